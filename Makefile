@@ -1,0 +1,108 @@
+# genorisk - build, test, run and benchmark.
+# `make run` and `make test` are all a fresh Debian 12 machine needs (as root).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+PYTHON  := /usr/bin/python3
+SANITIZE ?=
+WERROR  ?=
+
+WARN    := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I.
+LDLIBS  := -lhts -ljansson -lm -lpthread
+
+ifneq ($(SANITIZE),)
+BUILD   ?= build/sanitize
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD   ?= build
+endif
+
+CORE_SRC := $(wildcard core/*.c)
+API_SRC  := $(wildcard api/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+API_OBJ  := $(API_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libgenorisk.a
+APILIB   := $(BUILD)/libgenorisk_api.a
+CLI      := $(BUILD)/genorisk
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
+            python3-xgboost python3-sklearn python3-numpy
+
+.PHONY: all deps test run bench clean fixtures demo-models check-fixtures
+
+all: $(LIB) $(APILIB) $(CLI)
+
+# Installs only what is missing, so it is quick and quiet on a ready machine.
+deps:
+	@missing=""; for p in $(DEPS_APT); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(APILIB): $(API_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h $(BUILD)/tests/helpers.o $(APILIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(APILIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcriterion
+
+$(BUILD)/tests/helpers.o: tests/unit/helpers.c tests/unit/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Each test binary runs from the repository root so fixture paths resolve;
+# GENORISK_CLI tells the CLI tests which binary to run.
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+	  GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
+	done; \
+	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
+	echo "make test: all suites passed ($(BUILD))"
+
+run: deps all
+	$(CLI) models validate models/*/
+	@echo "The HTTP daemon (genoriskd) is not built yet; try the CLI:"
+	@echo "  $(CLI) predict --model models/cad-xgb-demo --input models/cad-xgb-demo/example.json"
+	$(CLI) predict --model models/cad-xgb-demo --input models/cad-xgb-demo/example.json
+
+BENCH_DIR := build/bench
+bench: deps all $(BUILD)/bench_core
+	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
+	@tools/run_bench.sh $(BUILD)/bench_core $(BENCH_DIR)/xgb500
+
+$(BUILD)/bench_core: tests/bench/bench_core.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+fixtures:
+	$(PYTHON) tools/make_fixtures.py
+
+demo-models:
+	$(PYTHON) tools/make_demo_models.py
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,376 @@
+/* predict_json.c - see predict_json.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/predict_json.h"
+
+void gr_api_request_clear(gr_api_request *r)
+{
+    if (!r)
+        return;
+    json_decref(r->ids);
+    json_decref(r->warnings);
+    free(r->x);
+    memset(r, 0, sizeof *r);
+}
+
+/* A GT string as a dosage of allele 1: 0/0, 0/1, 1|1, haploid 0 or 1;
+ * any missing allele (".", "./1") makes the call missing. Returns 0 when the
+ * string is not a genotype of a biallelic feature. */
+static int parse_gt(const char *s, double *out)
+{
+    int alleles = 0, dose = 0, missing = 0;
+    const char *p = s;
+    for (;;) {
+        if (*p == '.')
+            missing = 1;
+        else if (*p == '0' || *p == '1')
+            dose += *p - '0';
+        else
+            return 0;
+        alleles++;
+        p++;
+        if (!*p)
+            break;
+        if ((*p != '/' && *p != '|') || alleles >= 2)
+            return 0;
+        p++;
+    }
+    *out = missing ? NAN : (double)dose;
+    return 1;
+}
+
+static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, double *x,
+                                     uint32_t *seen, const char **seen_key,
+                                     json_t *warnings, gr_error *err)
+{
+    char field[GR_API_MAX_ID_LEN + 64];
+    size_t nf = gr_model_get_info(m)->n_features;
+    json_t *geno = json_object_get(sample, "genotypes");
+    json_t *dense = json_object_get(sample, "dosages");
+    if (geno && dense) {
+        snprintf(field, sizeof field, "samples[%zu]", si);
+        return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                            "give either \"genotypes\" or \"dosages\", not both");
+    }
+    if (!geno && !dense) {
+        snprintf(field, sizeof field, "samples[%zu]", si);
+        return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                            "a sample needs \"genotypes\" (an object) or \"dosages\" (an array)");
+    }
+    for (size_t j = 0; j < nf; j++)
+        x[j] = NAN;
+    if (dense) {
+        snprintf(field, sizeof field, "samples[%zu].dosages", si);
+        if (!json_is_array(dense))
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be an array");
+        if (json_array_size(dense) != nf)
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                "has %zu values, but the model has %zu features",
+                                json_array_size(dense), nf);
+        for (size_t j = 0; j < nf; j++) {
+            json_t *v = json_array_get(dense, j);
+            if (json_is_null(v))
+                continue;
+            double d = json_number_value(v);
+            if (!json_is_number(v) || !(d >= 0 && d <= 2)) {
+                snprintf(field, sizeof field, "samples[%zu].dosages[%zu]", si, j);
+                return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                    "must be a dosage from 0 to 2, or null");
+            }
+            x[j] = d;
+        }
+        return GR_OK;
+    }
+    if (!json_is_object(geno)) {
+        snprintf(field, sizeof field, "samples[%zu].genotypes", si);
+        return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                            "must be an object of genotype key to value");
+    }
+    const char *key;
+    json_t *v;
+    size_t unknown = 0;
+    char names[200] = "";
+    const uint32_t mark = (uint32_t)si + 1;
+    json_object_foreach(geno, key, v) {
+        snprintf(field, sizeof field, "samples[%zu].genotypes.%.200s", si, key);
+        long idx = gr_model_find_feature(m, key);
+        if (idx == -2)
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                "this key names several model features; use the feature_id "
+                                "or chrom:pos:ref:alt");
+        if (idx < 0) {
+            if (unknown < 5) {
+                size_t n = strlen(names);
+                snprintf(names + n, sizeof names - n, "%s%.40s", unknown ? ", " : "", key);
+            }
+            unknown++;
+            continue;
+        }
+        if (seen[idx] == mark)
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                "feature '%.60s' is also given as '%.60s'",
+                                gr_model_feature(m, (size_t)idx)->id, seen_key[idx]);
+        seen[idx] = mark;
+        seen_key[idx] = key;
+        double d;
+        if (json_is_null(v))
+            d = NAN;
+        else if (json_is_number(v)) {
+            d = json_number_value(v);
+            if (!(d >= 0 && d <= 2))
+                return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                    "a dosage must be from 0 to 2");
+        } else if (!json_is_string(v) || !parse_gt(json_string_value(v), &d)) {
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                "expected a dosage from 0 to 2, a genotype such as \"0/1\" "
+                                "or \"1|1\" (alleles 0, 1 or .), or null");
+        }
+        x[idx] = d;
+    }
+    if (unknown) {
+        char w[400];
+        snprintf(w, sizeof w,
+                 "samples[%zu]: %zu genotype key%s not in the model, ignored: %s%s", si, unknown,
+                 unknown == 1 ? " is" : "s are", names, unknown > 5 ? ", ..." : "");
+        if (json_array_append_new(warnings, json_string(w)))
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
+    return GR_OK;
+}
+
+gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_limits *limits,
+                               gr_api_request *out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    uint32_t *seen = NULL;
+    const char **seen_key = NULL;
+    memset(out, 0, sizeof *out);
+    out->explain = 1;
+    out->top_k = GR_API_DEFAULT_TOP_K;
+    size_t nf = gr_model_get_info(m)->n_features;
+    size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
+
+    if (!json_is_object(body))
+        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "the request body must be a JSON object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "samples") && strcmp(key, "explain") && strcmp(key, "top_k"))
+            return gr_error_set(err, GR_EINPUT, NULL, 0, key,
+                                "unknown key; a request has samples, explain and top_k");
+    }
+    json_t *ex = json_object_get(body, "explain"), *tk = json_object_get(body, "top_k");
+    if (ex) {
+        if (!json_is_boolean(ex))
+            return gr_error_set(err, GR_EINPUT, NULL, 0, "explain", "must be true or false");
+        out->explain = json_is_true(ex);
+    }
+    if (tk) {
+        if (!json_is_integer(tk) || json_integer_value(tk) < 0)
+            return gr_error_set(err, GR_EINPUT, NULL, 0, "top_k",
+                                "must be a whole number >= 0 (0 returns every feature)");
+        out->top_k = json_integer_value(tk) > (json_int_t)nf ? (long)nf
+                                                              : (long)json_integer_value(tk);
+    }
+    json_t *samples = json_object_get(body, "samples");
+    if (!json_is_array(samples))
+        return gr_error_set(err, GR_EINPUT, NULL, 0, "samples",
+                            samples ? "must be an array" : "required key is missing");
+    size_t ns = json_array_size(samples);
+    if (ns == 0)
+        return gr_error_set(err, GR_EINPUT, NULL, 0, "samples", "is empty");
+    if (ns > max)
+        return gr_error_set(err, GR_ELIMIT, NULL, 0, "samples",
+                            "%zu samples; at most %zu per request", ns, max);
+    out->n_samples = ns;
+    out->n_features = nf;
+    out->ids = json_array();
+    out->warnings = json_array();
+    out->x = malloc(ns * (nf ? nf : 1) * sizeof *out->x);
+    seen = calloc(nf ? nf : 1, sizeof *seen);
+    seen_key = calloc(nf ? nf : 1, sizeof *seen_key);
+    if (!out->ids || !out->warnings || !out->x || !seen || !seen_key) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        json_t *s = json_array_get(samples, i);
+        char field[128];
+        snprintf(field, sizeof field, "samples[%zu]", i);
+        if (!json_is_object(s)) {
+            st = gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be an object");
+            goto fail;
+        }
+        json_object_foreach(s, key, v) {
+            if (strcmp(key, "id") && strcmp(key, "genotypes") && strcmp(key, "dosages")) {
+                snprintf(field, sizeof field, "samples[%zu].%.40s", i, key);
+                st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                                  "unknown key; a sample has id, and genotypes or dosages");
+                goto fail;
+            }
+        }
+        json_t *id = json_object_get(s, "id");
+        if (id && !json_is_null(id) &&
+            (!json_is_string(id) || json_string_length(id) > GR_API_MAX_ID_LEN)) {
+            snprintf(field, sizeof field, "samples[%zu].id", i);
+            st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                              "must be a string of at most %d bytes", GR_API_MAX_ID_LEN);
+            goto fail;
+        }
+        if (json_array_append(out->ids, id ? id : json_null())) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+        if ((st = parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings,
+                                      err)))
+            goto fail;
+    }
+
+fail:
+    free(seen);
+    free(seen_key);
+    return st;
+}
+
+typedef struct {
+    size_t i;
+    double mag;
+} ranked;
+
+static int by_magnitude(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->mag != y->mag)
+        return x->mag < y->mag ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static json_t *attribution(const gr_model *m, size_t j, double phi, double orig, double used)
+{
+    json_t *a = json_object();
+    json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
+    json_object_set_new(a, "value", json_real(phi));
+    json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
+    if (isnan(orig) && !isnan(used))
+        json_object_set_new(a, "imputed", json_true());
+    return a;
+}
+
+static const char *space_name(gr_space s)
+{
+    return s == GR_SPACE_MARGIN ? "margin" : s == GR_SPACE_PROBABILITY ? "probability" : "identity";
+}
+
+gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_api_request *req,
+                                size_t i, double *phi, double *used, json_t **result,
+                                gr_error *err)
+{
+    const gr_model_info *info = gr_model_get_info(m);
+    const size_t nf = info->n_features;
+    const double *x = req->x + i * nf;
+    gr_prediction p;
+    ranked *order = NULL;
+    *result = NULL;
+    gr_status st = gr_predict(m, ws, x, &p, req->explain ? phi : NULL, used, err);
+    if (st) {
+        if (err) { /* prefix the sample to the feature the core named */
+            char feature[sizeof err->field];
+            memcpy(feature, err->field, sizeof feature);
+            snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
+        }
+        return st;
+    }
+    json_t *r = json_object(), *cov = json_object();
+    json_object_set(r, "sample", json_array_get(req->ids, i));
+    json_object_set_new(r, "index", json_integer((json_int_t)i));
+    json_object_set_new(r, "score", json_real(p.score));
+    json_object_set_new(r, "margin", json_real(p.margin));
+    json_object_set_new(cov, "expected", json_integer((json_int_t)p.n_expected));
+    json_object_set_new(cov, "observed", json_integer((json_int_t)p.n_observed));
+    json_object_set_new(cov, "imputed", json_integer((json_int_t)p.n_imputed));
+    json_object_set_new(cov, "missing", json_integer((json_int_t)p.n_missing));
+    json_object_set_new(r, "coverage", cov);
+    if (req->explain) {
+        json_t *ex = json_object(), *attrs = json_array();
+        json_object_set_new(ex, "method", json_string(info->explain_method));
+        json_object_set_new(ex, "space", json_string(space_name(info->space)));
+        json_object_set_new(ex, "base_value", json_real(p.base_value));
+        if (req->top_k == 0) {
+            for (size_t j = 0; j < nf; j++)
+                json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
+        } else {
+            order = malloc(nf * sizeof *order);
+            if (!order) {
+                json_decref(ex);
+                json_decref(attrs);
+                json_decref(r);
+                return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            }
+            for (size_t j = 0; j < nf; j++)
+                order[j] = (ranked){ j, fabs(phi[j]) };
+            qsort(order, nf, sizeof *order, by_magnitude);
+            for (long k = 0; k < req->top_k && (size_t)k < nf; k++) {
+                size_t j = order[k].i;
+                json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
+            }
+            free(order);
+        }
+        json_object_set_new(ex, "attributions", attrs);
+        json_object_set_new(r, "explanation", ex);
+    }
+    *result = r;
+    return GR_OK;
+}
+
+json_t *gr_api_model_json(const gr_model *m, int full)
+{
+    const gr_model_info *in = gr_model_get_info(m);
+    static const char *const formats[] = { "xgboost-json", "genorisk-trees", "genorisk-linear",
+                                           "pgs-catalog" };
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(in->name));
+    json_object_set_new(o, "version", json_string(in->version));
+    json_object_set_new(o, "task", json_string(in->task == GR_TASK_CLASSIFICATION
+                                                   ? "classification" : "regression"));
+    json_object_set_new(o, "format", json_string(formats[in->format]));
+    json_object_set_new(o, "genome_build", json_string(in->genome_build));
+    json_object_set_new(o, "n_features", json_integer((json_int_t)in->n_features));
+    if (!full)
+        return o;
+    json_object_set_new(o, "description", json_string(in->description));
+    json_object_set_new(o, "algorithm", json_string(in->algorithm));
+    json_object_set_new(o, "explanation", json_pack("{s:s, s:s}", "method", in->explain_method,
+                                                    "space", space_name(in->space)));
+    json_object_set_new(o, "n_features_with_mean", json_integer((json_int_t)in->n_features_with_mean));
+    if (in->n_trees) {
+        json_object_set_new(o, "n_trees", json_integer((json_int_t)in->n_trees));
+        json_object_set_new(o, "n_leaves", json_integer((json_int_t)in->n_leaves));
+        json_object_set_new(o, "max_depth", json_integer(in->max_depth));
+    }
+    json_object_set_new(o, "base_margin", json_real(in->base_margin));
+    if (in->pgs_id[0])
+        json_object_set_new(o, "pgs_id", json_string(in->pgs_id));
+    json_t *files = json_object();
+    json_object_set_new(files, "artifact", json_string(in->artifact));
+    if (in->features_file[0])
+        json_object_set_new(files, "features", json_string(in->features_file));
+    json_object_set_new(o, "files", files);
+    return o;
+}
+
+json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings)
+{
+    const gr_model_info *in = gr_model_get_info(m);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_pack("{s:s, s:s}", "name", in->name, "version",
+                                              in->version));
+    json_object_set_new(o, "results", results);
+    if (warnings)
+        json_object_set(o, "warnings", warnings);
+    else
+        json_object_set_new(o, "warnings", json_array());
+    return o;
+}

@@ -1,0 +1,50 @@
+/* predict_json.h - the predict request and response JSON, shared by the CLI
+ * and the HTTP routes (docs/predict-json.md). Parsing turns a request into a
+ * dense dosage matrix in model order; encoding turns one gr_prediction into a
+ * result object. Nothing here logs: error texts and warnings name fields and
+ * genotype keys, never genotype values or sample ids. */
+#ifndef GR_API_PREDICT_JSON_H
+#define GR_API_PREDICT_JSON_H
+
+#include <jansson.h>
+
+#include "core/model.h"
+
+#define GR_API_DEFAULT_TOP_K 10
+#define GR_API_DEFAULT_MAX_SAMPLES 10000
+#define GR_API_MAX_ID_LEN 256
+
+typedef struct {
+    size_t max_samples; /* 0 means GR_API_DEFAULT_MAX_SAMPLES */
+} gr_api_limits;
+
+typedef struct {
+    size_t n_samples, n_features;
+    json_t *ids;      /* array: each sample's id string, or null (owned) */
+    double *x;        /* n_samples x n_features dosages, NaN = missing (owned) */
+    int explain;      /* default 1 */
+    long top_k;       /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
+    json_t *warnings; /* array of strings (owned) */
+} gr_api_request;
+
+/* Parses body (borrowed) for model m into out, which the caller clears with
+ * gr_api_request_clear whatever the result. Errors: GR_EINPUT with err->field
+ * set to the JSON path of the offending value, GR_ELIMIT for too many samples. */
+gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_limits *limits,
+                               gr_api_request *out, gr_error *err);
+void gr_api_request_clear(gr_api_request *r);
+
+/* Predicts sample i of req with ws, using phi and used (n_features doubles
+ * each) as scratch. On success *result is a new result object. */
+gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_api_request *req,
+                                size_t i, double *phi, double *used, json_t **result,
+                                gr_error *err);
+
+/* Returns a new response object: {"model":..., "results": results, "warnings": ...}.
+ * Takes ownership of results; warnings is borrowed. */
+json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings);
+
+/* Returns a new object describing m (name, version, task, format, ...). */
+json_t *gr_api_model_json(const gr_model *m, int full);
+
+#endif

@@ -1,0 +1,46 @@
+/* error.h - the one status enum of libgenorisk and the caller-owned error record.
+ *
+ * Every fallible function returns a gr_status and, when given a non-NULL
+ * gr_error, fills it with a message and the location of the problem (file,
+ * line, field), in the manner of jansson's json_error_t. */
+#ifndef GR_ERROR_H
+#define GR_ERROR_H
+
+#include <stddef.h>
+
+typedef enum {
+    GR_OK = 0,
+    GR_ENOMEM,       /* an allocation failed */
+    GR_EIO,          /* a file could not be opened or read */
+    GR_EMODEL,       /* a model bundle is malformed */
+    GR_EUNSUPPORTED, /* well-formed, but uses something genorisk does not support */
+    GR_EINPUT,       /* sample input is malformed or unusable */
+    GR_ELIMIT,       /* a size, count or depth limit was exceeded */
+    GR_EINVAL        /* the caller broke an API contract */
+} gr_status;
+
+typedef struct gr_error {
+    gr_status status;
+    char text[512];   /* why, in a sentence; never holds genotype values */
+    char source[256]; /* file path, or "" when the input was not a file */
+    char field[160];  /* JSON path or column name, or "" */
+    long line;        /* 1-based line in source, 0 when not applicable */
+} gr_error;
+
+/* Returns a static, never-NULL description of a status. */
+const char *gr_strerror(gr_status st);
+
+/* Clears err (NULL allowed). */
+void gr_error_clear(gr_error *err);
+
+/* Fills err (NULL allowed) and returns st, so callers can `return gr_error_set(...)`.
+ * source and field may be NULL. */
+gr_status gr_error_set(gr_error *err, gr_status st, const char *source, long line,
+                       const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Writes "source:line: field: text" (parts that are empty left out) into buf.
+ * Returns buf. */
+char *gr_error_format(const gr_error *err, char *buf, size_t size);
+
+#endif

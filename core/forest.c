@@ -1,0 +1,295 @@
+/* forest.c - tree ensembles in flat arrays: validation while loading,
+ * renumbering into sibling-adjacent breadth-first order, plain prediction,
+ * and the per-leaf path tables that TreeSHAP (treeshap.c) reads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Ceiling on nodes in one model: keeps every index inside 31 bits. */
+#define GR_MAX_FOREST_NODES ((size_t)1 << 30)
+
+gr_forest *gr_forest_new(size_t n_features, gr_combine combine, double tree_scale)
+{
+    gr_forest *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->n_features = n_features;
+    f->combine = combine;
+    f->tree_scale = tree_scale;
+    return f;
+}
+
+void gr_forest_free(gr_forest *f)
+{
+    if (!f)
+        return;
+    free(f->roots);
+    free(f->nodes);
+    free(f->cover);
+    free(f->leaves);
+    free(f->conds);
+    free(f->slot_feat);
+    free(f->slot_zero);
+    free(f->shap_w);
+    free(f);
+}
+
+/* Grows *p (of elem-sized items, capacity *cap) to hold at least need. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti,
+                             const char *source, gr_error *err)
+{
+    gr_status st = GR_OK;
+    int64_t *newid = NULL, *queue = NULL;
+    int *depth = NULL;
+    char field[64];
+    snprintf(field, sizeof field, "trees[%zu]", ti);
+
+    if (t->n == 0)
+        return gr_error_set(err, GR_EMODEL, source, 0, field, "tree has no nodes");
+    if (t->n > GR_MAX_FOREST_NODES - f->n_nodes)
+        return gr_error_set(err, GR_ELIMIT, source, 0, field,
+                            "the model has more than %zu nodes", GR_MAX_FOREST_NODES);
+
+    size_t cap_nodes = f->cap_nodes, cap_cover = f->cap_nodes;
+    if (!grow((void **)&f->nodes, &cap_nodes, f->n_nodes + t->n, sizeof *f->nodes) ||
+        !grow((void **)&f->cover, &cap_cover, f->n_nodes + t->n, sizeof *f->cover))
+        return gr_error_set(err, GR_ENOMEM, source, 0, field, "out of memory");
+    f->cap_nodes = cap_nodes < cap_cover ? cap_nodes : cap_cover;
+    uint32_t *roots = realloc(f->roots, (f->n_trees + 1) * sizeof *roots);
+    if (!roots)
+        return gr_error_set(err, GR_ENOMEM, source, 0, field, "out of memory");
+    f->roots = roots;
+
+    newid = malloc(t->n * sizeof *newid);
+    queue = malloc(t->n * sizeof *queue);
+    depth = malloc(t->n * sizeof *depth);
+    if (!newid || !queue || !depth) {
+        st = gr_error_set(err, GR_ENOMEM, source, 0, field, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        newid[i] = -1;
+
+    /* Breadth-first from node 0, giving each pair of children two adjacent
+     * slots; a node met twice means a cycle or a shared child. */
+    size_t base = f->n_nodes, next = base + 1, head = 0, tail = 0;
+    newid[0] = (int64_t)base;
+    depth[0] = 0;
+    queue[tail++] = 0;
+    int max_depth = 0;
+    while (head < tail) {
+        int64_t o = queue[head++];
+        gr_tnode *nd = &f->nodes[newid[o]];
+        double cover = t->cover ? t->cover[o] : 1.0;
+        if (!isfinite(cover) || cover < 0) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                              "node %lld has cover %g; covers must be finite and >= 0",
+                              (long long)o, cover);
+            goto fail;
+        }
+        f->cover[newid[o]] = cover;
+        int64_t l = t->left[o], r = t->right[o];
+        if (l == -1 && r == -1) {
+            if (!isfinite(t->value[o])) {
+                st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                                  "leaf %lld has a non-finite value", (long long)o);
+                goto fail;
+            }
+            nd->feat = -1;
+            nd->kids = 0;
+            nd->thr = t->value[o];
+            if (depth[o] > max_depth)
+                max_depth = depth[o];
+            continue;
+        }
+        if (l < 0 || r < 0 || (uint64_t)l >= t->n || (uint64_t)r >= t->n || l == r) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                              "node %lld has children %lld and %lld; expected two distinct "
+                              "indices below %zu, or -1 and -1 for a leaf",
+                              (long long)o, (long long)l, (long long)r, t->n);
+            goto fail;
+        }
+        if (t->feature[o] < 0 || (uint64_t)t->feature[o] >= f->n_features) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                              "node %lld splits on feature %lld, but the model has %zu features",
+                              (long long)o, (long long)t->feature[o], f->n_features);
+            goto fail;
+        }
+        if (isnan(t->thr[o])) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                              "node %lld has a NaN split threshold", (long long)o);
+            goto fail;
+        }
+        if (newid[l] != -1 || newid[r] != -1) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, field,
+                              "node %lld is reached twice: the tree has a cycle or a shared child",
+                              (long long)(newid[l] != -1 ? l : r));
+            goto fail;
+        }
+        if (depth[o] + 1 > GR_MAX_TREE_DEPTH) {
+            st = gr_error_set(err, GR_ELIMIT, source, 0, field,
+                              "tree is deeper than the supported %d levels", GR_MAX_TREE_DEPTH);
+            goto fail;
+        }
+        newid[l] = (int64_t)next;
+        newid[r] = (int64_t)next + 1;
+        depth[l] = depth[r] = depth[o] + 1;
+        nd->feat = (int32_t)t->feature[o];
+        nd->thr = t->thr[o];
+        nd->kids = (uint32_t)(next << 1) | (t->default_left && t->default_left[o] ? 1u : 0u);
+        next += 2;
+        queue[tail++] = l;
+        queue[tail++] = r;
+    }
+    f->roots[f->n_trees++] = (uint32_t)base;
+    f->n_nodes = next;
+    if (max_depth > f->max_depth)
+        f->max_depth = max_depth;
+
+fail:
+    free(newid);
+    free(queue);
+    free(depth);
+    return st;
+}
+
+double gr_forest_predict(const gr_forest *f, const double *xf)
+{
+    const gr_tnode *nodes = f->nodes;
+    double sum = 0;
+    for (size_t t = 0; t < f->n_trees; t++) {
+        const gr_tnode *nd = nodes + f->roots[t];
+        while (nd->feat >= 0) {
+            double v = xf[nd->feat];
+            unsigned left = v != v ? (nd->kids & 1u) : (unsigned)(v < nd->thr);
+            nd = nodes + (nd->kids >> 1) + (1u - left);
+        }
+        sum += f->combine == GR_COMBINE_SUM ? f->tree_scale * nd->thr : nd->thr;
+    }
+    return f->combine == GR_COMBINE_MEAN && f->n_trees ? sum / (double)f->n_trees : sum;
+}
+
+/* ---- SHAP path tables ---- */
+
+typedef struct {
+    gr_forest *f;
+    size_t cap_leaves, cap_conds, cap_slots, cap_slot_zero;
+    double weight;                    /* the current tree's scale */
+    int32_t feat[GR_MAX_TREE_DEPTH];  /* distinct features on the current path */
+    double zero[GR_MAX_TREE_DEPTH];   /* their products of cover ratios */
+    gr_cond cond[GR_MAX_TREE_DEPTH];
+    int d, n_cond;
+} path_builder;
+
+static int emit_leaf(path_builder *b, double value)
+{
+    gr_forest *f = b->f;
+    if (!grow((void **)&f->leaves, &b->cap_leaves, f->n_leaves + 1, sizeof *f->leaves) ||
+        !grow((void **)&f->conds, &b->cap_conds, f->n_conds + (size_t)b->n_cond,
+              sizeof *f->conds) ||
+        !grow((void **)&f->slot_feat, &b->cap_slots, f->n_slots + (size_t)b->d,
+              sizeof *f->slot_feat) ||
+        !grow((void **)&f->slot_zero, &b->cap_slot_zero, f->n_slots + (size_t)b->d,
+              sizeof *f->slot_zero))
+        return 0;
+    gr_leaf *lf = &f->leaves[f->n_leaves++];
+    lf->value = value * b->weight;
+    lf->cond_off = (uint32_t)f->n_conds;
+    lf->slot_off = (uint32_t)f->n_slots;
+    lf->n_cond = (uint8_t)b->n_cond;
+    lf->d = (uint8_t)b->d;
+    memcpy(f->conds + f->n_conds, b->cond, (size_t)b->n_cond * sizeof *b->cond);
+    memcpy(f->slot_feat + f->n_slots, b->feat, (size_t)b->d * sizeof *b->feat);
+    memcpy(f->slot_zero + f->n_slots, b->zero, (size_t)b->d * sizeof *b->zero);
+    f->n_conds += (size_t)b->n_cond;
+    f->n_slots += (size_t)b->d;
+    double reach = 1;
+    for (int s = 0; s < b->d; s++)
+        reach *= b->zero[s];
+    f->expected += lf->value * reach;
+    if (b->d > f->max_slots)
+        f->max_slots = b->d;
+    return 1;
+}
+
+/* Depth is bounded by GR_MAX_TREE_DEPTH, checked while loading. */
+static int walk(path_builder *b, uint32_t n)
+{
+    gr_forest *f = b->f;
+    const gr_tnode *nd = &f->nodes[n];
+    if (nd->feat < 0)
+        return emit_leaf(b, nd->thr);
+    int slot = 0;
+    while (slot < b->d && b->feat[slot] != nd->feat)
+        slot++;
+    int added = slot == b->d;
+    double saved = added ? 1.0 : b->zero[slot];
+    if (added) {
+        b->feat[b->d++] = nd->feat;
+        b->zero[slot] = 1.0;
+    }
+    for (uint32_t side = 0; side < 2; side++) {
+        uint32_t child = (nd->kids >> 1) + side;
+        /* A zero-cover parent splits its (empty) weight evenly, so the two
+         * children's fractions still sum to one and additivity holds. */
+        double ratio = f->cover[n] > 0 ? f->cover[child] / f->cover[n] : 0.5;
+        b->zero[slot] = saved * ratio;
+        b->cond[b->n_cond++] = (gr_cond){ n, (uint8_t)(side == 0), (uint8_t)slot };
+        int ok = walk(b, child);
+        b->n_cond--;
+        if (!ok)
+            return 0;
+    }
+    b->zero[slot] = saved;
+    if (added)
+        b->d--;
+    return 1;
+}
+
+gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err)
+{
+    if (f->n_trees == 0)
+        return gr_error_set(err, GR_EMODEL, source, 0, "trees", "the model has no trees");
+    path_builder *b = calloc(1, sizeof *b);
+    size_t stride = GR_MAX_TREE_DEPTH + 1;
+    f->shap_w = calloc(stride * stride, sizeof *f->shap_w);
+    if (!b || !f->shap_w) {
+        free(b);
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+    }
+    /* s!(d-s-1)!/d! = 1 / (d * C(d-1, s)) */
+    for (size_t d = 1; d <= GR_MAX_TREE_DEPTH; d++) {
+        double c = 1;
+        for (size_t s = 0; s < d; s++) {
+            f->shap_w[d * stride + s] = 1.0 / ((double)d * c);
+            c = c * (double)(d - 1 - s) / (double)(s + 1);
+        }
+    }
+    b->f = f;
+    b->weight = f->combine == GR_COMBINE_MEAN ? 1.0 / (double)f->n_trees : f->tree_scale;
+    for (size_t t = 0; t < f->n_trees; t++) {
+        if (!walk(b, f->roots[t])) {
+            free(b);
+            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        }
+    }
+    free(b);
+    return GR_OK;
+}

@@ -1,0 +1,160 @@
+/* internal.h - the structures behind gr_model, shared by the loaders, the
+ * inference code and SHAP. Not installed; nothing outside core/ includes it. */
+#ifndef GR_INTERNAL_H
+#define GR_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+
+/* ---- forests (forest.c, treeshap.c) ---- */
+
+/* One node in traversal form. Siblings are adjacent: the left child is
+ * kids >> 1, the right child the one after it; bit 0 of kids is default_left.
+ * A leaf has feat < 0 and keeps its value in thr. Thresholds are stored so
+ * that "go left" is always (double)(float)x < thr. */
+typedef struct {
+    double thr;
+    int32_t feat;
+    uint32_t kids;
+} gr_tnode;
+
+/* One leaf's root path, for SHAP: d distinct features (slots), their
+ * cover-weighted zero fractions, and the n_cond branch conditions that decide
+ * whether a row agrees with the path. */
+typedef struct {
+    double value;      /* leaf value scaled by the tree's weight in the ensemble */
+    uint32_t cond_off; /* first entry in gr_forest.conds */
+    uint32_t slot_off; /* first entry in gr_forest.slot_feat / slot_zero */
+    uint8_t n_cond;
+    uint8_t d;
+} gr_leaf;
+
+typedef struct {
+    uint32_t node;     /* internal node on the path */
+    uint8_t want_left; /* 1 when the path goes left there */
+    uint8_t slot;      /* the path's distinct-feature slot of that node's feature */
+} gr_cond;
+
+typedef enum { GR_COMBINE_SUM, GR_COMBINE_MEAN } gr_combine;
+
+typedef struct gr_forest {
+    size_t n_features;
+    gr_combine combine;
+    double tree_scale;  /* each tree's value is multiplied by it (SUM only) */
+    size_t n_trees, n_nodes, cap_nodes;
+    uint32_t *roots;    /* per tree */
+    gr_tnode *nodes;
+    double *cover;      /* per node; used while building SHAP paths */
+    int max_depth;
+
+    size_t n_leaves, n_conds, n_slots;
+    gr_leaf *leaves;
+    gr_cond *conds;
+    int32_t *slot_feat;
+    double *slot_zero;
+    double expected;    /* sum over trees of the scaled cover-weighted leaf mean */
+    int max_slots;      /* largest d over all leaves */
+    double *shap_w;     /* shap_w[d * (GR_MAX_TREE_DEPTH + 1) + s] = s!(d-s-1)!/d! */
+} gr_forest;
+
+/* A tree as loaders find it: node i has children left[i]/right[i] (-1 at a
+ * leaf), split feature, threshold already in "x < thr" form, leaf value,
+ * cover and default direction. Root is node 0. */
+typedef struct {
+    size_t n;
+    const int64_t *left, *right, *feature;
+    const double *thr, *value, *cover;
+    const uint8_t *default_left;
+} gr_raw_tree;
+
+gr_forest *gr_forest_new(size_t n_features, gr_combine combine, double tree_scale);
+void gr_forest_free(gr_forest *f);
+/* Validates t (indices, cycles, depth, finite numbers) and appends it. */
+gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t tree_index,
+                             const char *source, gr_error *err);
+/* Builds the SHAP tables once every tree is in. */
+gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err);
+/* Raw ensemble output before base margin and link: sum or mean of tree values.
+ * xf holds (double)(float) dosages, NaN for missing. */
+double gr_forest_predict(const gr_forest *f, const double *xf);
+/* Path-dependent TreeSHAP: adds each feature's attribution to phi.
+ * dir is n_nodes bytes of scratch. */
+void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *phi);
+
+/* ---- linear models (linear.c) ---- */
+
+/* Contribution of feature i at dosage d is piecewise linear through
+ * (0, c[3i]), (1, c[3i+1]), (2, c[3i+2]): additive (0, w, 2w), dominant
+ * (0, w, w), recessive (0, 0, w), or PGS per-dosage weights. */
+typedef struct gr_linear {
+    size_t n;
+    double intercept;
+    double *c;        /* 3 per feature */
+    double *expected; /* per feature: E[contribution] under Hardy-Weinberg at
+                         the feature's mean, or c[3i] when the mean is unknown */
+    double *missing_term; /* what a missing dosage adds: expected[i] when the
+                             mean is known (imputation), else 0 */
+} gr_linear;
+
+gr_linear *gr_linear_new(size_t n);
+void gr_linear_free(gr_linear *l);
+/* Fills expected[] from the features' means. */
+void gr_linear_finish(gr_linear *l, const gr_feature *features);
+/* x: dosages with NaN for missing (imputation happens here, not before). */
+double gr_linear_predict(const gr_linear *l, const double *x, double *phi, double *base);
+
+/* ---- the model ---- */
+
+typedef enum { GR_LINK_IDENTITY, GR_LINK_LOGISTIC } gr_link;
+
+struct gr_model {
+    gr_model_info info;
+    char *name, *version, *description, *genome_build, *dir, *artifact,
+        *features_file, *algorithm, *pgs_id;
+    double min_coverage;
+    gr_link link;
+    size_t n_features;
+    gr_feature *features;
+    char **feature_strings; /* owned storage behind features[] */
+    void *keys;             /* khash: key -> index, -2 when ambiguous */
+    char *locus_keys;       /* storage of the "chrom:pos:ref:alt" keys */
+    gr_forest *forest;      /* exactly one of forest and linear is set */
+    gr_linear *linear;
+};
+
+/* manifest.c: parsed manifest.json. */
+typedef struct {
+    char *name, *version, *description, *genome_build, *artifact, *features;
+    gr_task task;
+    gr_format format;
+    double min_coverage;
+} gr_manifest;
+
+gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err);
+void gr_manifest_clear(gr_manifest *m);
+
+/* features.c: reads features.tsv into m->features. */
+gr_status gr_features_load(gr_model *m, const char *path, gr_error *err);
+/* Adds one feature (copies the strings); used by features.tsv and PGS loaders. */
+gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
+                               const char *ref, const char *alt, const char *rsid,
+                               double mean, gr_error *err);
+
+/* Loaders: each fills m->forest or m->linear plus algorithm and base margin. */
+gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err);
+gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err);
+gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err);
+gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err);
+
+/* util.c */
+char *gr_strdup(const char *s);
+char *gr_path_join(const char *dir, const char *file);
+/* Strict number parsing: the whole string, finite. */
+int gr_parse_double(const char *s, double *out);
+int gr_parse_int64(const char *s, int64_t *out);
+/* Splits line in place on tabs; returns the field count (at most max). */
+size_t gr_split_tabs(char *line, char **fields, size_t max);
+
+#endif

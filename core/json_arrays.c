@@ -1,0 +1,94 @@
+/* json_arrays.c - see json_arrays.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "json_arrays.h"
+
+gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err)
+{
+    if (n <= a->cap)
+        return GR_OK;
+    gr_tree_arrays b = { .cap = n };
+    b.left = malloc(n * sizeof *b.left);
+    b.right = malloc(n * sizeof *b.right);
+    b.feature = malloc(n * sizeof *b.feature);
+    b.thr = malloc(n * sizeof *b.thr);
+    b.value = malloc(n * sizeof *b.value);
+    b.cover = malloc(n * sizeof *b.cover);
+    b.default_left = malloc(n);
+    if (!b.left || !b.right || !b.feature || !b.thr || !b.value || !b.cover || !b.default_left) {
+        gr_tree_arrays_free(&b);
+        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+    }
+    gr_tree_arrays_free(a);
+    *a = b;
+    return GR_OK;
+}
+
+void gr_tree_arrays_free(gr_tree_arrays *a)
+{
+    free(a->left);
+    free(a->right);
+    free(a->feature);
+    free(a->thr);
+    free(a->value);
+    free(a->cover);
+    free(a->default_left);
+    *a = (gr_tree_arrays){ 0 };
+}
+
+static gr_status get_array(json_t *obj, const char *key, size_t n, json_t **arr,
+                           const char *path, const char *prefix, gr_error *err)
+{
+    char field[96];
+    snprintf(field, sizeof field, "%s.%s", prefix, key);
+    *arr = json_object_get(obj, key);
+    if (!json_is_array(*arr))
+        return gr_error_set(err, GR_EMODEL, path, 0, field, "missing or not an array");
+    if (json_array_size(*arr) != n)
+        return gr_error_set(err, GR_EMODEL, path, 0, field, "has %zu entries, expected %zu",
+                            json_array_size(*arr), n);
+    return GR_OK;
+}
+
+gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_t *out,
+                       const char *path, const char *prefix, gr_error *err)
+{
+    json_t *arr;
+    gr_status st = get_array(obj, key, n, &arr, path, prefix, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (json_is_integer(v))
+            out[i] = (int64_t)json_integer_value(v);
+        else if (bools && json_is_boolean(v))
+            out[i] = json_is_true(v);
+        else {
+            char field[96];
+            snprintf(field, sizeof field, "%s.%s[%zu]", prefix, key, i);
+            return gr_error_set(err, GR_EMODEL, path, 0, field, "not an integer");
+        }
+    }
+    return GR_OK;
+}
+
+gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
+                          const char *path, const char *prefix, gr_error *err)
+{
+    json_t *arr;
+    gr_status st = get_array(obj, key, n, &arr, path, prefix, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            char field[96];
+            snprintf(field, sizeof field, "%s.%s[%zu]", prefix, key, i);
+            return gr_error_set(err, GR_EMODEL, path, 0, field, "not a finite number");
+        }
+        out[i] = json_number_value(v);
+    }
+    return GR_OK;
+}

@@ -1,0 +1,30 @@
+/* json_arrays.h - copying the numeric arrays of tree-model JSON files into C
+ * arrays with precise errors; shared by the XGBoost and genorisk-trees loaders. */
+#ifndef GR_JSON_ARRAYS_H
+#define GR_JSON_ARRAYS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* The arrays of one tree, sized by gr_tree_arrays_reserve. */
+typedef struct {
+    size_t cap;
+    int64_t *left, *right, *feature;
+    double *thr, *value, *cover;
+    uint8_t *default_left;
+} gr_tree_arrays;
+
+gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err);
+void gr_tree_arrays_free(gr_tree_arrays *a);
+
+/* Reads obj[key] as an array of exactly n integers (booleans allowed when
+ * bools is set) into out. field_prefix names the tree in errors. */
+gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_t *out,
+                       const char *path, const char *field_prefix, gr_error *err);
+/* Reads obj[key] as an array of exactly n finite numbers into out. */
+gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
+                          const char *path, const char *field_prefix, gr_error *err);
+
+#endif

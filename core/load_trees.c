@@ -1,0 +1,132 @@
+/* load_trees.c - reads the genorisk-trees artifact written by
+ * tools/export_sklearn.py (scikit-learn forests, boosting and single trees).
+ * scikit-learn sends x <= threshold left, comparing the float32 input with a
+ * double threshold; nextafter() turns that into the "x < thr" form the
+ * forest uses everywhere, exactly. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json_arrays.h"
+
+static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays *a,
+                           const char *path, gr_error *err)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "trees[%zu]", ti);
+    json_t *cl = json_object_get(tree, "children_left");
+    if (!json_is_object(tree) || !json_is_array(cl) || json_array_size(cl) == 0)
+        return gr_error_set(err, GR_EMODEL, path, 0, prefix,
+                            "a tree needs a non-empty children_left array");
+    size_t n = json_array_size(cl);
+    gr_status st;
+    int64_t *dl = NULL;
+    if ((st = gr_tree_arrays_reserve(a, n, path, err)) ||
+        (st = gr_json_ints(tree, "children_left", n, 0, a->left, path, prefix, err)) ||
+        (st = gr_json_ints(tree, "children_right", n, 0, a->right, path, prefix, err)) ||
+        (st = gr_json_ints(tree, "feature", n, 0, a->feature, path, prefix, err)) ||
+        (st = gr_json_doubles(tree, "threshold", n, a->thr, path, prefix, err)) ||
+        (st = gr_json_doubles(tree, "value", n, a->value, path, prefix, err)) ||
+        (st = gr_json_doubles(tree, "cover", n, a->cover, path, prefix, err)))
+        return st;
+    dl = malloc(n * sizeof *dl);
+    if (!dl)
+        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+    st = gr_json_ints(tree, "default_left", n, 1, dl, path, prefix, err);
+    for (size_t i = 0; !st && i < n; i++) {
+        a->default_left[i] = dl[i] != 0;
+        a->thr[i] = nextafter(a->thr[i], INFINITY);
+    }
+    free(dl);
+    if (st)
+        return st;
+    gr_raw_tree raw = { n, a->left, a->right, a->feature, a->thr, a->value, a->cover,
+                        a->default_left };
+    return gr_forest_add_tree(m->forest, &raw, ti, path, err);
+}
+
+gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
+{
+    gr_status st = GR_OK;
+    gr_tree_arrays arrays = { 0 };
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return gr_error_set(err, je.position == 0 && strstr(je.text, "unable to open")
+                                     ? GR_EIO : GR_EMODEL,
+                            path, je.line, NULL, "invalid JSON: %s", je.text);
+    const char *fmt = json_string_value(json_object_get(root, "format"));
+    const char *combine = json_string_value(json_object_get(root, "combine"));
+    const char *link = json_string_value(json_object_get(root, "link"));
+    const char *est = json_string_value(json_object_get(root, "estimator"));
+    json_t *nfeat = json_object_get(root, "n_features");
+    json_t *trees = json_object_get(root, "trees");
+    json_t *lr = json_object_get(root, "learning_rate");
+    json_t *bm = json_object_get(root, "base_margin");
+    if (!fmt || strcmp(fmt, "genorisk-trees")) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "format",
+                          "expected \"format\": \"genorisk-trees\"");
+        goto fail;
+    }
+    if (!json_is_integer(nfeat) || json_integer_value(nfeat) != (json_int_t)m->n_features) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",
+                          "must equal the %zu features of the features file", m->n_features);
+        goto fail;
+    }
+    if (!combine || (strcmp(combine, "mean") && strcmp(combine, "sum"))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "combine", "must be \"mean\" or \"sum\"");
+        goto fail;
+    }
+    if (!link || (strcmp(link, "identity") && strcmp(link, "logistic"))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
+                          "must be \"identity\" or \"logistic\"");
+        goto fail;
+    }
+    double scale = 1, base = 0;
+    if (lr && (!json_is_number(lr) || !isfinite(scale = json_number_value(lr)))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "learning_rate", "not a finite number");
+        goto fail;
+    }
+    if (bm && (!json_is_number(bm) || !isfinite(base = json_number_value(bm)))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "base_margin", "not a finite number");
+        goto fail;
+    }
+    m->link = strcmp(link, "logistic") ? GR_LINK_IDENTITY : GR_LINK_LOGISTIC;
+    if (m->link == GR_LINK_LOGISTIC && m->info.task != GR_TASK_CLASSIFICATION) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
+                          "a logistic link needs task \"classification\" in the manifest");
+        goto fail;
+    }
+    m->info.base_margin = base;
+    if (!json_is_array(trees) || json_array_size(trees) == 0) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "trees",
+                          json_is_array(trees) ? "the forest is empty" : "missing or not an array");
+        goto fail;
+    }
+    m->forest = gr_forest_new(m->n_features,
+                              strcmp(combine, "sum") ? GR_COMBINE_MEAN : GR_COMBINE_SUM, scale);
+    if (!m->forest) {
+        st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t t = 0; t < json_array_size(trees); t++)
+        if ((st = load_tree(m, json_array_get(trees, t), t, &arrays, path, err)))
+            goto fail;
+    if ((st = gr_forest_finish(m->forest, path, err)))
+        goto fail;
+    m->algorithm = malloc(160);
+    if (!m->algorithm) {
+        st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+        goto fail;
+    }
+    snprintf(m->algorithm, 160, "scikit-learn %.60s (genorisk-trees, %s of %zu trees)",
+             est ? est : "tree ensemble", combine, m->forest->n_trees);
+
+fail:
+    gr_tree_arrays_free(&arrays);
+    json_decref(root);
+    return st;
+}

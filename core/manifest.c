@@ -1,0 +1,195 @@
+/* manifest.c - reads and validates a bundle's manifest.json
+ * (schema: docs/manifest.schema.json). Unknown keys are errors, so a typo
+ * never silently falls back to a default. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (i > 0 && (c == '.' || c == '_' || c == '-'));
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* A bundle is self-contained: its files are plain names inside it. */
+static int valid_file_name(const char *s)
+{
+    return s[0] && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+static const char *const known_keys[] = {
+    "$schema", "name", "version", "description", "task", "format",
+    "artifact", "features", "genome_build", "min_coverage", NULL
+};
+
+void gr_manifest_clear(gr_manifest *m)
+{
+    if (!m)
+        return;
+    free(m->name);
+    free(m->version);
+    free(m->description);
+    free(m->genome_build);
+    free(m->artifact);
+    free(m->features);
+    memset(m, 0, sizeof *m);
+}
+
+/* Copies the string member key of obj into *dst; required ones must exist. */
+static gr_status get_string(json_t *obj, const char *key, int required, size_t max,
+                            char **dst, const char *path, gr_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            return gr_error_set(err, GR_EMODEL, path, 0, key, "required key is missing");
+        *dst = gr_strdup("");
+        return *dst ? GR_OK : gr_error_set(err, GR_ENOMEM, path, 0, key, "out of memory");
+    }
+    if (!json_is_string(v))
+        return gr_error_set(err, GR_EMODEL, path, 0, key, "must be a string");
+    if (json_string_length(v) > max)
+        return gr_error_set(err, GR_EMODEL, path, 0, key, "longer than %zu characters", max);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return gr_error_set(err, GR_EMODEL, path, 0, key, "contains a NUL character");
+    *dst = gr_strdup(json_string_value(v));
+    return *dst ? GR_OK : gr_error_set(err, GR_ENOMEM, path, 0, key, "out of memory");
+}
+
+gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        if (je.position == 0 && strstr(je.text, "unable to open"))
+            return gr_error_set(err, GR_EIO, path, 0, NULL, "cannot open: %s", je.text);
+        return gr_error_set(err, GR_EMODEL, path, je.line, NULL, "invalid JSON: %s", je.text);
+    }
+    if (!json_is_object(root)) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, NULL, "must be a JSON object");
+        goto fail;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        int known = 0;
+        for (size_t i = 0; known_keys[i]; i++)
+            known |= !strcmp(key, known_keys[i]);
+        if (!known) {
+            st = gr_error_set(err, GR_EMODEL, path, 0, key, "unknown key");
+            goto fail;
+        }
+    }
+    char *task = NULL, *format = NULL;
+    if ((st = get_string(root, "name", 1, 64, &out->name, path, err)) ||
+        (st = get_string(root, "version", 1, 64, &out->version, path, err)) ||
+        (st = get_string(root, "description", 0, 4096, &out->description, path, err)) ||
+        (st = get_string(root, "genome_build", 1, 16, &out->genome_build, path, err)) ||
+        (st = get_string(root, "artifact", 1, 255, &out->artifact, path, err)) ||
+        (st = get_string(root, "features", 0, 255, &out->features, path, err)) ||
+        (st = get_string(root, "task", 1, 32, &task, path, err)) ||
+        (st = get_string(root, "format", 1, 32, &format, path, err))) {
+        free(task);
+        free(format);
+        goto fail;
+    }
+    int task_ok = 1, format_ok = 1;
+    if (!strcmp(task, "classification"))
+        out->task = GR_TASK_CLASSIFICATION;
+    else if (!strcmp(task, "regression"))
+        out->task = GR_TASK_REGRESSION;
+    else
+        task_ok = 0;
+    if (!strcmp(format, "xgboost-json"))
+        out->format = GR_FORMAT_XGBOOST_JSON;
+    else if (!strcmp(format, "genorisk-trees"))
+        out->format = GR_FORMAT_GENORISK_TREES;
+    else if (!strcmp(format, "genorisk-linear"))
+        out->format = GR_FORMAT_GENORISK_LINEAR;
+    else if (!strcmp(format, "pgs-catalog"))
+        out->format = GR_FORMAT_PGS_CATALOG;
+    else
+        format_ok = 0;
+    free(task);
+    free(format);
+    if (!task_ok) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "task",
+                          "must be \"classification\" or \"regression\"");
+        goto fail;
+    }
+    if (!format_ok) {
+        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format",
+                          "unknown format; expected xgboost-json, genorisk-trees, "
+                          "genorisk-linear or pgs-catalog");
+        goto fail;
+    }
+    if (!valid_name(out->name)) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "name",
+                          "must match [a-z0-9][a-z0-9._-]{0,63}");
+        goto fail;
+    }
+    if (!out->version[0]) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "version", "must not be empty");
+        goto fail;
+    }
+    if (strcmp(out->genome_build, "GRCh37") && strcmp(out->genome_build, "GRCh38")) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "genome_build",
+                          "must be \"GRCh37\" or \"GRCh38\"");
+        goto fail;
+    }
+    if (!valid_file_name(out->artifact)) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "artifact",
+                          "must name a file inside the bundle directory (no '/')");
+        goto fail;
+    }
+    if (out->format == GR_FORMAT_PGS_CATALOG) {
+        if (out->features[0]) {
+            st = gr_error_set(err, GR_EMODEL, path, 0, "features",
+                              "pgs-catalog bundles take their features from the scoring "
+                              "file; remove this key");
+            goto fail;
+        }
+        if (out->task != GR_TASK_REGRESSION) {
+            st = gr_error_set(err, GR_EMODEL, path, 0, "task",
+                              "a pgs-catalog score is an additive sum with no link; "
+                              "set task to \"regression\"");
+            goto fail;
+        }
+    } else if (!valid_file_name(out->features)) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "features",
+                          out->features[0] ? "must name a file inside the bundle directory"
+                                           : "required key is missing");
+        goto fail;
+    }
+    out->min_coverage = 0.75;
+    json_t *mc = json_object_get(root, "min_coverage");
+    if (mc) {
+        double v = json_number_value(mc);
+        if (!json_is_number(mc) || !(v >= 0 && v <= 1)) {
+            st = gr_error_set(err, GR_EMODEL, path, 0, "min_coverage",
+                              "must be a number from 0 to 1");
+            goto fail;
+        }
+        out->min_coverage = v;
+    }
+
+fail:
+    json_decref(root);
+    if (st)
+        gr_manifest_clear(out);
+    return st;
+}

@@ -1,0 +1,243 @@
+/* model.c - gr_model_load: manifest, features, the format's loader, and the
+ * genotype-key index; plus the accessors of model.h. */
+#include <htslib/khash.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+KHASH_MAP_INIT_STR(grkey, long)
+
+static const char *format_name(gr_format f)
+{
+    switch (f) {
+    case GR_FORMAT_XGBOOST_JSON: return "xgboost-json";
+    case GR_FORMAT_GENORISK_TREES: return "genorisk-trees";
+    case GR_FORMAT_GENORISK_LINEAR: return "genorisk-linear";
+    case GR_FORMAT_PGS_CATALOG: return "pgs-catalog";
+    }
+    return "?";
+}
+
+void gr_model_free(gr_model *m)
+{
+    if (!m)
+        return;
+    /* The index's keys are borrowed from the feature records and locus_keys. */
+    if (m->keys)
+        kh_destroy(grkey, (khash_t(grkey) *)m->keys);
+    free(m->locus_keys);
+    for (size_t i = 0; i < m->n_features; i++)
+        free(m->feature_strings[i]);
+    free(m->feature_strings);
+    free(m->features);
+    gr_forest_free(m->forest);
+    gr_linear_free(m->linear);
+    free(m->name);
+    free(m->version);
+    free(m->description);
+    free(m->genome_build);
+    free(m->dir);
+    free(m->artifact);
+    free(m->features_file);
+    free(m->algorithm);
+    free(m->pgs_id);
+    free(m);
+}
+
+/* Adds key -> i; a key that already names another feature becomes ambiguous. */
+static int add_key(khash_t(grkey) *h, const char *key, long i)
+{
+    int ret;
+    khint_t k = kh_put(grkey, h, key, &ret);
+    if (ret < 0)
+        return 0;
+    if (ret == 0 && kh_val(h, k) != i)
+        kh_val(h, k) = -2;
+    else
+        kh_val(h, k) = i;
+    return 1;
+}
+
+static gr_status build_index(gr_model *m, const char *source, gr_error *err)
+{
+    khash_t(grkey) *h = kh_init(grkey);
+    if (!h)
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+    m->keys = h;
+    if (kh_resize(grkey, h, (khint_t)(m->n_features * 3 + 16)) < 0)
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+    for (size_t i = 0; i < m->n_features; i++) {
+        int ret;
+        khint_t k = kh_put(grkey, h, m->features[i].id, &ret);
+        if (ret < 0)
+            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        if (ret == 0)
+            return gr_error_set(err, GR_EMODEL, source, 0, "feature_id",
+                                "feature id '%.80s' appears more than once (features %ld and %zu)",
+                                m->features[i].id, kh_val(h, k), i);
+        kh_val(h, k) = (long)i;
+    }
+    /* Locus keys "chrom:pos:ref:alt", one buffer for all of them. */
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_features; i++) {
+        const gr_feature *f = &m->features[i];
+        total += strlen(f->chrom) + strlen(f->ref) + strlen(f->alt) + 24;
+    }
+    m->locus_keys = malloc(total ? total : 1);
+    if (!m->locus_keys)
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+    char *p = m->locus_keys;
+    for (size_t i = 0; i < m->n_features; i++) {
+        const gr_feature *f = &m->features[i];
+        if (f->rsid[0] && !add_key(h, f->rsid, (long)i))
+            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        if (!f->chrom[0] || f->pos <= 0)
+            continue;
+        int w = sprintf(p, "%s:%lld:%s:%s", f->chrom, (long long)f->pos, f->ref, f->alt);
+        if (!add_key(h, p, (long)i))
+            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        p += w + 1;
+    }
+    return GR_OK;
+}
+
+long gr_model_find_feature(const gr_model *m, const char *key)
+{
+    khash_t(grkey) *h = m->keys;
+    khint_t k = kh_get(grkey, h, key);
+    if (k != kh_end(h))
+        return kh_val(h, k);
+    /* "chr1:123:a:g" and friends: normalise the chromosome and alleles. */
+    const char *c1 = strchr(key, ':');
+    if (!c1 || c1 - key > 31 || strlen(key) > 1000)
+        return -1;
+    char chrom[32], canon[1100], norm[32];
+    memcpy(chrom, key, (size_t)(c1 - key));
+    chrom[c1 - key] = '\0';
+    gr_chrom_normalize(chrom, norm, sizeof norm);
+    snprintf(canon, sizeof canon, "%s%s", norm, c1);
+    for (char *q = canon + strlen(norm); *q; q++)
+        if (*q >= 'a' && *q <= 'z')
+            *q = (char)(*q - 'a' + 'A');
+    k = kh_get(grkey, h, canon);
+    return k != kh_end(h) ? kh_val(h, k) : -1;
+}
+
+const gr_model_info *gr_model_get_info(const gr_model *m)
+{
+    return &m->info;
+}
+
+const gr_feature *gr_model_feature(const gr_model *m, size_t i)
+{
+    return i < m->n_features ? &m->features[i] : NULL;
+}
+
+static gr_status fill_info(gr_model *m)
+{
+    gr_model_info *in = &m->info;
+    in->name = m->name;
+    in->version = m->version;
+    in->description = m->description;
+    in->genome_build = m->genome_build;
+    in->dir = m->dir;
+    in->artifact = m->artifact;
+    in->features_file = m->features_file;
+    in->algorithm = m->algorithm ? m->algorithm : format_name(in->format);
+    in->pgs_id = m->pgs_id ? m->pgs_id : "";
+    in->n_features = m->n_features;
+    in->n_features_with_mean = 0;
+    for (size_t i = 0; i < m->n_features; i++)
+        in->n_features_with_mean += !isnan(m->features[i].mean);
+    if (m->forest) {
+        in->n_trees = m->forest->n_trees;
+        in->n_leaves = m->forest->n_leaves;
+        in->max_depth = m->forest->max_depth;
+        in->explain_method = "tree_shap_path_dependent";
+    } else {
+        in->explain_method = "linear_exact";
+    }
+    if (m->link == GR_LINK_LOGISTIC)
+        in->space = GR_SPACE_MARGIN;
+    else if (in->task == GR_TASK_CLASSIFICATION)
+        in->space = GR_SPACE_PROBABILITY;
+    else
+        in->space = GR_SPACE_IDENTITY;
+    return GR_OK;
+}
+
+gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
+{
+    gr_error local, *err = user_err ? user_err : &local;
+    gr_status st = GR_OK;
+    gr_manifest man;
+    gr_model *m = NULL;
+    char *mpath = NULL, *apath = NULL, *fpath = NULL;
+    gr_error_clear(err);
+    memset(&man, 0, sizeof man);
+    *out = NULL;
+
+    if (!dir || !*dir)
+        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL, "no model directory given");
+    mpath = gr_path_join(dir, "manifest.json");
+    if (!mpath) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if ((st = gr_manifest_load(mpath, &man, err)))
+        goto fail;
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    m->name = man.name;
+    m->version = man.version;
+    m->description = man.description;
+    m->genome_build = man.genome_build;
+    m->artifact = man.artifact;
+    m->features_file = man.features;
+    m->min_coverage = man.min_coverage;
+    m->info.task = man.task;
+    m->info.format = man.format;
+    memset(&man, 0, sizeof man); /* ownership moved into m */
+    m->dir = gr_strdup(dir);
+    apath = gr_path_join(dir, m->artifact);
+    if (!m->dir || !apath) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if (m->info.format != GR_FORMAT_PGS_CATALOG) {
+        fpath = gr_path_join(dir, m->features_file);
+        if (!fpath) {
+            st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+            goto fail;
+        }
+        if ((st = gr_features_load(m, fpath, err)))
+            goto fail;
+    }
+    switch (m->info.format) {
+    case GR_FORMAT_XGBOOST_JSON: st = gr_load_xgboost(m, apath, err); break;
+    case GR_FORMAT_GENORISK_TREES: st = gr_load_trees(m, apath, err); break;
+    case GR_FORMAT_GENORISK_LINEAR: st = gr_load_linear(m, apath, err); break;
+    case GR_FORMAT_PGS_CATALOG: st = gr_load_pgs(m, apath, err); break;
+    }
+    if (st)
+        goto fail;
+    if ((st = build_index(m, fpath ? fpath : apath, err)))
+        goto fail;
+    fill_info(m);
+    *out = m;
+    m = NULL;
+
+fail:
+    gr_manifest_clear(&man);
+    gr_model_free(m);
+    free(mpath);
+    free(apath);
+    free(fpath);
+    return st;
+}

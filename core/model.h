@@ -1,0 +1,114 @@
+/* model.h - loading model bundles and running exact inference and SHAP on them.
+ *
+ * A bundle is a directory holding manifest.json (docs/model-format.md). A loaded
+ * gr_model is immutable, so any number of threads may use one at once, each
+ * with its own gr_workspace. */
+#ifndef GR_MODEL_H
+#define GR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define GR_VERSION "0.1.0"
+
+/* Deepest root-to-leaf path accepted, in nodes; deeper trees fail to load. */
+#define GR_MAX_TREE_DEPTH 64
+
+typedef struct gr_model gr_model;
+typedef struct gr_workspace gr_workspace;
+
+typedef enum { GR_TASK_CLASSIFICATION, GR_TASK_REGRESSION } gr_task;
+
+typedef enum {
+    GR_FORMAT_XGBOOST_JSON,
+    GR_FORMAT_GENORISK_TREES,
+    GR_FORMAT_GENORISK_LINEAR,
+    GR_FORMAT_PGS_CATALOG
+} gr_format;
+
+/* Where attributions add up: base_value + sum(phi) equals the margin (MARGIN,
+ * IDENTITY) or the score (PROBABILITY). */
+typedef enum { GR_SPACE_MARGIN, GR_SPACE_PROBABILITY, GR_SPACE_IDENTITY } gr_space;
+
+/* Everything a caller may want to show about a model. Strings are borrowed
+ * from the model and live as long as it does; optional ones are "" when absent. */
+typedef struct {
+    const char *name, *version, *description, *genome_build;
+    const char *dir;            /* the bundle directory as given to gr_model_load */
+    const char *artifact;       /* file name inside the bundle */
+    const char *features_file;  /* "" for pgs-catalog bundles */
+    const char *algorithm;      /* e.g. "xgboost 1.7.4 gbtree binary:logistic" */
+    const char *explain_method; /* "tree_shap_path_dependent" or "linear_exact" */
+    const char *pgs_id;         /* pgs-catalog metadata, "" otherwise */
+    gr_task task;
+    gr_format format;
+    gr_space space;
+    size_t n_features;
+    size_t n_trees;             /* 0 for linear models */
+    size_t n_leaves;            /* 0 for linear models */
+    int max_depth;              /* longest root-to-leaf path in edges */
+    size_t n_features_with_mean;
+    double base_margin;         /* bias before any tree or weight */
+} gr_model_info;
+
+typedef struct {
+    const char *id;    /* feature_id, unique in the model */
+    const char *chrom; /* normalised: no "chr" prefix, X, Y, MT; "" if unknown */
+    int64_t pos;       /* 1-based; 0 if unknown */
+    const char *ref;   /* "" if unknown */
+    const char *alt;   /* the counted allele: dosage = copies of alt */
+    const char *rsid;  /* "" if none */
+    double mean;       /* population mean dosage in 0..2, NaN if unknown */
+} gr_feature;
+
+/* Loads the bundle in dir. On success *out is new (free with gr_model_free).
+ * On failure *out is NULL and err names the file, line or field, and why. */
+gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err);
+
+/* Frees a model; NULL is allowed. No workspace of it may be in use. */
+void gr_model_free(gr_model *m);
+
+/* Borrowed; valid while m lives. */
+const gr_model_info *gr_model_get_info(const gr_model *m);
+
+/* Borrowed feature i (i < n_features). */
+const gr_feature *gr_model_feature(const gr_model *m, size_t i);
+
+/* Index of the feature a genotype key names: its feature_id, its rsid, or
+ * "chrom:pos:ref:alt" (chromosome spelled any common way). Returns the index,
+ * -1 when the model has no such key, -2 when the key names several features. */
+long gr_model_find_feature(const gr_model *m, const char *key);
+
+/* Normalises a chromosome name into out: strips chr/CHR/Chr, maps 23->X,
+ * 24->Y, M/chrM->MT. Returns out. */
+char *gr_chrom_normalize(const char *in, char *out, size_t size);
+
+/* Returns new scratch memory for one thread's predictions on m, NULL when out
+ * of memory. A workspace must not be shared between threads at once. */
+gr_workspace *gr_workspace_new(const gr_model *m);
+void gr_workspace_free(gr_workspace *ws);
+
+typedef struct {
+    double margin;      /* raw value before the link */
+    double score;       /* probability (classification) or prediction (regression) */
+    double base_value;  /* expected value of the explained output; set when phi given */
+    size_t n_expected;  /* features in the model */
+    size_t n_observed;  /* features given a dosage */
+    size_t n_imputed;   /* missing, filled with the feature's mean */
+    size_t n_missing;   /* missing with no mean: trees take the default branch,
+                           linear terms add nothing */
+} gr_prediction;
+
+/* Predicts one sample. x holds n_features ALT dosages in model order, NaN for
+ * missing (borrowed, not modified); each non-NaN value must lie in [0, 2].
+ * When phi is non-NULL it receives n_features attributions in the model's
+ * space (gr_model_info.space) and out->base_value is set, so that
+ * base_value + sum(phi) reproduces the explained output.
+ * used, when non-NULL, receives the dosage each feature was evaluated at
+ * (the mean when imputed, NaN when missing). */
+gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
+                     gr_prediction *out, double *phi, double *used, gr_error *err);
+
+#endif

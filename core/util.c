@@ -1,0 +1,95 @@
+/* util.c - small string and number helpers shared by the loaders. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+char *gr_strdup(const char *s)
+{
+    size_t n = strlen(s ? s : "") + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s ? s : "", n);
+    return d;
+}
+
+char *gr_path_join(const char *dir, const char *file)
+{
+    size_t a = strlen(dir), b = strlen(file);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    size_t n = a;
+    if (a && dir[a - 1] != '/')
+        p[n++] = '/';
+    memcpy(p + n, file, b + 1);
+    return p;
+}
+
+int gr_parse_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int gr_parse_int64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno == ERANGE)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+size_t gr_split_tabs(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        fields[n++] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return n;
+}
+
+char *gr_chrom_normalize(const char *in, char *out, size_t size)
+{
+    if (!size)
+        return out;
+    const char *s = in ? in : "";
+    if ((s[0] == 'c' || s[0] == 'C') && (s[1] == 'h' || s[1] == 'H') &&
+        (s[2] == 'r' || s[2] == 'R'))
+        s += 3;
+    const char *name = s;
+    if (!strcmp(s, "23") || !strcmp(s, "x"))
+        name = "X";
+    else if (!strcmp(s, "24") || !strcmp(s, "y"))
+        name = "Y";
+    else if (!strcmp(s, "M") || !strcmp(s, "m") || !strcmp(s, "MT") || !strcmp(s, "mt") ||
+             !strcmp(s, "26"))
+        name = "MT";
+    size_t n = strlen(name);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, name, n);
+    out[n] = '\0';
+    return out;
+}

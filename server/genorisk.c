@@ -1,0 +1,326 @@
+/* genorisk.c - the offline command-line front end: predict from a JSON file,
+ * validate and show model bundles. Prints the same JSON as the HTTP API.
+ * Exit codes: 0 ok, 1 internal or output error, 2 usage, 3 bad model, 4 bad input. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/predict_json.h"
+#include "core/model.h"
+
+enum { EXIT_USAGE = 2, EXIT_MODEL = 3, EXIT_INPUT = 4 };
+
+static const char usage_main[] =
+    "usage: genorisk <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  predict --model DIR --input FILE.json   risk scores and SHAP attributions\n"
+    "  models validate DIR...                  load bundles and report every problem\n"
+    "  models show DIR                         print a bundle's metadata as JSON\n"
+    "\n"
+    "Options: --help, --version. 'genorisk <command> --help' for details.\n"
+    "Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad model, 4 bad input.\n";
+
+static const char usage_predict[] =
+    "usage: genorisk predict --model DIR --input FILE.json [--threads N] [--output FILE]\n"
+    "                        [--compact]\n"
+    "\n"
+    "  -m, --model DIR      model bundle directory (holds manifest.json)\n"
+    "  -i, --input FILE     predict request JSON; '-' reads standard input\n"
+    "  -t, --threads N      worker threads (default 1); samples are split among them\n"
+    "  -o, --output FILE    write the response there instead of standard output\n"
+    "      --compact        one-line JSON instead of indented\n"
+    "\n"
+    "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": \"0/1\"}}],\n"
+    "          \"explain\": true, \"top_k\": 10}  (docs/predict-json.md)\n";
+
+static const char usage_models[] =
+    "usage: genorisk models validate DIR...\n"
+    "       genorisk models show DIR\n";
+
+static int exit_for(gr_status st)
+{
+    switch (st) {
+    case GR_OK: return 0;
+    case GR_EINPUT: return EXIT_INPUT;
+    case GR_EMODEL:
+    case GR_EUNSUPPORTED:
+    case GR_EIO:
+    case GR_ELIMIT: return EXIT_MODEL;
+    default: return 1;
+    }
+}
+
+static void print_error(const char *what, const gr_error *err)
+{
+    char buf[1200];
+    fprintf(stderr, "genorisk: %s%s%s\n", what ? what : "", what ? ": " : "",
+            gr_error_format(err, buf, sizeof buf));
+}
+
+/* ---- predict ---- */
+
+typedef struct {
+    const gr_model *m;
+    const gr_api_request *req;
+    json_t **results;
+    gr_error *errs; /* one per sample slot that failed */
+    gr_status *status;
+    size_t first, step;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    size_t nf = j->req->n_features;
+    gr_workspace *ws = gr_workspace_new(j->m);
+    double *phi = malloc((nf ? nf : 1) * sizeof *phi);
+    double *used = malloc((nf ? nf : 1) * sizeof *used);
+    for (size_t i = j->first; i < j->req->n_samples; i += j->step) {
+        if (!ws || !phi || !used) {
+            j->status[i] = gr_error_set(&j->errs[i], GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            break;
+        }
+        j->status[i] = gr_api_predict_sample(j->m, ws, j->req, i, phi, used, &j->results[i],
+                                             &j->errs[i]);
+        if (j->status[i])
+            break;
+    }
+    gr_workspace_free(ws);
+    free(phi);
+    free(used);
+    return NULL;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "model", required_argument, NULL, 'm' },   { "input", required_argument, NULL, 'i' },
+        { "threads", required_argument, NULL, 't' }, { "output", required_argument, NULL, 'o' },
+        { "compact", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *model_dir = NULL, *input = NULL, *output = NULL;
+    long threads = 1;
+    int compact = 0, c, rc = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:i:t:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'i': input = optarg; break;
+        case 'o': output = optarg; break;
+        case 'c': compact = 1; break;
+        case 't': {
+            char *end;
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256) {
+                fprintf(stderr, "genorisk: --threads must be a number from 1 to 256\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h': fputs(usage_predict, stdout); return 0;
+        default: fputs(usage_predict, stderr); return EXIT_USAGE;
+        }
+    }
+    if (!model_dir || !input || optind != argc) {
+        fprintf(stderr, "genorisk: predict needs --model and --input%s\n\n%s",
+                optind != argc ? " and takes no other arguments" : "", usage_predict);
+        return EXIT_USAGE;
+    }
+
+    gr_model *m = NULL;
+    gr_api_request req = { 0 };
+    gr_error err;
+    json_t *body = NULL, *resp = NULL, *results = NULL, **slots = NULL;
+    gr_error *errs = NULL;
+    gr_status *status = NULL;
+    pthread_t *tids = NULL;
+    job *jobs = NULL;
+    FILE *out = NULL;
+
+    gr_status st = gr_model_load(model_dir, &m, &err);
+    if (st) {
+        print_error("cannot load model", &err);
+        rc = exit_for(st);
+        goto done;
+    }
+    json_error_t je;
+    body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
+                              : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
+    if (!body) {
+        int io = je.position == 0 && strstr(je.text, "unable to open");
+        fprintf(stderr, "genorisk: %s:%d: %s: %s\n", strcmp(input, "-") ? input : "<stdin>",
+                je.line, io ? "cannot read input" : "invalid JSON", je.text);
+        rc = EXIT_INPUT;
+        goto done;
+    }
+    if ((st = gr_api_request_parse(m, body, NULL, &req, &err))) {
+        snprintf(err.source, sizeof err.source, "%s", strcmp(input, "-") ? input : "<stdin>");
+        print_error(NULL, &err);
+        rc = exit_for(st);
+        goto done;
+    }
+    size_t ns = req.n_samples;
+    if ((size_t)threads > ns)
+        threads = (long)ns;
+    slots = calloc(ns, sizeof *slots);
+    errs = calloc(ns, sizeof *errs);
+    status = calloc(ns, sizeof *status);
+    tids = calloc((size_t)threads, sizeof *tids);
+    jobs = calloc((size_t)threads, sizeof *jobs);
+    if (!slots || !errs || !status || !tids || !jobs) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    for (long t = 0; t < threads; t++) {
+        jobs[t] = (job){ m, &req, slots, errs, status, (size_t)t, (size_t)threads };
+        if (t > 0 && pthread_create(&tids[t], NULL, run_job, &jobs[t])) {
+            jobs[t].step = 0; /* not started: run its share below */
+        }
+    }
+    run_job(&jobs[0]);
+    for (long t = 1; t < threads; t++) {
+        if (jobs[t].step)
+            pthread_join(tids[t], NULL);
+        else {
+            jobs[t].step = (size_t)threads;
+            run_job(&jobs[t]);
+        }
+    }
+    results = json_array();
+    for (size_t i = 0; i < ns; i++) {
+        if (status[i]) {
+            snprintf(errs[i].source, sizeof errs[i].source, "%s",
+                     strcmp(input, "-") ? input : "<stdin>");
+            print_error(NULL, &errs[i]);
+            rc = exit_for(status[i]);
+            goto done;
+        }
+        json_array_append_new(results, slots[i]);
+        slots[i] = NULL;
+    }
+    resp = gr_api_response_new(m, results, req.warnings);
+    results = NULL;
+    out = output ? fopen(output, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", output, strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    size_t flags = (compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(17);
+    if (json_dumpf(resp, out, flags) || fputc('\n', out) == EOF || fflush(out)) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", output ? output : "<stdout>",
+                strerror(errno));
+        rc = 1;
+    }
+
+done:
+    if (out && out != stdout && fclose(out) && !rc) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", output, strerror(errno));
+        rc = 1;
+    }
+    if (slots)
+        for (size_t i = 0; i < req.n_samples; i++)
+            json_decref(slots[i]);
+    free(slots);
+    free(errs);
+    free(status);
+    free(tids);
+    free(jobs);
+    json_decref(results);
+    json_decref(resp);
+    json_decref(body);
+    gr_api_request_clear(&req);
+    gr_model_free(m);
+    return rc;
+}
+
+/* ---- models ---- */
+
+static int cmd_models(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage_models, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "validate")) {
+        if (argc < 3) {
+            fputs(usage_models, stderr);
+            return EXIT_USAGE;
+        }
+        int rc = 0;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--help")) {
+                fputs(usage_models, stdout);
+                return 0;
+            }
+            gr_model *m = NULL;
+            gr_error err;
+            gr_status st = gr_model_load(argv[i], &m, &err);
+            if (st) {
+                char buf[1200];
+                printf("FAIL %s: %s\n", argv[i], gr_error_format(&err, buf, sizeof buf));
+                if (!rc)
+                    rc = exit_for(st);
+                continue;
+            }
+            const gr_model_info *in = gr_model_get_info(m);
+            printf("ok   %s: %s %s, %s, %zu features%s\n", argv[i], in->name, in->version,
+                   in->algorithm, in->n_features,
+                   "");
+            gr_model_free(m);
+        }
+        return rc;
+    }
+    if (!strcmp(argv[1], "show")) {
+        if (argc != 3 || !strcmp(argv[2], "--help")) {
+            fputs(usage_models, argc == 3 ? stdout : stderr);
+            return argc == 3 ? 0 : EXIT_USAGE;
+        }
+        gr_model *m = NULL;
+        gr_error err;
+        gr_status st = gr_model_load(argv[2], &m, &err);
+        if (st) {
+            print_error("cannot load model", &err);
+            return exit_for(st);
+        }
+        json_t *o = gr_api_model_json(m, 1);
+        json_object_set_new(o, "directory", json_string(gr_model_get_info(m)->dir));
+        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        putchar('\n');
+        json_decref(o);
+        gr_model_free(m);
+        return 0;
+    }
+    fprintf(stderr, "genorisk: unknown models command '%s'\n%s", argv[1], usage_models);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("genorisk %s\n", GR_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "predict"))
+        return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "models"))
+        return cmd_models(argc - 1, argv + 1);
+    fprintf(stderr, "genorisk: unknown command '%s'\n\n%s", argv[1], usage_main);
+    return EXIT_USAGE;
+}
