@@ -2,8 +2,22 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json_arrays.h"
+
+json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, flags, &je);
+    if (root)
+        return root;
+    if (strstr(je.text, "unable to open"))
+        gr_error_set(err, GR_EIO, path, 0, NULL, "cannot open: %s", je.text);
+    else
+        gr_error_set(err, GR_EMODEL, path, je.line, NULL, "invalid JSON: %s", je.text);
+    return NULL;
+}
 
 gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err)
 {

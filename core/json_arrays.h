@@ -1,5 +1,5 @@
-/* json_arrays.h - copying the numeric arrays of tree-model JSON files into C
- * arrays with precise errors; shared by the XGBoost and genorisk-trees loaders. */
+/* json_arrays.h - loading model JSON files and copying their numeric arrays
+ * into C arrays with precise errors; shared by the JSON-based loaders. */
 #ifndef GR_JSON_ARRAYS_H
 #define GR_JSON_ARRAYS_H
 
@@ -7,6 +7,10 @@
 #include <stdint.h>
 
 #include "error.h"
+
+/* Returns a new JSON document parsed from path, or NULL with err set:
+ * GR_EIO when the file cannot be read, GR_EMODEL with the line when it is not JSON. */
+json_t *gr_json_load(const char *path, size_t flags, gr_error *err);
 
 /* The arrays of one tree, sized by gr_tree_arrays_reserve. */
 typedef struct {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_arrays.h"
 
 gr_linear *gr_linear_new(size_t n)
 {
@@ -83,10 +84,9 @@ double gr_linear_predict(const gr_linear *l, const double *x, double *phi, doubl
 gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
     if (!root)
-        return gr_error_set(err, GR_EMODEL, path, je.line, NULL, "invalid JSON: %s", je.text);
+        return err->status;
     const char *fmt = json_string_value(json_object_get(root, "format"));
     json_t *w = json_object_get(root, "weights");
     json_t *b = json_object_get(root, "intercept");

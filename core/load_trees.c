@@ -52,12 +52,9 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
     gr_tree_arrays arrays = { 0 };
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
     if (!root)
-        return gr_error_set(err, je.position == 0 && strstr(je.text, "unable to open")
-                                     ? GR_EIO : GR_EMODEL,
-                            path, je.line, NULL, "invalid JSON: %s", je.text);
+        return err->status;
     const char *fmt = json_string_value(json_object_get(root, "format"));
     const char *combine = json_string_value(json_object_get(root, "combine"));
     const char *link = json_string_value(json_object_get(root, "link"));

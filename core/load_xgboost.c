@@ -92,12 +92,9 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
     gr_tree_arrays arrays = { 0 };
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = gr_json_load(path, 0, err);
     if (!root)
-        return gr_error_set(err, je.position == 0 && strstr(je.text, "unable to open")
-                                     ? GR_EIO : GR_EMODEL,
-                            path, je.line, NULL, "invalid JSON: %s", je.text);
+        return err->status;
     json_t *learner = json_object_get(root, "learner");
     if (!json_is_object(learner)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "learner",
@@ -189,7 +186,11 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
                           "objective %s needs task \"regression\" in the manifest", objective);
         goto fail;
     }
-    if (logistic) {
+    if (!strcmp(objective, "binary:logitraw")) {
+        /* XGBoost 1.7 takes a logitraw base_score as a margin, untransformed. */
+        m->info.base_margin = (double)(float)base_score;
+        m->link = GR_LINK_LOGISTIC;
+    } else if (logistic) {
         if (!(base_score > 0 && base_score < 1)) {
             st = gr_error_set(err, GR_EMODEL, path, 0, "learner.learner_model_param.base_score",
                               "must lie strictly between 0 and 1 for a logistic objective");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_arrays.h"
 
 static int valid_name(const char *s)
 {
@@ -71,14 +72,10 @@ static gr_status get_string(json_t *obj, const char *key, int required, size_t m
 gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
 {
     gr_status st = GR_OK;
-    json_error_t je;
     memset(out, 0, sizeof *out);
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        if (je.position == 0 && strstr(je.text, "unable to open"))
-            return gr_error_set(err, GR_EIO, path, 0, NULL, "cannot open: %s", je.text);
-        return gr_error_set(err, GR_EMODEL, path, je.line, NULL, "invalid JSON: %s", je.text);
-    }
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
+    if (!root)
+        return err->status;
     if (!json_is_object(root)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, NULL, "must be a JSON object");
         goto fail;

@@ -1,0 +1,312 @@
+/* test_xgboost.c - xgboost-json models: margins, scores and SHAP values
+ * against XGBoost 1.7's own predict / pred_contribs (tools/make_fixtures.py),
+ * and every kind of malformed model file. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static void check_parity(const char *name, double tol)
+{
+    gr_model *m = fixture_model(name);
+    fixture_cases fc;
+    fixture_cases_load(name, &fc);
+    size_t n = fc.cols;
+    cr_assert_eq(gr_model_get_info(m)->n_features, n);
+    gr_workspace *ws = gr_workspace_new(m);
+    double *phi = malloc(n * sizeof *phi);
+    for (size_t r = 0; r < fc.rows; r++) {
+        gr_prediction p;
+        gr_error err;
+        cr_assert_eq(gr_predict(m, ws, fc.X + r * n, &p, phi, NULL, &err), GR_OK, "%s", err.text);
+        cr_assert(fabs(p.margin - fc.margin[r]) <= tol, "%s row %zu: margin %.9g, xgboost %.9g",
+                  name, r, p.margin, fc.margin[r]);
+        cr_assert(fabs(p.score - fc.score[r]) <= tol, "%s row %zu: score %.9g, xgboost %.9g", name,
+                  r, p.score, fc.score[r]);
+        const double *c = fc.contribs + r * (n + 1);
+        cr_assert(fabs(p.base_value - c[n]) <= tol, "%s row %zu: base %.9g, xgboost bias %.9g",
+                  name, r, p.base_value, c[n]);
+        double sum = p.base_value;
+        for (size_t j = 0; j < n; j++) {
+            cr_assert(fabs(phi[j] - c[j]) <= tol, "%s row %zu feature %zu: phi %.9g, xgboost %.9g",
+                      name, r, j, phi[j], c[j]);
+            sum += phi[j];
+        }
+        cr_assert(fabs(sum - p.margin) <= 1e-6 * fmax(1, fabs(p.margin)),
+                  "%s row %zu: additivity %.12g vs margin %.12g", name, r, sum, p.margin);
+    }
+    free(phi);
+    gr_workspace_free(ws);
+    fixture_cases_free(&fc);
+    gr_model_free(m);
+}
+
+Test(xgboost, classifier_matches_xgboost) { check_parity("xgb_clf", 1e-5); }
+Test(xgboost, missing_values_and_base_score) { check_parity("xgb_clf_missing", 1e-5); }
+Test(xgboost, regression_with_base_score) { check_parity("xgb_reg", 1e-5); }
+Test(xgboost, deep_trees) { check_parity("xgb_deep", 1e-5); }
+Test(xgboost, fractional_dosages_compare_in_float) { check_parity("xgb_fractional", 1e-5); }
+
+Test(xgboost, logitraw_margin_and_probability)
+{
+    /* XGBoost's predict() returns the margin for binary:logitraw; genorisk
+     * reports it as margin and its logistic as the score. */
+    gr_model *m = fixture_model("xgb_logitraw");
+    fixture_cases fc;
+    fixture_cases_load("xgb_logitraw", &fc);
+    gr_workspace *ws = gr_workspace_new(m);
+    for (size_t r = 0; r < fc.rows; r++) {
+        gr_prediction p;
+        cr_assert_eq(gr_predict(m, ws, fc.X + r * fc.cols, &p, NULL, NULL, NULL), GR_OK);
+        cr_assert(fabs(p.margin - fc.margin[r]) < 1e-5);
+        cr_assert(fabs(p.score - 1 / (1 + exp(-fc.margin[r]))) < 1e-6);
+    }
+    gr_workspace_free(ws);
+    fixture_cases_free(&fc);
+    gr_model_free(m);
+}
+
+Test(xgboost, info_describes_the_model)
+{
+    gr_model *m = fixture_model("xgb_clf");
+    const gr_model_info *in = gr_model_get_info(m);
+    cr_assert_str_eq(in->name, "xgb-clf");
+    cr_assert_eq(in->format, GR_FORMAT_XGBOOST_JSON);
+    cr_assert_eq(in->space, GR_SPACE_MARGIN);
+    cr_assert_eq(in->n_trees, 30);
+    cr_assert(in->max_depth >= 1 && in->max_depth <= 4);
+    cr_assert(strstr(in->algorithm, "xgboost 1.7"));
+    cr_assert_str_eq(in->explain_method, "tree_shap_path_dependent");
+    gr_model_free(m);
+}
+
+Test(xgboost, out_of_range_dosage_is_input_error)
+{
+    gr_model *m = fixture_model("xgb_clf");
+    gr_workspace *ws = gr_workspace_new(m);
+    double x[40];
+    for (int i = 0; i < 40; i++)
+        x[i] = 1;
+    x[7] = 2.5;
+    gr_prediction p;
+    gr_error err;
+    cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, &err), GR_EINPUT);
+    cr_assert_str_eq(err.field, gr_model_feature(m, 7)->id);
+    x[7] = INFINITY;
+    cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, &err), GR_EINPUT);
+    x[7] = -0.1;
+    cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, &err), GR_EINPUT);
+    gr_workspace_free(ws);
+    gr_model_free(m);
+}
+
+Test(xgboost, workspace_of_another_model_is_refused)
+{
+    gr_model *a = fixture_model("xgb_clf"), *b = fixture_model("xgb_reg");
+    gr_workspace *ws = gr_workspace_new(b);
+    double x[40] = { 0 };
+    gr_prediction p;
+    cr_assert_eq(gr_predict(a, ws, x, &p, NULL, NULL, NULL), GR_EINVAL);
+    gr_workspace_free(ws);
+    gr_model_free(a);
+    gr_model_free(b);
+}
+
+/* ---- malformed models: each a copy of xgb_clf with one thing broken ---- */
+
+static char *manifest, *features, *model_json;
+
+static void load_originals(void)
+{
+    manifest = read_text("tests/fixtures/xgb_clf/manifest.json");
+    features = read_text("tests/fixtures/xgb_clf/features.tsv");
+    model_json = read_text("tests/fixtures/xgb_clf/model.json");
+}
+
+static void free_originals(void)
+{
+    free(manifest);
+    free(features);
+    free(model_json);
+}
+
+static void broken(const char *from, const char *to, gr_status st, const char *needle,
+                   const char *field)
+{
+    char *bad = replace_once(model_json, from, to);
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
+                            NULL);
+    expect_load_error(dir, st, needle, field);
+    temp_bundle_free(dir);
+    free(bad);
+}
+
+TestSuite(xgboost_bad, .init = load_originals, .fini = free_originals);
+
+Test(xgboost_bad, unsupported_objective)
+{
+    broken("\"binary:logistic\"", "\"multi:softprob\"", GR_EUNSUPPORTED, "not supported",
+           "objective");
+}
+
+Test(xgboost_bad, old_reg_linear_name_is_accepted_only_for_regression)
+{
+    broken("\"binary:logistic\"", "\"reg:linear\"", GR_EMODEL, "regression", "objective");
+}
+
+Test(xgboost_bad, dart_booster)
+{
+    broken("\"name\":\"gbtree\"", "\"name\":\"dart\"", GR_EUNSUPPORTED, "only gbtree", NULL);
+}
+
+Test(xgboost_bad, multiclass)
+{
+    broken("\"num_class\":\"0\"", "\"num_class\":\"3\"", GR_EUNSUPPORTED, "multi-class", NULL);
+}
+
+Test(xgboost_bad, feature_count_mismatch)
+{
+    broken("\"num_feature\":\"40\",\"num_target\"", "\"num_feature\":\"41\",\"num_target\"", GR_EMODEL, "features file lists 40",
+           "num_feature");
+}
+
+Test(xgboost_bad, child_index_out_of_range)
+{
+    broken("\"left_children\":[1,", "\"left_children\":[9999,", GR_EMODEL, "children", "trees[0]");
+}
+
+Test(xgboost_bad, cycle)
+{
+    broken("\"left_children\":[1,", "\"left_children\":[0,", GR_EMODEL, "reached twice",
+           "trees[0]");
+}
+
+Test(xgboost_bad, truncated_file)
+{
+    char *bad = strdup(model_json);
+    bad[strlen(bad) / 2] = '\0';
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
+                            NULL);
+    expect_load_error(dir, GR_EMODEL, "invalid JSON", NULL);
+    temp_bundle_free(dir);
+    free(bad);
+}
+
+Test(xgboost_bad, wrong_types)
+{
+    broken("\"split_conditions\":[", "\"split_conditions\":[\"x\",", GR_EMODEL, "entries",
+           "split_conditions");
+    broken("\"base_score\":\"", "\"base_score\":\"abc", GR_EMODEL, "not a single number",
+           "base_score");
+}
+
+Test(xgboost_bad, logistic_base_score_out_of_range)
+{
+    char *a = strstr(model_json, "\"base_score\":\"");
+    cr_assert(a);
+    const char *end = strchr(a + 14, '"');
+    char from[64];
+    snprintf(from, sizeof from, "%.*s", (int)(end - a + 1), a);
+    broken(from, "\"base_score\":\"1.5\"", GR_EMODEL, "strictly between 0 and 1", "base_score");
+}
+
+Test(xgboost_bad, categorical_split)
+{
+    broken("\"split_type\":[0", "\"split_type\":[1", GR_EUNSUPPORTED, "categorical", "trees[0]");
+}
+
+Test(xgboost_bad, empty_forest)
+{
+    json_t *root = json_loads(model_json, 0, NULL);
+    json_t *model = json_object_get(json_object_get(json_object_get(root, "learner"),
+                                                    "gradient_booster"), "model");
+    json_object_set_new(model, "trees", json_array());
+    json_object_set_new(model, "tree_info", json_array());
+    char *bad = json_dumps(root, 0);
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
+                            NULL);
+    expect_load_error(dir, GR_EMODEL, "empty", "trees");
+    temp_bundle_free(dir);
+    free(bad);
+    json_decref(root);
+}
+
+Test(xgboost_bad, feature_names_must_match_features_file)
+{
+    char *bad = replace_once(model_json, "\"feature_names\":[]",
+                             "\"feature_names\":[\"a\",\"b\"]");
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
+                            NULL);
+    expect_load_error(dir, GR_EMODEL, "2 names", "feature_names");
+    temp_bundle_free(dir);
+    free(bad);
+}
+
+Test(xgboost_bad, missing_model_file)
+{
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, NULL);
+    expect_load_error(dir, GR_EIO, "cannot open", NULL);
+    temp_bundle_free(dir);
+}
+
+/* A hand-written single-tree model, to reach depths and shapes XGBoost
+ * itself would not write. */
+static char *chain_model(int depth)
+{
+    /* node i (< depth) splits feature 0 and has a leaf on the right; the
+     * chain continues left. Nodes: internal 0..depth-1, leaves after. */
+    size_t n = (size_t)depth * 2 + 1;
+    size_t cap = n * 64 + 2048, len = 0;
+    char *s = malloc(cap);
+#define ADD(...) len += (size_t)snprintf(s + len, cap - len, __VA_ARGS__)
+    ADD("{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_class\":\"0\","
+        "\"num_feature\":\"40\"},\"objective\":{\"name\":\"binary:logistic\"},"
+        "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0],\"trees\":[{"
+        "\"tree_param\":{\"num_nodes\":\"%zu\"},\"left_children\":[", n);
+    for (size_t i = 0; i < n; i++)
+        ADD("%s%lld", i ? "," : "", i < (size_t)depth ? (long long)(i + 1) : -1LL);
+    ADD("],\"right_children\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s%lld", i ? "," : "", i < (size_t)depth ? (long long)(depth + 1 + i) : -1LL);
+    ADD("],\"split_indices\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s%zu", i ? "," : "", i % 40);
+    ADD("],\"split_conditions\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s0.5", i ? "," : "");
+    ADD("],\"default_left\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s1", i ? "," : "");
+    ADD("],\"sum_hessian\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s1", i ? "," : "");
+    ADD("],\"split_type\":[");
+    for (size_t i = 0; i < n; i++)
+        ADD("%s0", i ? "," : "");
+    ADD("]}]}}}}");
+#undef ADD
+    return s;
+}
+
+Test(xgboost_bad, deeper_than_supported)
+{
+    char *ok = chain_model(GR_MAX_TREE_DEPTH);
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", ok,
+                            NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(gr_model_get_info(m)->max_depth, GR_MAX_TREE_DEPTH);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    free(ok);
+
+    char *deep = chain_model(GR_MAX_TREE_DEPTH + 1);
+    dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", deep,
+                      NULL);
+    expect_load_error(dir, GR_ELIMIT, "deeper than", "trees[0]");
+    temp_bundle_free(dir);
+    free(deep);
+}
