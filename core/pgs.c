@@ -86,20 +86,20 @@ static int push_contrib(contrib_buf *b, size_t i, double c0, double c1, double c
 gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
-    gr_lines r;
+    gr_lines r = { 0 };
     contrib_buf cb = { 0 };
-    khash_t(grset) *ids = kh_init(grset);
+    khash_t(grset) *ids = kh_init(grset), *variants = kh_init(grset);
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
     char build[32] = "", hm_build[32] = "", pgs_id[64] = "", fmt_version[16] = "";
     size_t header_cols = 0;
     int have_header = 0, got;
-    if (!ids)
-        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
-    if ((st = gr_lines_open(&r, path, err))) {
-        kh_destroy(grset, ids);
-        return st;
+    if (!ids || !variants) {
+        st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+        goto fail;
     }
+    if ((st = gr_lines_open(&r, path, err)))
+        goto fail;
     while ((got = gr_lines_next(&r, err)) == 1) {
         char *line = r.s.s;
         if (!have_header) {
@@ -238,22 +238,37 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
             mean = 2 * af;
         }
         const char *rsid = CELL(C_HM_RSID)[0] ? CELL(C_HM_RSID) : CELL(C_RSID);
-        char locus[512], cnorm[64];
+        /* The variant: its locus with alleles, or, with no position, its rsID
+         * with alleles. The same variant twice is an error; the same rsID with
+         * other alleles (a multi-allelic site) is not, and takes the variant
+         * key as its feature id, the first keeping the rsID. */
+        char vkey[512], cnorm[64];
         gr_chrom_normalize(chr, cnorm, sizeof cnorm);
-        snprintf(locus, sizeof locus, "%s:%lld:%.200s:%.200s", cnorm, (long long)pos, oa, ea);
-        /* The rsID names the feature unless it is taken (a multi-allelic site
-         * listed twice); then the locus does. */
-        const char *id = rsid[0] && kh_get(grset, ids, rsid) == kh_end(ids) ? rsid : locus;
-        if (kh_get(grset, ids, id) != kh_end(ids)) {
+        if (pos)
+            snprintf(vkey, sizeof vkey, "%s:%lld:%.200s:%.200s", cnorm, (long long)pos, oa, ea);
+        else
+            snprintf(vkey, sizeof vkey, "%.200s:%.100s:%.100s", rsid, oa, ea);
+        if (!pos && !rsid[0]) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
-                              "variant %.200s is listed twice with the same alleles", id);
+                              "the variant has neither a position nor an rsID");
             goto fail;
         }
+        if (kh_get(grset, variants, vkey) != kh_end(variants)) {
+            st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
+                              "variant %.200s is listed twice with the same alleles", vkey);
+            goto fail;
+        }
+        const char *id = rsid[0] && kh_get(grset, ids, rsid) == kh_end(ids) ? rsid : vkey;
         if ((st = gr_model_add_feature(m, id, chr, pos, oa, ea, rsid, mean, err)))
             goto fail;
-        int ret;
+        int ret, ret2 = 0;
+        char *vcopy = gr_strdup(vkey);
         kh_put(grset, ids, m->features[m->n_features - 1].id, &ret);
-        if (ret < 0 || !push_contrib(&cb, m->n_features - 1, c0, c1, c2)) {
+        if (vcopy)
+            kh_put(grset, variants, vcopy, &ret2);
+        if (ret2 <= 0)
+            free(vcopy);
+        if (ret < 0 || ret2 <= 0 || !push_contrib(&cb, m->n_features - 1, c0, c1, c2)) {
             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
             goto fail;
         }
@@ -289,6 +304,12 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
 fail:
     gr_lines_close(&r);
     kh_destroy(grset, ids);
+    if (variants) {
+        for (khint_t k = kh_begin(variants); k != kh_end(variants); k++)
+            if (kh_exist(variants, k))
+                free((char *)kh_key(variants, k));
+        kh_destroy(grset, variants);
+    }
     free(cb.c);
     return st;
 }

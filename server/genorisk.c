@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 internal or output error, 2 usage, 3 bad model, 4 bad input. */
 #include <errno.h>
 #include <getopt.h>
+#include <htslib/hts.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -305,6 +306,8 @@ static int cmd_models(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Our own messages say what failed; htslib's stderr chatter would repeat it. */
+    hts_set_log_level(HTS_LOG_OFF);
     if (argc < 2) {
         fputs(usage_main, stderr);
         return EXIT_USAGE;

@@ -1,0 +1,156 @@
+/* test_pgs.c - PGS Catalog scoring files read natively: the real PGS000001
+ * (plain and gzip), dominant/recessive terms and frequency imputation, and
+ * malformed files. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static void check(const char *name)
+{
+    gr_model *m = fixture_model(name);
+    fixture_cases fc;
+    fixture_cases_load(name, &fc);
+    gr_workspace *ws = gr_workspace_new(m);
+    double *phi = malloc(fc.cols * sizeof *phi);
+    for (size_t r = 0; r < fc.rows; r++) {
+        gr_prediction p;
+        cr_assert_eq(gr_predict(m, ws, fc.X + r * fc.cols, &p, phi, NULL, NULL), GR_OK);
+        cr_assert(fabs(p.margin - fc.margin[r]) <= 1e-12 * fmax(1, fabs(fc.margin[r])),
+                  "%s row %zu: %.17g vs %.17g", name, r, p.margin, fc.margin[r]);
+        cr_assert_eq(p.score, p.margin);
+        double sum = p.base_value;
+        for (size_t j = 0; j < fc.cols; j++)
+            sum += phi[j];
+        cr_assert(fabs(sum - p.margin) <= 1e-12 * fmax(1, fabs(p.margin)));
+    }
+    free(phi);
+    gr_workspace_free(ws);
+    fixture_cases_free(&fc);
+    gr_model_free(m);
+}
+
+Test(pgs, pgs000001_sums) { check("pgs000001"); }
+Test(pgs, dominant_recessive_and_frequencies) { check("pgs_synth"); }
+
+Test(pgs, pgs000001_metadata_and_features)
+{
+    gr_model *m = fixture_model("pgs000001");
+    const gr_model_info *in = gr_model_get_info(m);
+    cr_assert_eq(in->n_features, 77);
+    cr_assert_str_eq(in->pgs_id, "PGS000001");
+    cr_assert_eq(in->space, GR_SPACE_IDENTITY);
+    const gr_feature *f = gr_model_feature(m, 0);
+    cr_assert_str_eq(f->id, "rs78540526");
+    cr_assert_str_eq(f->chrom, "11");
+    cr_assert_eq(f->pos, 69516650);
+    cr_assert_str_eq(f->alt, "T"); /* the effect allele is counted */
+    cr_assert_str_eq(f->ref, "C");
+    cr_assert(isnan(f->mean));
+    cr_assert_eq(gr_model_find_feature(m, "rs78540526"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "chr11:69516650:C:T"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "11:69516650:T:C"), -1);
+    gr_model_free(m);
+}
+
+static void with_file(const char *manifest_build, const char *file, gr_status st, const char *needle)
+{
+    char manifest[512];
+    snprintf(manifest, sizeof manifest,
+             "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"pgs-catalog\","
+             "\"artifact\":\"s.txt\",\"genome_build\":\"%s\"}", manifest_build);
+    char *dir = temp_bundle("manifest.json", manifest, "s.txt", file, NULL);
+    if (st == GR_OK) {
+        gr_model *m = NULL;
+        gr_error err;
+        cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+        gr_model_free(m);
+    } else {
+        expect_load_error(dir, st, needle, NULL);
+    }
+    temp_bundle_free(dir);
+}
+
+#define HDR "#format_version=2.0\n#genome_build=GRCh37\n"
+
+Test(pgs, genome_build_must_match_manifest)
+{
+    const char *f = HDR "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                        "1\t100\tA\tG\t0.1\n";
+    with_file("GRCh37", f, GR_OK, NULL);
+    with_file("GRCh38", f, GR_EMODEL, "on GRCh37 but the manifest says GRCh38");
+}
+
+Test(pgs, malformed_rows)
+{
+    with_file("GRCh37", HDR "chr_name\tchr_position\tother_allele\teffect_weight\n1\t1\tA\t1\n",
+              GR_EMODEL, "lacks effect_allele");
+    with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\n1\t1\tA\n", GR_EMODEL,
+              "effect_weight");
+    with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\tx\tA\t0.1\n",
+              GR_EMODEL, "not a positive integer");
+    with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\tNaN\n",
+              GR_EMODEL, "not a finite number");
+    with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\tis_dominant\tis_recessive\n"
+                  "1\t5\tA\t0.1\tTrue\tTrue\n",
+              GR_EMODEL, "both dominant and recessive");
+    with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\tallelefrequency_effect\n"
+                  "1\t5\tA\t0.1\t1.5\n",
+              GR_EMODEL, "not a frequency");
+    with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\t0.1\t9\n",
+              GR_EMODEL, "5 columns, but the header has 4");
+    with_file("GRCh37", HDR, GR_EMODEL, "no column header");
+    with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n", GR_EMODEL,
+              "no variants");
+    with_file("GRCh37",
+              HDR "rsID\teffect_allele\teffect_weight\nrs1\tA\t0.1\nrs1\tA\t0.2\n",
+              GR_EMODEL, "listed twice");
+}
+
+Test(pgs, duplicate_rsid_with_other_alleles_falls_back_to_locus_ids)
+{
+    const char *f = HDR "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                        "rs5\t1\t100\tA\tG\t0.1\n"
+                        "rs5\t1\t100\tT\tG\t0.2\n";
+    char *dir = temp_bundle("manifest.json",
+                            "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\","
+                            "\"format\":\"pgs-catalog\",\"artifact\":\"s.txt\","
+                            "\"genome_build\":\"GRCh37\"}",
+                            "s.txt", f, NULL);
+    gr_model *m = NULL;
+    cr_assert_eq(gr_model_load(dir, &m, NULL), GR_OK);
+    cr_assert_str_eq(gr_model_feature(m, 0)->id, "rs5");
+    cr_assert_str_eq(gr_model_feature(m, 1)->id, "1:100:G:T");
+    cr_assert_eq(gr_model_find_feature(m, "rs5"), -2); /* ambiguous as an rsID */
+    cr_assert_eq(gr_model_find_feature(m, "1:100:G:T"), 1);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+}
+
+Test(pgs, truncated_gzip_is_an_error)
+{
+    /* the fixture cut in half, by the shell: the bytes hold NULs */
+    char *dir = temp_bundle("manifest.json",
+                            "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\","
+                            "\"format\":\"pgs-catalog\",\"artifact\":\"s.txt.gz\","
+                            "\"genome_build\":\"GRCh38\"}",
+                            NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "f=tests/fixtures/pgs_synth/pgs_synth.txt.gz; head -c $(( $(stat -c %%s $f) / 2 )) $f > %s/s.txt.gz",
+             dir);
+    cr_assert_eq(system(cmd), 0);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_neq(gr_model_load(dir, &m, &err), GR_OK);
+    cr_assert_null(m);
+    cr_assert_str_eq(err.source + strlen(err.source) - 8, "s.txt.gz");
+    temp_bundle_free(dir);
+}

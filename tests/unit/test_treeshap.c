@@ -1,0 +1,157 @@
+/* test_treeshap.c - the closed-form TreeSHAP against brute-force Shapley
+ * enumeration on random trees built to hit the hard cases: a feature split
+ * several times on one path, zero-cover nodes, missing values with either
+ * default, single-leaf trees, and paths deeper than the feature count. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+#define NF 9
+
+static unsigned long long rng = 88172645463325252ULL;
+static double urand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* Appends a random subtree of at most depth levels to the arrays in t;
+ * returns its root index. */
+typedef struct {
+    json_t *left, *right, *feat, *thr, *val, *cover, *dl;
+    int n;
+} jtree;
+
+static int grow_node(jtree *t, int depth, double cover, double zero_cover_p)
+{
+    int id = t->n++;
+    json_array_append_new(t->left, json_integer(-1));
+    json_array_append_new(t->right, json_integer(-1));
+    json_array_append_new(t->feat, json_integer(-2));
+    json_array_append_new(t->thr, json_real(-2));
+    json_array_append_new(t->val, json_real(urand() * 4 - 2));
+    json_array_append_new(t->cover, json_real(cover));
+    json_array_append_new(t->dl, json_integer(urand() < 0.5));
+    if (depth == 0 || urand() < 0.15)
+        return id;
+    /* few features, so deep paths repeat them */
+    int f = (int)(urand() * NF);
+    double thr = (double)(int)(urand() * 3) + 0.5 * (urand() < 0.8); /* 0, .5, 1, 1.5, 2 */
+    double share = urand();
+    if (urand() < zero_cover_p)
+        share = 0; /* an empty left child: zero-cover subtree */
+    double lc = cover * share, rc = cover - lc;
+    int l = grow_node(t, depth - 1, lc, zero_cover_p);
+    int r = grow_node(t, depth - 1, rc, zero_cover_p);
+    json_array_set_new(t->left, (size_t)id, json_integer(l));
+    json_array_set_new(t->right, (size_t)id, json_integer(r));
+    json_array_set_new(t->feat, (size_t)id, json_integer(f));
+    json_array_set_new(t->thr, (size_t)id, json_real(thr));
+    return id;
+}
+
+static char *random_forest_json(int n_trees, int depth, double zero_cover_p, const char *combine)
+{
+    json_t *trees = json_array();
+    for (int k = 0; k < n_trees; k++) {
+        jtree t = { json_array(), json_array(), json_array(), json_array(), json_array(),
+                    json_array(), json_array(), 0 };
+        grow_node(&t, depth, 100.0, zero_cover_p);
+        json_array_append_new(trees, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "children_left",
+                                               t.left, "children_right", t.right, "feature", t.feat,
+                                               "threshold", t.thr, "value", t.val, "cover", t.cover,
+                                               "default_left", t.dl));
+    }
+    json_t *root = json_pack("{s:s,s:i,s:s,s:i,s:s,s:f,s:f,s:s,s:o}", "format", "genorisk-trees",
+                             "format_version", 1, "estimator", "random test forest", "n_features",
+                             NF, "combine", combine, "learning_rate", 0.3, "base_margin", 0.25,
+                             "link", "identity", "trees", trees);
+    char *s = json_dumps(root, JSON_REAL_PRECISION(17));
+    json_decref(root);
+    return s;
+}
+
+static const char manifest[] =
+    "{\"name\":\"random\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-trees\","
+    "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}";
+
+static char *features_tsv(int with_means)
+{
+    static char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "feature_id\tchrom\tpos\tref\talt\tmean\n");
+    for (int i = 0; i < NF; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "f%d\t1\t%d\tA\tG\t%s\n", i, 1000 + i,
+                              with_means ? (i % 2 ? "0.7" : "") : "");
+    return buf;
+}
+
+static void compare(int n_trees, int depth, double zero_cover_p, const char *combine, int rows,
+                    int with_means)
+{
+    char *model = random_forest_json(n_trees, depth, zero_cover_p, combine);
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features_tsv(with_means),
+                            "model.json", model, NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    gr_workspace *ws = gr_workspace_new(m);
+    double x[NF], phi[NF], bf[NF];
+    for (int r = 0; r < rows; r++) {
+        for (int i = 0; i < NF; i++) {
+            double u = urand();
+            x[i] = u < 0.15 ? NAN : u < 0.4 ? 0 : u < 0.6 ? 1 : u < 0.8 ? 2 : urand() * 2;
+        }
+        gr_prediction p;
+        cr_assert_eq(gr_predict(m, ws, x, &p, phi, NULL, NULL), GR_OK);
+        double base = brute_force_tree_shap(m, x, bf);
+        cr_assert(fabs(base - p.base_value) <= 1e-9 * fmax(1, fabs(base)), "base %.17g vs %.17g",
+                  p.base_value, base);
+        double sum = p.base_value;
+        for (int j = 0; j < NF; j++) {
+            cr_assert(fabs(phi[j] - bf[j]) <= 1e-9 * fmax(1, fabs(bf[j])),
+                      "depth %d row %d feature %d: %.17g vs brute %.17g", depth, r, j, phi[j],
+                      bf[j]);
+            sum += phi[j];
+        }
+        cr_assert(fabs(sum - p.margin) <= 1e-9 * fmax(1, fabs(p.margin)),
+                  "additivity: %.17g vs %.17g", sum, p.margin);
+    }
+    gr_workspace_free(ws);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    free(model);
+}
+
+Test(treeshap, shallow_trees_sum) { compare(8, 3, 0, "sum", 30, 0); }
+Test(treeshap, repeated_features_on_deep_paths) { compare(4, 12, 0, "sum", 20, 0); }
+Test(treeshap, zero_cover_subtrees) { compare(6, 6, 0.3, "mean", 30, 0); }
+Test(treeshap, imputed_means_and_missing) { compare(6, 6, 0.1, "mean", 30, 1); }
+
+Test(treeshap, single_leaf_tree_moves_only_the_base)
+{
+    const char *model =
+        "{\"format\":\"genorisk-trees\",\"n_features\":9,\"combine\":\"sum\",\"link\":\"identity\","
+        "\"base_margin\":1,\"trees\":[{\"children_left\":[-1],\"children_right\":[-1],"
+        "\"feature\":[-2],\"threshold\":[-2],\"value\":[0.75],\"cover\":[5],\"default_left\":[0]}]}";
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features_tsv(0),
+                            "model.json", model, NULL);
+    gr_model *m = NULL;
+    cr_assert_eq(gr_model_load(dir, &m, NULL), GR_OK);
+    gr_workspace *ws = gr_workspace_new(m);
+    double x[NF] = { 0 }, phi[NF];
+    gr_prediction p;
+    cr_assert_eq(gr_predict(m, ws, x, &p, phi, NULL, NULL), GR_OK);
+    cr_assert_float_eq(p.margin, 1.75, 1e-15);
+    cr_assert_float_eq(p.base_value, 1.75, 1e-15);
+    for (int j = 0; j < NF; j++)
+        cr_assert_eq(phi[j], 0);
+    gr_workspace_free(ws);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+}
