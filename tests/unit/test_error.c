@@ -1,0 +1,38 @@
+/* test_error.c - status names and the formatting of error records. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/error.h"
+
+Test(error, every_status_has_a_distinct_description)
+{
+    for (int a = GR_OK; a <= GR_EINVAL; a++) {
+        cr_assert(gr_strerror((gr_status)a)[0]);
+        for (int b = a + 1; b <= GR_EINVAL; b++)
+            cr_assert_str_neq(gr_strerror((gr_status)a), gr_strerror((gr_status)b));
+    }
+    cr_assert_str_eq(gr_strerror((gr_status)99), "unknown status");
+}
+
+Test(error, set_returns_status_and_formats_location)
+{
+    gr_error e;
+    cr_assert_eq(gr_error_set(&e, GR_EMODEL, "m/model.json", 12, "trees[3]", "bad %s", "node"),
+                 GR_EMODEL);
+    char buf[256];
+    cr_assert_str_eq(gr_error_format(&e, buf, sizeof buf), "m/model.json:12: trees[3]: bad node");
+    gr_error_set(&e, GR_EINPUT, NULL, 0, "samples[0]", "empty");
+    cr_assert_str_eq(gr_error_format(&e, buf, sizeof buf), "samples[0]: empty");
+    gr_error_clear(&e);
+    cr_assert_str_eq(gr_error_format(&e, buf, sizeof buf), "success");
+    cr_assert_eq(gr_error_set(NULL, GR_ENOMEM, NULL, 0, NULL, "x"), GR_ENOMEM);
+}
+
+Test(error, format_truncates_safely)
+{
+    gr_error e;
+    gr_error_set(&e, GR_EMODEL, "a-rather-long-source-name.json", 1, "field", "text");
+    char buf[8];
+    gr_error_format(&e, buf, sizeof buf);
+    cr_assert_eq(strlen(buf), 7);
+}

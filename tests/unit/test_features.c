@@ -1,0 +1,118 @@
+/* test_features.c - features.tsv parsing and the genotype-key index
+ * (feature_id, rsid, chrom:pos:ref:alt with any chromosome spelling). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+#define MANIFEST                                                                                \
+    "{\"name\":\"m\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","  \
+    "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}"
+#define MODEL2 "{\"format\":\"genorisk-linear\",\"intercept\":0,\"weights\":[1,2],\"link\":\"identity\"}"
+
+static gr_model *load2(const char *tsv)
+{
+    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
+                            NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    temp_bundle_free(dir);
+    return m;
+}
+
+static void bad(const char *tsv, const char *needle, const char *field, long line)
+{
+    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
+                            NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_neq(gr_model_load(dir, &m, &err), GR_OK, "expected failure for: %s", tsv);
+    cr_assert(strstr(err.text, needle), "'%s' lacks '%s'", err.text, needle);
+    if (field)
+        cr_assert_str_eq(err.field, field);
+    if (line)
+        cr_assert_eq(err.line, line, "line %ld, expected %ld", err.line, line);
+    cr_assert(strstr(err.source, "features.tsv"));
+    temp_bundle_free(dir);
+}
+
+Test(features, parses_and_normalises)
+{
+    gr_model *m = load2("feature_id\tchrom\tpos\tref\talt\tmean\trsid\tgene\r\n"
+                        "snp1\tchr1\t100\ta\tg\t0.5\trs1\tX1\r\n"
+                        "snp2\t23\t200\tC\tT\tNA\t\tX2\r\n");
+    const gr_feature *f = gr_model_feature(m, 0);
+    cr_assert_str_eq(f->chrom, "1");
+    cr_assert_str_eq(f->ref, "A");
+    cr_assert_str_eq(f->alt, "G");
+    cr_assert_float_eq(f->mean, 0.5, 0);
+    cr_assert_str_eq(f->rsid, "rs1");
+    f = gr_model_feature(m, 1);
+    cr_assert_str_eq(f->chrom, "X");
+    cr_assert(isnan(f->mean));
+    cr_assert_str_eq(f->rsid, "");
+    cr_assert_null(gr_model_feature(m, 2));
+    cr_assert_eq(gr_model_find_feature(m, "snp1"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "rs1"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "1:100:A:G"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "chr1:100:a:g"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "chrX:200:C:T"), 1);
+    cr_assert_eq(gr_model_find_feature(m, "23:200:C:T"), 1);
+    cr_assert_eq(gr_model_find_feature(m, "1:100:G:A"), -1);
+    cr_assert_eq(gr_model_find_feature(m, "rs2"), -1);
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_mean, 1);
+    gr_model_free(m);
+}
+
+Test(features, shared_rsid_is_ambiguous)
+{
+    gr_model *m = load2("feature_id\tchrom\tpos\tref\talt\trsid\n"
+                        "a\t1\t100\tA\tG\trs9\n"
+                        "b\t1\t100\tA\tT\trs9\n");
+    cr_assert_eq(gr_model_find_feature(m, "rs9"), -2);
+    cr_assert_eq(gr_model_find_feature(m, "a"), 0);
+    cr_assert_eq(gr_model_find_feature(m, "1:100:A:T"), 1);
+    gr_model_free(m);
+}
+
+Test(features, chromosome_names)
+{
+    char out[16];
+    cr_assert_str_eq(gr_chrom_normalize("chr7", out, sizeof out), "7");
+    cr_assert_str_eq(gr_chrom_normalize("CHRX", out, sizeof out), "X");
+    cr_assert_str_eq(gr_chrom_normalize("24", out, sizeof out), "Y");
+    cr_assert_str_eq(gr_chrom_normalize("chrM", out, sizeof out), "MT");
+    cr_assert_str_eq(gr_chrom_normalize("M", out, sizeof out), "MT");
+    cr_assert_str_eq(gr_chrom_normalize("MT", out, sizeof out), "MT");
+    cr_assert_str_eq(gr_chrom_normalize("22", out, sizeof out), "22");
+}
+
+Test(features, malformed)
+{
+    bad("", "no header", NULL, 0);
+    bad("feature_id\tchrom\tpos\tref\n", "lacks the required column", "alt", 1);
+    bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t0\tA\tG\ny\t1\t2\tA\tG\n", "positive integer",
+        "pos", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tZ\ny\t1\t2\tA\tG\n", "A, C, G, T", "alt", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\t\tG\ny\t1\t2\tA\tG\n", "A, C, G, T", "ref", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\t2.5\ny\t1\t2\tA\tG\t1\n",
+        "from 0 to 2", "mean", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\ny\t1\t2\tA\tG\n", "4 columns", NULL, 2);
+    bad("feature_id\tchrom\tpos\tref\talt\n\t1\t5\tA\tG\ny\t1\t2\tA\tG\n", "empty", "feature_id", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\n", "no feature rows", NULL, 0);
+    bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tG\nx\t1\t6\tA\tG\n", "more than once",
+        "feature_id", 0);
+}
+
+Test(features, row_count_must_match_the_model)
+{
+    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv",
+                            "feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tG\ny\t1\t6\tA\tG\n"
+                            "z\t1\t7\tA\tG\n",
+                            "model.json", MODEL2, NULL);
+    expect_load_error(dir, GR_EMODEL, "lists 3 features", "weights");
+    temp_bundle_free(dir);
+}
