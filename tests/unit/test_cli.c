@@ -1,0 +1,202 @@
+/* test_cli.c - the genorisk command line, run as a real process: output,
+ * exit codes (0 ok, 2 usage, 3 bad model, 4 bad input) and error messages. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define XGB "tests/fixtures/xgb_clf"
+
+static char *in_file(const char *content)
+{
+    char tmpl[] = "/tmp/genorisk-cli-in-XXXXXX";
+    int fd = mkstemp(tmpl);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return strdup(tmpl);
+}
+
+static void drop(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* A request for xgb_clf: three samples, mixed key forms. */
+static const char request[] =
+    "{\"samples\":[{\"id\":\"a\",\"dosages\":[0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,"
+    "0,1,2,0,1,2,0,1,2,0,1,2,0]},{\"id\":\"b\",\"genotypes\":{}},{\"id\":\"c\",\"dosages\":["
+    "2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]}],\"top_k\":3}";
+
+Test(cli, help_and_version)
+{
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "--version", NULL), 0);
+    cr_assert(strstr(out, "genorisk " GR_VERSION));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "--help", NULL), 0);
+    cr_assert(strstr(out, "predict"));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--help", NULL), 0);
+    cr_assert(strstr(out, "--threads"));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "--help", NULL), 0);
+    free(out), free(err);
+}
+
+Test(cli, usage_errors_exit_2)
+{
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, NULL), 2);
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "frobnicate", NULL), 2);
+    cr_assert(strstr(err, "unknown command"));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, NULL), 2);
+    cr_assert(strstr(err, "--input"));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "-", "--threads",
+                         "0", NULL), 2);
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--bogus", NULL), 2);
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", NULL), 2);
+    free(out), free(err);
+}
+
+Test(cli, predict_prints_the_response_and_threads_agree)
+{
+    char *in = in_file(request);
+    char *out1, *out2, *err;
+    cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 0,
+                 "%s", err);
+    free(err);
+    cr_assert_eq(run_cli(&out2, &err, NULL, "predict", "--model", XGB, "--input", in, "--threads",
+                         "3", NULL), 0, "%s", err);
+    free(err);
+    cr_assert_str_eq(out1, out2);
+    json_error_t je;
+    json_t *r = json_loads(out1, 0, &je);
+    cr_assert(r, "%s", je.text);
+    json_t *res = json_object_get(r, "results");
+    cr_assert_eq(json_array_size(res), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *s = json_array_get(res, i);
+        cr_assert_eq(json_integer_value(json_object_get(s, "index")), (json_int_t)i);
+        double score = json_number_value(json_object_get(s, "score"));
+        cr_assert(score > 0 && score < 1);
+        cr_assert_eq(json_array_size(json_object_get(json_object_get(s, "explanation"),
+                                                     "attributions")), 3);
+    }
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 2), "sample")), "c");
+    json_decref(r);
+    free(out1);
+    free(out2);
+    drop(in);
+}
+
+Test(cli, stdin_and_output_file)
+{
+    char *in = in_file(request);
+    char outpath[] = "/tmp/genorisk-cli-result-XXXXXX";
+    int fd = mkstemp(outpath);
+    close(fd);
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, in, "predict", "-m", XGB, "-i", "-", "-o", outpath,
+                         "--compact", NULL), 0, "%s", err);
+    cr_assert_str_eq(out, "");
+    char *written = read_text(outpath);
+    cr_assert(strchr(written, '\n') == written + strlen(written) - 1, "compact is one line");
+    json_t *r = json_loads(written, 0, NULL);
+    cr_assert(r);
+    json_decref(r);
+    free(written);
+    free(out), free(err);
+    unlink(outpath);
+    drop(in);
+}
+
+Test(cli, bad_model_exits_3_naming_the_file)
+{
+    char *in = in_file(request);
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "/nonexistent", "--input", in,
+                         NULL), 3);
+    cr_assert(strstr(err, "/nonexistent/manifest.json"), "%s", err);
+    free(out), free(err);
+    char *dir = temp_bundle("manifest.json", "{\"name\":\"x\"}", NULL);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", dir, "--input", in, NULL), 3);
+    cr_assert(strstr(err, "manifest.json") && strstr(err, "version"), "%s", err);
+    free(out), free(err);
+    temp_bundle_free(dir);
+    drop(in);
+}
+
+Test(cli, bad_input_exits_4_naming_line_and_field)
+{
+    char *in = in_file("{\"samples\": [\n  {\"genotypes\": {\"f0\": 1,}}\n]}");
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, in) && strstr(err, ":2:") && strstr(err, "invalid JSON"), "%s", err);
+    cr_assert_str_eq(out, "");
+    free(out), free(err);
+    drop(in);
+    in = in_file("{\"samples\":[{\"dosages\":[1]}]}");
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, "samples[0].dosages") && strstr(err, "40 features"), "%s", err);
+    free(out), free(err);
+    drop(in);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "/nonexistent.json",
+                         NULL), 4);
+    cr_assert(strstr(err, "cannot read input"), "%s", err);
+    free(out), free(err);
+}
+
+Test(cli, models_validate_reports_every_bundle)
+{
+    char *dir = temp_bundle("manifest.json", "{}", NULL);
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", XGB, dir,
+                         "tests/fixtures/pgs000001", NULL), 3);
+    cr_assert(strstr(out, "ok   " XGB ": xgb-clf 1.0.0"), "%s", out);
+    cr_assert(strstr(out, "FAIL ") && strstr(out, "required key is missing"), "%s", out);
+    cr_assert(strstr(out, "ok   tests/fixtures/pgs000001"), "%s", out);
+    free(out), free(err);
+    temp_bundle_free(dir);
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", XGB, NULL), 0);
+    free(out), free(err);
+}
+
+Test(cli, models_show_prints_metadata)
+{
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "show", XGB, NULL), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    cr_assert(o);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "name")), "xgb-clf");
+    cr_assert_eq(json_integer_value(json_object_get(o, "n_trees")), 30);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "format")), "xgboost-json");
+    json_decref(o);
+    free(out), free(err);
+}
+
+Test(cli, demo_models_predict_their_examples)
+{
+    const char *demos[] = { "models/cad-xgb-demo", "models/cad-rf-demo", "models/cad-pgs-demo",
+                            "models/cad-logit-demo" };
+    for (size_t i = 0; i < sizeof demos / sizeof *demos; i++) {
+        char example[256];
+        snprintf(example, sizeof example, "%s/example.json", demos[i]);
+        char *out, *err;
+        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", demos[i], "--input", example,
+                             NULL), 0, "%s: %s", demos[i], err);
+        json_t *r = json_loads(out, 0, NULL);
+        cr_assert(r && json_array_size(json_object_get(r, "results")) >= 1, "%s", demos[i]);
+        json_decref(r);
+        free(out), free(err);
+    }
+}

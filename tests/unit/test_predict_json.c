@@ -1,0 +1,232 @@
+/* test_predict_json.c - the predict request/response JSON (api/): genotype
+ * keys and values, dense dosages, warnings, limits, top_k and explain. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/predict_json.h"
+#include "helpers.h"
+
+/* margin = 0.5 + 1*a + 2*b + 3*c; mean(a) = 1, so a missing a is imputed. */
+static gr_model *m;
+static char *dir;
+
+static void setup(void)
+{
+    dir = temp_bundle(
+        "manifest.json",
+        "{\"name\":\"lin3\",\"version\":\"2.0\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
+        "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}",
+        "features.tsv",
+        "feature_id\tchrom\tpos\tref\talt\tmean\trsid\n"
+        "a\t1\t100\tA\tG\t1\trs1\n"
+        "b\t1\t200\tC\tT\t\trs2\n"
+        "c\t2\t300\tG\tA\t\trs3\n",
+        "model.json",
+        "{\"format\":\"genorisk-linear\",\"intercept\":0.5,\"weights\":[1,2,3],\"link\":\"identity\"}",
+        NULL);
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+}
+
+static void teardown(void)
+{
+    gr_model_free(m);
+    temp_bundle_free(dir);
+}
+
+TestSuite(predict_json, .init = setup, .fini = teardown);
+
+/* Parses and predicts body; returns the response (new) or NULL with *st set. */
+static json_t *run(const char *body, gr_status *st, gr_error *err)
+{
+    json_error_t je;
+    json_t *b = json_loads(body, JSON_REJECT_DUPLICATES, &je);
+    cr_assert(b, "test body is not JSON: %s", je.text);
+    gr_api_request req;
+    gr_api_limits lim = { .max_samples = 3 };
+    json_t *resp = NULL;
+    *st = gr_api_request_parse(m, b, &lim, &req, err);
+    if (*st == GR_OK) {
+        gr_workspace *ws = gr_workspace_new(m);
+        double phi[3], used[3];
+        json_t *results = json_array();
+        for (size_t i = 0; i < req.n_samples && *st == GR_OK; i++) {
+            json_t *r = NULL;
+            *st = gr_api_predict_sample(m, ws, &req, i, phi, used, &r, err);
+            if (r)
+                json_array_append_new(results, r);
+        }
+        resp = *st ? (json_decref(results), NULL) : gr_api_response_new(m, results, req.warnings);
+        gr_workspace_free(ws);
+    }
+    gr_api_request_clear(&req);
+    json_decref(b);
+    return resp;
+}
+
+static json_t *ok(const char *body)
+{
+    gr_status st;
+    gr_error err;
+    json_t *r = run(body, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
+    return r;
+}
+
+static void fails(const char *body, gr_status want, const char *field, const char *needle)
+{
+    gr_status st;
+    gr_error err;
+    json_t *r = run(body, &st, &err);
+    cr_assert_null(r);
+    cr_assert_eq(st, want, "body %s: got %s (%s)", body, gr_strerror(st), err.text);
+    cr_assert_str_eq(err.field, field, "body %s", body);
+    cr_assert(strstr(err.text, needle), "'%s' lacks '%s'", err.text, needle);
+}
+
+/* Follows a dotted path ("results.0.margin"); array steps are numbers. */
+static json_t *at(json_t *o, const char *path)
+{
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save))
+        o = json_is_array(o) ? json_array_get(o, strtoul(t, NULL, 10)) : json_object_get(o, t);
+    cr_assert(o, "no %s", path);
+    return o;
+}
+static double num(json_t *o, const char *path) { return json_number_value(at(o, path)); }
+static const char *str(json_t *o, const char *path) { return json_string_value(at(o, path)); }
+
+Test(predict_json, keys_values_and_response_shape)
+{
+    json_t *r = ok("{\"samples\":[{\"id\":\"P1\",\"genotypes\":{\"rs1\":2,\"1:200:C:T\":\"0/1\","
+                   "\"chr2:300:g:a\":\"1|1\"}}],\"explain\":true,\"top_k\":2}");
+    cr_assert_str_eq(str(r, "model.name"), "lin3");
+    cr_assert_str_eq(str(r, "model.version"), "2.0");
+    cr_assert_str_eq(str(r, "results.0.sample"), "P1");
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 2 + 2 + 6, 1e-12);
+    cr_assert_float_eq(num(r, "results.0.score"), 10.5, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.expected")), 3);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.observed")), 3);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.imputed")), 0);
+    cr_assert_str_eq(str(r, "results.0.explanation.space"), "identity");
+    cr_assert_str_eq(str(r, "results.0.explanation.method"), "linear_exact");
+    cr_assert_float_eq(num(r, "results.0.explanation.base_value"), 0.5 + 1, 1e-12);
+    cr_assert_eq(json_array_size(at(r, "results.0.explanation.attributions")), 2);
+    /* c adds 6, b 2, a 1 (2 - mean 1): largest magnitude first */
+    cr_assert_str_eq(str(r, "results.0.explanation.attributions.0.feature"), "c");
+    cr_assert_float_eq(num(r, "results.0.explanation.attributions.0.value"), 6, 1e-12);
+    cr_assert_float_eq(num(r, "results.0.explanation.attributions.0.dosage"), 2, 0);
+    cr_assert_str_eq(str(r, "results.0.explanation.attributions.1.feature"), "b");
+    cr_assert_eq(json_array_size(at(r, "warnings")), 0);
+    json_decref(r);
+}
+
+Test(predict_json, defaults_top_k_zero_and_imputation)
+{
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"rs2\":1,\"rs1\":null}}],\"top_k\":0}");
+    cr_assert(json_is_null(at(r, "results.0.sample")));
+    cr_assert_eq(json_integer_value(at(r, "results.0.index")), 0);
+    /* a imputed at its mean 1, b = 1, c missing without a mean adds nothing */
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 1 + 2, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.imputed")), 1);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.missing")), 1);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.observed")), 1);
+    /* top_k 0: every feature, model order */
+    cr_assert_str_eq(str(r, "results.0.explanation.attributions.0.feature"), "a");
+    cr_assert(json_is_true(at(r, "results.0.explanation.attributions.0.imputed")));
+    cr_assert_float_eq(num(r, "results.0.explanation.attributions.0.dosage"), 1, 0);
+    cr_assert(json_is_null(at(r, "results.0.explanation.attributions.2.dosage")));
+    cr_assert_str_eq(str(r, "results.0.explanation.attributions.2.feature"), "c");
+    json_decref(r);
+}
+
+Test(predict_json, explain_false_and_dense_dosages)
+{
+    json_t *r = ok("{\"samples\":[{\"id\":\"x\",\"dosages\":[0,0.5,null]}],\"explain\":false}");
+    cr_assert_null(json_object_get(json_array_get(at(r, "results"), 0), "explanation"));
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 0 + 1, 1e-12);
+    json_decref(r);
+}
+
+Test(predict_json, default_top_k_is_ten_capped_at_feature_count)
+{
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":0}}]}");
+    cr_assert_eq(json_array_size(at(r, "results.0.explanation.attributions")), 3);
+    json_decref(r);
+}
+
+Test(predict_json, haploid_and_missing_gt_strings)
+{
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":\"1\",\"b\":\"./1\",\"c\":\".\"}}]}");
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 1, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.missing")), 2);
+    json_decref(r);
+}
+
+Test(predict_json, unknown_keys_warn)
+{
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"rsX\":1,\"rsY\":2}}]}");
+    cr_assert_eq(json_array_size(at(r, "warnings")), 1);
+    const char *w = str(r, "warnings.0");
+    cr_assert(strstr(w, "samples[0]: 2 genotype keys are not in the model, ignored: rsX, rsY"), "%s", w);
+    json_decref(r);
+}
+
+Test(predict_json, errors_name_the_field)
+{
+    fails("[]", GR_EINPUT, "", "JSON object");
+    fails("{\"samples\":[]}", GR_EINPUT, "samples", "empty");
+    fails("{}", GR_EINPUT, "samples", "required");
+    fails("{\"samples\":{}}", GR_EINPUT, "samples", "array");
+    fails("{\"samples\":[{},{},{},{}]}", GR_ELIMIT, "samples", "at most 3");
+    fails("{\"samples\":[{\"genotypes\":{}}],\"expain\":true}", GR_EINPUT, "expain", "unknown key");
+    fails("{\"samples\":[{\"genotypes\":{}}],\"explain\":1}", GR_EINPUT, "explain", "true or false");
+    fails("{\"samples\":[{\"genotypes\":{}}],\"top_k\":-1}", GR_EINPUT, "top_k", ">= 0");
+    fails("{\"samples\":[{\"genotypes\":{}}],\"top_k\":1.5}", GR_EINPUT, "top_k", "whole number");
+    fails("{\"samples\":[1]}", GR_EINPUT, "samples[0]", "object");
+    fails("{\"samples\":[{\"id\":\"p\"}]}", GR_EINPUT, "samples[0]", "genotypes");
+    fails("{\"samples\":[{\"genotypes\":{},\"dosages\":[]}]}", GR_EINPUT, "samples[0]", "not both");
+    fails("{\"samples\":[{\"genotype\":{}}]}", GR_EINPUT, "samples[0].genotype", "unknown key");
+    fails("{\"samples\":[{\"id\":5,\"genotypes\":{}}]}", GR_EINPUT, "samples[0].id", "string");
+    fails("{\"samples\":[{\"genotypes\":[]}]}", GR_EINPUT, "samples[0].genotypes", "object");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":2.5}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":-1}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/2\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/1/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"rs1\":1}}]}", GR_EINPUT, "samples[0].genotypes.rs1",
+          "also given as 'a'");
+    fails("{\"samples\":[{\"dosages\":[1,2]}]}", GR_EINPUT, "samples[0].dosages", "2 values");
+    fails("{\"samples\":[{\"dosages\":[1,2,\"1\"]}]}", GR_EINPUT, "samples[0].dosages[2]", "0 to 2");
+    fails("{\"samples\":[{\"dosages\":{}}]}", GR_EINPUT, "samples[0].dosages", "array");
+}
+
+Test(predict_json, errors_never_echo_genotype_values)
+{
+    gr_status st;
+    gr_error err;
+    json_t *r = run("{\"samples\":[{\"id\":\"SECRET-ID\",\"genotypes\":{\"a\":1.75,\"b\":\"0/7\"}}]}",
+                    &st, &err);
+    cr_assert_null(r);
+    cr_assert_eq(st, GR_EINPUT);
+    cr_assert_null(strstr(err.text, "0/7"));
+    cr_assert_null(strstr(err.text, "SECRET"));
+    cr_assert_null(strstr(err.field, "SECRET"));
+}
+
+Test(predict_json, model_metadata)
+{
+    json_t *o = gr_api_model_json(m, 1);
+    cr_assert_str_eq(str(o, "name"), "lin3");
+    cr_assert_str_eq(str(o, "format"), "genorisk-linear");
+    cr_assert_str_eq(str(o, "task"), "regression");
+    cr_assert_eq(json_integer_value(at(o, "n_features")), 3);
+    cr_assert_eq(json_integer_value(at(o, "n_features_with_mean")), 1);
+    cr_assert_str_eq(str(o, "explanation.space"), "identity");
+    cr_assert_str_eq(str(o, "files.features"), "features.tsv");
+    json_decref(o);
+}
