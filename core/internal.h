@@ -142,6 +142,12 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
                                const char *ref, const char *alt, const char *rsid,
                                double mean, gr_error *err);
 
+/* Sets m->link from a model file's "link" value, checking that it suits the
+ * manifest's task: logistic needs classification, identity is anything but a
+ * classifier with a logistic output. */
+gr_status gr_model_set_link(gr_model *m, const char *link, int identity_needs_regression,
+                            const char *path, gr_error *err);
+
 /* Loaders: each fills m->forest or m->linear plus algorithm and base margin. */
 gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err);
 gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err);

@@ -31,7 +31,9 @@ gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, 
     b.value = malloc(n * sizeof *b.value);
     b.cover = malloc(n * sizeof *b.cover);
     b.default_left = malloc(n);
-    if (!b.left || !b.right || !b.feature || !b.thr || !b.value || !b.cover || !b.default_left) {
+    b.scratch = malloc(n * sizeof *b.scratch);
+    if (!b.left || !b.right || !b.feature || !b.thr || !b.value || !b.cover || !b.default_left ||
+        !b.scratch) {
         gr_tree_arrays_free(&b);
         return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
     }
@@ -49,6 +51,7 @@ void gr_tree_arrays_free(gr_tree_arrays *a)
     free(a->value);
     free(a->cover);
     free(a->default_left);
+    free(a->scratch);
     *a = (gr_tree_arrays){ 0 };
 }
 
@@ -103,6 +106,28 @@ gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
             return gr_error_set(err, GR_EMODEL, path, 0, field, "not a finite number");
         }
         out[i] = json_number_value(v);
+    }
+    return GR_OK;
+}
+
+gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k,
+                              gr_tree_arrays *a, const char *path, const char *prefix,
+                              gr_error *err)
+{
+    gr_status st;
+    if ((st = gr_tree_arrays_reserve(a, n, path, err)) ||
+        (st = gr_json_ints(tree, k->left, n, 0, a->left, path, prefix, err)) ||
+        (st = gr_json_ints(tree, k->right, n, 0, a->right, path, prefix, err)) ||
+        (st = gr_json_ints(tree, k->feature, n, 0, a->feature, path, prefix, err)) ||
+        (st = gr_json_doubles(tree, k->thr, n, a->thr, path, prefix, err)) ||
+        (k->value && (st = gr_json_doubles(tree, k->value, n, a->value, path, prefix, err))) ||
+        (st = gr_json_doubles(tree, k->cover, n, a->cover, path, prefix, err)) ||
+        (st = gr_json_ints(tree, k->default_left, n, 1, a->scratch, path, prefix, err)))
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        a->default_left[i] = a->scratch[i] != 0;
+        if (!k->value)
+            a->value[i] = a->thr[i];
     }
     return GR_OK;
 }

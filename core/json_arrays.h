@@ -18,7 +18,20 @@ typedef struct {
     int64_t *left, *right, *feature;
     double *thr, *value, *cover;
     uint8_t *default_left;
+    int64_t *scratch;
 } gr_tree_arrays;
+
+/* The member names a format gives each per-node array. value may be NULL
+ * when leaf values live in the threshold array (XGBoost). */
+typedef struct {
+    const char *left, *right, *feature, *thr, *value, *cover, *default_left;
+} gr_tree_keys;
+
+/* Reads the n-node tree object into a (reserving room), with errors naming
+ * prefix.key[i]. Without keys->value, value[] is a copy of thr[]. */
+gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *keys,
+                              gr_tree_arrays *a, const char *path, const char *prefix,
+                              gr_error *err);
 
 gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err);
 void gr_tree_arrays_free(gr_tree_arrays *a);

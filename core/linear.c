@@ -111,22 +111,9 @@ gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
         st = gr_error_set(err, GR_EMODEL, path, 0, "intercept", "missing or not a number");
         goto fail;
     }
-    if (!link || (strcmp(link, "logistic") && strcmp(link, "identity"))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
-                          "must be \"logistic\" or \"identity\"");
+    /* a linear classifier's identity output would not be a probability */
+    if ((st = gr_model_set_link(m, link, 1, path, err)))
         goto fail;
-    }
-    m->link = strcmp(link, "logistic") ? GR_LINK_IDENTITY : GR_LINK_LOGISTIC;
-    if (m->link == GR_LINK_LOGISTIC && m->info.task != GR_TASK_CLASSIFICATION) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
-                          "a logistic link needs task \"classification\" in the manifest");
-        goto fail;
-    }
-    if (m->link == GR_LINK_IDENTITY && m->info.task != GR_TASK_REGRESSION) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
-                          "an identity link needs task \"regression\" in the manifest");
-        goto fail;
-    }
     m->linear = gr_linear_new(m->n_features);
     if (!m->linear) {
         st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");

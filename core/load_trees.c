@@ -22,27 +22,13 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         return gr_error_set(err, GR_EMODEL, path, 0, prefix,
                             "a tree needs a non-empty children_left array");
     size_t n = json_array_size(cl);
-    gr_status st;
-    int64_t *dl = NULL;
-    if ((st = gr_tree_arrays_reserve(a, n, path, err)) ||
-        (st = gr_json_ints(tree, "children_left", n, 0, a->left, path, prefix, err)) ||
-        (st = gr_json_ints(tree, "children_right", n, 0, a->right, path, prefix, err)) ||
-        (st = gr_json_ints(tree, "feature", n, 0, a->feature, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, "threshold", n, a->thr, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, "value", n, a->value, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, "cover", n, a->cover, path, prefix, err)))
-        return st;
-    dl = malloc(n * sizeof *dl);
-    if (!dl)
-        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
-    st = gr_json_ints(tree, "default_left", n, 1, dl, path, prefix, err);
-    for (size_t i = 0; !st && i < n; i++) {
-        a->default_left[i] = dl[i] != 0;
-        a->thr[i] = nextafter(a->thr[i], INFINITY);
-    }
-    free(dl);
+    static const gr_tree_keys keys = { "children_left", "children_right", "feature", "threshold",
+                                       "value", "cover", "default_left" };
+    gr_status st = gr_tree_arrays_read(tree, n, &keys, a, path, prefix, err);
     if (st)
         return st;
+    for (size_t i = 0; i < n; i++)
+        a->thr[i] = nextafter(a->thr[i], INFINITY);
     gr_raw_tree raw = { n, a->left, a->right, a->feature, a->thr, a->value, a->cover,
                         a->default_left };
     return gr_forest_add_tree(m->forest, &raw, ti, path, err);
@@ -77,11 +63,9 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
         st = gr_error_set(err, GR_EMODEL, path, 0, "combine", "must be \"mean\" or \"sum\"");
         goto fail;
     }
-    if (!link || (strcmp(link, "identity") && strcmp(link, "logistic"))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
-                          "must be \"identity\" or \"logistic\"");
+    /* identity suits classifier forests too: they average probabilities */
+    if ((st = gr_model_set_link(m, link, 0, path, err)))
         goto fail;
-    }
     double scale = 1, base = 0;
     if (lr && (!json_is_number(lr) || !isfinite(scale = json_number_value(lr)))) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "learning_rate", "not a finite number");
@@ -89,12 +73,6 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
     }
     if (bm && (!json_is_number(bm) || !isfinite(base = json_number_value(bm)))) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "base_margin", "not a finite number");
-        goto fail;
-    }
-    m->link = strcmp(link, "logistic") ? GR_LINK_IDENTITY : GR_LINK_LOGISTIC;
-    if (m->link == GR_LINK_LOGISTIC && m->info.task != GR_TASK_CLASSIFICATION) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "link",
-                          "a logistic link needs task \"classification\" in the manifest");
         goto fail;
     }
     m->info.base_margin = base;

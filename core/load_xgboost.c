@@ -54,35 +54,22 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         return gr_error_set(err, GR_EMODEL, path, 0, prefix,
                             "missing or invalid tree_param.num_nodes");
     size_t n = (size_t)nn;
-    gr_status st;
-    if ((st = gr_tree_arrays_reserve(a, n, path, err)) ||
-        (st = gr_json_ints(tree, "left_children", n, 0, a->left, path, prefix, err)) ||
-        (st = gr_json_ints(tree, "right_children", n, 0, a->right, path, prefix, err)) ||
-        (st = gr_json_ints(tree, "split_indices", n, 0, a->feature, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, "split_conditions", n, a->thr, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, "sum_hessian", n, a->cover, path, prefix, err)))
-        return st;
-    /* default_left reuses the value array as integer scratch before values are set */
-    int64_t *dl = malloc(n * sizeof *dl);
-    if (!dl)
-        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
-    st = gr_json_ints(tree, "default_left", n, 1, dl, path, prefix, err);
-    json_t *stype = json_object_get(tree, "split_type");
-    for (size_t i = 0; !st && i < n; i++) {
-        a->default_left[i] = dl[i] != 0;
-        json_t *t = json_array_get(stype, i);
-        if (t && json_integer_value(t) != 0)
-            st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, prefix,
-                              "node %zu is a categorical split; only numeric splits are "
-                              "supported", i);
-        /* XGBoost keeps leaf values in split_conditions and computes in float. */
-        a->value[i] = (double)(float)a->thr[i];
-        a->thr[i] = (double)(float)a->thr[i];
-        a->cover[i] = (double)(float)a->cover[i];
-    }
-    free(dl);
+    static const gr_tree_keys keys = { "left_children", "right_children", "split_indices",
+                                       "split_conditions", NULL, "sum_hessian", "default_left" };
+    gr_status st = gr_tree_arrays_read(tree, n, &keys, a, path, prefix, err);
     if (st)
         return st;
+    json_t *stype = json_object_get(tree, "split_type");
+    for (size_t i = 0; i < n; i++) {
+        json_t *t = json_array_get(stype, i);
+        if (t && json_integer_value(t) != 0)
+            return gr_error_set(err, GR_EUNSUPPORTED, path, 0, prefix,
+                                "node %zu is a categorical split; only numeric splits are "
+                                "supported", i);
+        /* XGBoost keeps leaf values in split_conditions and computes in float. */
+        a->thr[i] = a->value[i] = (double)(float)a->thr[i];
+        a->cover[i] = (double)(float)a->cover[i];
+    }
     gr_raw_tree raw = { n, a->left, a->right, a->feature, a->thr, a->value, a->cover,
                         a->default_left };
     return gr_forest_add_tree(m->forest, &raw, ti, path, err);

@@ -126,6 +126,23 @@ long gr_model_find_feature(const gr_model *m, const char *key)
     return k != kh_end(h) ? kh_val(h, k) : -1;
 }
 
+gr_status gr_model_set_link(gr_model *m, const char *link, int identity_needs_regression,
+                            const char *path, gr_error *err)
+{
+    if (!link || (strcmp(link, "logistic") && strcmp(link, "identity")))
+        return gr_error_set(err, GR_EMODEL, path, 0, "link",
+                            "must be \"logistic\" or \"identity\"");
+    m->link = strcmp(link, "logistic") ? GR_LINK_IDENTITY : GR_LINK_LOGISTIC;
+    if (m->link == GR_LINK_LOGISTIC && m->info.task != GR_TASK_CLASSIFICATION)
+        return gr_error_set(err, GR_EMODEL, path, 0, "link",
+                            "a logistic link needs task \"classification\" in the manifest");
+    if (m->link == GR_LINK_IDENTITY && identity_needs_regression &&
+        m->info.task != GR_TASK_REGRESSION)
+        return gr_error_set(err, GR_EMODEL, path, 0, "link",
+                            "an identity link needs task \"regression\" in the manifest");
+    return GR_OK;
+}
+
 const gr_model_info *gr_model_get_info(const gr_model *m)
 {
     return &m->info;

@@ -162,7 +162,7 @@ Test(cli, models_validate_reports_every_bundle)
     char *out, *err;
     cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", XGB, dir,
                          "tests/fixtures/pgs000001", NULL), 3);
-    cr_assert(strstr(out, "ok   " XGB ": xgb-clf 1.0.0"), "%s", out);
+    cr_assert(strstr(out, "ok   " XGB ": xgb_clf 1.0.0"), "%s", out);
     cr_assert(strstr(out, "FAIL ") && strstr(out, "required key is missing"), "%s", out);
     cr_assert(strstr(out, "ok   tests/fixtures/pgs000001"), "%s", out);
     free(out), free(err);
@@ -177,7 +177,7 @@ Test(cli, models_show_prints_metadata)
     cr_assert_eq(run_cli(&out, &err, NULL, "models", "show", XGB, NULL), 0);
     json_t *o = json_loads(out, 0, NULL);
     cr_assert(o);
-    cr_assert_str_eq(json_string_value(json_object_get(o, "name")), "xgb-clf");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "name")), "xgb_clf");
     cr_assert_eq(json_integer_value(json_object_get(o, "n_trees")), 30);
     cr_assert_str_eq(json_string_value(json_object_get(o, "format")), "xgboost-json");
     json_decref(o);

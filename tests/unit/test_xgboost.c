@@ -72,7 +72,7 @@ Test(xgboost, info_describes_the_model)
 {
     gr_model *m = fixture_model("xgb_clf");
     const gr_model_info *in = gr_model_get_info(m);
-    cr_assert_str_eq(in->name, "xgb-clf");
+    cr_assert_str_eq(in->name, "xgb_clf");
     cr_assert_eq(in->format, GR_FORMAT_XGBOOST_JSON);
     cr_assert_eq(in->space, GR_SPACE_MARGIN);
     cr_assert_eq(in->n_trees, 30);
