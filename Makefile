@@ -32,7 +32,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
-            python3-xgboost python3-sklearn python3-numpy
+            python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
 .PHONY: all deps test run bench clean fixtures demo-models check-fixtures
 
@@ -64,11 +64,13 @@ $(APILIB): $(API_OBJ)
 $(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/helpers.h $(BUILD)/tests/helpers.o $(APILIB) $(LIB)
+HEADERS  := $(wildcard core/*.h api/*.h) tests/unit/helpers.h
+
+$(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(APILIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(APILIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcriterion
 
-$(BUILD)/tests/helpers.o: tests/unit/helpers.c tests/unit/helpers.h
+$(BUILD)/tests/helpers.o: tests/unit/helpers.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -79,6 +81,7 @@ test: deps
 	@fail=0; for t in $(TEST_BIN); do \
 	  GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
+	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
 	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
 
@@ -93,7 +96,7 @@ bench: deps all $(BUILD)/bench_core
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
 	@tools/run_bench.sh $(BUILD)/bench_core $(BENCH_DIR)/xgb500
 
-$(BUILD)/bench_core: tests/bench/bench_core.c $(LIB)
+$(BUILD)/bench_core: tests/bench/bench_core.c $(HEADERS) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 fixtures:

@@ -6,6 +6,20 @@
 
 #include "api/predict_json.h"
 
+char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
+{
+    char reason[JSON_ERROR_TEXT_LENGTH];
+    snprintf(reason, sizeof reason, "%s", je->text);
+    char *near = strstr(reason, " near ");
+    if (near)
+        *near = '\0';
+    if (je->line > 0)
+        snprintf(buf, size, "line %d, column %d: %s", je->line, je->column, reason);
+    else
+        snprintf(buf, size, "%s", reason);
+    return buf;
+}
+
 void gr_api_request_clear(gr_api_request *r)
 {
     if (!r)
@@ -111,7 +125,7 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
         }
         if (seen[idx] == mark)
             return gr_error_set(err, GR_EINPUT, NULL, 0, field,
-                                "feature '%.60s' is also given as '%.60s'",
+                                "names feature '%.60s', already given as '%.60s'",
                                 gr_model_feature(m, (size_t)idx)->id, seen_key[idx]);
         seen[idx] = mark;
         seen_key[idx] = key;
@@ -351,6 +365,7 @@ json_t *gr_api_model_json(const gr_model *m, int full)
         json_object_set_new(o, "max_depth", json_integer(in->max_depth));
     }
     json_object_set_new(o, "base_margin", json_real(in->base_margin));
+    json_object_set_new(o, "min_coverage", json_real(in->min_coverage));
     if (in->pgs_id[0])
         json_object_set_new(o, "pgs_id", json_string(in->pgs_id));
     json_t *files = json_object();

@@ -44,6 +44,10 @@ gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_ap
  * Takes ownership of results; warnings is borrowed. */
 json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings);
 
+/* Writes jansson's parse error as "line L, column C: reason" into buf, with
+ * the "near '...'" excerpt removed: it would echo genotypes or sample ids. */
+char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);
+
 /* Returns a new object describing m (name, version, task, format, ...). */
 json_t *gr_api_model_json(const gr_model *m, int full);
 

@@ -97,6 +97,18 @@ gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
                           "expected \"format\": \"genorisk-linear\"");
         goto fail;
     }
+    json_t *fv = json_object_get(root, "format_version");
+    if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1)) {
+        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
+                          "only format_version 1 is supported; is genorisk older than the exporter?");
+        goto fail;
+    }
+    json_t *nf = json_object_get(root, "n_features");
+    if (nf && (!json_is_integer(nf) || json_integer_value(nf) != (json_int_t)m->n_features)) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",
+                          "must equal the %zu features of the features file", m->n_features);
+        goto fail;
+    }
     if (!json_is_array(w)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "weights", "missing or not an array");
         goto fail;

@@ -54,6 +54,12 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
                           "expected \"format\": \"genorisk-trees\"");
         goto fail;
     }
+    json_t *fv = json_object_get(root, "format_version");
+    if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1)) {
+        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
+                          "only format_version 1 is supported; is genorisk older than the exporter?");
+        goto fail;
+    }
     if (!json_is_integer(nfeat) || json_integer_value(nfeat) != (json_int_t)m->n_features) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",
                           "must equal the %zu features of the features file", m->n_features);
@@ -97,8 +103,9 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
         st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
         goto fail;
     }
-    snprintf(m->algorithm, 160, "scikit-learn %.60s (genorisk-trees, %s of %zu trees)",
-             est ? est : "tree ensemble", combine, m->forest->n_trees);
+    snprintf(m->algorithm, 160, "scikit-learn %.60s (genorisk-trees, %s of %zu tree%s)",
+             est ? est : "tree ensemble", combine, m->forest->n_trees,
+             m->forest->n_trees == 1 ? "" : "s");
 
 fail:
     gr_tree_arrays_free(&arrays);

@@ -184,7 +184,7 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
             goto fail;
         }
         /* XGBoost's ProbToMargin, in single precision as XGBoost computes it */
-        m->info.base_margin = (double)(-logf(1.0f / (float)base_score - 1.0f));
+        m->info.base_margin = (double)(-logf(1.0f / (float)base_score - 1.0f)) + 0.0;
         m->link = GR_LINK_LOGISTIC;
     } else {
         m->info.base_margin = (double)(float)base_score;

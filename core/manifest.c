@@ -154,7 +154,7 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         goto fail;
     }
     if (out->format == GR_FORMAT_PGS_CATALOG) {
-        if (out->features[0]) {
+        if (json_object_get(root, "features")) {
             st = gr_error_set(err, GR_EMODEL, path, 0, "features",
                               "pgs-catalog bundles take their features from the scoring "
                               "file; remove this key");

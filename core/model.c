@@ -47,17 +47,20 @@ void gr_model_free(gr_model *m)
     free(m);
 }
 
-/* Adds key -> i; a key that already names another feature becomes ambiguous. */
-static int add_key(khash_t(grkey) *h, const char *key, long i)
+/* Adds the alias key -> i (an rsid or a locus). A feature_id always keeps
+ * naming its own feature, so every id the API prints can be sent back; an
+ * alias shared by two features becomes ambiguous (-2). */
+static int add_key(const gr_model *m, khash_t(grkey) *h, const char *key, long i)
 {
     int ret;
     khint_t k = kh_put(grkey, h, key, &ret);
     if (ret < 0)
         return 0;
-    if (ret == 0 && kh_val(h, k) != i)
-        kh_val(h, k) = -2;
-    else
+    if (ret != 0)
         kh_val(h, k) = i;
+    else if (kh_val(h, k) >= 0 && kh_val(h, k) != i &&
+             strcmp(m->features[kh_val(h, k)].id, key))
+        kh_val(h, k) = -2;
     return 1;
 }
 
@@ -92,12 +95,12 @@ static gr_status build_index(gr_model *m, const char *source, gr_error *err)
     char *p = m->locus_keys;
     for (size_t i = 0; i < m->n_features; i++) {
         const gr_feature *f = &m->features[i];
-        if (f->rsid[0] && !add_key(h, f->rsid, (long)i))
+        if (f->rsid[0] && !add_key(m, h, f->rsid, (long)i))
             return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
         if (!f->chrom[0] || f->pos <= 0)
             continue;
         int w = sprintf(p, "%s:%lld:%s:%s", f->chrom, (long long)f->pos, f->ref, f->alt);
-        if (!add_key(h, p, (long)i))
+        if (!add_key(m, h, p, (long)i))
             return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
         p += w + 1;
     }
@@ -165,6 +168,7 @@ static gr_status fill_info(gr_model *m)
     in->features_file = m->features_file;
     in->algorithm = m->algorithm ? m->algorithm : format_name(in->format);
     in->pgs_id = m->pgs_id ? m->pgs_id : "";
+    in->min_coverage = m->min_coverage;
     in->n_features = m->n_features;
     in->n_features_with_mean = 0;
     for (size_t i = 0; i < m->n_features; i++)

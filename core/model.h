@@ -13,7 +13,7 @@
 
 #define GR_VERSION "0.1.0"
 
-/* Deepest root-to-leaf path accepted, in nodes; deeper trees fail to load. */
+/* Most splits on one root-to-leaf path; deeper trees fail to load (GR_ELIMIT). */
 #define GR_MAX_TREE_DEPTH 64
 
 typedef struct gr_model gr_model;
@@ -51,6 +51,7 @@ typedef struct {
     int max_depth;              /* longest root-to-leaf path in edges */
     size_t n_features_with_mean;
     double base_margin;         /* bias before any tree or weight */
+    double min_coverage;        /* manifest: least share of observed variants (VCF input) */
 } gr_model_info;
 
 typedef struct {

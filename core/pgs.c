@@ -88,6 +88,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
     gr_status st = GR_OK;
     gr_lines r = { 0 };
     contrib_buf cb = { 0 };
+    kstring_t vkey = { 0, 0, NULL };
     khash_t(grset) *ids = kh_init(grset), *variants = kh_init(grset);
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
@@ -152,12 +153,13 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                                   "the column header needs chr_name and chr_position, or rsID");
                 goto fail;
             }
-            const char *fb = canonical_build(hm_build[0] ? hm_build : build);
+            /* The harmonized build describes hm_chr/hm_pos, used only when present. */
+            int hm = hm_build[0] && col[C_HM_CHR] >= 0 && col[C_HM_POS] >= 0;
+            const char *fb = canonical_build(hm ? hm_build : build);
             if (fb && strcmp(fb, m->genome_build)) {
-                st = gr_error_set(err, GR_EMODEL, path, 0,
-                                  hm_build[0] ? "HmPOS_build" : "genome_build",
+                st = gr_error_set(err, GR_EMODEL, path, 0, hm ? "HmPOS_build" : "genome_build",
                                   "the scoring file is on %s but the manifest says %s",
-                                  hm_build[0] ? hm_build : build, m->genome_build);
+                                  hm ? hm_build : build, m->genome_build);
                 goto fail;
             }
             have_header = 1;
@@ -242,27 +244,29 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
          * with alleles. The same variant twice is an error; the same rsID with
          * other alleles (a multi-allelic site) is not, and takes the variant
          * key as its feature id, the first keeping the rsID. */
-        char vkey[512], cnorm[64];
+        char cnorm[64];
         gr_chrom_normalize(chr, cnorm, sizeof cnorm);
-        if (pos)
-            snprintf(vkey, sizeof vkey, "%s:%lld:%.200s:%.200s", cnorm, (long long)pos, oa, ea);
-        else
-            snprintf(vkey, sizeof vkey, "%.200s:%.100s:%.100s", rsid, oa, ea);
+        vkey.l = 0;
+        if ((pos ? ksprintf(&vkey, "%s:%lld:%s:%s", cnorm, (long long)pos, oa, ea)
+                 : ksprintf(&vkey, "%s:%s:%s", rsid, oa, ea)) < 0) {
+            st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
+            goto fail;
+        }
         if (!pos && !rsid[0]) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
                               "the variant has neither a position nor an rsID");
             goto fail;
         }
-        if (kh_get(grset, variants, vkey) != kh_end(variants)) {
+        if (kh_get(grset, variants, vkey.s) != kh_end(variants)) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
-                              "variant %.200s is listed twice with the same alleles", vkey);
+                              "variant %.200s is listed twice with the same alleles", vkey.s);
             goto fail;
         }
-        const char *id = rsid[0] && kh_get(grset, ids, rsid) == kh_end(ids) ? rsid : vkey;
+        const char *id = rsid[0] && kh_get(grset, ids, rsid) == kh_end(ids) ? rsid : vkey.s;
         if ((st = gr_model_add_feature(m, id, chr, pos, oa, ea, rsid, mean, err)))
             goto fail;
         int ret, ret2 = 0;
-        char *vcopy = gr_strdup(vkey);
+        char *vcopy = gr_strdup(vkey.s);
         kh_put(grset, ids, m->features[m->n_features - 1].id, &ret);
         if (vcopy)
             kh_put(grset, variants, vcopy, &ret2);
@@ -304,6 +308,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
 fail:
     gr_lines_close(&r);
     kh_destroy(grset, ids);
+    free(vkey.s);
     if (variants) {
         for (khint_t k = kh_begin(variants); k != kh_end(variants); k++)
             if (kh_exist(variants, k))

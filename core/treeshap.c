@@ -47,15 +47,16 @@ void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *
 
         const int32_t *sf = f->slot_feat + lf->slot_off;
         const double *sz = f->slot_zero + lf->slot_off;
+        /* Which slots agree is close to a coin toss per leaf, so this and
+         * the loops below avoid branching on it. */
         double p = 1;
         int a = 0;
         for (int s = 0; s < d; s++) {
-            if (agree >> s & 1) {
-                za[a] = sz[s];
-                fa[a++] = sf[s];
-            } else {
-                p *= sz[s];
-            }
+            int bit = (int)(agree >> s & 1);
+            za[a] = sz[s];
+            fa[a] = sf[s];
+            a += bit;
+            p *= bit ? 1.0 : sz[s];
         }
         double vp = lf->value * p;
         if (vp == 0)
@@ -74,18 +75,24 @@ void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *
                 ka += w[s] * e[a - s];
             double neg = vp * ka;
             for (int s = 0; s < d; s++)
-                if (!(agree >> s & 1))
-                    phi[sf[s]] -= neg;
+                phi[sf[s]] -= (agree >> s & 1) ? 0.0 : neg;
         }
+        /* K(A \ {j}) for every j at once: the division recurrences of the
+         * different j are independent, so running them side by side (j
+         * innermost) overlaps them instead of waiting on each one in turn. */
+        double kj[GR_MAX_TREE_DEPTH];
         for (int j = 0; j < a; j++) {
-            double z = za[j];
-            q[0] = 1;
-            for (int i = 1; i < a; i++)
-                q[i] = e[i] - z * q[i - 1];
-            double kj = 0;
-            for (int s = 0; s < a; s++)
-                kj += w[s] * q[a - 1 - s];
-            phi[fa[j]] += vp * (1 - z) * kj;
+            q[j] = 1;
+            kj[j] = w[a - 1];
         }
+        for (int i = 1; i < a; i++) {
+            const double ei = e[i], wi = w[a - 1 - i];
+            for (int j = 0; j < a; j++) {
+                q[j] = ei - za[j] * q[j];
+                kj[j] += wi * q[j];
+            }
+        }
+        for (int j = 0; j < a; j++)
+            phi[fa[j]] += vp * (1 - za[j]) * kj[j];
     }
 }

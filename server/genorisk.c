@@ -21,7 +21,7 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  predict --model DIR --input FILE.json   risk scores and SHAP attributions\n"
-    "  models validate DIR...                  load bundles and report every problem\n"
+    "  models validate DIR...                  load each bundle, report what is wrong\n"
     "  models show DIR                         print a bundle's metadata as JSON\n"
     "\n"
     "Options: --help, --version. 'genorisk <command> --help' for details.\n"
@@ -44,17 +44,15 @@ static const char usage_models[] =
     "usage: genorisk models validate DIR...\n"
     "       genorisk models show DIR\n";
 
-static int exit_for(gr_status st)
+/* What went wrong decides the exit code: while loading a model anything but
+ * memory is a bad model; while reading a request, a bad input. */
+static int exit_for(gr_status st, int loading_model)
 {
-    switch (st) {
-    case GR_OK: return 0;
-    case GR_EINPUT: return EXIT_INPUT;
-    case GR_EMODEL:
-    case GR_EUNSUPPORTED:
-    case GR_EIO:
-    case GR_ELIMIT: return EXIT_MODEL;
-    default: return 1;
-    }
+    if (st == GR_OK)
+        return 0;
+    if (st == GR_ENOMEM || st == GR_EINVAL)
+        return 1;
+    return loading_model ? EXIT_MODEL : EXIT_INPUT;
 }
 
 static void print_error(const char *what, const gr_error *err)
@@ -148,23 +146,26 @@ static int cmd_predict(int argc, char **argv)
     gr_status st = gr_model_load(model_dir, &m, &err);
     if (st) {
         print_error("cannot load model", &err);
-        rc = exit_for(st);
+        rc = exit_for(st, 1);
         goto done;
     }
     json_error_t je;
     body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
                               : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
     if (!body) {
-        int io = je.position == 0 && strstr(je.text, "unable to open");
-        fprintf(stderr, "genorisk: %s:%d: %s: %s\n", strcmp(input, "-") ? input : "<stdin>",
-                je.line, io ? "cannot read input" : "invalid JSON", je.text);
+        char why[300];
+        if (strstr(je.text, "unable to open"))
+            fprintf(stderr, "genorisk: cannot read input: %s\n", je.text);
+        else
+            fprintf(stderr, "genorisk: %s: invalid JSON at %s\n",
+                    strcmp(input, "-") ? input : "<stdin>", gr_api_json_error(&je, why, sizeof why));
         rc = EXIT_INPUT;
         goto done;
     }
     if ((st = gr_api_request_parse(m, body, NULL, &req, &err))) {
         snprintf(err.source, sizeof err.source, "%s", strcmp(input, "-") ? input : "<stdin>");
         print_error(NULL, &err);
-        rc = exit_for(st);
+        rc = exit_for(st, 0);
         goto done;
     }
     size_t ns = req.n_samples;
@@ -201,7 +202,7 @@ static int cmd_predict(int argc, char **argv)
             snprintf(errs[i].source, sizeof errs[i].source, "%s",
                      strcmp(input, "-") ? input : "<stdin>");
             print_error(NULL, &errs[i]);
-            rc = exit_for(status[i]);
+            rc = exit_for(status[i], 0);
             goto done;
         }
         json_array_append_new(results, slots[i]);
@@ -269,13 +270,12 @@ static int cmd_models(int argc, char **argv)
                 char buf[1200];
                 printf("FAIL %s: %s\n", argv[i], gr_error_format(&err, buf, sizeof buf));
                 if (!rc)
-                    rc = exit_for(st);
+                    rc = exit_for(st, 1);
                 continue;
             }
             const gr_model_info *in = gr_model_get_info(m);
-            printf("ok   %s: %s %s, %s, %zu features%s\n", argv[i], in->name, in->version,
-                   in->algorithm, in->n_features,
-                   "");
+            printf("ok   %s: %s %s, %s, %zu features\n", argv[i], in->name, in->version,
+                   in->algorithm, in->n_features);
             gr_model_free(m);
         }
         return rc;
@@ -290,7 +290,7 @@ static int cmd_models(int argc, char **argv)
         gr_status st = gr_model_load(argv[2], &m, &err);
         if (st) {
             print_error("cannot load model", &err);
-            return exit_for(st);
+            return exit_for(st, 1);
         }
         json_t *o = gr_api_model_json(m, 1);
         json_object_set_new(o, "directory", json_string(gr_model_get_info(m)->dir));

@@ -140,6 +140,7 @@ INVALID = [
     ("min_coverage not a number", "cad-logit-demo", _set("min_coverage", "0.8")),
     ("description null", "cad-logit-demo", _set("description", None)),
     ("name missing", "cad-logit-demo", _drop("name")),
+    ("pgs-catalog with features \"\"", "cad-pgs-demo", _set("features", "")),
 ]
 
 # (label, base bundle, change): the schema and the loader must both accept.
@@ -149,7 +150,6 @@ VALID = [
     ("min_coverage 1", "cad-logit-demo", _set("min_coverage", 1)),
     ("name ending in '-', 64 characters", "cad-logit-demo", _set("name", "a" * 63 + "-")),
     ("description absent", "cad-logit-demo", _drop("description")),
-    ("pgs-catalog with features \"\"", "cad-pgs-demo", _set("features", "")),
     ("all optional keys", "cad-pgs-demo",
      _all(_set("$schema", "../../docs/manifest.schema.json"), _set("min_coverage", 0.9))),
 ]

@@ -141,7 +141,7 @@ Test(cli, bad_input_exits_4_naming_line_and_field)
     char *in = in_file("{\"samples\": [\n  {\"genotypes\": {\"f0\": 1,}}\n]}");
     char *out, *err;
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
-    cr_assert(strstr(err, in) && strstr(err, ":2:") && strstr(err, "invalid JSON"), "%s", err);
+    cr_assert(strstr(err, in) && strstr(err, "invalid JSON at line 2"), "%s", err);
     cr_assert_str_eq(out, "");
     free(out), free(err);
     drop(in);
@@ -154,6 +154,39 @@ Test(cli, bad_input_exits_4_naming_line_and_field)
                          NULL), 4);
     cr_assert(strstr(err, "cannot read input"), "%s", err);
     free(out), free(err);
+}
+
+Test(cli, parse_errors_do_not_echo_the_input)
+{
+    char *in = in_file("{\"samples\":[{\"id\":\"JOHN-DOE-1970\\q\",\"genotypes\":{\"rs1\":1.5e}}]}");
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, "invalid JSON"), "%s", err);
+    cr_assert_null(strstr(err, "JOHN"), "%s", err);
+    free(out), free(err);
+    drop(in);
+    in = in_file("{\"samples\":[{\"genotypes\":{\"rs1\":1.5e}}]}");
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert_null(strstr(err, "1.5e"), "%s", err);
+    free(out), free(err);
+    drop(in);
+}
+
+Test(cli, too_many_samples_is_bad_input)
+{
+    size_t n = 10001, cap = n * 20 + 64, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body, cap, "{\"samples\":[");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(body + len, cap - len, "%s{\"genotypes\":{}}", i ? "," : "");
+    snprintf(body + len, cap - len, "]}");
+    char *in = in_file(body);
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, "at most 10000"), "%s", err);
+    free(out), free(err);
+    drop(in);
+    free(body);
 }
 
 Test(cli, models_validate_reports_every_bundle)

@@ -199,7 +199,7 @@ Test(predict_json, errors_name_the_field)
     fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
     fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
     fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"rs1\":1}}]}", GR_EINPUT, "samples[0].genotypes.rs1",
-          "also given as 'a'");
+          "already given as 'a'");
     fails("{\"samples\":[{\"dosages\":[1,2]}]}", GR_EINPUT, "samples[0].dosages", "2 values");
     fails("{\"samples\":[{\"dosages\":[1,2,\"1\"]}]}", GR_EINPUT, "samples[0].dosages[2]", "0 to 2");
     fails("{\"samples\":[{\"dosages\":{}}]}", GR_EINPUT, "samples[0].dosages", "array");
