@@ -102,7 +102,7 @@ static int cmd_predict(int argc, char **argv)
         { "model", required_argument, NULL, 'm' },   { "input", required_argument, NULL, 'i' },
         { "threads", required_argument, NULL, 't' }, { "output", required_argument, NULL, 'o' },
         { "compact", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
+        { "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 }
     };
     const char *model_dir = NULL, *input = NULL, *output = NULL;
     long threads = 1;
@@ -124,6 +124,7 @@ static int cmd_predict(int argc, char **argv)
             break;
         }
         case 'h': fputs(usage_predict, stdout); return 0;
+        case 'V': printf("genorisk %s\n", GR_VERSION); return 0;
         default: fputs(usage_predict, stderr); return EXIT_USAGE;
         }
     }
@@ -252,6 +253,11 @@ static int cmd_models(int argc, char **argv)
         fputs(usage_models, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("genorisk %s\n", GR_VERSION);
+            return 0;
+        }
     if (!strcmp(argv[1], "validate")) {
         if (argc < 3) {
             fputs(usage_models, stderr);

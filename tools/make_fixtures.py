@@ -709,10 +709,10 @@ def check_cli(outdir, ests):
 def pgs000001_case(outdir, source):
     log("PGS cases:")
     d = os.path.join(outdir, "pgs000001")
-    fresh_dir(d)
     fname = "PGS000001_hmPOS_GRCh38.txt"
-    with open(source, "rb") as f:
+    with open(source, "rb") as f:   # read before fresh_dir: it may live in d
         raw = f.read()
+    fresh_dir(d)
     with open(os.path.join(d, fname), "wb") as f:
         f.write(raw)
     with open(os.path.join(d, fname + ".gz"), "wb") as f:
@@ -898,8 +898,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"),
                     help="output directory (default: tests/fixtures)")
     ap.add_argument("--pgs-source",
-                    default="/work/shared/data/PGS000001_hmPOS_GRCh38.txt",
-                    help="PGS000001 harmonized scoring file to copy")
+                    default=os.path.join(REPO, "tests", "fixtures", "pgs000001",
+                                         "PGS000001_hmPOS_GRCh38.txt"),
+                    help="PGS000001 harmonized scoring file to copy (default: "
+                         "the committed copy, from the PGS Catalog)")
     ap.add_argument("--skip-cli-check", action="store_true",
                     help="do not exercise export_sklearn.py as a program")
     args = ap.parse_args()

@@ -46,6 +46,12 @@ Test(cli, help_and_version)
     free(out), free(err);
     cr_assert_eq(run_cli(&out, &err, NULL, "models", "--help", NULL), 0);
     free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--version", NULL), 0);
+    cr_assert(strstr(out, "genorisk " GR_VERSION));
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", "--version", NULL), 0);
+    cr_assert(strstr(out, "genorisk " GR_VERSION));
+    free(out), free(err);
 }
 
 Test(cli, usage_errors_exit_2)

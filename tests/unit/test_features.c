@@ -102,6 +102,10 @@ Test(features, malformed)
         "from 0 to 2", "mean", 2);
     bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\ny\t1\t2\tA\tG\n", "4 columns", NULL, 2);
     bad("feature_id\tchrom\tpos\tref\talt\n\t1\t5\tA\tG\ny\t1\t2\tA\tG\n", "empty", "feature_id", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\tinf\ny\t1\t2\tA\tG\t1\n",
+        "from 0 to 2", "mean", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\tnan\ny\t1\t2\tA\tG\t1\n",
+        "from 0 to 2", "mean", 2);
     bad("feature_id\tchrom\tpos\tref\talt\n", "no feature rows", NULL, 0);
     bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tG\nx\t1\t6\tA\tG\n", "more than once",
         "feature_id", 0);

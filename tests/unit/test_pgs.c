@@ -96,6 +96,9 @@ Test(pgs, malformed_rows)
               HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\tNaN\n",
               GR_EMODEL, "not a finite number");
     with_file("GRCh37",
+              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\t-inf\n",
+              GR_EMODEL, "not a finite number");
+    with_file("GRCh37",
               HDR "chr_name\tchr_position\teffect_allele\teffect_weight\tis_dominant\tis_recessive\n"
                   "1\t5\tA\t0.1\tTrue\tTrue\n",
               GR_EMODEL, "both dominant and recessive");
