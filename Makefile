@@ -27,16 +27,20 @@ API_OBJ  := $(API_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libgenorisk.a
 APILIB   := $(BUILD)/libgenorisk_api.a
 CLI      := $(BUILD)/genorisk
+DAEMON   := $(BUILD)/genoriskd
+DAEMON_OBJ := $(addprefix $(BUILD)/server/,genoriskd.o config.o log.o metrics.o pool.o) \
+              $(BUILD)/gen/openapi_yaml.o
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
+            libcurl4-gnutls-dev wrk curl \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
 .PHONY: all deps test run bench clean fixtures demo-models check-fixtures
 
-all: $(LIB) $(APILIB) $(CLI)
+all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
 # Installs only what is missing, so it is quick and quiet on a ready machine.
 deps:
@@ -63,6 +67,21 @@ $(APILIB): $(API_OBJ)
 
 $(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(DAEMON): $(DAEMON_OBJ) $(APILIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid
+
+# The contract is compiled in, so /openapi.yaml always matches the binary.
+$(BUILD)/gen/openapi_yaml.c: openapi.yaml
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from openapi.yaml by the Makefile */'; \
+	   echo 'const char gr_openapi_yaml[] = {'; \
+	   od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	   echo '0x00};'; \
+	   echo 'const unsigned long gr_openapi_yaml_len = sizeof gr_openapi_yaml - 1;'; } > $@
+
+$(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
+	$(CC) $(CFLAGS) -Wno-missing-variable-declarations -c $< -o $@
 
 HEADERS  := $(wildcard core/*.h api/*.h) tests/unit/helpers.h
 

@@ -1,0 +1,593 @@
+/* http.c - see http.h.
+ *
+ * A request's life: the first call of the access handler routes it and
+ * answers at once whatever does not need the body (every GET, and every
+ * error known from the headers: 404, 405, 413 by Content-Length, 415, bad
+ * query parameters, not ready). A predict body is then gathered up to
+ * max_body_bytes; when complete, the connection is suspended and the work
+ * goes to the server's pool; the worker builds the response and resumes the
+ * connection, and the next handler call queues it. The completion callback
+ * reports the request and frees its state. HTTP threads never parse
+ * predict bodies nor run models. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "api/http.h"
+#include "api/predict_json.h"
+#include "api/problem.h"
+
+const char *const gr_route_names[GR_ROUTE_COUNT] = {
+    "/healthz", "/readyz", "/metrics", "/openapi.yaml",
+    "/v1/models", "/v1/models/{name}", "/v1/models/{name}/predict", "other"
+};
+
+struct gr_http {
+    gr_http_env env;
+    struct MHD_Daemon *d;
+    atomic_size_t in_flight;
+    int quiesced;
+};
+
+enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
+
+typedef struct {
+    gr_http *h;
+    struct MHD_Connection *conn;
+    double t0;
+    const char *method;
+    char request_id[130];
+    char instance[256];
+    gr_route route;
+    int answered; /* a response was queued */
+    int decided;  /* the answer is known; queue it once the body is consumed */
+    /* predict */
+    gr_modelset *set;
+    const gr_model *model;
+    int q_explain;  /* -1: not given */
+    long q_top_k;   /* -1: not given */
+    char *body;
+    size_t body_len, body_cap, bytes_in;
+    int too_large;
+    atomic_int job;
+    /* the answer, built by the handler or a worker */
+    unsigned status;
+    char *resp;
+    size_t resp_len;
+    const char *ctype;
+    const char *allow;
+    int retry_after;
+    size_t samples;
+    char error[320];
+    size_t bytes_out;
+} req;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The caller's id when it is 1..128 of [A-Za-z0-9._-], else a new UUID v4. */
+static void set_request_id(req *r, const char *given)
+{
+    size_t n = given ? strlen(given) : 0;
+    int ok = n >= 1 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)given[i]) || given[i] == '.' || given[i] == '_' ||
+             given[i] == '-';
+    if (ok) {
+        memcpy(r->request_id, given, n + 1);
+        return;
+    }
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, r->request_id);
+}
+
+/* Stores the answer in r (taking ownership of body). */
+static void set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len)
+{
+    free(r->resp);
+    r->status = status;
+    r->ctype = ctype;
+    r->resp = body;
+    r->resp_len = len;
+}
+
+static void set_problem(req *r, unsigned status, const char *slug, const char *title,
+                        const char *detail, const char *field)
+{
+    size_t len;
+    char *body = gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id,
+                                 &len);
+    snprintf(r->error, sizeof r->error, "%s%s%s", field && field[0] ? field : "",
+             field && field[0] ? ": " : "", detail ? detail : "");
+    set_answer(r, status, "application/problem+json", body, len);
+}
+
+/* Adds "request_id" to a JSON document and stores it as the answer. */
+static void set_json(req *r, unsigned status, json_t *doc)
+{
+    json_object_set_new(doc, "request_id", json_string(r->request_id));
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(doc);
+    if (!s) {
+        set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
+        return;
+    }
+    set_answer(r, status, "application/json", s, strlen(s));
+}
+
+static enum MHD_Result queue_answer(req *r)
+{
+    struct MHD_Response *resp;
+    if (r->resp)
+        resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    r->bytes_out = r->resp_len;
+    r->resp = NULL; /* the response owns it now */
+    MHD_add_response_header(resp, "X-Request-ID", r->request_id);
+    if (r->ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    if (r->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    r->answered = 1;
+    return ret;
+}
+
+static gr_route route_of(const char *url, char *name, size_t name_size)
+{
+    static const struct {
+        const char *path;
+        gr_route route;
+    } fixed[] = { { "/healthz", GR_ROUTE_HEALTHZ }, { "/readyz", GR_ROUTE_READYZ },
+                  { "/metrics", GR_ROUTE_METRICS }, { "/openapi.yaml", GR_ROUTE_OPENAPI },
+                  { "/v1/models", GR_ROUTE_MODELS }, { "/v1/models/", GR_ROUTE_MODELS } };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (!strcmp(url, fixed[i].path))
+            return fixed[i].route;
+    const char *p = "/v1/models/";
+    if (strncmp(url, p, strlen(p)))
+        return GR_ROUTE_OTHER;
+    const char *n = url + strlen(p), *slash = strchr(n, '/');
+    size_t len = slash ? (size_t)(slash - n) : strlen(n);
+    if (len == 0 || len >= name_size)
+        return GR_ROUTE_OTHER;
+    memcpy(name, n, len);
+    name[len] = '\0';
+    if (!slash)
+        return GR_ROUTE_MODEL;
+    return !strcmp(slash, "/predict") ? GR_ROUTE_PREDICT : GR_ROUTE_OTHER;
+}
+
+/* ---- GET routes ---- */
+
+static void answer_models(req *r, const char *name)
+{
+    gr_modelset *set = r->h->env.acquire_models(r->h->env.ctx);
+    if (name) {
+        const gr_model *m = gr_modelset_find(set, name);
+        if (!m) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
+            set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+        } else {
+            set_json(r, 200, gr_api_model_json(m, 1));
+        }
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < gr_modelset_count(set); i++)
+            json_array_append_new(list, gr_api_model_json(gr_modelset_at(set, i), 0));
+        set_json(r, 200, json_pack("{s:o}", "models", list));
+    }
+    gr_modelset_release(set);
+}
+
+static void answer_get(req *r, const char *name)
+{
+    gr_http *h = r->h;
+    switch (r->route) {
+    case GR_ROUTE_HEALTHZ: {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        set_answer(r, 200, "application/json", strdup(ok), sizeof ok - 1);
+        break;
+    }
+    case GR_ROUTE_READYZ: {
+        gr_modelset *set = h->env.acquire_models(h->env.ctx);
+        size_t n = gr_modelset_count(set);
+        gr_modelset_release(set);
+        if (h->env.ready(h->env.ctx) && !h->quiesced)
+            set_json(r, 200, json_pack("{s:s, s:I}", "status", "ready", "models", (json_int_t)n));
+        else {
+            r->retry_after = 1;
+            set_problem(r, 503, "not-ready", "Not ready",
+                        h->quiesced ? "the server is draining" : "the server is starting", NULL);
+        }
+        break;
+    }
+    case GR_ROUTE_METRICS: {
+        size_t len = 0;
+        char *text = h->env.metrics_text(h->env.ctx, &len);
+        set_answer(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+        break;
+    }
+    case GR_ROUTE_OPENAPI: {
+        char *copy = malloc(h->env.openapi_len + 1);
+        if (copy)
+            memcpy(copy, h->env.openapi, h->env.openapi_len);
+        set_answer(r, 200, "application/yaml", copy, copy ? h->env.openapi_len : 0);
+        break;
+    }
+    case GR_ROUTE_MODELS: answer_models(r, NULL); break;
+    case GR_ROUTE_MODEL: answer_models(r, name); break;
+    default: break;
+    }
+}
+
+/* ---- predict ---- */
+
+static void run_predict(void *arg)
+{
+    req *r = arg;
+    json_error_t je;
+    gr_error err;
+    gr_api_request areq = { 0 };
+    json_t *results = NULL, *doc = NULL;
+    gr_workspace *ws = NULL;
+    double *phi = NULL, *used = NULL;
+
+    json_t *body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    free(r->body);
+    r->body = NULL;
+    if (!body) {
+        char why[300];
+        set_problem(r, 400, "invalid-json", "Malformed JSON",
+                    gr_api_json_error(&je, why, sizeof why), NULL);
+        goto done;
+    }
+    gr_api_limits lim = { .max_samples = r->h->env.max_samples };
+    gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
+    if (!st) {
+        if (r->q_explain >= 0)
+            areq.explain = r->q_explain;
+        if (r->q_top_k >= 0)
+            areq.top_k = r->q_top_k > (long)areq.n_features ? (long)areq.n_features : r->q_top_k;
+        size_t nf = areq.n_features ? areq.n_features : 1;
+        ws = gr_workspace_new(r->model);
+        phi = malloc(nf * sizeof *phi);
+        used = malloc(nf * sizeof *used);
+        results = json_array();
+        if (!ws || !phi || !used || !results)
+            st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        for (size_t i = 0; !st && i < areq.n_samples; i++) {
+            json_t *one = NULL;
+            st = gr_api_predict_sample(r->model, ws, &areq, i, phi, used, &one, &err);
+            if (!st && json_array_append_new(results, one))
+                st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        }
+    }
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        goto done;
+    }
+    r->samples = areq.n_samples;
+    doc = gr_api_response_new(r->model, results, areq.warnings);
+    results = NULL;
+    set_json(r, 200, doc);
+
+done:
+    json_decref(body);
+    json_decref(results);
+    gr_api_request_clear(&areq);
+    gr_workspace_free(ws);
+    free(phi);
+    free(used);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+static int is_json_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof want - 1))
+        return 0;
+    ct += sizeof want - 1;
+    while (*ct == ' ')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Query overrides: 1 when valid (or absent). */
+static int parse_query(req *r)
+{
+    const char *ex = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "explain");
+    const char *tk = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "top_k");
+    r->q_explain = -1;
+    r->q_top_k = -1;
+    if (ex) {
+        if (!strcmp(ex, "true") || !strcmp(ex, "1"))
+            r->q_explain = 1;
+        else if (!strcmp(ex, "false") || !strcmp(ex, "0"))
+            r->q_explain = 0;
+        else {
+            set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
+                        "explain must be true or false", "explain");
+            return 0;
+        }
+    }
+    if (tk) {
+        char *end;
+        long v = strtol(tk, &end, 10);
+        if (!*tk || *end || v < 0 || v > 1000000000L) {
+            set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
+                        "top_k must be a whole number >= 0 (0 returns every feature)", "top_k");
+            return 0;
+        }
+        r->q_top_k = v;
+    }
+    return 1;
+}
+
+/* First look at a predict request: everything decidable from the headers. */
+static int predict_headers(req *r, const char *name)
+{
+    gr_http *h = r->h;
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end || n > h->env.max_body_bytes) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
+                     h->env.max_body_bytes);
+            set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            return 0;
+        }
+    }
+    if (!h->env.ready(h->env.ctx) || h->quiesced) {
+        r->retry_after = 1;
+        set_problem(r, 503, "not-ready", "Not ready",
+                    h->quiesced ? "the server is draining" : "the server is starting", NULL);
+        return 0;
+    }
+    r->set = h->env.acquire_models(h->env.ctx);
+    r->model = gr_modelset_find(r->set, name);
+    if (!r->model) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
+        set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+        return 0;
+    }
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!is_json_type(ct)) {
+        set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
+                    "send the predict request as Content-Type: application/json", NULL);
+        return 0;
+    }
+    return parse_query(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    gr_http *h = cls;
+    req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&h->in_flight, 1);
+        r->h = h;
+        r->conn = conn;
+        r->t0 = now();
+        r->method = method;
+        set_request_id(r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
+        snprintf(r->instance, sizeof r->instance, "%.250s", url);
+        char name[72] = "";
+        r->route = route_of(url, name, sizeof name);
+        int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+        int post = !strcmp(method, "POST");
+        /* Answers are queued on a later call, once MHD has read the request:
+         * a response queued on the first call would cost the keep-alive.
+         * Only an oversized Content-Length is answered at once, unread. */
+        r->decided = 1;
+        if (r->route == GR_ROUTE_OTHER) {
+            set_problem(r, 404, "not-found", "Not found", "no such route", NULL);
+        } else if (r->route == GR_ROUTE_PREDICT ? !post : !get) {
+            r->allow = r->route == GR_ROUTE_PREDICT ? "POST" : "GET, HEAD";
+            char detail[96];
+            snprintf(detail, sizeof detail, "%.16s is not allowed here; use %s", method, r->allow);
+            set_problem(r, 405, "method-not-allowed", "Method not allowed", detail, NULL);
+        } else if (r->route != GR_ROUTE_PREDICT) {
+            answer_get(r, name);
+        } else if (!predict_headers(r, name)) {
+            if (r->status == 413)
+                return queue_answer(r);
+        } else {
+            r->decided = 0; /* the body decides */
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        r->bytes_in += n;
+        *upload_data_size = 0;
+        if (r->answered || r->decided || r->too_large)
+            return MHD_YES;
+        if (r->body_len + n > h->env.max_body_bytes) {
+            r->too_large = 1; /* chunked: keep reading, stop storing */
+            free(r->body);
+            r->body = NULL;
+            return MHD_YES;
+        }
+        if (r->body_len + n + 1 > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 4096;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            char *b = realloc(r->body, cap);
+            if (!b)
+                return MHD_NO;
+            r->body = b;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        return MHD_YES;
+    }
+
+    if (r->answered)
+        return MHD_YES;
+    if (r->decided)
+        return queue_answer(r);
+    int job = atomic_load(&r->job);
+    if (job == JOB_DONE)
+        return queue_answer(r);
+    if (job == JOB_RUNNING)
+        return MHD_YES;
+    if (r->too_large) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
+                 h->env.max_body_bytes);
+        set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+        return queue_answer(r);
+    }
+    /* The whole body is here: suspend first, so the worker's resume always
+     * follows it. */
+    atomic_store(&r->job, JOB_RUNNING);
+    MHD_suspend_connection(conn);
+    if (h->env.submit(h->env.ctx, run_predict, r)) {
+        r->retry_after = 1;
+        set_problem(r, 503, "overloaded", "Overloaded",
+                    "the work queue is full; retry shortly", NULL);
+        atomic_store(&r->job, JOB_DONE);
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    gr_http *h = cls;
+    req *r = *con_cls;
+    if (!r)
+        return;
+    gr_http_done d = {
+        .request_id = r->request_id,
+        .method = r->method,
+        .route = r->route,
+        .status = r->answered ? r->status : 499, /* client went away first */
+        .seconds = now() - r->t0,
+        .bytes_in = r->bytes_in,
+        .bytes_out = r->bytes_out,
+        .model = r->model ? gr_model_get_info(r->model)->name : "",
+        .samples = r->samples,
+        .error = r->status >= 400 ? r->error : "",
+    };
+    h->env.done(h->env.ctx, &d);
+    gr_modelset_release(r->set);
+    free(r->body);
+    free(r->resp);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
+                       char *why, size_t why_size)
+{
+    struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *ai = NULL;
+    char ports[16];
+    snprintf(ports, sizeof ports, "%u", port);
+    int rc = getaddrinfo(host, ports, &hints, &ai);
+    if (rc) {
+        snprintf(why, why_size, "cannot listen on %s: %s", host, gai_strerror(rc));
+        return NULL;
+    }
+    gr_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        freeaddrinfo(ai);
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    h->env = *env;
+    atomic_init(&h->in_flight, 0);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
+                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->d) {
+        snprintf(why, why_size, "cannot listen on %s:%u (address in use, or not permitted)",
+                 host, port);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+unsigned gr_http_port(const gr_http *h)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+void gr_http_quiesce(gr_http *h)
+{
+    if (h->quiesced)
+        return;
+    h->quiesced = 1;
+    MHD_socket s = MHD_quiesce_daemon(h->d);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+size_t gr_http_in_flight(gr_http *h)
+{
+    return atomic_load(&h->in_flight);
+}
+
+void gr_http_stop(gr_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

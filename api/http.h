@@ -1,0 +1,74 @@
+/* http.h - the HTTP face of genorisk on libmicrohttpd: routing, body
+ * limits, RFC 9457 problem details, request ids, and handing predictions to
+ * the server's worker pool while the connection is suspended.
+ * What the server owns (the model set, the pool, metrics, logs) reaches this
+ * layer only through gr_http_env, so dependencies point server -> api -> core. */
+#ifndef GR_API_HTTP_H
+#define GR_API_HTTP_H
+
+#include <stddef.h>
+
+#include "core/modelset.h"
+
+typedef enum {
+    GR_ROUTE_HEALTHZ,
+    GR_ROUTE_READYZ,
+    GR_ROUTE_METRICS,
+    GR_ROUTE_OPENAPI,
+    GR_ROUTE_MODELS,
+    GR_ROUTE_MODEL,
+    GR_ROUTE_PREDICT,
+    GR_ROUTE_OTHER,
+    GR_ROUTE_COUNT
+} gr_route;
+
+/* Route templates, the values of the metrics' "route" label. */
+extern const char *const gr_route_names[GR_ROUTE_COUNT];
+
+/* What a finished request reports to the server for metrics and the log.
+ * Never holds request bodies, genotypes or sample ids. */
+typedef struct {
+    const char *request_id, *method;
+    gr_route route;
+    unsigned status;
+    double seconds;
+    size_t bytes_in, bytes_out;
+    const char *model; /* "" when none */
+    size_t samples;
+    const char *error; /* problem detail for 4xx/5xx (safe to log), "" otherwise */
+} gr_http_done;
+
+typedef struct {
+    void *ctx;
+    /* Returns the current model set, retained (the caller releases it). */
+    gr_modelset *(*acquire_models)(void *ctx);
+    /* Queues fn(arg) on a worker; 0, or -1 when the queue is full. */
+    int (*submit)(void *ctx, void (*fn)(void *), void *arg);
+    /* 1 when /readyz should say ready. */
+    int (*ready)(void *ctx);
+    /* Returns a new Prometheus text body. */
+    char *(*metrics_text)(void *ctx, size_t *len);
+    /* Called once per finished request. */
+    void (*done)(void *ctx, const gr_http_done *d);
+    size_t max_body_bytes;
+    size_t max_samples;
+    const char *openapi; /* the contract served at /openapi.yaml (borrowed) */
+    size_t openapi_len;
+} gr_http_env;
+
+typedef struct gr_http gr_http;
+
+/* Starts serving on host:port (port 0 picks one) with `threads` polling
+ * threads. env is copied. Returns NULL and fills why[] on failure. */
+gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
+                       char *why, size_t why_size);
+/* The port actually bound. */
+unsigned gr_http_port(const gr_http *h);
+/* Stops accepting new connections; requests in flight carry on. */
+void gr_http_quiesce(gr_http *h);
+/* Requests begun and not yet finished. */
+size_t gr_http_in_flight(gr_http *h);
+/* Stops the daemon (closing idle connections) and frees h. NULL is allowed. */
+void gr_http_stop(gr_http *h);
+
+#endif

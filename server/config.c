@@ -1,0 +1,198 @@
+/* config.c - see config.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/model.h"
+#include "server/config.h"
+#include "server/log.h"
+
+const char gr_config_usage[] =
+    "usage: genoriskd --models DIR [options]\n"
+    "\n"
+    "Serves every model bundle under DIR over HTTP (docs/http-api.md).\n"
+    "\n"
+    "  --models DIR            bundles directory                  GENORISK_MODELS\n"
+    "  --listen ADDR:PORT      default 127.0.0.1:8080; port 0 picks one   GENORISK_LISTEN\n"
+    "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
+    "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
+    "  --max-body-bytes N      request body ceiling (16777216)    GENORISK_MAX_BODY_BYTES\n"
+    "  --max-samples N         samples per request (10000)        GENORISK_MAX_SAMPLES\n"
+    "  --drain-timeout-s N     wait for requests on SIGTERM (30)  GENORISK_DRAIN_TIMEOUT_S\n"
+    "  --log-format json|text  (json)                             GENORISK_LOG_FORMAT\n"
+    "  --log-level L           debug, info, warn, error (info)    GENORISK_LOG_LEVEL\n"
+    "  --help, --version\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads DIR.\n";
+
+static int parse_num(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_listen(const char *s, gr_config *c)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return 0;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { /* [::1]:8080 */
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof c->host)
+        return 0;
+    if (hl == 0) {
+        strcpy(c->host, "0.0.0.0");
+    } else {
+        memcpy(c->host, h, hl);
+        c->host[hl] = '\0';
+    }
+    long long port;
+    if (!parse_num(colon + 1, 0, 65535, &port))
+        return 0;
+    c->port = (unsigned)port;
+    return 1;
+}
+
+enum { O_MODELS = 256, O_LISTEN, O_WORKERS, O_QUEUE, O_BODY, O_SAMPLES, O_DRAIN, O_LFMT, O_LLVL };
+
+static const struct {
+    int opt;
+    const char *env;
+} env_of[] = { { O_MODELS, "GENORISK_MODELS" },       { O_LISTEN, "GENORISK_LISTEN" },
+               { O_WORKERS, "GENORISK_WORKERS" },     { O_QUEUE, "GENORISK_QUEUE_DEPTH" },
+               { O_BODY, "GENORISK_MAX_BODY_BYTES" }, { O_SAMPLES, "GENORISK_MAX_SAMPLES" },
+               { O_DRAIN, "GENORISK_DRAIN_TIMEOUT_S" }, { O_LFMT, "GENORISK_LOG_FORMAT" },
+               { O_LLVL, "GENORISK_LOG_LEVEL" } };
+
+static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
+{
+    long long x;
+    switch (opt) {
+    case O_MODELS: c->models = v; return 1;
+    case O_LISTEN:
+        if (parse_listen(v, c))
+            return 1;
+        snprintf(why, n, "--listen must be ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:0)");
+        return 0;
+    case O_WORKERS:
+    case O_QUEUE:
+    case O_DRAIN:
+        if (!parse_num(v, opt == O_DRAIN ? 0 : 1, opt == O_QUEUE ? 1000000 : 3600, &x)) {
+            snprintf(why, n, "--%s must be a number in range",
+                     opt == O_WORKERS ? "workers" : opt == O_QUEUE ? "queue-depth"
+                                                                   : "drain-timeout-s");
+            return 0;
+        }
+        if (opt == O_WORKERS)
+            c->workers = (int)x;
+        else if (opt == O_QUEUE)
+            c->queue_depth = (int)x;
+        else
+            c->drain_timeout_s = (int)x;
+        return 1;
+    case O_BODY:
+    case O_SAMPLES:
+        if (!parse_num(v, 1, (long long)1 << 40, &x)) {
+            snprintf(why, n, "--%s must be a positive number",
+                     opt == O_BODY ? "max-body-bytes" : "max-samples");
+            return 0;
+        }
+        if (opt == O_BODY)
+            c->max_body_bytes = (size_t)x;
+        else
+            c->max_samples = (size_t)x;
+        return 1;
+    case O_LFMT:
+        if (strcmp(v, "json") && strcmp(v, "text")) {
+            snprintf(why, n, "--log-format must be json or text");
+            return 0;
+        }
+        c->log_json = !strcmp(v, "json");
+        return 1;
+    case O_LLVL:
+        if ((c->log_level = gr_log_parse_level(v)) < 0) {
+            snprintf(why, n, "--log-level must be debug, info, warn or error");
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
+{
+    static const struct option opts[] = {
+        { "models", required_argument, NULL, O_MODELS },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "workers", required_argument, NULL, O_WORKERS },
+        { "queue-depth", required_argument, NULL, O_QUEUE },
+        { "max-body-bytes", required_argument, NULL, O_BODY },
+        { "max-samples", required_argument, NULL, O_SAMPLES },
+        { "drain-timeout-s", required_argument, NULL, O_DRAIN },
+        { "log-format", required_argument, NULL, O_LFMT },
+        { "log-level", required_argument, NULL, O_LLVL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    memset(c, 0, sizeof *c);
+    strcpy(c->host, "127.0.0.1");
+    c->port = 8080;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = cores > 0 ? (int)cores : 1;
+    c->queue_depth = 64;
+    c->max_body_bytes = 16u << 20;
+    c->max_samples = 10000;
+    c->drain_timeout_s = 30;
+    c->log_json = 1;
+    c->log_level = GR_LOG_INFO;
+    /* the environment first, so flags override it */
+    for (size_t i = 0; i < sizeof env_of / sizeof *env_of; i++) {
+        const char *v = getenv(env_of[i].env);
+        if (v && *v && !apply(c, env_of[i].opt, v, why, n)) {
+            size_t k = strlen(why);
+            snprintf(why + k, n - k, " (from %s)", env_of[i].env);
+            return -1;
+        }
+    }
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 'h') {
+            fputs(gr_config_usage, stdout);
+            return 1;
+        }
+        if (o == 'V') {
+            printf("genoriskd %s\n", GR_VERSION);
+            return 1;
+        }
+        if (o == '?') {
+            snprintf(why, n, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return -1;
+        }
+        if (!apply(c, o, optarg, why, n))
+            return -1;
+    }
+    if (optind != argc) {
+        snprintf(why, n, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!c->models) {
+        snprintf(why, n, "--models DIR (or GENORISK_MODELS) is required");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* config.h - genoriskd's settings from flags and GENORISK_* environment
+ * variables (a flag wins over its variable). */
+#ifndef GR_CONFIG_H
+#define GR_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *models;
+    char host[64];
+    unsigned port;
+    int workers, queue_depth, drain_timeout_s;
+    size_t max_body_bytes, max_samples;
+    int log_json, log_level;
+} gr_config;
+
+/* Fills c. Returns 0 to run, 1 when --help/--version was printed (exit 0),
+ * -1 on a usage error described in why. */
+int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t why_size);
+
+extern const char gr_config_usage[];
+
+#endif

@@ -1,0 +1,23 @@
+/* log.h - one structured line per event on stderr, JSON or text. Callers
+ * never pass genotypes or sample ids; the logger has no way to know. */
+#ifndef GR_LOG_H
+#define GR_LOG_H
+
+#include <jansson.h>
+
+typedef enum { GR_LOG_DEBUG, GR_LOG_INFO, GR_LOG_WARN, GR_LOG_ERROR } gr_log_level;
+
+typedef struct {
+    int json;            /* 1: JSON lines; 0: "time level msg key=value ..." */
+    gr_log_level min;    /* lower levels are dropped */
+} gr_log;
+
+/* Parses "debug", "info", "warn" or "error"; returns -1 otherwise. */
+int gr_log_parse_level(const char *s);
+
+/* Writes one line with time, level and msg, then fields' members in order.
+ * Takes ownership of fields (an object, or NULL). Thread-safe: the line goes
+ * out in one write(2). */
+void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t *fields);
+
+#endif

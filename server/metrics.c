@@ -1,0 +1,233 @@
+/* metrics.c - see metrics.h. One mutex guards everything: updates are a few
+ * additions per request, far from the cost of the request itself. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/metrics.h"
+
+static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
+#define N_BUCKETS (sizeof buckets / sizeof *buckets)
+#define MAX_CODES 24
+
+typedef struct {
+    unsigned code;
+    unsigned long long n;
+} code_count;
+
+typedef struct {
+    char *name;
+    unsigned long long samples;
+} model_count;
+
+struct gr_metrics {
+    pthread_mutex_t mu;
+    code_count codes[GR_ROUTE_COUNT][MAX_CODES];
+    unsigned long long hist[GR_ROUTE_COUNT][N_BUCKETS + 1];
+    double sum[GR_ROUTE_COUNT];
+    unsigned long long count[GR_ROUTE_COUNT];
+    model_count *models;
+    size_t n_models;
+    unsigned long long reloads[2]; /* failure, success */
+    double start_time;
+};
+
+gr_metrics *gr_metrics_new(void)
+{
+    gr_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m->start_time = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return m;
+}
+
+void gr_metrics_free(gr_metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_models; i++)
+        free(m->models[i].name);
+    free(m->models);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void gr_metrics_request(gr_metrics *m, gr_route route, unsigned code, double seconds)
+{
+    if ((unsigned)route >= GR_ROUTE_COUNT)
+        route = GR_ROUTE_OTHER;
+    pthread_mutex_lock(&m->mu);
+    code_count *c = m->codes[route];
+    for (size_t i = 0; i < MAX_CODES; i++) {
+        if (c[i].code == code || c[i].code == 0) {
+            c[i].code = code;
+            c[i].n++;
+            break;
+        }
+    }
+    size_t b = 0;
+    while (b < N_BUCKETS && seconds > buckets[b])
+        b++;
+    m->hist[route][b]++;
+    m->sum[route] += seconds;
+    m->count[route]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void gr_metrics_predictions(gr_metrics *m, const char *model, size_t samples)
+{
+    pthread_mutex_lock(&m->mu);
+    size_t i = 0;
+    while (i < m->n_models && strcmp(m->models[i].name, model))
+        i++;
+    if (i == m->n_models) {
+        model_count *mc = realloc(m->models, (m->n_models + 1) * sizeof *mc);
+        char *name = strdup(model);
+        if (!mc || !name) {
+            free(name);
+            if (mc)
+                m->models = mc;
+            pthread_mutex_unlock(&m->mu);
+            return;
+        }
+        m->models = mc;
+        m->models[m->n_models++] = (model_count){ name, 0 };
+    }
+    m->models[i].samples += samples;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void gr_metrics_reload(gr_metrics *m, int success)
+{
+    pthread_mutex_lock(&m->mu);
+    m->reloads[success ? 1 : 0]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+static size_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Label values here are fixed templates and model names ([a-z0-9._-]), so no
+ * escaping is needed. */
+char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
+                        size_t models_loaded, size_t *len)
+{
+    sbuf b = { malloc(8192), 0, 8192, 0 };
+    if (!b.s)
+        return NULL;
+    pthread_mutex_lock(&m->mu);
+    put(&b, "# HELP genorisk_requests_total HTTP requests answered, by route and status code.\n"
+            "# TYPE genorisk_requests_total counter\n");
+    for (int r = 0; r < GR_ROUTE_COUNT; r++)
+        for (size_t i = 0; i < MAX_CODES && m->codes[r][i].code; i++)
+            put(&b, "genorisk_requests_total{route=\"%s\",code=\"%u\"} %llu\n", gr_route_names[r],
+                m->codes[r][i].code, m->codes[r][i].n);
+    put(&b, "# HELP genorisk_request_duration_seconds Time from request start to completion.\n"
+            "# TYPE genorisk_request_duration_seconds histogram\n");
+    for (int r = 0; r < GR_ROUTE_COUNT; r++) {
+        if (!m->count[r])
+            continue;
+        unsigned long long cum = 0;
+        for (size_t i = 0; i <= N_BUCKETS; i++) {
+            cum += m->hist[r][i];
+            if (i < N_BUCKETS)
+                put(&b, "genorisk_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                    gr_route_names[r], buckets[i], cum);
+            else
+                put(&b, "genorisk_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                    gr_route_names[r], cum);
+        }
+        put(&b, "genorisk_request_duration_seconds_sum{route=\"%s\"} %.9g\n", gr_route_names[r],
+            m->sum[r]);
+        put(&b, "genorisk_request_duration_seconds_count{route=\"%s\"} %llu\n", gr_route_names[r],
+            m->count[r]);
+    }
+    put(&b, "# HELP genorisk_queue_depth Predict requests waiting for a worker.\n"
+            "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n", queue_depth);
+    put(&b, "# HELP genorisk_workers_busy Workers running a request.\n"
+            "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n", workers_busy);
+    put(&b, "# HELP genorisk_predictions_total Samples predicted, by model.\n"
+            "# TYPE genorisk_predictions_total counter\n");
+    for (size_t i = 0; i < m->n_models; i++)
+        put(&b, "genorisk_predictions_total{model=\"%s\"} %llu\n", m->models[i].name,
+            m->models[i].samples);
+    put(&b, "# HELP genorisk_models_loaded Models being served.\n"
+            "# TYPE genorisk_models_loaded gauge\ngenorisk_models_loaded %zu\n", models_loaded);
+    put(&b, "# HELP genorisk_reloads_total Model reloads (SIGHUP), by result.\n"
+            "# TYPE genorisk_reloads_total counter\n"
+            "genorisk_reloads_total{result=\"success\"} %llu\n"
+            "genorisk_reloads_total{result=\"failure\"} %llu\n", m->reloads[1], m->reloads[0]);
+    double start = m->start_time;
+    pthread_mutex_unlock(&m->mu);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    put(&b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %zu\n",
+        resident_bytes());
+    put(&b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.6f\n", cpu);
+    put(&b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+            "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n", start);
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    *len = b.len;
+    return b.s;
+}
