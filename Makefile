@@ -33,12 +33,14 @@ DAEMON_OBJ := $(addprefix $(BUILD)/server/,genoriskd.o config.o log.o metrics.o 
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
-            libcurl4-gnutls-dev wrk curl \
+            libcurl4-gnutls-dev wrk curl python3-fastapi python3-uvicorn \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
-.PHONY: all deps test run bench clean fixtures demo-models check-fixtures
+.PHONY: all deps test run bench bench-http clean fixtures demo-models
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
@@ -52,6 +54,9 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install$$missing)"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# npm (for the OpenAPI linter): Debian's, unless the machine already has one
+	@command -v npm >/dev/null || { echo "make deps: installing nodejs npm"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -89,6 +94,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(APILIB) $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(APILIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcriterion
 
+$(BUILD)/itests/%: tests/integration/%.c tests/integration/daemon.c tests/integration/daemon.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/integration/daemon.c $(LDFLAGS) -lcriterion -lcurl -ljansson -lpthread
+
 $(BUILD)/tests/helpers.o: tests/unit/helpers.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -96,25 +105,34 @@ $(BUILD)/tests/helpers.o: tests/unit/helpers.c $(HEADERS)
 # Each test binary runs from the repository root so fixture paths resolve;
 # GENORISK_CLI tells the CLI tests which binary to run.
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(ITEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
 	  GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
+	done; \
+	for t in $(ITEST_BIN); do \
+	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
 	tools/check_generated.sh || fail=1; \
 	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
 
+LISTEN ?= 127.0.0.1:8080
 run: deps all
-	$(CLI) models validate models/*/
-	@echo "The HTTP daemon (genoriskd) is not built yet; try the CLI:"
-	@echo "  $(CLI) predict --model models/cad-xgb-demo --input models/cad-xgb-demo/example.json"
-	$(CLI) predict --model models/cad-xgb-demo --input models/cad-xgb-demo/example.json
+	@echo "Serving the demo models (synthetic, not for clinical use) on http://$(LISTEN); Ctrl-C stops."
+	@echo "Try:  curl -s http://$(LISTEN)/v1/models"
+	@echo "      curl -s -H 'Content-Type: application/json' --data @models/cad-xgb-demo/example.json \\"
+	@echo "           http://$(LISTEN)/v1/models/cad-xgb-demo/predict"
+	$(DAEMON) --models models --listen $(LISTEN) --log-format text
 
 BENCH_DIR := build/bench
 bench: deps all $(BUILD)/bench_core
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
 	@tools/run_bench.sh $(BUILD)/bench_core $(BENCH_DIR)/xgb500
+
+bench-http: deps all
+	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
+	@tools/bench_http.sh $(BUILD) $(BENCH_DIR)/xgb500
 
 $(BUILD)/bench_core: tests/bench/bench_core.c $(HEADERS) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
