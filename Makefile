@@ -28,8 +28,8 @@ LIB      := $(BUILD)/libgenorisk.a
 APILIB   := $(BUILD)/libgenorisk_api.a
 CLI      := $(BUILD)/genorisk
 DAEMON   := $(BUILD)/genoriskd
-DAEMON_OBJ := $(addprefix $(BUILD)/server/,genoriskd.o config.o log.o metrics.o pool.o) \
-              $(BUILD)/gen/openapi_yaml.o
+SRVLIB   := $(BUILD)/libgenorisk_server.a
+SRVLIB_OBJ := $(addprefix $(BUILD)/server/,config.o log.o metrics.o pool.o)
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -73,7 +73,11 @@ $(APILIB): $(API_OBJ)
 $(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(DAEMON): $(DAEMON_OBJ) $(APILIB) $(LIB)
+$(SRVLIB): $(SRVLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(DAEMON): $(BUILD)/server/genoriskd.o $(BUILD)/gen/openapi_yaml.o $(SRVLIB) $(APILIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid
 
 # The contract is compiled in, so /openapi.yaml always matches the binary.
@@ -88,11 +92,12 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml
 $(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
 	$(CC) $(CFLAGS) -Wno-missing-variable-declarations -c $< -o $@
 
-HEADERS  := $(wildcard core/*.h api/*.h) tests/unit/helpers.h
+HEADERS  := $(wildcard core/*.h api/*.h server/*.h) tests/unit/helpers.h
 
-$(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(APILIB) $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(APILIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB) $(LDFLAGS) \
+	  $(LDLIBS) -lmicrohttpd -luuid -lcriterion
 
 $(BUILD)/itests/%: tests/integration/%.c tests/integration/daemon.c tests/integration/daemon.h
 	@mkdir -p $(dir $@)

@@ -1,0 +1,74 @@
+/* test_log.c - structured log lines, JSON and text, and level filtering. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "server/log.h"
+
+/* Runs the writes with stderr sent to a file; returns what was written. */
+static char *capture(void (*fn)(void))
+{
+    char path[] = "/tmp/genorisk-log-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    dup2(fd, 2);
+    fn();
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *s = read_text(path);
+    unlink(path);
+    return s;
+}
+
+static void json_lines(void)
+{
+    gr_log l = { 1, GR_LOG_INFO };
+    gr_log_write(&l, GR_LOG_DEBUG, "hidden", json_pack("{s:i}", "x", 1));
+    gr_log_write(&l, GR_LOG_INFO, "request", json_pack("{s:s, s:i}", "route", "/healthz", "status", 200));
+    gr_log_write(&l, GR_LOG_ERROR, "reload failed", NULL);
+}
+
+static void text_lines(void)
+{
+    gr_log l = { 0, GR_LOG_DEBUG };
+    gr_log_write(&l, GR_LOG_WARN, "request", json_pack("{s:s, s:f}", "route", "/v1/models", "duration_ms", 1.5));
+}
+
+Test(log, json_lines_and_levels)
+{
+    char *s = capture(json_lines);
+    cr_assert_null(strstr(s, "hidden"));
+    char *nl = strchr(s, '\n');
+    cr_assert_not_null(nl);
+    *nl = '\0';
+    json_t *o = json_loads(s, 0, NULL);
+    cr_assert_not_null(o, "not JSON: %s", s);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "level")), "info");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "msg")), "request");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "route")), "/healthz");
+    cr_assert_eq(json_integer_value(json_object_get(o, "status")), 200);
+    const char *t = json_string_value(json_object_get(o, "time"));
+    cr_assert(t && strlen(t) == 24 && t[23] == 'Z', "time %s", t);
+    json_decref(o);
+    cr_assert(strstr(nl + 1, "\"level\":\"error\",\"msg\":\"reload failed\""), "%s", nl + 1);
+    free(s);
+}
+
+Test(log, text_lines)
+{
+    char *s = capture(text_lines);
+    cr_assert(strstr(s, " warn request route=/v1/models duration_ms=1.5\n"), "%s", s);
+    free(s);
+}
+
+Test(log, level_names)
+{
+    cr_assert_eq(gr_log_parse_level("debug"), GR_LOG_DEBUG);
+    cr_assert_eq(gr_log_parse_level("error"), GR_LOG_ERROR);
+    cr_assert_eq(gr_log_parse_level("verbose"), -1);
+    cr_assert_eq(gr_log_parse_level(NULL), -1);
+}
