@@ -88,11 +88,7 @@ static void request_done(void *ctx, const gr_http_done *d)
         json_object_set_new(f, "model", json_string(d->model));
         json_object_set_new(f, "samples", json_integer((json_int_t)d->samples));
     }
-    /* Health probes and scrapes every few seconds would drown the log at info. */
-    int quiet = d->status < 400 && (d->route == GR_ROUTE_HEALTHZ || d->route == GR_ROUTE_READYZ ||
-                                    d->route == GR_ROUTE_METRICS);
-    gr_log_write(&s->log, quiet ? GR_LOG_DEBUG : d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO,
-                 "request", f);
+    gr_log_write(&s->log, d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO, "request", f);
 }
 
 static void reload(daemon_state *s)
