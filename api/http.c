@@ -309,6 +309,19 @@ done:
     MHD_resume_connection(r->conn);
 }
 
+/* The server dropped the job unstarted: it is shutting down. */
+static void cancel_predict(void *arg)
+{
+    req *r = arg;
+    free(r->body);
+    r->body = NULL;
+    r->retry_after = 1;
+    set_problem(r, 503, "not-ready", "Not ready",
+                "the server shut down before this request could run; retry", NULL);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
 static int is_json_type(const char *ct)
 {
     if (!ct)
@@ -332,9 +345,9 @@ static int parse_query(req *r)
     r->q_explain = -1;
     r->q_top_k = -1;
     if (ex) {
-        if (!strcmp(ex, "true") || !strcmp(ex, "1"))
+        if (!strcmp(ex, "true"))
             r->q_explain = 1;
-        else if (!strcmp(ex, "false") || !strcmp(ex, "0"))
+        else if (!strcmp(ex, "false"))
             r->q_explain = 0;
         else {
             set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
@@ -343,9 +356,13 @@ static int parse_query(req *r)
         }
     }
     if (tk) {
-        char *end;
-        long v = strtol(tk, &end, 10);
-        if (!*tk || *end || v < 0 || v > 1000000000L) {
+        /* digits only; a huge value means "all", like any value over the
+         * feature count */
+        long v = 0;
+        const char *p = tk;
+        for (; *p >= '0' && *p <= '9'; p++)
+            v = v > 100000000L ? 1000000000L : v * 10 + (*p - '0');
+        if (!*tk || *p) {
             set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
                         "top_k must be a whole number >= 0 (0 returns every feature)", "top_k");
             return 0;
@@ -488,7 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * follows it. */
     atomic_store(&r->job, JOB_RUNNING);
     MHD_suspend_connection(conn);
-    if (h->env.submit(h->env.ctx, run_predict, r)) {
+    if (h->env.submit(h->env.ctx, run_predict, cancel_predict, r)) {
         r->retry_after = 1;
         set_problem(r, 503, "overloaded", "Overloaded",
                     "the work queue is full; retry shortly", NULL);

@@ -42,8 +42,9 @@ typedef struct {
     void *ctx;
     /* Returns the current model set, retained (the caller releases it). */
     gr_modelset *(*acquire_models)(void *ctx);
-    /* Queues fn(arg) on a worker; 0, or -1 when the queue is full. */
-    int (*submit)(void *ctx, void (*fn)(void *), void *arg);
+    /* Queues fn(arg) on a worker; cancel(arg) runs instead if the server
+     * drops the task unstarted (shutdown). 0, or -1 when the queue is full. */
+    int (*submit)(void *ctx, void (*fn)(void *), void (*cancel)(void *), void *arg);
     /* 1 when /readyz should say ready. */
     int (*ready)(void *ctx);
     /* Returns a new Prometheus text body. */

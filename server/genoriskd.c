@@ -53,10 +53,10 @@ static gr_modelset *acquire_models(void *ctx)
     return set;
 }
 
-static int submit(void *ctx, void (*fn)(void *), void *arg)
+static int submit(void *ctx, void (*fn)(void *), void (*cancel)(void *), void *arg)
 {
     daemon_state *s = ctx;
-    return gr_pool_submit(s->pool, fn, arg);
+    return gr_pool_submit(s->pool, fn, cancel, arg);
 }
 
 static int is_ready(void *ctx)
@@ -156,7 +156,8 @@ int main(int argc, char **argv)
     s.pool = gr_pool_new(s.cfg.workers, s.cfg.queue_depth);
     if (!s.metrics || !s.pool) {
         fprintf(stderr, "genoriskd: cannot start %d worker threads\n", s.cfg.workers);
-        return 1;
+        rc = 1;
+        goto out;
     }
     gr_http_env env = {
         .ctx = &s,
@@ -175,7 +176,8 @@ int main(int argc, char **argv)
     if (!http) {
         gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen", json_pack("{s:s}", "error", why));
         fprintf(stderr, "genoriskd: %s\n", why);
-        return 1;
+        rc = 1;
+        goto out;
     }
     s.ready = 1;
     gr_log_write(&s.log, GR_LOG_INFO, "listening",
@@ -201,12 +203,24 @@ int main(int argc, char **argv)
          waited += 20)
         sleep_ms(20);
     size_t left = gr_http_in_flight(http);
+    /* Past the deadline: queued predicts are answered 503, running ones
+     * finish (inference cannot be interrupted safely), and only then may
+     * libmicrohttpd stop: it must not hold suspended connections. */
+    size_t cancelled = gr_pool_cancel_queued(s.pool);
+    gr_pool_free(s.pool);
+    for (int waited = 0; gr_http_in_flight(http) > 0 && waited < 2000; waited += 20)
+        sleep_ms(20);
     gr_http_stop(http);
+    s.pool = NULL;
+    gr_log_write(&s.log, left ? GR_LOG_WARN : GR_LOG_INFO, "stopped",
+                 json_pack("{s:I, s:I}", "past_deadline", (json_int_t)left, "cancelled",
+                           (json_int_t)cancelled));
+    rc = 0;
+
+out:
     gr_pool_free(s.pool);
     gr_modelset_release(s.set);
     gr_metrics_free(s.metrics);
     pthread_mutex_destroy(&s.mu);
-    gr_log_write(&s.log, left ? GR_LOG_WARN : GR_LOG_INFO, "stopped",
-                 json_pack("{s:I}", "unfinished", (json_int_t)left));
-    return 0;
+    return rc;
 }

@@ -5,7 +5,7 @@
 #include "server/pool.h"
 
 typedef struct {
-    gr_task_fn fn;
+    gr_task_fn fn, cancel;
     void *arg;
 } task;
 
@@ -67,18 +67,37 @@ gr_pool *gr_pool_new(int workers, int depth)
     return p;
 }
 
-int gr_pool_submit(gr_pool *p, gr_task_fn fn, void *arg)
+int gr_pool_submit(gr_pool *p, gr_task_fn fn, gr_task_fn cancel, void *arg)
 {
     pthread_mutex_lock(&p->mu);
     if (p->stopping || p->count == p->depth) {
         pthread_mutex_unlock(&p->mu);
         return -1;
     }
-    p->ring[(p->head + p->count) % p->depth] = (task){ fn, arg };
+    p->ring[(p->head + p->count) % p->depth] = (task){ fn, cancel, arg };
     p->count++;
     pthread_cond_signal(&p->more);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+size_t gr_pool_cancel_queued(gr_pool *p)
+{
+    size_t n = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        if (!p->count) {
+            pthread_mutex_unlock(&p->mu);
+            return n;
+        }
+        task t = p->ring[p->head];
+        p->head = (p->head + 1) % p->depth;
+        p->count--;
+        pthread_mutex_unlock(&p->mu);
+        if (t.cancel) /* outside the lock: it may resume connections */
+            t.cancel(t.arg);
+        n++;
+    }
 }
 
 size_t gr_pool_queued(gr_pool *p)

@@ -13,8 +13,14 @@ typedef void (*gr_task_fn)(void *arg);
  * tasks, or NULL when threads or memory cannot be had. */
 gr_pool *gr_pool_new(int workers, int depth);
 
-/* Queues fn(arg). Returns 0, or -1 when the queue is full or the pool stopping. */
-int gr_pool_submit(gr_pool *p, gr_task_fn fn, void *arg);
+/* Queues fn(arg); cancel(arg) runs instead if the task is dropped by
+ * gr_pool_cancel_queued. Returns 0, or -1 when the queue is full or the pool
+ * stopping. */
+int gr_pool_submit(gr_pool *p, gr_task_fn fn, gr_task_fn cancel, void *arg);
+
+/* Drops every task not yet started, calling its cancel function. Returns how
+ * many were dropped. Tasks already running carry on. */
+size_t gr_pool_cancel_queued(gr_pool *p);
 
 /* Gauges for /metrics. */
 size_t gr_pool_queued(gr_pool *p);
