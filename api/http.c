@@ -36,6 +36,7 @@ struct gr_http {
     gr_http_env env;
     struct MHD_Daemon *d;
     atomic_size_t in_flight;
+    atomic_int abort_work; /* shutting down past the deadline */
     int quiesced;
 };
 
@@ -68,7 +69,7 @@ typedef struct {
     const char *allow;
     int retry_after;
     size_t samples;
-    char error[320];
+    char error[40];
     size_t bytes_out;
 } req;
 
@@ -112,8 +113,8 @@ static void set_problem(req *r, unsigned status, const char *slug, const char *t
     size_t len;
     char *body = gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id,
                                  &len);
-    snprintf(r->error, sizeof r->error, "%s%s%s", field && field[0] ? field : "",
-             field && field[0] ? ": " : "", detail ? detail : "");
+    /* the log gets the kind of problem only: details may quote the URL */
+    snprintf(r->error, sizeof r->error, "%s", slug);
     set_answer(r, status, "application/problem+json", body, len);
 }
 
@@ -193,7 +194,7 @@ static void answer_models(req *r, const char *name)
             char detail[160];
             snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
             set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
-        } else {
+        } else { /* found */
             set_json(r, 200, gr_api_model_json(m, 1));
         }
     } else {
@@ -258,9 +259,15 @@ static void run_predict(void *arg)
     gr_workspace *ws = NULL;
     double *phi = NULL, *used = NULL;
 
-    json_t *body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *body = r->body_len ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je)
+                               : NULL;
     free(r->body);
     r->body = NULL;
+    if (!r->body_len) {
+        set_problem(r, 400, "invalid-json", "Malformed JSON",
+                    "the request body is empty; send a predict request as JSON", NULL);
+        goto done;
+    }
     if (!body) {
         char why[300];
         set_problem(r, 400, "invalid-json", "Malformed JSON",
@@ -282,6 +289,12 @@ static void run_predict(void *arg)
         if (!ws || !phi || !used || !results)
             st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         for (size_t i = 0; !st && i < areq.n_samples; i++) {
+            if (atomic_load_explicit(&r->h->abort_work, memory_order_relaxed)) {
+                r->retry_after = 1;
+                set_problem(r, 503, "not-ready", "Not ready",
+                            "the server shut down before this request finished; retry", NULL);
+                goto done;
+            }
             json_t *one = NULL;
             st = gr_api_predict_sample(r->model, ws, &areq, i, phi, used, &one, &err);
             if (!st && json_array_append_new(results, one))
@@ -337,9 +350,27 @@ static int is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
+/* Counts explain/top_k given with no value ("?explain"): MHD reports those
+ * as absent to MHD_lookup_connection_value. */
+static enum MHD_Result find_bare(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    if (!value && (!strcmp(key, "explain") || !strcmp(key, "top_k")))
+        ++*(int *)cls;
+    return MHD_YES;
+}
+
 /* Query overrides: 1 when valid (or absent). */
 static int parse_query(req *r)
 {
+    int bare = 0;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_bare, &bare);
+    if (bare) {
+        set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
+                    "explain and top_k need a value, e.g. explain=false or top_k=5", NULL);
+        return 0;
+    }
     const char *ex = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "explain");
     const char *tk = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "top_k");
     r->q_explain = -1;
@@ -432,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         set_request_id(r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
         snprintf(r->instance, sizeof r->instance, "%.250s", url);
-        char name[72] = "";
+        char name[256] = "";
         r->route = route_of(url, name, sizeof name);
         int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
         int post = !strcmp(method, "POST");
@@ -463,9 +494,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->bytes_in += n;
         *upload_data_size = 0;
         if (r->answered || r->decided || r->too_large)
-            return MHD_YES;
+            /* discarded, but not without end: far past the ceiling, hang up */
+            return r->bytes_in / 4 > h->env.max_body_bytes ? MHD_NO : MHD_YES;
         if (r->body_len + n > h->env.max_body_bytes) {
-            r->too_large = 1; /* chunked: keep reading, stop storing */
+            /* chunked, so no Content-Length said so first: stop storing, read
+             * on to answer 413 at the end (libmicrohttpd cannot answer in the
+             * middle of an upload) */
+            r->too_large = 1;
             free(r->body);
             r->body = NULL;
             return MHD_YES;
@@ -596,6 +631,11 @@ void gr_http_quiesce(gr_http *h)
     MHD_socket s = MHD_quiesce_daemon(h->d);
     if (s != MHD_INVALID_SOCKET)
         close(s);
+}
+
+void gr_http_abort_work(gr_http *h)
+{
+    atomic_store(&h->abort_work, 1);
 }
 
 size_t gr_http_in_flight(gr_http *h)

@@ -35,7 +35,7 @@ typedef struct {
     size_t bytes_in, bytes_out;
     const char *model; /* "" when none */
     size_t samples;
-    const char *error; /* problem detail for 4xx/5xx (safe to log), "" otherwise */
+    const char *error; /* problem slug for 4xx/5xx (e.g. "invalid-input"), "" otherwise */
 } gr_http_done;
 
 typedef struct {
@@ -67,6 +67,9 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
 unsigned gr_http_port(const gr_http *h);
 /* Stops accepting new connections; requests in flight carry on. */
 void gr_http_quiesce(gr_http *h);
+/* Makes predicts still running stop at their next sample and answer 503:
+ * the last step of a shutdown whose drain deadline has passed. */
+void gr_http_abort_work(gr_http *h);
 /* Requests begun and not yet finished. */
 size_t gr_http_in_flight(gr_http *h);
 /* Stops the daemon (closing idle connections) and frees h. NULL is allowed. */

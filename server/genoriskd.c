@@ -88,6 +88,8 @@ static void request_done(void *ctx, const gr_http_done *d)
         json_object_set_new(f, "model", json_string(d->model));
         json_object_set_new(f, "samples", json_integer((json_int_t)d->samples));
     }
+    if (f && d->error[0])
+        json_object_set_new(f, "problem", json_string(d->error));
     gr_log_write(&s->log, d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO, "request", f);
 }
 
@@ -203,9 +205,11 @@ int main(int argc, char **argv)
          waited += 20)
         sleep_ms(20);
     size_t left = gr_http_in_flight(http);
-    /* Past the deadline: queued predicts are answered 503, running ones
-     * finish (inference cannot be interrupted safely), and only then may
-     * libmicrohttpd stop: it must not hold suspended connections. */
+    /* Past the deadline: queued predicts are answered 503, running ones stop
+     * at their next sample with 503, and only then may libmicrohttpd stop:
+     * it must not hold suspended connections. */
+    if (left)
+        gr_http_abort_work(http);
     size_t cancelled = gr_pool_cancel_queued(s.pool);
     gr_pool_free(s.pool);
     for (int waited = 0; gr_http_in_flight(http) > 0 && waited < 2000; waited += 20)

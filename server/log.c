@@ -59,8 +59,12 @@ void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t
         const char *key;
         json_t *v;
         json_object_foreach(fields, key, v) {
-            char *val = json_is_string(v) ? strdup(json_string_value(v))
-                                          : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+            /* strings with spaces, quotes or '=' are written as JSON strings,
+             * so key=value stays parseable */
+            const char *sv = json_string_value(v);
+            char *val = sv && !strpbrk(sv, " \"=\\") && *sv
+                            ? strdup(sv)
+                            : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
             size_t need = len + strlen(key) + (val ? strlen(val) : 0) + 4;
             if (line && need > cap) {
                 char *bigger = realloc(line, cap = need * 2);

@@ -15,6 +15,15 @@
    against PredictRequest and `genorisk predict`'s output (with and without
    explanations) against PredictResponse; `genorisk models show` against
    ModelDetail.
+6. The live daemon (genoriskd beside the CLI) against openapi.yaml's paths:
+   every example under paths validates; on 127.0.0.1:0, every GET/HEAD
+   endpoint's answer, predict for every example.json (equal to the CLI's
+   output plus request_id), the problem bodies of 400, 404, 405, 413, 415 and
+   422, request ids, logs (fields; no sample ids), SIGHUP reload (success and
+   failure), 503 overloaded (--workers 1 --queue-depth 1), and the drain after
+   SIGTERM (/readyz and predict 503 not-ready on open connections, the request
+   in flight finishing, exit 0). Every response code documented under paths
+   but 500 must have been seen.
 
 Prints one line per check and closes with "schemas: N passed, M failed";
 exits 1 if anything failed. Needs only Debian's python3-yaml and
@@ -23,12 +32,17 @@ python3-jsonschema (4.10 in Debian 12: $refs are resolved with RefResolver).
 
 import copy
 import glob
+import http.client
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import warnings
 
 try:
@@ -171,6 +185,731 @@ def loader_verdict(cli, base, manifest):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+
+# ---- 6. the live daemon against openapi.yaml's paths ----
+
+PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/models", "/v1/models/{name}",
+         "/v1/models/{name}/predict")
+METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? '
+                         r'(-?[0-9.e+-]+|\+Inf|NaN)$')
+METRICS = ("genorisk_requests_total", "genorisk_request_duration_seconds_bucket",
+           "genorisk_request_duration_seconds_sum", "genorisk_request_duration_seconds_count",
+           "genorisk_queue_depth", "genorisk_workers_busy", "genorisk_predictions_total",
+           "genorisk_models_loaded", "genorisk_reloads_total", "process_resident_memory_bytes",
+           "process_cpu_seconds_total", "process_start_time_seconds")
+LOG_FIELDS = ("time", "level", "msg", "request_id", "method", "route", "status", "duration_ms",
+              "bytes_in", "bytes_out", "model", "samples")
+
+
+def deref(doc, node):
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and \
+            node["$ref"].startswith("#/") and set(node) <= {"$ref", "description", "summary"}:
+        target = doc
+        for part in node["$ref"][2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def documented_responses(openapi):
+    """{(path, method, code): response object} for every response under paths."""
+    out = {}
+    for path, item in (openapi.get("paths") or {}).items():
+        for method in METHODS:
+            op = item.get(method)
+            if op:
+                for code, resp in (op.get("responses") or {}).items():
+                    out[(path, method, str(code))] = deref(openapi, resp)
+    return out
+
+
+def media_examples(media):
+    if "example" in media:
+        yield "example", media["example"]
+    for name, ex in (media.get("examples") or {}).items():
+        yield "examples." + name, ex.get("value")
+
+
+def check_path_examples(c, openapi):
+    """Every example of a request or response body under paths validates."""
+    for path, item in (openapi.get("paths") or {}).items():
+        for method in METHODS:
+            op = item.get(method)
+            if not op:
+                continue
+            bodies = [("request", deref(openapi, op.get("requestBody") or {}))]
+            bodies += [(code, deref(openapi, r)) for code, r in (op.get("responses") or {}).items()]
+            for where, body in bodies:
+                for ctype, media in (body.get("content") or {}).items():
+                    schema = media.get("schema")
+                    for name, value in media_examples(media):
+                        label = "openapi.yaml: %s %s %s %s %s" % (method.upper(), path, where,
+                                                                   ctype.split(";")[0], name)
+                        if schema is None:
+                            c.fail(label, "no schema")
+                        elif isinstance(value, str):
+                            c.check(label, lambda s=schema, v=value: None if s.get("type") ==
+                                    "string" else "a string example for a non-string schema")
+                        else:
+                            c.check(label, lambda s=schema, v=value: first_error(
+                                make_validator(s, openapi), v))
+
+
+class Daemon:
+    """genoriskd on 127.0.0.1:0; stderr is collected by a thread (the log)."""
+
+    def __init__(self, exe, args, models):
+        self.lines = []
+        self.port = None
+        self.proc = subprocess.Popen([exe, "--models", models, "--listen", "127.0.0.1:0"] + args,
+                                     cwd=REPO, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._listening = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._listening.wait(15) or self.port is None:
+            self.kill()
+            raise RuntimeError("no \"listening\" log line: %s" % " | ".join(self.lines[-3:]))
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(line)
+            if self.port is None and '"msg":"listening"' in line:
+                try:
+                    self.port = int(json.loads(line)["port"])
+                except (ValueError, KeyError):
+                    pass
+                self._listening.set()
+        self._listening.set()
+
+    def log(self):
+        """The JSON log lines so far, parsed."""
+        out = []
+        for line in list(self.lines):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def wait_log(self, msg, count=1, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            if sum(1 for e in self.log() if e.get("msg") == msg) >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def conn(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def stop(self, timeout=40):
+        """SIGTERM; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return "still running %ds after SIGTERM" % timeout
+        self._reader.join(5)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def send(conn, method, path, body=None, headers=None):
+    """One request on conn (kept open); returns a Reply."""
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse()
+    return Reply(r.status, r.getheaders(), r.read())
+
+
+class Live:
+    def __init__(self, c, cli, daemon, openapi):
+        self.c = c
+        self.cli = cli
+        self.exe = daemon
+        self.openapi = openapi
+        self.documented = documented_responses(openapi)
+        self.seen = set()
+        self.examples = sorted(glob.glob(os.path.join(REPO, "models", "*", "example.json")))
+        self.secrets = set()  # sample ids sent: the log must never hold them
+        self.tmp = None
+
+    # -- helpers --
+
+    def call(self, d, method, path, template, body=None, headers=None):
+        with_ct = dict(headers or {})
+        if body is not None and not any(k.lower() == "content-type" for k in with_ct):
+            with_ct["Content-Type"] = "application/json"
+        conn = d.conn()
+        try:
+            r = send(conn, method, path, body, with_ct)
+        finally:
+            conn.close()
+        self.note(template, method, r)
+        return r
+
+    def note(self, template, method, r):
+        """Records the answer; check_coverage compares them with openapi.yaml."""
+        key = (template, method.lower(), str(r.status))
+        if r.status == 405 and key not in self.documented:
+            # a 405 for another method is documented on the path's GET or POST
+            for m in ("get", "post"):
+                if (template, m, "405") in self.documented:
+                    key = (template, m, "405")
+        self.seen.add(key)
+
+    def expect(self, r, template, method, status, ctype=None, slug=None, field=None,
+               request_id=None, documented_on=None):
+        """None when r (the answer to `method`) is as documented under paths[template]
+        [documented_on or method], else why not."""
+        if r.status != status:
+            return "status %d, expected %d: %s" % (r.status, status, r.body[:300])
+        doc_method = documented_on or method
+        resp = self.documented.get((template, doc_method, str(status)))
+        if resp is None:
+            return "%s %s %d is not documented in openapi.yaml" % (doc_method.upper(), template,
+                                                                   status)
+        rid = r.headers.get("x-request-id", "")
+        if request_id is not None and rid != request_id:
+            return "X-Request-ID %r, expected %r" % (rid, request_id)
+        if request_id is None and not UUID4.match(rid):
+            return "X-Request-ID %r is not a lower-case UUID v4" % rid
+        if r.headers.get("cache-control") != "no-store":
+            return "Cache-Control %r" % r.headers.get("cache-control")
+        for name in (resp.get("headers") or {}):
+            if name.lower() not in r.headers:
+                return "documented header %s is missing" % name
+        if "allow" in r.headers or status == 405:
+            want = "POST" if template.endswith("/predict") else "GET, HEAD"
+            if r.headers.get("allow") != want:
+                return "Allow %r, expected %r" % (r.headers.get("allow"), want)
+        if status == 503 and r.headers.get("retry-after") != "1":
+            return "Retry-After %r" % r.headers.get("retry-after")
+        content = resp.get("content") or {}
+        got_ct = r.headers.get("content-type", "")
+        if content:
+            if got_ct not in content:
+                return "Content-Type %r is not among the documented %s" % (got_ct, list(content))
+            if ctype and got_ct.split(";")[0] != ctype:
+                return "Content-Type %r, expected %s" % (got_ct, ctype)
+        if method == "head":
+            return "HEAD answered a body" if r.body else None
+        if not content:
+            return None
+        schema = content[got_ct]["schema"]
+        if got_ct.split(";")[0] in ("application/json", "application/problem+json"):
+            doc = r.json()
+            err = first_error(make_validator(schema, self.openapi), doc)
+            if err:
+                return err
+            if "request_id" in doc and doc["request_id"] != rid:
+                return "request_id %r differs from X-Request-ID %r" % (doc["request_id"], rid)
+            if got_ct == "application/problem+json":
+                want = "urn:genorisk:problem:" + (slug or "")
+                if slug and doc["type"] != want:
+                    return "type %r, expected %r" % (doc["type"], want)
+                if doc["status"] != status:
+                    return "status %r in the body" % doc["status"]
+                if doc.get("field") != field:
+                    return "field %r, expected %r" % (doc.get("field"), field)
+        elif schema.get("type") == "string":
+            r.body.decode("utf-8")
+        return None
+
+    def check(self, label, fn):
+        self.c.check("live: " + label, fn)
+
+    # -- the runs --
+
+    def run(self):
+        self.tmp = tempfile.mkdtemp(prefix="check_schemas.")
+        daemons = []
+        try:
+            self.run_main(daemons)
+            self.run_limits(daemons)
+            self.run_overload_and_drain(daemons)
+        except Exception as e:  # a daemon that would not start: the rest cannot run
+            self.c.fail("live", "%s: %s" % (type(e).__name__, e))
+        finally:
+            for d in daemons:
+                d.kill()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.check_coverage()
+
+    def model_names(self):
+        names = []
+        for path in sorted(glob.glob(os.path.join(REPO, "models", "*", "manifest.json"))):
+            with open(path, encoding="utf-8") as f:
+                names.append(json.load(f)["name"])
+        return sorted(names)
+
+    def run_main(self, daemons):
+        d = Daemon(self.exe, [], "models")
+        daemons.append(d)
+        names = self.model_names()
+        T = self.expect
+
+        def get_all(path, template, schema_check=None, ctype="application/json"):
+            def fn():
+                r = self.call(d, "GET", path, template)
+                why = T(r, template, "get", 200, ctype)
+                if why or not schema_check:
+                    return why
+                return schema_check(r)
+            self.check("GET %s" % path, fn)
+            self.check("HEAD %s" % path, lambda: T(self.call(d, "HEAD", path, template),
+                                                    template, "head", 200))
+
+        get_all("/healthz", "/healthz",
+                lambda r: None if r.json() == {"status": "ok"} else "body %r" % r.body)
+        get_all("/readyz", "/readyz",
+                lambda r: None if r.json()["models"] == len(names) else "models %r, expected %d"
+                % (r.json()["models"], len(names)))
+
+        def same_contract(r):
+            with open(OPENAPI, "rb") as f:
+                if r.body != f.read():
+                    return "the daemon serves another openapi.yaml: rebuild it with make"
+            return None
+        get_all("/openapi.yaml", "/openapi.yaml", same_contract, "application/yaml")
+
+        def listed(r):
+            got = [m["name"] for m in r.json()["models"]]
+            return None if got == names else "models %s, expected %s" % (got, names)
+        get_all("/v1/models", "/v1/models", listed)
+        self.check("GET /v1/models/ answers as /v1/models",
+                   lambda: T(self.call(d, "GET", "/v1/models/", "/v1/models"), "/v1/models",
+                             "get", 200))
+        for name in names:
+            def detail(r, name=name):
+                rc, out, err = run_cli(self.cli, ["models", "show", os.path.join("models", name)])
+                if rc:
+                    return "models show: exit %d" % rc
+                cli_doc = json.loads(out)
+                cli_doc.pop("directory", None)
+                got = r.json()
+                got.pop("request_id")
+                return None if got == cli_doc else "differs from `genorisk models show`"
+            get_all("/v1/models/" + name, "/v1/models/{name}", detail)
+
+        # request ids
+        def own_id():
+            rid = "clinic-42.run_7-" + "x" * 112  # 128 characters
+            r = self.call(d, "GET", "/readyz", "/readyz", headers={"X-Request-ID": rid})
+            return T(r, "/readyz", "get", 200, request_id=rid)
+        self.check("X-Request-ID of 128 allowed characters is echoed", own_id)
+        for label, rid in (("with a space", "bad id"), ("of 129 characters", "a" * 129),
+                           ("with a '/'", "a/b")):
+            self.check("X-Request-ID %s is replaced by a UUID v4" % label,
+                       lambda rid=rid: T(self.call(d, "GET", "/readyz", "/readyz",
+                                                   headers={"X-Request-ID": rid}),
+                                         "/readyz", "get", 200))
+
+        # predict: every example, as the CLI answers it
+        P = "/v1/models/{name}/predict"
+        for ex in self.examples:
+            bundle = os.path.dirname(ex)
+            with open(ex, encoding="utf-8") as f:
+                request = json.load(f)
+            with open(os.path.join(bundle, "manifest.json"), encoding="utf-8") as f:
+                name = json.load(f)["name"]
+            for s in request["samples"]:
+                if s.get("id"):
+                    self.secrets.add(s["id"])
+            for query, body in (("", request), ("?explain=false", request),
+                                ("?top_k=0", dict(request, explain=True)),
+                                ("?explain=true&top_k=2", dict(request, explain=False))):
+                def fn(name=name, query=query, body=body, bundle=bundle):
+                    text = json.dumps(body)
+                    r = self.call(d, "POST", "/v1/models/%s/predict%s" % (name, query), P, text,
+                                  {"Content-Type": "application/json; charset=utf-8"})
+                    why = T(r, P, "post", 200, "application/json")
+                    if why:
+                        return why
+                    cli_body = dict(body)
+                    if "explain" in query:
+                        cli_body["explain"] = "explain=false" not in query
+                    if "top_k=" in query:
+                        cli_body["top_k"] = int(query.split("top_k=")[1])
+                    rc, out, err = run_cli(self.cli, ["predict", "--model", rel(bundle),
+                                                      "--input", "-", "--compact"],
+                                           json.dumps(cli_body))
+                    if rc:
+                        return "genorisk predict: exit %d: %s" % (rc, err.strip())
+                    got = r.json()
+                    got.pop("request_id")
+                    return None if got == json.loads(out) else "differs from `genorisk predict`"
+                self.check("POST predict %s%s: 200 PredictResponse, as the CLI"
+                           % (rel(ex), query), fn)
+
+        # problems
+        xgb = "/v1/models/%s/predict" % (names[-1] if names else "x")
+        logit = "/v1/models/%s/predict" % (names[0] if names else "x")
+        self.secrets.add("SECRET-ID-17")
+
+        def problem(label, method, path, template, status, slug, body=None, headers=None,
+                    field=None, extra=None):
+            def fn():
+                r = self.call(d, method, path, template, body, headers)
+                why = T(r, template, method.lower(), status, None if method == "HEAD" else
+                        "application/problem+json", slug, field)
+                if why or method == "HEAD":
+                    return why
+                doc = r.json()
+                if doc["instance"] != path.split("?")[0]:
+                    return "instance %r, expected %r" % (doc["instance"], path.split("?")[0])
+                return extra(doc) if extra else None
+            self.check("%s %s: %d %s" % (method, label, status, slug), fn)
+
+        problem("predict, body cut short", "POST", logit, P, 400, "invalid-json",
+                '{"samples":[{"id":"SECRET-ID-17"',
+                extra=lambda doc: "the detail echoes the body" if "SECRET" in doc["detail"]
+                else None)
+        problem("predict, duplicate key", "POST", logit, P, 400, "invalid-json",
+                '{"samples":[],"samples":[]}')
+        problem("predict?top_k=-1", "POST", logit + "?top_k=-1", P, 400, "invalid-parameter",
+                "{}", field="top_k")
+        problem("predict?top_k=ten", "POST", logit + "?top_k=ten", P, 400, "invalid-parameter",
+                "{}", field="top_k")
+        problem("predict?explain=yes", "POST", logit + "?explain=yes", P, 400,
+                "invalid-parameter", "{}", field="explain")
+        problem("/v1/models/nope", "GET", "/v1/models/nope", "/v1/models/{name}", 404,
+                "model-not-found")
+        problem("/v1/models/nope", "HEAD", "/v1/models/nope", "/v1/models/{name}", 404,
+                "model-not-found")
+        problem("/v1/models/nope/predict", "POST", "/v1/models/nope/predict", P, 404,
+                "model-not-found", "{}")
+        for method, path in (("GET", "/nope"), ("POST", "/v2/models"),
+                             ("GET", "/v1/models/%s/" % (names[0] if names else "x"))):
+            def route(method=method, path=path):
+                r = self.call(d, method, path, "other", "{}" if method == "POST" else None)
+                if r.status != 404 or r.headers.get("content-type") != "application/problem+json":
+                    return "status %d %s" % (r.status, r.headers.get("content-type"))
+                doc = r.json()
+                err = first_error(make_validator({"$ref": "#/components/schemas/Problem"},
+                                                 self.openapi), doc)
+                if err:
+                    return err
+                if doc["type"] != "urn:genorisk:problem:not-found" or doc["instance"] != path:
+                    return "type %r, instance %r" % (doc["type"], doc["instance"])
+                return None
+            self.check("%s %s: 404 not-found (unknown route) is a Problem" % (method, path),
+                       route)
+        for path, template in (("/healthz", "/healthz"), ("/readyz", "/readyz"),
+                               ("/metrics", "/metrics"), ("/openapi.yaml", "/openapi.yaml"),
+                               ("/v1/models", "/v1/models"),
+                               ("/v1/models/nope", "/v1/models/{name}")):
+            for method in ("DELETE", "POST"):
+                def wrong(method=method, path=path, template=template):
+                    r = self.call(d, method, path, template, "{}" if method == "POST" else None)
+                    return T(r, template, method.lower(), 405, "application/problem+json",
+                             "method-not-allowed", documented_on="get")
+                self.check("%s %s: 405 method-not-allowed, Allow: GET, HEAD" % (method, path),
+                           wrong)
+        for method in ("GET", "HEAD", "PUT"):
+            def wrong_predict(method=method):
+                r = self.call(d, method, xgb, P)
+                return T(r, P, method.lower(), 405, None if method == "HEAD" else
+                         "application/problem+json", "method-not-allowed",
+                         documented_on="post")
+            self.check("%s predict: 405 method-not-allowed, Allow: POST" % method, wrong_predict)
+
+        def too_large():
+            conn = d.conn()
+            try:
+                conn.putrequest("POST", logit)
+                conn.putheader("Content-Type", "application/json")
+                conn.putheader("Content-Length", str(64 << 20))
+                conn.endheaders()
+                resp = conn.getresponse()
+                r = Reply(resp.status, resp.getheaders(), resp.read())
+            finally:
+                conn.close()
+            self.note(P, "POST", r)
+            return T(r, P, "post", 413, "application/problem+json", "body-too-large")
+        self.check("POST predict, Content-Length 64 MiB: 413 body-too-large before the body",
+                   too_large)
+        problem("predict, text/plain", "POST", logit, P, 415, "unsupported-media-type", "{}",
+                {"Content-Type": "text/plain"})
+        problem("predict, application/jsonx", "POST", logit, P, 415, "unsupported-media-type",
+                "{}", {"Content-Type": "application/jsonx"})
+        for label, body, field in (
+                ("no samples", {"samples": []}, "samples"),
+                ("unknown key", {"samples": [{"genotypes": {}}], "foo": 1}, "foo"),
+                ("dosages of the wrong length", {"samples": [{"dosages": [1]}]},
+                 "samples[0].dosages"),
+                ("body an array", [], None),
+                ("top_k 10.0", {"samples": [{"genotypes": {}}], "top_k": 10.0}, "top_k")):
+            problem("predict, " + label, "POST", logit, P, 422, "invalid-input",
+                    json.dumps(body), field=field)
+
+        def bad_genotype():
+            r = self.call(d, "GET", "/v1/models", "/v1/models")
+            models = {m["name"]: m for m in r.json()["models"]}
+            name = names[0]
+            row = [0] * models[name]["n_features"]
+            row[1] = 3
+            body = json.dumps({"samples": [{"id": "SECRET-ID-17", "dosages": row}]})
+            r = self.call(d, "POST", "/v1/models/%s/predict" % name, P, body)
+            return T(r, P, "post", 422, "application/problem+json", "invalid-input",
+                     "samples[0].dosages[1]")
+        self.check("POST predict, dosage 3: 422 invalid-input", bad_genotype)
+
+        # metrics, once there is something to count
+        def metrics():
+            r = self.call(d, "GET", "/metrics", "/metrics")
+            why = T(r, "/metrics", "get", 200, "text/plain")
+            if why:
+                return why
+            if r.headers["content-type"] != "text/plain; version=0.0.4; charset=utf-8":
+                return "Content-Type %r" % r.headers["content-type"]
+            text = r.body.decode("utf-8")
+            for line in text.splitlines():
+                if line and not line.startswith("#") and not METRIC_LINE.match(line):
+                    return "not an exposition line: %r" % line
+            names_seen = {re.split(r"[{ ]", l)[0] for l in text.splitlines()
+                          if l and not l.startswith("#")}
+            missing = [m for m in METRICS if m not in names_seen]
+            if missing:
+                return "missing %s" % missing
+            for want in ('genorisk_requests_total{route="/v1/models/{name}/predict",code="200"}',
+                         'genorisk_requests_total{route="other",code="404"}',
+                         'genorisk_models_loaded %d' % len(names),
+                         'genorisk_predictions_total{model="%s"}' % names[-1]):
+                if want not in text:
+                    return "no %s" % want
+            return None
+        self.check("GET /metrics: Prometheus text with every documented series", metrics)
+        self.check("HEAD /metrics", lambda: T(self.call(d, "HEAD", "/metrics", "/metrics"),
+                                              "/metrics", "head", 200))
+
+        # SIGHUP: a reload of the same directory succeeds
+        def reload_ok():
+            d.proc.send_signal(signal.SIGHUP)
+            if not d.wait_log("reloaded"):
+                return "no \"reloaded\" log line"
+            r = self.call(d, "GET", "/metrics", "/metrics")
+            if b'genorisk_reloads_total{result="success"} 1' not in r.body:
+                return "genorisk_reloads_total{result=\"success\"} is not 1"
+            return None
+        self.check("SIGHUP: \"reloaded\" logged, reloads_total{result=\"success\"} 1", reload_ok)
+
+        # the log: one line per request, the documented fields, no sample ids
+        def log_lines():
+            entries = [e for e in d.log() if e.get("msg") == "request"]
+            predicts = [e for e in entries if e.get("route") == P and e.get("status") == 200]
+            if not predicts:
+                return "no request line for a 200 predict"
+            missing = [k for k in LOG_FIELDS if k not in predicts[0]]
+            if missing:
+                return "a predict line lacks %s: %s" % (missing, predicts[0])
+            text = "\n".join(d.lines)
+            leaked = sorted(s for s in self.secrets if s in text)
+            return "the log holds sample ids %s" % leaked if leaked else None
+        self.check("log: predict lines carry %s; no sample id anywhere" % ", ".join(LOG_FIELDS),
+                   log_lines)
+
+        self.check("SIGTERM: exit 0", lambda: None if d.stop() == 0 else
+                   "exit %r" % d.proc.returncode)
+        self.check("SIGTERM: \"draining\" and \"stopped\" logged",
+                   lambda: None if d.wait_log("draining", timeout=1) and
+                   d.wait_log("stopped", timeout=1) else "missing")
+
+    def run_limits(self, daemons):
+        models = os.path.join(self.tmp, "models")
+        shutil.copytree(os.path.join(REPO, "models"), models)
+        d = Daemon(self.exe, ["--max-body-bytes", "100", "--max-samples", "1"], models)
+        daemons.append(d)
+        names = self.model_names()
+        P = "/v1/models/{name}/predict"
+        path = "/v1/models/%s/predict" % names[0]
+        T = self.expect
+        body = json.dumps({"samples": [{"genotypes": {}}], "top_k": 1, "explain": False})
+        body += " " * (101 - len(body))
+
+        self.check("--max-body-bytes 100, 101-byte body: 413 body-too-large",
+                   lambda: T(self.call(d, "POST", path, P, body), P, "post", 413,
+                             "application/problem+json", "body-too-large"))
+
+        def chunked():
+            conn = d.conn()
+            try:
+                conn.request("POST", path, body=iter([body[:50].encode(), body[50:].encode()]),
+                             headers={"Content-Type": "application/json"}, encode_chunked=True)
+                resp = conn.getresponse()
+                r = Reply(resp.status, resp.getheaders(), resp.read())
+            finally:
+                conn.close()
+            self.note(P, "POST", r)
+            return T(r, P, "post", 413, "application/problem+json", "body-too-large")
+        self.check("--max-body-bytes 100, chunked 101-byte body: 413 body-too-large", chunked)
+        self.check("--max-body-bytes 100, 100-byte body: 200",
+                   lambda: T(self.call(d, "POST", path, P, body[:100]), P, "post", 200))
+        two = json.dumps({"samples": [{"genotypes": {}}, {"genotypes": {}}]})
+        self.check("--max-samples 1, 2 samples: 422 invalid-input",
+                   lambda: T(self.call(d, "POST", path, P, two), P, "post", 422,
+                             "application/problem+json", "invalid-input", "samples"))
+
+        # SIGHUP with a broken bundle: the old set is kept
+        def reload_fails():
+            with open(os.path.join(models, names[-1], "manifest.json"), "w") as f:
+                f.write("{broken")
+            d.proc.send_signal(signal.SIGHUP)
+            if not d.wait_log("reload failed"):
+                return "no \"reload failed\" log line"
+            if not [e for e in d.log() if e.get("msg") == "reload failed" and
+                    e.get("level") == "error" and e.get("error")]:
+                return "the \"reload failed\" line has no level error and error"
+            r = self.call(d, "GET", "/v1/models", "/v1/models")
+            if [m["name"] for m in r.json()["models"]] != names:
+                return "the models changed"
+            r = self.call(d, "GET", "/metrics", "/metrics")
+            if b'genorisk_reloads_total{result="failure"} 1' not in r.body:
+                return "genorisk_reloads_total{result=\"failure\"} is not 1"
+            return None
+        self.check("SIGHUP with a broken manifest: old models kept, failure logged and counted",
+                   reload_fails)
+        self.check("SIGTERM (limits daemon): exit 0",
+                   lambda: None if d.stop() == 0 else "exit %r" % d.proc.returncode)
+
+    def run_overload_and_drain(self, daemons):
+        d = Daemon(self.exe, ["--workers", "1", "--queue-depth", "1", "--drain-timeout-s", "20"],
+                   "models")
+        daemons.append(d)
+        P = "/v1/models/{name}/predict"
+        T = self.expect
+        r = self.call(d, "GET", "/v1/models", "/v1/models")
+        biggest = max(r.json()["models"], key=lambda m: m["n_features"])
+        path = "/v1/models/%s/predict?explain=false" % biggest["name"]
+        row = [i % 3 for i in range(biggest["n_features"])]
+        big = json.dumps({"samples": [{"dosages": row}] * 10000})
+
+        # 503 overloaded: one predict runs, one waits, the others find the queue full
+        def overload():
+            for attempt in range(3):
+                replies = []
+                lock = threading.Lock()
+
+                def one():
+                    conn = d.conn()
+                    try:
+                        rr = send(conn, "POST", path, big, {"Content-Type": "application/json"})
+                    except Exception as e:  # reported through the missing reply
+                        rr = Reply(0, [], str(e).encode())
+                    finally:
+                        conn.close()
+                    with lock:
+                        replies.append(rr)
+                threads = [threading.Thread(target=one) for _ in range(4 + 2 * attempt)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(120)
+                for rr in replies:
+                    self.note(P, "POST", rr)
+                codes = sorted(rr.status for rr in replies)
+                if any(s not in (200, 503) for s in codes):
+                    return "statuses %s" % codes
+                busy = [rr for rr in replies if rr.status == 503]
+                if busy and 200 in codes:
+                    return T(busy[0], P, "post", 503, "application/problem+json", "overloaded")
+            return "SKIP"
+        why = None
+        try:
+            why = overload()
+        except Exception as e:
+            why = "%s: %s" % (type(e).__name__, e)
+        if why == "SKIP":
+            print("skip live: 503 overloaded was not observed in 3 tries (a fast machine?)")
+        elif why:
+            self.c.fail("live: --workers 1 --queue-depth 1, concurrent predicts: 503 overloaded",
+                        why)
+        else:
+            self.c.ok("live: --workers 1 --queue-depth 1, concurrent predicts: 503 overloaded")
+
+        # drain: a request in flight (its body half sent) holds the daemon after SIGTERM
+        def drain():
+            small = json.dumps({"samples": [{"dosages": row}], "explain": False}).encode()
+            open_conns = []
+            for _ in range(3):
+                conn = d.conn()
+                rr = send(conn, "GET", "/healthz")
+                if rr.status != 200:
+                    return "healthz %d" % rr.status
+                open_conns.append(conn)
+            slow = d.conn()
+            slow.putrequest("POST", path)
+            slow.putheader("Content-Type", "application/json")
+            slow.putheader("Content-Length", str(len(small)))
+            slow.endheaders()
+            slow.send(small[:10])
+            time.sleep(0.3)
+            d.proc.send_signal(signal.SIGTERM)
+            if not d.wait_log("draining"):
+                return "no \"draining\" log line"
+            why = T(self.note_reply(d, open_conns[0], "GET", "/readyz", "/readyz"),
+                    "/readyz", "get", 503, "application/problem+json", "not-ready")
+            why = why or T(self.note_reply(d, open_conns[1], "HEAD", "/readyz", "/readyz"),
+                           "/readyz", "head", 503)
+            why = why or T(self.note_reply(d, open_conns[2], "POST", path, P, b"{}",
+                                           {"Content-Type": "application/json"}),
+                           P, "post", 503, "application/problem+json", "not-ready")
+            if why:
+                return why
+            if d.proc.poll() is not None:
+                return "exited with a request in flight"
+            slow.send(small[10:])
+            resp = slow.getresponse()
+            rr = Reply(resp.status, resp.getheaders(), resp.read())
+            slow.close()
+            for conn in open_conns:
+                conn.close()
+            self.note(P, "POST", rr)
+            why = T(rr, P, "post", 200, "application/json")
+            if why:
+                return "the request in flight: " + why
+            rc = d.stop()
+            return None if rc == 0 else "exit %r" % rc
+        self.check("SIGTERM with a request in flight: /readyz and predict 503 not-ready on open "
+                   "connections, the request finishes 200, exit 0", drain)
+
+    def note_reply(self, d, conn, method, path, template, body=None, headers=None):
+        r = send(conn, method, path, body, headers)
+        self.note(template, method, r)
+        return r
+
+    def check_coverage(self):
+        skipped = {k for k in self.documented if k[2] == "500"}
+        missing = sorted(set(self.documented) - self.seen - skipped)
+        extra = sorted(k for k in self.seen - set(self.documented) if k[0] != "other")
+        self.c.check("live: every documented response but 500 was seen (%d of %d)"
+                     % (len(set(self.documented) & self.seen), len(self.documented)),
+                     lambda: "never seen: %s" % ["%s %s %s" % (m.upper(), p, s)
+                                                 for p, m, s in missing] if missing else None)
+        self.c.check("live: every response seen is documented",
+                     lambda: "undocumented: %s" % ["%s %s %s" % (m.upper(), p, s)
+                                                   for p, m, s in extra] if extra else None)
+
+
 def main(argv):
     cli = argv[1] if len(argv) > 1 else "build/genorisk"
     if not os.path.isabs(cli) and not os.path.exists(cli):
@@ -193,13 +932,15 @@ def main(argv):
         info = openapi.get("info", {})
         if info.get("title") != "genorisk" or info.get("version") != "0.1.0":
             return "info.title/version are %r/%r" % (info.get("title"), info.get("version"))
-        if openapi.get("paths") != {}:
-            return "paths is not {}"
+        if sorted(openapi.get("paths") or {}) != sorted(PATHS):
+            return "paths are %s, expected %s" % (sorted(openapi.get("paths") or {}),
+                                                  sorted(PATHS))
         return None
-    c.check("openapi.yaml: OpenAPI 3.1, genorisk 0.1.0, no paths yet", openapi_header)
+    c.check("openapi.yaml: OpenAPI 3.1, genorisk 0.1.0, the daemon's paths", openapi_header)
     schemas = openapi.get("components", {}).get("schemas", {})
     for name in ("PredictRequest", "Sample", "PredictResponse", "Result", "Coverage",
-                 "Explanation", "Attribution", "ModelSummary", "ModelDetail", "Manifest"):
+                 "Explanation", "Attribution", "ModelSummary", "ModelDetail", "RequestId",
+                 "HealthStatus", "ReadyStatus", "ModelList", "Problem", "Manifest"):
         c.check("openapi.yaml: %s is a draft 2020-12 schema" % name,
                 lambda name=name: Draft202012Validator.check_schema(schemas[name]))
 
@@ -291,6 +1032,14 @@ def main(argv):
         c.check("models show %s: ModelDetail" % bundle,
                 lambda b=bundle: check_output(*run_cli(cli, ["models", "show", b]),
                                               "ModelDetail"))
+
+    # 6. the daemon
+    check_path_examples(c, openapi)
+    daemon = os.path.join(os.path.dirname(cli), "genoriskd")
+    if not (os.path.isfile(daemon) and os.access(daemon, os.X_OK)):
+        c.fail("daemon", "%s is missing or not executable; build it with make" % daemon)
+    elif have_cli:
+        Live(c, cli, daemon, openapi).run()
 
     print("schemas: %d passed, %d failed" % (c.passed, c.failed))
     return 1 if c.failed else 0

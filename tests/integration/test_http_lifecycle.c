@@ -659,7 +659,9 @@ Test(http_lifecycle, drain_timeout_bounds_shutdown)
         http_free(a[t].r);
     }
     cr_assert_eq(code, 0, "exit code after the drain timeout should be 0, got %d", code);
-    cr_assert(took < 3500, "--drain-timeout-s 1 but the daemon took %ld ms to exit", took);
+    /* the deadline, plus what cannot be interrupted: parsing one 10,000-sample
+     * body (slow under ASan) and the sample in progress */
+    cr_assert(took < 6000, "--drain-timeout-s 1 but the daemon took %ld ms to exit", took);
     free(big);
     daemon_free(d);
     models_dir_free(dir);

@@ -35,7 +35,8 @@ static void json_lines(void)
 static void text_lines(void)
 {
     gr_log l = { 0, GR_LOG_DEBUG };
-    gr_log_write(&l, GR_LOG_WARN, "request", json_pack("{s:s, s:f}", "route", "/v1/models", "duration_ms", 1.5));
+    gr_log_write(&l, GR_LOG_WARN, "request", json_pack("{s:s, s:f, s:s}", "route", "/v1/models",
+                                                       "duration_ms", 1.5, "error", "a b"));
 }
 
 Test(log, json_lines_and_levels)
@@ -61,7 +62,7 @@ Test(log, json_lines_and_levels)
 Test(log, text_lines)
 {
     char *s = capture(text_lines);
-    cr_assert(strstr(s, " warn request route=/v1/models duration_ms=1.5\n"), "%s", s);
+    cr_assert(strstr(s, " warn request route=/v1/models duration_ms=1.5 error=\"a b\"\n"), "%s", s);
     free(s);
 }
 
