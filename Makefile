@@ -118,6 +118,7 @@ test: deps
 	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
+	tools/lint_openapi.sh || fail=1; \
 	tools/check_generated.sh || fail=1; \
 	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
