@@ -2,7 +2,7 @@
 # Lints openapi.yaml with the Redocly CLI pinned in tools/openapi/package-lock.json
 # (recommended ruleset; exceptions and their reasons in tools/openapi/redocly.yaml).
 #
-#     tools/lint_openapi.sh            (from anywhere; needs node >= 20.19 and npm)
+#     tools/lint_openapi.sh            (from anywhere; needs node >= 18.17 and npm, as Debian 12 ships)
 #
 # Installs the linter with `npm ci` the first time (tools/openapi/node_modules/).
 # Closes with "openapi lint: 1 passed, 0 failed" and exit 0, or
