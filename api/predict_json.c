@@ -323,9 +323,27 @@ gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_ap
                 json_decref(r);
                 return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             }
-            for (size_t j = 0; j < nf; j++)
-                order[j] = (ranked){ j, fabs(phi[j]) };
-            qsort(order, nf, sizeof *order, by_magnitude);
+            size_t k_keep = (size_t)req->top_k < nf ? (size_t)req->top_k : nf;
+            if (k_keep <= 32) {
+                /* keep the k largest in an insertion-sorted prefix: O(n k)
+                 * beats sorting all n when k is small, the common case */
+                size_t have = 0;
+                for (size_t j = 0; j < nf; j++) {
+                    ranked c = { j, fabs(phi[j]) };
+                    if (have == k_keep && by_magnitude(&c, &order[have - 1]) >= 0)
+                        continue;
+                    size_t at = have < k_keep ? have++ : have - 1;
+                    while (at > 0 && by_magnitude(&c, &order[at - 1]) < 0) {
+                        order[at] = order[at - 1];
+                        at--;
+                    }
+                    order[at] = c;
+                }
+            } else {
+                for (size_t j = 0; j < nf; j++)
+                    order[j] = (ranked){ j, fabs(phi[j]) };
+                qsort(order, nf, sizeof *order, by_magnitude);
+            }
             for (long k = 0; k < req->top_k && (size_t)k < nf; k++) {
                 size_t j = order[k].i;
                 json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));

@@ -80,6 +80,9 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_metrics_request(s->metrics, d->route, d->status, d->seconds);
     if (d->route == GR_ROUTE_PREDICT && d->status == 200)
         gr_metrics_predictions(s->metrics, d->model, d->samples);
+    gr_log_level level = d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO;
+    if (!gr_log_enabled(&s->log, level))
+        return;
     json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
                           "method", d->method, "route", gr_route_names[d->route], "status",
                           (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
@@ -90,7 +93,7 @@ static void request_done(void *ctx, const gr_http_done *d)
     }
     if (f && d->error[0])
         json_object_set_new(f, "problem", json_string(d->error));
-    gr_log_write(&s->log, d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO, "request", f);
+    gr_log_write(&s->log, level, "request", f);
 }
 
 static void reload(daemon_state *s)
@@ -111,7 +114,7 @@ static void reload(daemon_state *s)
     pthread_mutex_unlock(&s->mu);
     gr_modelset_release(old); /* freed when the last request using it ends */
     gr_metrics_reload(s->metrics, 1);
-    gr_log_write(&s->log, GR_LOG_INFO, "reloaded",
+    gr_log_event(&s->log, "reloaded",
                  json_pack("{s:I}", "models", (json_int_t)gr_modelset_count(fresh)));
 }
 
@@ -182,7 +185,7 @@ int main(int argc, char **argv)
         goto out;
     }
     s.ready = 1;
-    gr_log_write(&s.log, GR_LOG_INFO, "listening",
+    gr_log_event(&s.log, "listening",
                  json_pack("{s:s, s:i, s:I, s:i, s:s}", "address", s.cfg.host, "port",
                            (int)gr_http_port(http), "models",
                            (json_int_t)gr_modelset_count(s.set), "workers", s.cfg.workers,
@@ -198,7 +201,7 @@ int main(int argc, char **argv)
 
     s.ready = 0;
     gr_http_quiesce(http);
-    gr_log_write(&s.log, GR_LOG_INFO, "draining",
+    gr_log_event(&s.log, "draining",
                  json_pack("{s:I, s:i}", "in_flight", (json_int_t)gr_http_in_flight(http),
                            "timeout_s", s.cfg.drain_timeout_s));
     for (long waited = 0; gr_http_in_flight(http) > 0 && waited < s.cfg.drain_timeout_s * 1000L;
@@ -216,7 +219,7 @@ int main(int argc, char **argv)
         sleep_ms(20);
     gr_http_stop(http);
     s.pool = NULL;
-    gr_log_write(&s.log, left ? GR_LOG_WARN : GR_LOG_INFO, "stopped",
+    gr_log_event(&s.log, "stopped",
                  json_pack("{s:I, s:I}", "past_deadline", (json_int_t)left, "cancelled",
                            (json_int_t)cancelled));
     rc = 0;

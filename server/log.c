@@ -28,12 +28,29 @@ static void write_all(const char *s, size_t n)
     }
 }
 
+int gr_log_enabled(const gr_log *log, gr_log_level level)
+{
+    return level >= log->min;
+}
+
+static void write_line(const gr_log *log, gr_log_level level, const char *msg, json_t *fields);
+
 void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t *fields)
 {
     if (level < log->min) {
         json_decref(fields);
         return;
     }
+    write_line(log, level, msg, fields);
+}
+
+void gr_log_event(const gr_log *log, const char *msg, json_t *fields)
+{
+    write_line(log, GR_LOG_INFO, msg, fields);
+}
+
+static void write_line(const gr_log *log, gr_log_level level, const char *msg, json_t *fields)
+{
     struct timespec ts;
     struct tm tm;
     char when[40];

@@ -15,9 +15,17 @@ typedef struct {
 /* Parses "debug", "info", "warn" or "error"; returns -1 otherwise. */
 int gr_log_parse_level(const char *s);
 
+/* 1 when a line at this level would be written (skip building its fields). */
+int gr_log_enabled(const gr_log *log, gr_log_level level);
+
 /* Writes one line with time, level and msg, then fields' members in order.
  * Takes ownership of fields (an object, or NULL). Thread-safe: the line goes
  * out in one write(2). */
 void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t *fields);
+
+/* The daemon's lifecycle (listening, reloaded, draining, stopped): written at
+ * level info whatever the threshold, since orchestrators and scripts wait
+ * for them. */
+void gr_log_event(const gr_log *log, const char *msg, json_t *fields);
 
 #endif

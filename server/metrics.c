@@ -1,6 +1,8 @@
-/* metrics.c - see metrics.h. One mutex guards everything: updates are a few
- * additions per request, far from the cost of the request itself. */
+/* metrics.c - see metrics.h. Request counters and histograms are atomics, so
+ * the HTTP threads never queue on a lock for them; the rarer updates (model
+ * sample counts, reloads) share one mutex. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,8 @@ static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 #define MAX_CODES 24
 
 typedef struct {
-    unsigned code;
-    unsigned long long n;
+    atomic_uint code; /* 0: slot free */
+    atomic_ullong n;
 } code_count;
 
 typedef struct {
@@ -29,9 +31,9 @@ typedef struct {
 struct gr_metrics {
     pthread_mutex_t mu;
     code_count codes[GR_ROUTE_COUNT][MAX_CODES];
-    unsigned long long hist[GR_ROUTE_COUNT][N_BUCKETS + 1];
-    double sum[GR_ROUTE_COUNT];
-    unsigned long long count[GR_ROUTE_COUNT];
+    atomic_ullong hist[GR_ROUTE_COUNT][N_BUCKETS + 1];
+    atomic_ullong sum_ns[GR_ROUTE_COUNT];
+    atomic_ullong count[GR_ROUTE_COUNT];
     model_count *models;
     size_t n_models;
     unsigned long long reloads[2]; /* failure, success */
@@ -65,22 +67,27 @@ void gr_metrics_request(gr_metrics *m, gr_route route, unsigned code, double sec
 {
     if ((unsigned)route >= GR_ROUTE_COUNT)
         route = GR_ROUTE_OTHER;
-    pthread_mutex_lock(&m->mu);
     code_count *c = m->codes[route];
     for (size_t i = 0; i < MAX_CODES; i++) {
-        if (c[i].code == code || c[i].code == 0) {
-            c[i].code = code;
-            c[i].n++;
+        unsigned seen = atomic_load(&c[i].code);
+        if (seen == 0) { /* claim the free slot, unless another thread just did */
+            unsigned expect = 0;
+            if (atomic_compare_exchange_strong(&c[i].code, &expect, code))
+                seen = code;
+            else
+                seen = expect;
+        }
+        if (seen == code) {
+            atomic_fetch_add(&c[i].n, 1);
             break;
         }
     }
     size_t b = 0;
     while (b < N_BUCKETS && seconds > buckets[b])
         b++;
-    m->hist[route][b]++;
-    m->sum[route] += seconds;
-    m->count[route]++;
-    pthread_mutex_unlock(&m->mu);
+    atomic_fetch_add(&m->hist[route][b], 1);
+    atomic_fetch_add(&m->sum_ns[route], (unsigned long long)(seconds * 1e9));
+    atomic_fetch_add(&m->count[route], 1);
 }
 
 void gr_metrics_predictions(gr_metrics *m, const char *model, size_t samples)
@@ -172,17 +179,22 @@ char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
     put(&b, "# HELP genorisk_requests_total HTTP requests answered, by route and status code.\n"
             "# TYPE genorisk_requests_total counter\n");
     for (int r = 0; r < GR_ROUTE_COUNT; r++)
-        for (size_t i = 0; i < MAX_CODES && m->codes[r][i].code; i++)
+        for (size_t i = 0; i < MAX_CODES && atomic_load(&m->codes[r][i].code); i++)
             put(&b, "genorisk_requests_total{route=\"%s\",code=\"%u\"} %llu\n", gr_route_names[r],
-                m->codes[r][i].code, m->codes[r][i].n);
+                atomic_load(&m->codes[r][i].code), atomic_load(&m->codes[r][i].n));
     put(&b, "# HELP genorisk_request_duration_seconds Time from request start to completion.\n"
             "# TYPE genorisk_request_duration_seconds histogram\n");
     for (int r = 0; r < GR_ROUTE_COUNT; r++) {
-        if (!m->count[r])
+        unsigned long long count = atomic_load(&m->count[r]);
+        if (!count)
             continue;
+        /* buckets read one by one may run a request ahead of count; report
+         * count as the +Inf bucket's cumulative value, as Prometheus expects */
         unsigned long long cum = 0;
         for (size_t i = 0; i <= N_BUCKETS; i++) {
-            cum += m->hist[r][i];
+            cum += atomic_load(&m->hist[r][i]);
+            if (i == N_BUCKETS)
+                count = cum;
             if (i < N_BUCKETS)
                 put(&b, "genorisk_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                     gr_route_names[r], buckets[i], cum);
@@ -191,9 +203,9 @@ char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
                     gr_route_names[r], cum);
         }
         put(&b, "genorisk_request_duration_seconds_sum{route=\"%s\"} %.9g\n", gr_route_names[r],
-            m->sum[r]);
+            (double)atomic_load(&m->sum_ns[r]) * 1e-9);
         put(&b, "genorisk_request_duration_seconds_count{route=\"%s\"} %llu\n", gr_route_names[r],
-            m->count[r]);
+            count);
     }
     put(&b, "# HELP genorisk_queue_depth Predict requests waiting for a worker.\n"
             "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n", queue_depth);

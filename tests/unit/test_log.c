@@ -73,3 +73,21 @@ Test(log, level_names)
     cr_assert_eq(gr_log_parse_level("verbose"), -1);
     cr_assert_eq(gr_log_parse_level(NULL), -1);
 }
+
+static void events_ignore_the_threshold(void)
+{
+    gr_log l = { 1, GR_LOG_ERROR };
+    gr_log_write(&l, GR_LOG_INFO, "request", NULL);
+    gr_log_event(&l, "listening", json_pack("{s:i}", "port", 8080));
+}
+
+Test(log, lifecycle_events_are_always_written)
+{
+    char *s = capture(events_ignore_the_threshold);
+    cr_assert_null(strstr(s, "\"request\""));
+    cr_assert(strstr(s, "\"level\":\"info\",\"msg\":\"listening\",\"port\":8080"), "%s", s);
+    gr_log l = { 1, GR_LOG_WARN };
+    cr_assert(!gr_log_enabled(&l, GR_LOG_INFO));
+    cr_assert(gr_log_enabled(&l, GR_LOG_ERROR));
+    free(s);
+}

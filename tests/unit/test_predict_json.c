@@ -230,3 +230,45 @@ Test(predict_json, model_metadata)
     cr_assert_str_eq(str(o, "files.features"), "features.tsv");
     json_decref(o);
 }
+
+/* top_k = k must be the first k of every attribution ranked by magnitude,
+ * whichever selection path (small k, large k) produced it. */
+Test(predict_json_topk, selection_matches_a_full_sort)
+{
+    gr_model *xm = fixture_model("xgb_clf");
+    fixture_cases fc;
+    fixture_cases_load("xgb_clf", &fc);
+    gr_workspace *ws = gr_workspace_new(xm);
+    double phi[40], used[40];
+    long ks[] = { 1, 5, 32, 33, 39 };
+    for (size_t r = 0; r < 5; r++) {
+        gr_api_request all = { .n_samples = 1, .n_features = 40, .ids = json_pack("[n]"),
+                               .x = fc.X + r * 40, .explain = 1, .top_k = 0 };
+        json_t *full = NULL;
+        cr_assert_eq(gr_api_predict_sample(xm, ws, &all, 0, phi, used, &full, NULL), GR_OK);
+        json_t *fa = json_object_get(json_object_get(full, "explanation"), "attributions");
+        for (size_t kk = 0; kk < sizeof ks / sizeof *ks; kk++) {
+            gr_api_request some = all;
+            some.top_k = ks[kk];
+            json_t *part = NULL;
+            cr_assert_eq(gr_api_predict_sample(xm, ws, &some, 0, phi, used, &part, NULL), GR_OK);
+            json_t *pa = json_object_get(json_object_get(part, "explanation"), "attributions");
+            cr_assert_eq(json_array_size(pa), (size_t)ks[kk]);
+            for (size_t i = 0; i < json_array_size(pa); i++) {
+                double v = fabs(json_number_value(json_object_get(json_array_get(pa, i), "value")));
+                if (i > 0) /* non-increasing */
+                    cr_assert_geq(fabs(json_number_value(json_object_get(json_array_get(pa, i - 1), "value"))), v);
+                size_t bigger = 0; /* features strictly larger in magnitude: all must be listed before */
+                for (size_t j = 0; j < json_array_size(fa); j++)
+                    bigger += fabs(json_number_value(json_object_get(json_array_get(fa, j), "value"))) > v;
+                cr_assert_leq(bigger, i, "row %zu k %ld: item %zu is not among the largest", r, ks[kk], i);
+            }
+            json_decref(part);
+        }
+        json_decref(full);
+        json_decref(all.ids);
+    }
+    gr_workspace_free(ws);
+    fixture_cases_free(&fc);
+    gr_model_free(xm);
+}
