@@ -115,6 +115,7 @@ gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti,
             nd->feat = -1;
             nd->kids = 0;
             nd->thr = t->value[o];
+            f->n_leaf_nodes++;
             if (depth[o] > max_depth)
                 max_depth = depth[o];
             continue;
@@ -224,7 +225,10 @@ typedef struct {
     int d, n_cond;
 } path_builder;
 
-static int emit_leaf(path_builder *b, double value)
+/* Appends an entry for the current path; split < 0 makes it a single leaf
+ * of value v_left, else a pair under node split. */
+static int emit(path_builder *b, double v_left, int64_t split, int32_t split_feat, double v_right,
+                double z_left, double z_right)
 {
     gr_forest *f = b->f;
     if (!grow((void **)&f->leaves, &b->cap_leaves, f->n_leaves + 1, sizeof *f->leaves) ||
@@ -236,7 +240,12 @@ static int emit_leaf(path_builder *b, double value)
               sizeof *f->slot_zero))
         return 0;
     gr_leaf *lf = &f->leaves[f->n_leaves++];
-    lf->value = value * b->weight;
+    lf->value = v_left * b->weight;
+    lf->value_right = v_right * b->weight;
+    lf->zero_left = z_left;
+    lf->zero_right = z_right;
+    lf->split = split < 0 ? 0 : (uint32_t)split;
+    lf->split_feat = split < 0 ? -1 : split_feat;
     lf->cond_off = (uint32_t)f->n_conds;
     lf->slot_off = (uint32_t)f->n_slots;
     lf->n_cond = (uint8_t)b->n_cond;
@@ -252,10 +261,18 @@ static int emit_leaf(path_builder *b, double value)
     double reach = 1;
     for (int s = 0; s < b->d; s++)
         reach *= b->zero[s];
-    f->expected += lf->value * reach;
-    if (b->d > f->max_slots)
-        f->max_slots = b->d;
+    f->expected += split < 0 ? lf->value * reach
+                             : (lf->value * z_left + lf->value_right * z_right) * reach;
+    if (b->d + (split >= 0) > f->max_slots)
+        f->max_slots = b->d + (split >= 0);
     return 1;
+}
+
+/* Cover ratio of child under n; a zero-cover parent splits its (empty)
+ * weight evenly, so the two fractions still sum to one and additivity holds. */
+static double zero_fraction(const gr_forest *f, uint32_t n, uint32_t child)
+{
+    return f->cover[n] > 0 ? f->cover[child] / f->cover[n] : 0.5;
 }
 
 /* Depth is bounded by GR_MAX_TREE_DEPTH, checked while loading. */
@@ -264,22 +281,23 @@ static int walk(path_builder *b, uint32_t n)
     gr_forest *f = b->f;
     const gr_tnode *nd = &f->nodes[n];
     if (nd->feat < 0)
-        return emit_leaf(b, nd->thr);
+        return emit(b, nd->thr, -1, -1, 0, 0, 0);
     int slot = 0;
     while (slot < b->d && b->feat[slot] != nd->feat)
         slot++;
     int added = slot == b->d;
+    uint32_t l = nd->kids >> 1;
+    if (added && f->nodes[l].feat < 0 && f->nodes[l + 1].feat < 0)
+        return emit(b, f->nodes[l].thr, n, nd->feat, f->nodes[l + 1].thr,
+                    zero_fraction(f, n, l), zero_fraction(f, n, l + 1));
     double saved = added ? 1.0 : b->zero[slot];
     if (added) {
         b->feat[b->d++] = nd->feat;
         b->zero[slot] = 1.0;
     }
     for (uint32_t side = 0; side < 2; side++) {
-        uint32_t child = (nd->kids >> 1) + side;
-        /* A zero-cover parent splits its (empty) weight evenly, so the two
-         * children's fractions still sum to one and additivity holds. */
-        double ratio = f->cover[n] > 0 ? f->cover[child] / f->cover[n] : 0.5;
-        b->zero[slot] = saved * ratio;
+        uint32_t child = l + side;
+        b->zero[slot] = saved * zero_fraction(f, n, child);
         b->cond[b->n_cond++] = (gr_cond){ n, (uint8_t)(side == 0), (uint8_t)slot };
         int ok = walk(b, child);
         b->n_cond--;

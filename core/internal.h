@@ -22,11 +22,18 @@ typedef struct {
 
 /* One leaf's root path, for SHAP: d distinct features (slots), their
  * cover-weighted zero fractions, and the n_cond branch conditions that decide
- * whether a row agrees with the path. */
+ * whether a row agrees with the path.
+ * A pair entry stands for two sibling leaves under node `split`, whose
+ * feature is new to the path: slots and conds then describe the path down to
+ * `split`, and the two leaves are handled in one pass (treeshap.c). */
 typedef struct {
-    double value;      /* leaf value scaled by the tree's weight in the ensemble */
+    double value;      /* leaf value scaled by the tree's weight; pair: left leaf's */
+    double value_right;             /* pair: right leaf's value */
+    double zero_left, zero_right;   /* pair: cover ratios at split */
     uint32_t cond_off; /* first entry in gr_forest.conds */
     uint32_t slot_off; /* first entry in gr_forest.slot_feat / slot_zero */
+    uint32_t split;    /* pair: the parent node */
+    int32_t split_feat; /* pair: its feature; -1 for a single leaf */
     uint8_t n_cond;
     uint8_t d;
 } gr_leaf;
@@ -49,7 +56,8 @@ typedef struct gr_forest {
     double *cover;      /* per node; used while building SHAP paths */
     int max_depth;
 
-    size_t n_leaves, n_conds, n_slots;
+    size_t n_leaf_nodes;  /* leaves in the trees */
+    size_t n_leaves, n_conds, n_slots; /* SHAP path entries (a sibling pair is one) */
     gr_leaf *leaves;
     gr_cond *conds;
     int32_t *slot_feat;

@@ -175,7 +175,7 @@ static gr_status fill_info(gr_model *m)
         in->n_features_with_mean += !isnan(m->features[i].mean);
     if (m->forest) {
         in->n_trees = m->forest->n_trees;
-        in->n_leaves = m->forest->n_leaves;
+        in->n_leaves = m->forest->n_leaf_nodes;
         in->max_depth = m->forest->max_depth;
         in->explain_method = "tree_shap_path_dependent";
     } else {

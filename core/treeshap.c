@@ -37,7 +37,8 @@ void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *
     for (size_t li = 0; li < f->n_leaves; li++) {
         const gr_leaf *lf = &f->leaves[li];
         const int d = lf->d;
-        if (d == 0)
+        const int pair = lf->split_feat >= 0;
+        if (d == 0 && !pair)
             continue; /* a single-leaf tree only moves the base value */
         uint64_t agree = d == 64 ? ~(uint64_t)0 : (((uint64_t)1 << d) - 1);
         const gr_cond *c = f->conds + lf->cond_off;
@@ -58,41 +59,82 @@ void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *
             a += bit;
             p *= bit ? 1.0 : sz[s];
         }
-        double vp = lf->value * p;
-        if (vp == 0)
-            continue;
-
         e[0] = 1;
         for (int i = 0; i < a; i++) {
             e[i + 1] = 0;
             for (int k = i + 1; k > 0; k--)
                 e[k] += za[i] * e[k - 1];
         }
-        const double *w = f->shap_w + (size_t)d * stride;
+        /* A pair's split feature is one more distinct feature on its path. */
+        const double *w = f->shap_w + (size_t)(d + pair) * stride;
+        double ka = 0; /* K(A) */
+        for (int s = 0; s <= a; s++)
+            ka += w[s] * e[a - s];
+
+        if (!pair) {
+            double vp = lf->value * p;
+            if (vp == 0)
+                continue;
+            if (a < d) {
+                double neg = vp * ka;
+                for (int s = 0; s < d; s++)
+                    phi[sf[s]] -= (agree >> s & 1) ? 0.0 : neg;
+            }
+            /* K(A \ {j}) for every j at once: the division recurrences of the
+             * different j are independent, so running them side by side (j
+             * innermost) overlaps them instead of waiting on each one in turn. */
+            double kj[GR_MAX_TREE_DEPTH];
+            for (int j = 0; j < a; j++) {
+                q[j] = 1;
+                kj[j] = w[a - 1];
+            }
+            for (int i = 1; i < a; i++) {
+                const double ei = e[i], wi = w[a - 1 - i];
+                for (int j = 0; j < a; j++) {
+                    q[j] = ei - za[j] * q[j];
+                    kj[j] += wi * q[j];
+                }
+            }
+            for (int j = 0; j < a; j++)
+                phi[fa[j]] += vp * (1 - za[j]) * kj[j];
+            continue;
+        }
+
+        /* Two sibling leaves: the row reaches the hot one (h), not the cold
+         * one (c). With e the polynomial of the agreeing prefix, the hot
+         * leaf's polynomial is e (1 + z_h t), whose K values follow from e's
+         * through K1(q) = sum_s W(s+1) q_{m-s}: K(q (1 + z t)) = K1(q) + z K(q).
+         * So both leaves cost one pass over the prefix. */
+        int hot_left = dir[lf->split];
+        double vh = hot_left ? lf->value : lf->value_right;
+        double vc = hot_left ? lf->value_right : lf->value;
+        double zh = hot_left ? lf->zero_left : lf->zero_right;
+        double zc = hot_left ? lf->zero_right : lf->zero_left;
+        double cold = vc * zc;
+        phi[lf->split_feat] += p * ka * (vh * (1 - zh) - cold);
         if (a < d) {
-            double ka = 0;
+            double k1a = 0; /* a < d, so W(s+1) stays within s+1 <= d */
             for (int s = 0; s <= a; s++)
-                ka += w[s] * e[a - s];
-            double neg = vp * ka;
+                k1a += w[s + 1] * e[a - s];
+            double neg = p * (vh * (k1a + zh * ka) + cold * ka);
             for (int s = 0; s < d; s++)
                 phi[sf[s]] -= (agree >> s & 1) ? 0.0 : neg;
         }
-        /* K(A \ {j}) for every j at once: the division recurrences of the
-         * different j are independent, so running them side by side (j
-         * innermost) overlaps them instead of waiting on each one in turn. */
-        double kj[GR_MAX_TREE_DEPTH];
+        double kj[GR_MAX_TREE_DEPTH], k1j[GR_MAX_TREE_DEPTH];
         for (int j = 0; j < a; j++) {
             q[j] = 1;
             kj[j] = w[a - 1];
+            k1j[j] = w[a];
         }
         for (int i = 1; i < a; i++) {
-            const double ei = e[i], wi = w[a - 1 - i];
+            const double ei = e[i], wi = w[a - 1 - i], w1 = w[a - i];
             for (int j = 0; j < a; j++) {
                 q[j] = ei - za[j] * q[j];
                 kj[j] += wi * q[j];
+                k1j[j] += w1 * q[j];
             }
         }
         for (int j = 0; j < a; j++)
-            phi[fa[j]] += vp * (1 - za[j]) * kj[j];
+            phi[fa[j]] += p * (1 - za[j]) * (vh * (k1j[j] + zh * kj[j]) + cold * kj[j]);
     }
 }
