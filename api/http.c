@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "api/http.h"
 #include "api/predict_json.h"
+#include "api/predict_vcf.h"
 #include "api/problem.h"
 
 const char *const gr_route_names[GR_ROUTE_COUNT] = {
@@ -61,6 +63,18 @@ typedef struct {
     char *body;
     size_t body_len, body_cap, bytes_in;
     int too_large;
+    /* VCF upload: spooled to an unlinked temp file */
+    int vcf;          /* 1 when the body is a VCF/BCF (raw or multipart) */
+    int spool;        /* descriptor, -1 when none */
+    size_t limit;     /* body ceiling for this request */
+    struct MHD_PostProcessor *pp;
+    int got_file;     /* multipart: a "file" part arrived */
+    int pp_failed;    /* multipart: the body did not parse */
+    int write_failed;
+    gr_vcf_options vopt;
+    int allow_low;
+    char **samples;
+    size_t n_samples;
     atomic_int job;
     /* the answer, built by the handler or a worker */
     unsigned status;
@@ -69,7 +83,7 @@ typedef struct {
     const char *ctype;
     const char *allow;
     int retry_after;
-    size_t samples;
+    size_t samples_done;
     char error[40];
     size_t bytes_out;
 } req;
@@ -334,7 +348,7 @@ static void run_predict(void *arg)
         set_problem(r, k.status, k.slug, k.title, err.text, err.field);
         goto done;
     }
-    r->samples = areq.n_samples;
+    r->samples_done = areq.n_samples;
     doc = gr_api_response_new(r->model, results, areq.warnings);
     results = NULL;
     set_json(r, 200, doc);
@@ -344,6 +358,112 @@ done:
     json_decref(results);
     gr_api_request_clear(&areq);
     gr_workspace_free(ws);
+    free(phi);
+    free(used);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+static int spool_write(req *r, const char *data, size_t n)
+{
+    while (n) {
+        ssize_t w = write(r->spool, data, n);
+        if (w < 0) {
+            r->write_failed = 1;
+            return 0;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+/* multipart/form-data: the "file" part goes to the spool, others are ignored */
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding, (void)off;
+    req *r = cls;
+    if (strcmp(key, "file"))
+        return MHD_YES;
+    r->got_file = 1;
+    return size == 0 || spool_write(r, data, size) ? MHD_YES : MHD_NO;
+}
+
+static void run_predict_vcf(void *arg)
+{
+    req *r = arg;
+    gr_error err;
+    gr_vcf_result *v = NULL;
+    json_t *results = NULL;
+    gr_workspace *ws = NULL;
+    double *x = NULL, *phi = NULL, *used = NULL;
+    gr_status st = GR_OK;
+    if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
+        set_problem(r, 400, "invalid-parameter", "No file part",
+                    "a multipart upload needs a part named \"file\" holding the VCF", NULL);
+        goto done;
+    }
+    if (r->write_failed) {
+        set_problem(r, 503, "overloaded", "Cannot store the upload",
+                    "the server could not spool the upload to disk; retry later", NULL);
+        goto done;
+    }
+    lseek(r->spool, 0, SEEK_SET);
+    r->vopt.samples = (const char *const *)r->samples;
+    r->vopt.n_samples = r->n_samples;
+    st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
+    r->spool = -1; /* gr_vcf_read took the descriptor */
+    if (st)
+        goto fail;
+    gr_api_output out = { r->q_explain >= 0 ? r->q_explain : 1,
+                          r->q_top_k >= 0 ? r->q_top_k : GR_API_DEFAULT_TOP_K };
+    size_t nf = gr_model_get_info(r->model)->n_features;
+    if (v->n_samples > r->h->env.max_samples) {
+        st = gr_error_set(&err, GR_ELIMIT, NULL, 0, "sample",
+                          "the VCF holds %zu samples; at most %zu per request (choose some with "
+                          "?sample=ID)", v->n_samples, r->h->env.max_samples);
+        goto fail;
+    }
+    ws = gr_workspace_new(r->model);
+    x = malloc((nf ? nf : 1) * sizeof *x);
+    phi = malloc((nf ? nf : 1) * sizeof *phi);
+    used = malloc((nf ? nf : 1) * sizeof *used);
+    results = json_array();
+    if (!ws || !x || !phi || !used || !results) {
+        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t s = 0; s < v->n_samples; s++) {
+        if (atomic_load_explicit(&r->h->abort_work, memory_order_relaxed)) {
+            r->retry_after = 1;
+            set_problem(r, 503, "not-ready", "Not ready",
+                        "the server shut down before this request finished; retry", NULL);
+            goto done;
+        }
+        json_t *one = NULL;
+        if ((st = gr_api_vcf_result(r->model, ws, v, s, &out, r->allow_low, x, phi, used, &one,
+                                    &err)))
+            goto fail;
+        json_array_append_new(results, one);
+    }
+    r->samples_done = v->n_samples;
+    json_t *warnings = gr_api_vcf_warnings(v);
+    set_json(r, 200, gr_api_response_new(r->model, results, warnings));
+    json_decref(warnings);
+    results = NULL;
+    goto done;
+fail: {
+    gr_problem_kind k = gr_problem_for_status(st);
+    set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+}
+done:
+    gr_vcf_result_free(v);
+    json_decref(results);
+    gr_workspace_free(ws);
+    free(x);
     free(phi);
     free(used);
     atomic_store(&r->job, JOB_DONE);
@@ -431,6 +551,106 @@ static int parse_query(req *r)
     return 1;
 }
 
+static int is_vcf_type(const char *ct)
+{
+    static const char *const types[] = { "text/vcf", "text/x-vcf", "application/vcf",
+                                         "application/gzip", "application/x-gzip",
+                                         "application/x-bgzip", "application/octet-stream",
+                                         "application/x-bcf", NULL };
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    for (size_t i = 0; types[i]; i++) {
+        size_t n = strlen(types[i]);
+        if (!strncasecmp(ct, types[i], n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    req *r;
+    int bad;
+    const char *what;
+} vcf_args;
+
+static enum MHD_Result collect_vcf_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    vcf_args *a = cls;
+    req *r = a->r;
+    if (a->bad)
+        return MHD_NO;
+    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") ||
+                   !strcmp(key, "genotype") || !strcmp(key, "filter") ||
+                   !strcmp(key, "allow_low_coverage");
+    if (!vcf_only)
+        return MHD_YES;
+    if (!r->vcf) {
+        a->bad = 1;
+        a->what = key;
+        return MHD_NO;
+    }
+    if (!value) {
+        a->bad = 2;
+        a->what = key;
+        return MHD_NO;
+    }
+    if (!strcmp(key, "sample")) {
+        if (r->n_samples >= 100000) {
+            a->bad = 3;
+            a->what = key;
+            return MHD_NO;
+        }
+        char **more = realloc(r->samples, (r->n_samples + 1) * sizeof *more);
+        char *copy = more ? strdup(value) : NULL;
+        if (more)
+            r->samples = more;
+        if (!copy) {
+            a->bad = 3;
+            a->what = key;
+            return MHD_NO;
+        }
+        r->samples[r->n_samples++] = copy;
+    } else if ((!strcmp(key, "absent") && !gr_api_parse_absent(value, &r->vopt.absent)) ||
+               (!strcmp(key, "genotype") && !gr_api_parse_genotype(value, &r->vopt.genotype)) ||
+               (!strcmp(key, "filter") && !gr_api_parse_filter(value, &r->vopt.filter_any))) {
+        a->bad = 2;
+        a->what = key;
+        return MHD_NO;
+    } else if (!strcmp(key, "allow_low_coverage")) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            a->bad = 2;
+            a->what = key;
+            return MHD_NO;
+        }
+        r->allow_low = !strcmp(value, "true");
+    }
+    return MHD_YES;
+}
+
+/* sample (repeatable), absent, genotype, filter, allow_low_coverage. */
+static int parse_vcf_query(req *r)
+{
+    vcf_args a = { r, 0, NULL };
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_vcf_arg, &a);
+    if (!a.bad)
+        return 1;
+    char detail[200];
+    if (a.bad == 1)
+        snprintf(detail, sizeof detail, "%s applies to VCF uploads, not to JSON requests", a.what);
+    else if (a.bad == 3)
+        snprintf(detail, sizeof detail, "too many sample parameters");
+    else
+        snprintf(detail, sizeof detail,
+                 "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
+                 "allow_low_coverage=true|false, sample=<id>", a.what);
+    set_problem(r, 400, "invalid-parameter", "Invalid query parameter", detail, a.what);
+    return 0;
+}
+
 /* First look at a predict request: everything decidable from the headers. */
 static int predict_headers(req *r, const char *name)
 {
@@ -440,10 +660,11 @@ static int predict_headers(req *r, const char *name)
     if (cl) {
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (*end || n > h->env.max_body_bytes) {
+        size_t most = h->env.max_upload_bytes > h->env.max_body_bytes ? h->env.max_upload_bytes
+                                                                      : h->env.max_body_bytes;
+        if (*end || n > most) {
             char detail[160];
-            snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
-                     h->env.max_body_bytes);
+            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", most);
             set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
             return 0;
         }
@@ -464,12 +685,48 @@ static int predict_headers(req *r, const char *name)
     }
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!is_json_type(ct)) {
+    int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+    r->vcf = multipart || is_vcf_type(ct);
+    if (!r->vcf && !is_json_type(ct)) {
         set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
-                    "send the predict request as Content-Type: application/json", NULL);
+                    "send a predict request as application/json, or a VCF/BCF as text/vcf, "
+                    "application/gzip, application/x-bgzip, application/octet-stream or "
+                    "multipart/form-data (part \"file\")", NULL);
         return 0;
     }
-    return parse_query(r);
+    r->limit = r->vcf ? h->env.max_upload_bytes : h->env.max_body_bytes;
+    if (cl) {
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > r->limit) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", r->limit);
+            set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            return 0;
+        }
+    }
+    if (!parse_query(r) || !parse_vcf_query(r))
+        return 0;
+    if (!r->vcf)
+        return 1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/genorisk-upload-XXXXXX", h->env.tmp_dir);
+    r->spool = mkstemp(path);
+    if (r->spool < 0) {
+        r->retry_after = 1;
+        set_problem(r, 503, "overloaded", "Cannot store the upload",
+                    "the server could not create a spool file; retry later", NULL);
+        return 0;
+    }
+    unlink(path); /* gone from the directory at once; freed when closed */
+    if (multipart) {
+        r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
+        if (!r->pp) {
+            set_problem(r, 400, "invalid-parameter", "Malformed multipart body",
+                        "the multipart/form-data Content-Type lacks a boundary", NULL);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -487,6 +744,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->in_flight, 1);
         r->h = h;
         r->conn = conn;
+        r->spool = -1;
         r->t0 = now();
         r->method = method;
         set_request_id(r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
@@ -523,7 +781,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         if (r->answered || r->decided || r->too_large)
             /* discarded, but not without end: far past the ceiling, hang up */
-            return r->bytes_in / 4 > h->env.max_body_bytes ? MHD_NO : MHD_YES;
+            return r->bytes_in / 4 > (r->limit ? r->limit : h->env.max_body_bytes) ? MHD_NO
+                                                                                 : MHD_YES;
+        if (r->vcf) {
+            if (r->bytes_in > r->limit) {
+                r->too_large = 1;
+                return MHD_YES;
+            }
+            if (r->write_failed)
+                return MHD_YES;
+            if (r->pp) {
+                if (!r->pp_failed && MHD_post_process(r->pp, upload_data, n) != MHD_YES)
+                    r->pp_failed = 1; /* answered 400 once the body is in */
+                return MHD_YES;
+            }
+            spool_write(r, upload_data, n);
+            return MHD_YES;
+        }
         if (r->body_len + n > h->env.max_body_bytes) {
             /* chunked, so no Content-Length said so first: stop storing, read
              * on to answer 413 at the end (libmicrohttpd cannot answer in the
@@ -560,7 +834,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_large) {
         char detail[160];
         snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
-                 h->env.max_body_bytes);
+                 r->limit ? r->limit : h->env.max_body_bytes);
         set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
         return queue_answer(r);
     }
@@ -568,7 +842,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * follows it. */
     atomic_store(&r->job, JOB_RUNNING);
     MHD_suspend_connection(conn);
-    if (h->env.submit(h->env.ctx, run_predict, cancel_predict, r)) {
+    if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
         r->retry_after = 1;
         set_problem(r, 503, "overloaded", "Overloaded",
                     "the work queue is full; retry shortly", NULL);
@@ -594,11 +868,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .bytes_in = r->bytes_in,
         .bytes_out = r->bytes_out,
         .model = r->model ? gr_model_get_info(r->model)->name : "",
-        .samples = r->samples,
+        .samples = r->samples_done,
         .error = r->status >= 400 ? r->error : "",
     };
     h->env.done(h->env.ctx, &d);
     gr_modelset_release(r->set);
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->spool >= 0) /* the client left before the work ran, or it never did */
+        close(r->spool);
+    for (size_t i = 0; i < r->n_samples; i++)
+        free(r->samples[i]);
+    free(r->samples);
     free(r->body);
     free(r->resp);
     free(r);

@@ -51,8 +51,10 @@ typedef struct {
     char *(*metrics_text)(void *ctx, size_t *len);
     /* Called once per finished request. */
     void (*done)(void *ctx, const gr_http_done *d);
-    size_t max_body_bytes;
+    size_t max_body_bytes;   /* JSON bodies */
+    size_t max_upload_bytes; /* VCF/BCF uploads, spooled to tmp_dir */
     size_t max_samples;
+    const char *tmp_dir;
     const char *openapi; /* the contract served at /openapi.yaml (borrowed) */
     size_t openapi_len;
 } gr_http_env;

@@ -282,23 +282,32 @@ gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_ap
                                 size_t i, double *phi, double *used, json_t **result,
                                 gr_error *err)
 {
+    gr_api_output o = { req->explain, req->top_k };
+    gr_status st = gr_api_result(m, ws, req->x + i * req->n_features, json_array_get(req->ids, i),
+                                 i, &o, phi, used, result, err);
+    if (st && err) { /* prefix the sample to the feature the core named */
+        char feature[sizeof err->field];
+        memcpy(feature, err->field, sizeof feature);
+        snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
+    }
+    return st;
+}
+
+gr_status gr_api_result(const gr_model *m, gr_workspace *ws, const double *x, json_t *sample_id,
+                        size_t i, const gr_api_output *out, double *phi, double *used,
+                        json_t **result, gr_error *err)
+{
     const gr_model_info *info = gr_model_get_info(m);
     const size_t nf = info->n_features;
-    const double *x = req->x + i * nf;
+    gr_api_output req_ = *out, *req = &req_;
     gr_prediction p;
     ranked *order = NULL;
     *result = NULL;
     gr_status st = gr_predict(m, ws, x, &p, req->explain ? phi : NULL, used, err);
-    if (st) {
-        if (err) { /* prefix the sample to the feature the core named */
-            char feature[sizeof err->field];
-            memcpy(feature, err->field, sizeof feature);
-            snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
-        }
+    if (st)
         return st;
-    }
     json_t *r = json_object(), *cov = json_object();
-    json_object_set(r, "sample", json_array_get(req->ids, i));
+    json_object_set(r, "sample", sample_id ? sample_id : json_null());
     json_object_set_new(r, "index", json_integer((json_int_t)i));
     json_object_set_new(r, "score", json_real(p.score));
     json_object_set_new(r, "margin", json_real(p.margin));

@@ -19,7 +19,9 @@ const char gr_config_usage[] =
     "  --listen ADDR:PORT      default 127.0.0.1:8080; port 0 picks one   GENORISK_LISTEN\n"
     "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
-    "  --max-body-bytes N      request body ceiling (16777216)    GENORISK_MAX_BODY_BYTES\n"
+    "  --max-body-bytes N      JSON body ceiling (16777216)       GENORISK_MAX_BODY_BYTES\n"
+    "  --max-upload-bytes N    VCF/BCF upload ceiling (4294967296) GENORISK_MAX_UPLOAD_BYTES\n"
+    "  --tmp-dir DIR           where uploads are spooled ($TMPDIR or /tmp)  GENORISK_TMP_DIR\n"
     "  --max-samples N         samples per request (10000)        GENORISK_MAX_SAMPLES\n"
     "  --drain-timeout-s N     wait for requests on SIGTERM (30)  GENORISK_DRAIN_TIMEOUT_S\n"
     "  --log-format json|text  (json)                             GENORISK_LOG_FORMAT\n"
@@ -65,7 +67,8 @@ static int parse_listen(const char *s, gr_config *c)
     return 1;
 }
 
-enum { O_MODELS = 256, O_LISTEN, O_WORKERS, O_QUEUE, O_BODY, O_SAMPLES, O_DRAIN, O_LFMT, O_LLVL };
+enum { O_MODELS = 256, O_LISTEN, O_WORKERS, O_QUEUE, O_BODY, O_SAMPLES, O_DRAIN, O_LFMT, O_LLVL,
+       O_UPLOAD, O_TMP };
 
 static const struct {
     int opt;
@@ -74,7 +77,8 @@ static const struct {
                { O_WORKERS, "GENORISK_WORKERS" },     { O_QUEUE, "GENORISK_QUEUE_DEPTH" },
                { O_BODY, "GENORISK_MAX_BODY_BYTES" }, { O_SAMPLES, "GENORISK_MAX_SAMPLES" },
                { O_DRAIN, "GENORISK_DRAIN_TIMEOUT_S" }, { O_LFMT, "GENORISK_LOG_FORMAT" },
-               { O_LLVL, "GENORISK_LOG_LEVEL" } };
+               { O_LLVL, "GENORISK_LOG_LEVEL" }, { O_UPLOAD, "GENORISK_MAX_UPLOAD_BYTES" },
+               { O_TMP, "GENORISK_TMP_DIR" } };
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
 {
@@ -104,16 +108,21 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
         return 1;
     case O_BODY:
     case O_SAMPLES:
-        if (!parse_num(v, 1, (long long)1 << 40, &x)) {
+    case O_UPLOAD:
+        if (!parse_num(v, 1, (long long)1 << 50, &x)) {
             snprintf(why, n, "--%s must be a positive number",
-                     opt == O_BODY ? "max-body-bytes" : "max-samples");
+                     opt == O_BODY ? "max-body-bytes" : opt == O_UPLOAD ? "max-upload-bytes"
+                                                                        : "max-samples");
             return 0;
         }
         if (opt == O_BODY)
             c->max_body_bytes = (size_t)x;
+        else if (opt == O_UPLOAD)
+            c->max_upload_bytes = (size_t)x;
         else
             c->max_samples = (size_t)x;
         return 1;
+    case O_TMP: c->tmp_dir = v; return 1;
     case O_LFMT:
         if (strcmp(v, "json") && strcmp(v, "text")) {
             snprintf(why, n, "--log-format must be json or text");
@@ -140,6 +149,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "queue-depth", required_argument, NULL, O_QUEUE },
         { "max-body-bytes", required_argument, NULL, O_BODY },
         { "max-samples", required_argument, NULL, O_SAMPLES },
+        { "max-upload-bytes", required_argument, NULL, O_UPLOAD },
+        { "tmp-dir", required_argument, NULL, O_TMP },
         { "drain-timeout-s", required_argument, NULL, O_DRAIN },
         { "log-format", required_argument, NULL, O_LFMT },
         { "log-level", required_argument, NULL, O_LLVL },
@@ -155,6 +166,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->queue_depth = 64;
     c->max_body_bytes = 16u << 20;
     c->max_samples = 10000;
+    c->max_upload_bytes = (size_t)4 << 30;
+    c->tmp_dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     c->drain_timeout_s = 30;
     c->log_json = 1;
     c->log_level = GR_LOG_INFO;

@@ -10,7 +10,8 @@ typedef struct {
     char host[64];
     unsigned port;
     int workers, queue_depth, drain_timeout_s;
-    size_t max_body_bytes, max_samples;
+    size_t max_body_bytes, max_upload_bytes, max_samples;
+    const char *tmp_dir;
     int log_json, log_level;
 } gr_config;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/predict_json.h"
+#include "api/predict_vcf.h"
 #include "core/model.h"
 
 enum { EXIT_USAGE = 2, EXIT_MODEL = 3, EXIT_INPUT = 4 };
@@ -21,6 +22,7 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  predict --model DIR --input FILE.json   risk scores and SHAP attributions\n"
+    "  predict --model DIR --vcf FILE          the same for the samples of a VCF/BCF\n"
     "  models validate DIR...                  load each bundle, report what is wrong\n"
     "  models show DIR                         print a bundle's metadata as JSON\n"
     "\n"
@@ -28,14 +30,23 @@ static const char usage_main[] =
     "Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad model, 4 bad input.\n";
 
 static const char usage_predict[] =
-    "usage: genorisk predict --model DIR --input FILE.json [--threads N] [--output FILE]\n"
-    "                        [--compact]\n"
+    "usage: genorisk predict --model DIR (--input FILE.json | --vcf FILE) [options]\n"
     "\n"
     "  -m, --model DIR      model bundle directory (holds manifest.json)\n"
     "  -i, --input FILE     predict request JSON; '-' reads standard input\n"
-    "  -t, --threads N      worker threads (default 1); samples are split among them\n"
+    "      --vcf FILE       VCF or BCF (plain, gzip or BGZF); '-' reads standard input\n"
+    "  -t, --threads N      threads (default 1): samples are split among them, and a\n"
+    "                       BGZF VCF is decompressed by N more\n"
     "  -o, --output FILE    write the response there instead of standard output\n"
     "      --compact        one-line JSON instead of indented\n"
+    "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
+    "      --top-k N        attributions per sample, 0 = all (default: the request's, else 10)\n"
+    "VCF options (docs/vcf-matching.md):\n"
+    "      --sample ID      score this sample (repeatable; default every sample)\n"
+    "      --absent A       missing|ref: what a variant the VCF does not list is (missing)\n"
+    "      --genotype G     auto|gt|ds: where dosages come from (auto: DS when declared)\n"
+    "      --filter F       pass|any: skip records failing FILTER, or not (pass)\n"
+    "      --allow-low-coverage  score samples below the model's min_coverage\n"
     "\n"
     "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": \"0/1\"}}],\n"
     "          \"explain\": true, \"top_k\": 10}  (docs/predict-json.md)\n";
@@ -66,7 +77,11 @@ static void print_error(const char *what, const gr_error *err)
 
 typedef struct {
     const gr_model *m;
-    const gr_api_request *req;
+    const gr_api_request *req;  /* JSON input, or */
+    const gr_vcf_result *vcf;   /* VCF input */
+    const gr_api_output *out;
+    int allow_low;
+    size_t n;                   /* samples */
     json_t **results;
     gr_error *errs; /* one per sample slot that failed */
     gr_status *status;
@@ -76,23 +91,29 @@ typedef struct {
 static void *run_job(void *arg)
 {
     job *j = arg;
-    size_t nf = j->req->n_features;
+    size_t nf = gr_model_get_info(j->m)->n_features;
     gr_workspace *ws = gr_workspace_new(j->m);
     double *phi = malloc((nf ? nf : 1) * sizeof *phi);
     double *used = malloc((nf ? nf : 1) * sizeof *used);
-    for (size_t i = j->first; i < j->req->n_samples; i += j->step) {
-        if (!ws || !phi || !used) {
+    double *x = malloc((nf ? nf : 1) * sizeof *x);
+    for (size_t i = j->first; i < j->n; i += j->step) {
+        if (!ws || !phi || !used || !x) {
             j->status[i] = gr_error_set(&j->errs[i], GR_ENOMEM, NULL, 0, NULL, "out of memory");
             break;
         }
-        j->status[i] = gr_api_predict_sample(j->m, ws, j->req, i, phi, used, &j->results[i],
-                                             &j->errs[i]);
+        if (j->vcf)
+            j->status[i] = gr_api_vcf_result(j->m, ws, j->vcf, i, j->out, j->allow_low, x, phi,
+                                             used, &j->results[i], &j->errs[i]);
+        else
+            j->status[i] = gr_api_predict_sample(j->m, ws, j->req, i, phi, used, &j->results[i],
+                                                 &j->errs[i]);
         if (j->status[i])
             break;
     }
     gr_workspace_free(ws);
     free(phi);
     free(used);
+    free(x);
     return NULL;
 }
 
@@ -102,11 +123,19 @@ static int cmd_predict(int argc, char **argv)
         { "model", required_argument, NULL, 'm' },   { "input", required_argument, NULL, 'i' },
         { "threads", required_argument, NULL, 't' }, { "output", required_argument, NULL, 'o' },
         { "compact", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 }
+        { "version", no_argument, NULL, 'V' },       { "vcf", required_argument, NULL, 'v' },
+        { "sample", required_argument, NULL, 's' },  { "absent", required_argument, NULL, 'a' },
+        { "genotype", required_argument, NULL, 'g' }, { "filter", required_argument, NULL, 'f' },
+        { "allow-low-coverage", no_argument, NULL, 'L' },
+        { "explain", required_argument, NULL, 'e' }, { "top-k", required_argument, NULL, 'k' },
+        { NULL, 0, NULL, 0 }
     };
-    const char *model_dir = NULL, *input = NULL, *output = NULL;
-    long threads = 1;
-    int compact = 0, c, rc = 0;
+    const char *model_dir = NULL, *input = NULL, *output = NULL, *vcf_path = NULL;
+    long threads = 1, top_k = -1;
+    int compact = 0, c, rc = 0, explain = -1, allow_low = 0;
+    gr_vcf_options vopt = { 0 };
+    const char **samples = NULL;
+    size_t n_samples = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:t:o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -123,19 +152,74 @@ static int cmd_predict(int argc, char **argv)
             }
             break;
         }
-        case 'h': fputs(usage_predict, stdout); return 0;
-        case 'V': printf("genorisk %s\n", GR_VERSION); return 0;
-        default: fputs(usage_predict, stderr); return EXIT_USAGE;
+        case 'v': vcf_path = optarg; break;
+        case 'L': allow_low = 1; break;
+        case 's': {
+            const char **more = realloc(samples, (n_samples + 1) * sizeof *more);
+            if (!more) {
+                free(samples);
+                fprintf(stderr, "genorisk: out of memory\n");
+                return 1;
+            }
+            samples = more;
+            samples[n_samples++] = optarg;
+            break;
+        }
+        case 'a':
+        case 'g':
+        case 'f':
+            if ((c == 'a' && !gr_api_parse_absent(optarg, &vopt.absent)) ||
+                (c == 'g' && !gr_api_parse_genotype(optarg, &vopt.genotype)) ||
+                (c == 'f' && !gr_api_parse_filter(optarg, &vopt.filter_any))) {
+                fprintf(stderr, "genorisk: --%s: '%s' is not one of %s\n",
+                        c == 'a' ? "absent" : c == 'g' ? "genotype" : "filter", optarg,
+                        c == 'a' ? "missing, ref" : c == 'g' ? "auto, gt, ds" : "pass, any");
+                free(samples);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'e':
+            if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
+                fprintf(stderr, "genorisk: --explain must be true or false\n");
+                free(samples);
+                return EXIT_USAGE;
+            }
+            explain = !strcmp(optarg, "true");
+            break;
+        case 'k': {
+            char *end;
+            top_k = strtol(optarg, &end, 10);
+            if (*end || !*optarg || top_k < 0) {
+                fprintf(stderr, "genorisk: --top-k must be a whole number >= 0\n");
+                free(samples);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h': free(samples); fputs(usage_predict, stdout); return 0;
+        case 'V': free(samples); printf("genorisk %s\n", GR_VERSION); return 0;
+        default: free(samples); fputs(usage_predict, stderr); return EXIT_USAGE;
         }
     }
-    if (!model_dir || !input || optind != argc) {
-        fprintf(stderr, "genorisk: predict needs --model and --input%s\n\n%s",
-                optind != argc ? " and takes no other arguments" : "", usage_predict);
+    if (!model_dir || !input == !vcf_path || optind != argc) {
+        fprintf(stderr, "genorisk: predict needs --model and one of --input or --vcf%s\n\n%s",
+                optind != argc ? ", and no other arguments" : "", usage_predict);
+        free(samples);
+        return EXIT_USAGE;
+    }
+    if (!vcf_path && (n_samples || allow_low)) {
+        fprintf(stderr, "genorisk: --sample and --allow-low-coverage go with --vcf\n");
+        free(samples);
         return EXIT_USAGE;
     }
 
     gr_model *m = NULL;
     gr_api_request req = { 0 };
+    size_t ns_alloc = 0;
+    gr_vcf_result *vcf = NULL;
+    json_t *warnings = NULL;
+    gr_api_output outopt = { 1, GR_API_DEFAULT_TOP_K };
+    const char *source = vcf_path ? vcf_path : input;
     gr_error err;
     json_t *body = NULL, *resp = NULL, *results = NULL, **slots = NULL;
     gr_error *errs = NULL;
@@ -149,6 +233,28 @@ static int cmd_predict(int argc, char **argv)
         print_error("cannot load model", &err);
         rc = exit_for(st, 1);
         goto done;
+    }
+    if (!strcmp(source, "-"))
+        source = "<stdin>";
+    size_t ns;
+    if (vcf_path) {
+        vopt.samples = samples;
+        vopt.n_samples = n_samples;
+        vopt.threads = threads > 1 ? (int)threads : 0;
+        st = gr_vcf_read(m, strcmp(vcf_path, "-") ? vcf_path : "<stdin>",
+                         strcmp(vcf_path, "-") ? -1 : dup(0), &vopt, &vcf, &err);
+        if (st) {
+            print_error(NULL, &err);
+            rc = exit_for(st, 0);
+            goto done;
+        }
+        ns = vcf->n_samples;
+        warnings = gr_api_vcf_warnings(vcf);
+        if (explain >= 0)
+            outopt.explain = explain;
+        if (top_k >= 0)
+            outopt.top_k = top_k;
+        goto run;
     }
     json_error_t je;
     body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
@@ -169,10 +275,17 @@ static int cmd_predict(int argc, char **argv)
         rc = exit_for(st, 0);
         goto done;
     }
-    size_t ns = req.n_samples;
+    if (explain >= 0)
+        req.explain = explain;
+    if (top_k >= 0)
+        req.top_k = top_k;
+    ns = req.n_samples;
+    warnings = json_incref(req.warnings);
+run:
     if ((size_t)threads > ns)
         threads = (long)ns;
     slots = calloc(ns, sizeof *slots);
+    ns_alloc = slots ? ns : 0;
     errs = calloc(ns, sizeof *errs);
     status = calloc(ns, sizeof *status);
     tids = calloc((size_t)threads, sizeof *tids);
@@ -183,7 +296,8 @@ static int cmd_predict(int argc, char **argv)
         goto done;
     }
     for (long t = 0; t < threads; t++) {
-        jobs[t] = (job){ m, &req, slots, errs, status, (size_t)t, (size_t)threads };
+        jobs[t] = (job){ m, &req, vcf, &outopt, allow_low, ns, slots, errs, status, (size_t)t,
+                         (size_t)threads };
         if (t > 0 && pthread_create(&tids[t], NULL, run_job, &jobs[t])) {
             jobs[t].step = 0; /* not started: run its share below */
         }
@@ -200,8 +314,7 @@ static int cmd_predict(int argc, char **argv)
     results = json_array();
     for (size_t i = 0; i < ns; i++) {
         if (status[i]) {
-            snprintf(errs[i].source, sizeof errs[i].source, "%s",
-                     strcmp(input, "-") ? input : "<stdin>");
+            snprintf(errs[i].source, sizeof errs[i].source, "%s", source);
             print_error(NULL, &errs[i]);
             rc = exit_for(status[i], 0);
             goto done;
@@ -209,7 +322,7 @@ static int cmd_predict(int argc, char **argv)
         json_array_append_new(results, slots[i]);
         slots[i] = NULL;
     }
-    resp = gr_api_response_new(m, results, req.warnings);
+    resp = gr_api_response_new(m, results, warnings);
     results = NULL;
     out = output ? fopen(output, "w") : stdout;
     if (!out) {
@@ -230,7 +343,7 @@ done:
         rc = 1;
     }
     if (slots)
-        for (size_t i = 0; i < req.n_samples; i++)
+        for (size_t i = 0; i < ns_alloc; i++)
             json_decref(slots[i]);
     free(slots);
     free(errs);
@@ -241,6 +354,9 @@ done:
     json_decref(resp);
     json_decref(body);
     gr_api_request_clear(&req);
+    gr_vcf_result_free(vcf);
+    json_decref(warnings);
+    free(samples);
     gr_model_free(m);
     return rc;
 }

@@ -172,6 +172,8 @@ int main(int argc, char **argv)
         .metrics_text = metrics_text,
         .done = request_done,
         .max_body_bytes = s.cfg.max_body_bytes,
+        .max_upload_bytes = s.cfg.max_upload_bytes,
+        .tmp_dir = s.cfg.tmp_dir,
         .max_samples = s.cfg.max_samples,
         .openapi = gr_openapi_yaml,
         .openapi_len = gr_openapi_yaml_len,

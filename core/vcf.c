@@ -1,0 +1,794 @@
+/* vcf.c - see vcf.h; the rules are numbered as in docs/vcf-matching.md.
+ *
+ * Text VCF is read a line at a time and each line's CHROM/POS (and ID when
+ * the model has rsIDs) is looked up before htslib parses it, so the records
+ * the model does not use cost one hash probe. Only the requested samples are
+ * parsed (bcf_hdr_set_samples). BCF goes through bcf_read. */
+#include <htslib/hfile.h>
+#include <htslib/hts.h>
+#include <htslib/khash.h>
+#include <htslib/kseq.h>
+#include <htslib/kstring.h>
+#include <htslib/vcf.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "vcf.h"
+
+KHASH_MAP_INIT_INT64(vpos, uint32_t)
+KHASH_MAP_INIT_STR(vname, int32_t)
+
+enum { KIND_NONE, KIND_ID, KIND_BLOCK, KIND_RECORD }; /* rule precedence */
+enum { F_FLIPPED = 1, F_SWAPPED = 2, F_AMBIGUOUS = 4, F_MULTI = 8 };
+
+typedef struct {
+    uint64_t key;
+    uint32_t feature;
+} keyed;
+
+typedef struct {
+    const gr_model *m;
+    const gr_vcf_options *opt;
+    khash_t(vname) *contigs;   /* non-standard chromosome names -> code */
+    int32_t next_code;
+    keyed *by_pos;             /* features sorted by (chrom code, pos) */
+    size_t n_pos;
+    khash_t(vpos) *pos_first;  /* key -> first index in by_pos */
+    keyed *by_id;              /* features with an rsID; key = index into rsid order */
+    khash_t(vname) *id_first;  /* rsid -> first index in by_id */
+    uint8_t *kind, *flags;
+    size_t duplicates, homref_calls, calls;
+    /* per-record scratch */
+    int32_t *gt;
+    int n_gt;
+    float *ds;
+    int n_ds;
+    int32_t *end;
+    int n_end;
+    int have_ds;               /* header declares FORMAT/DS */
+    int32_t *rid_code;         /* BCF/header contig id -> chrom code */
+    int n_rid;
+} ctx;
+
+/* Chromosome code: 1..22, X=23, Y=24, MT=25, others from 100 in a table. */
+static int32_t chrom_code(ctx *c, const char *name, size_t len, int add)
+{
+    if (len >= 3 && (name[0] | 32) == 'c' && (name[1] | 32) == 'h' && (name[2] | 32) == 'r') {
+        name += 3;
+        len -= 3;
+    }
+    if (len >= 1 && len <= 2 && name[0] >= '0' && name[0] <= '9' &&
+        (len == 1 || (name[1] >= '0' && name[1] <= '9'))) {
+        int v = len == 1 ? name[0] - '0' : (name[0] - '0') * 10 + (name[1] - '0');
+        if (v >= 1 && v <= 22)
+            return v;
+        if (v == 23 || v == 24)
+            return v;
+        if (v == 26)
+            return 25;
+    }
+    if (len == 1 && (name[0] == 'X' || name[0] == 'x'))
+        return 23;
+    if (len == 1 && (name[0] == 'Y' || name[0] == 'y'))
+        return 24;
+    if ((len == 1 && (name[0] == 'M' || name[0] == 'm')) ||
+        (len == 2 && (name[0] | 32) == 'm' && (name[1] | 32) == 't'))
+        return 25;
+    char buf[256];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    khint_t k = kh_get(vname, c->contigs, buf);
+    if (k != kh_end(c->contigs))
+        return kh_val(c->contigs, k);
+    if (!add)
+        return -1;
+    char *copy = gr_strdup(buf);
+    int ret;
+    if (!copy)
+        return -1;
+    k = kh_put(vname, c->contigs, copy, &ret);
+    if (ret < 0) {
+        free(copy);
+        return -1;
+    }
+    kh_val(c->contigs, k) = c->next_code;
+    return c->next_code++;
+}
+
+static uint64_t pos_key(int32_t code, int64_t pos)
+{
+    return (uint64_t)(uint32_t)code << 40 | (uint64_t)pos;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->feature < y->feature ? -1 : x->feature > y->feature;
+}
+
+static gr_status build_index(ctx *c, gr_error *err)
+{
+    const gr_model *m = c->m;
+    size_t n = m->n_features, n_id = 0;
+    c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
+    c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
+    c->pos_first = kh_init(vpos);
+    c->id_first = kh_init(vname);
+    if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const gr_feature *f = &m->features[i];
+        if (f->pos > 0 && f->chrom[0]) {
+            int32_t code = chrom_code(c, f->chrom, strlen(f->chrom), 1);
+            if (code < 0)
+                return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            c->by_pos[c->n_pos++] = (keyed){ pos_key(code, f->pos), (uint32_t)i };
+        }
+        if (f->rsid[0])
+            c->by_id[n_id++] = (keyed){ 0, (uint32_t)i };
+    }
+    qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
+    for (size_t i = 0; i < c->n_pos; i++) {
+        int ret;
+        khint_t k = kh_put(vpos, c->pos_first, c->by_pos[i].key, &ret);
+        if (ret < 0)
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        if (ret > 0)
+            kh_val(c->pos_first, k) = (uint32_t)i;
+    }
+    /* rsIDs: features grouped by rsid; the key is the group's first slot */
+    for (size_t i = 0; i < n_id; i++) {
+        const char *rs = m->features[c->by_id[i].feature].rsid;
+        int ret;
+        khint_t k = kh_put(vname, c->id_first, rs, &ret);
+        if (ret < 0)
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        if (ret > 0)
+            kh_val(c->id_first, k) = (int32_t)i;
+        c->by_id[i].key = (uint64_t)kh_val(c->id_first, k);
+    }
+    qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
+    /* first slots moved by the sort: point each rsid at its group's start */
+    for (size_t i = 0; i < n_id; i++) {
+        const char *rs = m->features[c->by_id[i].feature].rsid;
+        khint_t k = kh_get(vname, c->id_first, rs);
+        if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
+            kh_val(c->id_first, k) = (int32_t)i;
+    }
+    return GR_OK;
+}
+
+static char complement(char b)
+{
+    switch (b) {
+    case 'A': return 'T';
+    case 'T': return 'A';
+    case 'C': return 'G';
+    case 'G': return 'C';
+    }
+    return 0;
+}
+
+static int is_base(const char *s)
+{
+    return s[0] && !s[1] && complement(s[0]);
+}
+
+/* Rule 2/3: the allele index of the record counted by feature f, or -1.
+ * *flags gets how it matched. */
+static int match_alleles(const gr_feature *f, bcf1_t *rec, uint8_t *flags)
+{
+    char **al = rec->d.allele;
+    int n = rec->n_allele;
+    const char *R = f->ref, *A = f->alt;
+    uint8_t multi = n > 2 ? F_MULTI : 0;
+    int snv = is_base(A) && (is_base(R) || !R[0]);
+    int ambiguous = snv && R[0] && complement(R[0]) == A[0];
+    /* as-is, then swapped: exact allele strings */
+    for (int i = 1; i < n; i++)
+        if (!strcmp(A, al[i]) && (!R[0] || !strcmp(R, al[0]))) {
+            *flags = multi | (ambiguous ? F_AMBIGUOUS : 0);
+            return i;
+        }
+    if (!strcmp(A, al[0])) {
+        for (int i = 1; i < n; i++)
+            if (!R[0] || !strcmp(R, al[i])) {
+                *flags = multi | F_SWAPPED | (ambiguous ? F_AMBIGUOUS : 0);
+                return 0;
+            }
+    }
+    /* strand complement, only for SNVs whose both alleles are known and not
+     * A/T or C/G (those look the same on both strands) */
+    if (!snv || !R[0] || ambiguous || !is_base(al[0]))
+        return -1;
+    char cR = complement(R[0]), cA = complement(A[0]);
+    for (int i = 1; i < n; i++)
+        if (is_base(al[i]) && al[i][0] == cA && al[0][0] == cR) {
+            *flags = multi | F_FLIPPED;
+            return i;
+        }
+    for (int i = 1; i < n; i++)
+        if (is_base(al[i]) && al[0][0] == cA && al[i][0] == cR) {
+            *flags = multi | F_FLIPPED | F_SWAPPED;
+            return 0;
+        }
+    return -1;
+}
+
+static uint16_t encode(double v)
+{
+    if (!(v >= -1e-6 && v <= 2 + 1e-6))
+        return GR_VCF_MISSING;
+    if (v < 0)
+        v = 0;
+    if (v > 2)
+        v = 2;
+    return (uint16_t)lround(v * GR_VCF_DOSAGE_SCALE);
+}
+
+/* Loads GT and, when used, DS of rec into the scratch arrays. Returns the
+ * per-sample GT width (0 when the record has no GT) and sets *ds_width. */
+static int load_calls(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int *ds_width)
+{
+    int ns = bcf_hdr_nsamples(hdr);
+    *ds_width = 0;
+    if (c->opt->genotype != GR_GENO_GT && (c->have_ds || c->opt->genotype == GR_GENO_DS)) {
+        int k = bcf_get_format_float(hdr, rec, "DS", &c->ds, &c->n_ds);
+        if (k > 0 && ns > 0)
+            *ds_width = k / ns;
+    }
+    int k = bcf_get_genotypes(hdr, rec, &c->gt, &c->n_gt);
+    return k > 0 && ns > 0 ? k / ns : 0;
+}
+
+/* Dosage of allele a for sample s: from DS when present, else GT. */
+static uint16_t sample_dosage(ctx *c, int s, int a, int gtw, int dsw, int n_alt, int chr_x)
+{
+    if (dsw > 0) {
+        const float *d = c->ds + (size_t)s * dsw;
+        if (a >= 1) {
+            if (a - 1 < dsw && !bcf_float_is_missing(d[a - 1]) && !bcf_float_is_vector_end(d[a - 1]))
+                return encode(d[a - 1]);
+        } else {
+            double sum = 0;
+            int ok = dsw >= n_alt;
+            for (int i = 0; ok && i < n_alt; i++) {
+                ok = !bcf_float_is_missing(d[i]) && !bcf_float_is_vector_end(d[i]);
+                sum += d[i];
+            }
+            if (ok)
+                return encode(2 - sum);
+        }
+        if (c->opt->genotype == GR_GENO_DS || !gtw)
+            return GR_VCF_MISSING;
+    } else if (c->opt->genotype == GR_GENO_DS) {
+        return GR_VCF_MISSING;
+    }
+    if (!gtw)
+        return GR_VCF_MISSING;
+    const int32_t *g = c->gt + (size_t)s * gtw;
+    int ploidy = 0, count = 0, zeros = 0;
+    for (int j = 0; j < gtw && g[j] != bcf_int32_vector_end; j++) {
+        if (bcf_gt_is_missing(g[j]))
+            return GR_VCF_MISSING;
+        int al = bcf_gt_allele(g[j]);
+        count += al == a;
+        zeros += al == 0;
+        ploidy++;
+    }
+    if (!ploidy)
+        return GR_VCF_MISSING;
+    c->calls++;
+    c->homref_calls += zeros == ploidy;
+    /* rule 6: a haploid call on chrX counts double, as plink2 counts it */
+    if (ploidy == 1 && chr_x)
+        count *= 2;
+    if (count > 2)
+        count = 2;
+    return (uint16_t)(count * (int)GR_VCF_DOSAGE_SCALE);
+}
+
+static void fill_feature(ctx *c, gr_vcf_result *r, uint32_t f, int allele, int gtw, int dsw,
+                         int n_alt, int chr_x)
+{
+    for (size_t s = 0; s < r->n_samples; s++)
+        r->dosage[s * r->n_features + f] = sample_dosage(c, (int)s, allele, gtw, dsw, n_alt, chr_x);
+}
+
+static int filter_pass(const bcf_hdr_t *hdr, bcf1_t *rec)
+{
+    if (rec->d.n_flt == 0)
+        return 1;
+    return rec->d.n_flt == 1 && bcf_has_filter(hdr, rec, "PASS") == 1;
+}
+
+static int is_block(bcf1_t *rec)
+{
+    return rec->n_allele == 2 &&
+           (!strcmp(rec->d.allele[1], "<NON_REF>") || !strcmp(rec->d.allele[1], "<*>"));
+}
+
+/* Handles one record already known to concern the model. */
+static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
+                       gr_vcf_result *r)
+{
+    bcf_unpack(rec, BCF_UN_ALL);
+    if (!c->opt->filter_any && !filter_pass(hdr, rec))
+        return; /* rule 7 */
+    int64_t pos = (int64_t)rec->pos + 1;
+    int gtw = -1, dsw = 0, n_alt = rec->n_allele - 1, chr_x = code == 23;
+
+    if (is_block(rec)) { /* rule 8: gVCF reference block */
+        int64_t end = pos;
+        if (bcf_get_info_int32(hdr, rec, "END", &c->end, &c->n_end) > 0)
+            end = c->end[0];
+        keyed lo = { pos_key(code, pos), 0 };
+        size_t a = 0, b = c->n_pos;
+        while (a < b) { /* first key >= block start */
+            size_t mid = a + (b - a) / 2;
+            if (by_key(&c->by_pos[mid], &lo) < 0)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        for (size_t i = a; i < c->n_pos && c->by_pos[i].key <= pos_key(code, end); i++) {
+            uint32_t f = c->by_pos[i].feature;
+            if (c->kind[f] >= KIND_BLOCK)
+                continue;
+            if (gtw < 0)
+                gtw = load_calls(c, hdr, rec, &dsw);
+            c->kind[f] = KIND_BLOCK;
+            c->flags[f] = 0;
+            /* a reference call is dosage 0 of the model's counted allele */
+            for (size_t s = 0; s < r->n_samples; s++) {
+                uint16_t d0 = sample_dosage(c, (int)s, 0, gtw, 0, n_alt, chr_x);
+                r->dosage[s * r->n_features + f] =
+                    d0 == GR_VCF_MISSING || d0 == 0 ? GR_VCF_MISSING : 0;
+            }
+        }
+        return;
+    }
+
+    khint_t k = kh_get(vpos, c->pos_first, pos_key(code, pos));
+    if (k != kh_end(c->pos_first)) {
+        for (size_t i = kh_val(c->pos_first, k); i < c->n_pos && c->by_pos[i].key == pos_key(code, pos);
+             i++) {
+            uint32_t f = c->by_pos[i].feature;
+            uint8_t fl = 0;
+            int a = match_alleles(&c->m->features[f], rec, &fl);
+            if (a < 0)
+                continue;
+            if (c->kind[f] == KIND_RECORD) { /* rule 5: the first record wins */
+                c->duplicates++;
+                continue;
+            }
+            if (gtw < 0)
+                gtw = load_calls(c, hdr, rec, &dsw);
+            c->kind[f] = KIND_RECORD;
+            c->flags[f] = fl;
+            fill_feature(c, r, f, a, gtw, dsw, n_alt, chr_x);
+        }
+    }
+    /* rule 4: by rsID, for variants no record has matched by position */
+    const char *id = rec->d.id;
+    if (!id || !strcmp(id, ".") || !kh_size(c->id_first))
+        return;
+    khint_t ki = kh_get(vname, c->id_first, id);
+    if (ki == kh_end(c->id_first))
+        return;
+    for (size_t i = (size_t)kh_val(c->id_first, ki);
+         i < c->m->n_features && c->by_id[i].key == c->by_id[kh_val(c->id_first, ki)].key &&
+         !strcmp(c->m->features[c->by_id[i].feature].rsid, id);
+         i++) {
+        uint32_t f = c->by_id[i].feature;
+        if (c->kind[f] != KIND_NONE)
+            continue;
+        uint8_t fl = 0;
+        int a = match_alleles(&c->m->features[f], rec, &fl);
+        if (a < 0)
+            continue;
+        if (gtw < 0)
+            gtw = load_calls(c, hdr, rec, &dsw);
+        c->kind[f] = KIND_ID;
+        c->flags[f] = fl;
+        fill_feature(c, r, f, a, gtw, dsw, n_alt, chr_x);
+    }
+}
+
+/* Rule 9: the build the header reveals, or "". */
+static const char *header_build(const bcf_hdr_t *hdr, char *why, size_t why_size)
+{
+    for (int i = 0; i < hdr->nhrec; i++) {
+        const bcf_hrec_t *h = hdr->hrec[i];
+        if (!strcmp(h->key, "reference") && h->value) {
+            const char *v = h->value;
+            if (strstr(v, "GRCh37") || strstr(v, "hg19") || strstr(v, "b37") || strstr(v, "hs37") ||
+                strstr(v, "g1k_v37")) {
+                snprintf(why, why_size, "##reference=%.80s", v);
+                return "GRCh37";
+            }
+            if (strstr(v, "GRCh38") || strstr(v, "hg38") || strstr(v, "hs38")) {
+                snprintf(why, why_size, "##reference=%.80s", v);
+                return "GRCh38";
+            }
+        }
+        if (strcmp(h->key, "contig"))
+            continue;
+        const char *id = NULL, *len = NULL, *asm_ = NULL;
+        for (int j = 0; j < h->nkeys; j++) {
+            if (!strcmp(h->keys[j], "ID"))
+                id = h->vals[j];
+            else if (!strcmp(h->keys[j], "length"))
+                len = h->vals[j];
+            else if (!strcmp(h->keys[j], "assembly"))
+                asm_ = h->vals[j];
+        }
+        if (asm_ && (strstr(asm_, "37") || strstr(asm_, "hg19"))) {
+            snprintf(why, why_size, "##contig assembly=%.40s", asm_);
+            return "GRCh37";
+        }
+        if (asm_ && (strstr(asm_, "38") || strstr(asm_, "hg38"))) {
+            snprintf(why, why_size, "##contig assembly=%.40s", asm_);
+            return "GRCh38";
+        }
+        if (id && len && (!strcmp(id, "1") || !strcmp(id, "chr1"))) {
+            if (!strcmp(len, "249250621")) {
+                snprintf(why, why_size, "##contig %s length 249250621", id);
+                return "GRCh37";
+            }
+            if (!strcmp(len, "248956422")) {
+                snprintf(why, why_size, "##contig %s length 248956422", id);
+                return "GRCh38";
+            }
+        }
+    }
+    return "";
+}
+
+void gr_vcf_result_free(gr_vcf_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_samples && r->sample_ids; i++)
+        free(r->sample_ids[i]);
+    free(r->sample_ids);
+    free(r->dosage);
+    free(r->coverage);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        free(r->warnings[i]);
+    free(r->warnings);
+    free(r);
+}
+
+void gr_vcf_sample_dosages(const gr_vcf_result *r, size_t s, double *x)
+{
+    const uint16_t *d = r->dosage + s * r->n_features;
+    for (size_t j = 0; j < r->n_features; j++)
+        x[j] = d[j] == GR_VCF_MISSING ? NAN : (double)d[j] / GR_VCF_DOSAGE_SCALE;
+}
+
+static int add_warning(gr_vcf_result *r, const char *text)
+{
+    char **w = realloc(r->warnings, (r->n_warnings + 1) * sizeof *w);
+    if (!w)
+        return 0;
+    r->warnings = w;
+    return (r->warnings[r->n_warnings] = gr_strdup(text)) ? (r->n_warnings++, 1) : 0;
+}
+
+/* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
+ * the model. */
+static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
+{
+    const char *t1 = memchr(s, '\t', len);
+    if (!t1)
+        return 1; /* let the parser report it */
+    int32_t code = chrom_code(c, s, (size_t)(t1 - s), 0);
+    *code_out = code;
+    const char *p = t1 + 1, *e = s + len;
+    int64_t pos = 0;
+    while (p < e && *p >= '0' && *p <= '9')
+        pos = pos * 10 + (*p++ - '0');
+    if (p >= e || *p != '\t')
+        return 1;
+    if (code >= 0 && kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+        return 1;
+    const char *id = p + 1, *t3 = memchr(id, '\t', (size_t)(e - id));
+    if (!t3)
+        return 1;
+    if (kh_size(c->id_first) && !(t3 - id == 1 && *id == '.')) {
+        char buf[256];
+        size_t n = (size_t)(t3 - id);
+        if (n < sizeof buf) {
+            memcpy(buf, id, n);
+            buf[n] = '\0';
+            if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
+                return 1;
+        }
+    }
+    /* a symbolic ALT may be a gVCF block covering model positions */
+    const char *ref = t3 + 1, *t4 = memchr(ref, '\t', (size_t)(e - ref));
+    if (!t4 || code < 0)
+        return 0;
+    return t4[1] == '<';
+}
+
+gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
+                      gr_vcf_result **out, gr_error *user_err)
+{
+    gr_error local, *err = user_err ? user_err : &local;
+    gr_status st = GR_OK;
+    ctx c = { .m = m, .opt = opt, .next_code = 100 };
+    gr_vcf_result *r = NULL;
+    hFILE *hf = NULL;
+    htsFile *fp = NULL;
+    bcf_hdr_t *hdr = NULL;
+    bcf1_t *rec = NULL;
+    kstring_t line = { 0, 0, NULL };
+    const char *label = path ? path : "VCF";
+    size_t max_line = opt->max_line ? opt->max_line : (size_t)64 << 20;
+    *out = NULL;
+
+    c.contigs = kh_init(vname);
+    if (!c.contigs) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if ((st = build_index(&c, err)))
+        goto fail;
+    hf = fd >= 0 ? hdopen(fd, "r") : hopen(path, "r");
+    if (!hf) {
+        if (fd >= 0)
+            close(fd);
+        st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot open the VCF");
+        goto fail;
+    }
+    fp = hts_hopen(hf, label, "r");
+    if (!fp) {
+        hclose_abruptly(hf);
+        st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                          "not a readable VCF or BCF file (plain, gzip or BGZF)");
+        goto fail;
+    }
+    const htsFormat *fmt = hts_get_format(fp);
+    if (fmt->category != variant_data || (fmt->format != vcf && fmt->format != bcf)) {
+        st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                          "not a VCF or BCF file (the data looks like %s)",
+                          hts_format_description(fmt) ? "another format" : "unknown data");
+        goto fail;
+    }
+    if (opt->threads > 0)
+        hts_set_threads(fp, opt->threads);
+    hdr = bcf_hdr_read(fp);
+    if (!hdr) {
+        st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                          "the VCF header is missing or malformed");
+        goto fail;
+    }
+    if (bcf_hdr_nsamples(hdr) == 0) {
+        st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                          "the VCF has no samples (no genotype columns)");
+        goto fail;
+    }
+    if (opt->samples && opt->n_samples) {
+        kstring_t list = { 0, 0, NULL };
+        for (size_t i = 0; i < opt->n_samples; i++) {
+            const char *s = opt->samples[i];
+            int dup = 0;
+            for (size_t j = 0; j < i; j++)
+                dup |= !strcmp(opt->samples[j], s);
+            if (dup || !*s || strchr(s, ',') ||
+                bcf_hdr_id2int(hdr, BCF_DT_SAMPLE, s) < 0) {
+                free(list.s);
+                st = gr_error_set(err, GR_EINPUT, label, 0, "sample",
+                                  dup ? "requested sample #%zu is requested twice"
+                                      : "requested sample #%zu is not in the VCF",
+                                  i + 1);
+                goto fail;
+            }
+            if ((i && kputc(',', &list) < 0) || kputs(s, &list) < 0) {
+                free(list.s);
+                st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+                goto fail;
+            }
+        }
+        int bad = bcf_hdr_set_samples(hdr, list.s, 0);
+        free(list.s);
+        if (bad != 0) {
+            st = gr_error_set(err, GR_EINPUT, label, 0, "sample",
+                              "the requested samples could not be selected");
+            goto fail;
+        }
+    }
+    char why[160] = "";
+    const char *build = header_build(hdr, why, sizeof why);
+    if (build[0] && strcmp(build, m->info.genome_build)) {
+        st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                          "the VCF is on %s (%s) but model %s is on %s", build, why,
+                          m->info.name, m->info.genome_build);
+        goto fail;
+    }
+    int ds_id = bcf_hdr_id2int(hdr, BCF_DT_ID, "DS");
+    c.have_ds = ds_id >= 0 && bcf_hdr_idinfo_exists(hdr, BCF_HL_FMT, ds_id);
+    c.n_rid = hdr->n[BCF_DT_CTG];
+    c.rid_code = malloc((size_t)(c.n_rid > 0 ? c.n_rid : 1) * sizeof *c.rid_code);
+    size_t nf = m->n_features, ns = (size_t)bcf_hdr_nsamples(hdr);
+    r = calloc(1, sizeof *r);
+    c.kind = calloc(nf ? nf : 1, 1);
+    c.flags = calloc(nf ? nf : 1, 1);
+    rec = bcf_init();
+    if (!c.rid_code || !r || !c.kind || !c.flags || !rec) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < c.n_rid; i++) {
+        const char *name = bcf_hdr_id2name(hdr, i);
+        c.rid_code[i] = chrom_code(&c, name, strlen(name), 0);
+    }
+    r->n_samples = ns;
+    r->n_features = nf;
+    r->build = build;
+    r->sample_ids = calloc(ns, sizeof *r->sample_ids);
+    r->dosage = malloc(ns * (nf ? nf : 1) * sizeof *r->dosage);
+    r->coverage = calloc(ns, sizeof *r->coverage);
+    if (!r->sample_ids || !r->dosage || !r->coverage) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL,
+                          "out of memory for %zu samples x %zu variants", ns, nf);
+        goto fail;
+    }
+    for (size_t s = 0; s < ns; s++)
+        if (!(r->sample_ids[s] = gr_strdup(hdr->samples[s]))) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+    memset(r->dosage, 0xFF, ns * nf * sizeof *r->dosage);
+
+    if (fmt->format == vcf) {
+        int ret;
+        while ((ret = hts_getline(fp, KS_SEP_LINE, &line)) >= 0) {
+            r->records++;
+            if (line.l > max_line) {
+                st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                                  "record %zu is %zu bytes long, over the %zu-byte limit",
+                                  r->records, line.l, max_line);
+                goto fail;
+            }
+            if (!line.l || line.s[0] == '#')
+                continue;
+            int32_t code = -1;
+            if (!line_wanted(&c, line.s, line.l, &code))
+                continue;
+            if (vcf_parse(&line, hdr, rec) < 0) {
+                st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                                  "record %zu is not a valid VCF record", r->records);
+                goto fail;
+            }
+            if (code < 0)
+                code = chrom_code(&c, bcf_hdr_id2name(hdr, rec->rid),
+                                  strlen(bcf_hdr_id2name(hdr, rec->rid)), 0);
+            use_record(&c, hdr, rec, code, r);
+        }
+        if (ret < -1) {
+            st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                              "read error after record %zu: truncated or corrupt compressed data",
+                              r->records);
+            goto fail;
+        }
+    } else {
+        int ret;
+        while ((ret = bcf_read(fp, hdr, rec)) == 0) {
+            r->records++;
+            int32_t code = rec->rid >= 0 && rec->rid < c.n_rid ? c.rid_code[rec->rid] : -1;
+            int64_t pos = (int64_t)rec->pos + 1;
+            int wanted = code >= 0 && kh_get(vpos, c.pos_first, pos_key(code, pos)) !=
+                                          kh_end(c.pos_first);
+            if (!wanted) { /* by ID, or a gVCF block */
+                bcf_unpack(rec, BCF_UN_STR);
+                wanted = (kh_size(c.id_first) && rec->d.id &&
+                          kh_get(vname, c.id_first, rec->d.id) != kh_end(c.id_first)) ||
+                         (code >= 0 && is_block(rec));
+            }
+            if (wanted)
+                use_record(&c, hdr, rec, code, r);
+        }
+        if (ret < -1) {
+            st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                              "read error after record %zu: truncated or corrupt BCF data",
+                              r->records);
+            goto fail;
+        }
+    }
+
+    /* rule 8: variants no record mentions */
+    size_t matched = 0, flipped = 0, swapped = 0, ambiguous = 0, multi = 0, by_id = 0;
+    for (size_t f = 0; f < nf; f++) {
+        if (c.kind[f] == KIND_NONE) {
+            if (opt->absent == GR_ABSENT_REF)
+                for (size_t s = 0; s < ns; s++)
+                    r->dosage[s * nf + f] = 0;
+            continue;
+        }
+        matched++;
+        by_id += c.kind[f] == KIND_ID;
+        flipped += !!(c.flags[f] & F_FLIPPED);
+        swapped += !!(c.flags[f] & F_SWAPPED);
+        ambiguous += !!(c.flags[f] & F_AMBIGUOUS);
+        multi += !!(c.flags[f] & F_MULTI);
+    }
+    for (size_t s = 0; s < ns; s++) {
+        gr_vcf_coverage *cv = &r->coverage[s];
+        cv->expected = nf;
+        cv->matched = matched;
+        cv->flipped = flipped;
+        cv->swapped = swapped;
+        cv->ambiguous = ambiguous;
+        cv->multiallelic = multi;
+        const uint16_t *d = r->dosage + s * nf;
+        for (size_t f = 0; f < nf; f++)
+            if (d[f] == GR_VCF_MISSING) {
+                cv->missing++;
+                cv->imputed += !isnan(m->features[f].mean);
+            }
+        cv->observed = nf - cv->missing;
+    }
+    char w[300];
+    if (c.duplicates) {
+        snprintf(w, sizeof w,
+                 "%zu model variant%s matched by more than one record; the first record was used",
+                 c.duplicates, c.duplicates == 1 ? " was" : "s were");
+        if (!add_warning(r, w))
+            goto oom;
+    }
+    if (by_id) {
+        snprintf(w, sizeof w, "%zu model variant%s matched by rsID at another position", by_id,
+                 by_id == 1 ? "" : "s");
+        if (!add_warning(r, w))
+            goto oom;
+    }
+    if (opt->absent == GR_ABSENT_MISSING && c.calls && !c.homref_calls) {
+        snprintf(w, sizeof w,
+                 "the VCF holds no homozygous-reference calls; if it lists variant sites only, "
+                 "absent=ref treats the variants it does not list as homozygous reference");
+        if (!add_warning(r, w))
+            goto oom;
+    }
+    *out = r;
+    r = NULL;
+    goto fail;
+oom:
+    st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+fail:
+    gr_vcf_result_free(r);
+    free(line.s);
+    if (rec)
+        bcf_destroy(rec);
+    if (hdr)
+        bcf_hdr_destroy(hdr);
+    if (fp)
+        hts_close(fp);
+    if (c.contigs) {
+        for (khint_t k = kh_begin(c.contigs); k != kh_end(c.contigs); k++)
+            if (kh_exist(c.contigs, k))
+                free((char *)kh_key(c.contigs, k));
+        kh_destroy(vname, c.contigs);
+    }
+    kh_destroy(vpos, c.pos_first);
+    kh_destroy(vname, c.id_first);
+    free(c.by_pos);
+    free(c.by_id);
+    free(c.kind);
+    free(c.flags);
+    free(c.gt);
+    free(c.ds);
+    free(c.end);
+    free(c.rid_code);
+    return st;
+}

@@ -1,0 +1,63 @@
+/* vcf.h - reading genotypes for a model out of a VCF or BCF file (plain,
+ * gzip or BGZF), by the matching rules of docs/vcf-matching.md: chromosome
+ * names normalised, alleles matched as-is, swapped or strand-flipped,
+ * multi-allelic records by allele index, rsID fallback, FILTER, gVCF
+ * reference blocks, absent=missing|ref, and a genome-build check.
+ * Streaming: memory is the dosage matrix (2 bytes per sample and feature)
+ * plus one record, whatever the file size. */
+#ifndef GR_VCF_H
+#define GR_VCF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef enum { GR_ABSENT_MISSING, GR_ABSENT_REF } gr_absent;
+typedef enum { GR_GENO_AUTO, GR_GENO_GT, GR_GENO_DS } gr_geno_source;
+
+typedef struct {
+    gr_absent absent;
+    gr_geno_source genotype;
+    int filter_any;              /* 1: also use records failing FILTER */
+    const char *const *samples;  /* samples to read, NULL for every one (borrowed) */
+    size_t n_samples;
+    int threads;                 /* extra BGZF decompression threads, 0 for none */
+    size_t max_line;             /* longest record accepted, bytes; 0 = 64 MiB */
+} gr_vcf_options;
+
+/* Per-sample matching counts. observed = expected - missing. */
+typedef struct {
+    size_t expected, observed, matched, flipped, swapped, ambiguous, multiallelic, missing,
+        imputed;
+} gr_vcf_coverage;
+
+/* Dosages are kept in steps of 1/16384 (as plink2 does) in 16 bits. */
+#define GR_VCF_DOSAGE_SCALE 16384.0
+#define GR_VCF_MISSING 0xFFFFu
+
+typedef struct {
+    size_t n_samples, n_features;
+    char **sample_ids;           /* VCF order */
+    uint16_t *dosage;            /* n_samples x n_features, GR_VCF_MISSING when missing */
+    gr_vcf_coverage *coverage;   /* per sample */
+    char **warnings;             /* never hold genotypes or sample ids */
+    size_t n_warnings;
+    const char *build;           /* "GRCh37", "GRCh38" or "" when the header does not say */
+    size_t records;              /* records read */
+} gr_vcf_result;
+
+/* Reads the VCF/BCF at path (or from the open descriptor fd when fd >= 0;
+ * path then only names it in errors; the descriptor is consumed) for model
+ * m. On success *out is new (gr_vcf_result_free). Errors are GR_EINPUT with
+ * the record's line in err->line where it applies (an unknown sample, no
+ * samples, a genome build other than the model's, a malformed record, a
+ * line over max_line), GR_EIO when the data cannot be read or decompressed. */
+gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
+                      gr_vcf_result **out, gr_error *err);
+void gr_vcf_result_free(gr_vcf_result *r);
+
+/* Writes sample s's dosages as doubles (NaN for missing) into x. */
+void gr_vcf_sample_dosages(const gr_vcf_result *r, size_t s, double *x);
+
+#endif
