@@ -170,5 +170,8 @@ int gr_parse_double(const char *s, double *out);
 int gr_parse_int64(const char *s, int64_t *out);
 /* Splits line in place on tabs; returns the field count (at most max). */
 size_t gr_split_tabs(char *line, char **fields, size_t max);
+/* Writes "chrom:pos:a:b" into out (room for the four strings + 24 bytes);
+ * returns its length. Cheaper than snprintf on the load path. */
+size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, const char *b);
 
 #endif

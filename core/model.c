@@ -99,7 +99,9 @@ static gr_status build_index(gr_model *m, const char *source, gr_error *err)
             return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
         if (!f->chrom[0] || f->pos <= 0)
             continue;
-        int w = sprintf(p, "%s:%lld:%s:%s", f->chrom, (long long)f->pos, f->ref, f->alt);
+        size_t w = gr_locus_key(p, f->chrom, f->pos, f->ref, f->alt);
+        if (!strcmp(p, f->id))
+            continue; /* the id already is this key (PGS variants without rsID) */
         if (!add_key(m, h, p, (long)i))
             return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
         p += w + 1;

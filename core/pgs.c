@@ -121,6 +121,17 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                     snprintf(pgs_id, sizeof pgs_id, "%s", val);
                 else if (!strcmp(key, "format_version"))
                     snprintf(fmt_version, sizeof fmt_version, "%s", val);
+                else if (!strcmp(key, "variants_number")) {
+                    /* size the sets once instead of growing them row by row */
+                    int64_t nv;
+                    if (gr_parse_int64(val, &nv) && nv > 0 && nv < 100000000) {
+                        if (kh_resize(grset, ids, (khint_t)(nv + nv / 3)) < 0 ||
+                            kh_resize(grset, variants, (khint_t)(nv + nv / 3)) < 0) {
+                            st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
+                            goto fail;
+                        }
+                    }
+                }
                 continue;
             }
             if (!r.s.l)
@@ -247,11 +258,14 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
         char cnorm[64];
         gr_chrom_normalize(chr, cnorm, sizeof cnorm);
         vkey.l = 0;
-        if ((pos ? ksprintf(&vkey, "%s:%lld:%s:%s", cnorm, (long long)pos, oa, ea)
-                 : ksprintf(&vkey, "%s:%s:%s", rsid, oa, ea)) < 0) {
+        if (ks_resize(&vkey, strlen(cnorm) + strlen(rsid) + strlen(oa) + strlen(ea) + 32) < 0) {
             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
             goto fail;
         }
+        if (pos)
+            vkey.l = gr_locus_key(vkey.s, cnorm, pos, oa, ea);
+        else
+            vkey.l = (size_t)sprintf(vkey.s, "%s:%s:%s", rsid, oa, ea);
         if (!pos && !rsid[0]) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
                               "the variant has neither a position nor an rsID");

@@ -93,3 +93,27 @@ char *gr_chrom_normalize(const char *in, char *out, size_t size)
     out[n] = '\0';
     return out;
 }
+
+size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, const char *b)
+{
+    char digits[24];
+    int nd = 0;
+    uint64_t v = pos < 0 ? 0 : (uint64_t)pos;
+    do
+        digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    char *p = out;
+    for (const char *s = chrom; *s;)
+        *p++ = *s++;
+    *p++ = ':';
+    while (nd)
+        *p++ = digits[--nd];
+    *p++ = ':';
+    for (const char *s = a; *s;)
+        *p++ = *s++;
+    *p++ = ':';
+    for (const char *s = b; *s;)
+        *p++ = *s++;
+    *p = '\0';
+    return (size_t)(p - out);
+}
