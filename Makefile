@@ -38,9 +38,10 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
 DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
             libcurl4-gnutls-dev wrk curl python3-fastapi python3-uvicorn \
+            plink2 tabix bcftools htslib-test python-pyvcf-examples time \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
-.PHONY: all deps test run bench bench-http clean fixtures demo-models
+.PHONY: all deps test run bench bench-http bench-vcf clean fixtures demo-models
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
@@ -135,6 +136,9 @@ BENCH_DIR := build/bench
 bench: deps all $(BUILD)/bench_core
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
 	@tools/run_bench.sh $(BUILD)/bench_core $(BENCH_DIR)/xgb500
+
+bench-vcf: deps all
+	@tools/bench_vcf.sh $(BUILD)
 
 bench-http: deps all
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500

@@ -485,7 +485,7 @@ static int add_warning(gr_vcf_result *r, const char *text)
 }
 
 /* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
- * the model. */
+ * the model, 0 when not, -1 when its POS is not a number. */
 static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
 {
     const char *t1 = memchr(s, '\t', len);
@@ -495,10 +495,11 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
     *code_out = code;
     const char *p = t1 + 1, *e = s + len;
     int64_t pos = 0;
-    while (p < e && *p >= '0' && *p <= '9')
+    const char *digits = p;
+    while (p < e && *p >= '0' && *p <= '9' && pos < ((int64_t)1 << 40))
         pos = pos * 10 + (*p++ - '0');
-    if (p >= e || *p != '\t')
-        return 1;
+    if (p == digits || p >= e || *p != '\t')
+        return -1;
     if (code >= 0 && kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
         return 1;
     const char *id = p + 1, *t3 = memchr(id, '\t', (size_t)(e - id));
@@ -664,9 +665,10 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             if (!line.l || line.s[0] == '#')
                 continue;
             int32_t code = -1;
-            if (!line_wanted(&c, line.s, line.l, &code))
+            int wanted = line_wanted(&c, line.s, line.l, &code);
+            if (!wanted)
                 continue;
-            if (vcf_parse(&line, hdr, rec) < 0) {
+            if (wanted < 0 || vcf_parse(&line, hdr, rec) < 0) {
                 st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                                   "record %zu is not a valid VCF record", r->records);
                 goto fail;

@@ -1,0 +1,218 @@
+/* test_vcf.c - the VCF matching rules of docs/vcf-matching.md, one model
+ * variant per rule, read from plain, BGZF and BCF copies of one file. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/vcf.h"
+#include "helpers.h"
+
+#define NF 13
+static const char features[] =
+    "feature_id\tchrom\tpos\tref\talt\tmean\trsid\n"
+    "f0\t1\t100\tA\tG\t\t\n"       /* plain match */
+    "f1\t1\t200\tC\tT\t\t\n"       /* REF/ALT swapped in the VCF */
+    "f2\t1\t300\tA\tC\t\t\n"       /* other strand */
+    "f3\t1\t400\tA\tC\t\t\n"       /* other strand, swapped */
+    "f4\t1\t500\tA\tT\t\t\n"       /* A/T: strand-ambiguous, swapped */
+    "f5\t1\t600\tG\tA\t\t\n"       /* second ALT of a multi-allelic record */
+    "f6\t2\t1000\tC\tT\t\trs777\n" /* found by rsID at another position */
+    "f7\t2\t2000\tG\tC\t\t\n"      /* two records: the first wins */
+    "f8\t2\t3000\tT\tG\t\t\n"      /* FILTER LowQual */
+    "f9\t2\t4000\tA\tG\t\t\n"      /* inside a gVCF reference block */
+    "f10\t2\t5000\tC\tA\t0.4\t\n"  /* absent from the VCF; has a mean */
+    "f11\tX\t100\tA\tG\t\t\n"      /* haploid chrX call */
+    "f12\t3\t100\tA\tG\t\t\n";     /* DS */
+
+static const char vcf[] =
+    "##fileformat=VCFv4.2\n"
+    "##contig=<ID=chr1,length=248956422>\n##contig=<ID=2>\n##contig=<ID=chrX>\n##contig=<ID=3>\n"
+    "##FILTER=<ID=LowQual,Description=\"low\">\n"
+    "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+    "##FORMAT=<ID=DS,Number=A,Type=Float,Description=\"dosage\">\n"
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+    "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\n"
+    "chr1\t200\t.\tT\tC\t.\tPASS\t.\tGT\t0/0\t0/1\n"
+    "chr1\t300\t.\tT\tG\t.\tPASS\t.\tGT\t1/1\t0/0\n"
+    "chr1\t400\t.\tG\tT\t.\tPASS\t.\tGT\t0/1\t1|1\n"
+    "chr1\t500\t.\tT\tA\t.\t.\t.\tGT\t0/0\t./.\n"
+    "chr1\t600\t.\tG\tC,A\t.\tPASS\t.\tGT\t0/2\t2/2\n"
+    "2\t1005\trs777\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\n"
+    "2\t2000\t.\tG\tC\t.\tPASS\t.\tGT\t1/1\t0/1\n"
+    "2\t2000\t.\tG\tC\t.\tPASS\t.\tGT\t0/0\t0/0\n"
+    "2\t3000\t.\tT\tG\t.\tLowQual\t.\tGT\t1/1\t1/1\n"
+    "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=4100\tGT\t0/0\t./.\n"
+    "chrX\t100\t.\tA\tG\t.\tPASS\t.\tGT\t1\t0/1\n"
+    "3\t100\t.\tA\tG\t.\tPASS\t.\tGT:DS\t0/1:0.25\t1/1:1.9\n";
+
+static char *dir;
+static gr_model *m;
+
+static void setup(void)
+{
+    char w[256] = "{\"format\":\"genorisk-linear\",\"intercept\":0,\"weights\":[1";
+    for (int i = 1; i < NF; i++)
+        strcat(w, ",1");
+    strcat(w, "],\"link\":\"identity\"}");
+    dir = temp_bundle("manifest.json",
+                      "{\"name\":\"rules\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                      "\"genorisk-linear\",\"artifact\":\"model.json\",\"features\":\"features.tsv\","
+                      "\"genome_build\":\"GRCh38\",\"min_coverage\":0.5}",
+                      "features.tsv", features, "model.json", w, "in.vcf", vcf, NULL);
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "bgzip -c %s/in.vcf > %s/in.vcf.gz && bcftools view -Ob -o %s/in.bcf %s/in.vcf 2>/dev/null",
+             dir, dir, dir, dir);
+    cr_assert_eq(system(cmd), 0, "bgzip and bcftools come with make deps");
+}
+
+static void teardown(void)
+{
+    gr_model_free(m);
+    temp_bundle_free(dir);
+}
+
+TestSuite(vcf, .init = setup, .fini = teardown);
+
+static gr_vcf_result *read_file(const char *name, gr_vcf_options *o)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    cr_assert_eq(gr_vcf_read(m, path, -1, o, &r, &err), GR_OK, "%s: %s", name, err.text);
+    return r;
+}
+
+/* expected dosages, NaN = missing */
+#define M NAN
+static void expect(gr_vcf_result *r, size_t s, const double *want, const char *what)
+{
+    double x[NF];
+    gr_vcf_sample_dosages(r, s, x);
+    for (int f = 0; f < NF; f++) {
+        if (isnan(want[f]))
+            cr_assert(isnan(x[f]), "%s sample %zu f%d: expected missing, got %g", what, s, f, x[f]);
+        else
+            cr_assert(fabs(x[f] - want[f]) < 1e-4, "%s sample %zu f%d: expected %g, got %g", what,
+                      s, f, want[f], x[f]);
+    }
+}
+
+Test(vcf, every_rule_in_plain_bgzf_and_bcf)
+{
+    const double s1[NF] = { 1, 2, 2, 1, 2, 1, 1, 2, M, 0, M, 2, 0.25 };
+    const double s2[NF] = { 2, 1, 0, 0, M, 2, 0, 1, M, M, M, 1, 1.9 };
+    const char *files[] = { "in.vcf", "in.vcf.gz", "in.bcf" };
+    for (int i = 0; i < 3; i++) {
+        gr_vcf_options o = { 0 };
+        gr_vcf_result *r = read_file(files[i], &o);
+        cr_assert_eq(r->n_samples, 2);
+        cr_assert_str_eq(r->sample_ids[0], "S1");
+        expect(r, 0, s1, files[i]);
+        expect(r, 1, s2, files[i]);
+        const gr_vcf_coverage *c = &r->coverage[0];
+        cr_assert_eq(c->expected, NF);
+        cr_assert_eq(c->matched, 11, "%s matched %zu", files[i], c->matched);
+        cr_assert_eq(c->flipped, 2);
+        cr_assert_eq(c->swapped, 3);
+        /* f4 (A/T) and f7 (G/C) */
+        cr_assert_eq(c->ambiguous, 2, "%s ambiguous %zu", files[i], c->ambiguous);
+        cr_assert_eq(c->multiallelic, 1);
+        cr_assert_eq(c->missing, 2);
+        cr_assert_eq(c->observed, NF - 2);
+        cr_assert_eq(c->imputed, 1); /* f10 has a mean */
+        cr_assert_eq(r->coverage[1].missing, 4);
+        int dup = 0, rsid = 0;
+        for (size_t w = 0; w < r->n_warnings; w++) {
+            dup |= strstr(r->warnings[w], "more than one record") != NULL;
+            rsid |= strstr(r->warnings[w], "by rsID") != NULL;
+        }
+        cr_assert(dup && rsid, "%s: warnings for the duplicate and the rsID match", files[i]);
+        cr_assert_str_eq(r->build, "GRCh38");
+        gr_vcf_result_free(r);
+    }
+}
+
+Test(vcf, options_filter_absent_genotype_and_samples)
+{
+    gr_vcf_options o = { .filter_any = 1, .absent = GR_ABSENT_REF, .genotype = GR_GENO_GT };
+    const char *only[] = { "S2" };
+    o.samples = only;
+    o.n_samples = 1;
+    gr_vcf_result *r = read_file("in.vcf.gz", &o);
+    cr_assert_eq(r->n_samples, 1);
+    cr_assert_str_eq(r->sample_ids[0], "S2");
+    const double s2[NF] = { 2, 1, 0, 0, M, 2, 0, 1, 2, M, 0, 1, 2 };
+    expect(r, 0, s2, "filter=any absent=ref genotype=gt");
+    gr_vcf_result_free(r);
+    o = (gr_vcf_options){ .genotype = GR_GENO_DS };
+    r = read_file("in.vcf", &o);
+    cr_assert(fabs((double)r->dosage[12] / GR_VCF_DOSAGE_SCALE - 0.25) < 1e-4);
+    cr_assert_eq(r->dosage[0], GR_VCF_MISSING, "genotype=ds: no DS, no dosage");
+    gr_vcf_result_free(r);
+}
+
+static void expect_error(const char *text, const char *needle, const gr_vcf_options *o)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.vcf", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options none = { 0 };
+    gr_status st = gr_vcf_read(m, path, -1, o ? o : &none, &r, &err);
+    cr_assert_neq(st, GR_OK, "expected an error with '%s'", needle);
+    cr_assert_null(r);
+    cr_assert(strstr(err.text, needle), "'%s' lacks '%s'", err.text, needle);
+}
+
+Test(vcf, bad_input)
+{
+    expect_error("not a vcf at all\n", "not a", NULL);
+    expect_error("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                 "1\t100\t.\tA\tG\t.\t.\t.\n",
+                 "no samples", NULL);
+    expect_error("##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n"
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n",
+                 "GRCh37", NULL);
+    const char *who[] = { "NOBODY" };
+    gr_vcf_options o = { .samples = who, .n_samples = 1 };
+    expect_error(vcf, "not in the VCF", &o);
+    gr_vcf_options tiny = { .max_line = 40 };
+    expect_error(vcf, "limit", &tiny);
+    expect_error("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                 "1\tnotanumber\t.\tA\tG\t.\t.\t.\tGT\t0/1\n1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\n",
+                 "not a valid VCF record", NULL);
+    /* a truncated BGZF file */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "head -c 200 %s/in.vcf.gz > %s/cut.vcf.gz", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/cut.vcf.gz", dir);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options none = { 0 };
+    cr_assert_neq(gr_vcf_read(m, cmd, -1, &none, &r, &err), GR_OK);
+    cr_assert_null(r);
+}
+
+Test(vcf, reads_from_a_descriptor)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.bcf", dir);
+    FILE *f = fopen(path, "rb");
+    gr_vcf_result *r = NULL;
+    gr_vcf_options o = { 0 };
+    cr_assert_eq(gr_vcf_read(m, "upload", dup(fileno(f)), &o, &r, NULL), GR_OK);
+    fclose(f);
+    cr_assert_eq(r->n_samples, 2);
+    gr_vcf_result_free(r);
+}
