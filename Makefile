@@ -121,6 +121,8 @@ test: deps
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
 	tools/lint_openapi.sh || fail=1; \
 	tools/check_generated.sh || fail=1; \
+	tmp=$$(mktemp -d) && $(PYTHON) tools/make_vcf_data.py parity --out $$tmp >/dev/null && \
+	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || fail=1; \
 	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
 

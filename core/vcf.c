@@ -4,6 +4,7 @@
  * the model has rsIDs) is looked up before htslib parses it, so the records
  * the model does not use cost one hash probe. Only the requested samples are
  * parsed (bcf_hdr_set_samples). BCF goes through bcf_read. */
+#include <htslib/bgzf.h>
 #include <htslib/hfile.h>
 #include <htslib/hts.h>
 #include <htslib/khash.h>
@@ -38,6 +39,7 @@ typedef struct {
     keyed *by_pos;             /* features sorted by (chrom code, pos) */
     size_t n_pos;
     khash_t(vpos) *pos_first;  /* key -> first index in by_pos */
+    uint64_t *seen_bits;       /* a one-probe filter in front of pos_first */
     keyed *by_id;              /* features with an rsID; key = index into rsid order */
     khash_t(vname) *id_first;  /* rsid -> first index in by_id */
     uint8_t *kind, *flags;
@@ -106,6 +108,21 @@ static uint64_t pos_key(int32_t code, int64_t pos)
     return (uint64_t)(uint32_t)code << 40 | (uint64_t)pos;
 }
 
+/* Most records of a genome-wide VCF are not in the model, and each probe of
+ * a 100,000-entry hash table is a cache miss. A 2^21-bit filter (256 KiB,
+ * cache-resident) answers "certainly not" for most of them first. */
+#define SEEN_BITS 21
+static uint32_t seen_slot(uint64_t key)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - SEEN_BITS));
+}
+
+static int maybe_seen(const ctx *c, uint64_t key)
+{
+    uint32_t s = seen_slot(key);
+    return (int)(c->seen_bits[s >> 6] >> (s & 63) & 1);
+}
+
 static int by_key(const void *a, const void *b)
 {
     const keyed *x = a, *y = b;
@@ -136,7 +153,12 @@ static gr_status build_index(ctx *c, gr_error *err)
             c->by_id[n_id++] = (keyed){ 0, (uint32_t)i };
     }
     qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
+    c->seen_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->seen_bits);
+    if (!c->seen_bits)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < c->n_pos; i++) {
+        uint32_t s = seen_slot(c->by_pos[i].key);
+        c->seen_bits[s >> 6] |= (uint64_t)1 << (s & 63);
         int ret;
         khint_t k = kh_put(vpos, c->pos_first, c->by_pos[i].key, &ret);
         if (ret < 0)
@@ -500,7 +522,8 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
         pos = pos * 10 + (*p++ - '0');
     if (p == digits || p >= e || *p != '\t')
         return -1;
-    if (code >= 0 && kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
+        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
         return 1;
     const char *id = p + 1, *t3 = memchr(id, '\t', (size_t)(e - id));
     if (!t3)
@@ -534,6 +557,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     bcf_hdr_t *hdr = NULL;
     bcf1_t *rec = NULL;
     kstring_t line = { 0, 0, NULL };
+    char *buf = NULL;
     const char *label = path ? path : "VCF";
     size_t max_line = opt->max_line ? opt->max_line : (size_t)64 << 20;
     *out = NULL;
@@ -653,22 +677,75 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     memset(r->dosage, 0xFF, ns * nf * sizeof *r->dosage);
 
     if (fmt->format == vcf) {
-        int ret;
-        while ((ret = hts_getline(fp, KS_SEP_LINE, &line)) >= 0) {
+        /* Lines are scanned where they lie in a large read buffer; only the
+         * ones the model wants are copied out for htslib to parse. */
+        size_t cap = (size_t)1 << 20, have = 0, at = 0;
+        buf = malloc(cap);
+        if (!buf) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+        int compressed = fmt->compression != no_compression;
+        for (;;) {
+            char *s = buf + at, *nl = memchr(s, '\n', have - at);
+            size_t len;
+            if (!nl) {
+                if (have - at > max_line) {
+                    st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                                      "record %zu is over the %zu-byte line limit",
+                                      r->records + 1, max_line);
+                    goto fail;
+                }
+                memmove(buf, buf + at, have - at);
+                have -= at;
+                at = 0;
+                if (have == cap) { /* a line longer than the buffer */
+                    char *bigger = realloc(buf, cap * 2);
+                    if (!bigger) {
+                        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+                        goto fail;
+                    }
+                    buf = bigger;
+                    cap *= 2;
+                }
+                ssize_t n = compressed ? bgzf_read(fp->fp.bgzf, buf + have, cap - have)
+                                       : hread(fp->fp.hfile, buf + have, cap - have);
+                if (n < 0) {
+                    st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                                      "read error after record %zu: truncated or corrupt "
+                                      "compressed data", r->records);
+                    goto fail;
+                }
+                if (n > 0) {
+                    have += (size_t)n;
+                    continue;
+                }
+                if (have == 0)
+                    break;
+                s = buf; /* the last line has no newline */
+                len = have;
+                at = have;
+            } else {
+                len = (size_t)(nl - s);
+                at += len + 1;
+            }
+            if (len && s[len - 1] == '\r')
+                len--;
             r->records++;
-            if (line.l > max_line) {
+            if (len > max_line) {
                 st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                                   "record %zu is %zu bytes long, over the %zu-byte limit",
-                                  r->records, line.l, max_line);
+                                  r->records, len, max_line);
                 goto fail;
             }
-            if (!line.l || line.s[0] == '#')
+            if (!len || s[0] == '#')
                 continue;
             int32_t code = -1;
-            int wanted = line_wanted(&c, line.s, line.l, &code);
+            int wanted = line_wanted(&c, s, len, &code);
             if (!wanted)
                 continue;
-            if (wanted < 0 || vcf_parse(&line, hdr, rec) < 0) {
+            line.l = 0;
+            if (wanted < 0 || kputsn(s, len, &line) < 0 || vcf_parse(&line, hdr, rec) < 0) {
                 st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                                   "record %zu is not a valid VCF record", r->records);
                 goto fail;
@@ -677,12 +754,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
                 code = chrom_code(&c, bcf_hdr_id2name(hdr, rec->rid),
                                   strlen(bcf_hdr_id2name(hdr, rec->rid)), 0);
             use_record(&c, hdr, rec, code, r);
-        }
-        if (ret < -1) {
-            st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                              "read error after record %zu: truncated or corrupt compressed data",
-                              r->records);
-            goto fail;
+            if (at >= have && !nl)
+                break;
         }
     } else {
         int ret;
@@ -690,8 +763,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             r->records++;
             int32_t code = rec->rid >= 0 && rec->rid < c.n_rid ? c.rid_code[rec->rid] : -1;
             int64_t pos = (int64_t)rec->pos + 1;
-            int wanted = code >= 0 && kh_get(vpos, c.pos_first, pos_key(code, pos)) !=
-                                          kh_end(c.pos_first);
+            int wanted = code >= 0 && maybe_seen(&c, pos_key(code, pos)) &&
+                         kh_get(vpos, c.pos_first, pos_key(code, pos)) != kh_end(c.pos_first);
             if (!wanted) { /* by ID, or a gVCF block */
                 bcf_unpack(rec, BCF_UN_STR);
                 wanted = (kh_size(c.id_first) && rec->d.id &&
@@ -770,6 +843,7 @@ oom:
 fail:
     gr_vcf_result_free(r);
     free(line.s);
+    free(buf);
     if (rec)
         bcf_destroy(rec);
     if (hdr)
@@ -785,6 +859,7 @@ fail:
     kh_destroy(vpos, c.pos_first);
     kh_destroy(vname, c.id_first);
     free(c.by_pos);
+    free(c.seen_bits);
     free(c.by_id);
     free(c.kind);
     free(c.flags);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/predict_vcf.h"
 #include "core/vcf.h"
 #include "helpers.h"
 
@@ -215,4 +216,66 @@ Test(vcf, reads_from_a_descriptor)
     fclose(f);
     cr_assert_eq(r->n_samples, 2);
     gr_vcf_result_free(r);
+}
+
+/* tests/fixtures/vcf/expected.json (tools/make_vcf_data.py fixtures): every
+ * file and option set against dosages worked out by the rules. */
+Test(vcf_fixtures, expected_dosages)
+{
+    gr_model *fm = fixture_model("vcf/model");
+    json_t *doc = json_load_file("tests/fixtures/vcf/expected.json", 0, NULL);
+    cr_assert_not_null(doc);
+    json_t *cases = json_object_get(doc, "cases");
+    cr_assert(json_array_size(cases) >= 10);
+    size_t nf = gr_model_get_info(fm)->n_features;
+    double *x = malloc(nf * sizeof *x);
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i), *o = json_object_get(c, "options");
+        const char *file = json_string_value(json_object_get(c, "file"));
+        const char *name = json_string_value(json_object_get(c, "options_name"));
+        gr_vcf_options opt = { 0 };
+        json_t *v;
+        if ((v = json_object_get(o, "absent")))
+            cr_assert(gr_api_parse_absent(json_string_value(v), &opt.absent));
+        if ((v = json_object_get(o, "genotype")))
+            cr_assert(gr_api_parse_genotype(json_string_value(v), &opt.genotype));
+        if ((v = json_object_get(o, "filter")))
+            opt.filter_any = !strcmp(json_string_value(v), "any");
+        json_t *want_samples = json_object_get(c, "samples");
+        const char *chosen[16];
+        json_t *sel = json_object_get(o, "sample");
+        if (json_is_array(sel)) {
+            for (size_t k = 0; k < json_array_size(sel) && k < 16; k++)
+                chosen[k] = json_string_value(json_array_get(sel, k));
+            opt.samples = chosen;
+            opt.n_samples = json_array_size(sel);
+        }
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/vcf/%s", file);
+        gr_vcf_result *r = NULL;
+        gr_error err;
+        cr_assert_eq(gr_vcf_read(fm, path, -1, &opt, &r, &err), GR_OK, "%s/%s: %s", file, name,
+                     err.text);
+        cr_assert_eq(r->n_samples, json_array_size(want_samples), "%s/%s", file, name);
+        json_t *dos = json_object_get(c, "dosages");
+        for (size_t s = 0; s < r->n_samples; s++) {
+            cr_assert_str_eq(r->sample_ids[s], json_string_value(json_array_get(want_samples, s)));
+            gr_vcf_sample_dosages(r, s, x);
+            json_t *row = json_array_get(dos, s);
+            for (size_t f = 0; f < nf; f++) {
+                json_t *w = json_array_get(row, f);
+                if (json_is_null(w))
+                    cr_assert(isnan(x[f]), "%s/%s sample %zu feature %zu: want missing, got %g",
+                              file, name, s, f, x[f]);
+                else
+                    cr_assert(fabs(x[f] - json_number_value(w)) < 1e-4,
+                              "%s/%s sample %zu feature %zu: want %g, got %g", file, name, s, f,
+                              json_number_value(w), x[f]);
+            }
+        }
+        gr_vcf_result_free(r);
+    }
+    free(x);
+    json_decref(doc);
+    gr_model_free(fm);
 }
