@@ -32,10 +32,6 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
         if (!f)
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         m->features = f;
-        char **s = realloc(m->feature_strings, cap * sizeof *s);
-        if (!s)
-            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        m->feature_strings = s;
     }
     char cbuf[64];
     gr_chrom_normalize(chrom, cbuf, sizeof cbuf);
@@ -43,7 +39,7 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
     size_t len[5], total = 0;
     for (int i = 0; i < 5; i++)
         total += (len[i] = strlen(parts[i])) + 1;
-    char *block = malloc(total), *p = block;
+    char *block = gr_arena_alloc(&m->strings, total), *p = block;
     if (!block)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     const char *dst[5];
@@ -52,7 +48,6 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
         dst[i] = p;
         p += len[i] + 1;
     }
-    m->feature_strings[n] = block;
     m->features[n] = (gr_feature){ .id = dst[0], .chrom = dst[1], .pos = pos, .ref = dst[2],
                                    .alt = dst[3], .rsid = dst[4], .mean = mean };
     m->n_features = n + 1;

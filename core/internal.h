@@ -113,6 +113,21 @@ void gr_linear_finish(gr_linear *l, const gr_feature *features);
 /* x: dosages with NaN for missing (imputation happens here, not before). */
 double gr_linear_predict(const gr_linear *l, const double *x, double *phi, double *base);
 
+/* ---- small-string storage ---- */
+
+/* Strings allocated from large chunks and freed together: a model's
+ * feature strings, a loader's temporary keys. Zero-initialise to start. */
+typedef struct {
+    char **chunks;
+    size_t n_chunks, used, cap;
+} gr_arena;
+
+/* Returns room for n bytes, or NULL when out of memory. */
+char *gr_arena_alloc(gr_arena *a, size_t n);
+/* Copies s (NUL included). */
+char *gr_arena_strdup(gr_arena *a, const char *s);
+void gr_arena_free(gr_arena *a);
+
 /* ---- the model ---- */
 
 typedef enum { GR_LINK_IDENTITY, GR_LINK_LOGISTIC } gr_link;
@@ -125,7 +140,7 @@ struct gr_model {
     gr_link link;
     size_t n_features;
     gr_feature *features;
-    char **feature_strings; /* owned storage behind features[] */
+    gr_arena strings;       /* owned storage behind features[] */
     void *keys;             /* khash: key -> index, -2 when ambiguous */
     char *locus_keys;       /* storage of the "chrom:pos:ref:alt" keys */
     gr_forest *forest;      /* exactly one of forest and linear is set */

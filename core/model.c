@@ -29,9 +29,7 @@ void gr_model_free(gr_model *m)
     if (m->keys)
         kh_destroy(grkey, (khash_t(grkey) *)m->keys);
     free(m->locus_keys);
-    for (size_t i = 0; i < m->n_features; i++)
-        free(m->feature_strings[i]);
-    free(m->feature_strings);
+    gr_arena_free(&m->strings);
     free(m->features);
     gr_forest_free(m->forest);
     gr_linear_free(m->linear);

@@ -89,6 +89,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
     gr_lines r = { 0 };
     contrib_buf cb = { 0 };
     kstring_t vkey = { 0, 0, NULL };
+    gr_arena keys = { 0 }; /* the variants set's keys */
     khash_t(grset) *ids = kh_init(grset), *variants = kh_init(grset);
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
@@ -280,12 +281,11 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
         if ((st = gr_model_add_feature(m, id, chr, pos, oa, ea, rsid, mean, err)))
             goto fail;
         int ret, ret2 = 0;
-        char *vcopy = gr_strdup(vkey.s);
+        /* the id may be vkey itself: copy the key before reusing the buffer */
+        char *vcopy = gr_arena_strdup(&keys, vkey.s);
         kh_put(grset, ids, m->features[m->n_features - 1].id, &ret);
         if (vcopy)
             kh_put(grset, variants, vcopy, &ret2);
-        if (ret2 <= 0)
-            free(vcopy);
         if (ret < 0 || ret2 <= 0 || !push_contrib(&cb, m->n_features - 1, c0, c1, c2)) {
             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
             goto fail;
@@ -323,12 +323,8 @@ fail:
     gr_lines_close(&r);
     kh_destroy(grset, ids);
     free(vkey.s);
-    if (variants) {
-        for (khint_t k = kh_begin(variants); k != kh_end(variants); k++)
-            if (kh_exist(variants, k))
-                free((char *)kh_key(variants, k));
-        kh_destroy(grset, variants);
-    }
+    kh_destroy(grset, variants);
+    gr_arena_free(&keys);
     free(cb.c);
     return st;
 }

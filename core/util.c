@@ -117,3 +117,39 @@ size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, co
     *p = '\0';
     return (size_t)(p - out);
 }
+
+char *gr_arena_alloc(gr_arena *a, size_t n)
+{
+    if (!a->n_chunks || a->used + n > a->cap) {
+        size_t cap = n > 65536 ? n : 65536;
+        char **more = realloc(a->chunks, (a->n_chunks + 1) * sizeof *more);
+        if (!more)
+            return NULL;
+        a->chunks = more;
+        if (!(a->chunks[a->n_chunks] = malloc(cap)))
+            return NULL;
+        a->n_chunks++;
+        a->used = 0;
+        a->cap = cap;
+    }
+    char *p = a->chunks[a->n_chunks - 1] + a->used;
+    a->used += n;
+    return p;
+}
+
+char *gr_arena_strdup(gr_arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = gr_arena_alloc(a, n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+void gr_arena_free(gr_arena *a)
+{
+    for (size_t i = 0; i < a->n_chunks; i++)
+        free(a->chunks[i]);
+    free(a->chunks);
+    memset(a, 0, sizeof *a);
+}
