@@ -585,9 +585,11 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     }
     const htsFormat *fmt = hts_get_format(fp);
     if (fmt->category != variant_data || (fmt->format != vcf && fmt->format != bcf)) {
+        char *what = hts_format_description(fmt); /* returns new */
         st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                          "not a VCF or BCF file (the data looks like %s)",
-                          hts_format_description(fmt) ? "another format" : "unknown data");
+                          "not a VCF or BCF file (htslib sees: %.80s)",
+                          what ? what : "unknown data");
+        free(what);
         goto fail;
     }
     if (opt->threads > 0)
