@@ -22,8 +22,15 @@
    422, request ids, logs (fields; no sample ids), SIGHUP reload (success and
    failure), 503 overloaded (--workers 1 --queue-depth 1), and the drain after
    SIGTERM (/readyz and predict 503 not-ready on open connections, the request
-   in flight finishing, exit 0). Every response code documented under paths
-   but 500 must have been seen.
+   in flight finishing, exit 0). VCF uploads (a VCF made from cad-pgs-demo's
+   scoring file, chromosomes with and without "chr"): every VCF media type and
+   multipart/form-data, plain, gzip, BGZF and (with bcftools) BCF, each answer
+   a PredictResponse equal to `genorisk predict --vcf`'s; the query
+   parameters; the VCF problems (400, 413 by Content-Length and chunked, 415,
+   422 for garbage, no samples, unknown sample, build mismatch, low coverage;
+   503 when the spool cannot be created); --tmp-dir left empty; no VCF sample
+   id in the log. Every response code documented under paths but 500 must
+   have been seen.
 
 Prints one line per check and closes with "schemas: N passed, M failed";
 exits 1 if anything failed. Needs only Debian's python3-yaml and
@@ -32,18 +39,21 @@ python3-jsonschema (4.10 in Debian 12: $refs are resolved with RefResolver).
 
 import copy
 import glob
+import gzip
 import http.client
 import json
 import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import warnings
+import zlib
 
 try:
     import jsonschema
@@ -257,6 +267,82 @@ def check_path_examples(c, openapi):
                                 make_validator(s, openapi), v))
 
 
+# ---- VCF files for the live checks ----
+
+COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
+
+
+def pgs_rows(scoring):
+    """The variant rows of a PGS Catalog scoring file, as dicts."""
+    rows, header = [], None
+    with open(scoring, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            cells = line.rstrip("\n").split("\t")
+            if header is None:
+                header = cells
+            else:
+                rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def demo_vcf(scoring, samples, rows=None, contig_line="##contig=<ID=1,length=248956422>"):
+    """A VCF 4.3 of every variant of the scoring file (or the first `rows`):
+    odd chromosomes spelled 1, 3, ..., even ones chr2, chr4, ...; every tenth
+    record from the 4th has REF and ALT swapped, every tenth from the 7th is
+    written on the other strand; the first sample misses a call in 25.
+    contig_line (the chr1 ##contig line) says GRCh38 by chr1's length."""
+    variants = pgs_rows(scoring)[:rows]
+    name = lambda c: "chr%s" % c if c.isdigit() and int(c) % 2 == 0 else c
+    out = ["##fileformat=VCFv4.3", '##FILTER=<ID=PASS,Description="All filters passed">',
+           '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
+    for c in sorted({v["chr_name"] for v in variants}, key=lambda c: int(c) if c.isdigit() else 99):
+        out.append(contig_line if c == "1" else "##contig=<ID=%s>" % name(c))
+    out.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))
+    calls = ("0/0", "0/1", "1/1", "0|1", "1|0")
+    for i, v in enumerate(variants):
+        ref, alt = v["other_allele"], v["effect_allele"]
+        if i % 10 == 3:
+            ref, alt = alt, ref
+        elif i % 10 == 6 and ref in COMPLEMENT and alt in COMPLEMENT:
+            ref, alt = COMPLEMENT[ref], COMPLEMENT[alt]
+        gts = [calls[(i * 7 + k * 3) % len(calls)] for k in range(len(samples))]
+        if i % 25 == 0:
+            gts[0] = "./."
+        out.append("\t".join([name(v["chr_name"]), v["chr_position"], ".", ref, alt, ".", "PASS",
+                               ".", "GT"] + gts))
+    return ("\n".join(out) + "\n").encode()
+
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def bgzf(data):
+    """data compressed as BGZF (what bgzip writes), EOF block included."""
+    out = []
+    for i in range(0, len(data), 0xff00):
+        chunk = data[i:i + 0xff00]
+        z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        comp = z.compress(chunk) + z.flush()
+        out.append(struct.pack("<BBBBIBBHBBHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2,
+                               len(comp) + 25) + comp +
+                   struct.pack("<II", zlib.crc32(chunk) & 0xffffffff, len(chunk)))
+    out.append(BGZF_EOF)
+    return b"".join(out)
+
+
+def multipart(parts, boundary="genorisk-check-8d1f0c"):
+    """(body, Content-Type) of a multipart/form-data body; parts: (name, filename, bytes)."""
+    body = []
+    for name, filename, data in parts:
+        disp = 'form-data; name="%s"' % name + ('; filename="%s"' % filename if filename else "")
+        body.append(b"--" + boundary.encode() + b"\r\nContent-Disposition: " + disp.encode() +
+                    b"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + b"\r\n")
+    body.append(b"--" + boundary.encode() + b"--\r\n")
+    return b"".join(body), "multipart/form-data; boundary=" + boundary
+
+
 class Daemon:
     """genoriskd on 127.0.0.1:0; stderr is collected by a thread (the log)."""
 
@@ -446,6 +532,7 @@ class Live:
         try:
             self.run_main(daemons)
             self.run_limits(daemons)
+            self.run_vcf(daemons)
             self.run_overload_and_drain(daemons)
         except Exception as e:  # a daemon that would not start: the rest cannot run
             self.c.fail("live", "%s: %s" % (type(e).__name__, e))
@@ -790,6 +877,240 @@ class Live:
                    reload_fails)
         self.check("SIGTERM (limits daemon): exit 0",
                    lambda: None if d.stop() == 0 else "exit %r" % d.proc.returncode)
+
+    def run_vcf(self, daemons):
+        """VCF/BCF uploads to cad-pgs-demo, against the CLI and the contract."""
+        P = "/v1/models/{name}/predict"
+        T = self.expect
+        bundle = os.path.join("models", "cad-pgs-demo")
+        scoring = os.path.join(REPO, bundle, "cad_pgs_demo.txt")
+        path = "/v1/models/cad-pgs-demo/predict"
+        spool = os.path.join(self.tmp, "spool")
+        os.mkdir(spool)
+        samples = ("VCF-SECRET-P1", "VCF-SECRET-P2")
+        self.secrets.update(samples)
+        plain = demo_vcf(scoring, samples)
+        files = {"vcf": plain, "gz": gzip.compress(plain), "bgzf": bgzf(plain)}
+        for kind, data in list(files.items()):
+            with open(os.path.join(self.tmp, "demo." + kind), "wb") as f:
+                f.write(data)
+        if shutil.which("bcftools"):
+            out = os.path.join(self.tmp, "demo.bcf")
+            p = subprocess.run(["bcftools", "view", "-Ob", "-o", out,
+                                os.path.join(self.tmp, "demo.vcf")], capture_output=True)
+            if p.returncode == 0:
+                with open(out, "rb") as f:
+                    files["bcf"] = f.read()
+        if "bcf" not in files:
+            print("skip live: no bcftools, so no BCF upload checks")
+        limit = 4 * len(plain)
+        d = Daemon(self.exe, ["--tmp-dir", spool, "--max-upload-bytes", str(limit)], "models")
+        daemons.append(d)
+
+        def cli_args(query):
+            args = []
+            for item in (query.split("&") if query else []):
+                k, _, v = item.partition("=")
+                if k == "allow_low_coverage":
+                    args += ["--allow-low-coverage"] if v == "true" else []
+                else:
+                    args += ["--" + {"top_k": "top-k"}.get(k, k), v]
+            return args
+
+        def as_cli(r, kind, query):
+            """None when r is a 200 PredictResponse equal to the CLI's answer for the file."""
+            why = T(r, P, "post", 200, "application/json")
+            if why:
+                return why
+            rc, out, err = run_cli(self.cli, ["predict", "--model", bundle, "--vcf",
+                                              os.path.join(self.tmp, "demo." + kind),
+                                              "--compact"] + cli_args(query))
+            if rc:
+                return "genorisk predict --vcf: exit %d: %s" % (rc, err.strip())
+            got = r.json()
+            got.pop("request_id")
+            want = json.loads(out)
+            if got != want:
+                return "differs from `genorisk predict --vcf`"
+            return None
+
+        uploads = [("text/vcf", "vcf"), ("text/x-vcf", "vcf"), ("application/vcf", "vcf"),
+                   ("application/gzip", "gz"), ("application/x-gzip", "gz"),
+                   ("application/gzip", "bgzf"), ("application/x-bgzip", "bgzf"),
+                   ("application/octet-stream", "bgzf"), ("application/octet-stream", "gz"),
+                   ("application/octet-stream", "vcf"), ("application/octet-stream", "bcf"),
+                   ("application/x-bcf", "bcf"), ("TEXT/VCF; charset=utf-8", "vcf")]
+        for ctype, kind in uploads:
+            if kind not in files:
+                continue
+            self.check("VCF upload, %s (%s): 200 PredictResponse, as `genorisk predict --vcf`"
+                       % (ctype, kind),
+                       lambda ctype=ctype, kind=kind: as_cli(
+                           self.call(d, "POST", path, P, files[kind], {"Content-Type": ctype}),
+                           kind, ""))
+        for kind in [k for k in ("bgzf", "vcf", "bcf") if k in files]:
+            body, ctype = multipart([("note", None, b"ignored"),
+                                     ("file", "demo." + kind, files[kind])])
+            self.check("VCF upload, multipart/form-data part file (%s): 200, as the CLI" % kind,
+                       lambda body=body, ctype=ctype, kind=kind: as_cli(
+                           self.call(d, "POST", path, P, body, {"Content-Type": ctype}), kind, ""))
+        for query in ("sample=VCF-SECRET-P2&explain=false", "absent=ref&top_k=0",
+                      "genotype=gt&filter=any&top_k=3", "genotype=ds&allow_low_coverage=true",
+                      "explain=false&sample=VCF-SECRET-P2&sample=VCF-SECRET-P1"):
+            self.check("VCF upload ?%s: 200, as the CLI" % query,
+                       lambda query=query: as_cli(
+                           self.call(d, "POST", path + "?" + query, P, files["bgzf"],
+                                     {"Content-Type": "application/x-bgzip"}), "bgzf", query))
+
+        def sample_order():
+            r = self.call(d, "POST", path + "?explain=false&sample=VCF-SECRET-P2&sample="
+                          "VCF-SECRET-P1", P, files["vcf"], {"Content-Type": "text/vcf"})
+            why = T(r, P, "post", 200, "application/json")
+            got = [x["sample"] for x in r.json()["results"]] if not why else None
+            return why or (None if got == list(samples) else "samples %s" % got)
+        self.check("VCF upload, ?sample twice: both scored, in the file's order", sample_order)
+
+        # half of the variants: under min_coverage (0.75)
+        half = demo_vcf(scoring, samples, rows=150)
+        with open(os.path.join(self.tmp, "demo.half"), "wb") as f:
+            f.write(half)
+
+        def low_coverage():
+            q = "allow_low_coverage=true&explain=false"
+            r = self.call(d, "POST", path + "?" + q, P, half, {"Content-Type": "text/vcf"})
+            why = as_cli(r, "half", q)
+            if why:
+                return why
+            flags = [x.get("low_coverage") for x in r.json()["results"]]
+            return None if flags == [True, True] else "low_coverage %s" % flags
+        self.check("VCF upload under min_coverage, allow_low_coverage=true: 200, low_coverage "
+                   "true, as the CLI", low_coverage)
+
+        def request_example():
+            body = self.openapi["paths"][P]["post"]["requestBody"]["content"]["text/vcf"]
+            r = self.call(d, "POST", path + "?allow_low_coverage=true", P,
+                          body["example"].encode(), {"Content-Type": "text/vcf"})
+            return T(r, P, "post", 200, "application/json")
+        self.check("VCF upload of the text/vcf request example: 200 PredictResponse",
+                   request_example)
+
+        def problem(label, status, slug, body, ctype, query="", field=None, detail=None):
+            def fn():
+                r = self.call(d, "POST", path + query, P, body, {"Content-Type": ctype})
+                why = T(r, P, "post", status, "application/problem+json", slug, field)
+                if why:
+                    return why
+                doc = r.json()
+                if doc["instance"] != path:
+                    return "instance %r" % doc["instance"]
+                if detail and detail not in doc["detail"]:
+                    return "detail %r lacks %r" % (doc["detail"], detail)
+                leaked = [s for s in samples if s in doc["detail"]]
+                return "the detail quotes %s" % leaked if leaked else None
+            self.check("VCF %s: %d %s" % (label, status, slug), fn)
+
+        sites_only = b"\n".join(b"\t".join(line.split(b"\t")[:8])
+                                for line in plain.split(b"\n"))
+        b37 = plain.replace(b"##contig=<ID=1,length=248956422>",
+                            b"##contig=<ID=1,length=249250621>")
+        no_chrom = b"\n".join(l for l in plain.split(b"\n") if not l.startswith(b"#CHROM"))
+        problem("garbage", 422, "invalid-input", b"PK\x03\x04 not a VCF at all",
+                "application/octet-stream", detail="VCF or BCF")
+        problem("text", 422, "invalid-input", b"hello, world\n" * 40, "text/vcf",
+                detail="VCF or BCF")
+        problem("empty body", 422, "invalid-input", b"", "text/vcf")
+        problem("without a #CHROM line", 422, "invalid-input", no_chrom, "text/vcf",
+                field="header")
+        problem("gzip cut short (within the header: a small file)", 422, "invalid-input",
+                files["gz"][:len(files["gz"]) // 2], "application/gzip", field="header")
+        problem("with no samples", 422, "invalid-input", sites_only, "text/vcf", field="header",
+                detail="no samples")
+        filler = b"".join(b"chr22\t%d\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\t0/1\n" % (1000 + i)
+                          for i in range(8000))
+        long_bgzf = bgzf(plain + filler)
+        problem("BGZF cut inside a later block", 422, "invalid-input",
+                long_bgzf[:len(long_bgzf) * 3 // 5], "application/x-bgzip",
+                detail="truncated or corrupt")
+        problem("with a POS that is not a number", 422, "invalid-input",
+                plain + b"1\t2O103972\t.\tG\tT\t.\tPASS\t.\tGT\t0/0\t0/1\n", "text/vcf",
+                detail="not a valid VCF record")
+        problem("?sample=unknown", 422, "invalid-input", files["vcf"], "text/vcf",
+                "?sample=VCF-SECRET-NOPE", field="sample")
+        problem("?sample twice", 422, "invalid-input", files["vcf"], "text/vcf",
+                "?sample=VCF-SECRET-P1&sample=VCF-SECRET-P1", field="sample")
+        problem("on GRCh37 (chr1 length) to a GRCh38 model", 422, "invalid-input", b37,
+                "text/vcf", field="header", detail="GRCh37")
+        problem("under min_coverage", 422, "invalid-input", half, "text/vcf", field="coverage",
+                detail="min_coverage")
+        problem("?absent=hom-ref", 400, "invalid-parameter", files["vcf"], "text/vcf",
+                "?absent=hom-ref", field="absent")
+        problem("?genotype=GT", 400, "invalid-parameter", files["vcf"], "text/vcf",
+                "?genotype=GT", field="genotype")
+        problem("?filter", 400, "invalid-parameter", files["vcf"], "text/vcf", "?filter",
+                field="filter")
+        problem("?allow_low_coverage=1", 400, "invalid-parameter", files["vcf"], "text/vcf",
+                "?allow_low_coverage=1", field="allow_low_coverage")
+        with open(os.path.join(REPO, bundle, "example.json"), "rb") as f:
+            example = f.read()
+        for q in ("sample=P001", "absent=ref", "genotype=gt", "filter=any",
+                  "allow_low_coverage=true"):
+            problem("parameter ?%s on a JSON request" % q, 400, "invalid-parameter", example,
+                    "application/json", "?" + q, field=q.split("=")[0],
+                    detail="applies to VCF uploads")
+        body, ctype = multipart([("upload", "demo.vcf", files["vcf"])])
+        problem("multipart without a file part", 400, "invalid-parameter", body, ctype,
+                detail='"file"')
+        problem("multipart without a boundary", 400, "invalid-parameter", files["vcf"],
+                "multipart/form-data", detail="boundary")
+        problem("as text/plain", 415, "unsupported-media-type", files["vcf"], "text/plain")
+        over = plain * 5
+        problem("upload over --max-upload-bytes by Content-Length", 413, "body-too-large", over,
+                "text/vcf", detail="at most %d bytes" % limit)
+
+        def chunked():
+            conn = d.conn()
+            try:
+                pieces = [over[i:i + 8192] for i in range(0, len(over), 8192)]
+                conn.request("POST", path, body=iter(pieces),
+                             headers={"Content-Type": "application/gzip"}, encode_chunked=True)
+                resp = conn.getresponse()
+                r = Reply(resp.status, resp.getheaders(), resp.read())
+            finally:
+                conn.close()
+            self.note(P, "POST", r)
+            why = T(r, P, "post", 413, "application/problem+json", "body-too-large")
+            if why:
+                return why
+            return None if "at most %d bytes" % limit in r.json()["detail"] else \
+                "detail %r" % r.json()["detail"]
+        self.check("VCF upload over --max-upload-bytes, chunked: 413 body-too-large", chunked)
+
+        def spool_empty():
+            left = os.listdir(spool)
+            return "left in --tmp-dir: %s" % left if left else None
+        self.check("VCF uploads leave --tmp-dir empty", spool_empty)
+
+        def log_clean():
+            text = "\n".join(d.lines)
+            leaked = sorted(s for s in samples if s in text)
+            if leaked:
+                return "the log holds VCF sample ids %s" % leaked
+            bad = [l for l in d.lines if not l.startswith("{")]
+            return "non-JSON log lines: %s" % bad[:2] if bad else None
+        self.check("log: JSON lines only, no VCF sample id", log_clean)
+        self.check("SIGTERM (VCF daemon): exit 0",
+                   lambda: None if d.stop() == 0 else "exit %r" % d.proc.returncode)
+
+        # a spool directory that does not exist: 503 overloaded, Retry-After
+        d2 = Daemon(self.exe, ["--tmp-dir", os.path.join(self.tmp, "no", "such", "dir")],
+                    "models")
+        daemons.append(d2)
+        self.check("VCF upload, --tmp-dir missing: 503 overloaded, Retry-After: 1",
+                   lambda: T(self.call(d2, "POST", path, P, files["vcf"],
+                                       {"Content-Type": "text/vcf"}),
+                             P, "post", 503, "application/problem+json", "overloaded"))
+        self.check("SIGTERM (no-spool daemon): exit 0",
+                   lambda: None if d2.stop() == 0 else "exit %r" % d2.proc.returncode)
 
     def run_overload_and_drain(self, daemons):
         d = Daemon(self.exe, ["--workers", "1", "--queue-depth", "1", "--drain-timeout-s", "20"],
