@@ -10,6 +10,7 @@
  * reports the request and frees its state. HTTP threads never parse
  * predict bodies nor run models. */
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
@@ -41,6 +42,7 @@ struct gr_http {
     atomic_size_t in_flight;
     atomic_int abort_work; /* shutting down past the deadline */
     int quiesced;
+    MHD_socket listen_fd; /* returned by quiesce; closed only after MHD_stop_daemon */
 };
 
 enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
@@ -69,7 +71,8 @@ typedef struct {
     size_t limit;     /* body ceiling for this request */
     struct MHD_PostProcessor *pp;
     int got_file;     /* multipart: a "file" part arrived */
-    int pp_failed;    /* multipart: the body did not parse */
+    int pp_failed;    /* multipart: the body did not parse, or had two files */
+    int file_parts;
     int write_failed;
     gr_vcf_options vopt;
     int allow_low;
@@ -388,6 +391,12 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     req *r = cls;
     if (strcmp(key, "file"))
         return MHD_YES;
+    if (off == 0 && size > 0) { /* the first bytes of a part */
+        if (r->file_parts++) {
+            r->pp_failed = 1; /* a second "file" part: which one was meant? */
+            return MHD_NO;
+        }
+    }
     r->got_file = 1;
     return size == 0 || spool_write(r, data, size) ? MHD_YES : MHD_NO;
 }
@@ -403,10 +412,14 @@ static void run_predict_vcf(void *arg)
     gr_status st = GR_OK;
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
         set_problem(r, 400, "invalid-parameter", "No file part",
-                    "a multipart upload needs a part named \"file\" holding the VCF", NULL);
+                    r->pp_failed ? "a multipart upload takes exactly one well-formed part named "
+                                   "\"file\" holding the VCF"
+                                 : "a multipart upload needs a part named \"file\" holding the VCF",
+                    NULL);
         goto done;
     }
     if (r->write_failed) {
+        r->retry_after = 1;
         set_problem(r, 503, "overloaded", "Cannot store the upload",
                     "the server could not spool the upload to disk; retry later", NULL);
         goto done;
@@ -906,6 +919,7 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
         return NULL;
     }
     h->env = *env;
+    h->listen_fd = MHD_INVALID_SOCKET;
     atomic_init(&h->in_flight, 0);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
@@ -937,9 +951,12 @@ void gr_http_quiesce(gr_http *h)
     if (h->quiesced)
         return;
     h->quiesced = 1;
-    MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET)
-        close(s);
+    /* Closing it now would race libmicrohttpd's own epoll bookkeeping (it
+     * panics removing a closed descriptor), so it is closed after the stop;
+     * shutdown() already makes the kernel refuse new connections. */
+    h->listen_fd = MHD_quiesce_daemon(h->d);
+    if (h->listen_fd != MHD_INVALID_SOCKET)
+        shutdown(h->listen_fd, SHUT_RDWR);
 }
 
 void gr_http_abort_work(gr_http *h)
@@ -957,5 +974,7 @@ void gr_http_stop(gr_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->d);
+    if (h->quiesced && h->listen_fd != MHD_INVALID_SOCKET)
+        close(h->listen_fd);
     free(h);
 }

@@ -808,13 +808,16 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         cv->swapped = swapped;
         cv->ambiguous = ambiguous;
         cv->multiallelic = multi;
+        /* as for JSON input: observed + imputed + missing = expected */
         const uint16_t *d = r->dosage + s * nf;
         for (size_t f = 0; f < nf; f++)
             if (d[f] == GR_VCF_MISSING) {
-                cv->missing++;
-                cv->imputed += !isnan(m->features[f].mean);
+                if (isnan(m->features[f].mean))
+                    cv->missing++;
+                else
+                    cv->imputed++;
             }
-        cv->observed = nf - cv->missing;
+        cv->observed = nf - cv->missing - cv->imputed;
     }
     char w[300];
     if (c.duplicates) {

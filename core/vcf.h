@@ -26,7 +26,9 @@ typedef struct {
     size_t max_line;             /* longest record accepted, bytes; 0 = 64 MiB */
 } gr_vcf_options;
 
-/* Per-sample matching counts. observed = expected - missing. */
+/* Per-sample matching counts: observed + imputed + missing = expected, as in
+ * JSON results; imputed and missing split the variants without a dosage by
+ * whether the model has a mean for them. */
 typedef struct {
     size_t expected, observed, matched, flipped, swapped, ambiguous, multiallelic, missing,
         imputed;

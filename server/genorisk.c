@@ -132,7 +132,7 @@ static int cmd_predict(int argc, char **argv)
     };
     const char *model_dir = NULL, *input = NULL, *output = NULL, *vcf_path = NULL;
     long threads = 1, top_k = -1;
-    int compact = 0, c, rc = 0, explain = -1, allow_low = 0;
+    int compact = 0, c, rc = 0, explain = -1, allow_low = 0, vcf_flags = 0;
     gr_vcf_options vopt = { 0 };
     const char **samples = NULL;
     size_t n_samples = 0;
@@ -168,6 +168,7 @@ static int cmd_predict(int argc, char **argv)
         case 'a':
         case 'g':
         case 'f':
+            vcf_flags = 1;
             if ((c == 'a' && !gr_api_parse_absent(optarg, &vopt.absent)) ||
                 (c == 'g' && !gr_api_parse_genotype(optarg, &vopt.genotype)) ||
                 (c == 'f' && !gr_api_parse_filter(optarg, &vopt.filter_any))) {
@@ -207,8 +208,9 @@ static int cmd_predict(int argc, char **argv)
         free(samples);
         return EXIT_USAGE;
     }
-    if (!vcf_path && (n_samples || allow_low)) {
-        fprintf(stderr, "genorisk: --sample and --allow-low-coverage go with --vcf\n");
+    if (!vcf_path && (n_samples || allow_low || vcf_flags)) {
+        fprintf(stderr, "genorisk: --sample, --absent, --genotype, --filter and "
+                        "--allow-low-coverage go with --vcf\n");
         free(samples);
         return EXIT_USAGE;
     }

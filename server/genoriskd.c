@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/http.h"
 #include "core/modelset.h"
@@ -151,6 +152,11 @@ int main(int argc, char **argv)
 
     gr_error err;
     char buf[1200];
+    if (access(s.cfg.tmp_dir, W_OK | X_OK) || strlen(s.cfg.tmp_dir) > 400) {
+        fprintf(stderr, "genoriskd: --tmp-dir %s is not a writable directory (uploads are "
+                        "spooled there)\n", s.cfg.tmp_dir);
+        return 1;
+    }
     if (gr_modelset_load(s.cfg.models, &s.set, &err)) {
         gr_log_write(&s.log, GR_LOG_ERROR, "cannot load models",
                      json_pack("{s:s}", "error", gr_error_format(&err, buf, sizeof buf)));

@@ -1101,9 +1101,12 @@ class Live:
         self.check("SIGTERM (VCF daemon): exit 0",
                    lambda: None if d.stop() == 0 else "exit %r" % d.proc.returncode)
 
-        # a spool directory that does not exist: 503 overloaded, Retry-After
-        d2 = Daemon(self.exe, ["--tmp-dir", os.path.join(self.tmp, "no", "such", "dir")],
-                    "models")
+        # a spool directory that vanishes once the daemon runs: 503 overloaded,
+        # Retry-After (a missing one stops the start, checked by the C tests)
+        gone = os.path.join(self.tmp, "spool-removed-later")
+        os.mkdir(gone)
+        d2 = Daemon(self.exe, ["--tmp-dir", gone], "models")
+        os.rmdir(gone)
         daemons.append(d2)
         self.check("VCF upload, --tmp-dir missing: 503 overloaded, Retry-After: 1",
                    lambda: T(self.call(d2, "POST", path, P, files["vcf"],

@@ -687,10 +687,12 @@ Test(http_vcf, absent_ref_changes_coverage)
         cr_assert_eq(cov(a, "matched"), 240);
         cr_assert_eq(cov(b, "matched"), 240);
         cr_assert_eq(cov(a, "observed"), 240 - missing_calls, "sample %zu", s);
-        cr_assert_eq(cov(a, "missing"), 60 + missing_calls);
+        /* every variant of the demo PGS has a frequency: all imputed */
+        cr_assert_eq(cov(a, "missing"), 0);
         cr_assert_eq(cov(a, "imputed"), 60 + missing_calls);
         cr_assert_eq(cov(b, "observed"), 300 - missing_calls, "absent=ref, sample %zu", s);
-        cr_assert_eq(cov(b, "missing"), missing_calls);
+        cr_assert_eq(cov(b, "imputed"), missing_calls);
+        cr_assert_eq(cov(b, "missing"), 0);
         cr_assert_eq(cov(a, "swapped"), 24);
         cr_assert_eq(cov(a, "flipped"), 24);
         cr_assert(json_real_value(json_object_get(a, "score")) !=
@@ -1195,8 +1197,10 @@ Test(http_vcf, missing_spool_dir_is_503_with_retry_after)
 {
     char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
     char gone[600];
-    snprintf(gone, sizeof gone, "%s/does/not/exist", spool);
+    snprintf(gone, sizeof gone, "%s/later-removed", spool);
+    cr_assert_eq(mkdir(gone, 0700), 0);
     daemon_t *d = start(models, gone, NULL);
+    cr_assert_eq(rmdir(gone), 0); /* vanishes while the daemon runs */
     buf_t vcf = make_vcf(&(vcf_opts){ .rows = 10 });
     http_resp *r = post(d, PREDICT, "text/vcf", &vcf);
     json_decref(expect_problem(r, 503, "overloaded", PREDICT));
@@ -1211,6 +1215,21 @@ Test(http_vcf, missing_spool_dir_is_503_with_retry_after)
     free(example);
     finish(d);
     free(vcf.p);
+}
+
+Test(http_vcf, unusable_spool_dir_stops_the_start)
+{
+    char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
+    char gone[600];
+    snprintf(gone, sizeof gone, "%s/does/not/exist", spool);
+    const char *args[] = { "--tmp-dir", gone, NULL };
+    char *err = NULL;
+    int code = daemon_run_to_exit(models, args, NULL, NULL, &err, 10000);
+    cr_assert_neq(code, 0, "a missing --tmp-dir must stop the start");
+    cr_assert(err && strstr(err, "--tmp-dir"), "stderr should name --tmp-dir: %s", err ? err : "");
+    free(err);
+    models_dir_free(models);
+    models_dir_free(spool);
 }
 
 /* Note: a client that closes the connection in the same instant as its last
