@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -190,7 +191,7 @@ static gr_status build_index(ctx *c, gr_error *err)
 
 static char complement(char b)
 {
-    switch (b) {
+    switch (b & ~32) { /* VCF bases may be lower case */
     case 'A': return 'T';
     case 'T': return 'A';
     case 'C': return 'G';
@@ -212,17 +213,28 @@ static int match_alleles(const gr_feature *f, bcf1_t *rec, uint8_t *flags)
     int n = rec->n_allele;
     const char *R = f->ref, *A = f->alt;
     uint8_t multi = n > 2 ? F_MULTI : 0;
+    if (n == 1 || (n == 2 && !strcmp(al[1], "."))) {
+        /* a site with no ALT (all-sites VCFs): its calls are reference */
+        *flags = 0;
+        if (R[0] && !strcasecmp(R, al[0]))
+            return n; /* an index no call holds: the counted allele is absent */
+        if (!strcasecmp(A, al[0])) {
+            *flags = F_SWAPPED;
+            return 0;
+        }
+        return -1;
+    }
     int snv = is_base(A) && (is_base(R) || !R[0]);
     int ambiguous = snv && R[0] && complement(R[0]) == A[0];
     /* as-is, then swapped: exact allele strings */
     for (int i = 1; i < n; i++)
-        if (!strcmp(A, al[i]) && (!R[0] || !strcmp(R, al[0]))) {
+        if (!strcasecmp(A, al[i]) && (!R[0] || !strcasecmp(R, al[0]))) {
             *flags = multi | (ambiguous ? F_AMBIGUOUS : 0);
             return i;
         }
-    if (!strcmp(A, al[0])) {
+    if (!strcasecmp(A, al[0])) {
         for (int i = 1; i < n; i++)
-            if (!R[0] || !strcmp(R, al[i])) {
+            if (!R[0] || !strcasecmp(R, al[i])) {
                 *flags = multi | F_SWAPPED | (ambiguous ? F_AMBIGUOUS : 0);
                 return 0;
             }
@@ -232,13 +244,14 @@ static int match_alleles(const gr_feature *f, bcf1_t *rec, uint8_t *flags)
     if (!snv || !R[0] || ambiguous || !is_base(al[0]))
         return -1;
     char cR = complement(R[0]), cA = complement(A[0]);
+    char ref0 = (char)(al[0][0] & ~32);
     for (int i = 1; i < n; i++)
-        if (is_base(al[i]) && al[i][0] == cA && al[0][0] == cR) {
+        if (is_base(al[i]) && (al[i][0] & ~32) == cA && ref0 == cR) {
             *flags = multi | F_FLIPPED;
             return i;
         }
     for (int i = 1; i < n; i++)
-        if (is_base(al[i]) && al[0][0] == cA && al[i][0] == cR) {
+        if (is_base(al[i]) && ref0 == cA && (al[i][0] & ~32) == cR) {
             *flags = multi | F_FLIPPED | F_SWAPPED;
             return 0;
         }
@@ -318,6 +331,18 @@ static uint16_t sample_dosage(ctx *c, int s, int a, int gtw, int dsw, int n_alt,
     return (uint16_t)(count * (int)GR_VCF_DOSAGE_SCALE);
 }
 
+static int hom_ref(const ctx *c, int s, int gtw)
+{
+    if (gtw <= 0)
+        return 0;
+    const int32_t *g = c->gt + (size_t)s * gtw;
+    int n = 0;
+    for (int j = 0; j < gtw && g[j] != bcf_int32_vector_end; j++, n++)
+        if (bcf_gt_is_missing(g[j]) || bcf_gt_allele(g[j]) != 0)
+            return 0;
+    return n > 0;
+}
+
 static void fill_feature(ctx *c, gr_vcf_result *r, uint32_t f, int allele, int gtw, int dsw,
                          int n_alt, int chr_x)
 {
@@ -369,12 +394,13 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
                 gtw = load_calls(c, hdr, rec, &dsw);
             c->kind[f] = KIND_BLOCK;
             c->flags[f] = 0;
-            /* a reference call is dosage 0 of the model's counted allele */
-            for (size_t s = 0; s < r->n_samples; s++) {
-                uint16_t d0 = sample_dosage(c, (int)s, 0, gtw, 0, n_alt, chr_x);
+            /* a homozygous-reference call is dosage 0 of the model's counted
+             * allele; anything else in a reference block says nothing, and
+             * genotype=ds wants DS, which blocks do not carry */
+            int use_gt = c->opt->genotype != GR_GENO_DS;
+            for (size_t s = 0; s < r->n_samples; s++)
                 r->dosage[s * r->n_features + f] =
-                    d0 == GR_VCF_MISSING || d0 == 0 ? GR_VCF_MISSING : 0;
-            }
+                    use_gt && hom_ref(c, (int)s, gtw) ? 0 : GR_VCF_MISSING;
         }
         return;
     }

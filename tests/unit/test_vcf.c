@@ -279,3 +279,32 @@ Test(vcf_fixtures, expected_dosages)
     json_decref(doc);
     gr_model_free(fm);
 }
+
+Test(vcf, lower_case_all_sites_and_non_reference_calls_in_blocks)
+{
+    const char *text =
+        "##fileformat=VCFv4.2\n"
+        "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+        "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+        "chr1\t100\t.\ta\tg\t.\tPASS\t.\tGT\t0/1\t1/1\n"      /* lower-case bases */
+        "chr1\t200\t.\tC\t.\t.\tPASS\t.\tGT\t0/0\t./.\n"      /* all-sites record, no ALT */
+        "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=4100\tGT\t0/1\t0/0\n";
+    char path[512];
+    snprintf(path, sizeof path, "%s/sites.vcf", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = read_file("sites.vcf", &o);
+    double x[NF];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert_float_eq(x[0], 1, 1e-9, "lower-case alleles match");
+    cr_assert_float_eq(x[1], 0, 1e-9, "a 0/0 call at a site with no ALT is observed: dosage 0");
+    cr_assert(isnan(x[9]), "a 0/1 call in a reference block is not a reference call");
+    gr_vcf_sample_dosages(r, 1, x);
+    cr_assert_float_eq(x[0], 2, 1e-9);
+    cr_assert(isnan(x[1]), "a missing call stays missing");
+    cr_assert_float_eq(x[9], 0, 1e-9, "a 0/0 call in a reference block is dosage 0");
+    gr_vcf_result_free(r);
+}
