@@ -555,6 +555,9 @@ Test(http_vcf, every_media_type_answers_as_the_cli)
     finish(d);
     free(vcf.p), free(gz.p), free(bgz.p), free(bcf.p);
     free(p_vcf), free(p_gz), free(p_bgz), free(p_bcf);
+    models_dir_free(models);
+    models_dir_free(spool);
+    models_dir_free(files);
 }
 
 Test(http_vcf, sample_selection_and_vcf_only_parameters)
@@ -656,6 +659,9 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     finish(d);
     free(vcf.p);
     free(p);
+    models_dir_free(models);
+    models_dir_free(spool);
+    models_dir_free(files);
 }
 
 static long cov(json_t *result, const char *key)
@@ -706,6 +712,9 @@ Test(http_vcf, absent_ref_changes_coverage)
     finish(d);
     free(vcf.p);
     free(p);
+    models_dir_free(models);
+    models_dir_free(spool);
+    models_dir_free(files);
 }
 
 Test(http_vcf, low_coverage_422_unless_allowed)
@@ -805,6 +814,8 @@ Test(http_vcf, genome_build_mismatch_names_both)
     json_decref(m);
     free(m37);
     free(manifest);
+    models_dir_free(models);
+    models_dir_free(spool);
 }
 
 Test(http_vcf, bad_files_are_4xx_and_the_daemon_serves_on)
@@ -1191,6 +1202,8 @@ Test(http_vcf, spool_is_unlinked_and_freed_on_client_abort)
     finish(d);
     free(vcf.p);
     free(bgz.p);
+    models_dir_free(models);
+    models_dir_free(spool);
 }
 
 Test(http_vcf, missing_spool_dir_is_503_with_retry_after)
