@@ -294,6 +294,17 @@ static void answer_get(req *r, const char *name)
 
 /* ---- predict ---- */
 
+/* Past the drain deadline: answers 503 and returns 1, checked between samples. */
+static int aborted(req *r)
+{
+    if (!atomic_load_explicit(&r->h->abort_work, memory_order_relaxed))
+        return 0;
+    r->retry_after = 1;
+    set_problem(r, 503, "not-ready", "Not ready",
+                "the server shut down before this request finished; retry", NULL);
+    return 1;
+}
+
 static void run_predict(void *arg)
 {
     req *r = arg;
@@ -334,12 +345,8 @@ static void run_predict(void *arg)
         if (!ws || !phi || !used || !results)
             st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         for (size_t i = 0; !st && i < areq.n_samples; i++) {
-            if (atomic_load_explicit(&r->h->abort_work, memory_order_relaxed)) {
-                r->retry_after = 1;
-                set_problem(r, 503, "not-ready", "Not ready",
-                            "the server shut down before this request finished; retry", NULL);
+            if (aborted(r))
                 goto done;
-            }
             json_t *one = NULL;
             st = gr_api_predict_sample(r->model, ws, &areq, i, phi, used, &one, &err);
             if (!st && json_array_append_new(results, one))
@@ -450,12 +457,8 @@ static void run_predict_vcf(void *arg)
         goto fail;
     }
     for (size_t s = 0; s < v->n_samples; s++) {
-        if (atomic_load_explicit(&r->h->abort_work, memory_order_relaxed)) {
-            r->retry_after = 1;
-            set_problem(r, 503, "not-ready", "Not ready",
-                        "the server shut down before this request finished; retry", NULL);
+        if (aborted(r))
             goto done;
-        }
         json_t *one = NULL;
         if ((st = gr_api_vcf_result(r->model, ws, v, s, &out, r->allow_low, x, phi, used, &one,
                                     &err)))
@@ -721,16 +724,22 @@ static int predict_headers(req *r, const char *name)
         return 0;
     if (!r->vcf)
         return 1;
+    /* O_TMPFILE: the spool never has a name, so nothing can see or leave it
+     * behind; mkstemp + unlink where the file system lacks it */
+    r->spool = open(h->env.tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     char path[512];
-    snprintf(path, sizeof path, "%s/genorisk-upload-XXXXXX", h->env.tmp_dir);
-    r->spool = mkstemp(path);
+    if (r->spool < 0) {
+        snprintf(path, sizeof path, "%s/genorisk-upload-XXXXXX", h->env.tmp_dir);
+        r->spool = mkstemp(path);
+        if (r->spool >= 0)
+            unlink(path); /* gone from the directory at once; freed when closed */
+    }
     if (r->spool < 0) {
         r->retry_after = 1;
         set_problem(r, 503, "overloaded", "Cannot store the upload",
                     "the server could not create a spool file; retry later", NULL);
         return 0;
     }
-    unlink(path); /* gone from the directory at once; freed when closed */
     if (multipart) {
         r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
         if (!r->pp) {

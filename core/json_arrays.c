@@ -19,6 +19,20 @@ json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
     return NULL;
 }
 
+gr_status gr_json_check_format(json_t *root, const char *want, const char *path, gr_error *err)
+{
+    const char *fmt = json_string_value(json_object_get(root, "format"));
+    if (!json_is_object(root) || !fmt || strcmp(fmt, want))
+        return gr_error_set(err, GR_EMODEL, path, 0, "format", "expected \"format\": \"%s\"",
+                            want);
+    json_t *fv = json_object_get(root, "format_version");
+    if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1))
+        return gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
+                            "only format_version 1 is supported; is genorisk older than the "
+                            "exporter?");
+    return GR_OK;
+}
+
 gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err)
 {
     if (n <= a->cap)

@@ -12,6 +12,10 @@
  * GR_EIO when the file cannot be read, GR_EMODEL with the line when it is not JSON. */
 json_t *gr_json_load(const char *path, size_t flags, gr_error *err);
 
+/* Checks an artifact's "format" is want and its "format_version", when
+ * present, is 1 (what this genorisk reads). */
+gr_status gr_json_check_format(json_t *root, const char *want, const char *path, gr_error *err);
+
 /* The arrays of one tree, sized by gr_tree_arrays_reserve. */
 typedef struct {
     size_t cap;

@@ -87,22 +87,12 @@ gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
     json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
     if (!root)
         return err->status;
-    const char *fmt = json_string_value(json_object_get(root, "format"));
     json_t *w = json_object_get(root, "weights");
     json_t *b = json_object_get(root, "intercept");
     const char *link = json_string_value(json_object_get(root, "link"));
     const char *est = json_string_value(json_object_get(root, "estimator"));
-    if (!json_is_object(root) || !fmt || strcmp(fmt, "genorisk-linear")) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "format",
-                          "expected \"format\": \"genorisk-linear\"");
+    if ((st = gr_json_check_format(root, "genorisk-linear", path, err)))
         goto fail;
-    }
-    json_t *fv = json_object_get(root, "format_version");
-    if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1)) {
-        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
-                          "only format_version 1 is supported; is genorisk older than the exporter?");
-        goto fail;
-    }
     json_t *nf = json_object_get(root, "n_features");
     if (nf && (!json_is_integer(nf) || json_integer_value(nf) != (json_int_t)m->n_features)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",

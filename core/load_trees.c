@@ -41,7 +41,6 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
     json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
     if (!root)
         return err->status;
-    const char *fmt = json_string_value(json_object_get(root, "format"));
     const char *combine = json_string_value(json_object_get(root, "combine"));
     const char *link = json_string_value(json_object_get(root, "link"));
     const char *est = json_string_value(json_object_get(root, "estimator"));
@@ -49,17 +48,8 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
     json_t *trees = json_object_get(root, "trees");
     json_t *lr = json_object_get(root, "learning_rate");
     json_t *bm = json_object_get(root, "base_margin");
-    if (!fmt || strcmp(fmt, "genorisk-trees")) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "format",
-                          "expected \"format\": \"genorisk-trees\"");
+    if ((st = gr_json_check_format(root, "genorisk-trees", path, err)))
         goto fail;
-    }
-    json_t *fv = json_object_get(root, "format_version");
-    if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1)) {
-        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
-                          "only format_version 1 is supported; is genorisk older than the exporter?");
-        goto fail;
-    }
     if (!json_is_integer(nfeat) || json_integer_value(nfeat) != (json_int_t)m->n_features) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",
                           "must equal the %zu features of the features file", m->n_features);

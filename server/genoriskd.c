@@ -149,6 +149,15 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* Threads started from here on inherit a mask without the stop and
+     * reload signals, so they reach the main thread and cut its sleep short:
+     * a drain begins at once, not at the next poll. */
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGTERM);
+    sigaddset(&ours, SIGINT);
+    sigaddset(&ours, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &ours, NULL);
 
     gr_error err;
     char buf[1200];
@@ -192,6 +201,7 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* pending ones are delivered now */
     s.ready = 1;
     gr_log_event(&s.log, "listening",
                  json_pack("{s:s, s:i, s:I, s:i, s:s}", "address", s.cfg.host, "port",
