@@ -10,7 +10,7 @@ WERROR  ?=
 WARN    := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I.
-LDLIBS  := -lhts -ljansson -lm -lpthread
+LDLIBS  := -lhts -ldeflate -ljansson -lm -lpthread
 
 ifneq ($(SANITIZE),)
 BUILD   ?= build/sanitize
@@ -36,7 +36,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
-DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev uuid-dev libcriterion-dev pkg-config \
+DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev libdeflate-dev uuid-dev libcriterion-dev pkg-config \
             libcurl4-gnutls-dev wrk curl python3-fastapi python3-uvicorn \
             plink2 tabix bcftools htslib-test python-pyvcf-examples time \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema

@@ -26,12 +26,13 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
                                double mean, gr_error *err)
 {
     size_t n = m->n_features;
-    if ((n & (n - 1)) == 0) { /* capacity doubles at powers of two */
+    if (n == m->cap_features) {
         size_t cap = n ? 2 * n : 16;
         gr_feature *f = realloc(m->features, cap * sizeof *f);
         if (!f)
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         m->features = f;
+        m->cap_features = cap;
     }
     char cbuf[64];
     gr_chrom_normalize(chrom, cbuf, sizeof cbuf);

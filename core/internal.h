@@ -138,10 +138,11 @@ struct gr_model {
         *features_file, *algorithm, *pgs_id;
     double min_coverage;
     gr_link link;
-    size_t n_features;
+    size_t n_features, cap_features;
     gr_feature *features;
     gr_arena strings;       /* owned storage behind features[] */
     void *keys;             /* khash: key -> index, -2 when ambiguous */
+    int ids_indexed;        /* the loader put every feature id in keys */
     char *locus_keys;       /* storage of the "chrom:pos:ref:alt" keys */
     gr_forest *forest;      /* exactly one of forest and linear is set */
     gr_linear *linear;
@@ -164,6 +165,18 @@ gr_status gr_features_load(gr_model *m, const char *path, gr_error *err);
 gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
                                const char *ref, const char *alt, const char *rsid,
                                double mean, gr_error *err);
+
+/* The key index (model.c). gr_model_load indexes every feature id, then the
+ * rsIDs and loci as aliases. A loader that needs to know as it reads whether
+ * an id is taken (pgs.c) indexes the ids itself and sets ids_indexed.
+ * gr_model_reserve: room for n features in features[] and the index (a
+ * hint: 0 when out of memory, and nothing is lost). gr_model_index_id adds
+ * feature i's id: 1, or 0 when another feature has it, -1 out of memory.
+ * gr_model_index_get: the feature whose id or alias is exactly key, -1 when
+ * none (-2 for an ambiguous alias). */
+int gr_model_reserve(gr_model *m, size_t n);
+int gr_model_index_id(gr_model *m, size_t i);
+long gr_model_index_get(const gr_model *m, const char *key);
 
 /* Sets m->link from a model file's "link" value, checking that it suits the
  * manifest's task: logistic needs classification, identity is anything but a

@@ -30,7 +30,7 @@ int gr_lines_next(gr_lines *r, gr_error *err)
     r->line++;
     if (r->s.l && r->s.s[r->s.l - 1] == '\r')
         r->s.s[--r->s.l] = '\0';
-    if (strlen(r->s.s) != r->s.l) {
+    if (memchr(r->s.s, 0, r->s.l)) {
         gr_error_set(err, GR_EMODEL, r->path, r->line, NULL, "line holds a NUL byte");
         return -1;
     }

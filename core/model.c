@@ -62,49 +62,109 @@ static int add_key(const gr_model *m, khash_t(grkey) *h, const char *key, long i
     return 1;
 }
 
+static khash_t(grkey) *index_of(gr_model *m)
+{
+    if (!m->keys)
+        m->keys = kh_init(grkey);
+    return m->keys;
+}
+
+int gr_model_reserve(gr_model *m, size_t n)
+{
+    khash_t(grkey) *h = index_of(m);
+    if (n > m->cap_features) {
+        gr_feature *f = realloc(m->features, n * sizeof *f);
+        if (!f)
+            return 0;
+        m->features = f;
+        m->cap_features = n;
+    }
+    /* khash keeps its load under 0.77 */
+    return h && kh_resize(grkey, h, (khint_t)(n + n / 3 + 16)) >= 0;
+}
+
+int gr_model_index_id(gr_model *m, size_t i)
+{
+    khash_t(grkey) *h = index_of(m);
+    int ret;
+    if (!h)
+        return -1;
+    khint_t k = kh_put(grkey, h, m->features[i].id, &ret);
+    if (ret < 0)
+        return -1;
+    if (ret == 0)
+        return 0;
+    kh_val(h, k) = (long)i;
+    return 1;
+}
+
+long gr_model_index_get(const gr_model *m, const char *key)
+{
+    const khash_t(grkey) *h = m->keys;
+    if (!h)
+        return -1;
+    khint_t k = kh_get(grkey, h, key);
+    return k != kh_end(h) ? kh_val(h, k) : -1;
+}
+
 static gr_status build_index(gr_model *m, const char *source, gr_error *err)
 {
-    khash_t(grkey) *h = kh_init(grkey);
-    if (!h)
-        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
-    m->keys = h;
-    if (kh_resize(grkey, h, (khint_t)(m->n_features * 3 + 16)) < 0)
-        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
-    for (size_t i = 0; i < m->n_features; i++) {
-        int ret;
-        khint_t k = kh_put(grkey, h, m->features[i].id, &ret);
-        if (ret < 0)
-            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
-        if (ret == 0)
-            return gr_error_set(err, GR_EMODEL, source, 0, "feature_id",
-                                "feature id '%.80s' appears more than once (features %ld and %zu)",
-                                m->features[i].id, kh_val(h, k), i);
-        kh_val(h, k) = (long)i;
-    }
-    /* Locus keys "chrom:pos:ref:alt", one buffer for all of them. */
-    size_t total = 0;
+    gr_status st = GR_OK;
+    khash_t(grkey) *h = index_of(m);
+    const char **locus = calloc(m->n_features ? m->n_features : 1, sizeof *locus);
+    if (!h || !locus)
+        goto oom;
+    /* Locus keys "chrom:pos:ref:alt", one buffer for all of them; only those
+     * that differ from the feature's id are aliases. */
+    size_t total = 0, aliases = 0;
     for (size_t i = 0; i < m->n_features; i++) {
         const gr_feature *f = &m->features[i];
         total += strlen(f->chrom) + strlen(f->ref) + strlen(f->alt) + 24;
     }
     m->locus_keys = malloc(total ? total : 1);
     if (!m->locus_keys)
-        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        goto oom;
     char *p = m->locus_keys;
     for (size_t i = 0; i < m->n_features; i++) {
         const gr_feature *f = &m->features[i];
-        if (f->rsid[0] && !add_key(m, h, f->rsid, (long)i))
-            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        aliases += f->rsid[0] && strcmp(f->rsid, f->id);
         if (!f->chrom[0] || f->pos <= 0)
             continue;
         size_t w = gr_locus_key(p, f->chrom, f->pos, f->ref, f->alt);
         if (!strcmp(p, f->id))
             continue; /* the id already is this key (PGS variants without rsID) */
-        if (!add_key(m, h, p, (long)i))
-            return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+        locus[i] = p;
+        aliases++;
         p += w + 1;
     }
-    return GR_OK;
+    /* sized once for the ids and every alias (khash keeps its load under 0.77) */
+    size_t want = m->n_features + aliases;
+    if (kh_n_buckets(h) * 0.77 < want + 1 &&
+        kh_resize(grkey, h, (khint_t)(want + want / 3 + 16)) < 0)
+        goto oom;
+    for (size_t i = 0; !m->ids_indexed && i < m->n_features; i++) {
+        int got = gr_model_index_id(m, i);
+        if (got < 0)
+            goto oom;
+        if (got == 0) {
+            st = gr_error_set(err, GR_EMODEL, source, 0, "feature_id",
+                              "feature id '%.80s' appears more than once (features %ld and %zu)",
+                              m->features[i].id, gr_model_index_get(m, m->features[i].id), i);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < m->n_features; i++) {
+        const gr_feature *f = &m->features[i];
+        if ((f->rsid[0] && !add_key(m, h, f->rsid, (long)i)) ||
+            (locus[i] && !add_key(m, h, locus[i], (long)i)))
+            goto oom;
+    }
+    goto fail;
+oom:
+    st = gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+fail:
+    free(locus);
+    return st;
 }
 
 long gr_model_find_feature(const gr_model *m, const char *key)

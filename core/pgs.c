@@ -90,13 +90,15 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
     contrib_buf cb = { 0 };
     kstring_t vkey = { 0, 0, NULL };
     gr_arena keys = { 0 }; /* the variants set's keys */
-    khash_t(grset) *ids = kh_init(grset), *variants = kh_init(grset);
+    /* the model's key index holds the ids as they are read; variants holds
+     * the variant keys of features named by rsID, which are not ids */
+    khash_t(grset) *variants = kh_init(grset);
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
     char build[32] = "", hm_build[32] = "", pgs_id[64] = "", fmt_version[16] = "";
     size_t header_cols = 0;
     int have_header = 0, got;
-    if (!ids || !variants) {
+    if (!variants) {
         st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
         goto fail;
     }
@@ -126,7 +128,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                     /* size the sets once instead of growing them row by row */
                     int64_t nv;
                     if (gr_parse_int64(val, &nv) && nv > 0 && nv < 100000000) {
-                        if (kh_resize(grset, ids, (khint_t)(nv + nv / 3)) < 0 ||
+                        if (!gr_model_reserve(m, (size_t)nv) ||
                             kh_resize(grset, variants, (khint_t)(nv + nv / 3)) < 0) {
                             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
                             goto fail;
@@ -272,21 +274,28 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                               "the variant has neither a position nor an rsID");
             goto fail;
         }
-        if (kh_get(grset, variants, vkey.s) != kh_end(variants)) {
+        /* seen before: an earlier feature's id, or an rsID-named one's key */
+        if (gr_model_index_get(m, vkey.s) != -1 ||
+            kh_get(grset, variants, vkey.s) != kh_end(variants)) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
                               "variant %.200s is listed twice with the same alleles", vkey.s);
             goto fail;
         }
-        const char *id = rsid[0] && kh_get(grset, ids, rsid) == kh_end(ids) ? rsid : vkey.s;
-        if ((st = gr_model_add_feature(m, id, chr, pos, oa, ea, rsid, mean, err)))
+        int by_rsid = rsid[0] && gr_model_index_get(m, rsid) == -1;
+        if ((st = gr_model_add_feature(m, by_rsid ? rsid : vkey.s, chr, pos, oa, ea, rsid, mean,
+                                       err)))
             goto fail;
-        int ret, ret2 = 0;
-        /* the id may be vkey itself: copy the key before reusing the buffer */
-        char *vcopy = gr_arena_strdup(&keys, vkey.s);
-        kh_put(grset, ids, m->features[m->n_features - 1].id, &ret);
-        if (vcopy)
-            kh_put(grset, variants, vcopy, &ret2);
-        if (ret < 0 || ret2 <= 0 || !push_contrib(&cb, m->n_features - 1, c0, c1, c2)) {
+        int ret = 1;
+        if (by_rsid) {
+            char *vcopy = gr_arena_strdup(&keys, vkey.s);
+            if (vcopy)
+                kh_put(grset, variants, vcopy, &ret);
+            else
+                ret = -1;
+        }
+        /* the id cannot be taken (both candidates were looked up above) */
+        if (ret < 0 || gr_model_index_id(m, m->n_features - 1) < 0 ||
+            !push_contrib(&cb, m->n_features - 1, c0, c1, c2)) {
             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
             goto fail;
         }
@@ -305,6 +314,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
         st = gr_error_set(err, GR_EMODEL, path, 0, NULL, "the scoring file lists no variants");
         goto fail;
     }
+    m->ids_indexed = 1;
     m->linear = gr_linear_new(m->n_features);
     m->pgs_id = gr_strdup(pgs_id);
     m->algorithm = malloc(200);
@@ -321,7 +331,6 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
 
 fail:
     gr_lines_close(&r);
-    kh_destroy(grset, ids);
     free(vkey.s);
     kh_destroy(grset, variants);
     gr_arena_free(&keys);

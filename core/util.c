@@ -1,6 +1,7 @@
 /* util.c - small string and number helpers shared by the loaders. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +30,71 @@ char *gr_path_join(const char *dir, const char *file)
     return p;
 }
 
+/* Plain decimals with at most 15 significant digits and a power of ten of
+ * at most 22 convert exactly: both the digits and the power are exact
+ * doubles, and one IEEE multiply or divide rounds correctly (Clinger's fast
+ * path). That covers nearly every weight and frequency in scoring files;
+ * everything else goes to strtod. 1 when *out was set. */
+static int parse_simple_decimal(const char *s, double *out)
+{
+    static const double pow10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+    const char *p = s;
+    int neg = *p == '-';
+    if (*p == '-' || *p == '+')
+        p++;
+    uint64_t mant = 0;
+    int sig = 0, digits = 0, frac = 0;
+    for (int dot = 0;; p++) {
+        if (*p == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            break;
+        digits++;
+        frac += dot;
+        if (mant || *p != '0')
+            sig++;
+        if (sig > 15)
+            return 0;
+        mant = mant * 10 + (uint64_t)(*p - '0');
+    }
+    if (!digits)
+        return 0;
+    int e = 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        int eneg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        if (*p < '0' || *p > '9')
+            return 0;
+        for (int n = 0; *p >= '0' && *p <= '9'; p++, n++) {
+            if (n >= 4)
+                return 0;
+            e = e * 10 + (*p - '0');
+        }
+        e = eneg ? -e : e;
+    }
+    if (*p)
+        return 0;
+    e -= frac;
+    if (e < -22 || e > 22)
+        return 0;
+    double v = (double)mant;
+    v = e < 0 ? v / pow10[-e] : v * pow10[e];
+    *out = neg ? -v : v;
+    return 1;
+}
+
 int gr_parse_double(const char *s, double *out)
 {
     if (!s || !*s)
         return 0;
+    if (parse_simple_decimal(s, out))
+        return 1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);

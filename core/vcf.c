@@ -1,9 +1,10 @@
 /* vcf.c - see vcf.h; the rules are numbered as in docs/vcf-matching.md.
  *
- * Text VCF is read a line at a time and each line's CHROM/POS (and ID when
- * the model has rsIDs) is looked up before htslib parses it, so the records
- * the model does not use cost one hash probe. Only the requested samples are
- * parsed (bcf_hdr_set_samples). BCF goes through bcf_read. */
+ * Text VCF goes through vcf_body.c: each line's CHROM/POS (and ID when the
+ * model has rsIDs) is looked up where the line lies, on the body reader's
+ * workers, before htslib parses it, so the records the model does not use
+ * cost one probe of a bit filter. Only the requested samples are parsed
+ * (bcf_hdr_set_samples). BCF goes through bcf_read. */
 #include <htslib/bgzf.h>
 #include <htslib/hfile.h>
 #include <htslib/hts.h>
@@ -20,6 +21,7 @@
 
 #include "internal.h"
 #include "vcf.h"
+#include "vcf_body.h"
 
 KHASH_MAP_INIT_INT64(vpos, uint32_t)
 KHASH_MAP_INIT_STR(vname, int32_t)
@@ -533,17 +535,20 @@ static int add_warning(gr_vcf_result *r, const char *text)
 }
 
 /* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
- * the model, 0 when not, -1 when its POS is not a number. */
+ * the model, 0 when not, -1 when its POS is not a number. This runs for every
+ * line of the file, so the short fields are walked byte by byte rather than
+ * with a library call each. */
 static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
 {
-    const char *t1 = memchr(s, '\t', len);
-    if (!t1)
+    const char *p = s, *e = s + len;
+    while (p < e && *p != '\t')
+        p++;
+    if (p == e)
         return 1; /* let the parser report it */
-    int32_t code = chrom_code(c, s, (size_t)(t1 - s), 0);
+    int32_t code = chrom_code(c, s, (size_t)(p - s), 0);
     *code_out = code;
-    const char *p = t1 + 1, *e = s + len;
+    const char *digits = ++p;
     int64_t pos = 0;
-    const char *digits = p;
     while (p < e && *p >= '0' && *p <= '9' && pos < ((int64_t)1 << 40))
         pos = pos * 10 + (*p++ - '0');
     if (p == digits || p >= e || *p != '\t')
@@ -551,24 +556,58 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
     if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
         kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
         return 1;
-    const char *id = p + 1, *t3 = memchr(id, '\t', (size_t)(e - id));
-    if (!t3)
+    const char *id = ++p;
+    while (p < e && *p != '\t')
+        p++;
+    if (p == e)
         return 1;
-    if (kh_size(c->id_first) && !(t3 - id == 1 && *id == '.')) {
+    size_t n = (size_t)(p - id);
+    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256) {
         char buf[256];
-        size_t n = (size_t)(t3 - id);
-        if (n < sizeof buf) {
-            memcpy(buf, id, n);
-            buf[n] = '\0';
-            if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
-                return 1;
-        }
+        memcpy(buf, id, n);
+        buf[n] = '\0';
+        if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
+            return 1;
     }
     /* a symbolic ALT may be a gVCF block covering model positions */
-    const char *ref = t3 + 1, *t4 = memchr(ref, '\t', (size_t)(e - ref));
-    if (!t4 || code < 0)
+    if (code < 0)
         return 0;
-    return t4[1] == '<';
+    p++;
+    while (p < e && *p != '\t') /* REF */
+        p++;
+    return p + 1 < e && p[1] == '<';
+}
+
+typedef struct {
+    ctx *c;
+    bcf_hdr_t *hdr;
+    bcf1_t *rec;
+    gr_vcf_result *r;
+    kstring_t *line;
+    const char *label;
+} sink_state;
+
+/* Worker threads: only reads c (line_wanted with add = 0 never writes). */
+static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
+{
+    const sink_state *ss = arg;
+    return line_wanted(ss->c, s, len, tag);
+}
+
+static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, int wanted,
+                           int32_t code, gr_error *err)
+{
+    sink_state *ss = arg;
+    ss->line->l = 0;
+    if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0)
+        return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
+                            "record %zu is not a valid VCF record", record);
+    if (code < 0) {
+        const char *name = bcf_hdr_id2name(ss->hdr, ss->rec->rid);
+        code = chrom_code(ss->c, name, strlen(name), 0);
+    }
+    use_record(ss->c, ss->hdr, ss->rec, code, ss->r);
+    return GR_OK;
 }
 
 gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
@@ -583,7 +622,6 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     bcf_hdr_t *hdr = NULL;
     bcf1_t *rec = NULL;
     kstring_t line = { 0, 0, NULL };
-    char *buf = NULL;
     const char *label = path ? path : "VCF";
     size_t max_line = opt->max_line ? opt->max_line : (size_t)64 << 20;
     *out = NULL;
@@ -618,7 +656,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         free(what);
         goto fail;
     }
-    if (opt->threads > 0)
+    /* text VCF brings its own workers (vcf_body.c) */
+    if (opt->threads > 0 && fmt->format == bcf)
         hts_set_threads(fp, opt->threads);
     hdr = bcf_hdr_read(fp);
     if (!hdr) {
@@ -705,86 +744,11 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     memset(r->dosage, 0xFF, ns * nf * sizeof *r->dosage);
 
     if (fmt->format == vcf) {
-        /* Lines are scanned where they lie in a large read buffer; only the
-         * ones the model wants are copied out for htslib to parse. */
-        size_t cap = (size_t)1 << 20, have = 0, at = 0;
-        buf = malloc(cap);
-        if (!buf) {
-            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        sink_state ss = { &c, hdr, rec, r, &line, label };
+        gr_body_reader rd = { label, opt->threads, max_line, body_filter, body_sink, &ss };
+        st = gr_vcf_body_read(fp, &rd, &r->records, err);
+        if (st)
             goto fail;
-        }
-        int compressed = fmt->compression != no_compression;
-        for (;;) {
-            char *s = buf + at, *nl = memchr(s, '\n', have - at);
-            size_t len;
-            if (!nl) {
-                if (have - at > max_line) {
-                    st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                                      "record %zu is over the %zu-byte line limit",
-                                      r->records + 1, max_line);
-                    goto fail;
-                }
-                memmove(buf, buf + at, have - at);
-                have -= at;
-                at = 0;
-                if (have == cap) { /* a line longer than the buffer */
-                    char *bigger = realloc(buf, cap * 2);
-                    if (!bigger) {
-                        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-                        goto fail;
-                    }
-                    buf = bigger;
-                    cap *= 2;
-                }
-                ssize_t n = compressed ? bgzf_read(fp->fp.bgzf, buf + have, cap - have)
-                                       : hread(fp->fp.hfile, buf + have, cap - have);
-                if (n < 0) {
-                    st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                                      "read error after record %zu: truncated or corrupt "
-                                      "compressed data", r->records);
-                    goto fail;
-                }
-                if (n > 0) {
-                    have += (size_t)n;
-                    continue;
-                }
-                if (have == 0)
-                    break;
-                s = buf; /* the last line has no newline */
-                len = have;
-                at = have;
-            } else {
-                len = (size_t)(nl - s);
-                at += len + 1;
-            }
-            if (len && s[len - 1] == '\r')
-                len--;
-            r->records++;
-            if (len > max_line) {
-                st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                                  "record %zu is %zu bytes long, over the %zu-byte limit",
-                                  r->records, len, max_line);
-                goto fail;
-            }
-            if (!len || s[0] == '#')
-                continue;
-            int32_t code = -1;
-            int wanted = line_wanted(&c, s, len, &code);
-            if (!wanted)
-                continue;
-            line.l = 0;
-            if (wanted < 0 || kputsn(s, len, &line) < 0 || vcf_parse(&line, hdr, rec) < 0) {
-                st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
-                                  "record %zu is not a valid VCF record", r->records);
-                goto fail;
-            }
-            if (code < 0)
-                code = chrom_code(&c, bcf_hdr_id2name(hdr, rec->rid),
-                                  strlen(bcf_hdr_id2name(hdr, rec->rid)), 0);
-            use_record(&c, hdr, rec, code, r);
-            if (at >= have && !nl)
-                break;
-        }
     } else {
         int ret;
         while ((ret = bcf_read(fp, hdr, rec)) == 0) {
@@ -874,7 +838,6 @@ oom:
 fail:
     gr_vcf_result_free(r);
     free(line.s);
-    free(buf);
     if (rec)
         bcf_destroy(rec);
     if (hdr)

@@ -36,7 +36,7 @@ static const char usage_predict[] =
     "  -i, --input FILE     predict request JSON; '-' reads standard input\n"
     "      --vcf FILE       VCF or BCF (plain, gzip or BGZF); '-' reads standard input\n"
     "  -t, --threads N      threads (default 1): samples are split among them, and a\n"
-    "                       BGZF VCF is decompressed by N more\n"
+    "                       VCF is inflated and scanned by N workers when N > 1\n"
     "  -o, --output FILE    write the response there instead of standard output\n"
     "      --compact        one-line JSON instead of indented\n"
     "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
