@@ -12,7 +12,11 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I.
 LDLIBS  := -lhts -ldeflate -ljansson -lm -lpthread
 
-ifneq ($(SANITIZE),)
+ifeq ($(SANITIZE),thread)
+BUILD   ?= build/tsan
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+else ifneq ($(SANITIZE),)
 BUILD   ?= build/sanitize
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -29,19 +33,19 @@ APILIB   := $(BUILD)/libgenorisk_api.a
 CLI      := $(BUILD)/genorisk
 DAEMON   := $(BUILD)/genoriskd
 SRVLIB   := $(BUILD)/libgenorisk_server.a
-SRVLIB_OBJ := $(addprefix $(BUILD)/server/,config.o log.o metrics.o pool.o)
+SRVLIB_OBJ := $(addprefix $(BUILD)/server/,auth.o config.o log.o metrics.o pool.o tls.o)
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
-DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev libdeflate-dev uuid-dev libcriterion-dev pkg-config \
+DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev libdeflate-dev libgnutls28-dev uuid-dev libcriterion-dev pkg-config \
             libcurl4-gnutls-dev wrk curl python3-fastapi python3-uvicorn \
-            plink2 tabix bcftools htslib-test python-pyvcf-examples time \
+            plink2 tabix bcftools htslib-test python-pyvcf-examples time openssl \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
-.PHONY: all deps test run bench bench-http bench-vcf clean fixtures demo-models
+.PHONY: all deps test tsan-test run bench bench-http bench-vcf clean fixtures demo-models
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
@@ -79,7 +83,7 @@ $(SRVLIB): $(SRVLIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(DAEMON): $(BUILD)/server/genoriskd.o $(BUILD)/gen/openapi_yaml.o $(SRVLIB) $(APILIB) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid -lgnutls
 
 # The contract is compiled in, so /openapi.yaml always matches the binary.
 $(BUILD)/gen/openapi_yaml.c: openapi.yaml
@@ -98,7 +102,7 @@ HEADERS  := $(wildcard core/*.h api/*.h server/*.h) tests/unit/helpers.h
 $(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB) $(LDFLAGS) \
-	  $(LDLIBS) -lmicrohttpd -luuid -lcriterion
+	  $(LDLIBS) -lmicrohttpd -luuid -lgnutls -lcriterion
 
 $(BUILD)/itests/%: tests/integration/%.c tests/integration/daemon.c tests/integration/daemon.h
 	@mkdir -p $(dir $@)
@@ -125,6 +129,13 @@ test: deps
 	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || fail=1; \
 	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
+
+# ThreadSanitizer: the daemon and CLI built with it, the integration suites
+# run against them (tools/tsan_test.sh).
+tsan-test: deps
+	@$(MAKE) --no-print-directory all $(ITEST_BIN)
+	@$(MAKE) --no-print-directory SANITIZE=thread build/tsan/genoriskd build/tsan/genorisk
+	@tools/tsan_test.sh
 
 LISTEN ?= 127.0.0.1:8080
 run: deps all
@@ -157,5 +168,8 @@ demo-models:
 
 clean:
 	rm -rf build
+
+# Hardening and shipping targets (fuzz, soak, docker-test, ...), one file each.
+-include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -40,8 +40,10 @@ struct gr_http {
     gr_http_env env;
     struct MHD_Daemon *d;
     atomic_size_t in_flight;
+    atomic_size_t connections;            /* open now */
+    atomic_ullong refused;                /* over max_connections */
     atomic_int abort_work; /* shutting down past the deadline */
-    int quiesced;
+    atomic_int quiesced;  /* read by the HTTP threads, set by the server's */
     MHD_socket listen_fd; /* returned by quiesce; closed only after MHD_stop_daemon */
 };
 
@@ -73,6 +75,7 @@ typedef struct {
     int got_file;     /* multipart: a "file" part arrived */
     int pp_failed;    /* multipart: the body did not parse, or had two files */
     int file_parts;
+    int parts;        /* multipart: parts seen, of any name */
     int write_failed;
     gr_vcf_options vopt;
     int allow_low;
@@ -86,6 +89,7 @@ typedef struct {
     const char *ctype;
     const char *allow;
     int retry_after;
+    const char *www_auth;  /* WWW-Authenticate value of a 401 */
     size_t samples_done;
     char error[40];
     size_t bytes_out;
@@ -194,6 +198,8 @@ static enum MHD_Result queue_answer(req *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->retry_after)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (r->www_auth)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_auth);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->h->quiesced) /* draining: send keep-alive clients elsewhere */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -226,6 +232,44 @@ static gr_route route_of(const char *url, char *name, size_t name_size)
     if (!slash)
         return GR_ROUTE_MODEL;
     return !strcmp(slash, "/predict") ? GR_ROUTE_PREDICT : GR_ROUTE_OTHER;
+}
+
+/* ---- bearer tokens ---- */
+
+static int route_is_open(const gr_http *h, gr_route route)
+{
+    return route == GR_ROUTE_HEALTHZ || route == GR_ROUTE_READYZ || route == GR_ROUTE_OPENAPI ||
+           (route == GR_ROUTE_METRICS && !h->env.auth_metrics);
+}
+
+/* 1 when the request may go on; else the 401 is set (RFC 6750: a request
+ * with no token gets the bare challenge, a wrong one error="invalid_token").
+ * The token is never copied, logged or echoed. */
+static int authorized(req *r)
+{
+    gr_http *h = r->h;
+    if (!h->env.authorize || route_is_open(h, r->route))
+        return 1;
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    if (v && !strncasecmp(v, "Bearer ", 7)) {
+        const char *t = v + 7;
+        while (*t == ' ')
+            t++;
+        size_t n = strlen(t);
+        while (n && t[n - 1] == ' ')
+            n--;
+        if (n && h->env.authorize(h->env.ctx, t, n))
+            return 1;
+        r->www_auth = "Bearer realm=\"genorisk\", error=\"invalid_token\"";
+        set_problem(r, 401, "unauthorized", "Unauthorized",
+                    "the bearer token is not valid", NULL);
+        return 0;
+    }
+    r->www_auth = "Bearer realm=\"genorisk\"";
+    set_problem(r, 401, "unauthorized", "Unauthorized",
+                "this route needs an Authorization: Bearer token", NULL);
+    return 0;
 }
 
 /* ---- GET routes ---- */
@@ -315,10 +359,18 @@ static void run_predict(void *arg)
     gr_workspace *ws = NULL;
     double *phi = NULL, *used = NULL;
 
-    json_t *body = r->body_len ? json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je)
-                               : NULL;
+    char limit_why[160] = "";
+    json_t *body = NULL;
+    if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
+                                          r->h->env.max_json_string, limit_why,
+                                          sizeof limit_why))
+        body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     free(r->body);
     r->body = NULL;
+    if (limit_why[0]) {
+        set_problem(r, 400, "invalid-json", "Malformed JSON", limit_why, NULL);
+        goto done;
+    }
     if (!r->body_len) {
         set_problem(r, 400, "invalid-json", "Malformed JSON",
                     "the request body is empty; send a predict request as JSON", NULL);
@@ -388,7 +440,9 @@ static int spool_write(req *r, const char *data, size_t n)
     return 1;
 }
 
-/* multipart/form-data: the "file" part goes to the spool, others are ignored */
+/* multipart/form-data: the "file" part goes to the spool, others are ignored
+ * (at most GR_HTTP_MAX_PARTS parts in all) */
+#define GR_HTTP_MAX_PARTS 32
 static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *filename, const char *content_type,
                                const char *transfer_encoding, const char *data, uint64_t off,
@@ -396,6 +450,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding, (void)off;
     req *r = cls;
+    if (off == 0 && ++r->parts > GR_HTTP_MAX_PARTS) {
+        r->pp_failed = 1;
+        return MHD_NO;
+    }
     if (strcmp(key, "file"))
         return MHD_YES;
     if (off == 0 && size > 0) { /* the first bytes of a part */
@@ -420,7 +478,7 @@ static void run_predict_vcf(void *arg)
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
         set_problem(r, 400, "invalid-parameter", "No file part",
                     r->pp_failed ? "a multipart upload takes exactly one well-formed part named "
-                                   "\"file\" holding the VCF"
+                                   "\"file\" holding the VCF, in at most 32 parts"
                                  : "a multipart upload needs a part named \"file\" holding the VCF",
                     NULL);
         goto done;
@@ -434,6 +492,8 @@ static void run_predict_vcf(void *arg)
     lseek(r->spool, 0, SEEK_SET);
     r->vopt.samples = (const char *const *)r->samples;
     r->vopt.n_samples = r->n_samples;
+    r->vopt.max_line = r->h->env.max_vcf_line;
+    r->vopt.max_header = r->h->env.max_vcf_header;
     st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
     if (st)
@@ -779,7 +839,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * a response queued on the first call would cost the keep-alive.
          * Only an oversized Content-Length is answered at once, unread. */
         r->decided = 1;
-        if (r->route == GR_ROUTE_OTHER) {
+        if (!authorized(r)) {
+            /* at once, unread: no body is worth reading for a stranger */
+            return queue_answer(r);
+        } else if (r->route == GR_ROUTE_OTHER) {
             set_problem(r, 404, "not-found", "Not found", "no such route", NULL);
         } else if (r->route == GR_ROUTE_PREDICT ? !post : !get) {
             r->allow = r->route == GR_ROUTE_PREDICT ? "POST" : "GET, HEAD";
@@ -909,6 +972,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&h->in_flight, 1);
 }
 
+/* Connections over max_connections are closed as soon as accepted, before
+ * a byte is read: the cheapest refusal, and one a load balancer sees at
+ * once. Two HTTP threads may both admit one in the same instant, so the
+ * count can pass the limit by one per thread. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr, (void)len;
+    gr_http *h = cls;
+    if (h->env.max_connections && atomic_load(&h->connections) >= h->env.max_connections) {
+        atomic_fetch_add(&h->refused, 1);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)conn, (void)socket_context;
+    gr_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&h->connections, 1);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&h->connections, 1);
+}
+
 gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
                        char *why, size_t why_size)
 {
@@ -930,18 +1019,44 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
     h->env = *env;
     h->listen_fd = MHD_INVALID_SOCKET;
     atomic_init(&h->in_flight, 0);
+    atomic_init(&h->connections, 0);
+    atomic_init(&h->refused, 0);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_END);
+    int tls = env->tls_cert && env->tls_key;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        freeaddrinfo(ai);
+        free(h);
+        snprintf(why, why_size, "this libmicrohttpd was built without TLS support");
+        return NULL;
+    }
+    if (tls)
+        flags |= MHD_USE_TLS;
+    /* libmicrohttpd's own limit is split among its threads, so it is set
+     * well above ours (on_accept), which counts all of them */
+    size_t mhd_limit = 2 * (env->max_connections ? env->max_connections : 1024) + 64;
+    struct MHD_OptionItem opts[] = {
+        { MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
+        { MHD_OPTION_THREAD_POOL_SIZE, threads > 0 ? threads : 1, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
+        { MHD_OPTION_CONNECTION_TIMEOUT,
+          env->connection_timeout_s ? env->connection_timeout_s : 30, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL },
+        /* plain HTTP ends the list here */
+        { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)env->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h,
+                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
-        snprintf(why, why_size, "cannot listen on %s:%u (address in use, or not permitted)",
+        snprintf(why, why_size,
+                 tls ? "cannot listen on %s:%u with TLS (address in use, not permitted, or "
+                       "a certificate and key libmicrohttpd refuses)"
+                     : "cannot listen on %s:%u (address in use, or not permitted)",
                  host, port);
         free(h);
         return NULL;
@@ -953,6 +1068,12 @@ unsigned gr_http_port(const gr_http *h)
 {
     const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     return i ? i->port : 0;
+}
+
+void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused)
+{
+    *open = atomic_load(&h->connections);
+    *refused = atomic_load(&h->refused);
 }
 
 void gr_http_quiesce(gr_http *h)

@@ -51,6 +51,18 @@ typedef struct {
     char *(*metrics_text)(void *ctx, size_t *len);
     /* Called once per finished request. */
     void (*done)(void *ctx, const gr_http_done *d);
+    /* Bearer tokens: NULL leaves every route open; else returns 1 when the
+     * token (len bytes) may pass. /healthz, /readyz and /openapi.yaml stay
+     * open, and /metrics unless auth_metrics. */
+    int (*authorize)(void *ctx, const char *token, size_t len);
+    int auth_metrics;
+    /* HTTPS: PEM certificate (chain) and key text, borrowed until
+     * gr_http_stop; NULL for plain HTTP. */
+    const char *tls_cert, *tls_key;
+    size_t max_connections;  /* more are closed as soon as accepted */
+    unsigned connection_timeout_s; /* idle connections are closed */
+    size_t max_json_depth, max_json_string;
+    size_t max_vcf_line, max_vcf_header;
     size_t max_body_bytes;   /* JSON bodies */
     size_t max_upload_bytes; /* VCF/BCF uploads, spooled to tmp_dir */
     size_t max_samples;
@@ -67,6 +79,9 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
                        char *why, size_t why_size);
 /* The port actually bound. */
 unsigned gr_http_port(const gr_http *h);
+/* Connections open now, and those refused since the start (over
+ * max_connections). */
+void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused);
 /* Stops accepting new connections; requests in flight carry on. */
 void gr_http_quiesce(gr_http *h);
 /* Makes predicts still running stop at their next sample and answer 503:

@@ -6,6 +6,35 @@
 
 #include "api/predict_json.h"
 
+int gr_api_json_within(const char *s, size_t n, size_t max_depth, size_t max_string, char *why,
+                       size_t why_size)
+{
+    size_t depth = 0, at = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t start = ++i;
+            while (i < n && s[i] != '"')
+                i += s[i] == '\\' ? 2 : 1;
+            if (i - start > max_string) {
+                snprintf(why, why_size, "a string at byte %zu is longer than %zu bytes", start,
+                         max_string);
+                return 0;
+            }
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) {
+                at = i;
+                snprintf(why, why_size, "arrays and objects nest deeper than %zu levels (byte %zu)",
+                         max_depth, at);
+                return 0;
+            }
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return 1;
+}
+
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
 {
     char reason[JSON_ERROR_TEXT_LENGTH];

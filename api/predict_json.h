@@ -61,6 +61,14 @@ json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings
  * the "near '...'" excerpt removed: it would echo genotypes or sample ids. */
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);
 
+/* A scan of a JSON text before it is parsed: 1 when its arrays and objects
+ * nest at most max_depth deep and no string (key or value, as written, with
+ * its escapes) is longer than max_string bytes; else 0 with the reason in
+ * why (never quoting the text). Malformed JSON passes: the parser will say
+ * what is wrong with it. */
+int gr_api_json_within(const char *s, size_t n, size_t max_depth, size_t max_string, char *why,
+                       size_t why_size);
+
 /* Returns a new object describing m (name, version, task, format, ...). */
 json_t *gr_api_model_json(const gr_model *m, int full);
 

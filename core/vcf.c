@@ -12,6 +12,7 @@
 #include <htslib/kseq.h>
 #include <htslib/kstring.h>
 #include <htslib/vcf.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,6 +579,63 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
     return p + 1 < e && p[1] == '<';
 }
 
+/* The header's size, before htslib reads it whole into memory: a text
+ * header is counted up to the end of its #CHROM line, a BCF's is its l_text
+ * field. The input is read from the start on a descriptor of its own and
+ * then rewound. Anything unreadable passes: htslib will say what is wrong. */
+static gr_status check_header_size(const char *path, int fd, size_t max, const char *label,
+                                   gr_error *err)
+{
+    int own = fd >= 0 ? dup(fd) : open(path, O_RDONLY | O_CLOEXEC);
+    if (own < 0)
+        return gr_error_set(err, GR_EIO, label, 0, NULL, "cannot open the VCF");
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
+        close(own);
+        return gr_error_set(err, GR_EINVAL, label, 0, NULL,
+                            "a header size limit needs a seekable input");
+    }
+    BGZF *z = bgzf_dopen(own, "r");
+    if (!z) {
+        close(own);
+        return GR_OK;
+    }
+    enum { LINE_START, AFTER_HASH, IN_LINE, IN_CHROM_LINE, DONE } state = LINE_START;
+    unsigned char buf[65536];
+    size_t total = 0;
+    ssize_t n = bgzf_read(z, buf, 9);
+    gr_status st = GR_OK;
+    if (n == 9 && !memcmp(buf, "BCF\2", 4)) {
+        size_t l_text = (size_t)buf[5] | (size_t)buf[6] << 8 | (size_t)buf[7] << 16 |
+                        (size_t)buf[8] << 24;
+        if (l_text > max)
+            st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                              "the BCF header is %zu bytes, over the %zu-byte limit", l_text, max);
+        n = 0;
+    }
+    while (n > 0 && state != DONE && !st) {
+        for (ssize_t i = 0; i < n && state != DONE; i++) {
+            unsigned char ch = buf[i];
+            if (state == LINE_START)
+                state = ch == '#' ? AFTER_HASH : DONE;
+            else if (state == AFTER_HASH)
+                state = ch == '\n' ? LINE_START : ch == '#' ? IN_LINE : IN_CHROM_LINE;
+            else if (ch == '\n')
+                state = state == IN_CHROM_LINE ? DONE : LINE_START;
+            if (++total > max) {
+                st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                                  "the VCF header is over the %zu-byte limit", max);
+                break;
+            }
+        }
+        if (state != DONE && !st)
+            n = bgzf_read(z, buf, sizeof buf);
+    }
+    bgzf_close(z);
+    if (!st && fd >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+        st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot rewind the VCF");
+    return st;
+}
+
 typedef struct {
     ctx *c;
     bcf_hdr_t *hdr;
@@ -633,10 +691,10 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     }
     if ((st = build_index(&c, err)))
         goto fail;
+    if (opt->max_header && (st = check_header_size(path, fd, opt->max_header, label, err)))
+        goto fail;
     hf = fd >= 0 ? hdopen(fd, "r") : hopen(path, "r");
     if (!hf) {
-        if (fd >= 0)
-            close(fd);
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot open the VCF");
         goto fail;
     }
@@ -836,6 +894,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
 oom:
     st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
 fail:
+    if (!hf && fd >= 0)
+        close(fd); /* the descriptor is consumed on every path */
     gr_vcf_result_free(r);
     free(line.s);
     if (rec)

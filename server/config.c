@@ -1,5 +1,6 @@
 /* config.c - see config.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,20 @@ const char gr_config_usage[] =
     "  --tmp-dir DIR           where uploads are spooled ($TMPDIR or /tmp)  GENORISK_TMP_DIR\n"
     "  --max-samples N         samples per request (10000)        GENORISK_MAX_SAMPLES\n"
     "  --drain-timeout-s N     wait for requests on SIGTERM (30)  GENORISK_DRAIN_TIMEOUT_S\n"
+    "  --max-connections N     open connections; more are closed at once (1024)\n"
+    "                                                             GENORISK_MAX_CONNECTIONS\n"
+    "  --connection-timeout-s N  close a connection idle this long (30)\n"
+    "                                                             GENORISK_CONNECTION_TIMEOUT_S\n"
+    "  --max-json-depth N      JSON nesting (32)                  GENORISK_MAX_JSON_DEPTH\n"
+    "  --max-json-string-bytes N  longest JSON string (65536)     GENORISK_MAX_JSON_STRING_BYTES\n"
+    "  --max-vcf-line-bytes N  longest VCF record (67108864)      GENORISK_MAX_VCF_LINE_BYTES\n"
+    "  --max-vcf-header-bytes N  largest VCF header (16777216)    GENORISK_MAX_VCF_HEADER_BYTES\n"
+    "  --auth-tokens FILE      bearer tokens, one per line; every route but\n"
+    "                          /healthz, /readyz, /openapi.yaml (and /metrics)\n"
+    "                          then needs one                     GENORISK_AUTH_TOKENS\n"
+    "  --auth-metrics          /metrics needs a token too         GENORISK_AUTH_METRICS=1\n"
+    "  --tls-cert FILE         PEM certificate (chain): serve HTTPS   GENORISK_TLS_CERT\n"
+    "  --tls-key FILE          its PEM private key                GENORISK_TLS_KEY\n"
     "  --log-format json|text  (json)                             GENORISK_LOG_FORMAT\n"
     "  --log-level L           debug, info, warn, error (info)    GENORISK_LOG_LEVEL\n"
     "  --help, --version\n"
@@ -68,7 +83,8 @@ static int parse_listen(const char *s, gr_config *c)
 }
 
 enum { O_MODELS = 256, O_LISTEN, O_WORKERS, O_QUEUE, O_BODY, O_SAMPLES, O_DRAIN, O_LFMT, O_LLVL,
-       O_UPLOAD, O_TMP };
+       O_UPLOAD, O_TMP, O_CONNS, O_CTIMEOUT, O_JDEPTH, O_JSTRING, O_VLINE, O_VHEADER, O_AUTH,
+       O_AUTH_METRICS, O_CERT, O_KEY };
 
 static const struct {
     int opt;
@@ -78,7 +94,30 @@ static const struct {
                { O_BODY, "GENORISK_MAX_BODY_BYTES" }, { O_SAMPLES, "GENORISK_MAX_SAMPLES" },
                { O_DRAIN, "GENORISK_DRAIN_TIMEOUT_S" }, { O_LFMT, "GENORISK_LOG_FORMAT" },
                { O_LLVL, "GENORISK_LOG_LEVEL" }, { O_UPLOAD, "GENORISK_MAX_UPLOAD_BYTES" },
-               { O_TMP, "GENORISK_TMP_DIR" } };
+               { O_TMP, "GENORISK_TMP_DIR" }, { O_CONNS, "GENORISK_MAX_CONNECTIONS" },
+               { O_CTIMEOUT, "GENORISK_CONNECTION_TIMEOUT_S" },
+               { O_JDEPTH, "GENORISK_MAX_JSON_DEPTH" },
+               { O_JSTRING, "GENORISK_MAX_JSON_STRING_BYTES" },
+               { O_VLINE, "GENORISK_MAX_VCF_LINE_BYTES" },
+               { O_VHEADER, "GENORISK_MAX_VCF_HEADER_BYTES" }, { O_AUTH, "GENORISK_AUTH_TOKENS" },
+               { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" }, { O_CERT, "GENORISK_TLS_CERT" },
+               { O_KEY, "GENORISK_TLS_KEY" } };
+
+/* The numeric limits: option, name, range, where it goes. */
+static const struct {
+    int opt;
+    const char *name;
+    long long lo, hi;
+    size_t off;
+} limits[] = {
+    { O_CONNS, "max-connections", 1, 1000000, offsetof(gr_config, max_connections) },
+    { O_JDEPTH, "max-json-depth", 2, 10000, offsetof(gr_config, max_json_depth) },
+    { O_JSTRING, "max-json-string-bytes", 16, (long long)1 << 40,
+      offsetof(gr_config, max_json_string) },
+    { O_VLINE, "max-vcf-line-bytes", 1024, (long long)1 << 40, offsetof(gr_config, max_vcf_line) },
+    { O_VHEADER, "max-vcf-header-bytes", 1024, (long long)1 << 40,
+      offsetof(gr_config, max_vcf_header) },
+};
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
 {
@@ -123,6 +162,39 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
             c->max_samples = (size_t)x;
         return 1;
     case O_TMP: c->tmp_dir = v; return 1;
+    case O_AUTH: c->auth_tokens = v; return 1;
+    case O_CERT: c->tls_cert = v; return 1;
+    case O_KEY: c->tls_key = v; return 1;
+    case O_AUTH_METRICS:
+        /* a flag; its variable takes 1 or 0 */
+        if (v && strcmp(v, "1") && strcmp(v, "0")) {
+            snprintf(why, n, "GENORISK_AUTH_METRICS must be 1 or 0");
+            return 0;
+        }
+        c->auth_metrics = !v || !strcmp(v, "1");
+        return 1;
+    case O_CTIMEOUT:
+        if (!parse_num(v, 1, 86400, &x)) {
+            snprintf(why, n, "--connection-timeout-s must be a number from 1 to 86400");
+            return 0;
+        }
+        c->connection_timeout_s = (int)x;
+        return 1;
+    case O_CONNS:
+    case O_JDEPTH:
+    case O_JSTRING:
+    case O_VLINE:
+    case O_VHEADER:
+        for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
+            if (limits[i].opt == opt) {
+                if (!parse_num(v, limits[i].lo, limits[i].hi, &x)) {
+                    snprintf(why, n, "--%s must be a number from %lld to %lld", limits[i].name,
+                             limits[i].lo, limits[i].hi);
+                    return 0;
+                }
+                *(size_t *)((char *)c + limits[i].off) = (size_t)x;
+            }
+        return 1;
     case O_LFMT:
         if (strcmp(v, "json") && strcmp(v, "text")) {
             snprintf(why, n, "--log-format must be json or text");
@@ -154,6 +226,16 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "drain-timeout-s", required_argument, NULL, O_DRAIN },
         { "log-format", required_argument, NULL, O_LFMT },
         { "log-level", required_argument, NULL, O_LLVL },
+        { "max-connections", required_argument, NULL, O_CONNS },
+        { "connection-timeout-s", required_argument, NULL, O_CTIMEOUT },
+        { "max-json-depth", required_argument, NULL, O_JDEPTH },
+        { "max-json-string-bytes", required_argument, NULL, O_JSTRING },
+        { "max-vcf-line-bytes", required_argument, NULL, O_VLINE },
+        { "max-vcf-header-bytes", required_argument, NULL, O_VHEADER },
+        { "auth-tokens", required_argument, NULL, O_AUTH },
+        { "auth-metrics", no_argument, NULL, O_AUTH_METRICS },
+        { "tls-cert", required_argument, NULL, O_CERT },
+        { "tls-key", required_argument, NULL, O_KEY },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -171,6 +253,12 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->drain_timeout_s = 30;
     c->log_json = 1;
     c->log_level = GR_LOG_INFO;
+    c->max_connections = 1024;
+    c->connection_timeout_s = 30;
+    c->max_json_depth = 32;
+    c->max_json_string = 65536;
+    c->max_vcf_line = (size_t)64 << 20;
+    c->max_vcf_header = (size_t)16 << 20;
     /* the environment first, so flags override it */
     for (size_t i = 0; i < sizeof env_of / sizeof *env_of; i++) {
         const char *v = getenv(env_of[i].env);
@@ -205,6 +293,14 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     }
     if (!c->models) {
         snprintf(why, n, "--models DIR (or GENORISK_MODELS) is required");
+        return -1;
+    }
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(why, n, "--tls-cert and --tls-key go together");
+        return -1;
+    }
+    if (c->auth_metrics && !c->auth_tokens) {
+        snprintf(why, n, "--auth-metrics needs --auth-tokens");
         return -1;
     }
     return 0;

@@ -13,6 +13,12 @@ typedef struct {
     size_t max_body_bytes, max_upload_bytes, max_samples;
     const char *tmp_dir;
     int log_json, log_level;
+    /* security: NULL when unset */
+    const char *auth_tokens, *tls_cert, *tls_key;
+    int auth_metrics;               /* /metrics needs a token too */
+    /* limits on what a client controls */
+    size_t max_connections, max_json_depth, max_json_string, max_vcf_line, max_vcf_header;
+    int connection_timeout_s;
 } gr_config;
 
 /* Fills c. Returns 0 to run, 1 when --help/--version was printed (exit 0),

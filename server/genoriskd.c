@@ -4,6 +4,7 @@
 #include <htslib/hts.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,13 @@
 
 #include "api/http.h"
 #include "core/modelset.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/pool.h"
+#include "server/tls.h"
+#include <sys/resource.h>
 
 extern const char gr_openapi_yaml[];
 extern const unsigned long gr_openapi_yaml_len;
@@ -40,9 +44,11 @@ typedef struct {
     gr_log log;
     gr_metrics *metrics;
     gr_pool *pool;
-    pthread_mutex_t mu; /* guards set */
+    pthread_mutex_t mu; /* guards set, auth and http */
     gr_modelset *set;
-    volatile int ready;
+    gr_auth *auth;      /* NULL without --auth-tokens */
+    gr_http *http;
+    atomic_int ready;   /* read by the HTTP threads */
 } daemon_state;
 
 static gr_modelset *acquire_models(void *ctx)
@@ -65,14 +71,26 @@ static int is_ready(void *ctx)
     return ((daemon_state *)ctx)->ready;
 }
 
+static int authorize(void *ctx, const char *token, size_t len)
+{
+    daemon_state *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    int ok = gr_auth_check(s->auth, token, len);
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
 static char *metrics_text(void *ctx, size_t *len)
 {
     daemon_state *s = ctx;
-    gr_modelset *set = acquire_models(s);
-    char *t = gr_metrics_render(s->metrics, gr_pool_queued(s->pool), gr_pool_busy(s->pool),
-                                gr_modelset_count(set), len);
-    gr_modelset_release(set);
-    return t;
+    gr_metrics_gauges g = { .queue_depth = gr_pool_queued(s->pool),
+                            .workers_busy = gr_pool_busy(s->pool) };
+    pthread_mutex_lock(&s->mu);
+    g.models_loaded = gr_modelset_count(s->set);
+    if (s->http)
+        gr_http_connections(s->http, &g.connections_open, &g.connections_refused);
+    pthread_mutex_unlock(&s->mu);
+    return gr_metrics_render(s->metrics, &g, len);
 }
 
 static void request_done(void *ctx, const gr_http_done *d)
@@ -97,11 +115,56 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_log_write(&s->log, level, "request", f);
 }
 
+/* SIGHUP also rereads --auth-tokens, so tokens rotate without a restart;
+ * a file that no longer reads keeps the tokens in force. */
+static void reload_tokens(daemon_state *s)
+{
+    char why[512];
+    gr_auth *fresh = gr_auth_load(s->cfg.auth_tokens, why, sizeof why);
+    if (!fresh) {
+        gr_log_write(&s->log, GR_LOG_ERROR, "token reload failed",
+                     json_pack("{s:s, s:s}", "error", why, "kept", "the tokens already loaded"));
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    gr_auth *old = s->auth;
+    s->auth = fresh;
+    pthread_mutex_unlock(&s->mu);
+    gr_auth_free(old);
+    gr_log_event(&s->log, "tokens reloaded",
+                 json_pack("{s:I}", "tokens", (json_int_t)gr_auth_count(fresh)));
+}
+
+/* Descriptors for every connection allowed, plus upload spools, models
+ * being read and the daemon's own: the soft limit is raised as far as the
+ * hard one allows. 0, or -1 with why filled. */
+static int raise_fd_limit(size_t connections, char *why, size_t n)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 0;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        snprintf(why, n, "--max-connections %zu needs %llu file descriptors; the limit is %llu "
+                         "(ulimit -n)", connections, (unsigned long long)want,
+                 (unsigned long long)rl.rlim_cur);
+        return -1;
+    }
+    return 0;
+}
+
 static void reload(daemon_state *s)
 {
     gr_modelset *fresh = NULL;
     gr_error err;
     char buf[1200];
+    if (s->cfg.auth_tokens)
+        reload_tokens(s);
     if (gr_modelset_load(s->cfg.models, &fresh, &err)) {
         gr_metrics_reload(s->metrics, 0);
         gr_log_write(&s->log, GR_LOG_ERROR, "reload failed",
@@ -166,11 +229,22 @@ int main(int argc, char **argv)
                         "spooled there)\n", s.cfg.tmp_dir);
         return 1;
     }
+    char *tls_cert = NULL, *tls_key = NULL;
+    if (raise_fd_limit(s.cfg.max_connections, why, sizeof why) ||
+        (s.cfg.auth_tokens && !(s.auth = gr_auth_load(s.cfg.auth_tokens, why, sizeof why))) ||
+        (s.cfg.tls_cert &&
+         gr_tls_load(s.cfg.tls_cert, s.cfg.tls_key, &tls_cert, &tls_key, why, sizeof why))) {
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start", json_pack("{s:s}", "error", why));
+        fprintf(stderr, "genoriskd: %s\n", why);
+        gr_auth_free(s.auth);
+        return 1;
+    }
     if (gr_modelset_load(s.cfg.models, &s.set, &err)) {
         gr_log_write(&s.log, GR_LOG_ERROR, "cannot load models",
                      json_pack("{s:s}", "error", gr_error_format(&err, buf, sizeof buf)));
         fprintf(stderr, "genoriskd: cannot load models: %s\n", buf);
-        return 1;
+        rc = 1;
+        goto out;
     }
     s.metrics = gr_metrics_new();
     s.pool = gr_pool_new(s.cfg.workers, s.cfg.queue_depth);
@@ -190,6 +264,16 @@ int main(int argc, char **argv)
         .max_upload_bytes = s.cfg.max_upload_bytes,
         .tmp_dir = s.cfg.tmp_dir,
         .max_samples = s.cfg.max_samples,
+        .authorize = s.auth ? authorize : NULL,
+        .auth_metrics = s.cfg.auth_metrics,
+        .tls_cert = tls_cert,
+        .tls_key = tls_key,
+        .max_connections = s.cfg.max_connections,
+        .connection_timeout_s = (unsigned)s.cfg.connection_timeout_s,
+        .max_json_depth = s.cfg.max_json_depth,
+        .max_json_string = s.cfg.max_json_string,
+        .max_vcf_line = s.cfg.max_vcf_line,
+        .max_vcf_header = s.cfg.max_vcf_header,
         .openapi = gr_openapi_yaml,
         .openapi_len = gr_openapi_yaml_len,
     };
@@ -201,20 +285,40 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    pthread_mutex_lock(&s.mu);
+    s.http = http;
+    pthread_mutex_unlock(&s.mu);
     pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* pending ones are delivered now */
     s.ready = 1;
     gr_log_event(&s.log, "listening",
-                 json_pack("{s:s, s:i, s:I, s:i, s:s}", "address", s.cfg.host, "port",
+                 json_pack("{s:s, s:i, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
                            (int)gr_http_port(http), "models",
                            (json_int_t)gr_modelset_count(s.set), "workers", s.cfg.workers,
-                           "version", GR_VERSION));
+                           "version", GR_VERSION, "tls", tls_cert != NULL, "auth",
+                           s.auth != NULL));
 
+    unsigned long long refused_logged = 0;
+    long since_refusal_log = 0;
     while (!stop_requested) {
         if (reload_requested) {
             reload_requested = 0;
             reload(&s);
         }
         sleep_ms(50);
+        /* refusals are logged in sums, at most every 10 s: a flood of them
+         * must not become a flood of log lines */
+        since_refusal_log += 50;
+        size_t open_now;
+        unsigned long long refused;
+        gr_http_connections(http, &open_now, &refused);
+        if (refused > refused_logged && since_refusal_log >= 10000) {
+            gr_log_write(&s.log, GR_LOG_WARN, "connections refused",
+                         json_pack("{s:I, s:I, s:I}", "refused", (json_int_t)(refused - refused_logged),
+                                   "open", (json_int_t)open_now, "max_connections",
+                                   (json_int_t)s.cfg.max_connections));
+            refused_logged = refused;
+            since_refusal_log = 0;
+        }
     }
 
     s.ready = 0;
@@ -235,6 +339,9 @@ int main(int argc, char **argv)
     gr_pool_free(s.pool);
     for (int waited = 0; gr_http_in_flight(http) > 0 && waited < 2000; waited += 20)
         sleep_ms(20);
+    pthread_mutex_lock(&s.mu);
+    s.http = NULL;
+    pthread_mutex_unlock(&s.mu);
     gr_http_stop(http);
     s.pool = NULL;
     gr_log_event(&s.log, "stopped",
@@ -245,6 +352,9 @@ int main(int argc, char **argv)
 out:
     gr_pool_free(s.pool);
     gr_modelset_release(s.set);
+    gr_auth_free(s.auth);
+    free(tls_cert);
+    gr_tls_free_key(tls_key);
     gr_metrics_free(s.metrics);
     pthread_mutex_destroy(&s.mu);
     return rc;

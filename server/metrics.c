@@ -1,6 +1,7 @@
 /* metrics.c - see metrics.h. Request counters and histograms are atomics, so
  * the HTTP threads never queue on a lock for them; the rarer updates (model
  * sample counts, reloads) share one mutex. */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -169,8 +170,20 @@ static size_t resident_bytes(void)
 
 /* Label values here are fixed templates and model names ([a-z0-9._-]), so no
  * escaping is needed. */
-char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
-                        size_t models_loaded, size_t *len)
+/* Entries in /proc/self/fd, less the one counting them. */
+static size_t open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    size_t n = 0;
+    if (!d)
+        return 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+}
+
+char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
 {
     sbuf b = { malloc(8192), 0, 8192, 0 };
     if (!b.s)
@@ -208,16 +221,23 @@ char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
             count);
     }
     put(&b, "# HELP genorisk_queue_depth Predict requests waiting for a worker.\n"
-            "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n", queue_depth);
+            "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n", g->queue_depth);
     put(&b, "# HELP genorisk_workers_busy Workers running a request.\n"
-            "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n", workers_busy);
+            "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n", g->workers_busy);
+    put(&b, "# HELP genorisk_connections_open HTTP connections open.\n"
+            "# TYPE genorisk_connections_open gauge\ngenorisk_connections_open %zu\n",
+        g->connections_open);
+    put(&b, "# HELP genorisk_connections_refused_total Connections closed on arrival: "
+            "--max-connections were open.\n"
+            "# TYPE genorisk_connections_refused_total counter\n"
+            "genorisk_connections_refused_total %llu\n", g->connections_refused);
     put(&b, "# HELP genorisk_predictions_total Samples predicted, by model.\n"
             "# TYPE genorisk_predictions_total counter\n");
     for (size_t i = 0; i < m->n_models; i++)
         put(&b, "genorisk_predictions_total{model=\"%s\"} %llu\n", m->models[i].name,
             m->models[i].samples);
     put(&b, "# HELP genorisk_models_loaded Models being served.\n"
-            "# TYPE genorisk_models_loaded gauge\ngenorisk_models_loaded %zu\n", models_loaded);
+            "# TYPE genorisk_models_loaded gauge\ngenorisk_models_loaded %zu\n", g->models_loaded);
     put(&b, "# HELP genorisk_reloads_total Model reloads (SIGHUP), by result.\n"
             "# TYPE genorisk_reloads_total counter\n"
             "genorisk_reloads_total{result=\"success\"} %llu\n"
@@ -232,6 +252,8 @@ char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
     put(&b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
             "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %zu\n",
         resident_bytes());
+    put(&b, "# HELP process_open_fds Number of open file descriptors.\n"
+            "# TYPE process_open_fds gauge\nprocess_open_fds %zu\n", open_fds());
     put(&b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
             "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.6f\n", cpu);
     put(&b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"

@@ -17,8 +17,13 @@ void gr_metrics_request(gr_metrics *m, gr_route route, unsigned code, double sec
 void gr_metrics_predictions(gr_metrics *m, const char *model, size_t samples);
 void gr_metrics_reload(gr_metrics *m, int success);
 
+/* What the daemon reads off its parts when scraped. */
+typedef struct {
+    size_t queue_depth, workers_busy, models_loaded, connections_open;
+    unsigned long long connections_refused;
+} gr_metrics_gauges;
+
 /* Returns a new exposition text; *len gets its length. */
-char *gr_metrics_render(gr_metrics *m, size_t queue_depth, size_t workers_busy,
-                        size_t models_loaded, size_t *len);
+char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len);
 
 #endif

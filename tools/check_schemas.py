@@ -207,8 +207,9 @@ METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+=
 METRICS = ("genorisk_requests_total", "genorisk_request_duration_seconds_bucket",
            "genorisk_request_duration_seconds_sum", "genorisk_request_duration_seconds_count",
            "genorisk_queue_depth", "genorisk_workers_busy", "genorisk_predictions_total",
-           "genorisk_models_loaded", "genorisk_reloads_total", "process_resident_memory_bytes",
-           "process_cpu_seconds_total", "process_start_time_seconds")
+           "genorisk_models_loaded", "genorisk_reloads_total", "genorisk_connections_open",
+           "genorisk_connections_refused_total", "process_resident_memory_bytes",
+           "process_open_fds", "process_cpu_seconds_total", "process_start_time_seconds")
 LOG_FIELDS = ("time", "level", "msg", "request_id", "method", "route", "status", "duration_ms",
               "bytes_in", "bytes_out", "model", "samples")
 
@@ -532,6 +533,7 @@ class Live:
         try:
             self.run_main(daemons)
             self.run_limits(daemons)
+            self.run_auth(daemons)
             self.run_vcf(daemons)
             self.run_overload_and_drain(daemons)
         except Exception as e:  # a daemon that would not start: the rest cannot run
@@ -820,6 +822,63 @@ class Live:
         self.check("SIGTERM: \"draining\" and \"stopped\" logged",
                    lambda: None if d.wait_log("draining", timeout=1) and
                    d.wait_log("stopped", timeout=1) else "missing")
+
+    def run_auth(self, daemons):
+        """--auth-tokens with --auth-metrics: 401 where openapi.yaml says, 200 with a token."""
+        token = "check-schemas-token-5f1e2d"
+        tokens = os.path.join(self.tmp, "tokens")
+        with open(tokens, "w") as f:
+            f.write(token + "\n")
+        d = Daemon(self.exe, ["--auth-tokens", tokens, "--auth-metrics"],
+                   os.path.join(REPO, "models"))
+        daemons.append(d)
+        T = self.expect
+        name = "cad-logit-demo"
+        with open(os.path.join(REPO, "models", name, "example.json")) as f:
+            example = f.read()
+        guarded = (("GET", "/v1/models", "/v1/models", None),
+                   ("HEAD", "/v1/models", "/v1/models", None),
+                   ("GET", "/v1/models/" + name, "/v1/models/{name}", None),
+                   ("HEAD", "/v1/models/" + name, "/v1/models/{name}", None),
+                   ("GET", "/metrics", "/metrics", None),
+                   ("HEAD", "/metrics", "/metrics", None),
+                   ("POST", "/v1/models/%s/predict" % name, "/v1/models/{name}/predict", example))
+        for method, path, template, body in guarded:
+            for label, headers, challenge in (
+                    ("no token", {}, 'Bearer realm="genorisk"'),
+                    ("a wrong token", {"Authorization": "Bearer " + token + "x"},
+                     'Bearer realm="genorisk", error="invalid_token"')):
+                def denied(method=method, path=path, template=template, body=body,
+                           headers=headers, challenge=challenge):
+                    r = self.call(d, method, path, template, body, headers)
+                    why = T(r, template, method.lower(), 401,
+                            None if method == "HEAD" else "application/problem+json",
+                            "unauthorized")
+                    if why:
+                        return why
+                    if r.headers.get("www-authenticate") != challenge:
+                        return "WWW-Authenticate %r" % r.headers.get("www-authenticate")
+                    return None
+                self.check("--auth-tokens: %s %s, %s: 401 unauthorized" % (method, path, label),
+                           denied)
+
+            def allowed(method=method, path=path, template=template, body=body):
+                r = self.call(d, method, path, template, body,
+                              {"Authorization": "Bearer " + token})
+                return T(r, template, method.lower(), 200)
+            self.check("--auth-tokens: %s %s with the token: 200" % (method, path), allowed)
+        for path in ("/healthz", "/readyz", "/openapi.yaml"):
+            def open_route(path=path):
+                r = self.call(d, "GET", path, path)
+                return T(r, path, "get", 200)
+            self.check("--auth-tokens: GET %s needs no token" % path, open_route)
+
+        def no_token_in_log():
+            for e in d.log():
+                if token in json.dumps(e):
+                    return "the log holds the token"
+            return None
+        self.check("--auth-tokens: the token is not in the log", no_token_in_log)
 
     def run_limits(self, daemons):
         models = os.path.join(self.tmp, "models")

@@ -682,7 +682,12 @@ http_resp *http_do(int port, const http_req *rq)
     if (rq->curl)
         curl_easy_reset(c);
     char url[2048];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, rq->path);
+    if (rq->cainfo) { /* the test certificate names localhost and 127.0.0.1 */
+        snprintf(url, sizeof url, "https://localhost:%d%s", port, rq->path);
+        curl_easy_setopt(c, CURLOPT_CAINFO, rq->cainfo);
+    } else {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, rq->path);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 20000L);

@@ -106,6 +106,7 @@ typedef struct {
     const char *const *headers;/* extra "Name: value" lines, NULL-terminated */
     long timeout_ms;           /* 0 = 20 s */
     void *curl;                /* a CURL * to reuse (keep-alive); NULL = fresh */
+    const char *cainfo;        /* set: https://localhost, trusting this PEM file */
 } http_req;
 
 http_resp *http_do(int port, const http_req *rq);

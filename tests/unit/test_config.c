@@ -87,3 +87,66 @@ Test(config, help_and_version)
     cr_assert_eq(parse(&c, why, "--version", NULL, NULL, NULL), 1);
     cr_assert_eq(parse(&c, why, "--help", NULL, NULL, NULL), 1);
 }
+
+Test(config, security_and_limit_flags)
+{
+    gr_config c;
+    char why[256];
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.max_connections, 1024);
+    cr_assert_eq(c.connection_timeout_s, 30);
+    cr_assert_eq(c.max_json_depth, 32);
+    cr_assert_eq(c.max_json_string, 65536);
+    cr_assert_eq(c.max_vcf_line, (size_t)64 << 20);
+    cr_assert_eq(c.max_vcf_header, (size_t)16 << 20);
+    cr_assert_null(c.auth_tokens);
+    cr_assert_null(c.tls_cert);
+    cr_assert_eq(c.auth_metrics, 0);
+
+    char *argv[] = { "genoriskd", "--models", "m", "--max-connections", "5",
+                     "--connection-timeout-s", "2", "--max-json-depth", "4",
+                     "--max-json-string-bytes", "100", "--max-vcf-line-bytes", "2048",
+                     "--max-vcf-header-bytes", "4096", "--auth-tokens", "t", "--auth-metrics",
+                     "--tls-cert", "c.pem", "--tls-key", "k.pem", NULL };
+    cr_assert_eq(gr_config_parse(22, argv, &c, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(c.max_connections, 5);
+    cr_assert_eq(c.connection_timeout_s, 2);
+    cr_assert_eq(c.max_json_depth, 4);
+    cr_assert_eq(c.max_json_string, 100);
+    cr_assert_eq(c.max_vcf_line, 2048);
+    cr_assert_eq(c.max_vcf_header, 4096);
+    cr_assert_str_eq(c.auth_tokens, "t");
+    cr_assert_eq(c.auth_metrics, 1);
+    cr_assert_str_eq(c.tls_cert, "c.pem");
+    cr_assert_str_eq(c.tls_key, "k.pem");
+
+    setenv("GENORISK_MAX_CONNECTIONS", "77", 1);
+    setenv("GENORISK_AUTH_TOKENS", "env-tokens", 1);
+    setenv("GENORISK_AUTH_METRICS", "1", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.max_connections, 77);
+    cr_assert_str_eq(c.auth_tokens, "env-tokens");
+    cr_assert_eq(c.auth_metrics, 1);
+    setenv("GENORISK_AUTH_METRICS", "yes", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), -1);
+    cr_assert(strstr(why, "GENORISK_AUTH_METRICS"), "%s", why);
+    unsetenv("GENORISK_MAX_CONNECTIONS");
+    unsetenv("GENORISK_AUTH_TOKENS");
+    unsetenv("GENORISK_AUTH_METRICS");
+
+    struct {
+        const char *a, *b, *needle;
+    } bad[] = {
+        { "--max-connections", "0", "max-connections must be a number from 1" },
+        { "--connection-timeout-s", "0", "connection-timeout-s" },
+        { "--max-json-depth", "1", "max-json-depth" },
+        { "--max-vcf-line-bytes", "12", "max-vcf-line-bytes" },
+        { "--tls-cert", "c.pem", "go together" },
+        { "--tls-key", "k.pem", "go together" },
+        { "--auth-metrics", NULL, "needs --auth-tokens" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(parse(&c, why, "--models", "m", bad[i].a, bad[i].b), -1, "%s", bad[i].a);
+        cr_assert(strstr(why, bad[i].needle), "%s: %s", bad[i].a, why);
+    }
+}

@@ -272,3 +272,22 @@ Test(predict_json_topk, selection_matches_a_full_sort)
     fixture_cases_free(&fc);
     gr_model_free(xm);
 }
+
+Test(predict_json_limits, depth_and_string_scan)
+{
+    char why[200];
+    const char *ok = "{\"samples\":[{\"id\":\"a\\\"[[[[\\\\\",\"dosages\":[1,2]}]}";
+    cr_assert(gr_api_json_within(ok, strlen(ok), 4, 64, why, sizeof why), "%s", why);
+    cr_assert(!gr_api_json_within(ok, strlen(ok), 3, 64, why, sizeof why));
+    cr_assert(strstr(why, "deeper than 3 levels"), "%s", why);
+    cr_assert(!gr_api_json_within(ok, strlen(ok), 4, 8, why, sizeof why));
+    cr_assert(strstr(why, "longer than 8 bytes"), "%s", why);
+    cr_assert_null(strstr(why, "[[[["), "the string is quoted: %s", why);
+    /* closers outside structures, unterminated strings: the parser's business */
+    cr_assert(gr_api_json_within("]]]{", 4, 1, 8, why, sizeof why));
+    cr_assert(gr_api_json_within("\"abc", 4, 1, 8, why, sizeof why));
+    cr_assert(!gr_api_json_within("\"abcdefghijk", 12, 1, 8, why, sizeof why));
+    /* depth counts what is open, not what was ever opened */
+    const char *wide = "[[],[],[],[],[],[],[],[]]";
+    cr_assert(gr_api_json_within(wide, strlen(wide), 2, 8, why, sizeof why));
+}

@@ -1,6 +1,7 @@
 /* test_vcf.c - the VCF matching rules of docs/vcf-matching.md, one model
  * variant per rule, read from plain, BGZF and BCF copies of one file. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,4 +308,44 @@ Test(vcf, lower_case_all_sites_and_non_reference_calls_in_blocks)
     cr_assert(isnan(x[1]), "a missing call stays missing");
     cr_assert_float_eq(x[9], 0, 1e-9, "a 0/0 call in a reference block is dosage 0");
     gr_vcf_result_free(r);
+}
+
+Test(vcf, header_size_limit)
+{
+    char paths[3][512];
+    const char *names[3] = { "in.vcf", "in.vcf.gz", "in.bcf" };
+    for (int i = 0; i < 3; i++)
+        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]);
+    size_t header = (size_t)(strstr(vcf, "\nchr1\t") + 1 - vcf); /* through the #CHROM line */
+    gr_vcf_options o = { .max_header = header };
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    for (int i = 0; i < 2; i++) { /* plain and BGZF: exactly at the limit, then one over */
+        o.max_header = header;
+        cr_assert_eq(gr_vcf_read(m, paths[i], -1, &o, &r, &err), GR_OK, "%s", err.text);
+        gr_vcf_result_free(r);
+        o.max_header = header - 1;
+        cr_assert_eq(gr_vcf_read(m, paths[i], -1, &o, &r, &err), GR_EINPUT);
+        cr_assert(strstr(err.text, "header is over the"), "%s", err.text);
+        cr_assert_str_eq(err.field, "header");
+    }
+    o.max_header = 100; /* BCF: its l_text field */
+    cr_assert_eq(gr_vcf_read(m, paths[2], -1, &o, &r, &err), GR_EINPUT);
+    cr_assert(strstr(err.text, "BCF header is"), "%s", err.text);
+    o.max_header = 1 << 20;
+    cr_assert_eq(gr_vcf_read(m, paths[2], -1, &o, &r, &err), GR_OK, "%s", err.text);
+    gr_vcf_result_free(r);
+    /* from a descriptor: read to size it, then rewound and read for real */
+    o.max_header = header;
+    int fd = open(paths[1], O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(gr_vcf_read(m, "fd", fd, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->n_samples, 2);
+    gr_vcf_result_free(r);
+    /* a pipe cannot be rewound: refused, not misread */
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    close(p[1]);
+    cr_assert_eq(gr_vcf_read(m, "pipe", p[0], &o, &r, &err), GR_EINVAL);
+    cr_assert(strstr(err.text, "seekable"), "%s", err.text);
 }

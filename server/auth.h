@@ -1,0 +1,28 @@
+/* auth.h - bearer tokens for genoriskd (--auth-tokens FILE): read from a
+ * file, kept in memory only as SHA-256 digests, and checked against every
+ * digest in constant time, so neither memory dumps nor response timing give
+ * a token away. */
+#ifndef GR_AUTH_H
+#define GR_AUTH_H
+
+#include <stddef.h>
+
+typedef struct gr_auth gr_auth;
+
+#define GR_AUTH_MIN_TOKEN 16
+#define GR_AUTH_MAX_TOKEN 4096
+
+/* Reads path: one token per line; blank lines and lines starting with '#'
+ * are skipped, spaces and tabs around a token are trimmed. A token must be
+ * GR_AUTH_MIN_TOKEN..GR_AUTH_MAX_TOKEN bytes of printable ASCII without
+ * spaces (RFC 6750's b64token and more). Returns new (gr_auth_free), or NULL
+ * with why filled: unreadable file, no tokens, or the line number of a bad
+ * token (never the token). */
+gr_auth *gr_auth_load(const char *path, char *why, size_t why_size);
+void gr_auth_free(gr_auth *a);
+/* 1 when token (len bytes, need not be NUL-terminated) is one of a's.
+ * Takes the same time whichever token matches, or none. */
+int gr_auth_check(const gr_auth *a, const char *token, size_t len);
+size_t gr_auth_count(const gr_auth *a);
+
+#endif
