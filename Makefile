@@ -122,6 +122,7 @@ test: deps
 	for t in $(ITEST_BIN); do \
 	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
+	$(MAKE) --no-print-directory alloc-fail-test || fail=1; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
 	tools/lint_openapi.sh || fail=1; \
 	tools/check_generated.sh || fail=1; \

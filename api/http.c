@@ -170,8 +170,9 @@ static void set_problem(req *r, unsigned status, const char *slug, const char *t
 /* Adds "request_id" to a JSON document and stores it as the answer. */
 static void set_json(req *r, unsigned status, json_t *doc)
 {
-    json_object_set_new(doc, "request_id", json_string(r->request_id));
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    /* a NULL doc (out of memory building it) fails here too, as 500 */
+    int bad = json_object_set_new(doc, "request_id", json_string(r->request_id));
+    char *s = bad ? NULL : gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(doc);
     if (!s) {
         set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
@@ -364,7 +365,7 @@ static void run_predict(void *arg)
     if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
                                           r->h->env.max_json_string, limit_why,
                                           sizeof limit_why))
-        body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+        body = gr_api_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     free(r->body);
     r->body = NULL;
     if (limit_why[0]) {
@@ -374,6 +375,10 @@ static void run_predict(void *arg)
     if (!r->body_len) {
         set_problem(r, 400, "invalid-json", "Malformed JSON",
                     "the request body is empty; send a predict request as JSON", NULL);
+        goto done;
+    }
+    if (!body && json_error_code(&je) == json_error_out_of_memory) {
+        set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
         goto done;
     }
     if (!body) {
@@ -523,10 +528,17 @@ static void run_predict_vcf(void *arg)
         if ((st = gr_api_vcf_result(r->model, ws, v, s, &out, r->allow_low, x, phi, used, &one,
                                     &err)))
             goto fail;
-        json_array_append_new(results, one);
+        if (json_array_append_new(results, one)) {
+            st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
     }
     r->samples_done = v->n_samples;
     json_t *warnings = gr_api_vcf_warnings(v);
+    if (!warnings) {
+        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
     set_json(r, 200, gr_api_response_new(r->model, results, warnings));
     json_decref(warnings);
     results = NULL;

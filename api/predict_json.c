@@ -1,4 +1,5 @@
 /* predict_json.c - see predict_json.h. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,38 @@ char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
     else
         snprintf(buf, size, "%s", reason);
     return buf;
+}
+
+/* Jansson 2.14 goes on when its string buffer cannot grow: its lexer drops
+ * a byte of the token and parses on, its dumper drops bytes of an object key
+ * and dumps on; some other failed allocations come back as syntax errors.
+ * A failed allocation leaves errno at ENOMEM, so these two trust no text
+ * made while one failed. */
+json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je)
+{
+    errno = 0;
+    json_t *doc = json_loadb(buf, len, flags, je);
+    if (errno == ENOMEM) {
+        json_decref(doc);
+        if (je) {
+            snprintf(je->text, JSON_ERROR_TEXT_LENGTH - 1, "out of memory");
+            je->text[JSON_ERROR_TEXT_LENGTH - 1] = (char)json_error_out_of_memory;
+            je->line = je->column = -1;
+        }
+        return NULL;
+    }
+    return doc;
+}
+
+char *gr_api_json_dumps(const json_t *doc, size_t flags)
+{
+    errno = 0;
+    char *s = doc ? json_dumps(doc, flags) : NULL;
+    if (s && errno == ENOMEM) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 void gr_api_request_clear(gr_api_request *r)
@@ -291,14 +324,19 @@ static int by_magnitude(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* NULL when out of memory. */
 static json_t *attribution(const gr_model *m, size_t j, double phi, double orig, double used)
 {
     json_t *a = json_object();
-    json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
-    json_object_set_new(a, "value", json_real(phi));
-    json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
+    int bad = json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
+    bad |= json_object_set_new(a, "value", json_real(phi));
+    bad |= json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
     if (isnan(orig) && !isnan(used))
-        json_object_set_new(a, "imputed", json_true());
+        bad |= json_object_set_new(a, "imputed", json_true());
+    if (bad) {
+        json_decref(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -335,24 +373,26 @@ gr_status gr_api_result(const gr_model *m, gr_workspace *ws, const double *x, js
     gr_status st = gr_predict(m, ws, x, &p, req->explain ? phi : NULL, used, err);
     if (st)
         return st;
+    /* jansson's setters take NULL objects and values and say so: any failed
+     * allocation below makes bad non-zero, and nothing leaks */
     json_t *r = json_object(), *cov = json_object();
-    json_object_set(r, "sample", sample_id ? sample_id : json_null());
-    json_object_set_new(r, "index", json_integer((json_int_t)i));
-    json_object_set_new(r, "score", json_real(p.score));
-    json_object_set_new(r, "margin", json_real(p.margin));
-    json_object_set_new(cov, "expected", json_integer((json_int_t)p.n_expected));
-    json_object_set_new(cov, "observed", json_integer((json_int_t)p.n_observed));
-    json_object_set_new(cov, "imputed", json_integer((json_int_t)p.n_imputed));
-    json_object_set_new(cov, "missing", json_integer((json_int_t)p.n_missing));
-    json_object_set_new(r, "coverage", cov);
-    if (req->explain) {
+    int bad = json_object_set(r, "sample", sample_id ? sample_id : json_null());
+    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
+    bad |= json_object_set_new(r, "score", json_real(p.score));
+    bad |= json_object_set_new(r, "margin", json_real(p.margin));
+    bad |= json_object_set_new(cov, "expected", json_integer((json_int_t)p.n_expected));
+    bad |= json_object_set_new(cov, "observed", json_integer((json_int_t)p.n_observed));
+    bad |= json_object_set_new(cov, "imputed", json_integer((json_int_t)p.n_imputed));
+    bad |= json_object_set_new(cov, "missing", json_integer((json_int_t)p.n_missing));
+    bad |= json_object_set_new(r, "coverage", cov);
+    if (req->explain && !bad) {
         json_t *ex = json_object(), *attrs = json_array();
-        json_object_set_new(ex, "method", json_string(info->explain_method));
-        json_object_set_new(ex, "space", json_string(space_name(info->space)));
-        json_object_set_new(ex, "base_value", json_real(p.base_value));
+        bad |= json_object_set_new(ex, "method", json_string(info->explain_method));
+        bad |= json_object_set_new(ex, "space", json_string(space_name(info->space)));
+        bad |= json_object_set_new(ex, "base_value", json_real(p.base_value));
         if (req->top_k == 0) {
-            for (size_t j = 0; j < nf; j++)
-                json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
+            for (size_t j = 0; j < nf && !bad; j++)
+                bad |= json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
         } else {
             order = malloc(nf * sizeof *order);
             if (!order) {
@@ -382,14 +422,18 @@ gr_status gr_api_result(const gr_model *m, gr_workspace *ws, const double *x, js
                     order[j] = (ranked){ j, fabs(phi[j]) };
                 qsort(order, nf, sizeof *order, by_magnitude);
             }
-            for (long k = 0; k < req->top_k && (size_t)k < nf; k++) {
+            for (long k = 0; k < req->top_k && (size_t)k < nf && !bad; k++) {
                 size_t j = order[k].i;
-                json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
+                bad |= json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
             }
             free(order);
         }
-        json_object_set_new(ex, "attributions", attrs);
-        json_object_set_new(r, "explanation", ex);
+        bad |= json_object_set_new(ex, "attributions", attrs);
+        bad |= json_object_set_new(r, "explanation", ex);
+    }
+    if (bad) {
+        json_decref(r);
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     }
     *result = r;
     return GR_OK;
@@ -436,12 +480,16 @@ json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings
 {
     const gr_model_info *in = gr_model_get_info(m);
     json_t *o = json_object();
-    json_object_set_new(o, "model", json_pack("{s:s, s:s}", "name", in->name, "version",
-                                              in->version));
-    json_object_set_new(o, "results", results);
+    int bad = json_object_set_new(o, "model", json_pack("{s:s, s:s}", "name", in->name,
+                                                        "version", in->version));
+    bad |= json_object_set_new(o, "results", results); /* consumes results even on failure */
     if (warnings)
-        json_object_set(o, "warnings", warnings);
+        bad |= json_object_set(o, "warnings", warnings);
     else
-        json_object_set_new(o, "warnings", json_array());
+        bad |= json_object_set_new(o, "warnings", json_array());
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }

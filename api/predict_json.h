@@ -54,12 +54,21 @@ gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_ap
                                 gr_error *err);
 
 /* Returns a new response object: {"model":..., "results": results, "warnings": ...}.
- * Takes ownership of results; warnings is borrowed. */
+ * Takes ownership of results; warnings is borrowed. NULL when out of memory
+ * (results released all the same). */
 json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings);
 
 /* Writes jansson's parse error as "line L, column C: reason" into buf, with
  * the "near '...'" excerpt removed: it would echo genotypes or sample ids. */
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);
+
+/* json_loadb and json_dumps that fail when an allocation failed on the way:
+ * jansson 2.14 then drops bytes and goes on (its lexer from a token, its
+ * dumper from an object key) or calls it a syntax error. gr_api_json_loadb
+ * returns NULL with json_error_code(je) == json_error_out_of_memory;
+ * gr_api_json_dumps returns NULL (also for a NULL doc). */
+json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je);
+char *gr_api_json_dumps(const json_t *doc, size_t flags);
 
 /* A scan of a JSON text before it is parsed: 1 when its arrays and objects
  * nest at most max_depth deep and no string (key or value, as written, with

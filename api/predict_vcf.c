@@ -26,6 +26,8 @@ gr_status gr_api_vcf_result(const gr_model *m, gr_workspace *ws, const gr_vcf_re
                             c->missing, c->imputed);
     gr_vcf_sample_dosages(v, s, x);
     json_t *id = json_string(v->sample_ids[s]);
+    if (!id) /* NULL would label the result "sample": null */
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     gr_status st = gr_api_result(m, ws, x, id, s, out, phi, used, result, err);
     json_decref(id);
     if (st)
@@ -37,14 +39,12 @@ gr_status gr_api_vcf_result(const gr_model *m, gr_workspace *ws, const gr_vcf_re
                             (json_int_t)c->ambiguous, "multiallelic",
                             (json_int_t)c->multiallelic, "missing", (json_int_t)c->missing,
                             "imputed", (json_int_t)c->imputed);
-    if (!cov) {
+    if (!cov || json_object_set_new(*result, "coverage", cov) ||
+        (low && json_object_set_new(*result, "low_coverage", json_true()))) {
         json_decref(*result);
         *result = NULL;
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     }
-    json_object_set_new(*result, "coverage", cov);
-    if (low)
-        json_object_set_new(*result, "low_coverage", json_true());
     return GR_OK;
 }
 
@@ -52,7 +52,10 @@ json_t *gr_api_vcf_warnings(const gr_vcf_result *v)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < v->n_warnings; i++)
-        json_array_append_new(a, json_string(v->warnings[i]));
+        if (json_array_append_new(a, json_string(v->warnings[i]))) {
+            json_decref(a); /* a shorter list would hide a warning */
+            return NULL;
+        }
     return a;
 }
 

@@ -17,7 +17,7 @@ gr_status gr_api_vcf_result(const gr_model *m, gr_workspace *ws, const gr_vcf_re
                             const gr_api_output *out, int allow_low_coverage, double *x,
                             double *phi, double *used, json_t **result, gr_error *err);
 
-/* Returns a new JSON array of v's warnings. */
+/* Returns a new JSON array of v's warnings, NULL when out of memory. */
 json_t *gr_api_vcf_warnings(const gr_vcf_result *v);
 
 /* Parses the option words shared by the CLI flags and the query parameters;

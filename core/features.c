@@ -133,6 +133,11 @@ gr_status gr_features_load(gr_model *m, const char *path, gr_error *err)
             }
         }
         const char *rsid = col[COL_RSID] >= 0 ? fields[col[COL_RSID]] : "";
+        if (!gr_utf8_valid(id) || !gr_utf8_valid(rsid)) { /* the API prints them in JSON */
+            st = gr_error_set(err, GR_EMODEL, path, r.line,
+                              gr_utf8_valid(id) ? "rsid" : "feature_id", "not UTF-8 text");
+            goto fail;
+        }
         if ((st = gr_model_add_feature(m, id, fields[col[COL_CHROM]], pos, ref, alt, rsid, mean,
                                        err)))
             goto fail;

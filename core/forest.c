@@ -269,10 +269,14 @@ static int emit(path_builder *b, double v_left, int64_t split, int32_t split_fea
 }
 
 /* Cover ratio of child under n; a zero-cover parent splits its (empty)
- * weight evenly, so the two fractions still sum to one and additivity holds. */
+ * weight evenly, so the two fractions still sum to one and additivity holds.
+ * A child outweighing its parent (rounding, or a broken file) counts as the
+ * whole parent: treeshap.c's recurrences are only tame for ratios <= 1, and
+ * 1e300 / 1e-300 would make every attribution NaN. */
 static double zero_fraction(const gr_forest *f, uint32_t n, uint32_t child)
 {
-    return f->cover[n] > 0 ? f->cover[child] / f->cover[n] : 0.5;
+    double z = f->cover[n] > 0 ? f->cover[child] / f->cover[n] : 0.5;
+    return z < 1 ? z : 1;
 }
 
 /* Depth is bounded by GR_MAX_TREE_DEPTH, checked while loading. */
@@ -330,6 +334,15 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err)
         }
     }
     b->f = f;
+    /* At least one entry each, so that treeshap.c's per-leaf offsets always
+     * point into a table: a forest of stumps has no conditions or slots, and
+     * an offset applied to NULL is undefined behaviour. */
+    if (!grow((void **)&f->conds, &b->cap_conds, 1, sizeof *f->conds) ||
+        !grow((void **)&f->slot_feat, &b->cap_slots, 1, sizeof *f->slot_feat) ||
+        !grow((void **)&f->slot_zero, &b->cap_slot_zero, 1, sizeof *f->slot_zero)) {
+        free(b);
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
+    }
     b->weight = f->combine == GR_COMBINE_MEAN ? 1.0 / (double)f->n_trees : f->tree_scale;
     for (size_t t = 0; t < f->n_trees; t++) {
         if (!walk(b, f->roots[t])) {

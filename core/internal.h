@@ -201,5 +201,10 @@ size_t gr_split_tabs(char *line, char **fields, size_t max);
 /* Writes "chrom:pos:a:b" into out (room for the four strings + 24 bytes);
  * returns its length. Cheaper than snprintf on the load path. */
 size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, const char *b);
+/* 1 when s is UTF-8 that JSON can carry (jansson's rules: no overlong forms,
+ * surrogates or code points past U+10FFFF): ids and names the API prints. */
+int gr_utf8_valid(const char *s);
+/* Cuts s before a last UTF-8 sequence left unfinished (by a length limit). */
+void gr_utf8_trim(char *s);
 
 #endif

@@ -1,4 +1,5 @@
 /* json_arrays.c - see json_arrays.h. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,16 @@
 json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
 {
     json_error_t je;
+    errno = 0;
     json_t *root = json_load_file(path, flags, &je);
+    /* Jansson's lexer drops a byte when its buffer cannot grow and parses on
+     * (2.14), and reports other failed allocations as syntax errors: a
+     * document read while an allocation failed is not to be trusted. */
+    if (errno == ENOMEM || (!root && json_error_code(&je) == json_error_out_of_memory)) {
+        json_decref(root);
+        gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+        return NULL;
+    }
     if (root)
         return root;
     if (strstr(je.text, "unable to open"))
@@ -129,7 +139,12 @@ gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k,
                               gr_error *err)
 {
     gr_status st;
-    if ((st = gr_tree_arrays_reserve(a, n, path, err)) ||
+    json_t *first;
+    /* n may be a count the file claims (XGBoost's num_nodes): check it
+     * against an array before allocating for it, so that a few bytes
+     * claiming a billion nodes ask for nothing */
+    if ((st = get_array(tree, k->left, n, &first, path, prefix, err)) ||
+        (st = gr_tree_arrays_reserve(a, n, path, err)) ||
         (st = gr_json_ints(tree, k->left, n, 0, a->left, path, prefix, err)) ||
         (st = gr_json_ints(tree, k->right, n, 0, a->right, path, prefix, err)) ||
         (st = gr_json_ints(tree, k->feature, n, 0, a->feature, path, prefix, err)) ||

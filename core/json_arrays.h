@@ -9,7 +9,8 @@
 #include "error.h"
 
 /* Returns a new JSON document parsed from path, or NULL with err set:
- * GR_EIO when the file cannot be read, GR_EMODEL with the line when it is not JSON. */
+ * GR_EIO when the file cannot be read, GR_EMODEL with the line when it is not JSON,
+ * GR_ENOMEM when an allocation failed while it was read. */
 json_t *gr_json_load(const char *path, size_t flags, gr_error *err);
 
 /* Checks an artifact's "format" is want and its "format_version", when

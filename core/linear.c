@@ -142,6 +142,7 @@ gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
     }
     snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-linear, %s link)",
              est ? est : "linear model", link);
+    gr_utf8_trim(m->algorithm); /* a long name may be cut inside a character */
     m->info.base_margin = m->linear->intercept;
 
 fail:

@@ -11,6 +11,8 @@ gr_status gr_lines_open(gr_lines *r, const char *path, gr_error *err)
     r->path = path;
     errno = 0;
     r->fp = bgzf_open(path, "r");
+    if (!r->fp && errno == ENOMEM)
+        return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
     if (!r->fp)
         return gr_error_set(err, GR_EIO, path, 0, NULL, "cannot open: %s",
                             errno ? strerror(errno) : "not a readable file");
@@ -19,9 +21,14 @@ gr_status gr_lines_open(gr_lines *r, const char *path, gr_error *err)
 
 int gr_lines_next(gr_lines *r, gr_error *err)
 {
+    errno = 0;
     int n = bgzf_getline(r->fp, '\n', &r->s);
     if (n == -1)
         return 0;
+    if (n < -1 && errno == ENOMEM) { /* htslib's status does not tell */
+        gr_error_set(err, GR_ENOMEM, r->path, r->line + 1, NULL, "out of memory");
+        return -1;
+    }
     if (n < -1) {
         gr_error_set(err, GR_EMODEL, r->path, r->line + 1, NULL,
                      "read error (truncated or corrupt compressed data?)");

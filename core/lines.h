@@ -15,9 +15,9 @@ typedef struct {
     const char *path; /* borrowed */
 } gr_lines;
 
-/* Opens path; on failure sets err (GR_EIO) and leaves r closed. */
+/* Opens path; on failure sets err (GR_EIO, or GR_ENOMEM) and leaves r closed. */
 gr_status gr_lines_open(gr_lines *r, const char *path, gr_error *err);
-/* 1: a line is in r->s; 0: end of file; -1: read error (err set). */
+/* 1: a line is in r->s; 0: end of file; -1: read error or out of memory (err set). */
 int gr_lines_next(gr_lines *r, gr_error *err);
 void gr_lines_close(gr_lines *r);
 

@@ -93,9 +93,11 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
         st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
         goto fail;
     }
-    snprintf(m->algorithm, 160, "scikit-learn %.60s (genorisk-trees, %s of %zu tree%s)",
-             est ? est : "tree ensemble", combine, m->forest->n_trees,
-             m->forest->n_trees == 1 ? "" : "s");
+    char name[61]; /* the estimator's name, cut to 60 bytes on a character boundary */
+    snprintf(name, sizeof name, "%s", est ? est : "tree ensemble");
+    gr_utf8_trim(name);
+    snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-trees, %s of %zu tree%s)", name,
+             combine, m->forest->n_trees, m->forest->n_trees == 1 ? "" : "s");
 
 fail:
     gr_tree_arrays_free(&arrays);

@@ -216,6 +216,31 @@ const gr_feature *gr_model_feature(const gr_model *m, size_t i)
     return i < m->n_features ? &m->features[i] : NULL;
 }
 
+/* Finite weights can still add up past the largest double: then scores and
+ * attributions come out inf or NaN, which JSON cannot carry. Every output
+ * is a sum of terms bounded by these magnitudes (with room for the
+ * differences and dosage factors of linear terms). */
+static gr_status check_range(const gr_model *m, const char *path, gr_error *err)
+{
+    double total = fabs(m->info.base_margin);
+    if (m->forest) {
+        total += fabs(m->forest->expected);
+        for (size_t i = 0; i < m->forest->n_leaves; i++)
+            total += fabs(m->forest->leaves[i].value) + fabs(m->forest->leaves[i].value_right);
+    } else {
+        const gr_linear *l = m->linear;
+        total += fabs(l->intercept);
+        for (size_t i = 0; i < l->n; i++) {
+            const double *c = l->c + 3 * i;
+            total += fmax(fabs(c[0]), fmax(fabs(c[1]), fabs(c[2]))) + fabs(l->expected[i]);
+        }
+    }
+    if (!isfinite(8 * total))
+        return gr_error_set(err, GR_EMODEL, path, 0, NULL,
+                            "weights or leaf values so large that a score would overflow");
+    return GR_OK;
+}
+
 static gr_status fill_info(gr_model *m)
 {
     gr_model_info *in = &m->info;
@@ -308,7 +333,8 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     }
     if (st)
         goto fail;
-    if ((st = build_index(m, fpath ? fpath : apath, err)))
+    if ((st = build_index(m, fpath ? fpath : apath, err)) ||
+        (st = check_range(m, apath, err)))
         goto fail;
     fill_info(m);
     *out = m;

@@ -1,5 +1,6 @@
 /* modelset.c - see modelset.h. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,10 @@ gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err)
     DIR *d = NULL;
     *out = NULL;
 
+    errno = 0;
     d = opendir(dir);
+    if (!d && errno == ENOMEM)
+        return gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
     if (!d)
         return gr_error_set(err, GR_EIO, dir, 0, NULL, "cannot open the models directory");
     struct dirent *e;
@@ -45,11 +49,12 @@ gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err)
         char *sub = gr_path_join(dir, e->d_name), *man = sub ? gr_path_join(sub, "manifest.json") : NULL;
         struct stat sb;
         int is_bundle = man && stat(man, &sb) == 0 && S_ISREG(sb.st_mode);
-        free(man);
-        if (!sub) {
+        if (!sub || !man) { /* not a reason to pass the bundle over */
+            free(sub);
             st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
             goto fail;
         }
+        free(man);
         if (!is_bundle) {
             free(sub);
             continue;

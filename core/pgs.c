@@ -125,9 +125,15 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                 else if (!strcmp(key, "format_version"))
                     snprintf(fmt_version, sizeof fmt_version, "%s", val);
                 else if (!strcmp(key, "variants_number")) {
-                    /* size the sets once instead of growing them row by row */
+                    /* size the sets once instead of growing them row by row;
+                     * only a hint, so a claim past the largest Catalog scores
+                     * (~7 million variants) sizes them for 4 Mi and the rest
+                     * grows as rows come: a 100-byte file saying 99999999
+                     * must not ask for gigabytes */
                     int64_t nv;
-                    if (gr_parse_int64(val, &nv) && nv > 0 && nv < 100000000) {
+                    if (gr_parse_int64(val, &nv) && nv > 0) {
+                        if (nv > ((int64_t)1 << 22))
+                            nv = (int64_t)1 << 22;
                         if (!gr_model_reserve(m, (size_t)nv) ||
                             kh_resize(grset, variants, (khint_t)(nv + nv / 3)) < 0) {
                             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
@@ -282,6 +288,11 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
             goto fail;
         }
         int by_rsid = rsid[0] && gr_model_index_get(m, rsid) == -1;
+        if (!gr_utf8_valid(rsid) || !gr_utf8_valid(vkey.s)) { /* ids the API prints in JSON */
+            st = gr_error_set(err, GR_EMODEL, path, r.line, NULL,
+                              "the rsID, chromosome or alleles are not UTF-8 text");
+            goto fail;
+        }
         if ((st = gr_model_add_feature(m, by_rsid ? rsid : vkey.s, chr, pos, oa, ea, rsid, mean,
                                        err)))
             goto fail;
@@ -312,6 +323,11 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
     }
     if (m->n_features == 0) {
         st = gr_error_set(err, GR_EMODEL, path, 0, NULL, "the scoring file lists no variants");
+        goto fail;
+    }
+    if (!gr_utf8_valid(pgs_id) || !gr_utf8_valid(fmt_version)) { /* printed in JSON */
+        st = gr_error_set(err, GR_EMODEL, path, 0,
+                          gr_utf8_valid(pgs_id) ? "format_version" : "pgs_id", "not UTF-8 text");
         goto fail;
     }
     m->ids_indexed = 1;

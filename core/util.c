@@ -180,6 +180,51 @@ size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, co
     return (size_t)(p - out);
 }
 
+/* Length of the UTF-8 sequence at s that jansson accepts, 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n <= 1)
+        return n;
+    uint32_t v = c & (0x7Fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3Fu);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || (v >= 0xD800 && v <= 0xDFFF) ||
+        v > 0x10FFFF)
+        return 0;
+    return n;
+}
+
+int gr_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (!n)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+void gr_utf8_trim(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (!n) { /* the cut, or bytes that were never UTF-8: drop the rest */
+            *p = '\0';
+            return;
+        }
+        p += n;
+    }
+}
+
 char *gr_arena_alloc(gr_arena *a, size_t n)
 {
     if (!a->n_chunks || a->used + n > a->cap) {

@@ -12,6 +12,7 @@
 #include <htslib/kseq.h>
 #include <htslib/kstring.h>
 #include <htslib/vcf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ typedef struct {
     khash_t(vpos) *pos_first;  /* key -> first index in by_pos */
     uint64_t *seen_bits;       /* a one-probe filter in front of pos_first */
     keyed *by_id;              /* features with an rsID; key = index into rsid order */
+    size_t n_id;               /* entries in by_id (features with an rsID) */
     khash_t(vname) *id_first;  /* rsid -> first index in by_id */
     uint8_t *kind, *flags;
     size_t duplicates, homref_calls, calls;
@@ -58,6 +60,7 @@ typedef struct {
     int have_ds;               /* header declares FORMAT/DS */
     int32_t *rid_code;         /* BCF/header contig id -> chrom code */
     int n_rid;
+    int oom;                   /* an allocation for a record failed: the read fails */
 } ctx;
 
 /* Chromosome code: 1..22, X=23, Y=24, MT=25, others from 100 in a table. */
@@ -189,6 +192,7 @@ static gr_status build_index(ctx *c, gr_error *err)
         if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
             kh_val(c->id_first, k) = (int32_t)i;
     }
+    c->n_id = n_id;
     return GR_OK;
 }
 
@@ -216,6 +220,8 @@ static int match_alleles(const gr_feature *f, bcf1_t *rec, uint8_t *flags)
     int n = rec->n_allele;
     const char *R = f->ref, *A = f->alt;
     uint8_t multi = n > 2 ? F_MULTI : 0;
+    if (n < 1 || !al)
+        return -1; /* no REF at all (a BCF record may hold none) */
     if (n == 1 || (n == 2 && !strcmp(al[1], "."))) {
         /* a site with no ALT (all-sites VCFs): its calls are reference */
         *flags = 0;
@@ -272,19 +278,50 @@ static uint16_t encode(double v)
     return (uint16_t)lround(v * GR_VCF_DOSAGE_SCALE);
 }
 
+/* Makes room for n values of size sz in *buf (*cap values now) before an
+ * htslib getter fills it: htslib 1.16 grows it with buf = realloc(buf, ...),
+ * losing the old block when that fails and, for INFO values, writing
+ * through NULL. 0 when out of memory. */
+static int room(void **buf, int *cap, int n, size_t sz)
+{
+    if (n <= *cap)
+        return 1;
+    void *p = realloc(*buf, (size_t)n * sz);
+    if (!p)
+        return 0;
+    *buf = p;
+    *cap = n;
+    return 1;
+}
+
 /* Loads GT and, when used, DS of rec into the scratch arrays. Returns the
- * per-sample GT width (0 when the record has no GT) and sets *ds_width. */
+ * per-sample GT width (0 when the record has no GT, or when out of memory:
+ * then c->oom is set) and sets *ds_width. */
 static int load_calls(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int *ds_width)
 {
-    int ns = bcf_hdr_nsamples(hdr);
+    int ns = bcf_hdr_nsamples(hdr), k;
+    bcf_fmt_t *fmt;
     *ds_width = 0;
     if (c->opt->genotype != GR_GENO_GT && (c->have_ds || c->opt->genotype == GR_GENO_DS)) {
-        int k = bcf_get_format_float(hdr, rec, "DS", &c->ds, &c->n_ds);
+        fmt = bcf_get_fmt(hdr, rec, "DS");
+        if (fmt && !room((void **)&c->ds, &c->n_ds, fmt->n * ns, sizeof *c->ds))
+            goto oom;
+        k = bcf_get_format_float(hdr, rec, "DS", &c->ds, &c->n_ds);
+        if (k == -4) /* could not allocate */
+            goto oom;
         if (k > 0 && ns > 0)
             *ds_width = k / ns;
     }
-    int k = bcf_get_genotypes(hdr, rec, &c->gt, &c->n_gt);
+    fmt = bcf_get_fmt(hdr, rec, "GT");
+    if (fmt && !room((void **)&c->gt, &c->n_gt, fmt->n * ns, sizeof *c->gt))
+        goto oom;
+    k = bcf_get_genotypes(hdr, rec, &c->gt, &c->n_gt);
+    if (k == -4)
+        goto oom;
     return k > 0 && ns > 0 ? k / ns : 0;
+oom:
+    c->oom = 1;
+    return 0;
 }
 
 /* Dosage of allele a for sample s: from DS when present, else GT. */
@@ -366,11 +403,16 @@ static int is_block(bcf1_t *rec)
            (!strcmp(rec->d.allele[1], "<NON_REF>") || !strcmp(rec->d.allele[1], "<*>"));
 }
 
-/* Handles one record already known to concern the model. */
+/* Handles one record already known to concern the model; sets c->oom when
+ * an allocation fails. */
 static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
                        gr_vcf_result *r)
 {
-    bcf_unpack(rec, BCF_UN_ALL);
+    errno = 0; /* bcf_unpack goes on when its kputs fail: errno tells */
+    if (bcf_unpack(rec, BCF_UN_ALL) < 0 || errno == ENOMEM) {
+        c->oom = 1;
+        return;
+    }
     if (!c->opt->filter_any && !filter_pass(hdr, rec))
         return; /* rule 7 */
     int64_t pos = (int64_t)rec->pos + 1;
@@ -378,8 +420,15 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
 
     if (is_block(rec)) { /* rule 8: gVCF reference block */
         int64_t end = pos;
+        bcf_info_t *ei = bcf_get_info(hdr, rec, "END");
+        if (ei && !room((void **)&c->end, &c->n_end, ei->len, sizeof *c->end)) {
+            c->oom = 1;
+            return;
+        }
         if (bcf_get_info_int32(hdr, rec, "END", &c->end, &c->n_end) > 0)
             end = c->end[0];
+        if (end < pos) /* END=. or negative: pos_key would make it the genome's end */
+            end = pos;
         keyed lo = { pos_key(code, pos), 0 };
         size_t a = 0, b = c->n_pos;
         while (a < b) { /* first key >= block start */
@@ -436,7 +485,7 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
     if (ki == kh_end(c->id_first))
         return;
     for (size_t i = (size_t)kh_val(c->id_first, ki);
-         i < c->m->n_features && c->by_id[i].key == c->by_id[kh_val(c->id_first, ki)].key &&
+         i < c->n_id && c->by_id[i].key == c->by_id[kh_val(c->id_first, ki)].key &&
          !strcmp(c->m->features[c->by_id[i].feature].rsid, id);
          i++) {
         uint32_t f = c->by_id[i].feature;
@@ -582,7 +631,8 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
 /* The header's size, before htslib reads it whole into memory: a text
  * header is counted up to the end of its #CHROM line, a BCF's is its l_text
  * field. The input is read from the start on a descriptor of its own and
- * then rewound. Anything unreadable passes: htslib will say what is wrong. */
+ * then rewound. Data that does not decompress passes: htslib will say what
+ * is wrong with it. */
 static gr_status check_header_size(const char *path, int fd, size_t max, const char *label,
                                    gr_error *err)
 {
@@ -594,27 +644,40 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
         return gr_error_set(err, GR_EINVAL, label, 0, NULL,
                             "a header size limit needs a seekable input");
     }
+    errno = 0;
     BGZF *z = bgzf_dopen(own, "r");
-    if (!z) {
+    if (!z) { /* the limit is not skipped: no header is read unmeasured */
+        int oom = errno == ENOMEM;
         close(own);
-        return GR_OK;
+        return oom ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+                   : gr_error_set(err, GR_EIO, label, 0, NULL, "cannot read the VCF");
     }
     enum { LINE_START, AFTER_HASH, IN_LINE, IN_CHROM_LINE, DONE } state = LINE_START;
     unsigned char buf[65536];
-    size_t total = 0;
+    size_t total = 0, l_text = SIZE_MAX;
+    /* IDX=n attributes: htslib sizes (and clears) its dictionaries for n + 1
+     * entries, 4 GB for a 30-byte line saying IDX=268435455 */
+    size_t idx = 0, max_idx = 0, idx_at = 0;
     ssize_t n = bgzf_read(z, buf, 9);
     gr_status st = GR_OK;
     if (n == 9 && !memcmp(buf, "BCF\2", 4)) {
-        size_t l_text = (size_t)buf[5] | (size_t)buf[6] << 8 | (size_t)buf[7] << 16 |
-                        (size_t)buf[8] << 24;
+        l_text = (size_t)buf[5] | (size_t)buf[6] << 8 | (size_t)buf[7] << 16 |
+                 (size_t)buf[8] << 24;
         if (l_text > max)
             st = gr_error_set(err, GR_EINPUT, label, 0, "header",
                               "the BCF header is %zu bytes, over the %zu-byte limit", l_text, max);
-        n = 0;
+        n = st ? 0 : bgzf_read(z, buf, l_text < sizeof buf ? l_text : sizeof buf); /* its text */
     }
     while (n > 0 && state != DONE && !st) {
-        for (ssize_t i = 0; i < n && state != DONE; i++) {
+        for (ssize_t i = 0; i < n && state != DONE && total < l_text; i++) {
             unsigned char ch = buf[i];
+            if (idx_at == 4 && ch >= '0' && ch <= '9') {
+                idx = idx < ((size_t)1 << 40) ? idx * 10 + (size_t)(ch - '0') : idx;
+            } else {
+                max_idx = idx_at == 4 && idx > max_idx ? idx : max_idx;
+                idx = 0;
+                idx_at = idx_at < 4 && ch == (unsigned char)"IDX="[idx_at] ? idx_at + 1 : ch == 'I';
+            }
             if (state == LINE_START)
                 state = ch == '#' ? AFTER_HASH : DONE;
             else if (state == AFTER_HASH)
@@ -627,10 +690,17 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
                 break;
             }
         }
-        if (state != DONE && !st)
-            n = bgzf_read(z, buf, sizeof buf);
+        n = state != DONE && !st && total < l_text
+                ? bgzf_read(z, buf, l_text - total < sizeof buf ? l_text - total : sizeof buf)
+                : 0;
     }
     bgzf_close(z);
+    max_idx = idx_at == 4 && idx > max_idx ? idx : max_idx;
+    /* a dictionary entry takes 16 bytes of header text at the very least */
+    if (!st && max_idx > total / 16)
+        st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                          "the header has an IDX=%zu attribute, more entries than its %zu bytes "
+                          "can hold", max_idx, total);
     if (!st && fd >= 0 && lseek(fd, 0, SEEK_SET) < 0)
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot rewind the VCF");
     return st;
@@ -657,14 +727,27 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
 {
     sink_state *ss = arg;
     ss->line->l = 0;
-    if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0)
+    errno = 0;
+    /* htslib parses a line cut short after POS or ID without complaint, as a
+     * record with no alleles: that is not a record either */
+    if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0 ||
+        ss->rec->n_allele < 1) {
+        if (errno == ENOMEM) /* vcf_parse says no more than that it failed */
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
                             "record %zu is not a valid VCF record", record);
+    }
+    /* htslib 1.16's encoders ignore some failed allocations and leave a
+     * corrupt record that vcf_parse calls a success */
+    if (errno == ENOMEM)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     if (code < 0) {
         const char *name = bcf_hdr_id2name(ss->hdr, ss->rec->rid);
         code = chrom_code(ss->c, name, strlen(name), 0);
     }
     use_record(ss->c, ss->hdr, ss->rec, code, ss->r);
+    if (ss->c->oom)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     return GR_OK;
 }
 
@@ -693,7 +776,11 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         goto fail;
     if (opt->max_header && (st = check_header_size(path, fd, opt->max_header, label, err)))
         goto fail;
+    /* htslib tells a failed allocation from bad data only by errno */
+    errno = 0;
     hf = fd >= 0 ? hdopen(fd, "r") : hopen(path, "r");
+    if (!hf && errno == ENOMEM)
+        goto oom;
     if (!hf) {
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot open the VCF");
         goto fail;
@@ -701,11 +788,18 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     fp = hts_hopen(hf, label, "r");
     if (!fp) {
         hclose_abruptly(hf);
+        if (errno == ENOMEM)
+            goto oom;
         st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                           "not a readable VCF or BCF file (plain, gzip or BGZF)");
         goto fail;
     }
     const htsFormat *fmt = hts_get_format(fp);
+    /* hts_hopen does not check its copy of the name, which vcf_hdr_read
+     * hands to strlen (htslib 1.16); format detection that could not
+     * allocate sees empty data */
+    if (!fp->fn || errno == ENOMEM)
+        goto oom;
     if (fmt->category != variant_data || (fmt->format != vcf && fmt->format != bcf)) {
         char *what = hts_format_description(fmt); /* returns new */
         st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
@@ -714,10 +808,15 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         free(what);
         goto fail;
     }
-    /* text VCF brings its own workers (vcf_body.c) */
-    if (opt->threads > 0 && fmt->format == bcf)
-        hts_set_threads(fp, opt->threads);
+    /* Text VCF brings its own workers (vcf_body.c). BCF is read on the caller:
+     * htslib 1.16's BGZF threads (hts_set_threads) do not survive a failed
+     * allocation: bgzf_thread_pool ignores a failed pthread_create (the first
+     * read then waits forever), leaks its queue when pool_create fails, and
+     * its workers report out of memory as corrupt data. */
+    errno = 0;
     hdr = bcf_hdr_read(fp);
+    if (!hdr && errno == ENOMEM)
+        goto oom;
     if (!hdr) {
         st = gr_error_set(err, GR_EINPUT, label, 0, "header",
                           "the VCF header is missing or malformed");
@@ -750,8 +849,11 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
                 goto fail;
             }
         }
+        errno = 0;
         int bad = bcf_hdr_set_samples(hdr, list.s, 0);
         free(list.s);
+        if (bad < 0 && errno == ENOMEM)
+            goto oom;
         if (bad != 0) {
             st = gr_error_set(err, GR_EINPUT, label, 0, "sample",
                               "the requested samples could not be selected");
@@ -780,8 +882,9 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         goto fail;
     }
     for (int i = 0; i < c.n_rid; i++) {
+        /* ##contig IDX=n attributes leave unnamed slots below n */
         const char *name = bcf_hdr_id2name(hdr, i);
-        c.rid_code[i] = chrom_code(&c, name, strlen(name), 0);
+        c.rid_code[i] = name ? chrom_code(&c, name, strlen(name), 0) : -1;
     }
     r->n_samples = ns;
     r->n_features = nf;
@@ -794,11 +897,17 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
                           "out of memory for %zu samples x %zu variants", ns, nf);
         goto fail;
     }
-    for (size_t s = 0; s < ns; s++)
+    for (size_t s = 0; s < ns; s++) {
+        if (!gr_utf8_valid(hdr->samples[s])) { /* results name them in JSON */
+            st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                              "the name of sample #%zu is not UTF-8 text", s + 1);
+            goto fail;
+        }
         if (!(r->sample_ids[s] = gr_strdup(hdr->samples[s]))) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }
+    }
     memset(r->dosage, 0xFF, ns * nf * sizeof *r->dosage);
 
     if (fmt->format == vcf) {
@@ -809,21 +918,28 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             goto fail;
     } else {
         int ret;
-        while ((ret = bcf_read(fp, hdr, rec)) == 0) {
+        while ((errno = 0, ret = bcf_read(fp, hdr, rec)) == 0) {
+            if (errno == ENOMEM) /* a record htslib could not build whole */
+                goto oom;
             r->records++;
             int32_t code = rec->rid >= 0 && rec->rid < c.n_rid ? c.rid_code[rec->rid] : -1;
             int64_t pos = (int64_t)rec->pos + 1;
             int wanted = code >= 0 && maybe_seen(&c, pos_key(code, pos)) &&
                          kh_get(vpos, c.pos_first, pos_key(code, pos)) != kh_end(c.pos_first);
             if (!wanted) { /* by ID, or a gVCF block */
-                bcf_unpack(rec, BCF_UN_STR);
+                if (bcf_unpack(rec, BCF_UN_STR) < 0 || errno == ENOMEM)
+                    goto oom;
                 wanted = (kh_size(c.id_first) && rec->d.id &&
                           kh_get(vname, c.id_first, rec->d.id) != kh_end(c.id_first)) ||
                          (code >= 0 && is_block(rec));
             }
             if (wanted)
                 use_record(&c, hdr, rec, code, r);
+            if (c.oom)
+                goto oom;
         }
+        if (ret < 0 && errno == ENOMEM) /* bcf_read's status does not tell */
+            goto oom;
         if (ret < -1) {
             st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                               "read error after record %zu: truncated or corrupt BCF data",

@@ -22,8 +22,8 @@ typedef struct {
     int filter_any;              /* 1: also use records failing FILTER */
     const char *const *samples;  /* samples to read, NULL for every one (borrowed) */
     size_t n_samples;
-    int threads;                 /* workers that inflate and scan (vcf_body.c; BCF: htslib's
-                                  * BGZF threads), 0 to do it all on the caller */
+    int threads;                 /* workers that inflate and scan text VCF (vcf_body.c), 0 to
+                                  * do it all on the caller; BCF is read on the caller */
     size_t max_line;             /* longest record accepted, bytes; 0 = 64 MiB */
     size_t max_header;           /* largest header accepted, bytes; 0 = no limit (then
                                   * the input need not be seekable) */

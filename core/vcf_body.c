@@ -99,7 +99,10 @@ static int read_block(hFILE *hf, batch *b)
     if (n != 12 || p[0] != 31 || p[1] != 139)
         return -1;
     size_t xlen = (size_t)p[10] | (size_t)p[11] << 8;
-    if (hread(hf, p + 12, xlen) != (ssize_t)xlen)
+    /* A whole block (header, extra field, data, 8-byte footer) is at most
+     * BGZF_MAX_BLOCK bytes, the room made above: a larger extra field would
+     * be read past it before block_size could refuse it. */
+    if (12 + xlen + 8 > BGZF_MAX_BLOCK || hread(hf, p + 12, xlen) != (ssize_t)xlen)
         return -1;
     size_t data_off, total = block_size(p, 12 + xlen, &data_off);
     if (!total || hread(hf, p + 12 + xlen, total - 12 - xlen) != (ssize_t)(total - 12 - xlen))

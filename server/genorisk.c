@@ -251,7 +251,11 @@ static int cmd_predict(int argc, char **argv)
             goto done;
         }
         ns = vcf->n_samples;
-        warnings = gr_api_vcf_warnings(vcf);
+        if (!(warnings = gr_api_vcf_warnings(vcf))) {
+            fprintf(stderr, "genorisk: out of memory\n");
+            rc = 1;
+            goto done;
+        }
         if (explain >= 0)
             outopt.explain = explain;
         if (top_k >= 0)
@@ -259,8 +263,14 @@ static int cmd_predict(int argc, char **argv)
         goto run;
     }
     json_error_t je;
+    errno = 0; /* jansson may go on past a failed allocation: see gr_api_json_loadb */
     body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
                               : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
+    if (errno == ENOMEM || (!body && json_error_code(&je) == json_error_out_of_memory)) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
+        goto done;
+    }
     if (!body) {
         char why[300];
         if (strstr(je.text, "unable to open"))
@@ -321,11 +331,21 @@ run:
             rc = exit_for(status[i], 0);
             goto done;
         }
-        json_array_append_new(results, slots[i]);
+        int lost = json_array_append_new(results, slots[i]);
         slots[i] = NULL;
+        if (lost) {
+            fprintf(stderr, "genorisk: out of memory\n");
+            rc = 1;
+            goto done;
+        }
     }
     resp = gr_api_response_new(m, results, warnings);
     results = NULL;
+    if (!resp) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
+        goto done;
+    }
     out = output ? fopen(output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "genorisk: cannot write %s: %s\n", output, strerror(errno));
@@ -333,7 +353,15 @@ run:
         goto done;
     }
     size_t flags = (compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(17);
-    if (json_dumpf(resp, out, flags) || fputc('\n', out) == EOF || fflush(out)) {
+    char *text = gr_api_json_dumps(resp, flags);
+    if (!text) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    int failed = fputs(text, out) == EOF || fputc('\n', out) == EOF || fflush(out);
+    free(text);
+    if (failed) {
         fprintf(stderr, "genorisk: cannot write %s: %s\n", output ? output : "<stdout>",
                 strerror(errno));
         rc = 1;
