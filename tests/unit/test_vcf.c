@@ -310,6 +310,31 @@ Test(vcf, lower_case_all_sites_and_non_reference_calls_in_blocks)
     gr_vcf_result_free(r);
 }
 
+/* Found while fuzzing: END below POS made a block reach every later model
+ * variant, on every chromosome, and call them homozygous reference. */
+Test(vcf, block_end_before_its_start_covers_no_other_variant)
+{
+    const char *text =
+        "##fileformat=VCFv4.2\n"
+        "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+        "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+        "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=-5\tGT\t0/0\t0/0\n"
+        "2\t3950\t.\tA\t<NON_REF>\t.\t.\tEND=.\tGT\t0/0\t0/0\n";
+    char path[512];
+    snprintf(path, sizeof path, "%s/negative_end.vcf", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = read_file("negative_end.vcf", &o);
+    double x[NF];
+    gr_vcf_sample_dosages(r, 0, x);
+    for (int i = 0; i < NF; i++)
+        cr_assert(isnan(x[i]), "f%d lies in neither block", i);
+    gr_vcf_result_free(r);
+}
+
 Test(vcf, header_size_limit)
 {
     char paths[3][512];
