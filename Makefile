@@ -123,6 +123,9 @@ test: deps
 	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
 	$(MAKE) --no-print-directory alloc-fail-test || fail=1; \
+	$(MAKE) --no-print-directory fuzz-replay || fail=1; \
+	tools/check_k8s.sh || fail=1; \
+	tools/failover_test.sh $(BUILD) || fail=1; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
 	tools/lint_openapi.sh || fail=1; \
 	tools/check_generated.sh || fail=1; \

@@ -1033,7 +1033,12 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->connections, 0);
     atomic_init(&h->refused, 0);
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    /* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
+     * FIN that arrives with the last bytes of an unfinished body, and holds
+     * the connection (and a VCF's spool file) in CLOSE-WAIT until the idle
+     * timeout (tests/integration/test_http_faults.c, docs/soak.md). poll()
+     * costs grow with open connections, which --max-connections bounds. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     int tls = env->tls_cert && env->tls_key;
