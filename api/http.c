@@ -459,7 +459,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         r->pp_failed = 1;
         return MHD_NO;
     }
-    if (strcmp(key, "file"))
+    if (!key || strcmp(key, "file")) /* a part with no name= has a NULL key */
         return MHD_YES;
     if (off == 0 && size > 0) { /* the first bytes of a part */
         if (r->file_parts++) {

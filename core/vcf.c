@@ -294,6 +294,15 @@ static int room(void **buf, int *cap, int n, size_t sz)
     return 1;
 }
 
+/* 1 when rec holds the FORMAT field as numbers. htslib 1.16 calls exit(1)
+ * when asked for the values of one stored as anything else (a FORMAT column
+ * such as ":GT" leaves GT typed BCF_BT_NULL): such a field counts as absent. */
+static int numbers(const bcf_fmt_t *fmt)
+{
+    return fmt && (fmt->type == BCF_BT_INT8 || fmt->type == BCF_BT_INT16 ||
+                   fmt->type == BCF_BT_INT32 || fmt->type == BCF_BT_FLOAT);
+}
+
 /* Loads GT and, when used, DS of rec into the scratch arrays. Returns the
  * per-sample GT width (0 when the record has no GT, or when out of memory:
  * then c->oom is set) and sets *ds_width. */
@@ -302,9 +311,9 @@ static int load_calls(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int *ds_width)
     int ns = bcf_hdr_nsamples(hdr), k;
     bcf_fmt_t *fmt;
     *ds_width = 0;
-    if (c->opt->genotype != GR_GENO_GT && (c->have_ds || c->opt->genotype == GR_GENO_DS)) {
-        fmt = bcf_get_fmt(hdr, rec, "DS");
-        if (fmt && !room((void **)&c->ds, &c->n_ds, fmt->n * ns, sizeof *c->ds))
+    if (c->opt->genotype != GR_GENO_GT && (c->have_ds || c->opt->genotype == GR_GENO_DS) &&
+        numbers(fmt = bcf_get_fmt(hdr, rec, "DS"))) {
+        if (!room((void **)&c->ds, &c->n_ds, fmt->n * ns, sizeof *c->ds))
             goto oom;
         k = bcf_get_format_float(hdr, rec, "DS", &c->ds, &c->n_ds);
         if (k == -4) /* could not allocate */
@@ -313,7 +322,9 @@ static int load_calls(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int *ds_width)
             *ds_width = k / ns;
     }
     fmt = bcf_get_fmt(hdr, rec, "GT");
-    if (fmt && !room((void **)&c->gt, &c->n_gt, fmt->n * ns, sizeof *c->gt))
+    if (!numbers(fmt))
+        return 0;
+    if (!room((void **)&c->gt, &c->n_gt, fmt->n * ns, sizeof *c->gt))
         goto oom;
     k = bcf_get_genotypes(hdr, rec, &c->gt, &c->n_gt);
     if (k == -4)

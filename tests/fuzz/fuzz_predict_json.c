@@ -1,0 +1,109 @@
+/* fuzz_predict_json.c - libFuzzer harness for the predict request body
+ * (api/predict_json.c): the input is a request body, checked and parsed as
+ * the HTTP route does it (nesting depth 32, strings of 64 KiB, the daemon's
+ * defaults) and, when it is JSON, turned into predictions and a response by
+ * each of the four demo models under models/ (linear, PGS, random forest,
+ * XGBoost), at most 8 samples a request. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/predict_json.h"
+#include "tests/fuzz/common.h"
+
+#define N_MODELS 4
+
+static gr_model *models[N_MODELS];
+static gr_workspace *workspaces[N_MODELS];
+static double *phi, *used;
+
+static void setup(void)
+{
+    static const char *const dirs[N_MODELS] = { "models/cad-logit-demo", "models/cad-pgs-demo",
+                                                "models/cad-rf-demo", "models/cad-xgb-demo" };
+    size_t most = 1;
+    gr_fuzz_quiet();
+    for (int i = 0; i < N_MODELS; i++) {
+        models[i] = gr_fuzz_model(dirs[i]);
+        if (!(workspaces[i] = gr_workspace_new(models[i])))
+            gr_fuzz_fail("out of memory");
+        size_t n = gr_model_get_info(models[i])->n_features;
+        most = n > most ? n : most;
+    }
+    phi = malloc(most * sizeof *phi);
+    used = malloc(most * sizeof *used);
+    if (!phi || !used)
+        gr_fuzz_fail("out of memory");
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < N_MODELS; i++) {
+        gr_workspace_free(workspaces[i]);
+        gr_model_free(models[i]);
+    }
+    free(phi);
+    free(used);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    setup();
+    atexit(teardown);
+    return 0;
+}
+
+/* What the HTTP route does with a parsed body for model i. */
+static void predict(int i, json_t *body)
+{
+    const gr_model *m = models[i];
+    gr_api_limits lim = { .max_samples = 8 };
+    gr_api_request req;
+    gr_error err;
+    gr_error_clear(&err);
+    gr_status st = gr_api_request_parse(m, body, &lim, &req, &err);
+    json_t *results = json_array();
+    if (!results)
+        gr_fuzz_fail("out of memory");
+    for (size_t s = 0; !st && s < req.n_samples; s++) {
+        json_t *one = NULL;
+        st = gr_api_predict_sample(m, workspaces[i], &req, s, phi, used, &one, &err);
+        if (!st && (!one || json_array_append_new(results, one)))
+            gr_fuzz_fail("a prediction gave no result object");
+    }
+    if (st == GR_ENOMEM) /* small inputs: memory never runs out */
+        gr_fuzz_fail("out of memory reported for something else");
+    if (st) {
+        if (!err.text[0])
+            gr_fuzz_fail("an error without a reason");
+        json_decref(results);
+    } else {
+        json_t *doc = gr_api_response_new(m, results, req.warnings);
+        char *text = gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        if (!text)
+            gr_fuzz_fail("a response that does not serialise");
+        free(text);
+        json_decref(doc);
+    }
+    gr_api_request_clear(&req);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!models[0])
+        setup();
+    char why[300];
+    if (!gr_api_json_within((const char *)data, size, 32, 65536, why, sizeof why))
+        return 0;
+    json_error_t je;
+    json_t *body = gr_api_json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    if (!body) {
+        gr_api_json_error(&je, why, sizeof why);
+        return 0;
+    }
+    for (int i = 0; i < N_MODELS; i++)
+        predict(i, body);
+    json_decref(body);
+    return 0;
+}

@@ -1,0 +1,165 @@
+/* fuzz_vcf.c - libFuzzer harness for VCF/BCF preprocessing (core/vcf.c,
+ * core/vcf_body.c, api/predict_vcf.c): the first input byte chooses the
+ * options, the rest is the file, plain, gzip or BGZF text VCF or BCF, read
+ * from an in-memory file descriptor as the daemon reads a spooled upload,
+ * then scored sample by sample (the first 16) into a response.
+ *
+ * Option byte: bit 0 absent=ref; bits 1-2 genotype auto, gt, ds, auto;
+ * bit 3 filter=any; bit 4 two worker threads; bit 5 select samples S1 and
+ * S3; bit 6 the cad-pgs-demo model instead of the VCF rules fixture model;
+ * bit 7 a 120-byte line limit, a 1500-byte header limit (else the daemon's
+ * 16 MiB, so the header is always checked first, as uploads are) and no
+ * allow_low_coverage.
+ *
+ * Threads are not used on BCF input: for BCF they are htslib's own BGZF
+ * threads, and htslib 1.16 leaks 32 bytes when such a reader meets a corrupt
+ * block (a result left in its thread pool's queue), which LeakSanitizer would
+ * report on every such input. Nothing of genorisk's runs differently. */
+#include <htslib/hfile.h>
+#include <htslib/hts.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/predict_vcf.h"
+#include "tests/fuzz/common.h"
+
+#define MAX_SCORED 16
+
+static gr_model *models[2];
+static gr_workspace *workspaces[2];
+static double *x, *phi, *used;
+static int file = -1;
+
+static void setup(void)
+{
+    gr_fuzz_quiet();
+    models[0] = gr_fuzz_model("tests/fixtures/vcf/model");
+    models[1] = gr_fuzz_model("models/cad-pgs-demo");
+    size_t most = 1;
+    for (int i = 0; i < 2; i++) {
+        if (!(workspaces[i] = gr_workspace_new(models[i])))
+            gr_fuzz_fail("out of memory");
+        size_t n = gr_model_get_info(models[i])->n_features;
+        most = n > most ? n : most;
+    }
+    x = malloc(most * sizeof *x);
+    phi = malloc(most * sizeof *phi);
+    used = malloc(most * sizeof *used);
+    if (!x || !phi || !used)
+        gr_fuzz_fail("out of memory");
+    file = gr_fuzz_memfd("upload");
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < 2; i++) {
+        gr_workspace_free(workspaces[i]);
+        gr_model_free(models[i]);
+    }
+    free(x);
+    free(phi);
+    free(used);
+    close(file);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    setup();
+    atexit(teardown);
+    return 0;
+}
+
+/* 1 when htslib sees BCF in the in-memory file, as gr_vcf_read will. */
+static int is_bcf(void)
+{
+    int fd = lseek(file, 0, SEEK_SET) == 0 ? dup(file) : -1;
+    hFILE *h = fd >= 0 ? hdopen(fd, "r") : NULL;
+    htsFile *f = h ? hts_hopen(h, "sniff", "r") : NULL;
+    int yes = f && hts_get_format(f)->format == bcf;
+    if (f)
+        hts_close(f);
+    else if (h)
+        hclose_abruptly(h);
+    else if (fd >= 0)
+        close(fd);
+    return yes;
+}
+
+/* Every dosage is missing or within 0..2; the counts add up. */
+static void check(const gr_vcf_result *v)
+{
+    for (size_t i = 0; i < v->n_samples * v->n_features; i++)
+        if (v->dosage[i] != GR_VCF_MISSING && v->dosage[i] > 2 * GR_VCF_DOSAGE_SCALE)
+            gr_fuzz_fail("a dosage over 2");
+    for (size_t s = 0; s < v->n_samples; s++) {
+        const gr_vcf_coverage *c = &v->coverage[s];
+        if (c->expected != v->n_features || c->observed + c->imputed + c->missing != c->expected ||
+            c->matched > c->expected)
+            gr_fuzz_fail("coverage counts do not add up");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (file < 0)
+        setup();
+    if (size < 1)
+        return 0;
+    unsigned o = data[0];
+    static const char *const pick[] = { "S1", "S3" };
+    static const gr_geno_source geno[] = { GR_GENO_AUTO, GR_GENO_GT, GR_GENO_DS, GR_GENO_AUTO };
+    gr_vcf_options opt = {
+        .absent = o & 1 ? GR_ABSENT_REF : GR_ABSENT_MISSING,
+        .genotype = geno[o >> 1 & 3],
+        .filter_any = !!(o & 8),
+        .threads = o & 16 ? 2 : 0,
+        .samples = o & 32 ? pick : NULL,
+        .n_samples = o & 32 ? 2 : 0,
+        .max_line = o & 128 ? 120 : 0,
+        .max_header = o & 128 ? 1500 : (size_t)16 << 20, /* the daemon's default */
+    };
+    int mi = !!(o & 64), allow_low = !(o & 128);
+    const gr_model *m = models[mi];
+    gr_fuzz_memfd_set(file, data + 1, size - 1);
+    if (opt.threads && is_bcf())
+        opt.threads = 0;
+    int fd = lseek(file, 0, SEEK_SET) == 0 ? dup(file) : -1;
+    if (fd < 0)
+        gr_fuzz_fail("cannot reopen the in-memory file");
+    gr_vcf_result *v = NULL;
+    gr_error err;
+    gr_status st = gr_vcf_read(m, "upload", fd, &opt, &v, &err);
+    if (st == GR_ENOMEM)
+        gr_fuzz_fail("out of memory reported for something else");
+    if (st) {
+        if (v || !err.text[0])
+            gr_fuzz_fail("a failed read must leave no result and say why");
+        return 0;
+    }
+    check(v);
+    json_t *results = json_array();
+    gr_api_output out = { 1, 5 };
+    for (size_t s = 0; results && s < v->n_samples && s < MAX_SCORED; s++) {
+        json_t *one = NULL;
+        st = gr_api_vcf_result(m, workspaces[mi], v, s, &out, allow_low, x, phi, used, &one, &err);
+        if (st == GR_ENOMEM)
+            gr_fuzz_fail("out of memory reported for something else");
+        if (st)
+            break;
+        if (!one || json_array_append_new(results, one))
+            gr_fuzz_fail("a VCF sample gave no result object");
+    }
+    json_t *warnings = gr_api_vcf_warnings(v);
+    json_t *doc = gr_api_response_new(m, results, warnings);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!text)
+        gr_fuzz_fail("a response that does not serialise");
+    free(text);
+    json_decref(doc);
+    json_decref(warnings);
+    gr_vcf_result_free(v);
+    return 0;
+}
