@@ -282,3 +282,22 @@ void gr_fuzz_try_load(const char *dir)
     gr_fuzz_exercise_model(m);
     gr_model_free(m);
 }
+
+int gr_fuzz_model_json(const char *format, const char *features_rel, const uint8_t *data,
+                       size_t size)
+{
+    static const char *const tasks[2] = { "classification", "regression" };
+    static const char *bundles[2];
+    static int artifact = -1;
+    if (artifact < 0) {
+        gr_fuzz_quiet();
+        artifact = gr_fuzz_memfd("model.json");
+        for (int i = 0; i < 2; i++)
+            bundles[i] = gr_fuzz_bundle(format, tasks[i], "GRCh38", "model.json", artifact,
+                                        features_rel, -1);
+    }
+    gr_fuzz_memfd_set(artifact, data, size);
+    for (int i = 0; i < 2; i++)
+        gr_fuzz_try_load(bundles[i]);
+    return 0;
+}

@@ -57,6 +57,14 @@ const char *gr_fuzz_bundle(const char *format, const char *task, const char *bui
  * another problem (jansson, for one, says NULL for invalid UTF-8 too). */
 void gr_fuzz_try_load(const char *dir);
 
+/* The body of the model.json loader harnesses: data is the model.json of a
+ * bundle of this format whose manifest and features.tsv (repository path)
+ * are fixed, loaded once as a classifier and once as a regressor (links and
+ * objectives need one or the other). Sets itself up on the first call, so
+ * the replay driver, which skips LLVMFuzzerInitialize, works too. */
+int gr_fuzz_model_json(const char *format, const char *features_rel, const uint8_t *data,
+                       size_t size);
+
 /* Works a loaded model: predictions on a few fixed dosage vectors with
  * attributions, feature lookups, the model's JSON description. Fails the
  * harness when a valid input is refused, when a score is not finite, when a

@@ -5,32 +5,17 @@
  * need one or the other); a model that loads is then predicted and explained. */
 #include "tests/fuzz/common.h"
 
-static const char *bundles[2];
-static int artifact = -1;
-
-static void setup(void)
-{
-    gr_fuzz_quiet();
-    artifact = gr_fuzz_memfd("model.json");
-    bundles[0] = gr_fuzz_bundle("xgboost-json", "classification", "GRCh38", "model.json",
-                                artifact, "tests/fixtures/xgb_fractional/features.tsv", -1);
-    bundles[1] = gr_fuzz_bundle("xgboost-json", "regression", "GRCh38", "model.json", artifact,
-                                "tests/fixtures/xgb_fractional/features.tsv", -1);
-}
+#define FORMAT "xgboost-json"
+#define FEATURES "tests/fixtures/xgb_fractional/features.tsv"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    setup();
+    gr_fuzz_model_json(FORMAT, FEATURES, (const uint8_t *)"", 0);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (artifact < 0)
-        setup();
-    gr_fuzz_memfd_set(artifact, data, size);
-    for (int i = 0; i < 2; i++)
-        gr_fuzz_try_load(bundles[i]);
-    return 0;
+    return gr_fuzz_model_json(FORMAT, FEATURES, data, size);
 }
