@@ -53,6 +53,9 @@ import threading
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_schemas import pgs_rows  # noqa: E402  (one reader of scoring files)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 VCF_SAMPLES = 16
@@ -62,20 +65,6 @@ HEAVY_SAMPLES = 4000
 
 # --------------------------------------------------------------------------
 # bodies
-
-def pgs_rows(scoring):
-    rows, header = [], None
-    with open(scoring, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            cells = line.rstrip("\n").split("\t")
-            if header is None:
-                header = cells
-            else:
-                rows.append(dict(zip(header, cells)))
-    return rows
-
 
 def pgs_vcf(samples):
     """Every variant of cad-pgs-demo: odd chromosomes as 1, 3, ..., even ones
