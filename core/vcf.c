@@ -739,6 +739,11 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
     sink_state *ss = arg;
     ss->line->l = 0;
     errno = 0;
+    /* No NUL byte: htslib 1.16 takes one for the end of a FORMAT value and
+     * then pads the samples it thinks are missing, writing past its buffer
+     * when only some samples are selected (found by fuzzing). */
+    if (memchr(s, '\0', len))
+        wanted = -1;
     /* htslib parses a line cut short after POS or ID without complaint, as a
      * record with no alleles: that is not a record either */
     if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0 ||
