@@ -14,6 +14,7 @@
 #include <htslib/vcf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bcf_peek.h"
 #include "internal.h"
 #include "vcf.h"
 #include "vcf_body.h"
@@ -733,6 +735,36 @@ static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
     return line_wanted(ss->c, s, len, tag);
 }
 
+/* The name field of s that would be written into a header line, or NULL.
+ * htslib declares a CHROM, FILTER, INFO key or FORMAT key the header lacks
+ * by parsing "##contig=<ID=name>" and the like, so a name holding ',', '<',
+ * '>' or '"' adds attributes of its own: ",IDX=248956422" made htslib size
+ * its contig dictionary at 4 GB (found by fuzzing). VCF allows none of these
+ * characters in such names. A line without tabs is no record at all. */
+static const char *header_injection(const char *s, size_t len)
+{
+    static const char *const field[] = { "CHROM", NULL, NULL, NULL, NULL, NULL,
+                                         "FILTER", "INFO", "FORMAT" };
+    const char *e = s + len;
+    if (!memchr(s, '\t', len))
+        return "";
+    int in_value = 0; /* INFO: after '=' until ';' */
+    for (size_t f = 0; s < e && f < sizeof field / sizeof *field; s++) {
+        char ch = *s;
+        if (ch == '\t') {
+            f++, in_value = 0;
+            continue;
+        }
+        if (!field[f])
+            continue;
+        if (f == 7 && (ch == '=' || ch == ';'))
+            in_value = ch == '=';
+        else if (!in_value && (ch == ',' || ch == '<' || ch == '>' || ch == '"'))
+            return field[f];
+    }
+    return NULL;
+}
+
 static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, int wanted,
                            int32_t code, gr_error *err)
 {
@@ -744,6 +776,14 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
      * when only some samples are selected (found by fuzzing). */
     if (memchr(s, '\0', len))
         wanted = -1;
+    const char *bad = wanted < 0 ? NULL : header_injection(s, len);
+    if (bad && !*bad)
+        return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
+                            "record %zu is not a valid VCF record: it has no tabs", record);
+    if (bad)
+        return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
+                            "record %zu is not a valid VCF record: its %s holds ',', '<', '>' "
+                            "or '\"', which VCF does not allow in names", record, bad);
     /* htslib parses a line cut short after POS or ID without complaint, as a
      * record with no alleles: that is not a record either */
     if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0 ||
@@ -934,7 +974,11 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             goto fail;
     } else {
         int ret;
-        while ((errno = 0, ret = bcf_read(fp, hdr, rec)) == 0) {
+        uint64_t size = 0;
+        int peek;
+        /* a record is sized before bcf_read allocates what it claims */
+        while ((peek = gr_bcf_peek_size(fp->fp.bgzf, &size)) >= 0 && (!peek || size <= max_line) &&
+               (errno = 0, ret = bcf_read(fp, hdr, rec)) == 0) {
             if (errno == ENOMEM) /* a record htslib could not build whole */
                 goto oom;
             r->records++;
@@ -954,9 +998,15 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             if (c.oom)
                 goto oom;
         }
-        if (ret < 0 && errno == ENOMEM) /* bcf_read's status does not tell */
+        if (peek > 0 && size > max_line) {
+            st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
+                              "record %zu is over the %zu-byte line limit (%" PRIu64 " bytes)",
+                              r->records + 1, max_line, size);
+            goto fail;
+        }
+        if (peek >= 0 && ret < 0 && errno == ENOMEM) /* bcf_read's status does not tell */
             goto oom;
-        if (ret < -1) {
+        if (peek < 0 || ret < -1) {
             st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
                               "read error after record %zu: truncated or corrupt BCF data",
                               r->records);

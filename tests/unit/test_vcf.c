@@ -374,3 +374,75 @@ Test(vcf, header_size_limit)
     cr_assert_eq(gr_vcf_read(m, "pipe", p[0], &o, &r, &err), GR_EINVAL);
     cr_assert(strstr(err.text, "seekable"), "%s", err.text);
 }
+
+/* htslib declares a name the header lacks by parsing a header line built
+ * around it; a name with ',' or '>' would add attributes of its own, such as
+ * IDX=248956422 (a 4 GB dictionary; found by fuzzing). Each such record is
+ * refused, naming the field, and so is a line with no tabs. The records are
+ * ones the model wants (by position or rsID), so each is really parsed. */
+Test(vcf, names_that_would_write_header_attributes)
+{
+#define HEAD                                                                                       \
+    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"                                   \
+    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"                                  \
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+    expect_error(HEAD "9,IDX=248956422\t1005\trs777\tC\tT\t.\tPASS\t.\tGT\t0/1\n",
+                 "its CHROM holds ','", NULL);
+    expect_error(HEAD "1\t100\t.\tA\tG\t.\tX,IDX=248956422\t.\tGT\t0/1\n", "its FILTER holds",
+                 NULL);
+    expect_error(HEAD "1\t100\t.\tA\tG\t.\tPASS\t.\tGT:Z,IDX=248956422\t0/1:1\n",
+                 "its FORMAT holds", NULL);
+    expect_error(HEAD "1\t100\t.\tA\tG\t.\tPASS\tK>=1\tGT\t0/1\n", "its INFO holds", NULL);
+    expect_error(HEAD "X,IDX=248956422>\n", "not a valid VCF record: it has no tabs",
+                 NULL);
+    /* commas, quotes and brackets in INFO values are values, not names */
+    char path[512];
+    snprintf(path, sizeof path, "%s/ok.vcf", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(HEAD "1\t100\t.\tA\tG\t.\tPASS\tK=a,b;L=\"<x>\"\tGT\t0/1\n", f);
+    fclose(f);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options o = { 0 };
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    double x[NF];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert_float_eq(x[0], 1.0, 1e-9);
+    gr_vcf_result_free(r);
+#undef HEAD
+}
+
+/* BCF records are under the line limit too, measured from their length
+ * fields before htslib allocates what they claim: one claiming 4 GB is
+ * refused without the 6 GB allocation htslib would make for it. */
+Test(vcf, bcf_records_under_the_line_limit)
+{
+    char path[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/raw.bcf", dir);
+    snprintf(cmd, sizeof cmd, "bgzip -dc %s/in.bcf > %s", dir, path);
+    cr_assert_eq(system(cmd), 0);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options o = { .max_line = 20 }; /* a record has 24 fixed bytes */
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_EINPUT);
+    cr_assert(strstr(err.text, "record 1 is over the 20-byte line limit ("), "%s", err.text);
+    cr_assert_null(r);
+    o.max_line = 0; /* 64 MiB */
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    gr_vcf_result_free(r);
+    r = NULL;
+
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    unsigned char h[9];
+    cr_assert_eq(fread(h, 1, 9, f), 9);
+    long first = 9 + (long)(h[5] | h[6] << 8 | h[7] << 16 | (unsigned long)h[8] << 24);
+    cr_assert_eq(fseek(f, first, SEEK_SET), 0);
+    cr_assert_eq(fwrite("\xf0\xff\xff\xff", 1, 4, f), 4);
+    fclose(f);
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_EINPUT);
+    cr_assert(strstr(err.text, "record 1 is over the 67108864-byte line limit (4294"), "%s",
+              err.text);
+    cr_assert_null(r);
+}
