@@ -973,12 +973,17 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         if (st)
             goto fail;
     } else {
-        int ret;
+        int ret = 0, peek;
         uint64_t size = 0;
-        int peek;
-        /* a record is sized before bcf_read allocates what it claims */
-        while ((peek = gr_bcf_peek_size(fp->fp.bgzf, &size)) >= 0 && (!peek || size <= max_line) &&
-               (errno = 0, ret = bcf_read(fp, hdr, rec)) == 0) {
+        for (;;) {
+            /* a record is sized before bcf_read allocates what it claims */
+            errno = 0;
+            peek = gr_bcf_peek_size(fp->fp.bgzf, &size);
+            if (peek < 0 || (peek && size > max_line))
+                break;
+            errno = 0;
+            if ((ret = bcf_read(fp, hdr, rec)) != 0)
+                break;
             if (errno == ENOMEM) /* a record htslib could not build whole */
                 goto oom;
             r->records++;
@@ -1004,7 +1009,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
                               r->records + 1, max_line, size);
             goto fail;
         }
-        if (peek >= 0 && ret < 0 && errno == ENOMEM) /* bcf_read's status does not tell */
+        if (errno == ENOMEM && (peek < 0 || ret < 0)) /* neither status tells */
             goto oom;
         if (peek < 0 || ret < -1) {
             st = gr_error_set(err, GR_EINPUT, label, 0, NULL,
