@@ -726,7 +726,43 @@ typedef struct {
     gr_vcf_result *r;
     kstring_t *line;
     const char *label;
+    uint64_t max_format;       /* bytes a record's FORMAT values may take parsed */
 } sink_state;
+
+/* What htslib's vcf_parse allocates for the FORMAT values of line s: every
+ * field takes, for each of n samples, room for the widest value any sample
+ * has, up to 4 bytes per character (an integer or float per digit, two
+ * int32s for "0/1"). One long value among many empty ones so costs n times
+ * its length: 10,000 samples and one 100 kB string, 1 GB from a 100 kB line
+ * (htslib's own ceiling is 2 GB). The widest value of each field is only
+ * measured when the cheap bound, 4 bytes per character of the line for each
+ * sample, does not already settle it. */
+static uint64_t format_bytes(const char *s, size_t len, uint64_t n, uint64_t max)
+{
+    if ((uint64_t)len * 4 * n <= max)
+        return (uint64_t)len * 4 * n;
+    enum { FIELDS = 256 };
+    uint32_t widest[FIELDS] = { 0 };
+    const char *p = s, *e = s + len;
+    for (int tabs = 0; p < e && tabs < 9; p++) /* to the first sample column */
+        tabs += *p == '\t';
+    size_t field = 0, width = 0, fields = 0;
+    for (; p <= e; p++) {
+        if (p == e || *p == '\t' || *p == ':') {
+            size_t f = field < FIELDS ? field : FIELDS - 1;
+            widest[f] = width > widest[f] ? (uint32_t)width : widest[f];
+            fields = f + 1 > fields ? f + 1 : fields;
+            field = p < e && *p == ':' ? field + 1 : 0;
+            width = 0;
+        } else {
+            width++;
+        }
+    }
+    uint64_t sum = 0;
+    for (size_t f = 0; f < fields; f++)
+        sum += (uint64_t)widest[f] + 1; /* +1: a value's terminator or padding */
+    return sum * 4 * n;
+}
 
 /* Worker threads: only reads c (line_wanted with add = 0 never writes). */
 static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
@@ -784,6 +820,14 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
         return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
                             "record %zu is not a valid VCF record: its %s holds ',', '<', '>' "
                             "or '\"', which VCF does not allow in names", record, bad);
+    uint64_t n_samples = (uint64_t)bcf_hdr_nsamples(ss->hdr); /* those selected */
+    uint64_t need = wanted < 0 ? 0 : format_bytes(s, len, n_samples, ss->max_format);
+    if (need > ss->max_format)
+        return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
+                            "record %zu would take %" PRIu64 " MiB once parsed for %" PRIu64
+                            " samples (its widest values times the samples), over the %" PRIu64
+                            "-MiB limit (4 times the line limit)",
+                            record, need >> 20, n_samples, ss->max_format >> 20);
     /* htslib parses a line cut short after POS or ID without complaint, as a
      * record with no alleles: that is not a record either */
     if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0 ||
@@ -967,7 +1011,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     memset(r->dosage, 0xFF, ns * nf * sizeof *r->dosage);
 
     if (fmt->format == vcf) {
-        sink_state ss = { &c, hdr, rec, r, &line, label };
+        sink_state ss = { &c, hdr, rec, r, &line, label, (uint64_t)max_line * 4 };
         gr_body_reader rd = { label, opt->threads, max_line, body_filter, body_sink, &ss };
         st = gr_vcf_body_read(fp, &rd, &r->records, err);
         if (st)

@@ -1,6 +1,7 @@
 /* test_vcf.c - the VCF matching rules of docs/vcf-matching.md, one model
  * variant per rule, read from plain, BGZF and BCF copies of one file. */
 #include <criterion/criterion.h>
+#include <htslib/kstring.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -445,4 +446,70 @@ Test(vcf, bcf_records_under_the_line_limit)
     cr_assert(strstr(err.text, "record 1 is over the 67108864-byte line limit (4294"), "%s",
               err.text);
     cr_assert_null(r);
+}
+
+/* htslib gives every sample room for the widest value of each FORMAT field,
+ * so one long value among many samples costs samples x its length. Such a
+ * record is refused before htslib parses it: here 1,000 samples and one
+ * 10 kB value, about 40 MB by the estimate, against the 4 MiB that a 1 MiB
+ * line limit allows. The same line is fine for two selected samples, and
+ * short values are fine for all 1,000. */
+Test(vcf, format_values_times_samples_under_a_ceiling)
+{
+    enum { SAMPLES = 1000, LONG = 10000 };
+    kstring_t head = { 0, 0, NULL }, rec = { 0, 0, NULL };
+    ksprintf(&head, "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+                    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                    "##FORMAT=<ID=ST,Number=1,Type=String,Description=\"a string\">\n"
+                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+    for (int s = 1; s <= SAMPLES; s++)
+        ksprintf(&head, "\tS%d", s);
+    kputc('\n', &head);
+    kputs("1\t100\t.\tA\tG\t.\tPASS\t.\tGT:ST\t0/1:", &rec);
+    for (int i = 0; i < LONG; i++)
+        kputc('x', &rec);
+    for (int s = 2; s <= SAMPLES; s++)
+        kputs("\t0/0:.", &rec);
+    kputc('\n', &rec);
+    char path[512];
+    snprintf(path, sizeof path, "%s/wide.vcf", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(head.s, f);
+    fputs(rec.s, f);
+    fclose(f);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options o = { .max_line = 1 << 20 };
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_EINPUT);
+    cr_assert(strstr(err.text, "record 1 would take 38 MiB once parsed for 1000 samples"),
+              "%s", err.text);
+    cr_assert(strstr(err.text, "over the 4-MiB limit"), "%s", err.text);
+    cr_assert_null(r);
+
+    const char *two[] = { "S2", "S3" };
+    gr_vcf_options some = { .max_line = 1 << 20, .samples = two, .n_samples = 2 };
+    cr_assert_eq(gr_vcf_read(m, path, -1, &some, &r, &err), GR_OK, "%s", err.text);
+    double x[NF];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert_float_eq(x[0], 0.0, 1e-9);
+    gr_vcf_result_free(r);
+    r = NULL;
+
+    f = fopen(path, "w");
+    fputs(head.s, f);
+    fputs("1\t100\t.\tA\tG\t.\tPASS\t.\tGT:ST\t0/1:abc", f);
+    for (int s = 2; s <= SAMPLES; s++)
+        fputs("\t1/1:.", f);
+    fputc('\n', f);
+    fclose(f);
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->n_samples, SAMPLES);
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert_float_eq(x[0], 1.0, 1e-9);
+    gr_vcf_sample_dosages(r, SAMPLES - 1, x);
+    cr_assert_float_eq(x[0], 2.0, 1e-9);
+    gr_vcf_result_free(r);
+    free(head.s);
+    free(rec.s);
 }
