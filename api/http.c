@@ -499,6 +499,7 @@ static void run_predict_vcf(void *arg)
     r->vopt.n_samples = r->n_samples;
     r->vopt.max_line = r->h->env.max_vcf_line;
     r->vopt.max_header = r->h->env.max_vcf_header;
+    r->vopt.max_samples = r->h->env.max_samples;
     st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
     if (st)
@@ -506,12 +507,6 @@ static void run_predict_vcf(void *arg)
     gr_api_output out = { r->q_explain >= 0 ? r->q_explain : 1,
                           r->q_top_k >= 0 ? r->q_top_k : GR_API_DEFAULT_TOP_K };
     size_t nf = gr_model_get_info(r->model)->n_features;
-    if (v->n_samples > r->h->env.max_samples) {
-        st = gr_error_set(&err, GR_ELIMIT, NULL, 0, "sample",
-                          "the VCF holds %zu samples; at most %zu per request (choose some with "
-                          "?sample=ID)", v->n_samples, r->h->env.max_samples);
-        goto fail;
-    }
     ws = gr_workspace_new(r->model);
     x = malloc((nf ? nf : 1) * sizeof *x);
     phi = malloc((nf ? nf : 1) * sizeof *phi);

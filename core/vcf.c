@@ -973,6 +973,12 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     c.n_rid = hdr->n[BCF_DT_CTG];
     c.rid_code = malloc((size_t)(c.n_rid > 0 ? c.n_rid : 1) * sizeof *c.rid_code);
     size_t nf = m->n_features, ns = (size_t)bcf_hdr_nsamples(hdr);
+    if (opt->max_samples && ns > opt->max_samples) { /* before ns x nf dosages */
+        st = gr_error_set(err, GR_ELIMIT, label, 0, "sample",
+                          "the VCF holds %zu samples; at most %zu per request (choose some with "
+                          "?sample=ID)", ns, opt->max_samples);
+        goto fail;
+    }
     r = calloc(1, sizeof *r);
     c.kind = calloc(nf ? nf : 1, 1);
     c.flags = calloc(nf ? nf : 1, 1);

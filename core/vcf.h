@@ -27,6 +27,9 @@ typedef struct {
     size_t max_line;             /* longest record accepted, bytes; 0 = 64 MiB */
     size_t max_header;           /* largest header accepted, bytes; 0 = no limit (then
                                   * the input need not be seekable) */
+    size_t max_samples;          /* most samples read (those selected, else the file's);
+                                  * 0 = no limit. Checked after the header, before any
+                                  * memory is sized by the sample count. */
 } gr_vcf_options;
 
 /* Per-sample matching counts: observed + imputed + missing = expected, as in
@@ -57,7 +60,8 @@ typedef struct {
  * m. On success *out is new (gr_vcf_result_free). Errors are GR_EINPUT with
  * the record's line in err->line where it applies (an unknown sample, no
  * samples, a genome build other than the model's, a malformed record, a
- * line over max_line, a header over max_header), GR_EIO when the data cannot
+ * line over max_line, a header over max_header), GR_ELIMIT for more samples
+ * than max_samples (err->field "sample"), GR_EIO when the data cannot
  * be read or decompressed. */
 gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
                       gr_vcf_result **out, gr_error *err);

@@ -659,6 +659,34 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     models_dir_free(files);
 }
 
+/* --max-samples holds for VCF uploads too, counted after ?sample= picks
+ * some, and before the daemon sizes anything by the file's sample count. */
+Test(http_vcf, max_samples_counts_the_samples_read)
+{
+    char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
+    daemon_t *d = start(models, spool, "--max-samples", "2", NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ 0 }); /* 3 samples */
+    http_resp *r = post(d, PREDICT "?explain=false", "text/vcf", &vcf);
+    json_t *j = expect_problem(r, 422, "invalid-input", PREDICT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "sample", "%s", r->body);
+    cr_assert(strstr(json_string_value(json_object_get(j, "detail")),
+                     "the VCF holds 3 samples; at most 2 per request"),
+              "%s", r->body);
+    json_decref(j);
+    http_free(r);
+    r = post(d, PREDICT "?explain=false&sample=P001&sample=P003", "text/vcf", &vcf);
+    expect_status(r, 200);
+    j = http_json(r);
+    cr_assert_eq(json_array_size(json_object_get(j, "results")), 2);
+    json_decref(j);
+    http_free(r);
+    expect_spool_freed(d, spool, "max samples");
+    finish(d);
+    free(vcf.p);
+    models_dir_free(models);
+    models_dir_free(spool);
+}
+
 static long cov(json_t *result, const char *key)
 {
     json_t *v = json_object_get(json_object_get(result, "coverage"), key);

@@ -513,3 +513,23 @@ Test(vcf, format_values_times_samples_under_a_ceiling)
     free(head.s);
     free(rec.s);
 }
+
+/* max_samples counts the samples read, those selected or else the file's,
+ * and is checked before anything is sized by that count. */
+Test(vcf, max_samples)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf.gz", dir);
+    gr_vcf_result *r = NULL;
+    gr_error err;
+    gr_vcf_options o = { .max_samples = 1 };
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_ELIMIT);
+    cr_assert_str_eq(err.field, "sample");
+    cr_assert(strstr(err.text, "the VCF holds 2 samples; at most 1 per request"), "%s", err.text);
+    cr_assert_null(r);
+    const char *one[] = { "S2" };
+    o.samples = one, o.n_samples = 1;
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->n_samples, 1);
+    gr_vcf_result_free(r);
+}
