@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "lines.h"
@@ -128,12 +129,17 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
                     /* size the sets once instead of growing them row by row;
                      * only a hint, so a claim past the largest Catalog scores
                      * (~7 million variants) sizes them for 4 Mi and the rest
-                     * grows as rows come: a 100-byte file saying 99999999
-                     * must not ask for gigabytes */
+                     * grows as rows come, and no claim sizes them past a
+                     * quarter of the file's bytes (a row takes 8 at least,
+                     * and compressed ones far more than 4): a 100-byte file
+                     * saying 99999999 must not ask for gigabytes */
                     int64_t nv;
+                    struct stat sb;
                     if (gr_parse_int64(val, &nv) && nv > 0) {
                         if (nv > ((int64_t)1 << 22))
                             nv = (int64_t)1 << 22;
+                        if (!stat(path, &sb) && S_ISREG(sb.st_mode) && nv > sb.st_size / 4)
+                            nv = sb.st_size / 4 > 0 ? sb.st_size / 4 : 1;
                         if (!gr_model_reserve(m, (size_t)nv) ||
                             kh_resize(grset, variants, (khint_t)(nv + nv / 3)) < 0) {
                             st = gr_error_set(err, GR_ENOMEM, path, r.line, NULL, "out of memory");
