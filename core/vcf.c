@@ -681,8 +681,12 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
                               "the BCF header is %zu bytes, over the %zu-byte limit", l_text, max);
         n = st ? 0 : bgzf_read(z, buf, l_text < sizeof buf ? l_text : sizeof buf); /* its text */
     }
-    while (n > 0 && state != DONE && !st) {
-        for (ssize_t i = 0; i < n && state != DONE && total < l_text; i++) {
+    /* htslib reads a text header up to its #CHROM line, but parses all of a
+     * BCF's l_text, skipping lines it cannot parse: there the IDX scan goes
+     * on to the end (found by fuzzing) */
+    int bcf_text = l_text != SIZE_MAX;
+    while (n > 0 && (state != DONE || bcf_text) && !st) {
+        for (ssize_t i = 0; i < n && (state != DONE || bcf_text) && total < l_text; i++) {
             unsigned char ch = buf[i];
             if (idx_at == 4 && ch >= '0' && ch <= '9') {
                 idx = idx < ((size_t)1 << 40) ? idx * 10 + (size_t)(ch - '0') : idx;
@@ -703,7 +707,7 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
                 break;
             }
         }
-        n = state != DONE && !st && total < l_text
+        n = (state != DONE || bcf_text) && !st && total < l_text
                 ? bgzf_read(z, buf, l_text - total < sizeof buf ? l_text - total : sizeof buf)
                 : 0;
     }
