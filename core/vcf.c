@@ -695,10 +695,15 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
                 idx = 0;
                 idx_at = idx_at < 4 && ch == (unsigned char)"IDX="[idx_at] ? idx_at + 1 : ch == 'I';
             }
+            /* as vcf_hdr_read: empty lines are skipped (a lone CR too, as
+             * kgetline strips it), a line not starting with '#' is no header
+             * (htslib parses nothing then), a "#" line other than "##" ends
+             * it (found by fuzzing: an empty line once ended our count, and
+             * htslib went on to an IDX=248956422 after it) */
             if (state == LINE_START)
-                state = ch == '#' ? AFTER_HASH : DONE;
+                state = ch == '\n' || ch == '\r' ? LINE_START : ch == '#' ? AFTER_HASH : DONE;
             else if (state == AFTER_HASH)
-                state = ch == '\n' ? LINE_START : ch == '#' ? IN_LINE : IN_CHROM_LINE;
+                state = ch == '\n' ? DONE : ch == '#' ? IN_LINE : IN_CHROM_LINE;
             else if (ch == '\n')
                 state = state == IN_CHROM_LINE ? DONE : LINE_START;
             if (++total > max) {
