@@ -243,6 +243,10 @@ static int cmd_predict(int argc, char **argv)
         vopt.samples = samples;
         vopt.n_samples = n_samples;
         vopt.threads = threads > 1 ? (int)threads : 0;
+        /* offline, a header of any size is read, but a file's header is
+         * still measured first, for the IDX claims htslib would size its
+         * tables by (a pipe cannot be read twice, so stdin is not) */
+        vopt.max_header = strcmp(vcf_path, "-") ? SIZE_MAX : 0;
         st = gr_vcf_read(m, strcmp(vcf_path, "-") ? vcf_path : "<stdin>",
                          strcmp(vcf_path, "-") ? -1 : dup(0), &vopt, &vcf, &err);
         if (st) {

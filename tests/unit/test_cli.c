@@ -239,3 +239,20 @@ Test(cli, demo_models_predict_their_examples)
         free(out), free(err);
     }
 }
+
+/* A VCF file's header is measured before htslib reads it, offline too: an
+ * IDX attribute claiming 268 million entries (4 GB of htslib dictionary) is
+ * bad input, exit 4, however large a header the CLI otherwise accepts. */
+Test(cli, vcf_header_idx_claims_are_bad_input)
+{
+    char *in = in_file("##fileformat=VCFv4.2\n##contig=<ID=1,IDX=268435455>\n"
+                       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                       "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n");
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "models/cad-pgs-demo", "--vcf", in,
+                         NULL),
+                 4, "%s", err);
+    cr_assert(strstr(err, "IDX=268435455 attribute"), "%s", err);
+    free(out), free(err);
+    drop(in);
+}
