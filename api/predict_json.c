@@ -211,6 +211,7 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
         snprintf(w, sizeof w,
                  "samples[%zu]: %zu genotype key%s not in the model, ignored: %s%s", si, unknown,
                  unknown == 1 ? " is" : "s are", names, unknown > 5 ? ", ..." : "");
+        gr_utf8_scrub(w); /* each key was cut to 40 bytes, maybe inside a character */
         if (json_array_append_new(warnings, json_string(w)))
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     }

@@ -4,18 +4,30 @@
 #include <string.h>
 
 #include "api/problem.h"
+#include "core/error.h"
 
 char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
                       const char *field, const char *instance, const char *request_id,
                       size_t *len)
 {
-    char type[96];
+    char type[96], d[2048], f[256], in[512];
     snprintf(type, sizeof type, "urn:genorisk:problem:%s", slug);
+    /* detail, field and instance may quote the URL or the body: a byte that
+     * is not UTF-8 becomes '?' rather than leave the problem without a body
+     * (a request for /v1/models/%FF got an empty 404) */
+    snprintf(d, sizeof d, "%s", detail ? detail : "");
+    snprintf(f, sizeof f, "%s", field ? field : "");
+    snprintf(in, sizeof in, "%s", instance ? instance : "");
+    gr_utf8_scrub(d);
+    gr_utf8_scrub(f);
+    gr_utf8_scrub(in);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", title,
-                          "status", (int)status, "detail", detail ? detail : "", "instance",
-                          instance ? instance : "", "request_id", request_id ? request_id : "");
-    if (o && field && field[0])
-        json_object_set_new(o, "field", json_string(field));
+                          "status", (int)status, "detail", d, "instance", in, "request_id",
+                          request_id ? request_id : "");
+    if (o && f[0] && json_object_set_new(o, "field", json_string(f))) {
+        json_decref(o);
+        o = NULL;
+    }
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     *len = s ? strlen(s) : 0;

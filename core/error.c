@@ -39,6 +39,11 @@ gr_status gr_error_set(gr_error *err, gr_status st, const char *source, long lin
     va_start(ap, fmt);
     vsnprintf(err->text, sizeof err->text, fmt, ap);
     va_end(ap);
+    /* messages quote input (keys, ids, file names) and are cut to size: a
+     * problem detail must still be JSON (found by fuzzing) */
+    gr_utf8_scrub(err->source);
+    gr_utf8_scrub(err->field);
+    gr_utf8_scrub(err->text);
     return st;
 }
 

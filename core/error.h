@@ -39,6 +39,12 @@ gr_status gr_error_set(gr_error *err, gr_status st, const char *source, long lin
                        const char *field, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* Replaces, in place, every byte of s that is not part of a UTF-8 character
+ * with '?': a message that quotes input, or that a byte limit cut inside a
+ * character, stays printable as JSON. gr_error_set applies it to what it
+ * stores. */
+void gr_utf8_scrub(char *s);
+
 /* Writes "source:line: field: text" (parts that are empty left out) into buf.
  * Returns buf. */
 char *gr_error_format(const gr_error *err, char *buf, size_t size);

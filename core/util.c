@@ -212,6 +212,17 @@ int gr_utf8_valid(const char *s)
     return 1;
 }
 
+void gr_utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (!n)
+            *p = '?', n = 1;
+        p += n;
+    }
+}
+
 void gr_utf8_trim(char *s)
 {
     unsigned char *p = (unsigned char *)s;

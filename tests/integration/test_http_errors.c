@@ -76,6 +76,12 @@ Test(http_errors, unknown_model_404)
     json_decref(expect_problem(r, 404, "model-not-found", "/v1/models/no-such-model/predict"));
     http_free(r);
     free(body);
+    /* a name that is not UTF-8 is quoted as '?': the 404 once had no body */
+    r = http_get(d, "/v1/models/%FF%FE");
+    json_t *j = expect_problem(r, 404, "model-not-found", "/v1/models/?\?");
+    cr_assert(strstr(json_string_value(json_object_get(j, "detail")), "'?\?'"), "%s", r->body);
+    json_decref(j);
+    http_free(r);
     finish(d, dir);
 }
 

@@ -36,3 +36,16 @@ Test(error, format_truncates_safely)
     gr_error_format(&e, buf, sizeof buf);
     cr_assert_eq(strlen(buf), 7);
 }
+
+/* What gr_error_set stores is UTF-8 whatever it quotes, and a cut inside a
+ * character (here "%.4s" of "ab\u00e9") leaves a '?' in its place. */
+Test(error, set_stores_utf8_only)
+{
+    gr_error err;
+    gr_error_set(&err, GR_EINPUT, "f\xff.txt", 3, "key \xc3", "'%.3s' and '\xe2\x82'", "ab\xc3\xa9");
+    cr_assert_str_eq(err.source, "f?.txt");
+    cr_assert_str_eq(err.field, "key ?");
+    cr_assert_str_eq(err.text, "'ab?' and '?\?'");
+    gr_error_set(&err, GR_EINPUT, NULL, 0, NULL, "caf\xc3\xa9 \xf0\x9f\x99\x82");
+    cr_assert_str_eq(err.text, "caf\xc3\xa9 \xf0\x9f\x99\x82", "valid UTF-8 is kept as is");
+}

@@ -34,3 +34,21 @@ Test(problem, status_mapping)
     cr_assert_eq(gr_problem_for_status(GR_ENOMEM).status, 500);
     cr_assert_eq(gr_problem_for_status(GR_EINVAL).status, 500);
 }
+
+/* Details, fields and instances quote requests: bytes that are not UTF-8
+ * become '?' and the body stays JSON. */
+Test(problem, text_that_is_not_utf8)
+{
+    size_t len;
+    char *s = gr_problem_json(404, "model-not-found", "Model not found",
+                              "no model named '\xff\xfe' is loaded", "samples[0].genotypes.rs\xc6",
+                              "/v1/models/\xff\xfe", "r", &len);
+    cr_assert_not_null(s);
+    json_t *o = json_loads(s, 0, NULL);
+    cr_assert_not_null(o, "%s", s);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "detail")), "no model named '?\?' is loaded");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "field")), "samples[0].genotypes.rs?");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "instance")), "/v1/models/?\?");
+    json_decref(o);
+    free(s);
+}
