@@ -641,6 +641,40 @@ static int line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
     return p + 1 < e && p[1] == '<';
 }
 
+/* IDX=n attributes in header text: htslib sizes (and clears) its
+ * dictionaries for n + 1 entries, 4 GB for a 30-byte line saying
+ * IDX=268435455. Matched as htslib reads them, or more loosely: the key in
+ * any case (bcf_hrec_find_key uses strcasecmp), spaces before '=', and the
+ * value as strtol reads it (spaces and '+' first; a quote is let through
+ * too). Found by fuzzing, one spelling at a time. */
+typedef struct {
+    int at;     /* 0-2: "IDX" matched so far; 3: before '='; 4: before digits; 5: in them */
+    size_t n;   /* the number being read */
+    size_t max; /* the largest seen */
+} idx_scan;
+
+static void idx_step(idx_scan *s, unsigned char ch)
+{
+    unsigned char up = ch >= 'a' && ch <= 'z' ? (unsigned char)(ch - 32) : ch;
+    int digit = ch >= '0' && ch <= '9';
+    if (s->at == 5 && digit) {
+        s->n = s->n < ((size_t)1 << 40) ? s->n * 10 + (size_t)(ch - '0') : s->n;
+        return;
+    }
+    if (s->at == 5)
+        s->max = s->n > s->max ? s->n : s->max;
+    if (s->at == 4 && digit)
+        s->at = 5, s->n = (size_t)(ch - '0');
+    else if (s->at == 4 && (ch == ' ' || ch == '\t' || ch == '+' || ch == '"'))
+        ;
+    else if (s->at == 3 && (ch == '=' || ch == ' '))
+        s->at = ch == '=' ? 4 : 3;
+    else if (s->at < 3 && up == (unsigned char)"IDX"[s->at])
+        s->at++;
+    else
+        s->at = up == 'I';
+}
+
 /* The header's size, before htslib reads it whole into memory: a text
  * header is counted up to the end of its #CHROM line, a BCF's is its l_text
  * field. The input is read from the start on a descriptor of its own and
@@ -668,9 +702,7 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
     enum { LINE_START, AFTER_HASH, IN_LINE, IN_CHROM_LINE, DONE } state = LINE_START;
     unsigned char buf[65536];
     size_t total = 0, l_text = SIZE_MAX;
-    /* IDX=n attributes: htslib sizes (and clears) its dictionaries for n + 1
-     * entries, 4 GB for a 30-byte line saying IDX=268435455 */
-    size_t idx = 0, max_idx = 0, idx_at = 0;
+    idx_scan idx = { 0, 0, 0 };
     ssize_t n = bgzf_read(z, buf, 9);
     gr_status st = GR_OK;
     if (n == 9 && !memcmp(buf, "BCF\2", 4)) {
@@ -688,13 +720,7 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
     while (n > 0 && (state != DONE || bcf_text) && !st) {
         for (ssize_t i = 0; i < n && (state != DONE || bcf_text) && total < l_text; i++) {
             unsigned char ch = buf[i];
-            if (idx_at == 4 && ch >= '0' && ch <= '9') {
-                idx = idx < ((size_t)1 << 40) ? idx * 10 + (size_t)(ch - '0') : idx;
-            } else {
-                max_idx = idx_at == 4 && idx > max_idx ? idx : max_idx;
-                idx = 0;
-                idx_at = idx_at < 4 && ch == (unsigned char)"IDX="[idx_at] ? idx_at + 1 : ch == 'I';
-            }
+            idx_step(&idx, ch);
             /* as vcf_hdr_read: empty lines are skipped (a lone CR too, as
              * kgetline strips it), a line not starting with '#' is no header
              * (htslib parses nothing then), a "#" line other than "##" ends
@@ -717,12 +743,12 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
                 : 0;
     }
     bgzf_close(z);
-    max_idx = idx_at == 4 && idx > max_idx ? idx : max_idx;
+    idx_step(&idx, '\n');
     /* a dictionary entry takes 16 bytes of header text at the very least */
-    if (!st && max_idx > total / 16)
+    if (!st && idx.max > total / 16)
         st = gr_error_set(err, GR_EINPUT, label, 0, "header",
                           "the header has an IDX=%zu attribute, more entries than its %zu bytes "
-                          "can hold", max_idx, total);
+                          "can hold", idx.max, total);
     if (!st && fd >= 0 && lseek(fd, 0, SEEK_SET) < 0)
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot rewind the VCF");
     return st;

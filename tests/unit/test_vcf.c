@@ -533,3 +533,22 @@ Test(vcf, max_samples)
     cr_assert_eq(r->n_samples, 1);
     gr_vcf_result_free(r);
 }
+
+/* IDX attributes in every spelling htslib takes: any case, a sign or spaces
+ * before the number (each came from fuzzing or from reading htslib). */
+Test(vcf, header_idx_in_any_spelling)
+{
+    const char *lines[] = { "##contig=<ID=9,IDX=268435455>", "##contig=<ID=9,idx=268435455>",
+                            "##contig=<ID=9,iDx=+268435455>", "##contig=<ID=9,IDX= 268435455>",
+                            "##INFO=<ID=Q,Number=1,Type=Integer,Description=\"q\",IdX=268435455>" };
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "##fileformat=VCFv4.2\n\n%s\n"
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                 "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n",
+                 lines[i]);
+        gr_vcf_options o = { .max_header = 1 << 20 };
+        expect_error(text, "IDX=268435455 attribute", &o);
+    }
+}
