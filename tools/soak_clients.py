@@ -54,10 +54,9 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_schemas import pgs_rows  # noqa: E402  (one reader of scoring files)
+from check_schemas import demo_vcf  # noqa: E402  (one writer of demo VCFs)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
 VCF_SAMPLES = 16
 BOUNDARY = "genorisk-soak-5c2e81"
 HEAVY_SAMPLES = 4000
@@ -67,28 +66,10 @@ HEAVY_SAMPLES = 4000
 # bodies
 
 def pgs_vcf(samples):
-    """Every variant of cad-pgs-demo: odd chromosomes as 1, 3, ..., even ones
-    as chr2, chr4, ...; every tenth record REF/ALT swapped, every tenth from
-    the 7th on the other strand; a missing call in 25 for the first sample."""
-    variants = pgs_rows(os.path.join(REPO, "models/cad-pgs-demo/cad_pgs_demo.txt"))
-    name = lambda c: "chr%s" % c if c.isdigit() and int(c) % 2 == 0 else c
-    out = ["##fileformat=VCFv4.3", "##reference=GRCh38",
-           '##FILTER=<ID=PASS,Description="All filters passed">',
-           '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples)]
-    calls = ("0/0", "0/1", "1/1", "0|1", "1|0")
-    for i, v in enumerate(variants):
-        ref, alt = v["other_allele"], v["effect_allele"]
-        if i % 10 == 3:
-            ref, alt = alt, ref
-        elif i % 10 == 6 and ref in COMPLEMENT and alt in COMPLEMENT:
-            ref, alt = COMPLEMENT[ref], COMPLEMENT[alt]
-        gts = [calls[(i * 7 + k * 3) % len(calls)] for k in range(len(samples))]
-        if i % 25 == 0:
-            gts[0] = "./."
-        out.append("\t".join([name(v["chr_name"]), v["chr_position"], ".", ref, alt, ".", "PASS",
-                              ".", "GT"] + gts))
-    return ("\n".join(out) + "\n").encode()
+    """Every variant of cad-pgs-demo, as the live schema check writes them
+    (check_schemas.demo_vcf: both chromosome spellings, swapped and
+    other-strand records, a missing call)."""
+    return demo_vcf(os.path.join(REPO, "models/cad-pgs-demo/cad_pgs_demo.txt"), samples)
 
 
 def bgzf(data):

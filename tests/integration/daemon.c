@@ -1266,3 +1266,30 @@ json_t *cli_predict(const char *bundle_dir, const char *input_path)
     free(err);
     return j;
 }
+
+void itest_finish(daemon_t *d, char *models_dir)
+{
+    cr_assert_eq(daemon_stop(d, 15000), 0, "daemon should exit 0 on SIGTERM");
+    daemon_free(d);
+    models_dir_free(models_dir);
+}
+
+uint32_t itest_crc32(const void *data, size_t n)
+{
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = 1;
+    }
+    uint32_t c = 0xFFFFFFFFu;
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}

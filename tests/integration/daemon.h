@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* ---- the daemon process ---- */
@@ -65,6 +66,13 @@ int daemon_run_to_exit(const char *models_dir, const char *const *args, const ch
 /* Kills every daemon still running and removes every temp dir (idempotent;
  * also registered with atexit). Use as TestSuite(.fini = itest_cleanup). */
 void itest_cleanup(void);
+
+/* Stops the daemon, which must exit 0 on SIGTERM within 15 s, and frees it
+ * and its models directory. */
+void itest_finish(daemon_t *d, char *models_dir);
+
+/* The CRC-32 of gzip and BGZF trailers, for tests that write those by hand. */
+uint32_t itest_crc32(const void *data, size_t n);
 
 /* ---- temporary models directories ---- */
 

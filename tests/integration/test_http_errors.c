@@ -29,13 +29,6 @@ static daemon_t *start_xgb(char **dir, const char *first_flag, ...)
     return daemon_start_env(*dir, args, NULL);
 }
 
-static void finish(daemon_t *d, char *dir)
-{
-    cr_assert_eq(daemon_stop(d, 10000), 0, "daemon should exit 0 on SIGTERM");
-    daemon_free(d);
-    models_dir_free(dir);
-}
-
 Test(http_errors, invalid_json_400_does_not_echo_the_body)
 {
     char *dir;
@@ -61,7 +54,7 @@ Test(http_errors, invalid_json_400_does_not_echo_the_body)
         json_decref(j);
         http_free(r);
     }
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, unknown_model_404)
@@ -82,7 +75,7 @@ Test(http_errors, unknown_model_404)
     cr_assert(strstr(json_string_value(json_object_get(j, "detail")), "'?\?'"), "%s", r->body);
     json_decref(j);
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, unknown_route_404)
@@ -100,7 +93,7 @@ Test(http_errors, unknown_route_404)
     http_resp *r = http_get(d, "/nope?x=1");
     json_decref(expect_problem(r, 404, "not-found", "/nope"));
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, method_not_allowed_405_with_allow)
@@ -134,7 +127,7 @@ Test(http_errors, method_not_allowed_405_with_allow)
         json_decref(j);
         http_free(r);
     }
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* A valid request padded with spaces to exactly len bytes. */
@@ -187,7 +180,7 @@ Test(http_errors, body_too_large_413_by_content_length)
     free(ok);
     free(over);
     free(big);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* Sends a chunked POST of body in pieces of step bytes, stopping early when the
@@ -242,7 +235,7 @@ Test(http_errors, body_too_large_413_chunked)
     http_free(r);
     free(ok);
     free(big);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, unsupported_media_type_415)
@@ -260,7 +253,7 @@ Test(http_errors, unsupported_media_type_415)
         http_free(r);
     }
     free(body);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 static void expect_invalid_input(const daemon_t *d, const char *body, const char *field)
@@ -308,7 +301,7 @@ Test(http_errors, invalid_input_422_names_the_field)
     free(dense);
     expect_invalid_input(d, "{\"samples\":[{\"genotypes\":{}}],\"bogus\":1}", "bogus");
     expect_invalid_input(d, "[1,2,3]", NULL);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, invalid_query_parameter_400)
@@ -326,7 +319,7 @@ Test(http_errors, invalid_query_parameter_400)
         http_free(r);
     }
     free(body);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* Spec: "explain=true|false and top_k=<int >= 0>"; anything else is invalid. */
@@ -346,7 +339,7 @@ Test(http_errors, query_parameters_are_strict)
         http_free(r);
     }
     free(body);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, default_limits)
@@ -377,7 +370,7 @@ Test(http_errors, default_limits)
     r = raw_request(d->port, over, sizeof over - 1, false, 3000);
     json_decref(expect_problem(r, 413, "body-too-large", PREDICT));
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 static http_resp *get_with_id(const daemon_t *d, const char *path, const char *hdr)
@@ -451,7 +444,7 @@ Test(http_errors, request_id_echo_and_replacement)
     cr_assert_str_eq(json_string_value(json_object_get(j, "request_id")), "err-id-77");
     json_decref(j);
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_errors, request_id_on_early_413)
@@ -466,5 +459,5 @@ Test(http_errors, request_id_on_early_413)
     cr_assert_str_eq(http_header(r, "X-Request-ID"), "big-body-1");
     json_decref(j);
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }

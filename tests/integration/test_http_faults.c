@@ -47,13 +47,6 @@ TestSuite(http_faults, .fini = itest_cleanup, .timeout = 60);
 #define PGS_PREDICT "/v1/models/cad-pgs-demo/predict"
 #define BOUNDARY "genorisk-faults-7d1e"
 
-static void finish(daemon_t *d, char *dir)
-{
-    cr_assert_eq(daemon_stop(d, 15000), 0, "daemon should exit 0 on SIGTERM");
-    daemon_free(d);
-    models_dir_free(dir);
-}
-
 /* ---------------- request bodies ---------------- */
 
 /* A VCF of cad-pgs-demo's 300 variants for n samples S0..S(n-1). */
@@ -89,25 +82,6 @@ static char *pgs_vcf(int n)
     return v;
 }
 
-static uint32_t crc32_of(const unsigned char *p, size_t n)
-{
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
 /* data as a gzip member of stored (uncompressed) deflate blocks: a valid
  * gzip file without a compressor. */
 static char *gzip_stored(const char *data, size_t n, size_t *out_len)
@@ -129,7 +103,7 @@ static char *gzip_stored(const char *data, size_t n, size_t *out_len)
         len += b;
         off += b;
     } while (off < n);
-    uint32_t crc = crc32_of((const unsigned char *)data, n), sz = (uint32_t)n;
+    uint32_t crc = itest_crc32(data, n), sz = (uint32_t)n;
     for (int i = 0; i < 4; i++)
         g[len++] = (unsigned char)(crc >> (8 * i));
     for (int i = 0; i < 4; i++)
@@ -350,7 +324,7 @@ Test(http_faults, sighup_every_100_to_200_ms_under_load_answers_every_request)
     cr_assert(ok >= 5 && ok <= sent, "%d SIGHUPs gave %g reloads", sent, ok);
     cr_assert_geq(total, 3 * HUP_THREADS, "too few requests overlapped the reloads: %d", total);
     kinds_free(&ks);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- SIGTERM under load ---------------- */
@@ -706,7 +680,7 @@ Test(http_faults, clients_vanishing_mid_upload_leave_no_descriptors_behind)
         http_free(r);
     }
     kinds_free(&ks);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* Sockets on 127.0.0.1:port in CLOSE-WAIT (/proc/net/tcp): the client has
@@ -800,7 +774,7 @@ Test(http_faults, clients_closing_right_after_part_of_a_body_are_let_go_at_once)
         http_free(r);
     }
     kinds_free(&ks);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_faults, sigterm_is_not_held_up_by_clients_that_left)
@@ -937,5 +911,5 @@ Test(http_faults, burst_over_queue_depth_gets_503_retry_after_then_recovers)
     http_free(r);
     free(vcf);
     free(json);
-    finish(d, dir);
+    itest_finish(d, dir);
 }

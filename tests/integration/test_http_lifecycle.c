@@ -19,13 +19,6 @@ TestSuite(http_lifecycle, .fini = itest_cleanup, .timeout = 45);
 
 #define XGB_PREDICT "/v1/models/cad-xgb-demo/predict"
 
-static void finish(daemon_t *d, char *dir)
-{
-    cr_assert_eq(daemon_stop(d, 15000), 0, "daemon should exit 0 on SIGTERM");
-    daemon_free(d);
-    models_dir_free(dir);
-}
-
 /* ---------------- concurrent clients ---------------- */
 
 #define CC_THREADS 8
@@ -125,7 +118,7 @@ Test(http_lifecycle, concurrent_clients_get_correct_answers)
     free(path);
     json_decref(req);
     json_decref(want);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- saturation ---------------- */
@@ -220,7 +213,7 @@ Test(http_lifecycle, queue_full_gives_503_overloaded_then_recovers)
     cr_assert_eq(c503, (double)n503, "requests_total{code=503} %g, saw %d", c503, n503);
     http_free(m);
     free(big);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- slow clients ---------------- */
@@ -255,7 +248,7 @@ Test(http_lifecycle, slow_clients_do_not_block_others)
     free(body);
     for (int i = 0; i < 6; i++)
         close(fds[i]);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- SIGHUP ---------------- */
@@ -352,7 +345,7 @@ Test(http_lifecycle, sighup_reload_adds_and_removes_models)
     http_free(r);
     free(body);
     cr_assert_eq(reloads(d, "success"), 2);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_lifecycle, sighup_with_corrupt_model_keeps_old_set)
@@ -409,7 +402,7 @@ Test(http_lifecycle, sighup_with_corrupt_model_keeps_old_set)
     cr_assert_eq(reloads(d, "failure"), 1);
     json_decref(before);
     free(req);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_lifecycle, in_flight_request_finishes_on_its_models_across_reload)
@@ -444,7 +437,7 @@ Test(http_lifecycle, in_flight_request_finishes_on_its_models_across_reload)
     json_decref(j);
     http_free(a.r);
     free(big);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 #define RL_THREADS 4
@@ -523,7 +516,7 @@ Test(http_lifecycle, reloads_under_load_never_break_requests)
     cr_assert(daemon_alive(d), "daemon died");
     cr_assert_eq(reloads(d, "success"), 10);
     free(body);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- SIGTERM drain ---------------- */
@@ -732,7 +725,7 @@ Test(http_lifecycle, logs_and_metrics_hold_no_ids_or_genotypes)
     http_free(m);
     free(log);
     free(out);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- startup ---------------- */
@@ -828,5 +821,5 @@ Test(http_lifecycle, port_in_use_exits_1)
     http_resp *r = http_get(d, "/healthz");
     expect_status(r, 200);
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }

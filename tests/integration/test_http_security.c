@@ -25,13 +25,6 @@ TestSuite(http_security, .fini = itest_cleanup, .timeout = 90);
 #define XGB_PREDICT "/v1/models/cad-xgb-demo/predict"
 #define PGS_PREDICT "/v1/models/cad-pgs-demo/predict"
 
-static void finish(daemon_t *d, char *dir)
-{
-    cr_assert_eq(daemon_stop(d, 15000), 0, "daemon should exit 0 on SIGTERM");
-    daemon_free(d);
-    models_dir_free(dir);
-}
-
 static http_resp *get_with(const daemon_t *d, const char *path, const char *auth)
 {
     const char *h[] = { auth, NULL };
@@ -115,7 +108,7 @@ Test(http_security, tokens_guard_every_route_but_health)
     }
     free(log);
     http_free(m);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_security, auth_metrics_and_token_rotation_on_sighup)
@@ -159,7 +152,7 @@ Test(http_security, auth_metrics_and_token_rotation_on_sighup)
     char *log = daemon_log(d);
     cr_assert_null(strstr(log, "short"), "the rejected token is quoted: %s", log);
     free(log);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_security, bad_token_files_and_flags_stop_the_start)
@@ -250,7 +243,7 @@ Test(http_security, tls_with_a_self_signed_certificate)
     char *log = daemon_log(d);
     cr_assert(strstr(log, "\"tls\":true"), "%s", log);
     free(log);
-    finish(d, dir);
+    itest_finish(d, dir);
 
     /* a key that is not the certificate's, a missing file, one flag alone */
     const char *bad1[] = { "--tls-cert", cert, "--tls-key", other_key, NULL };
@@ -340,7 +333,7 @@ Test(http_security, ten_thousand_idle_connections_meet_a_clean_refusal)
     http_free(r);
     cr_assert(daemon_wait_log(d, "connections refused", 1, 12000),
               "refusals are logged (in sums, every 10 s at most)");
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 Test(http_security, idle_and_slowloris_connections_time_out)
@@ -366,7 +359,7 @@ Test(http_security, idle_and_slowloris_connections_time_out)
     http_resp *r = http_post_json(d, XGB_PREDICT, example_json());
     expect_status(r, 200);
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- request limits ---------------- */
@@ -406,7 +399,7 @@ Test(http_security, json_depth_and_string_limits)
     cr_assert_neq(r->status, 400, "brackets inside a string counted as nesting: %s",
                   http_describe(r));
     http_free(r);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* A VCF for the PGS demo with the given sample names and one call each for
@@ -495,7 +488,7 @@ Test(http_security, vcf_line_header_and_multipart_limits)
     free(long_line);
     free(big_header);
     free(ok);
-    finish(d, dir);
+    itest_finish(d, dir);
 }
 
 /* ---------------- health data ---------------- */
@@ -570,5 +563,5 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
     free(out);
     http_free(m);
     free(vcf);
-    finish(d, dir);
+    itest_finish(d, dir);
 }

@@ -88,26 +88,6 @@ static void buf_u32(buf_t *b, uint32_t v)
 
 /* ---- gzip and BGZF, with stored (uncompressed) deflate blocks ---- */
 
-static uint32_t crc32_of(const void *data, size_t n)
-{
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    uint32_t c = 0xFFFFFFFFu;
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
 static void stored_blocks(buf_t *out, const char *data, size_t n)
 {
     size_t off = 0;
@@ -129,7 +109,7 @@ static buf_t gzip_of(const buf_t *in)
     buf_t out = { 0 };
     buf_add(&out, head, sizeof head);
     stored_blocks(&out, in->p, in->n);
-    buf_u32(&out, crc32_of(in->p, in->n));
+    buf_u32(&out, itest_crc32(in->p, in->n));
     buf_u32(&out, (uint32_t)in->n);
     return out;
 }
@@ -148,7 +128,7 @@ static buf_t bgzf_of(const buf_t *in)
         buf_add(&out, head, sizeof head);
         buf_u16(&out, (unsigned)(k + 30)); /* BSIZE: block size - 1 */
         stored_blocks(&out, in->p + off, k);
-        buf_u32(&out, crc32_of(in->p + off, k));
+        buf_u32(&out, itest_crc32(in->p + off, k));
         buf_u32(&out, (uint32_t)k);
         off += k;
     }
