@@ -28,6 +28,7 @@
 
 #include "api/http.h"
 #include "api/predict_json.h"
+#include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
 
@@ -62,8 +63,7 @@ typedef struct {
     /* predict */
     gr_modelset *set;
     const gr_model *model;
-    int q_explain;  /* -1: not given */
-    long q_top_k;   /* -1: not given */
+    gr_api_settings given; /* query parameters; -1 where not given */
     char *body;
     size_t body_len, body_cap, bytes_in;
     int too_large;
@@ -78,7 +78,6 @@ typedef struct {
     int parts;        /* multipart: parts seen, of any name */
     int write_failed;
     gr_vcf_options vopt;
-    int allow_low;
     char **samples;
     size_t n_samples;
     atomic_int job;
@@ -350,15 +349,42 @@ static int aborted(req *r)
     return 1;
 }
 
+static int stop_asked(void *arg)
+{
+    req *r = arg;
+    return atomic_load_explicit(&r->h->abort_work, memory_order_relaxed);
+}
+
+/* The pipeline's part of both predict routes: every sample, then the
+ * response or the problem. */
+static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
+{
+    gr_error err;
+    gr_api_job job;
+    json_t *doc = NULL;
+    gr_api_job_init(&job, r->model, json, vcf, &r->given);
+    job.stop = stop_asked;
+    job.stop_arg = r;
+    gr_status st = gr_api_predict_all(&job, &doc, &err);
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        return;
+    }
+    if (aborted(r)) { /* stopped, or done just as the deadline passed */
+        json_decref(doc);
+        return;
+    }
+    r->samples_done = gr_api_job_samples(&job);
+    set_json(r, 200, doc);
+}
+
 static void run_predict(void *arg)
 {
     req *r = arg;
     json_error_t je;
     gr_error err;
     gr_api_request areq = { 0 };
-    json_t *results = NULL, *doc = NULL;
-    gr_workspace *ws = NULL;
-    double *phi = NULL, *used = NULL;
 
     char limit_why[160] = "";
     json_t *body = NULL;
@@ -389,44 +415,18 @@ static void run_predict(void *arg)
     }
     gr_api_limits lim = { .max_samples = r->h->env.max_samples };
     gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
-    if (!st) {
-        if (r->q_explain >= 0)
-            areq.explain = r->q_explain;
-        if (r->q_top_k >= 0)
-            areq.top_k = r->q_top_k > (long)areq.n_features ? (long)areq.n_features : r->q_top_k;
-        size_t nf = areq.n_features ? areq.n_features : 1;
-        ws = gr_workspace_new(r->model);
-        phi = malloc(nf * sizeof *phi);
-        used = malloc(nf * sizeof *used);
-        results = json_array();
-        if (!ws || !phi || !used || !results)
-            st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        for (size_t i = 0; !st && i < areq.n_samples; i++) {
-            if (aborted(r))
-                goto done;
-            json_t *one = NULL;
-            st = gr_api_predict_sample(r->model, ws, &areq, i, phi, used, &one, &err);
-            if (!st && json_array_append_new(results, one))
-                st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        }
-    }
     if (st) {
         gr_problem_kind k = gr_problem_for_status(st);
         set_problem(r, k.status, k.slug, k.title, err.text, err.field);
         goto done;
     }
-    r->samples_done = areq.n_samples;
-    doc = gr_api_response_new(r->model, results, areq.warnings);
-    results = NULL;
-    set_json(r, 200, doc);
+    json_decref(body); /* the request holds what it needs */
+    body = NULL;
+    answer_predict(r, &areq, NULL);
 
 done:
     json_decref(body);
-    json_decref(results);
     gr_api_request_clear(&areq);
-    gr_workspace_free(ws);
-    free(phi);
-    free(used);
     atomic_store(&r->job, JOB_DONE);
     MHD_resume_connection(r->conn);
 }
@@ -476,10 +476,6 @@ static void run_predict_vcf(void *arg)
     req *r = arg;
     gr_error err;
     gr_vcf_result *v = NULL;
-    json_t *results = NULL;
-    gr_workspace *ws = NULL;
-    double *x = NULL, *phi = NULL, *used = NULL;
-    gr_status st = GR_OK;
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
         set_problem(r, 400, "invalid-parameter", "No file part",
                     r->pp_failed ? "a multipart upload takes exactly one well-formed part named "
@@ -500,55 +496,17 @@ static void run_predict_vcf(void *arg)
     r->vopt.max_line = r->h->env.max_vcf_line;
     r->vopt.max_header = r->h->env.max_vcf_header;
     r->vopt.max_samples = r->h->env.max_samples;
-    st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
+    gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
-    if (st)
-        goto fail;
-    gr_api_output out = { r->q_explain >= 0 ? r->q_explain : 1,
-                          r->q_top_k >= 0 ? r->q_top_k : GR_API_DEFAULT_TOP_K };
-    size_t nf = gr_model_get_info(r->model)->n_features;
-    ws = gr_workspace_new(r->model);
-    x = malloc((nf ? nf : 1) * sizeof *x);
-    phi = malloc((nf ? nf : 1) * sizeof *phi);
-    used = malloc((nf ? nf : 1) * sizeof *used);
-    results = json_array();
-    if (!ws || !x || !phi || !used || !results) {
-        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        goto done;
     }
-    for (size_t s = 0; s < v->n_samples; s++) {
-        if (aborted(r))
-            goto done;
-        json_t *one = NULL;
-        if ((st = gr_api_vcf_result(r->model, ws, v, s, &out, r->allow_low, x, phi, used, &one,
-                                    &err)))
-            goto fail;
-        if (json_array_append_new(results, one)) {
-            st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            goto fail;
-        }
-    }
-    r->samples_done = v->n_samples;
-    json_t *warnings = gr_api_vcf_warnings(v);
-    if (!warnings) {
-        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
-    }
-    set_json(r, 200, gr_api_response_new(r->model, results, warnings));
-    json_decref(warnings);
-    results = NULL;
-    goto done;
-fail: {
-    gr_problem_kind k = gr_problem_for_status(st);
-    set_problem(r, k.status, k.slug, k.title, err.text, err.field);
-}
+    answer_predict(r, NULL, v);
+
 done:
     gr_vcf_result_free(v);
-    json_decref(results);
-    gr_workspace_free(ws);
-    free(x);
-    free(phi);
-    free(used);
     atomic_store(&r->job, JOB_DONE);
     MHD_resume_connection(r->conn);
 }
@@ -581,57 +539,77 @@ static int is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
-/* Counts explain/top_k given with no value ("?explain"): MHD reports those
- * as absent to MHD_lookup_connection_value. */
-static enum MHD_Result find_bare(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
+typedef struct {
+    req *r;
+    int bad;          /* 1: VCF-only key on JSON, 2: bad value, 3: too many samples */
+    const char *what; /* the key */
+    char why[240];
+} query_args;
+
+/* One query parameter: a setting (explain, top_k, impute,
+ * allow_low_coverage) for any predict, or a VCF option (sample, absent,
+ * genotype, filter). A key given bare ("?explain") has a NULL value. */
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
 {
     (void)kind;
-    if (!value && (!strcmp(key, "explain") || !strcmp(key, "top_k")))
-        ++*(int *)cls;
+    query_args *a = cls;
+    req *r = a->r;
+    a->what = key;
+    int set = gr_api_setting_parse(&r->given, key, value, a->why, sizeof a->why);
+    if (set >= 0) {
+        a->bad = set ? 0 : 2;
+        return set ? MHD_YES : MHD_NO;
+    }
+    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") ||
+                   !strcmp(key, "genotype") || !strcmp(key, "filter");
+    if (!vcf_only)
+        return MHD_YES;
+    if (!r->vcf) {
+        a->bad = 1;
+        return MHD_NO;
+    }
+    snprintf(a->why, sizeof a->why,
+             "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
+             "sample=<id>", key);
+    if (!value) {
+        a->bad = 2;
+        return MHD_NO;
+    }
+    if (!strcmp(key, "sample")) {
+        char **more = r->n_samples < 100000
+                          ? realloc(r->samples, (r->n_samples + 1) * sizeof *more) : NULL;
+        char *copy = more ? strdup(value) : NULL;
+        if (more)
+            r->samples = more;
+        if (!copy) {
+            a->bad = 3;
+            return MHD_NO;
+        }
+        r->samples[r->n_samples++] = copy;
+    } else if ((!strcmp(key, "absent") && !gr_api_parse_absent(value, &r->vopt.absent)) ||
+               (!strcmp(key, "genotype") && !gr_api_parse_genotype(value, &r->vopt.genotype)) ||
+               (!strcmp(key, "filter") && !gr_api_parse_filter(value, &r->vopt.filter_any))) {
+        a->bad = 2;
+        return MHD_NO;
+    }
     return MHD_YES;
 }
 
-/* Query overrides: 1 when valid (or absent). */
+/* The query's settings and VCF options: 1 when valid, else a 400 is set. */
 static int parse_query(req *r)
 {
-    int bare = 0;
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_bare, &bare);
-    if (bare) {
-        set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
-                    "explain and top_k need a value, e.g. explain=false or top_k=5", NULL);
-        return 0;
-    }
-    const char *ex = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "explain");
-    const char *tk = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "top_k");
-    r->q_explain = -1;
-    r->q_top_k = -1;
-    if (ex) {
-        if (!strcmp(ex, "true"))
-            r->q_explain = 1;
-        else if (!strcmp(ex, "false"))
-            r->q_explain = 0;
-        else {
-            set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
-                        "explain must be true or false", "explain");
-            return 0;
-        }
-    }
-    if (tk) {
-        /* digits only; a huge value means "all", like any value over the
-         * feature count */
-        long v = 0;
-        const char *p = tk;
-        for (; *p >= '0' && *p <= '9'; p++)
-            v = v > 100000000L ? 1000000000L : v * 10 + (*p - '0');
-        if (!*tk || *p) {
-            set_problem(r, 400, "invalid-parameter", "Invalid query parameter",
-                        "top_k must be a whole number >= 0 (0 returns every feature)", "top_k");
-            return 0;
-        }
-        r->q_top_k = v;
-    }
-    return 1;
+    query_args a = { .r = r };
+    r->given = gr_api_settings_unset();
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    if (!a.bad)
+        return 1;
+    if (a.bad == 1)
+        snprintf(a.why, sizeof a.why, "%s applies to VCF uploads, not to JSON requests", a.what);
+    else if (a.bad == 3)
+        snprintf(a.why, sizeof a.why, "too many sample parameters");
+    set_problem(r, 400, "invalid-parameter", "Invalid query parameter", a.why, a.what);
+    return 0;
 }
 
 static int is_vcf_type(const char *ct)
@@ -649,88 +627,6 @@ static int is_vcf_type(const char *ct)
         if (!strncasecmp(ct, types[i], n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
             return 1;
     }
-    return 0;
-}
-
-typedef struct {
-    req *r;
-    int bad;
-    const char *what;
-} vcf_args;
-
-static enum MHD_Result collect_vcf_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
-{
-    (void)kind;
-    vcf_args *a = cls;
-    req *r = a->r;
-    if (a->bad)
-        return MHD_NO;
-    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") ||
-                   !strcmp(key, "genotype") || !strcmp(key, "filter") ||
-                   !strcmp(key, "allow_low_coverage");
-    if (!vcf_only)
-        return MHD_YES;
-    if (!r->vcf) {
-        a->bad = 1;
-        a->what = key;
-        return MHD_NO;
-    }
-    if (!value) {
-        a->bad = 2;
-        a->what = key;
-        return MHD_NO;
-    }
-    if (!strcmp(key, "sample")) {
-        if (r->n_samples >= 100000) {
-            a->bad = 3;
-            a->what = key;
-            return MHD_NO;
-        }
-        char **more = realloc(r->samples, (r->n_samples + 1) * sizeof *more);
-        char *copy = more ? strdup(value) : NULL;
-        if (more)
-            r->samples = more;
-        if (!copy) {
-            a->bad = 3;
-            a->what = key;
-            return MHD_NO;
-        }
-        r->samples[r->n_samples++] = copy;
-    } else if ((!strcmp(key, "absent") && !gr_api_parse_absent(value, &r->vopt.absent)) ||
-               (!strcmp(key, "genotype") && !gr_api_parse_genotype(value, &r->vopt.genotype)) ||
-               (!strcmp(key, "filter") && !gr_api_parse_filter(value, &r->vopt.filter_any))) {
-        a->bad = 2;
-        a->what = key;
-        return MHD_NO;
-    } else if (!strcmp(key, "allow_low_coverage")) {
-        if (strcmp(value, "true") && strcmp(value, "false")) {
-            a->bad = 2;
-            a->what = key;
-            return MHD_NO;
-        }
-        r->allow_low = !strcmp(value, "true");
-    }
-    return MHD_YES;
-}
-
-/* sample (repeatable), absent, genotype, filter, allow_low_coverage. */
-static int parse_vcf_query(req *r)
-{
-    vcf_args a = { r, 0, NULL };
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_vcf_arg, &a);
-    if (!a.bad)
-        return 1;
-    char detail[200];
-    if (a.bad == 1)
-        snprintf(detail, sizeof detail, "%s applies to VCF uploads, not to JSON requests", a.what);
-    else if (a.bad == 3)
-        snprintf(detail, sizeof detail, "too many sample parameters");
-    else
-        snprintf(detail, sizeof detail,
-                 "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
-                 "allow_low_coverage=true|false, sample=<id>", a.what);
-    set_problem(r, 400, "invalid-parameter", "Invalid query parameter", detail, a.what);
     return 0;
 }
 
@@ -787,7 +683,7 @@ static int predict_headers(req *r, const char *name)
             return 0;
         }
     }
-    if (!parse_query(r) || !parse_vcf_query(r))
+    if (!parse_query(r))
         return 0;
     if (!r->vcf)
         return 1;

@@ -92,10 +92,11 @@ void gr_api_request_clear(gr_api_request *r)
     memset(r, 0, sizeof *r);
 }
 
-/* A GT string as a dosage of allele 1: 0/0, 0/1, 1|1, haploid 0 or 1;
- * any missing allele (".", "./1") makes the call missing. Returns 0 when the
- * string is not a genotype of a biallelic feature. */
-static int parse_gt(const char *s, double *out)
+/* A GT string as copies of allele 1: 0/0, 0/1, 1|1, haploid 0 or 1, with
+ * the VCF's rules for ploidy (gr_call_dosage: a haploid call on chrX counts
+ * double); any missing allele (".", "./1") makes the call missing. Returns
+ * 0 when the string is not a genotype of a biallelic feature. */
+static int parse_gt(const char *s, int chr_x, double *out)
 {
     int alleles = 0, dose = 0, missing = 0;
     const char *p = s;
@@ -114,7 +115,7 @@ static int parse_gt(const char *s, double *out)
             return 0;
         p++;
     }
-    *out = missing ? NAN : (double)dose;
+    *out = missing ? NAN : (double)gr_call_dosage(dose, alleles, chr_x);
     return 1;
 }
 
@@ -199,7 +200,9 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
             if (!(d >= 0 && d <= 2))
                 return gr_error_set(err, GR_EINPUT, NULL, 0, field,
                                     "a dosage must be from 0 to 2");
-        } else if (!json_is_string(v) || !parse_gt(json_string_value(v), &d)) {
+        } else if (!json_is_string(v) ||
+                   !parse_gt(json_string_value(v),
+                             !strcmp(gr_model_feature(m, (size_t)idx)->chrom, "X"), &d)) {
             return gr_error_set(err, GR_EINPUT, NULL, 0, field,
                                 "expected a dosage from 0 to 2, a genotype such as \"0/1\" "
                                 "or \"1|1\" (alleles 0, 1 or .), or null");
@@ -312,132 +315,9 @@ fail:
     return st;
 }
 
-typedef struct {
-    size_t i;
-    double mag;
-} ranked;
-
-static int by_magnitude(const void *a, const void *b)
-{
-    const ranked *x = a, *y = b;
-    if (x->mag != y->mag)
-        return x->mag < y->mag ? 1 : -1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* NULL when out of memory. */
-static json_t *attribution(const gr_model *m, size_t j, double phi, double orig, double used)
-{
-    json_t *a = json_object();
-    int bad = json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
-    bad |= json_object_set_new(a, "value", json_real(phi));
-    bad |= json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
-    if (isnan(orig) && !isnan(used))
-        bad |= json_object_set_new(a, "imputed", json_true());
-    if (bad) {
-        json_decref(a);
-        return NULL;
-    }
-    return a;
-}
-
 static const char *space_name(gr_space s)
 {
     return s == GR_SPACE_MARGIN ? "margin" : s == GR_SPACE_PROBABILITY ? "probability" : "identity";
-}
-
-gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_api_request *req,
-                                size_t i, double *phi, double *used, json_t **result,
-                                gr_error *err)
-{
-    gr_api_output o = { req->explain, req->top_k };
-    gr_status st = gr_api_result(m, ws, req->x + i * req->n_features, json_array_get(req->ids, i),
-                                 i, &o, phi, used, result, err);
-    if (st && err) { /* prefix the sample to the feature the core named */
-        char feature[sizeof err->field];
-        memcpy(feature, err->field, sizeof feature);
-        snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
-    }
-    return st;
-}
-
-gr_status gr_api_result(const gr_model *m, gr_workspace *ws, const double *x, json_t *sample_id,
-                        size_t i, const gr_api_output *out, double *phi, double *used,
-                        json_t **result, gr_error *err)
-{
-    const gr_model_info *info = gr_model_get_info(m);
-    const size_t nf = info->n_features;
-    gr_api_output req_ = *out, *req = &req_;
-    gr_prediction p;
-    ranked *order = NULL;
-    *result = NULL;
-    gr_status st = gr_predict(m, ws, x, &p, req->explain ? phi : NULL, used, err);
-    if (st)
-        return st;
-    /* jansson's setters take NULL objects and values and say so: any failed
-     * allocation below makes bad non-zero, and nothing leaks */
-    json_t *r = json_object(), *cov = json_object();
-    int bad = json_object_set(r, "sample", sample_id ? sample_id : json_null());
-    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
-    bad |= json_object_set_new(r, "score", json_real(p.score));
-    bad |= json_object_set_new(r, "margin", json_real(p.margin));
-    bad |= json_object_set_new(cov, "expected", json_integer((json_int_t)p.n_expected));
-    bad |= json_object_set_new(cov, "observed", json_integer((json_int_t)p.n_observed));
-    bad |= json_object_set_new(cov, "imputed", json_integer((json_int_t)p.n_imputed));
-    bad |= json_object_set_new(cov, "missing", json_integer((json_int_t)p.n_missing));
-    bad |= json_object_set_new(r, "coverage", cov);
-    if (req->explain && !bad) {
-        json_t *ex = json_object(), *attrs = json_array();
-        bad |= json_object_set_new(ex, "method", json_string(info->explain_method));
-        bad |= json_object_set_new(ex, "space", json_string(space_name(info->space)));
-        bad |= json_object_set_new(ex, "base_value", json_real(p.base_value));
-        if (req->top_k == 0) {
-            for (size_t j = 0; j < nf && !bad; j++)
-                bad |= json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
-        } else {
-            order = malloc(nf * sizeof *order);
-            if (!order) {
-                json_decref(ex);
-                json_decref(attrs);
-                json_decref(r);
-                return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            }
-            size_t k_keep = (size_t)req->top_k < nf ? (size_t)req->top_k : nf;
-            if (k_keep <= 32) {
-                /* keep the k largest in an insertion-sorted prefix: O(n k)
-                 * beats sorting all n when k is small, the common case */
-                size_t have = 0;
-                for (size_t j = 0; j < nf; j++) {
-                    ranked c = { j, fabs(phi[j]) };
-                    if (have == k_keep && by_magnitude(&c, &order[have - 1]) >= 0)
-                        continue;
-                    size_t at = have < k_keep ? have++ : have - 1;
-                    while (at > 0 && by_magnitude(&c, &order[at - 1]) < 0) {
-                        order[at] = order[at - 1];
-                        at--;
-                    }
-                    order[at] = c;
-                }
-            } else {
-                for (size_t j = 0; j < nf; j++)
-                    order[j] = (ranked){ j, fabs(phi[j]) };
-                qsort(order, nf, sizeof *order, by_magnitude);
-            }
-            for (long k = 0; k < req->top_k && (size_t)k < nf && !bad; k++) {
-                size_t j = order[k].i;
-                bad |= json_array_append_new(attrs, attribution(m, j, phi[j], x[j], used[j]));
-            }
-            free(order);
-        }
-        bad |= json_object_set_new(ex, "attributions", attrs);
-        bad |= json_object_set_new(r, "explanation", ex);
-    }
-    if (bad) {
-        json_decref(r);
-        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    }
-    *result = r;
-    return GR_OK;
 }
 
 json_t *gr_api_model_json(const gr_model *m, int full)
@@ -467,6 +347,7 @@ json_t *gr_api_model_json(const gr_model *m, int full)
     }
     json_object_set_new(o, "base_margin", json_real(in->base_margin));
     json_object_set_new(o, "min_coverage", json_real(in->min_coverage));
+    json_object_set_new(o, "impute", json_string(gr_impute_name(in->impute)));
     if (in->pgs_id[0])
         json_object_set_new(o, "pgs_id", json_string(in->pgs_id));
     json_t *files = json_object();

@@ -34,25 +34,6 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
                                gr_api_request *out, gr_error *err);
 void gr_api_request_clear(gr_api_request *r);
 
-/* What a result shows: attributions or not, and how many (0 = all). */
-typedef struct {
-    int explain;
-    long top_k;
-} gr_api_output;
-
-/* One result object for dosages x (n_features, NaN missing), labelled with
- * sample_id (borrowed; NULL for null) and index i; phi and used are scratch
- * of n_features doubles. On success *result is new. */
-gr_status gr_api_result(const gr_model *m, gr_workspace *ws, const double *x, json_t *sample_id,
-                        size_t i, const gr_api_output *out, double *phi, double *used,
-                        json_t **result, gr_error *err);
-
-/* Predicts sample i of req with ws, using phi and used (n_features doubles
- * each) as scratch. On success *result is a new result object. */
-gr_status gr_api_predict_sample(const gr_model *m, gr_workspace *ws, const gr_api_request *req,
-                                size_t i, double *phi, double *used, json_t **result,
-                                gr_error *err);
-
 /* Returns a new response object: {"model":..., "results": results, "warnings": ...}.
  * Takes ownership of results; warnings is borrowed. NULL when out of memory
  * (results released all the same). */

@@ -1,6 +1,5 @@
-/* predict_vcf.h - predict results for the samples of a VCF read by
- * core/vcf.c: the min_coverage check and the VCF coverage counts in the
- * response, shared by the CLI and the HTTP route. */
+/* predict_vcf.h - the VCF side of the API, shared by the CLI and the HTTP
+ * route: a VCF read's warnings as JSON, and the VCF option words. */
 #ifndef GR_API_PREDICT_VCF_H
 #define GR_API_PREDICT_VCF_H
 
@@ -8,14 +7,6 @@
 
 #include "api/predict_json.h"
 #include "core/vcf.h"
-
-/* Result object for sample s of v. When the sample's observed share is below
- * the model's min_coverage: GR_EINPUT naming the counts, unless
- * allow_low_coverage, which marks the result "low_coverage": true.
- * x, phi and used are scratch of n_features doubles. */
-gr_status gr_api_vcf_result(const gr_model *m, gr_workspace *ws, const gr_vcf_result *v, size_t s,
-                            const gr_api_output *out, int allow_low_coverage, double *x,
-                            double *phi, double *used, json_t **result, gr_error *err);
 
 /* Returns a new JSON array of v's warnings, NULL when out of memory. */
 json_t *gr_api_vcf_warnings(const gr_vcf_result *v);

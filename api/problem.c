@@ -6,9 +6,9 @@
 #include "api/problem.h"
 #include "core/error.h"
 
-char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
-                      const char *field, const char *instance, const char *request_id,
-                      size_t *len)
+json_t *gr_problem_object(unsigned status, const char *slug, const char *title,
+                          const char *detail, const char *field, const char *instance,
+                          const char *request_id)
 {
     char type[96], d[2048], f[256], in[512];
     snprintf(type, sizeof type, "urn:genorisk:problem:%s", slug);
@@ -21,13 +21,23 @@ char *gr_problem_json(unsigned status, const char *slug, const char *title, cons
     gr_utf8_scrub(d);
     gr_utf8_scrub(f);
     gr_utf8_scrub(in);
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", title,
-                          "status", (int)status, "detail", d, "instance", in, "request_id",
-                          request_id ? request_id : "");
-    if (o && f[0] && json_object_set_new(o, "field", json_string(f))) {
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title, "status",
+                          (int)status, "detail", d);
+    if (o && ((instance && json_object_set_new(o, "instance", json_string(in))) ||
+              (request_id && json_object_set_new(o, "request_id", json_string(request_id))) ||
+              (f[0] && json_object_set_new(o, "field", json_string(f))))) {
         json_decref(o);
         o = NULL;
     }
+    return o;
+}
+
+char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
+                      const char *field, const char *instance, const char *request_id,
+                      size_t *len)
+{
+    json_t *o = gr_problem_object(status, slug, title, detail, field, instance ? instance : "",
+                                  request_id ? request_id : "");
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     *len = s ? strlen(s) : 0;
@@ -40,6 +50,8 @@ gr_problem_kind gr_problem_for_status(gr_status st)
     case GR_EINPUT:
     case GR_ELIMIT:
         return (gr_problem_kind){ 422, "invalid-input", "Unprocessable input" };
+    case GR_ECOVERAGE:
+        return (gr_problem_kind){ 422, "low-coverage", "Too few of the model's variants" };
     case GR_ENOMEM:
         return (gr_problem_kind){ 500, "internal", "Out of memory" };
     default:

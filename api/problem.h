@@ -3,6 +3,7 @@
 #ifndef GR_API_PROBLEM_H
 #define GR_API_PROBLEM_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -13,6 +14,13 @@
 char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
                       const char *field, const char *instance, const char *request_id,
                       size_t *len);
+
+/* The same problem as a new JSON object (NULL when out of memory); instance
+ * and request_id are left out when NULL, as in the per-sample "error" of a
+ * predict result. */
+json_t *gr_problem_object(unsigned status, const char *slug, const char *title,
+                          const char *detail, const char *field, const char *instance,
+                          const char *request_id);
 
 /* How a predict-time library status answers over HTTP. */
 typedef struct {

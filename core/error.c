@@ -15,6 +15,7 @@ const char *gr_strerror(gr_status st)
     case GR_EUNSUPPORTED: return "unsupported model feature";
     case GR_EINPUT: return "invalid input";
     case GR_ELIMIT: return "limit exceeded";
+    case GR_ECOVERAGE: return "too few of the model's variants";
     case GR_EINVAL: return "invalid argument";
     }
     return "unknown status";

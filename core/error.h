@@ -16,6 +16,7 @@ typedef enum {
     GR_EUNSUPPORTED, /* well-formed, but uses something genorisk does not support */
     GR_EINPUT,       /* sample input is malformed or unusable */
     GR_ELIMIT,       /* a size, count or depth limit was exceeded */
+    GR_ECOVERAGE,    /* a sample has too few of the model's variants (min_coverage) */
     GR_EINVAL        /* the caller broke an API contract */
 } gr_status;
 

@@ -110,8 +110,10 @@ gr_linear *gr_linear_new(size_t n);
 void gr_linear_free(gr_linear *l);
 /* Fills expected[] from the features' means. */
 void gr_linear_finish(gr_linear *l, const gr_feature *features);
-/* x: dosages with NaN for missing (imputation happens here, not before). */
-double gr_linear_predict(const gr_linear *l, const double *x, double *phi, double *base);
+/* x: dosages with NaN for missing (imputation happens here, not before:
+ * impute=mean adds a missing term's expectation, impute=none adds nothing). */
+double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, double *phi,
+                         double *base);
 
 /* ---- small-string storage ---- */
 
@@ -137,6 +139,7 @@ struct gr_model {
     char *name, *version, *description, *genome_build, *dir, *artifact,
         *features_file, *algorithm, *pgs_id;
     double min_coverage;
+    gr_impute impute;
     gr_link link;
     size_t n_features, cap_features;
     gr_feature *features;
@@ -154,6 +157,7 @@ typedef struct {
     gr_task task;
     gr_format format;
     double min_coverage;
+    gr_impute impute; /* "impute", else none for xgboost-json, mean otherwise */
 } gr_manifest;
 
 gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err);

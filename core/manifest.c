@@ -32,7 +32,7 @@ static int valid_file_name(const char *s)
 
 static const char *const known_keys[] = {
     "$schema", "name", "version", "description", "task", "format",
-    "artifact", "features", "genome_build", "min_coverage", NULL
+    "artifact", "features", "genome_build", "min_coverage", "impute", NULL
 };
 
 void gr_manifest_clear(gr_manifest *m)
@@ -182,6 +182,14 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
             goto fail;
         }
         out->min_coverage = v;
+    }
+    /* XGBoost learned where a missing value goes; imputing a mean there
+     * would score differently from XGBoost itself */
+    out->impute = out->format == GR_FORMAT_XGBOOST_JSON ? GR_IMPUTE_NONE : GR_IMPUTE_MEAN;
+    json_t *im = json_object_get(root, "impute");
+    if (im && (!json_is_string(im) || !gr_impute_parse(json_string_value(im), &out->impute))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "impute", "must be \"none\" or \"mean\"");
+        goto fail;
     }
 
 fail:

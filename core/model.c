@@ -254,6 +254,7 @@ static gr_status fill_info(gr_model *m)
     in->algorithm = m->algorithm ? m->algorithm : format_name(in->format);
     in->pgs_id = m->pgs_id ? m->pgs_id : "";
     in->min_coverage = m->min_coverage;
+    in->impute = m->impute;
     in->n_features = m->n_features;
     in->n_features_with_mean = 0;
     for (size_t i = 0; i < m->n_features; i++)
@@ -307,6 +308,7 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     m->artifact = man.artifact;
     m->features_file = man.features;
     m->min_coverage = man.min_coverage;
+    m->impute = man.impute;
     m->info.task = man.task;
     m->info.format = man.format;
     memset(&man, 0, sizeof man); /* ownership moved into m */

@@ -32,6 +32,18 @@ typedef enum {
  * IDENTITY) or the score (PROBABILITY). */
 typedef enum { GR_SPACE_MARGIN, GR_SPACE_PROBABILITY, GR_SPACE_IDENTITY } gr_space;
 
+/* What a missing dosage becomes (docs/model-format.md, Missing genotypes).
+ * NONE: trees take the branch they learned (default_left), linear and PGS
+ * terms add nothing, as XGBoost and plink2 --score no-mean-imputation do.
+ * MEAN: the feature's mean from features.tsv (or 2 x the PGS allele
+ * frequency) where it has one; features without a mean stay missing. */
+typedef enum { GR_IMPUTE_NONE, GR_IMPUTE_MEAN } gr_impute;
+
+/* "none" or "mean". */
+const char *gr_impute_name(gr_impute v);
+/* Parses "none" or "mean" into *out: 1, or 0 when s is neither. */
+int gr_impute_parse(const char *s, gr_impute *out);
+
 /* Everything a caller may want to show about a model. Strings are borrowed
  * from the model and live as long as it does; optional ones are "" when absent. */
 typedef struct {
@@ -51,7 +63,8 @@ typedef struct {
     int max_depth;              /* longest root-to-leaf path in edges */
     size_t n_features_with_mean;
     double base_margin;         /* bias before any tree or weight */
-    double min_coverage;        /* manifest: least share of observed variants (VCF input) */
+    double min_coverage;        /* manifest: least share of observed variants */
+    gr_impute impute;           /* manifest: the default for missing dosages */
 } gr_model_info;
 
 typedef struct {
@@ -87,9 +100,23 @@ long gr_model_find_feature(const gr_model *m, const char *key);
 char *gr_chrom_normalize(const char *in, char *out, size_t size);
 
 /* Returns new scratch memory for one thread's predictions on m, NULL when out
- * of memory. A workspace must not be shared between threads at once. */
+ * of memory. A workspace must not be shared between threads at once. It
+ * imputes as the model's manifest says until gr_workspace_set_impute. */
 gr_workspace *gr_workspace_new(const gr_model *m);
 void gr_workspace_free(gr_workspace *ws);
+/* How gr_predict with ws treats missing dosages from now on. */
+void gr_workspace_set_impute(gr_workspace *ws, gr_impute how);
+
+/* The coverage rule, for every input: 1 when a sample with `observed` of
+ * the model's variants given a dosage may be scored (observed / n_features
+ * >= min_coverage; a model without features always may). */
+int gr_coverage_ok(const gr_model *m, size_t observed);
+
+/* Copies of the counted allele in a called genotype: count of its ploidy
+ * alleles are the counted one. A haploid call on chrX counts double, as
+ * plink2 counts it (docs/vcf-matching.md, rule 6); the result is at most 2.
+ * JSON genotype strings and VCF records both go through here. */
+int gr_call_dosage(int count, int ploidy, int chr_x);
 
 typedef struct {
     double margin;      /* raw value before the link */
@@ -97,9 +124,9 @@ typedef struct {
     double base_value;  /* expected value of the explained output; set when phi given */
     size_t n_expected;  /* features in the model */
     size_t n_observed;  /* features given a dosage */
-    size_t n_imputed;   /* missing, filled with the feature's mean */
-    size_t n_missing;   /* missing with no mean: trees take the default branch,
-                           linear terms add nothing */
+    size_t n_imputed;   /* missing, filled with the feature's mean (impute=mean) */
+    size_t n_missing;   /* missing and not imputed: trees take the default
+                           branch, linear terms add nothing */
 } gr_prediction;
 
 /* Predicts one sample. x holds n_features ALT dosages in model order, NaN for

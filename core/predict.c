@@ -8,6 +8,7 @@
 
 struct gr_workspace {
     const gr_model *m;
+    gr_impute impute;
     double *xf;   /* dosages as the trees compare them: (double)(float) */
     uint8_t *dir; /* per forest node: does this row go left */
 };
@@ -18,6 +19,7 @@ gr_workspace *gr_workspace_new(const gr_model *m)
     if (!ws)
         return NULL;
     ws->m = m;
+    ws->impute = m->impute;
     ws->xf = malloc((m->n_features ? m->n_features : 1) * sizeof *ws->xf);
     ws->dir = malloc(m->forest && m->forest->n_nodes ? m->forest->n_nodes : 1);
     if (!ws->xf || !ws->dir) {
@@ -36,6 +38,40 @@ void gr_workspace_free(gr_workspace *ws)
     free(ws);
 }
 
+void gr_workspace_set_impute(gr_workspace *ws, gr_impute how)
+{
+    ws->impute = how;
+}
+
+const char *gr_impute_name(gr_impute v)
+{
+    return v == GR_IMPUTE_MEAN ? "mean" : "none";
+}
+
+int gr_impute_parse(const char *s, gr_impute *out)
+{
+    if (!strcmp(s, "none"))
+        *out = GR_IMPUTE_NONE;
+    else if (!strcmp(s, "mean"))
+        *out = GR_IMPUTE_MEAN;
+    else
+        return 0;
+    return 1;
+}
+
+int gr_coverage_ok(const gr_model *m, size_t observed)
+{
+    size_t n = m->n_features;
+    return n == 0 || (double)observed / (double)n >= m->min_coverage;
+}
+
+int gr_call_dosage(int count, int ploidy, int chr_x)
+{
+    if (ploidy == 1 && chr_x)
+        count *= 2;
+    return count > 2 ? 2 : count;
+}
+
 gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
                      gr_prediction *out, double *phi, double *used, gr_error *err)
 {
@@ -48,7 +84,8 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
         if (isnan(v)) {
-            v = m->features[i].mean;
+            if (ws->impute == GR_IMPUTE_MEAN)
+                v = m->features[i].mean;
             if (isnan(v))
                 out->n_missing++;
             else
@@ -72,7 +109,7 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
             out->base_value = m->info.base_margin + m->forest->expected;
         }
     } else {
-        out->margin = gr_linear_predict(m->linear, x, phi, &out->base_value);
+        out->margin = gr_linear_predict(m->linear, x, ws->impute, phi, &out->base_value);
     }
     out->score = m->link == GR_LINK_LOGISTIC ? 1.0 / (1.0 + exp(-out->margin)) : out->margin;
     return GR_OK;

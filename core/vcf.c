@@ -377,11 +377,7 @@ static uint16_t sample_dosage(ctx *c, int s, int a, int gtw, int dsw, int n_alt,
     c->calls++;
     c->homref_calls += zeros == ploidy;
     /* rule 6: a haploid call on chrX counts double, as plink2 counts it */
-    if (ploidy == 1 && chr_x)
-        count *= 2;
-    if (count > 2)
-        count = 2;
-    return (uint16_t)(count * (int)GR_VCF_DOSAGE_SCALE);
+    return (uint16_t)(gr_call_dosage(count, ploidy, chr_x) * (int)GR_VCF_DOSAGE_SCALE);
 }
 
 static int hom_ref(const ctx *c, int s, int gtw)
@@ -574,7 +570,6 @@ void gr_vcf_result_free(gr_vcf_result *r)
         free(r->sample_ids[i]);
     free(r->sample_ids);
     free(r->dosage);
-    free(r->coverage);
     for (size_t i = 0; i < r->n_warnings; i++)
         free(r->warnings[i]);
     free(r->warnings);
@@ -1032,8 +1027,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     r->build = build;
     r->sample_ids = calloc(ns, sizeof *r->sample_ids);
     r->dosage = malloc(ns * (nf ? nf : 1) * sizeof *r->dosage);
-    r->coverage = calloc(ns, sizeof *r->coverage);
-    if (!r->sample_ids || !r->dosage || !r->coverage) {
+    if (!r->sample_ids || !r->dosage) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL,
                           "out of memory for %zu samples x %zu variants", ns, nf);
         goto fail;
@@ -1120,25 +1114,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         ambiguous += !!(c.flags[f] & F_AMBIGUOUS);
         multi += !!(c.flags[f] & F_MULTI);
     }
-    for (size_t s = 0; s < ns; s++) {
-        gr_vcf_coverage *cv = &r->coverage[s];
-        cv->expected = nf;
-        cv->matched = matched;
-        cv->flipped = flipped;
-        cv->swapped = swapped;
-        cv->ambiguous = ambiguous;
-        cv->multiallelic = multi;
-        /* as for JSON input: observed + imputed + missing = expected */
-        const uint16_t *d = r->dosage + s * nf;
-        for (size_t f = 0; f < nf; f++)
-            if (d[f] == GR_VCF_MISSING) {
-                if (isnan(m->features[f].mean))
-                    cv->missing++;
-                else
-                    cv->imputed++;
-            }
-        cv->observed = nf - cv->missing - cv->imputed;
-    }
+    r->match = (gr_vcf_match){ matched, flipped, swapped, ambiguous, multi };
     char w[300];
     if (c.duplicates) {
         snprintf(w, sizeof w,

@@ -32,13 +32,14 @@ typedef struct {
                                   * memory is sized by the sample count. */
 } gr_vcf_options;
 
-/* Per-sample matching counts: observed + imputed + missing = expected, as in
- * JSON results; imputed and missing split the variants without a dosage by
- * whether the model has a mean for them. */
+/* How the model's variants were found in the file, the same for every
+ * sample: matched by a record (the rest had none), and of those how many
+ * needed a strand flip, an allele swap, were strand-ambiguous or sat in a
+ * multi-allelic record. Per-sample counts (observed, imputed, missing)
+ * follow from the dosages and the impute rule, in the predict pipeline. */
 typedef struct {
-    size_t expected, observed, matched, flipped, swapped, ambiguous, multiallelic, missing,
-        imputed;
-} gr_vcf_coverage;
+    size_t matched, flipped, swapped, ambiguous, multiallelic;
+} gr_vcf_match;
 
 /* Dosages are kept in steps of 1/16384 (as plink2 does) in 16 bits. */
 #define GR_VCF_DOSAGE_SCALE 16384.0
@@ -48,7 +49,7 @@ typedef struct {
     size_t n_samples, n_features;
     char **sample_ids;           /* VCF order */
     uint16_t *dosage;            /* n_samples x n_features, GR_VCF_MISSING when missing */
-    gr_vcf_coverage *coverage;   /* per sample */
+    gr_vcf_match match;
     char **warnings;             /* never hold genotypes or sample ids */
     size_t n_warnings;
     const char *build;           /* "GRCh37", "GRCh38" or "" when the header does not say */

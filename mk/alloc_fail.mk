@@ -5,13 +5,14 @@
 #
 #   make alloc-fail-test      build and run it (about 35 s on 2 cores)
 #
-# The core and the two API files it drives are compiled again here, into
+# The core and the API files it drives are compiled again here, into
 # libgenorisk_af.a: build/sanitize/libgenorisk.a would bring ASan along.
 
 AF_BUILD  := build/alloc_fail
 AF_CC     ?= gcc
 AF_CFLAGS := -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I. -O1 -g
 AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
+             $(AF_BUILD)/api/predict_run.o $(AF_BUILD)/api/problem.o \
              $(AF_BUILD)/api/predict_vcf.o
 AF_LIB    := $(AF_BUILD)/libgenorisk_af.a
 AF_BIN    := $(AF_BUILD)/alloc_fail_test

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/predict_json.h"
+#include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
 
@@ -75,49 +76,77 @@ static void print_error(const char *what, const gr_error *err)
 
 /* ---- predict ---- */
 
+/* One thread's share of the samples: first, first + step, ... */
 typedef struct {
-    const gr_model *m;
-    const gr_api_request *req;  /* JSON input, or */
-    const gr_vcf_result *vcf;   /* VCF input */
-    const gr_api_output *out;
-    int allow_low;
-    size_t n;                   /* samples */
+    const gr_api_job *job;
     json_t **results;
-    gr_error *errs; /* one per sample slot that failed */
-    gr_status *status;
     size_t first, step;
-} job;
+    gr_status st;
+    gr_error err;
+} share;
 
-static void *run_job(void *arg)
+static void *run_share(void *arg)
 {
-    job *j = arg;
-    size_t nf = gr_model_get_info(j->m)->n_features;
-    gr_workspace *ws = gr_workspace_new(j->m);
-    double *phi = malloc((nf ? nf : 1) * sizeof *phi);
-    double *used = malloc((nf ? nf : 1) * sizeof *used);
-    double *x = malloc((nf ? nf : 1) * sizeof *x);
-    for (size_t i = j->first; i < j->n; i += j->step) {
-        if (!ws || !phi || !used || !x) {
-            j->status[i] = gr_error_set(&j->errs[i], GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            break;
-        }
-        if (j->vcf)
-            j->status[i] = gr_api_vcf_result(j->m, ws, j->vcf, i, j->out, j->allow_low, x, phi,
-                                             used, &j->results[i], &j->errs[i]);
-        else
-            j->status[i] = gr_api_predict_sample(j->m, ws, j->req, i, phi, used, &j->results[i],
-                                                 &j->errs[i]);
-        if (j->status[i])
-            break;
-    }
-    gr_workspace_free(ws);
-    free(phi);
-    free(used);
-    free(x);
+    share *sh = arg;
+    sh->st = gr_api_predict_range(sh->job, sh->first, sh->step, sh->results, &sh->err);
     return NULL;
 }
 
-static int cmd_predict(int argc, char **argv)
+/* Runs the job on `threads` threads into results (n slots); returns the
+ * status of the first sample that failed, its error in *err. */
+static gr_status run_threads(const gr_api_job *job, long threads, json_t **results,
+                             gr_error *err)
+{
+    size_t n = gr_api_job_samples(job);
+    share *sh = calloc((size_t)threads, sizeof *sh);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    char *started = calloc((size_t)threads, 1);
+    gr_status st = GR_OK;
+    if (!sh || !tids || !started) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (long t = 0; t < threads; t++) {
+        sh[t] = (share){ job, results, (size_t)t, (size_t)threads, GR_OK, { 0 } };
+        started[t] = t > 0 && !pthread_create(&tids[t], NULL, run_share, &sh[t]);
+    }
+    for (long t = 0; t < threads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            run_share(&sh[t]); /* the first share, or one no thread could take */
+    }
+    /* a thread stops at its first failure and leaves that slot empty: the
+     * first empty slot is the first sample that failed */
+    for (size_t i = 0; i < n; i++)
+        if (!results[i]) {
+            share *f = &sh[i % (size_t)threads];
+            st = f->st ? f->st : GR_ENOMEM;
+            if (err)
+                *err = f->err;
+            break;
+        }
+
+fail:
+    free(sh);
+    free(tids);
+    free(started);
+    return st;
+}
+
+/* What `genorisk predict` was asked to do. */
+typedef struct {
+    const char *model_dir, *input, *output, *vcf_path;
+    long threads;
+    int compact, vcf_flags;
+    gr_api_settings given; /* --explain, --top-k, --impute, --allow-low-coverage */
+    gr_vcf_options vopt;
+    const char **samples;  /* --sample, repeatable (owned array) */
+    size_t n_samples;
+} predict_args;
+
+/* Parses the flags into a; returns -1 to go on, else the exit code. */
+static int parse_predict_flags(int argc, char **argv, predict_args *a)
 {
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },   { "input", required_argument, NULL, 'i' },
@@ -128,269 +157,208 @@ static int cmd_predict(int argc, char **argv)
         { "genotype", required_argument, NULL, 'g' }, { "filter", required_argument, NULL, 'f' },
         { "allow-low-coverage", no_argument, NULL, 'L' },
         { "explain", required_argument, NULL, 'e' }, { "top-k", required_argument, NULL, 'k' },
+        { "impute", required_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 }
     };
-    const char *model_dir = NULL, *input = NULL, *output = NULL, *vcf_path = NULL;
-    long threads = 1, top_k = -1;
-    int compact = 0, c, rc = 0, explain = -1, allow_low = 0, vcf_flags = 0;
-    gr_vcf_options vopt = { 0 };
-    const char **samples = NULL;
-    size_t n_samples = 0;
+    int c;
+    char why[240];
+    a->threads = 1;
+    a->given = gr_api_settings_unset();
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:t:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'i': input = optarg; break;
-        case 'o': output = optarg; break;
-        case 'c': compact = 1; break;
+        case 'm': a->model_dir = optarg; break;
+        case 'i': a->input = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'c': a->compact = 1; break;
         case 't': {
             char *end;
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 256) {
+            a->threads = strtol(optarg, &end, 10);
+            if (*end || a->threads < 1 || a->threads > 256) {
                 fprintf(stderr, "genorisk: --threads must be a number from 1 to 256\n");
                 return EXIT_USAGE;
             }
             break;
         }
-        case 'v': vcf_path = optarg; break;
-        case 'L': allow_low = 1; break;
+        case 'v': a->vcf_path = optarg; break;
+        case 'L': a->given.allow_low_coverage = 1; break;
         case 's': {
-            const char **more = realloc(samples, (n_samples + 1) * sizeof *more);
+            const char **more = realloc(a->samples, (a->n_samples + 1) * sizeof *more);
             if (!more) {
-                free(samples);
                 fprintf(stderr, "genorisk: out of memory\n");
                 return 1;
             }
-            samples = more;
-            samples[n_samples++] = optarg;
+            a->samples = more;
+            a->samples[a->n_samples++] = optarg;
             break;
         }
         case 'a':
         case 'g':
         case 'f':
-            vcf_flags = 1;
-            if ((c == 'a' && !gr_api_parse_absent(optarg, &vopt.absent)) ||
-                (c == 'g' && !gr_api_parse_genotype(optarg, &vopt.genotype)) ||
-                (c == 'f' && !gr_api_parse_filter(optarg, &vopt.filter_any))) {
+            a->vcf_flags = 1;
+            if ((c == 'a' && !gr_api_parse_absent(optarg, &a->vopt.absent)) ||
+                (c == 'g' && !gr_api_parse_genotype(optarg, &a->vopt.genotype)) ||
+                (c == 'f' && !gr_api_parse_filter(optarg, &a->vopt.filter_any))) {
                 fprintf(stderr, "genorisk: --%s: '%s' is not one of %s\n",
                         c == 'a' ? "absent" : c == 'g' ? "genotype" : "filter", optarg,
                         c == 'a' ? "missing, ref" : c == 'g' ? "auto, gt, ds" : "pass, any");
-                free(samples);
                 return EXIT_USAGE;
             }
             break;
         case 'e':
-            if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-                fprintf(stderr, "genorisk: --explain must be true or false\n");
-                free(samples);
-                return EXIT_USAGE;
-            }
-            explain = !strcmp(optarg, "true");
-            break;
-        case 'k': {
-            char *end;
-            top_k = strtol(optarg, &end, 10);
-            if (*end || !*optarg || top_k < 0) {
-                fprintf(stderr, "genorisk: --top-k must be a whole number >= 0\n");
-                free(samples);
+        case 'k':
+        case 'I': {
+            /* the query parameters' rules, so the CLI and the daemon agree */
+            const char *key = c == 'e' ? "explain" : c == 'k' ? "top_k" : "impute";
+            if (gr_api_setting_parse(&a->given, key, optarg, why, sizeof why) != 1) {
+                fprintf(stderr, "genorisk: --%s: %s\n", c == 'k' ? "top-k" : key, why);
                 return EXIT_USAGE;
             }
             break;
         }
-        case 'h': free(samples); fputs(usage_predict, stdout); return 0;
-        case 'V': free(samples); printf("genorisk %s\n", GR_VERSION); return 0;
-        default: free(samples); fputs(usage_predict, stderr); return EXIT_USAGE;
+        case 'h': fputs(usage_predict, stdout); return 0;
+        case 'V': printf("genorisk %s\n", GR_VERSION); return 0;
+        default: fputs(usage_predict, stderr); return EXIT_USAGE;
         }
     }
-    if (!model_dir || !input == !vcf_path || optind != argc) {
+    if (!a->model_dir || !a->input == !a->vcf_path || optind != argc) {
         fprintf(stderr, "genorisk: predict needs --model and one of --input or --vcf%s\n\n%s",
                 optind != argc ? ", and no other arguments" : "", usage_predict);
-        free(samples);
         return EXIT_USAGE;
     }
-    if (!vcf_path && (n_samples || allow_low || vcf_flags)) {
-        fprintf(stderr, "genorisk: --sample, --absent, --genotype, --filter and "
-                        "--allow-low-coverage go with --vcf\n");
-        free(samples);
+    if (!a->vcf_path && (a->n_samples || a->vcf_flags)) {
+        fprintf(stderr, "genorisk: --sample, --absent, --genotype and --filter go with --vcf\n");
         return EXIT_USAGE;
     }
+    return -1;
+}
 
-    gr_model *m = NULL;
-    gr_api_request req = { 0 };
-    size_t ns_alloc = 0;
-    gr_vcf_result *vcf = NULL;
-    json_t *warnings = NULL;
-    gr_api_output outopt = { 1, GR_API_DEFAULT_TOP_K };
-    const char *source = vcf_path ? vcf_path : input;
+/* Reads the VCF for m into *vcf; returns an exit code (0 ok). */
+static int load_vcf(const gr_model *m, predict_args *a, gr_vcf_result **vcf)
+{
     gr_error err;
-    json_t *body = NULL, *resp = NULL, *results = NULL, **slots = NULL;
-    gr_error *errs = NULL;
-    gr_status *status = NULL;
-    pthread_t *tids = NULL;
-    job *jobs = NULL;
-    FILE *out = NULL;
+    int from_stdin = !strcmp(a->vcf_path, "-");
+    a->vopt.samples = a->samples;
+    a->vopt.n_samples = a->n_samples;
+    a->vopt.threads = a->threads > 1 ? (int)a->threads : 0;
+    /* offline, a header of any size is read, but a file's header is still
+     * measured first, for the IDX claims htslib would size its tables by (a
+     * pipe cannot be read twice, so stdin is not) */
+    a->vopt.max_header = from_stdin ? 0 : SIZE_MAX;
+    gr_status st = gr_vcf_read(m, from_stdin ? "<stdin>" : a->vcf_path, from_stdin ? dup(0) : -1,
+                               &a->vopt, vcf, &err);
+    if (st)
+        print_error(NULL, &err);
+    return exit_for(st, 0);
+}
 
-    gr_status st = gr_model_load(model_dir, &m, &err);
-    if (st) {
-        print_error("cannot load model", &err);
-        rc = exit_for(st, 1);
-        goto done;
-    }
-    if (!strcmp(source, "-"))
-        source = "<stdin>";
-    size_t ns;
-    if (vcf_path) {
-        vopt.samples = samples;
-        vopt.n_samples = n_samples;
-        vopt.threads = threads > 1 ? (int)threads : 0;
-        /* offline, a header of any size is read, but a file's header is
-         * still measured first, for the IDX claims htslib would size its
-         * tables by (a pipe cannot be read twice, so stdin is not) */
-        vopt.max_header = strcmp(vcf_path, "-") ? SIZE_MAX : 0;
-        st = gr_vcf_read(m, strcmp(vcf_path, "-") ? vcf_path : "<stdin>",
-                         strcmp(vcf_path, "-") ? -1 : dup(0), &vopt, &vcf, &err);
-        if (st) {
-            print_error(NULL, &err);
-            rc = exit_for(st, 0);
-            goto done;
-        }
-        ns = vcf->n_samples;
-        if (!(warnings = gr_api_vcf_warnings(vcf))) {
-            fprintf(stderr, "genorisk: out of memory\n");
-            rc = 1;
-            goto done;
-        }
-        if (explain >= 0)
-            outopt.explain = explain;
-        if (top_k >= 0)
-            outopt.top_k = top_k;
-        goto run;
-    }
+/* Reads and parses the JSON request for m into req; returns an exit code. */
+static int load_json(const gr_model *m, const char *input, gr_api_request *req)
+{
+    const char *name = strcmp(input, "-") ? input : "<stdin>";
     json_error_t je;
+    gr_error err;
     errno = 0; /* jansson may go on past a failed allocation: see gr_api_json_loadb */
-    body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
-                              : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
+    json_t *body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
+                                      : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
     if (errno == ENOMEM || (!body && json_error_code(&je) == json_error_out_of_memory)) {
+        json_decref(body);
         fprintf(stderr, "genorisk: out of memory\n");
-        rc = 1;
-        goto done;
+        return 1;
     }
     if (!body) {
         char why[300];
         if (strstr(je.text, "unable to open"))
             fprintf(stderr, "genorisk: cannot read input: %s\n", je.text);
         else
-            fprintf(stderr, "genorisk: %s: invalid JSON at %s\n",
-                    strcmp(input, "-") ? input : "<stdin>", gr_api_json_error(&je, why, sizeof why));
-        rc = EXIT_INPUT;
+            fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name,
+                    gr_api_json_error(&je, why, sizeof why));
+        return EXIT_INPUT;
+    }
+    gr_status st = gr_api_request_parse(m, body, NULL, req, &err);
+    json_decref(body);
+    if (st) {
+        snprintf(err.source, sizeof err.source, "%s", name);
+        print_error(NULL, &err);
+    }
+    return exit_for(st, 0);
+}
+
+/* Writes resp to the --output file or standard output; returns an exit code. */
+static int write_output(const json_t *resp, const predict_args *a)
+{
+    FILE *out = a->output ? fopen(a->output, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output, strerror(errno));
+        return 1;
+    }
+    size_t flags = (a->compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(17);
+    char *text = gr_api_json_dumps(resp, flags);
+    int rc = 0;
+    if (!text) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
+    } else if (fputs(text, out) == EOF || fputc('\n', out) == EOF || fflush(out)) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output ? a->output : "<stdout>",
+                strerror(errno));
+        rc = 1;
+    }
+    free(text);
+    if (out != stdout && fclose(out) && !rc) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output, strerror(errno));
+        rc = 1;
+    }
+    return rc;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+    predict_args a = { 0 };
+    gr_model *m = NULL;
+    gr_api_request req = { 0 };
+    gr_vcf_result *vcf = NULL;
+    json_t **results = NULL, *resp = NULL;
+    size_t n = 0;
+    gr_error err;
+    int rc = parse_predict_flags(argc, argv, &a);
+    if (rc >= 0)
+        goto done;
+    rc = 0;
+    gr_status st = gr_model_load(a.model_dir, &m, &err);
+    if (st) {
+        print_error("cannot load model", &err);
+        rc = exit_for(st, 1);
         goto done;
     }
-    if ((st = gr_api_request_parse(m, body, NULL, &req, &err))) {
-        snprintf(err.source, sizeof err.source, "%s", strcmp(input, "-") ? input : "<stdin>");
+    if ((rc = a.vcf_path ? load_vcf(m, &a, &vcf) : load_json(m, a.input, &req)))
+        goto done;
+    gr_api_job job;
+    gr_api_job_init(&job, m, a.vcf_path ? NULL : &req, vcf, &a.given);
+    n = gr_api_job_samples(&job);
+    results = calloc(n ? n : 1, sizeof *results);
+    st = results ? run_threads(&job, a.threads > (long)n ? (long)n : a.threads, results, &err)
+                 : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!st) {
+        st = gr_api_response_build(&job, results, &resp, &err);
+        n = 0; /* the build took every result */
+    }
+    if (st) {
+        const char *source = a.vcf_path ? a.vcf_path : a.input;
+        snprintf(err.source, sizeof err.source, "%s", strcmp(source, "-") ? source : "<stdin>");
         print_error(NULL, &err);
         rc = exit_for(st, 0);
         goto done;
     }
-    if (explain >= 0)
-        req.explain = explain;
-    if (top_k >= 0)
-        req.top_k = top_k;
-    ns = req.n_samples;
-    warnings = json_incref(req.warnings);
-run:
-    if ((size_t)threads > ns)
-        threads = (long)ns;
-    slots = calloc(ns, sizeof *slots);
-    ns_alloc = slots ? ns : 0;
-    errs = calloc(ns, sizeof *errs);
-    status = calloc(ns, sizeof *status);
-    tids = calloc((size_t)threads, sizeof *tids);
-    jobs = calloc((size_t)threads, sizeof *jobs);
-    if (!slots || !errs || !status || !tids || !jobs) {
-        fprintf(stderr, "genorisk: out of memory\n");
-        rc = 1;
-        goto done;
-    }
-    for (long t = 0; t < threads; t++) {
-        jobs[t] = (job){ m, &req, vcf, &outopt, allow_low, ns, slots, errs, status, (size_t)t,
-                         (size_t)threads };
-        if (t > 0 && pthread_create(&tids[t], NULL, run_job, &jobs[t])) {
-            jobs[t].step = 0; /* not started: run its share below */
-        }
-    }
-    run_job(&jobs[0]);
-    for (long t = 1; t < threads; t++) {
-        if (jobs[t].step)
-            pthread_join(tids[t], NULL);
-        else {
-            jobs[t].step = (size_t)threads;
-            run_job(&jobs[t]);
-        }
-    }
-    results = json_array();
-    for (size_t i = 0; i < ns; i++) {
-        if (status[i]) {
-            snprintf(errs[i].source, sizeof errs[i].source, "%s", source);
-            print_error(NULL, &errs[i]);
-            rc = exit_for(status[i], 0);
-            goto done;
-        }
-        int lost = json_array_append_new(results, slots[i]);
-        slots[i] = NULL;
-        if (lost) {
-            fprintf(stderr, "genorisk: out of memory\n");
-            rc = 1;
-            goto done;
-        }
-    }
-    resp = gr_api_response_new(m, results, warnings);
-    results = NULL;
-    if (!resp) {
-        fprintf(stderr, "genorisk: out of memory\n");
-        rc = 1;
-        goto done;
-    }
-    out = output ? fopen(output, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", output, strerror(errno));
-        rc = 1;
-        goto done;
-    }
-    size_t flags = (compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(17);
-    char *text = gr_api_json_dumps(resp, flags);
-    if (!text) {
-        fprintf(stderr, "genorisk: out of memory\n");
-        rc = 1;
-        goto done;
-    }
-    int failed = fputs(text, out) == EOF || fputc('\n', out) == EOF || fflush(out);
-    free(text);
-    if (failed) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", output ? output : "<stdout>",
-                strerror(errno));
-        rc = 1;
-    }
+    rc = write_output(resp, &a);
 
 done:
-    if (out && out != stdout && fclose(out) && !rc) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", output, strerror(errno));
-        rc = 1;
-    }
-    if (slots)
-        for (size_t i = 0; i < ns_alloc; i++)
-            json_decref(slots[i]);
-    free(slots);
-    free(errs);
-    free(status);
-    free(tids);
-    free(jobs);
-    json_decref(results);
+    for (size_t i = 0; results && i < n; i++)
+        json_decref(results[i]);
+    free(results);
     json_decref(resp);
-    json_decref(body);
     gr_api_request_clear(&req);
     gr_vcf_result_free(vcf);
-    json_decref(warnings);
-    free(samples);
+    free(a.samples);
     gr_model_free(m);
     return rc;
 }

@@ -162,6 +162,8 @@ INVALID = [
     ("unknown task", "cad-logit-demo", _set("task", "survival")),
     ("min_coverage above 1", "cad-logit-demo", _set("min_coverage", 1.5)),
     ("min_coverage not a number", "cad-logit-demo", _set("min_coverage", "0.8")),
+    ("impute median", "cad-logit-demo", _set("impute", "median")),
+    ("impute null", "cad-xgb-demo", _set("impute", None)),
     ("description null", "cad-logit-demo", _set("description", None)),
     ("name missing", "cad-logit-demo", _drop("name")),
     ("pgs-catalog with features \"\"", "cad-pgs-demo", _set("features", "")),
@@ -175,7 +177,9 @@ VALID = [
     ("name ending in '-', 64 characters", "cad-logit-demo", _set("name", "a" * 63 + "-")),
     ("description absent", "cad-logit-demo", _drop("description")),
     ("all optional keys", "cad-pgs-demo",
-     _all(_set("$schema", "../../docs/manifest.schema.json"), _set("min_coverage", 0.9))),
+     _all(_set("$schema", "../../docs/manifest.schema.json"), _set("min_coverage", 0.9),
+          _set("impute", "none"))),
+    ("impute mean on xgboost-json", "cad-xgb-demo", _set("impute", "mean")),
 ]
 
 
@@ -763,6 +767,25 @@ class Live:
                      "samples[0].dosages[1]")
         self.check("POST predict, dosage 3: 422 invalid-input", bad_genotype)
 
+        def one_sample_without_coverage():
+            r = self.call(d, "GET", "/v1/models", "/v1/models")
+            models = {m["name"]: m for m in r.json()["models"]}
+            name = names[0]
+            row = [0] * models[name]["n_features"]
+            body = json.dumps({"samples": [{"dosages": row}, {"genotypes": {}}]})
+            r = self.call(d, "POST", "/v1/models/%s/predict" % name, P, body)
+            why = T(r, P, "post", 200, "application/json")
+            if why:
+                return why
+            res = r.json()["results"]
+            err = res[1].get("error", {})
+            if "score" not in res[0] or "score" in res[1] or \
+                    err.get("type") != "urn:genorisk:problem:low-coverage":
+                return "results %s" % res
+            return None
+        self.check("POST predict, one of two samples without genotypes: 200, its own error",
+                   one_sample_without_coverage)
+
         # metrics, once there is something to count
         def metrics():
             r = self.call(d, "GET", "/metrics", "/metrics")
@@ -908,8 +931,12 @@ class Live:
             self.note(P, "POST", r)
             return T(r, P, "post", 413, "application/problem+json", "body-too-large")
         self.check("--max-body-bytes 100, chunked 101-byte body: 413 body-too-large", chunked)
-        self.check("--max-body-bytes 100, 100-byte body: 200",
-                   lambda: T(self.call(d, "POST", path, P, body[:100]), P, "post", 200))
+        self.check("--max-body-bytes 100, 100-byte body, nothing observed: 422 low-coverage",
+                   lambda: T(self.call(d, "POST", path, P, body[:100]), P, "post", 422,
+                             "application/problem+json", "low-coverage", "coverage"))
+        self.check("--max-body-bytes 100, 100-byte body, allow_low_coverage=true: 200",
+                   lambda: T(self.call(d, "POST", path + "?allow_low_coverage=true", P,
+                                       body[:100]), P, "post", 200))
         two = json.dumps({"samples": [{"genotypes": {}}, {"genotypes": {}}]})
         self.check("--max-samples 1, 2 samples: 422 invalid-input",
                    lambda: T(self.call(d, "POST", path, P, two), P, "post", 422,
@@ -1099,7 +1126,7 @@ class Live:
                 "?sample=VCF-SECRET-P1&sample=VCF-SECRET-P1", field="sample")
         problem("on GRCh37 (chr1 length) to a GRCh38 model", 422, "invalid-input", b37,
                 "text/vcf", field="header", detail="GRCh37")
-        problem("under min_coverage", 422, "invalid-input", half, "text/vcf", field="coverage",
+        problem("under min_coverage", 422, "low-coverage", half, "text/vcf", field="coverage",
                 detail="min_coverage")
         problem("?absent=hom-ref", 400, "invalid-parameter", files["vcf"], "text/vcf",
                 "?absent=hom-ref", field="absent")
@@ -1111,8 +1138,9 @@ class Live:
                 "?allow_low_coverage=1", field="allow_low_coverage")
         with open(os.path.join(REPO, bundle, "example.json"), "rb") as f:
             example = f.read()
-        for q in ("sample=P001", "absent=ref", "genotype=gt", "filter=any",
-                  "allow_low_coverage=true"):
+        problem("?impute=median", 400, "invalid-parameter", files["vcf"], "text/vcf",
+                "?impute=median", field="impute")
+        for q in ("sample=P001", "absent=ref", "genotype=gt", "filter=any"):
             problem("parameter ?%s on a JSON request" % q, 400, "invalid-parameter", example,
                     "application/json", "?" + q, field=q.split("=")[0],
                     detail="applies to VCF uploads")

@@ -411,7 +411,7 @@ def xgb_cases(outdir):
     xgb_case(outdir, "xgb_clf_missing", 12, 40, 40,
              {"objective": "binary:logistic", "max_depth": 5,
               "base_score": 0.3},
-             train_missing=0.10, test_missing=0.10, with_means=False)
+             train_missing=0.10, test_missing=0.10)
     xgb_case(outdir, "xgb_reg", 13, 30, 25,
              {"objective": "reg:squarederror", "max_depth": 4,
               "base_score": 1.7},
@@ -857,7 +857,9 @@ Each directory is a model bundle (`manifest.json`, the artifact, and
   not transform it: default 0.5 is a raw margin of 0.5) and reg:squarederror.
   * `xgb_clf`: binary:logistic, 40 SNPs, 30 trees, depth 4.
   * `xgb_clf_missing`: binary:logistic, 40 SNPs, 40 trees, depth 5,
-    base_score 0.3, ~10% missing in training and test rows (row 0 all missing).
+    base_score 0.3, ~10% missing in training and test rows (row 0 all missing);
+    features.tsv has means, as docs/model-format.md recommends, and genorisk
+    must still score missing calls as XGBoost does (impute defaults to none).
   * `xgb_reg`: reg:squarederror, 30 SNPs, 25 trees, depth 4, base_score 1.7.
   * `xgb_logitraw`: binary:logitraw, 20 SNPs, 20 trees, depth 3 (score = margin).
   * `xgb_deep`: binary:logistic, 30 SNPs, 5 trees, depth 12, min_child_weight 0;

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "api/predict_json.h"
+#include "api/predict_run.h"
 #include "core/internal.h"
 #include "tests/fuzz/common.h"
 
@@ -219,16 +219,26 @@ void gr_fuzz_exercise_model(const gr_model *m)
         }
     }
     (void)gr_model_find_feature(m, "chrX:1:a:g");
-    /* the result object the API answers with, every feature explained */
-    gr_api_output all = { 1, 0 };
+    /* the response the API answers with for the last dosages, every
+     * feature explained, whatever their coverage */
+    gr_api_request one = { .n_samples = 1, .n_features = n, .ids = json_array(), .x = x,
+                           .explain = 1, .top_k = 0, .warnings = json_array() };
+    gr_api_settings given = gr_api_settings_unset();
+    given.allow_low_coverage = 1;
+    gr_api_job job;
+    gr_api_job_init(&job, m, &one, NULL, &given);
     json_t *result = NULL;
     gr_error err;
-    if (gr_api_result(m, ws, x, NULL, 0, &all, phi, used, &result, &err)) {
+    if (!one.ids || !one.warnings || json_array_append_new(one.ids, json_null()))
+        gr_fuzz_fail("out of memory");
+    if (gr_api_predict_all(&job, &result, &err)) {
         char why[700];
         snprintf(why, sizeof why, "the API cannot answer with a prediction of a model that "
                  "loaded: %s", err.text);
         gr_fuzz_fail(why);
     }
+    json_decref(one.ids);
+    json_decref(one.warnings);
     char *answer = gr_api_json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!answer)
         gr_fuzz_fail("a prediction result that does not serialise");

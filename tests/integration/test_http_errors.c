@@ -150,7 +150,7 @@ Test(http_errors, body_too_large_413_by_content_length)
     char *dir;
     daemon_t *d = start_xgb(&dir, "--max-body-bytes", "1000", NULL);
     char *ok = padded_request(1000);
-    http_resp *r = http_post_json(d, PREDICT, ok);
+    http_resp *r = http_post_json(d, PREDICT "?allow_low_coverage=true", ok);
     cr_assert_eq(r->status, 200, "a 1000-byte body is within --max-body-bytes 1000; %s",
                  http_describe(r));
     http_free(r);
@@ -218,7 +218,7 @@ Test(http_errors, body_too_large_413_chunked)
     daemon_t *d = start_xgb(&dir, "--max-body-bytes", "1000", NULL);
     /* a chunked body within the limit works */
     char *ok = padded_request(900);
-    http_resp *r = chunked_post(d->port, PREDICT, ok, 100);
+    http_resp *r = chunked_post(d->port, PREDICT "?allow_low_coverage=true", ok, 100);
     cr_assert_eq(r->status, 200, "chunked upload (no Content-Length) within the limit; %s",
                  http_describe(r));
     json_t *j = http_json(r);
@@ -359,7 +359,7 @@ Test(http_errors, default_limits)
     size_t bl = strlen(body);
     cr_assert(strcmp(body + bl - strlen(tail), tail) == 0);
     strcpy(body + bl - strlen(tail), "]}");
-    http_resp *r = http_post_json(d, PREDICT, body);
+    http_resp *r = http_post_json(d, PREDICT "?allow_low_coverage=true", body);
     cr_assert_eq(r->status, 200, "10000 samples is the default limit; %s", http_describe(r));
     http_free(r);
     free(body);

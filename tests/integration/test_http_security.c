@@ -508,7 +508,7 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
         const char *path, *ctype, *body;
         int want; /* 0: anything but 5xx */
     } session[] = {
-        { XGB_PREDICT, "application/json", json_ok, 200 },
+        { XGB_PREDICT "?allow_low_coverage=true", "application/json", json_ok, 200 },
         { PGS_PREDICT, "text/vcf", vcf, 200 },
         { PGS_PREDICT "?sample=PATIENT-SECRET-V2", "text/vcf", vcf, 200 },
         { PGS_PREDICT "?sample=PATIENT-SECRET-NOPE", "text/vcf", vcf, 422 },

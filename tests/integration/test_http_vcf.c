@@ -144,6 +144,7 @@ typedef struct {
     const char *extra_header; /* more ## lines, or NULL */
     const char *const *samples; /* NULL: P001, P002, P003 */
     int sites_only;          /* no FORMAT and sample columns */
+    int sparse;              /* 1-based: this sample misses every other call */
 } vcf_opts;
 
 /* Odd chromosomes are written 1, 3, ..., even ones chr2, chr4, ...; every
@@ -204,7 +205,9 @@ static buf_t make_vcf(const vcf_opts *o)
             buf_str(&v, "\tGT");
             for (size_t s = 0; samples[s]; s++)
                 buf_fmt(&v, "\t%s",
-                        s == 0 && i % 25 == 0 ? "./." : calls[(i * 7 + (int)s * 3) % 5]);
+                        (s == 0 && i % 25 == 0) || (o->sparse == (int)s + 1 && i % 2)
+                            ? "./."
+                            : calls[(i * 7 + (int)s * 3) % 5]);
         }
         buf_str(&v, "\n");
         i++;
@@ -598,7 +601,7 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     char *example = slurp_file("models/cad-pgs-demo/example.json");
     cr_assert(example);
     const char *params[] = { "sample=DEMO-001", "absent=ref", "genotype=gt", "filter=any",
-                             "allow_low_coverage=true", "absent=missing", NULL };
+                             "absent=missing", NULL };
     for (size_t i = 0; params[i]; i++) {
         char path[200], field[40];
         snprintf(path, sizeof path, PREDICT "?%s", params[i]);
@@ -613,7 +616,7 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     /* bad values and bare parameters on a VCF upload: 400 */
     const char *bad_values[] = { "absent=hom-ref", "absent=REF", "genotype=dosage", "filter=all",
                                  "allow_low_coverage=1", "allow_low_coverage", "sample",
-                                 "absent", NULL };
+                                 "absent", "impute=median", "impute", NULL };
     for (size_t i = 0; bad_values[i]; i++) {
         char path[200], field[40];
         snprintf(path, sizeof path, PREDICT "?%s", bad_values[i]);
@@ -727,9 +730,11 @@ Test(http_vcf, low_coverage_422_unless_allowed)
     buf_t vcf = make_vcf(&(vcf_opts){ .rows = 150 }); /* half: under 0.75 */
     char *p = write_file(files, "half.vcf", &vcf);
     http_resp *r = post(d, PREDICT, "text/vcf", &vcf);
-    json_t *j = expect_problem(r, 422, "invalid-input", PREDICT);
+    json_t *j = expect_problem(r, 422, "low-coverage", PREDICT);
     cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "coverage");
     const char *detail = json_string_value(json_object_get(j, "detail"));
+    cr_assert(strstr(detail, "none of the 3 samples has enough of the model's variants"), "%s",
+              detail);
     cr_assert(strstr(detail, "of 300 model variants observed") && strstr(detail, "min_coverage") &&
                   strstr(detail, "matched 150") && strstr(detail, "swapped 15") &&
                   strstr(detail, "flipped 15") && strstr(detail, "imputed"),
@@ -755,7 +760,7 @@ Test(http_vcf, low_coverage_422_unless_allowed)
 
     /* allow_low_coverage=false is the default; a full file has no low_coverage mark */
     r = post(d, PREDICT "?allow_low_coverage=false", "text/vcf", &vcf);
-    json_decref(expect_problem(r, 422, "invalid-input", PREDICT));
+    json_decref(expect_problem(r, 422, "low-coverage", PREDICT));
     http_free(r);
     buf_t full = make_vcf(&(vcf_opts){ 0 });
     r = post(d, PREDICT "?allow_low_coverage=true&explain=false", "text/vcf", &full);
@@ -765,6 +770,57 @@ Test(http_vcf, low_coverage_422_unless_allowed)
     finish(d);
     free(vcf.p);
     free(full.p);
+    free(p);
+    models_dir_free(models);
+    models_dir_free(spool);
+    models_dir_free(files);
+}
+
+/* One sample under min_coverage does not fail the others: it gets an error
+ * object in its own result, they get scores, and the CLI answers the same. */
+Test(http_vcf, one_low_coverage_sample_among_several_gets_its_own_error)
+{
+    char *models = models_dir_with(PGS, NULL), *spool = models_dir_new(), *files = models_dir_new();
+    daemon_t *d = start(models, spool, NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ .sparse = 2 }); /* P002 misses half its calls */
+    char *p = write_file(files, "sparse.vcf", &vcf);
+    http_resp *r = post(d, PREDICT "?explain=false", "text/vcf", &vcf);
+    const char *extra[] = { "--explain", "false", NULL };
+    expect_as_cli(r, PGS, p, extra, "one sparse sample");
+    json_t *j = http_json(r);
+    json_t *res = json_object_get(j, "results");
+    cr_assert_eq(json_array_size(res), 3);
+    for (size_t s = 0; s < 3; s++) {
+        json_t *one = json_array_get(res, s);
+        json_t *e = json_object_get(one, "error");
+        if (s != 1) {
+            cr_assert(json_is_number(json_object_get(one, "score")), "%s", r->body);
+            cr_assert_null(e);
+            continue;
+        }
+        cr_assert_null(json_object_get(one, "score"), "no score for P002: %s", r->body);
+        cr_assert_str_eq(json_string_value(json_object_get(one, "sample")), "P002");
+        cr_assert_str_eq(json_string_value(json_object_get(e, "type")),
+                         "urn:genorisk:problem:low-coverage");
+        cr_assert_eq(json_integer_value(json_object_get(e, "status")), 422);
+        cr_assert(strstr(json_string_value(json_object_get(e, "detail")), "sample #2: 150 of 300"),
+                  "%s", r->body);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(one, "coverage"),
+                                                        "observed")), 150);
+    }
+    cr_assert(strstr(json_string_value(json_array_get(json_object_get(j, "warnings"), 0)),
+                     "1 of 3 samples are below the model's min_coverage"), "%s", r->body);
+    json_decref(j);
+    http_free(r);
+    /* one sample alone: the 422 */
+    r = post(d, PREDICT "?sample=P002", "text/vcf", &vcf);
+    j = expect_problem(r, 422, "low-coverage", PREDICT);
+    cr_assert(strstr(json_string_value(json_object_get(j, "detail")), "sample #1: 150 of 300"),
+              "%s", r->body);
+    json_decref(j);
+    http_free(r);
+    finish(d);
+    free(vcf.p);
     free(p);
     models_dir_free(models);
     models_dir_free(spool);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "api/predict_json.h"
+#include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
 #include "core/modelset.h"
@@ -803,9 +804,7 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
     json_error_t je;
     gr_api_request req;
     gr_status st = GR_OK;
-    json_t *results = NULL, *doc = NULL;
-    gr_workspace *ws = NULL;
-    double *phi = NULL, *used = NULL;
+    json_t *doc = NULL;
     memset(&req, 0, sizeof req);
     json_t *body = gr_api_json_loadb(o->body, strlen(o->body), JSON_REJECT_DUPLICATES, &je);
     if (!body) {
@@ -816,28 +815,12 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
     }
     if ((st = gr_api_request_parse(o->m, body, NULL, &req, err)))
         goto fail;
-    if (o->top_k >= 0)
-        req.top_k = o->top_k > (long)req.n_features ? (long)req.n_features : o->top_k;
-    size_t nf = req.n_features ? req.n_features : 1;
-    ws = gr_workspace_new(o->m);
-    phi = malloc(nf * sizeof *phi);
-    used = malloc(nf * sizeof *used);
-    results = json_array();
-    if (!ws || !phi || !used || !results) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    gr_api_settings given = gr_api_settings_unset();
+    given.top_k = o->top_k;
+    gr_api_job job;
+    gr_api_job_init(&job, o->m, &req, NULL, &given);
+    if ((st = gr_api_predict_all(&job, &doc, err)))
         goto fail;
-    }
-    for (size_t i = 0; i < req.n_samples; i++) {
-        json_t *one = NULL;
-        if ((st = gr_api_predict_sample(o->m, ws, &req, i, phi, used, &one, err)))
-            goto fail;
-        if (json_array_append_new(results, one)) {
-            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            goto fail;
-        }
-    }
-    doc = gr_api_response_new(o->m, results, req.warnings);
-    results = NULL;
     char *s = gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!s) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
@@ -846,12 +829,8 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
     *out = s;
 fail:
     json_decref(doc);
-    json_decref(results);
     json_decref(body);
     gr_api_request_clear(&req);
-    gr_workspace_free(ws);
-    free(phi);
-    free(used);
     return st;
 }
 
@@ -892,11 +871,11 @@ static char *describe_vcf(const op *o, void *out)
     FILE *f = text_open(&t);
     fprintf(f, "%zu samples, %zu features, %zu records, build '%s'\n", r->n_samples,
             r->n_features, r->records, r->build);
+    const gr_vcf_match *c = &r->match;
+    fprintf(f, "match: %zu %zu %zu %zu %zu\n", c->matched, c->flipped, c->swapped, c->ambiguous,
+            c->multiallelic);
     for (size_t s = 0; s < r->n_samples; s++) {
-        const gr_vcf_coverage *c = &r->coverage[s];
-        fprintf(f, "%s: %zu %zu %zu %zu %zu %zu %zu %zu %zu:", r->sample_ids[s], c->expected,
-                c->observed, c->matched, c->flipped, c->swapped, c->ambiguous, c->multiallelic,
-                c->missing, c->imputed);
+        fprintf(f, "%s:", r->sample_ids[s]);
         for (size_t j = 0; j < r->n_features; j++)
             fprintf(f, " %u", r->dosage[s * r->n_features + j]);
         fputc('\n', f);
@@ -916,38 +895,16 @@ static gr_status run_vcf_predict(const op *o, void **out, gr_error *err)
 {
     gr_vcf_options opt = vcf_options(o);
     gr_vcf_result *v = NULL;
-    gr_workspace *ws = NULL;
-    json_t *results = NULL, *warnings = NULL, *doc = NULL;
-    double *x = NULL, *phi = NULL, *used = NULL;
-    gr_api_output ao = { 1, GR_API_DEFAULT_TOP_K };
-    size_t nf = gr_model_get_info(o->m)->n_features;
+    json_t *doc = NULL;
     gr_status st = gr_vcf_read(o->m, o->path, -1, &opt, &v, err);
     if (st)
         goto fail;
-    ws = gr_workspace_new(o->m);
-    x = malloc((nf ? nf : 1) * sizeof *x);
-    phi = malloc((nf ? nf : 1) * sizeof *phi);
-    used = malloc((nf ? nf : 1) * sizeof *used);
-    results = json_array();
-    if (!ws || !x || !phi || !used || !results) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    gr_api_settings given = gr_api_settings_unset();
+    given.allow_low_coverage = 1;
+    gr_api_job job;
+    gr_api_job_init(&job, o->m, NULL, v, &given);
+    if ((st = gr_api_predict_all(&job, &doc, err)))
         goto fail;
-    }
-    for (size_t s = 0; s < v->n_samples; s++) {
-        json_t *one = NULL;
-        if ((st = gr_api_vcf_result(o->m, ws, v, s, &ao, 1, x, phi, used, &one, err)))
-            goto fail;
-        if (json_array_append_new(results, one)) {
-            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            goto fail;
-        }
-    }
-    if (!(warnings = gr_api_vcf_warnings(v))) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
-    }
-    doc = gr_api_response_new(o->m, results, warnings);
-    results = NULL;
     char *s = gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!s) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
@@ -956,13 +913,7 @@ static gr_status run_vcf_predict(const op *o, void **out, gr_error *err)
     *out = s;
 fail:
     json_decref(doc);
-    json_decref(results);
-    json_decref(warnings);
     gr_vcf_result_free(v);
-    gr_workspace_free(ws);
-    free(x);
-    free(phi);
-    free(used);
     return st;
 }
 

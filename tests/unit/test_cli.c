@@ -93,15 +93,69 @@ Test(cli, predict_prints_the_response_and_threads_agree)
     for (size_t i = 0; i < 3; i++) {
         json_t *s = json_array_get(res, i);
         cr_assert_eq(json_integer_value(json_object_get(s, "index")), (json_int_t)i);
+        if (i == 1) { /* no genotypes: 0 of 40 observed, an error instead of a score */
+            cr_assert_null(json_object_get(s, "score"));
+            json_t *e = json_object_get(s, "error");
+            cr_assert_str_eq(json_string_value(json_object_get(e, "type")),
+                             "urn:genorisk:problem:low-coverage");
+            cr_assert_eq(json_integer_value(json_object_get(e, "status")), 422);
+            cr_assert(strstr(json_string_value(json_object_get(e, "detail")),
+                             "sample #2: 0 of 40 model variants observed"));
+            continue;
+        }
         double score = json_number_value(json_object_get(s, "score"));
         cr_assert(score > 0 && score < 1);
         cr_assert_eq(json_array_size(json_object_get(json_object_get(s, "explanation"),
                                                      "attributions")), 3);
     }
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 2), "sample")), "c");
+    cr_assert(strstr(json_string_value(json_array_get(json_object_get(r, "warnings"), 0)),
+                     "1 of 3 samples are below the model's min_coverage"));
     json_decref(r);
     free(out1);
     free(out2);
+    /* --allow-low-coverage scores it, marked; --impute mean fills its
+     * features with their means (xgboost-json models default to none) */
+    cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in,
+                         "--allow-low-coverage", "--compact", NULL), 0, "%s", err);
+    free(err);
+    r = json_loads(out1, 0, &je);
+    json_t *b = json_array_get(json_object_get(r, "results"), 1);
+    cr_assert(json_is_true(json_object_get(b, "low_coverage")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "missing")), 40);
+    json_decref(r);
+    free(out1);
+    cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in,
+                         "--allow-low-coverage", "--impute", "mean", NULL), 0, "%s", err);
+    free(err);
+    r = json_loads(out1, 0, &je);
+    b = json_array_get(json_object_get(r, "results"), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "imputed")), 40);
+    json_decref(r);
+    free(out1);
+    cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in, "--impute",
+                         "median", NULL), 2);
+    cr_assert(strstr(err, "--impute: impute must be none"), "%s", err);
+    free(out1);
+    free(err);
+    drop(in);
+}
+
+Test(cli, no_sample_with_enough_coverage_is_exit_4)
+{
+    char *in = in_file("{\"samples\":[{\"genotypes\":{}},{\"genotypes\":{\"rs9000001\":1}}]}");
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, "none of the 2 samples has enough of the model's variants"), "%s", err);
+    cr_assert(strstr(err, "sample #1: 0 of 40"), "%s", err);
+    free(out);
+    free(err);
+    drop(in);
+    in = in_file("{\"samples\":[{\"genotypes\":{}}]}");
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
+    cr_assert(strstr(err, "coverage: sample #1: 0 of 40 model variants observed (0.0%)"), "%s", err);
+    free(out);
+    free(err);
     drop(in);
 }
 

@@ -100,6 +100,23 @@ Test(manifest, features_required_for_non_pgs)
     expect(m, GR_EMODEL, "required", "features");
     free(m);
 }
+Test(manifest, impute_is_none_or_mean)
+{
+    expect(GOOD ",\"impute\":\"none\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"impute\":\"mean\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"impute\":\"median\"}", GR_EMODEL, "\"none\" or \"mean\"", "impute");
+    expect(GOOD ",\"impute\":null}", GR_EMODEL, "\"none\" or \"mean\"", "impute");
+}
+
+Test(manifest, impute_defaults_to_none_only_for_xgboost)
+{
+    gr_model *x = fixture_model("xgb_clf"), *l = fixture_model("lin_ols");
+    cr_assert_eq(gr_model_get_info(x)->impute, GR_IMPUTE_NONE);
+    cr_assert_eq(gr_model_get_info(l)->impute, GR_IMPUTE_MEAN);
+    gr_model_free(x);
+    gr_model_free(l);
+}
+
 Test(manifest, min_coverage_range) { expect(GOOD ",\"min_coverage\":1.5}", GR_EMODEL, "0 to 1", "min_coverage"); }
 Test(manifest, task_must_suit_link)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/predict_json.h"
+#include "api/predict_run.h"
 #include "helpers.h"
 
 /* margin = 0.5 + 1*a + 2*b + 3*c; mean(a) = 1, so a missing a is imputed. */
@@ -38,8 +39,14 @@ static void teardown(void)
 
 TestSuite(predict_json, .init = setup, .fini = teardown);
 
-/* Parses and predicts body; returns the response (new) or NULL with *st set. */
-static json_t *run(const char *body, gr_status *st, gr_error *err)
+/* The settings run() predicts with, as query parameters would give them:
+ * the suite's tests of keys, values and encoding score whatever the
+ * coverage; the coverage tests reset this. */
+static gr_api_settings given = { -1, -1, -1, 1 };
+
+/* Parses and predicts body for model mm through the pipeline; returns the
+ * response (new) or NULL with *st set. */
+static json_t *run_model(const gr_model *mm, const char *body, gr_status *st, gr_error *err)
 {
     json_error_t je;
     json_t *b = json_loads(body, JSON_REJECT_DUPLICATES, &je);
@@ -47,23 +54,21 @@ static json_t *run(const char *body, gr_status *st, gr_error *err)
     gr_api_request req;
     gr_api_limits lim = { .max_samples = 3 };
     json_t *resp = NULL;
-    *st = gr_api_request_parse(m, b, &lim, &req, err);
+    *st = gr_api_request_parse(mm, b, &lim, &req, err);
     if (*st == GR_OK) {
-        gr_workspace *ws = gr_workspace_new(m);
-        double phi[3], used[3];
-        json_t *results = json_array();
-        for (size_t i = 0; i < req.n_samples && *st == GR_OK; i++) {
-            json_t *r = NULL;
-            *st = gr_api_predict_sample(m, ws, &req, i, phi, used, &r, err);
-            if (r)
-                json_array_append_new(results, r);
-        }
-        resp = *st ? (json_decref(results), NULL) : gr_api_response_new(m, results, req.warnings);
-        gr_workspace_free(ws);
+        gr_api_job job;
+        gr_api_job_init(&job, mm, &req, NULL, &given);
+        *st = gr_api_predict_all(&job, &resp, err);
+        cr_assert(!*st == !!resp, "a response exactly when the status is GR_OK");
     }
     gr_api_request_clear(&req);
     json_decref(b);
     return resp;
+}
+
+static json_t *run(const char *body, gr_status *st, gr_error *err)
+{
+    return run_model(m, body, st, err);
 }
 
 static json_t *ok(const char *body)
@@ -166,6 +171,100 @@ Test(predict_json, haploid_and_missing_gt_strings)
     json_decref(r);
 }
 
+/* Haploid calls count as a VCF record's do (docs/vcf-matching.md, rule 6):
+ * double on chrX, once elsewhere; a VCF of the same calls scores the same. */
+Test(predict_json, haploid_chrx_counts_as_in_a_vcf)
+{
+    char *xdir = temp_bundle(
+        "manifest.json",
+        "{\"name\":\"linx\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
+        "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}",
+        "features.tsv",
+        "feature_id\tchrom\tpos\tref\talt\n"
+        "x1\tX\t1000\tA\tG\n"
+        "a1\t7\t2000\tC\tT\n",
+        "model.json",
+        "{\"format\":\"genorisk-linear\",\"intercept\":0,\"weights\":[1,10],\"link\":\"identity\"}",
+        "in.vcf",
+        "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tM\n"
+        "X\t1000\t.\tA\tG\t.\tPASS\t.\tGT\t1\n"
+        "7\t2000\t.\tC\tT\t.\tPASS\t.\tGT\t1\n",
+        NULL);
+    gr_model *xm;
+    gr_error err;
+    cr_assert_eq(gr_model_load(xdir, &xm, &err), GR_OK, "%s", err.text);
+    gr_status st;
+    json_t *r = run_model(xm, "{\"samples\":[{\"genotypes\":{\"x1\":\"1\",\"a1\":\"1\"}}]}", &st,
+                          &err);
+    cr_assert_eq(st, GR_OK, "%s", err.text);
+    cr_assert_float_eq(num(r, "results.0.margin"), 2 * 1 + 1 * 10, 1e-12);
+    json_decref(r);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", xdir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *v = NULL;
+    cr_assert_eq(gr_vcf_read(xm, path, -1, &o, &v, &err), GR_OK, "%s", err.text);
+    double x[2];
+    gr_vcf_sample_dosages(v, 0, x);
+    cr_assert_float_eq(x[0], 2, 1e-12);
+    cr_assert_float_eq(x[1], 1, 1e-12);
+    gr_vcf_result_free(v);
+    gr_model_free(xm);
+    temp_bundle_free(xdir);
+}
+
+/* impute=none: a missing linear term adds nothing (its attribution is then
+ * minus its expectation); impute=mean adds the mean's term (attribution 0). */
+Test(predict_json, impute_none_adds_nothing_for_a_missing_term)
+{
+    given.impute = GR_IMPUTE_NONE;
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"b\":1,\"c\":1}}],\"top_k\":0}");
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 2 + 3, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.missing")), 1);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.imputed")), 0);
+    cr_assert_float_eq(num(r, "results.0.explanation.attributions.0.value"), -1, 1e-12);
+    cr_assert(json_is_null(at(r, "results.0.explanation.attributions.0.dosage")));
+    json_decref(r);
+    given.impute = GR_IMPUTE_MEAN;
+    r = ok("{\"samples\":[{\"genotypes\":{\"b\":1,\"c\":1}}],\"top_k\":0}");
+    cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 1 + 2 + 3, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.coverage.imputed")), 1);
+    cr_assert_float_eq(num(r, "results.0.explanation.attributions.0.value"), 0, 1e-12);
+    json_decref(r);
+    given.impute = -1;
+}
+
+/* min_coverage 0.75 over 3 features: 2 observed is under it. */
+Test(predict_json, coverage_gate_as_for_vcf)
+{
+    given.allow_low_coverage = -1;
+    fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"b\":1}}]}", GR_ECOVERAGE, "coverage",
+          "sample #1: 2 of 3 model variants observed (66.7%), below the model's min_coverage "
+          "of 75%");
+    json_t *r = ok("{\"samples\":[{\"id\":\"full\",\"genotypes\":{\"a\":1,\"b\":1,\"c\":0}},"
+                   "{\"id\":\"thin\",\"genotypes\":{\"a\":1}}]}");
+    cr_assert(json_is_number(at(r, "results.0.score")));
+    cr_assert_null(json_object_get(at(r, "results.1"), "score"));
+    cr_assert_str_eq(str(r, "results.1.sample"), "thin");
+    cr_assert_str_eq(str(r, "results.1.error.type"), "urn:genorisk:problem:low-coverage");
+    cr_assert_str_eq(str(r, "results.1.error.field"), "coverage");
+    cr_assert_null(json_object_get(at(r, "results.1.error"), "request_id"));
+    cr_assert(strstr(str(r, "results.1.error.detail"), "sample #2: 1 of 3"));
+    cr_assert_eq(json_integer_value(at(r, "results.1.coverage.observed")), 1);
+    cr_assert(strstr(str(r, "warnings.0"), "1 of 2 samples are below"));
+    json_decref(r);
+    fails("{\"samples\":[{\"genotypes\":{}},{\"genotypes\":{\"a\":1}}]}", GR_ECOVERAGE,
+          "coverage", "none of the 2 samples has enough");
+    given.allow_low_coverage = 1;
+    r = ok("{\"samples\":[{\"genotypes\":{\"a\":1}}]}");
+    cr_assert(json_is_true(at(r, "results.0.low_coverage")));
+    json_decref(r);
+    r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"b\":0,\"c\":0}}]}");
+    cr_assert_null(json_object_get(at(r, "results.0"), "low_coverage"));
+    json_decref(r);
+}
+
 Test(predict_json, unknown_keys_warn)
 {
     json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"rsX\":1,\"rsY\":2}}]}");
@@ -238,21 +337,23 @@ Test(predict_json_topk, selection_matches_a_full_sort)
     gr_model *xm = fixture_model("xgb_clf");
     fixture_cases fc;
     fixture_cases_load("xgb_clf", &fc);
-    gr_workspace *ws = gr_workspace_new(xm);
-    double phi[40], used[40];
     long ks[] = { 1, 5, 32, 33, 39 };
     for (size_t r = 0; r < 5; r++) {
         gr_api_request all = { .n_samples = 1, .n_features = 40, .ids = json_pack("[n]"),
-                               .x = fc.X + r * 40, .explain = 1, .top_k = 0 };
+                               .x = fc.X + r * 40, .explain = 1, .top_k = 0,
+                               .warnings = json_array() };
+        gr_api_job job;
+        gr_api_job_init(&job, xm, &all, NULL, NULL);
         json_t *full = NULL;
-        cr_assert_eq(gr_api_predict_sample(xm, ws, &all, 0, phi, used, &full, NULL), GR_OK);
-        json_t *fa = json_object_get(json_object_get(full, "explanation"), "attributions");
+        cr_assert_eq(gr_api_predict_all(&job, &full, NULL), GR_OK);
+        json_t *fa = at(full, "results.0.explanation.attributions");
         for (size_t kk = 0; kk < sizeof ks / sizeof *ks; kk++) {
-            gr_api_request some = all;
-            some.top_k = ks[kk];
+            gr_api_settings k = gr_api_settings_unset();
+            k.top_k = ks[kk];
+            gr_api_job_init(&job, xm, &all, NULL, &k);
             json_t *part = NULL;
-            cr_assert_eq(gr_api_predict_sample(xm, ws, &some, 0, phi, used, &part, NULL), GR_OK);
-            json_t *pa = json_object_get(json_object_get(part, "explanation"), "attributions");
+            cr_assert_eq(gr_api_predict_all(&job, &part, NULL), GR_OK);
+            json_t *pa = at(part, "results.0.explanation.attributions");
             cr_assert_eq(json_array_size(pa), (size_t)ks[kk]);
             for (size_t i = 0; i < json_array_size(pa); i++) {
                 double v = fabs(json_number_value(json_object_get(json_array_get(pa, i), "value")));
@@ -267,8 +368,8 @@ Test(predict_json_topk, selection_matches_a_full_sort)
         }
         json_decref(full);
         json_decref(all.ids);
+        json_decref(all.warnings);
     }
-    gr_workspace_free(ws);
     fixture_cases_free(&fc);
     gr_model_free(xm);
 }

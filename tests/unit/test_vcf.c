@@ -120,18 +120,32 @@ Test(vcf, every_rule_in_plain_bgzf_and_bcf)
         cr_assert_str_eq(r->sample_ids[0], "S1");
         expect(r, 0, s1, files[i]);
         expect(r, 1, s2, files[i]);
-        const gr_vcf_coverage *c = &r->coverage[0];
-        cr_assert_eq(c->expected, NF);
+        const gr_vcf_match *c = &r->match;
         cr_assert_eq(c->matched, 11, "%s matched %zu", files[i], c->matched);
         cr_assert_eq(c->flipped, 2);
         cr_assert_eq(c->swapped, 3);
         /* f4 (A/T) and f7 (G/C) */
         cr_assert_eq(c->ambiguous, 2, "%s ambiguous %zu", files[i], c->ambiguous);
         cr_assert_eq(c->multiallelic, 1);
-        cr_assert_eq(c->missing, 1);  /* f8 */
-        cr_assert_eq(c->imputed, 1);  /* f10 has a mean */
-        cr_assert_eq(c->observed, NF - 2);
-        cr_assert_eq(r->coverage[1].missing, 3);
+        /* the per-sample counts follow from the dosages and the impute rule */
+        gr_workspace *ws = gr_workspace_new(m);
+        gr_workspace_set_impute(ws, GR_IMPUTE_MEAN);
+        double x[NF];
+        gr_prediction p;
+        gr_vcf_sample_dosages(r, 0, x);
+        cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
+        cr_assert_eq(p.n_missing, 1);  /* f8 */
+        cr_assert_eq(p.n_imputed, 1);  /* f10 has a mean */
+        cr_assert_eq(p.n_observed, NF - 2);
+        gr_vcf_sample_dosages(r, 1, x);
+        cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
+        cr_assert_eq(p.n_missing, 3); /* f4, f8, f9 */
+        cr_assert_eq(p.n_imputed, 1); /* f10 */
+        gr_workspace_set_impute(ws, GR_IMPUTE_NONE);
+        cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
+        cr_assert_eq(p.n_missing, 4);
+        cr_assert_eq(p.n_imputed, 0);
+        gr_workspace_free(ws);
         int dup = 0, rsid = 0;
         for (size_t w = 0; w < r->n_warnings; w++) {
             dup |= strstr(r->warnings[w], "more than one record") != NULL;

@@ -3,9 +3,11 @@
  * and every kind of malformed model file. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/predict_run.h"
 #include "helpers.h"
 
 static void check_parity(const char *name, double tol)
@@ -112,6 +114,157 @@ Test(xgboost, workspace_of_another_model_is_refused)
     gr_workspace_free(ws);
     gr_model_free(a);
     gr_model_free(b);
+}
+
+/* ---- missing genotypes in every input form (xgb_clf_missing: trained
+ * with NaN, features.tsv with means, as docs/model-format.md recommends) ---- */
+
+/* Checks a response's results against XGBoost's margin and pred_contribs
+ * for every fixture row, every feature explained (top_k 0). */
+static void check_response(const char *form, json_t *doc, const fixture_cases *fc, double tol)
+{
+    json_t *res = json_object_get(doc, "results");
+    size_t n = fc->cols;
+    cr_assert_eq(json_array_size(res), fc->rows, "%s", form);
+    for (size_t r = 0; r < fc->rows; r++) {
+        json_t *one = json_array_get(res, r);
+        double margin = json_number_value(json_object_get(one, "margin"));
+        cr_assert(fabs(margin - fc->margin[r]) <= tol, "%s row %zu: margin %.9g, xgboost %.9g",
+                  form, r, margin, fc->margin[r]);
+        json_t *ex = json_object_get(one, "explanation");
+        const double *c = fc->contribs + r * (n + 1);
+        double base = json_number_value(json_object_get(ex, "base_value"));
+        cr_assert(fabs(base - c[n]) <= tol, "%s row %zu: base %.9g, bias %.9g", form, r, base, c[n]);
+        json_t *attrs = json_object_get(ex, "attributions");
+        cr_assert_eq(json_array_size(attrs), n);
+        for (size_t j = 0; j < n; j++) {
+            json_t *a = json_array_get(attrs, j);
+            double v = json_number_value(json_object_get(a, "value"));
+            cr_assert(fabs(v - c[j]) <= tol, "%s row %zu feature %zu: phi %.9g, xgboost %.9g",
+                      form, r, j, v, c[j]);
+            cr_assert_null(json_object_get(a, "imputed"), "%s: nothing is imputed", form);
+        }
+        size_t missing = 0;
+        for (size_t j = 0; j < n; j++)
+            missing += isnan(fc->X[r * n + j]);
+        json_t *cov = json_object_get(one, "coverage");
+        cr_assert_eq(json_integer_value(json_object_get(cov, "missing")), (json_int_t)missing);
+        cr_assert_eq(json_integer_value(json_object_get(cov, "imputed")), 0);
+    }
+}
+
+/* Every row as a JSON request: each missing call in turn as null, an
+ * absent key or "./."; observed ones as numbers and GT strings. */
+static char *json_request(const gr_model *m, const fixture_cases *fc)
+{
+    json_t *samples = json_array();
+    size_t k = 0;
+    for (size_t r = 0; r < fc->rows; r++) {
+        json_t *g = json_object();
+        for (size_t j = 0; j < fc->cols; j++) {
+            double d = fc->X[r * fc->cols + j];
+            const char *id = gr_model_feature(m, j)->id;
+            static const char *const gt[] = { "0/0", "0|1", "1/1" };
+            if (isnan(d)) {
+                switch (k++ % 3) {
+                case 0: json_object_set_new(g, id, json_null()); break;
+                case 1: break; /* absent */
+                default: json_object_set_new(g, id, json_string("./.")); break;
+                }
+            } else if (j % 2) {
+                json_object_set_new(g, id, json_string(gt[(int)d]));
+            } else {
+                json_object_set_new(g, id, json_real(d));
+            }
+        }
+        json_array_append_new(samples, json_pack("{s:o}", "genotypes", g));
+    }
+    json_t *body = json_pack("{s:o, s:i}", "samples", samples, "top_k", 0);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
+}
+
+/* Every row as a sample of a VCF: GT 0/0, 0/1, 1/1, or ./. when missing. */
+static char *vcf_text(const gr_model *m, const fixture_cases *fc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fprintf(f, "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n");
+    fprintf(f, "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+    for (size_t r = 0; r < fc->rows; r++)
+        fprintf(f, "\tS%zu", r);
+    fputc('\n', f);
+    for (size_t j = 0; j < fc->cols; j++) {
+        const gr_feature *ft = gr_model_feature(m, j);
+        fprintf(f, "%s\t%lld\t.\t%s\t%s\t.\tPASS\t.\tGT", ft->chrom, (long long)ft->pos, ft->ref,
+                ft->alt);
+        static const char *const gt[] = { "0/0", "0/1", "1/1" };
+        for (size_t r = 0; r < fc->rows; r++) {
+            double d = fc->X[r * fc->cols + j];
+            fprintf(f, "\t%s", isnan(d) ? "./." : gt[(int)d]);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    return buf;
+}
+
+Test(xgboost, missing_genotypes_score_as_xgboost_in_every_input_form)
+{
+    gr_model *m = fixture_model("xgb_clf_missing");
+    cr_assert_gt(gr_model_get_info(m)->n_features_with_mean, 0, "the fixture has means");
+    cr_assert_eq(gr_model_get_info(m)->impute, GR_IMPUTE_NONE, "xgboost-json defaults to none");
+    fixture_cases fc;
+    fixture_cases_load("xgb_clf_missing", &fc);
+    gr_api_settings given = gr_api_settings_unset();
+    given.allow_low_coverage = 1; /* row 0 has nothing observed */
+    gr_error err;
+
+    char *body = json_request(m, &fc);
+    json_t *parsed = json_loads(body, 0, NULL);
+    gr_api_request req;
+    cr_assert_eq(gr_api_request_parse(m, parsed, NULL, &req, &err), GR_OK, "%s", err.text);
+    gr_api_job job;
+    gr_api_job_init(&job, m, &req, NULL, &given);
+    json_t *doc = NULL;
+    cr_assert_eq(gr_api_predict_all(&job, &doc, &err), GR_OK, "%s", err.text);
+    check_response("JSON", doc, &fc, 1e-5);
+    json_decref(doc);
+
+    char *vcf = vcf_text(m, &fc);
+    char *dir = temp_bundle("in.vcf", vcf, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", dir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *v = NULL;
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &v, &err), GR_OK, "%s", err.text);
+    gr_api_job_init(&job, m, NULL, v, &given);
+    job.set.top_k = 0;
+    cr_assert_eq(gr_api_predict_all(&job, &doc, &err), GR_OK, "%s", err.text);
+    check_response("VCF", doc, &fc, 1e-5);
+    json_decref(doc);
+
+    /* impute=mean is still there when asked for, and then differs */
+    given.impute = GR_IMPUTE_MEAN;
+    gr_api_job_init(&job, m, &req, NULL, &given);
+    cr_assert_eq(gr_api_predict_all(&job, &doc, &err), GR_OK, "%s", err.text);
+    json_t *row0 = json_array_get(json_object_get(doc, "results"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(row0, "coverage"), "imputed")),
+                 40);
+    cr_assert(fabs(json_number_value(json_object_get(row0, "margin")) - fc.margin[0]) > 1e-3,
+              "imputing the means moves row 0 off XGBoost's default branches");
+    json_decref(doc);
+
+    gr_vcf_result_free(v);
+    temp_bundle_free(dir);
+    free(vcf);
+    gr_api_request_clear(&req);
+    json_decref(parsed);
+    free(body);
+    fixture_cases_free(&fc);
+    gr_model_free(m);
 }
 
 /* ---- malformed models: each a copy of xgb_clf with one thing broken ---- */

@@ -1,0 +1,449 @@
+/* predict_run.c - see predict_run.h: settings, the per-sample stages
+ * (dosages, predict, coverage gate, encode) and the response. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/predict_run.h"
+#include "api/predict_vcf.h"
+#include "api/problem.h"
+
+gr_api_settings gr_api_settings_unset(void)
+{
+    return (gr_api_settings){ -1, -1, -1, -1 };
+}
+
+void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *json,
+                     const gr_vcf_result *vcf, const gr_api_settings *given)
+{
+    const gr_model_info *in = gr_model_get_info(m);
+    memset(job, 0, sizeof *job);
+    job->m = m;
+    job->json = json;
+    job->vcf = vcf;
+    gr_api_settings s = given ? *given : gr_api_settings_unset();
+    if (s.explain < 0)
+        s.explain = json ? json->explain : 1;
+    if (s.top_k < 0)
+        s.top_k = json ? json->top_k : GR_API_DEFAULT_TOP_K;
+    if ((size_t)s.top_k > in->n_features)
+        s.top_k = (long)in->n_features;
+    if (s.impute < 0)
+        s.impute = (int)in->impute;
+    if (s.allow_low_coverage < 0)
+        s.allow_low_coverage = 0;
+    job->set = s;
+}
+
+size_t gr_api_job_samples(const gr_api_job *job)
+{
+    return job->json ? job->json->n_samples : job->vcf ? job->vcf->n_samples : 0;
+}
+
+int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value, char *why,
+                         size_t why_size)
+{
+    if (!strcmp(key, "explain") || !strcmp(key, "allow_low_coverage")) {
+        int *dst = key[0] == 'e' ? &s->explain : &s->allow_low_coverage;
+        if (value && !strcmp(value, "true"))
+            *dst = 1;
+        else if (value && !strcmp(value, "false"))
+            *dst = 0;
+        else {
+            snprintf(why, why_size, "%s must be true or false", key);
+            return 0;
+        }
+        return 1;
+    }
+    if (!strcmp(key, "top_k")) {
+        /* digits only; a huge value means "all", like any value over the
+         * feature count */
+        long v = 0;
+        const char *p = value ? value : "";
+        for (; *p >= '0' && *p <= '9'; p++)
+            v = v > 100000000L ? 1000000000L : v * 10 + (*p - '0');
+        if (!value || !*value || *p) {
+            snprintf(why, why_size, "top_k must be a whole number >= 0 (0 returns every feature)");
+            return 0;
+        }
+        s->top_k = v;
+        return 1;
+    }
+    if (!strcmp(key, "impute")) {
+        gr_impute v;
+        if (!value || !gr_impute_parse(value, &v)) {
+            snprintf(why, why_size,
+                     "impute must be none (missing genotypes take the branch the trees "
+                     "learned, or add nothing) or mean (the feature's mean dosage)");
+            return 0;
+        }
+        s->impute = (int)v;
+        return 1;
+    }
+    return -1;
+}
+
+/* ---- one sample ---- */
+
+typedef struct {
+    gr_workspace *ws;
+    double *x, *phi, *used; /* n_features each */
+} scratch;
+
+static void scratch_free(scratch *sc)
+{
+    gr_workspace_free(sc->ws);
+    free(sc->x);
+    free(sc->phi);
+    free(sc->used);
+}
+
+static int scratch_init(scratch *sc, const gr_api_job *job)
+{
+    size_t nf = gr_model_get_info(job->m)->n_features;
+    size_t n = nf ? nf : 1;
+    sc->ws = gr_workspace_new(job->m);
+    sc->x = malloc(n * sizeof *sc->x);
+    sc->phi = malloc(n * sizeof *sc->phi);
+    sc->used = malloc(n * sizeof *sc->used);
+    if (!sc->ws || !sc->x || !sc->phi || !sc->used)
+        return 0;
+    gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
+    return 1;
+}
+
+/* Sample i's dosages in model order, NaN for missing (borrowed). */
+static const double *dosages(const gr_api_job *job, scratch *sc, size_t i)
+{
+    if (job->json)
+        return job->json->x + i * job->json->n_features;
+    gr_vcf_sample_dosages(job->vcf, i, sc->x);
+    return sc->x;
+}
+
+/* Sample i's label: a new reference to its id, or to null. NULL when out
+ * of memory. */
+static json_t *sample_label(const gr_api_job *job, size_t i)
+{
+    if (job->json) {
+        json_t *id = json_array_get(job->json->ids, i);
+        return json_incref(id ? id : json_null());
+    }
+    return json_string(job->vcf->sample_ids[i]);
+}
+
+typedef struct {
+    size_t i;
+    double mag;
+} ranked;
+
+static int by_magnitude(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->mag != y->mag)
+        return x->mag < y->mag ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Appends feature j's attribution to attrs; non-zero when out of memory. */
+static int add_attribution(json_t *attrs, const gr_model *m, size_t j, double phi, double orig,
+                           double used)
+{
+    json_t *a = json_object();
+    int bad = json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
+    bad |= json_object_set_new(a, "value", json_real(phi));
+    bad |= json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
+    if (isnan(orig) && !isnan(used))
+        bad |= json_object_set_new(a, "imputed", json_true());
+    if (bad) {
+        json_decref(a);
+        return 1;
+    }
+    return json_array_append_new(attrs, a);
+}
+
+/* The k largest |phi| in order, ties by feature order, into order[0..k). */
+static void top_features(const double *phi, size_t nf, size_t k, ranked *order)
+{
+    if (k > 32) {
+        for (size_t j = 0; j < nf; j++)
+            order[j] = (ranked){ j, fabs(phi[j]) };
+        qsort(order, nf, sizeof *order, by_magnitude);
+        return;
+    }
+    /* keep the k largest in an insertion-sorted prefix: O(n k) beats sorting
+     * all n when k is small, the common case */
+    size_t have = 0;
+    for (size_t j = 0; j < nf && k; j++) {
+        ranked c = { j, fabs(phi[j]) };
+        if (have == k && by_magnitude(&c, &order[have - 1]) >= 0)
+            continue;
+        size_t at = have < k ? have++ : have - 1;
+        while (at > 0 && by_magnitude(&c, &order[at - 1]) < 0) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = c;
+    }
+}
+
+static const char *space_name(gr_space s)
+{
+    return s == GR_SPACE_MARGIN ? "margin" : s == GR_SPACE_PROBABILITY ? "probability" : "identity";
+}
+
+/* {"method", "space", "base_value", "attributions"}; NULL when out of memory. */
+static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const double *x,
+                           const scratch *sc)
+{
+    const gr_model_info *info = gr_model_get_info(job->m);
+    size_t nf = info->n_features;
+    size_t k = job->set.top_k == 0 ? nf : (size_t)job->set.top_k;
+    ranked *order = malloc((nf ? nf : 1) * sizeof *order);
+    json_t *ex = json_object(), *attrs = json_array();
+    int bad = !order || json_object_set_new(ex, "method", json_string(info->explain_method));
+    bad |= json_object_set_new(ex, "space", json_string(space_name(info->space)));
+    bad |= json_object_set_new(ex, "base_value", json_real(p->base_value));
+    if (!bad && k == nf) {
+        for (size_t j = 0; j < nf && !bad; j++)
+            bad |= add_attribution(attrs, job->m, j, sc->phi[j], x[j], sc->used[j]);
+    } else if (!bad) {
+        top_features(sc->phi, nf, k, order);
+        for (size_t r = 0; r < k && !bad; r++) {
+            size_t j = order[r].i;
+            bad |= add_attribution(attrs, job->m, j, sc->phi[j], x[j], sc->used[j]);
+        }
+    }
+    free(order);
+    bad |= json_object_set_new(ex, "attributions", attrs);
+    if (bad) {
+        json_decref(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+/* {"expected", "observed", "imputed", "missing"} plus, for a VCF, how the
+ * model's variants were matched; NULL when out of memory. */
+static json_t *coverage(const gr_api_job *job, const gr_prediction *p)
+{
+    json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected,
+                          "observed", (json_int_t)p->n_observed, "imputed",
+                          (json_int_t)p->n_imputed, "missing", (json_int_t)p->n_missing);
+    if (!c || !job->vcf)
+        return c;
+    const gr_vcf_match *mt = &job->vcf->match;
+    json_t *more = json_pack("{s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)mt->matched,
+                             "flipped", (json_int_t)mt->flipped, "swapped",
+                             (json_int_t)mt->swapped, "ambiguous", (json_int_t)mt->ambiguous,
+                             "multiallelic", (json_int_t)mt->multiallelic);
+    if (!more || json_object_update(c, more)) {
+        json_decref(c);
+        c = NULL;
+    }
+    json_decref(more);
+    return c;
+}
+
+/* Why sample i may not be scored, for its error or the request's 422. */
+static void coverage_detail(const gr_api_job *job, size_t i, const gr_prediction *p, char *buf,
+                            size_t size)
+{
+    const gr_model_info *in = gr_model_get_info(job->m);
+    double share = p->n_expected ? (double)p->n_observed / (double)p->n_expected : 1.0;
+    int n = snprintf(buf, size,
+                     "sample #%zu: %zu of %zu model variants observed (%.1f%%), below the "
+                     "model's min_coverage of %.0f%% (imputed %zu, missing %zu",
+                     i + 1, p->n_observed, p->n_expected, 100 * share, 100 * in->min_coverage,
+                     p->n_imputed, p->n_missing);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (job->vcf) {
+        const gr_vcf_match *mt = &job->vcf->match;
+        snprintf(buf + n, size - (size_t)n,
+                 "; matched %zu, flipped %zu, swapped %zu, ambiguous %zu, multiallelic %zu); "
+                 "check the genome build and chromosome names, try absent=ref for "
+                 "variants-only VCFs, or send allow_low_coverage=true",
+                 mt->matched, mt->flipped, mt->swapped, mt->ambiguous, mt->multiallelic);
+    } else {
+        snprintf(buf + n, size - (size_t)n,
+                 "); check that the genotype keys name the model's variants (feature_id, "
+                 "rsid or chrom:pos:ref:alt), or send allow_low_coverage=true");
+    }
+}
+
+/* The result of a sample that may not be scored: its label, coverage and
+ * a problem object. NULL when out of memory. */
+static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction *p,
+                            const char *detail)
+{
+    gr_problem_kind k = gr_problem_for_status(GR_ECOVERAGE);
+    json_t *r = json_object();
+    int bad = json_object_set_new(r, "sample", sample_label(job, i));
+    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
+    bad |= json_object_set_new(r, "coverage", coverage(job, p));
+    bad |= json_object_set_new(r, "error", gr_problem_object(k.status, k.slug, k.title, detail,
+                                                             "coverage", NULL, NULL));
+    if (bad) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* A scored sample's result; NULL when out of memory. */
+static json_t *scored_result(const gr_api_job *job, size_t i, const gr_prediction *p,
+                             const double *x, const scratch *sc, int low)
+{
+    json_t *r = json_object();
+    int bad = json_object_set_new(r, "sample", sample_label(job, i));
+    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
+    bad |= json_object_set_new(r, "score", json_real(p->score));
+    bad |= json_object_set_new(r, "margin", json_real(p->margin));
+    bad |= json_object_set_new(r, "coverage", coverage(job, p));
+    if (low)
+        bad |= json_object_set_new(r, "low_coverage", json_true());
+    if (job->set.explain && !bad)
+        bad |= json_object_set_new(r, "explanation", explanation(job, p, x, sc));
+    if (bad) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_t **result,
+                             gr_error *err)
+{
+    const double *x = dosages(job, sc, i);
+    gr_prediction p;
+    gr_status st = gr_predict(job->m, sc->ws, x, &p, job->set.explain ? sc->phi : NULL, sc->used,
+                              err);
+    if (st) {
+        if (err) { /* name the sample before the feature the core named */
+            char feature[sizeof err->field];
+            memcpy(feature, err->field, sizeof feature);
+            snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
+        }
+        return st;
+    }
+    int low = !gr_coverage_ok(job->m, p.n_observed);
+    if (low && !job->set.allow_low_coverage) {
+        char detail[600];
+        coverage_detail(job, i, &p, detail, sizeof detail);
+        if (gr_api_job_samples(job) == 1)
+            return gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage", "%s", detail);
+        *result = error_result(job, i, &p, detail);
+    } else {
+        *result = scored_result(job, i, &p, x, sc, low);
+    }
+    return *result ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
+                               json_t **results, gr_error *err)
+{
+    scratch sc = { 0 };
+    gr_status st = GR_OK;
+    size_t n = gr_api_job_samples(job);
+    if (first < n && !scratch_init(&sc, job)) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = first; i < n; i += step ? step : 1) {
+        if (job->stop && job->stop(job->stop_arg))
+            break;
+        if ((st = predict_one(job, &sc, i, &results[i], err)))
+            break;
+    }
+
+fail:
+    scratch_free(&sc);
+    return st;
+}
+
+/* ---- the response ---- */
+
+static json_t *source_warnings(const gr_api_job *job)
+{
+    if (job->json) /* a copy: the request's own list stays as parsed */
+        return json_copy(job->json->warnings);
+    return gr_api_vcf_warnings(job->vcf);
+}
+
+gr_status gr_api_response_build(const gr_api_job *job, json_t **results, json_t **doc,
+                                gr_error *err)
+{
+    gr_status st = GR_OK;
+    size_t n = gr_api_job_samples(job), unscored = 0, first_unscored = 0;
+    json_t *arr = json_array(), *warnings = source_warnings(job);
+    *doc = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (json_object_get(results[i], "error") && !unscored++)
+            first_unscored = i;
+        /* jansson releases the value when it cannot append it, also to a
+         * NULL array; a shorter list would lose a sample, so none is kept */
+        if (json_array_append_new(arr, results[i])) {
+            json_decref(arr);
+            arr = NULL;
+        }
+        results[i] = NULL;
+    }
+    if (!arr || !warnings) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if (n && unscored == n) {
+        json_t *e = json_object_get(json_array_get(arr, first_unscored), "error");
+        st = gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage",
+                          "none of the %zu samples has enough of the model's variants to be "
+                          "scored; %s", n, json_string_value(json_object_get(e, "detail")));
+        goto fail;
+    }
+    if (unscored) {
+        char w[200];
+        snprintf(w, sizeof w,
+                 "%zu of %zu samples are below the model's min_coverage and have an error "
+                 "instead of a score", unscored, n);
+        if (json_array_append_new(warnings, json_string(w))) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+    }
+    *doc = gr_api_response_new(job->m, arr, warnings);
+    arr = NULL; /* taken, even on failure */
+    if (!*doc)
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+
+fail:
+    for (size_t i = 0; i < n; i++)
+        json_decref(results[i]);
+    json_decref(arr);
+    json_decref(warnings);
+    return st;
+}
+
+gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
+{
+    size_t n = gr_api_job_samples(job);
+    json_t **results = calloc(n ? n : 1, sizeof *results);
+    gr_status st = GR_OK;
+    *doc = NULL;
+    if (!results) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if ((st = gr_api_predict_range(job, 0, 1, results, err)))
+        goto fail;
+    if (n && !results[n - 1])
+        goto fail; /* stopped */
+    st = gr_api_response_build(job, results, doc, err);
+    n = 0; /* the build took every result */
+
+fail:
+    for (size_t i = 0; results && i < n; i++)
+        json_decref(results[i]);
+    free(results);
+    return st;
+}

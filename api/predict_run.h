@@ -1,0 +1,83 @@
+/* predict_run.h - the one predict pipeline. Every front end (the daemon's
+ * JSON and VCF routes, the CLI, the allocation-failure sweep, the fuzzers)
+ * turns its input into a gr_api_job and calls gr_api_predict_range, then
+ * gr_api_response_build. The rules that decide a sample's answer live here
+ * and in core, once: which settings win (request body, query or flag,
+ * manifest), imputation, the coverage gate, what a result holds.
+ *
+ * Results name genotype keys and counts, never genotype values; a sample id
+ * appears only as the "sample" label of its own result. */
+#ifndef GR_API_PREDICT_RUN_H
+#define GR_API_PREDICT_RUN_H
+
+#include <jansson.h>
+
+#include "api/predict_json.h"
+#include "core/model.h"
+#include "core/vcf.h"
+
+/* How a request is answered. In a gr_api_settings given by a caller, -1 in
+ * a field means "not given here". */
+typedef struct {
+    int explain;            /* attributions or not (default 1) */
+    long top_k;             /* attributions per sample, 0 = all (default 10) */
+    int impute;             /* a gr_impute (default: the model's manifest) */
+    int allow_low_coverage; /* score samples below min_coverage (default 0) */
+} gr_api_settings;
+
+/* Every field -1: nothing given. */
+gr_api_settings gr_api_settings_unset(void);
+
+/* A request's samples and its settings. All pointers are borrowed and must
+ * outlive the job; exactly one of json and vcf is set. */
+typedef struct {
+    const gr_model *m;
+    const gr_api_request *json; /* parsed JSON request, or */
+    const gr_vcf_result *vcf;   /* a VCF read for m */
+    gr_api_settings set;        /* resolved: no -1 left */
+    int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
+    void *stop_arg;
+} gr_api_job;
+
+/* Fills job for m and one source. Settings are taken from `given` (query
+ * parameters or CLI flags; NULL for none), then the JSON body's explain and
+ * top_k, then the defaults; top_k is capped at the feature count. */
+void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *json,
+                     const gr_vcf_result *vcf, const gr_api_settings *given);
+
+/* Samples in the job's source. */
+size_t gr_api_job_samples(const gr_api_job *job);
+
+/* Predicts samples first, first + step, ... of the job into results[i]
+ * (new result objects; results has gr_api_job_samples slots, NULL on entry).
+ * Threads may each run a range over one job with their own first.
+ * A sample below the model's min_coverage (and allow_low_coverage not set)
+ * gets a result holding an "error" problem object and no score, when the
+ * job has several samples; when it has one, the request fails with
+ * GR_ECOVERAGE. When stop says so, the samples not yet done stay NULL and
+ * GR_OK is returned. Other errors name the sample in err->field. */
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
+                               json_t **results, gr_error *err);
+
+/* The response for every sample's result: {"model", "results", "warnings"}.
+ * Takes ownership of results[0 .. gr_api_job_samples) (all non-NULL) and
+ * frees them whatever happens. When no sample could be scored the request
+ * fails: GR_ECOVERAGE naming the first sample's shortfall. On success *doc
+ * is new. */
+gr_status gr_api_response_build(const gr_api_job *job, json_t **results, json_t **doc,
+                                gr_error *err);
+
+/* gr_api_predict_range over every sample on the calling thread, then
+ * gr_api_response_build: what the daemon, the fault sweep and the fuzzers
+ * run. On success *doc is new, or NULL when stop asked to stop. */
+gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err);
+
+/* Parses a query parameter or CLI flag value into a gr_api_settings field:
+ * "true"/"false" for explain and allow_low_coverage, a whole number >= 0
+ * for top_k (huge values mean all), "none"/"mean" for impute. Returns 1 when
+ * key is one of these four and value is valid, 0 when invalid (a message
+ * listing the choices in why), -1 when key is not a setting. */
+int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value, char *why,
+                         size_t why_size);
+
+#endif
