@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/predict_json.h"
+#include "core/match.h"
 
 int gr_api_json_within(const char *s, size_t n, size_t max_depth, size_t max_string, char *why,
                        size_t why_size)
@@ -92,36 +93,9 @@ void gr_api_request_clear(gr_api_request *r)
     memset(r, 0, sizeof *r);
 }
 
-/* A GT string as copies of allele 1: 0/0, 0/1, 1|1, haploid 0 or 1, with
- * the VCF's rules for ploidy (gr_call_dosage: a haploid call on chrX counts
- * double); any missing allele (".", "./1") makes the call missing. Returns
- * 0 when the string is not a genotype of a biallelic feature. */
-static int parse_gt(const char *s, int chr_x, double *out)
-{
-    int alleles = 0, dose = 0, missing = 0;
-    const char *p = s;
-    for (;;) {
-        if (*p == '.')
-            missing = 1;
-        else if (*p == '0' || *p == '1')
-            dose += *p - '0';
-        else
-            return 0;
-        alleles++;
-        p++;
-        if (!*p)
-            break;
-        if ((*p != '/' && *p != '|') || alleles >= 2)
-            return 0;
-        p++;
-    }
-    *out = missing ? NAN : (double)gr_call_dosage(dose, alleles, chr_x);
-    return 1;
-}
-
 static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, double *x,
-                                     uint32_t *seen, const char **seen_key,
-                                     json_t *warnings, gr_error *err)
+                                     uint32_t *seen, const char **seen_key, json_t *warnings,
+                                     gr_error *err)
 {
     char field[GR_API_MAX_ID_LEN + 64];
     size_t nf = gr_model_get_info(m)->n_features;
@@ -171,9 +145,12 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
     size_t unknown = 0;
     char names[200] = "";
     const uint32_t mark = (uint32_t)si + 1;
-    json_object_foreach(geno, key, v) {
+    json_object_foreach(geno, key, v)
+    {
         snprintf(field, sizeof field, "samples[%zu].genotypes.%.200s", si, key);
-        long idx = gr_model_find_feature(m, key);
+        gr_key gk;
+        gr_model_match_key(m, key, &gk);
+        long idx = gk.feature;
         if (idx == -2)
             return gr_error_set(err, GR_EINPUT, NULL, 0, field,
                                 "this key names several model features; use the feature_id "
@@ -193,27 +170,27 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
         seen[idx] = mark;
         seen_key[idx] = key;
         double d;
+        char why[400];
         if (json_is_null(v))
             d = NAN;
         else if (json_is_number(v)) {
             d = json_number_value(v);
             if (!(d >= 0 && d <= 2))
-                return gr_error_set(err, GR_EINPUT, NULL, 0, field,
-                                    "a dosage must be from 0 to 2");
-        } else if (!json_is_string(v) ||
-                   !parse_gt(json_string_value(v),
-                             !strcmp(gr_model_feature(m, (size_t)idx)->chrom, "X"), &d)) {
+                return gr_error_set(err, GR_EINPUT, NULL, 0, field, "a dosage must be from 0 to 2");
+            d = gr_key_dosage(&gk, d); /* a spelled key's ALT may be the other allele */
+        } else if (!json_is_string(v)) {
             return gr_error_set(err, GR_EINPUT, NULL, 0, field,
-                                "expected a dosage from 0 to 2, a genotype such as \"0/1\" "
-                                "or \"1|1\" (alleles 0, 1 or .), or null");
+                                "expected a dosage from 0 to 2, a call such as \"0/1\", allele "
+                                "letters such as \"A/G\", or null");
+        } else if (!gr_genotype_string(m, &gk, json_string_value(v), &d, why, sizeof why)) {
+            return gr_error_set(err, GR_EINPUT, NULL, 0, field, "%s", why);
         }
         x[idx] = d;
     }
     if (unknown) {
         char w[400];
-        snprintf(w, sizeof w,
-                 "samples[%zu]: %zu genotype key%s not in the model, ignored: %s%s", si, unknown,
-                 unknown == 1 ? " is" : "s are", names, unknown > 5 ? ", ..." : "");
+        snprintf(w, sizeof w, "samples[%zu]: %zu genotype key%s not in the model, ignored: %s%s",
+                 si, unknown, unknown == 1 ? " is" : "s are", names, unknown > 5 ? ", ..." : "");
         gr_utf8_scrub(w); /* each key was cut to 40 bytes, maybe inside a character */
         if (json_array_append_new(warnings, json_string(w)))
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
@@ -234,10 +211,12 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
     size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
 
     if (!json_is_object(body))
-        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "the request body must be a JSON object");
+        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL,
+                            "the request body must be a JSON object");
     const char *key;
     json_t *v;
-    json_object_foreach(body, key, v) {
+    json_object_foreach(body, key, v)
+    {
         if (strcmp(key, "samples") && strcmp(key, "explain") && strcmp(key, "top_k"))
             return gr_error_set(err, GR_EINPUT, NULL, 0, key,
                                 "unknown key; a request has samples, explain and top_k");
@@ -252,8 +231,8 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
         if (!json_is_integer(tk) || json_integer_value(tk) < 0)
             return gr_error_set(err, GR_EINPUT, NULL, 0, "top_k",
                                 "must be a whole number >= 0 (0 returns every feature)");
-        out->top_k = json_integer_value(tk) > (json_int_t)nf ? (long)nf
-                                                              : (long)json_integer_value(tk);
+        out->top_k =
+            json_integer_value(tk) > (json_int_t)nf ? (long)nf : (long)json_integer_value(tk);
     }
     json_t *samples = json_object_get(body, "samples");
     if (!json_is_array(samples))
@@ -284,7 +263,8 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
             st = gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be an object");
             goto fail;
         }
-        json_object_foreach(s, key, v) {
+        json_object_foreach(s, key, v)
+        {
             if (strcmp(key, "id") && strcmp(key, "genotypes") && strcmp(key, "dosages")) {
                 snprintf(field, sizeof field, "samples[%zu].%.40s", i, key);
                 st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
@@ -304,8 +284,8 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }
-        if ((st = parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings,
-                                      err)))
+        if ((st =
+                 parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings, err)))
             goto fail;
     }
 
@@ -328,8 +308,9 @@ json_t *gr_api_model_json(const gr_model *m, int full)
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(in->name));
     json_object_set_new(o, "version", json_string(in->version));
-    json_object_set_new(o, "task", json_string(in->task == GR_TASK_CLASSIFICATION
-                                                   ? "classification" : "regression"));
+    json_object_set_new(
+        o, "task",
+        json_string(in->task == GR_TASK_CLASSIFICATION ? "classification" : "regression"));
     json_object_set_new(o, "format", json_string(formats[in->format]));
     json_object_set_new(o, "genome_build", json_string(in->genome_build));
     json_object_set_new(o, "n_features", json_integer((json_int_t)in->n_features));
@@ -337,9 +318,11 @@ json_t *gr_api_model_json(const gr_model *m, int full)
         return o;
     json_object_set_new(o, "description", json_string(in->description));
     json_object_set_new(o, "algorithm", json_string(in->algorithm));
-    json_object_set_new(o, "explanation", json_pack("{s:s, s:s}", "method", in->explain_method,
-                                                    "space", space_name(in->space)));
-    json_object_set_new(o, "n_features_with_mean", json_integer((json_int_t)in->n_features_with_mean));
+    json_object_set_new(
+        o, "explanation",
+        json_pack("{s:s, s:s}", "method", in->explain_method, "space", space_name(in->space)));
+    json_object_set_new(o, "n_features_with_mean",
+                        json_integer((json_int_t)in->n_features_with_mean));
     if (in->n_trees) {
         json_object_set_new(o, "n_trees", json_integer((json_int_t)in->n_trees));
         json_object_set_new(o, "n_leaves", json_integer((json_int_t)in->n_leaves));
@@ -362,8 +345,8 @@ json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings
 {
     const gr_model_info *in = gr_model_get_info(m);
     json_t *o = json_object();
-    int bad = json_object_set_new(o, "model", json_pack("{s:s, s:s}", "name", in->name,
-                                                        "version", in->version));
+    int bad = json_object_set_new(
+        o, "model", json_pack("{s:s, s:s}", "name", in->name, "version", in->version));
     bad |= json_object_set_new(o, "results", results); /* consumes results even on failure */
     if (warnings)
         bad |= json_object_set(o, "warnings", warnings);

@@ -48,7 +48,7 @@ void gr_model_free(gr_model *m)
 /* Adds the alias key -> i (an rsid or a locus). A feature_id always keeps
  * naming its own feature, so every id the API prints can be sent back; an
  * alias shared by two features becomes ambiguous (-2). */
-static int add_key(const gr_model *m, khash_t(grkey) *h, const char *key, long i)
+static int add_key(const gr_model *m, khash_t(grkey) * h, const char *key, long i)
 {
     int ret;
     khint_t k = kh_put(grkey, h, key, &ret);
@@ -56,13 +56,12 @@ static int add_key(const gr_model *m, khash_t(grkey) *h, const char *key, long i
         return 0;
     if (ret != 0)
         kh_val(h, k) = i;
-    else if (kh_val(h, k) >= 0 && kh_val(h, k) != i &&
-             strcmp(m->features[kh_val(h, k)].id, key))
+    else if (kh_val(h, k) >= 0 && kh_val(h, k) != i && strcmp(m->features[kh_val(h, k)].id, key))
         kh_val(h, k) = -2;
     return 1;
 }
 
-static khash_t(grkey) *index_of(gr_model *m)
+static khash_t(grkey) * index_of(gr_model *m)
 {
     if (!m->keys)
         m->keys = kh_init(grkey);
@@ -167,28 +166,6 @@ fail:
     return st;
 }
 
-long gr_model_find_feature(const gr_model *m, const char *key)
-{
-    khash_t(grkey) *h = m->keys;
-    khint_t k = kh_get(grkey, h, key);
-    if (k != kh_end(h))
-        return kh_val(h, k);
-    /* "chr1:123:a:g" and friends: normalise the chromosome and alleles. */
-    const char *c1 = strchr(key, ':');
-    if (!c1 || c1 - key > 31 || strlen(key) > 1000)
-        return -1;
-    char chrom[32], canon[1100], norm[32];
-    memcpy(chrom, key, (size_t)(c1 - key));
-    chrom[c1 - key] = '\0';
-    gr_chrom_normalize(chrom, norm, sizeof norm);
-    snprintf(canon, sizeof canon, "%s%s", norm, c1);
-    for (char *q = canon + strlen(norm); *q; q++)
-        if (*q >= 'a' && *q <= 'z')
-            *q = (char)(*q - 'a' + 'A');
-    k = kh_get(grkey, h, canon);
-    return k != kh_end(h) ? kh_val(h, k) : -1;
-}
-
 gr_status gr_model_set_link(gr_model *m, const char *link, int identity_needs_regression,
                             const char *path, gr_error *err)
 {
@@ -255,6 +232,7 @@ static gr_status fill_info(gr_model *m)
     in->pgs_id = m->pgs_id ? m->pgs_id : "";
     in->min_coverage = m->min_coverage;
     in->impute = m->impute;
+    in->alleles_are_ref_alt = in->format != GR_FORMAT_PGS_CATALOG;
     in->n_features = m->n_features;
     in->n_features_with_mean = 0;
     for (size_t i = 0; i < m->n_features; i++)
@@ -335,8 +313,7 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     }
     if (st)
         goto fail;
-    if ((st = build_index(m, fpath ? fpath : apath, err)) ||
-        (st = check_range(m, apath, err)))
+    if ((st = build_index(m, fpath ? fpath : apath, err)) || (st = check_range(m, apath, err)))
         goto fail;
     fill_info(m);
     *out = m;

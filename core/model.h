@@ -58,13 +58,16 @@ typedef struct {
     gr_format format;
     gr_space space;
     size_t n_features;
-    size_t n_trees;             /* 0 for linear models */
-    size_t n_leaves;            /* 0 for linear models */
-    int max_depth;              /* longest root-to-leaf path in edges */
+    size_t n_trees;  /* 0 for linear models */
+    size_t n_leaves; /* 0 for linear models */
+    int max_depth;   /* longest root-to-leaf path in edges */
     size_t n_features_with_mean;
-    double base_margin;         /* bias before any tree or weight */
-    double min_coverage;        /* manifest: least share of observed variants */
-    gr_impute impute;           /* manifest: the default for missing dosages */
+    double base_margin;      /* bias before any tree or weight */
+    double min_coverage;     /* manifest: least share of observed variants */
+    gr_impute impute;        /* manifest: the default for missing dosages */
+    int alleles_are_ref_alt; /* each feature's ref and alt are the genome's REF and ALT
+                                (features.tsv); 0 for a PGS, whose other allele may be
+                                either */
 } gr_model_info;
 
 typedef struct {
@@ -91,8 +94,10 @@ const gr_model_info *gr_model_get_info(const gr_model *m);
 const gr_feature *gr_model_feature(const gr_model *m, size_t i);
 
 /* Index of the feature a genotype key names: its feature_id, its rsid, or
- * "chrom:pos:ref:alt" (chromosome spelled any common way). Returns the index,
- * -1 when the model has no such key, -2 when the key names several features. */
+ * "chrom:pos:ref:alt" (chromosome spelled any common way; alleles in either
+ * order or on the other strand, as a VCF record's: gr_model_match_key in
+ * match.h tells which). Returns the index, -1 when the model has no such
+ * key, -2 when the key names several features. */
 long gr_model_find_feature(const gr_model *m, const char *key);
 
 /* Normalises a chromosome name into out: strips chr/CHR/Chr, maps 23->X,
@@ -119,13 +124,13 @@ int gr_coverage_ok(const gr_model *m, size_t observed);
 int gr_call_dosage(int count, int ploidy, int chr_x);
 
 typedef struct {
-    double margin;      /* raw value before the link */
-    double score;       /* probability (classification) or prediction (regression) */
-    double base_value;  /* expected value of the explained output; set when phi given */
-    size_t n_expected;  /* features in the model */
-    size_t n_observed;  /* features given a dosage */
-    size_t n_imputed;   /* missing, filled with the feature's mean (impute=mean) */
-    size_t n_missing;   /* missing and not imputed: trees take the default
+    double margin;     /* raw value before the link */
+    double score;      /* probability (classification) or prediction (regression) */
+    double base_value; /* expected value of the explained output; set when phi given */
+    size_t n_expected; /* features in the model */
+    size_t n_observed; /* features given a dosage */
+    size_t n_imputed;  /* missing, filled with the feature's mean (impute=mean) */
+    size_t n_missing;  /* missing and not imputed: trees take the default
                            branch, linear terms add nothing */
 } gr_prediction;
 
@@ -136,7 +141,7 @@ typedef struct {
  * base_value + sum(phi) reproduces the explained output.
  * used, when non-NULL, receives the dosage each feature was evaluated at
  * (the mean when imputed, NaN when missing). */
-gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
-                     gr_prediction *out, double *phi, double *used, gr_error *err);
+gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_prediction *out,
+                     double *phi, double *used, gr_error *err);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "bcf_peek.h"
 #include "internal.h"
+#include "match.h"
 #include "vcf.h"
 #include "vcf_body.h"
 
@@ -31,7 +32,6 @@ KHASH_MAP_INIT_INT64(vpos, uint32_t)
 KHASH_MAP_INIT_STR(vname, int32_t)
 
 enum { KIND_NONE, KIND_ID, KIND_BLOCK, KIND_RECORD }; /* rule precedence */
-enum { F_FLIPPED = 1, F_SWAPPED = 2, F_AMBIGUOUS = 4, F_MULTI = 8 };
 
 typedef struct {
     uint64_t key;
@@ -41,15 +41,15 @@ typedef struct {
 typedef struct {
     const gr_model *m;
     const gr_vcf_options *opt;
-    khash_t(vname) *contigs;   /* non-standard chromosome names -> code */
+    khash_t(vname) * contigs; /* non-standard chromosome names -> code */
     int32_t next_code;
-    keyed *by_pos;             /* features sorted by (chrom code, pos) */
+    keyed *by_pos; /* features sorted by (chrom code, pos) */
     size_t n_pos;
-    khash_t(vpos) *pos_first;  /* key -> first index in by_pos */
+    khash_t(vpos) * pos_first; /* key -> first index in by_pos */
     uint64_t *seen_bits;       /* a one-probe filter in front of pos_first */
     keyed *by_id;              /* features with an rsID; key = index into rsid order */
     size_t n_id;               /* entries in by_id (features with an rsID) */
-    khash_t(vname) *id_first;  /* rsid -> first index in by_id */
+    khash_t(vname) * id_first; /* rsid -> first index in by_id */
     uint8_t *kind, *flags;
     size_t duplicates, homref_calls, calls;
     /* per-record scratch */
@@ -59,10 +59,10 @@ typedef struct {
     int n_ds;
     int32_t *end;
     int n_end;
-    int have_ds;               /* header declares FORMAT/DS */
-    int32_t *rid_code;         /* BCF/header contig id -> chrom code */
+    int have_ds;       /* header declares FORMAT/DS */
+    int32_t *rid_code; /* BCF/header contig id -> chrom code */
     int n_rid;
-    int oom;                   /* an allocation for a record failed: the read fails */
+    int oom; /* an allocation for a record failed: the read fails */
 } ctx;
 
 /* Chromosome code: 1..22, X=23, Y=24, MT=25, others from 100 in a table. */
@@ -198,77 +198,6 @@ static gr_status build_index(ctx *c, gr_error *err)
     return GR_OK;
 }
 
-static char complement(char b)
-{
-    switch (b & ~32) { /* VCF bases may be lower case */
-    case 'A': return 'T';
-    case 'T': return 'A';
-    case 'C': return 'G';
-    case 'G': return 'C';
-    }
-    return 0;
-}
-
-static int is_base(const char *s)
-{
-    return s[0] && !s[1] && complement(s[0]);
-}
-
-/* Rule 2/3: the allele index of the record counted by feature f, or -1.
- * *flags gets how it matched. */
-static int match_alleles(const gr_feature *f, bcf1_t *rec, uint8_t *flags)
-{
-    char **al = rec->d.allele;
-    int n = rec->n_allele;
-    const char *R = f->ref, *A = f->alt;
-    uint8_t multi = n > 2 ? F_MULTI : 0;
-    if (n < 1 || !al)
-        return -1; /* no REF at all (a BCF record may hold none) */
-    if (n == 1 || (n == 2 && !strcmp(al[1], "."))) {
-        /* a site with no ALT (all-sites VCFs): its calls are reference */
-        *flags = 0;
-        if (R[0] && !strcasecmp(R, al[0]))
-            return n; /* an index no call holds: the counted allele is absent */
-        if (!strcasecmp(A, al[0])) {
-            *flags = F_SWAPPED;
-            return 0;
-        }
-        return -1;
-    }
-    int snv = is_base(A) && (is_base(R) || !R[0]);
-    int ambiguous = snv && R[0] && complement(R[0]) == A[0];
-    /* as-is, then swapped: exact allele strings */
-    for (int i = 1; i < n; i++)
-        if (!strcasecmp(A, al[i]) && (!R[0] || !strcasecmp(R, al[0]))) {
-            *flags = multi | (ambiguous ? F_AMBIGUOUS : 0);
-            return i;
-        }
-    if (!strcasecmp(A, al[0])) {
-        for (int i = 1; i < n; i++)
-            if (!R[0] || !strcasecmp(R, al[i])) {
-                *flags = multi | F_SWAPPED | (ambiguous ? F_AMBIGUOUS : 0);
-                return 0;
-            }
-    }
-    /* strand complement, only for SNVs whose both alleles are known and not
-     * A/T or C/G (those look the same on both strands) */
-    if (!snv || !R[0] || ambiguous || !is_base(al[0]))
-        return -1;
-    char cR = complement(R[0]), cA = complement(A[0]);
-    char ref0 = (char)(al[0][0] & ~32);
-    for (int i = 1; i < n; i++)
-        if (is_base(al[i]) && (al[i][0] & ~32) == cA && ref0 == cR) {
-            *flags = multi | F_FLIPPED;
-            return i;
-        }
-    for (int i = 1; i < n; i++)
-        if (is_base(al[i]) && ref0 == cA && (al[i][0] & ~32) == cR) {
-            *flags = multi | F_FLIPPED | F_SWAPPED;
-            return 0;
-        }
-    return -1;
-}
-
 static uint16_t encode(double v)
 {
     if (!(v >= -1e-6 && v <= 2 + 1e-6))
@@ -343,7 +272,8 @@ static uint16_t sample_dosage(ctx *c, int s, int a, int gtw, int dsw, int n_alt,
     if (dsw > 0) {
         const float *d = c->ds + (size_t)s * dsw;
         if (a >= 1) {
-            if (a - 1 < dsw && !bcf_float_is_missing(d[a - 1]) && !bcf_float_is_vector_end(d[a - 1]))
+            if (a - 1 < dsw && !bcf_float_is_missing(d[a - 1]) &&
+                !bcf_float_is_vector_end(d[a - 1]))
                 return encode(d[a - 1]);
         } else {
             double sum = 0;
@@ -414,8 +344,7 @@ static int is_block(bcf1_t *rec)
 
 /* Handles one record already known to concern the model; sets c->oom when
  * an allocation fails. */
-static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
-                       gr_vcf_result *r)
+static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, gr_vcf_result *r)
 {
     errno = 0; /* bcf_unpack goes on when its kputs fail: errno tells */
     if (bcf_unpack(rec, BCF_UN_ALL) < 0 || errno == ENOMEM) {
@@ -468,11 +397,12 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
 
     khint_t k = kh_get(vpos, c->pos_first, pos_key(code, pos));
     if (k != kh_end(c->pos_first)) {
-        for (size_t i = kh_val(c->pos_first, k); i < c->n_pos && c->by_pos[i].key == pos_key(code, pos);
-             i++) {
+        for (size_t i = kh_val(c->pos_first, k);
+             i < c->n_pos && c->by_pos[i].key == pos_key(code, pos); i++) {
             uint32_t f = c->by_pos[i].feature;
             uint8_t fl = 0;
-            int a = match_alleles(&c->m->features[f], rec, &fl);
+            int a = gr_match_alleles(&c->m->features[f], (const char *const *)rec->d.allele,
+                                     rec->n_allele, &fl);
             if (a < 0)
                 continue;
             if (c->kind[f] == KIND_RECORD) { /* rule 5: the first record wins */
@@ -501,7 +431,8 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code,
         if (c->kind[f] != KIND_NONE)
             continue;
         uint8_t fl = 0;
-        int a = match_alleles(&c->m->features[f], rec, &fl);
+        int a = gr_match_alleles(&c->m->features[f], (const char *const *)rec->d.allele,
+                                 rec->n_allele, &fl);
         if (a < 0)
             continue;
         if (gtw < 0)
@@ -701,8 +632,7 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
     ssize_t n = bgzf_read(z, buf, 9);
     gr_status st = GR_OK;
     if (n == 9 && !memcmp(buf, "BCF\2", 4)) {
-        l_text = (size_t)buf[5] | (size_t)buf[6] << 8 | (size_t)buf[7] << 16 |
-                 (size_t)buf[8] << 24;
+        l_text = (size_t)buf[5] | (size_t)buf[6] << 8 | (size_t)buf[7] << 16 | (size_t)buf[8] << 24;
         if (l_text > max)
             st = gr_error_set(err, GR_EINPUT, label, 0, "header",
                               "the BCF header is %zu bytes, over the %zu-byte limit", l_text, max);
@@ -743,7 +673,8 @@ static gr_status check_header_size(const char *path, int fd, size_t max, const c
     if (!st && idx.max > total / 16)
         st = gr_error_set(err, GR_EINPUT, label, 0, "header",
                           "the header has an IDX=%zu attribute, more entries than its %zu bytes "
-                          "can hold", idx.max, total);
+                          "can hold",
+                          idx.max, total);
     if (!st && fd >= 0 && lseek(fd, 0, SEEK_SET) < 0)
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot rewind the VCF");
     return st;
@@ -756,7 +687,7 @@ typedef struct {
     gr_vcf_result *r;
     kstring_t *line;
     const char *label;
-    uint64_t max_format;       /* bytes a record's FORMAT values may take parsed */
+    uint64_t max_format; /* bytes a record's FORMAT values may take parsed */
 } sink_state;
 
 /* What htslib's vcf_parse allocates for the FORMAT values of line s: every
@@ -809,8 +740,8 @@ static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
  * characters in such names. A line without tabs is no record at all. */
 static const char *header_injection(const char *s, size_t len)
 {
-    static const char *const field[] = { "CHROM", NULL, NULL, NULL, NULL, NULL,
-                                         "FILTER", "INFO", "FORMAT" };
+    static const char *const field[] = { "CHROM", NULL,     NULL,   NULL,    NULL,
+                                         NULL,    "FILTER", "INFO", "FORMAT" };
     const char *e = s + len;
     if (!memchr(s, '\t', len))
         return "";
@@ -849,7 +780,8 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
     if (bad)
         return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
                             "record %zu is not a valid VCF record: its %s holds ',', '<', '>' "
-                            "or '\"', which VCF does not allow in names", record, bad);
+                            "or '\"', which VCF does not allow in names",
+                            record, bad);
     uint64_t n_samples = (uint64_t)bcf_hdr_nsamples(ss->hdr); /* those selected */
     uint64_t need = wanted < 0 ? 0 : format_bytes(s, len, n_samples, ss->max_format);
     if (need > ss->max_format)
@@ -964,8 +896,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
             int dup = 0;
             for (size_t j = 0; j < i; j++)
                 dup |= !strcmp(opt->samples[j], s);
-            if (dup || !*s || strchr(s, ',') ||
-                bcf_hdr_id2int(hdr, BCF_DT_SAMPLE, s) < 0) {
+            if (dup || !*s || strchr(s, ',') || bcf_hdr_id2int(hdr, BCF_DT_SAMPLE, s) < 0) {
                 free(list.s);
                 st = gr_error_set(err, GR_EINPUT, label, 0, "sample",
                                   dup ? "requested sample #%zu is requested twice"
@@ -994,8 +925,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     const char *build = header_build(hdr, why, sizeof why);
     if (build[0] && strcmp(build, m->info.genome_build)) {
         st = gr_error_set(err, GR_EINPUT, label, 0, "header",
-                          "the VCF is on %s (%s) but model %s is on %s", build, why,
-                          m->info.name, m->info.genome_build);
+                          "the VCF is on %s (%s) but model %s is on %s", build, why, m->info.name,
+                          m->info.genome_build);
         goto fail;
     }
     int ds_id = bcf_hdr_id2int(hdr, BCF_DT_ID, "DS");
@@ -1006,7 +937,8 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
     if (opt->max_samples && ns > opt->max_samples) { /* before ns x nf dosages */
         st = gr_error_set(err, GR_ELIMIT, label, 0, "sample",
                           "the VCF holds %zu samples; at most %zu per request (choose some with "
-                          "?sample=ID)", ns, opt->max_samples);
+                          "?sample=ID)",
+                          ns, opt->max_samples);
         goto fail;
     }
     r = calloc(1, sizeof *r);
@@ -1109,10 +1041,10 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         }
         matched++;
         by_id += c.kind[f] == KIND_ID;
-        flipped += !!(c.flags[f] & F_FLIPPED);
-        swapped += !!(c.flags[f] & F_SWAPPED);
-        ambiguous += !!(c.flags[f] & F_AMBIGUOUS);
-        multi += !!(c.flags[f] & F_MULTI);
+        flipped += !!(c.flags[f] & GR_MATCH_FLIPPED);
+        swapped += !!(c.flags[f] & GR_MATCH_SWAPPED);
+        ambiguous += !!(c.flags[f] & GR_MATCH_AMBIGUOUS);
+        multi += !!(c.flags[f] & GR_MATCH_MULTI);
     }
     r->match = (gr_vcf_match){ matched, flipped, swapped, ambiguous, multi };
     char w[300];

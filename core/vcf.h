@@ -19,15 +19,15 @@ typedef enum { GR_GENO_AUTO, GR_GENO_GT, GR_GENO_DS } gr_geno_source;
 typedef struct {
     gr_absent absent;
     gr_geno_source genotype;
-    int filter_any;              /* 1: also use records failing FILTER */
-    const char *const *samples;  /* samples to read, NULL for every one (borrowed) */
+    int filter_any;             /* 1: also use records failing FILTER */
+    const char *const *samples; /* samples to read, NULL for every one (borrowed) */
     size_t n_samples;
-    int threads;                 /* workers that inflate and scan text VCF (vcf_body.c), 0 to
+    int threads;        /* workers that inflate and scan text VCF (vcf_body.c), 0 to
                                   * do it all on the caller; BCF is read on the caller */
-    size_t max_line;             /* longest record accepted, bytes; 0 = 64 MiB */
-    size_t max_header;           /* largest header accepted, bytes; 0 = no limit (then
+    size_t max_line;    /* longest record accepted, bytes; 0 = 64 MiB */
+    size_t max_header;  /* largest header accepted, bytes; 0 = no limit (then
                                   * the input need not be seekable) */
-    size_t max_samples;          /* most samples read (those selected, else the file's);
+    size_t max_samples; /* most samples read (those selected, else the file's);
                                   * 0 = no limit. Checked after the header, before any
                                   * memory is sized by the sample count. */
 } gr_vcf_options;
@@ -47,13 +47,13 @@ typedef struct {
 
 typedef struct {
     size_t n_samples, n_features;
-    char **sample_ids;           /* VCF order */
-    uint16_t *dosage;            /* n_samples x n_features, GR_VCF_MISSING when missing */
+    char **sample_ids; /* VCF order */
+    uint16_t *dosage;  /* n_samples x n_features, GR_VCF_MISSING when missing */
     gr_vcf_match match;
-    char **warnings;             /* never hold genotypes or sample ids */
+    char **warnings; /* never hold genotypes or sample ids */
     size_t n_warnings;
-    const char *build;           /* "GRCh37", "GRCh38" or "" when the header does not say */
-    size_t records;              /* records read */
+    const char *build; /* "GRCh37", "GRCh38" or "" when the header does not say */
+    size_t records;    /* records read */
 } gr_vcf_result;
 
 /* Reads the VCF/BCF at path (or from the open descriptor fd when fd >= 0;

@@ -61,7 +61,10 @@ Test(features, parses_and_normalises)
     cr_assert_eq(gr_model_find_feature(m, "chr1:100:a:g"), 0);
     cr_assert_eq(gr_model_find_feature(m, "chrX:200:C:T"), 1);
     cr_assert_eq(gr_model_find_feature(m, "23:200:C:T"), 1);
-    cr_assert_eq(gr_model_find_feature(m, "1:100:G:A"), -1);
+    cr_assert_eq(gr_model_find_feature(m, "1:100:G:A"), 0); /* swapped, as a VCF record */
+    cr_assert_eq(gr_model_find_feature(m, "1:100:T:C"), 0); /* the other strand */
+    cr_assert_eq(gr_model_find_feature(m, "1:100:A:C"), -1);
+    cr_assert_eq(gr_model_find_feature(m, "1:101:A:G"), -1);
     cr_assert_eq(gr_model_find_feature(m, "rs2"), -1);
     cr_assert_eq(gr_model_get_info(m)->n_features_with_mean, 1);
     gr_model_free(m);

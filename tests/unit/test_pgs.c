@@ -51,7 +51,8 @@ Test(pgs, pgs000001_metadata_and_features)
     cr_assert(isnan(f->mean));
     cr_assert_eq(gr_model_find_feature(m, "rs78540526"), 0);
     cr_assert_eq(gr_model_find_feature(m, "chr11:69516650:C:T"), 0);
-    cr_assert_eq(gr_model_find_feature(m, "11:69516650:T:C"), -1);
+    cr_assert_eq(gr_model_find_feature(m, "11:69516650:T:C"), 0); /* swapped, as a VCF record */
+    cr_assert_eq(gr_model_find_feature(m, "11:69516650:T:G"), -1);
     gr_model_free(m);
 }
 

@@ -2,6 +2,7 @@
  * keys and values, dense dosages, warnings, limits, top_k and explain. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,7 +166,7 @@ Test(predict_json, default_top_k_is_ten_capped_at_feature_count)
 
 Test(predict_json, haploid_and_missing_gt_strings)
 {
-    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":\"1\",\"b\":\"./1\",\"c\":\".\"}}]}");
+    json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":\"G\",\"b\":\"./1\",\"c\":\".\"}}]}");
     cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + 1, 1e-12);
     cr_assert_eq(json_integer_value(at(r, "results.0.coverage.missing")), 2);
     json_decref(r);
@@ -195,7 +196,7 @@ Test(predict_json, haploid_chrx_counts_as_in_a_vcf)
     gr_error err;
     cr_assert_eq(gr_model_load(xdir, &xm, &err), GR_OK, "%s", err.text);
     gr_status st;
-    json_t *r = run_model(xm, "{\"samples\":[{\"genotypes\":{\"x1\":\"1\",\"a1\":\"1\"}}]}", &st,
+    json_t *r = run_model(xm, "{\"samples\":[{\"genotypes\":{\"x1\":\"G\",\"a1\":\"T\"}}]}", &st,
                           &err);
     cr_assert_eq(st, GR_OK, "%s", err.text);
     cr_assert_float_eq(num(r, "results.0.margin"), 2 * 1 + 1 * 10, 1e-12);
@@ -265,6 +266,185 @@ Test(predict_json, coverage_gate_as_for_vcf)
     json_decref(r);
 }
 
+/* Allele letters are matched to the model's alleles by the VCF rules:
+ * a is A>G (counted G), b C>T, c G>A. */
+Test(predict_json, allele_letters_match_as_in_a_vcf)
+{
+    static const struct {
+        const char *value;
+        double dosage;
+    } cases[] = {
+        { "A/G", 1 }, { "G|G", 2 }, { "AG", 1 }, { "ga", 1 }, { "A/A", 0 },
+        { "T/C", 1 },  /* the other strand */
+        { "C/C", 2 },  /* the other strand: C pairs with G */
+        { "--", NAN }, /* a no-call, as genotyping arrays write it */
+        { "./.", NAN }, { "0/1", 1 }, { "1|1", 2 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"samples\":[{\"genotypes\":{\"a\":\"%s\",\"b\":0,\"c\":0}}],\"top_k\":0}",
+                 cases[i].value);
+        json_t *r = ok(body);
+        double want = 0.5 + (isnan(cases[i].dosage) ? 1 : cases[i].dosage); /* mean 1 */
+        cr_assert_float_eq(num(r, "results.0.margin"), want, 1e-12, "%s", cases[i].value);
+        json_decref(r);
+    }
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"A/C\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "not this variant's (A/G, on either strand)");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"AGT\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "not this variant's");
+}
+
+/* Numbers in strings are refused whatever the number: "1" would be a
+ * haploid call to a VCF reader and a dosage to a person. */
+Test(predict_json, numeric_strings_are_all_refused)
+{
+    const char *values[] = { "0", "1", "2", "0.5", "1.0" };
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        char body[120];
+        snprintf(body, sizeof body, "{\"samples\":[{\"genotypes\":{\"a\":\"%s\"}}]}", values[i]);
+        fails(body, GR_EINPUT, "samples[0].genotypes.a",
+              i < 3 ? "a number in a string is ambiguous" : "a call such as");
+    }
+}
+
+/* A chrom:pos:ref:alt key is matched like a VCF record and orients
+ * numbers and "0/1" by its own REF and ALT. */
+Test(predict_json, locus_keys_orient_numbers_and_calls)
+{
+    static const struct {
+        const char *key, *value;
+        double dosage; /* of a's counted allele G */
+    } cases[] = {
+        { "1:100:A:G", "1", 1 },   { "1:100:A:G", "\"0/0\"", 0 },
+        { "1:100:G:A", "2", 0 },   /* swapped: 2 copies of A */
+        { "1:100:G:A", "0.5", 1.5 }, { "1:100:G:A", "\"0/0\"", 2 },
+        { "1:100:G:A", "\"0|1\"", 1 }, { "chr1:100:t:c", "\"1/1\"", 2 }, /* flipped */
+        { "1:100:C:T", "\"1/1\"", 0 }, /* flipped and swapped */
+        { "1:100:G:A", "\"G/G\"", 2 }, /* letters follow the model's alleles */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"samples\":[{\"genotypes\":{\"%s\":%s,\"b\":0,\"c\":0}}],\"top_k\":0}",
+                 cases[i].key, cases[i].value);
+        json_t *r = ok(body);
+        cr_assert_float_eq(num(r, "results.0.margin"), 0.5 + cases[i].dosage, 1e-12, "%s: %s",
+                           cases[i].key, cases[i].value);
+        json_decref(r);
+    }
+}
+
+/* For a PGS the effect allele may be the VCF's REF: "0/1" under an rsID or
+ * the variant id cannot be read, and is refused saying what to send. */
+Test(predict_json, pgs_calls_need_a_key_that_spells_ref_and_alt)
+{
+    gr_model *pm = fixture_model("pgs000001");
+    gr_status st;
+    gr_error err;
+    /* rs78540526: chr11:69516650, other allele C, effect allele T */
+    json_t *r = run_model(pm, "{\"samples\":[{\"genotypes\":{\"rs78540526\":\"0/1\"}}]}", &st,
+                          &err);
+    cr_assert_null(r);
+    cr_assert_eq(st, GR_EINPUT);
+    cr_assert_str_eq(err.field, "samples[0].genotypes.rs78540526");
+    cr_assert(strstr(err.text, "chrom:pos:REF:ALT"), "%s", err.text);
+    /* the VCF's REF T (the effect allele) and ALT C: 0/0 is two effect alleles */
+    const char *as_vcf = "{\"samples\":[{\"genotypes\":{\"11:69516650:T:C\":\"0/0\"}}],\"top_k\":0}";
+    const char *as_letters = "{\"samples\":[{\"genotypes\":{\"rs78540526\":\"T/T\"}}],\"top_k\":0}";
+    const char *as_number = "{\"samples\":[{\"genotypes\":{\"rs78540526\":2}}],\"top_k\":0}";
+    double margin[3];
+    const char *bodies[3] = { as_vcf, as_letters, as_number };
+    for (int i = 0; i < 3; i++) {
+        r = run_model(pm, bodies[i], &st, &err);
+        cr_assert_eq(st, GR_OK, "%s", err.text);
+        margin[i] = num(r, "results.0.margin");
+        json_decref(r);
+    }
+    cr_assert_float_eq(margin[0], margin[2], 1e-12);
+    cr_assert_float_eq(margin[1], margin[2], 1e-12);
+    cr_assert(fabs(margin[2]) > 1e-6);
+    gr_model_free(pm);
+}
+
+static char comp(char b)
+{
+    return b == 'A' ? 'T' : b == 'T' ? 'A' : b == 'C' ? 'G' : 'C';
+}
+
+/* The same genotypes, spelled as a VCF spells them (REF and ALT in the
+ * genome's order, which for a PGS is the effect allele as often as not, or
+ * on the other strand) score the same from JSON as from the VCF. */
+Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
+{
+    gr_model *pm;
+    gr_error err;
+    cr_assert_eq(gr_model_load("models/cad-pgs-demo", &pm, &err), GR_OK, "%s", err.text);
+    size_t nf = gr_model_get_info(pm)->n_features;
+    static const char *const gt[] = { "0/0", "0/1", "1|1" };
+    char *vcf = NULL, *body = NULL;
+    size_t vlen = 0, blen = 0;
+    FILE *v = open_memstream(&vcf, &vlen), *b = open_memstream(&body, &blen);
+    fprintf(v, "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n");
+    fprintf(b, "{\"top_k\":0,\"samples\":[");
+    for (int smp = 0; smp < 2; smp++) {
+        fprintf(b, "%s{\"id\":\"S%d\",\"genotypes\":{", smp ? "," : "", smp + 1);
+        for (size_t i = 0; i < nf; i++) {
+            const gr_feature *f = gr_model_feature(pm, i);
+            char ref[2] = { f->ref[0], 0 }, alt[2] = { f->alt[0], 0 };
+            int swapped = i % 3 == 1, flipped = i % 3 == 2 && comp(f->ref[0]) != f->alt[0];
+            if (swapped) {
+                ref[0] = f->alt[0];
+                alt[0] = f->ref[0];
+            } else if (flipped) {
+                ref[0] = comp(f->ref[0]);
+                alt[0] = comp(f->alt[0]);
+            }
+            const char *call = gt[(i * 7 + (size_t)smp) % 3];
+            if (smp == 0)
+                fprintf(v, "%s\t%lld\t.\t%s\t%s\t.\tPASS\t.\tGT\t%s\t%s\n", f->chrom,
+                        (long long)f->pos, ref, alt, call, gt[(i * 7 + 1) % 3]);
+            fprintf(b, "%s\"chr%s:%lld:%s:%s\":\"%s\"", i ? "," : "", f->chrom,
+                    (long long)f->pos, ref, alt, call);
+        }
+        fprintf(b, "}}");
+    }
+    fprintf(b, "]}");
+    fclose(v);
+    fclose(b);
+    gr_status st;
+    json_t *from_json = run_model(pm, body, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
+    char *vdir = temp_bundle("in.vcf", vcf, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", vdir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *vr = NULL;
+    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &vr, &err), GR_OK, "%s", err.text);
+    cr_assert_gt(vr->match.swapped, 50);
+    cr_assert_gt(vr->match.flipped, 50);
+    gr_api_job job;
+    gr_api_job_init(&job, pm, NULL, vr, NULL);
+    json_t *from_vcf = NULL;
+    cr_assert_eq(gr_api_predict_all(&job, &from_vcf, &err), GR_OK, "%s", err.text);
+    for (int smp = 0; smp < 2; smp++) {
+        char at_path[40];
+        snprintf(at_path, sizeof at_path, "results.%d.margin", smp);
+        cr_assert_float_eq(num(from_json, at_path), num(from_vcf, at_path), 1e-9,
+                           "sample %d: JSON %.9g, VCF %.9g", smp, num(from_json, at_path),
+                           num(from_vcf, at_path));
+    }
+    json_decref(from_json);
+    json_decref(from_vcf);
+    gr_vcf_result_free(vr);
+    temp_bundle_free(vdir);
+    free(vcf);
+    free(body);
+    gr_model_free(pm);
+}
+
 Test(predict_json, unknown_keys_warn)
 {
     json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"rsX\":1,\"rsY\":2}}]}");
@@ -293,10 +473,11 @@ Test(predict_json, errors_name_the_field)
     fails("{\"samples\":[{\"genotypes\":[]}]}", GR_EINPUT, "samples[0].genotypes", "object");
     fails("{\"samples\":[{\"genotypes\":{\"a\":2.5}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
     fails("{\"samples\":[{\"genotypes\":{\"a\":-1}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/2\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/1/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a", "genotype");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/2\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 (REF), 1 (ALT)");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/1/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\" 0/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
     fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"rs1\":1}}]}", GR_EINPUT, "samples[0].genotypes.rs1",
           "already given as 'a'");
     fails("{\"samples\":[{\"dosages\":[1,2]}]}", GR_EINPUT, "samples[0].dosages", "2 values");
