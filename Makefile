@@ -1,5 +1,16 @@
 # genorisk - build, test, run and benchmark.
-# `make run` and `make test` are all a fresh Debian 12 machine needs (as root).
+# `make run` and `make test` are all a fresh Debian 12 machine needs (as root):
+# both install what they use from Debian's archive first (`make deps`).
+#
+#   make check        build, unit and integration suites, fuzz replay: no apt,
+#                     no root, the edit-test loop (needs `make deps` once)
+#   make test         deps, then everything that needs no network: check, the
+#                     allocation-failure sweep, schemas, generated files,
+#                     plink2 parity, the failover test
+#   make lint         the OpenAPI lint and the Kubernetes manifest check (npm),
+#                     the clang-format check
+#   make fresh-test   make test on a bare Debian 12 (debootstrap minbase, only
+#                     make added), run with no network but loopback
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -7,22 +18,27 @@ PYTHON  := /usr/bin/python3
 SANITIZE ?=
 WERROR  ?=
 
+# The project's own flags are kept whatever CFLAGS says (make CFLAGS=-O0):
+# CFLAGS is the user's optimisation and debug choice, ALL_CFLAGS what builds.
 WARN    := -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -ffp-contract=off -I.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I.
 LDLIBS  := -lhts -ldeflate -ljansson -lm -lpthread
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(SANITIZE),thread)
 BUILD   ?= build/tsan
-CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=thread
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=thread
 else ifneq ($(SANITIZE),)
 BUILD   ?= build/sanitize
-CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=$(SANITIZE)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 else
 BUILD   ?= build
 endif
+ALL_CFLAGS = $(BASE_CFLAGS) $(WARN) $(if $(WERROR),-Werror) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(wildcard core/*.c)
 API_SRC  := $(wildcard api/*.c)
@@ -40,32 +56,28 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
-DEPS_APT := libmicrohttpd-dev libjansson-dev libhts-dev libdeflate-dev libgnutls28-dev uuid-dev libcriterion-dev pkg-config \
-            libcurl4-gnutls-dev wrk curl python3-fastapi python3-uvicorn \
+# What `make run` and `make test` use, the C toolchain included. Targets
+# that need more install it themselves (lint: npm; fuzz: clang; docker-test:
+# podman), so a bare machine with only a Debian mirror can pass make test.
+DEPS_APT := gcc libc6-dev make binutils libblas3 liblapack3 \
+            libmicrohttpd-dev libjansson-dev libhts-dev libdeflate-dev libgnutls28-dev uuid-dev \
+            libcriterion-dev pkg-config libcurl4-gnutls-dev wrk curl procps iproute2 \
+            python3 python3-fastapi python3-uvicorn \
             plink2 tabix bcftools htslib-test python-pyvcf-examples time openssl \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
-.PHONY: all deps test tsan-test run bench bench-http bench-vcf clean fixtures demo-models
+.PHONY: all deps check test tsan-test run bench bench-http bench-vcf clean fixtures demo-models \
+        lint lint-deps format-check fresh-test
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
 # Installs only what is missing, so it is quick and quiet on a ready machine.
 deps:
-	@missing=""; for p in $(DEPS_APT); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install$$missing)"; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
-	@# npm (for the OpenAPI linter): Debian's, unless the machine already has one
-	@command -v npm >/dev/null || { echo "make deps: installing nodejs npm"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@tools/apt_install.sh deps $(DEPS_APT)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -76,14 +88,14 @@ $(APILIB): $(API_OBJ)
 	$(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SRVLIB): $(SRVLIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
 $(DAEMON): $(BUILD)/server/genoriskd.o $(BUILD)/gen/openapi_yaml.o $(SRVLIB) $(APILIB) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid -lgnutls
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid -lgnutls
 
 # The contract is compiled in, so /openapi.yaml always matches the binary.
 $(BUILD)/gen/openapi_yaml.c: openapi.yaml
@@ -95,39 +107,47 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml
 	   echo 'const unsigned long gr_openapi_yaml_len = sizeof gr_openapi_yaml - 1;'; } > $@
 
 $(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
-	$(CC) $(CFLAGS) -Wno-missing-variable-declarations -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-missing-variable-declarations -c $< -o $@
 
 HEADERS  := $(wildcard core/*.h api/*.h server/*.h) tests/unit/helpers.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(HEADERS) $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB) $(LDFLAGS) \
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/tests/helpers.o $(SRVLIB) $(APILIB) $(LIB) $(ALL_LDFLAGS) \
 	  $(LDLIBS) -lmicrohttpd -luuid -lgnutls -lcriterion
 
 $(BUILD)/itests/%: tests/integration/%.c tests/integration/daemon.c tests/integration/daemon.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< tests/integration/daemon.c $(LDFLAGS) -lcriterion -lcurl -ljansson -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/integration/daemon.c $(ALL_LDFLAGS) -lcriterion -lcurl -ljansson -lpthread
 
 $(BUILD)/tests/helpers.o: tests/unit/helpers.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Each test binary runs from the repository root so fixture paths resolve;
-# GENORISK_CLI tells the CLI tests which binary to run.
-test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN) $(ITEST_BIN)
-	@fail=0; for t in $(TEST_BIN); do \
+# GENORISK_CLI tells the CLI tests which binary to run. RUN_SUITES sets
+# fail=1 when a suite fails.
+RUN_SUITES = for t in $(TEST_BIN); do \
 	  GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
 	for t in $(ITEST_BIN); do \
 	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
 	done; \
+	$(MAKE) --no-print-directory fuzz-replay || fail=1
+
+# The edit-test loop: what the code does, without apt or root.
+check:
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(TEST_BIN) $(ITEST_BIN)
+	@fail=0; $(RUN_SUITES); \
+	if [ $$fail != 0 ]; then echo "make check: FAILED ($(BUILD))"; exit 1; fi; \
+	echo "make check: all suites passed ($(BUILD))"
+
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(TEST_BIN) $(ITEST_BIN)
+	@fail=0; $(RUN_SUITES); \
 	$(MAKE) --no-print-directory alloc-fail-test || fail=1; \
-	$(MAKE) --no-print-directory fuzz-replay || fail=1; \
-	tools/check_k8s.sh || fail=1; \
 	tools/failover_test.sh $(BUILD) || fail=1; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
-	tools/lint_openapi.sh || fail=1; \
 	tools/check_generated.sh || fail=1; \
 	tmp=$$(mktemp -d) && $(PYTHON) tools/make_vcf_data.py parity --out $$tmp >/dev/null && \
 	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || fail=1; \
@@ -142,7 +162,8 @@ tsan-test: deps
 	@tools/tsan_test.sh
 
 LISTEN ?= 127.0.0.1:8080
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@echo "Serving the demo models (synthetic, not for clinical use) on http://$(LISTEN); Ctrl-C stops."
 	@echo "Try:  curl -s http://$(LISTEN)/v1/models"
 	@echo "      curl -s -H 'Content-Type: application/json' --data @models/cad-xgb-demo/example.json \\"
@@ -162,7 +183,7 @@ bench-http: deps all
 	@tools/bench_http.sh $(BUILD) $(BENCH_DIR)/xgb500
 
 $(BUILD)/bench_core: tests/bench/bench_core.c $(HEADERS) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
 
 fixtures:
 	$(PYTHON) tools/make_fixtures.py
@@ -173,7 +194,27 @@ demo-models:
 clean:
 	rm -rf build
 
+# The OpenAPI lint and the Kubernetes manifest check need the npm registry
+# (their pinned tools), the format check clang-format: none is part of make
+# test, which must pass where only a Debian mirror can be reached.
+lint: lint-deps format-check
+	@fail=0; tools/lint_openapi.sh || fail=1; tools/check_k8s.sh || fail=1; \
+	if [ $$fail != 0 ]; then echo "make lint: FAILED"; exit 1; fi; echo "make lint: passed"
+
+lint-deps:
+	@command -v npm >/dev/null || tools/apt_install.sh lint nodejs npm
+	@tools/apt_install.sh lint clang-format
+
+FORMAT_SRC = $(filter-out $(FORMAT_EXEMPT),$(wildcard core/*.[ch] api/*.[ch] server/*.[ch]))
+format-check:
+	@tools/format_check.sh $(FORMAT_SRC)
+
+# make test on a bare Debian 12 (tools/fresh_test.sh).
+fresh-test:
+	@tools/apt_install.sh fresh-test debootstrap iproute2
+	@tools/fresh_test.sh
+
 # Hardening and shipping targets (fuzz, soak, docker-test, ...), one file each.
 -include $(sort $(wildcard mk/*.mk))
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path build/fresh -prune -o -name '*.d' -type f -print 2>/dev/null)

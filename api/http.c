@@ -32,20 +32,24 @@
 #include "api/predict_vcf.h"
 #include "api/problem.h"
 
-const char *const gr_route_names[GR_ROUTE_COUNT] = {
-    "/healthz", "/readyz", "/metrics", "/openapi.yaml",
-    "/v1/models", "/v1/models/{name}", "/v1/models/{name}/predict", "other"
-};
+const char *const gr_route_names[GR_ROUTE_COUNT] = { "/healthz",
+                                                     "/readyz",
+                                                     "/metrics",
+                                                     "/openapi.yaml",
+                                                     "/v1/models",
+                                                     "/v1/models/{name}",
+                                                     "/v1/models/{name}/predict",
+                                                     "other" };
 
 struct gr_http {
     gr_http_env env;
     struct MHD_Daemon *d;
     atomic_size_t in_flight;
-    atomic_size_t connections;            /* open now */
-    atomic_ullong refused;                /* over max_connections */
-    atomic_int abort_work; /* shutting down past the deadline */
-    atomic_int quiesced;  /* read by the HTTP threads, set by the server's */
-    MHD_socket listen_fd; /* returned by quiesce; closed only after MHD_stop_daemon */
+    atomic_size_t connections; /* open now */
+    atomic_ullong refused;     /* over max_connections */
+    atomic_int abort_work;     /* shutting down past the deadline */
+    atomic_int quiesced;       /* read by the HTTP threads, set by the server's */
+    MHD_socket listen_fd;      /* returned by quiesce; closed only after MHD_stop_daemon */
 };
 
 enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
@@ -68,14 +72,14 @@ typedef struct {
     size_t body_len, body_cap, bytes_in;
     int too_large;
     /* VCF upload: spooled to an unlinked temp file */
-    int vcf;          /* 1 when the body is a VCF/BCF (raw or multipart) */
-    int spool;        /* descriptor, -1 when none */
-    size_t limit;     /* body ceiling for this request */
+    int vcf;      /* 1 when the body is a VCF/BCF (raw or multipart) */
+    int spool;    /* descriptor, -1 when none */
+    size_t limit; /* body ceiling for this request */
     struct MHD_PostProcessor *pp;
-    int got_file;     /* multipart: a "file" part arrived */
-    int pp_failed;    /* multipart: the body did not parse, or had two files */
+    int got_file;  /* multipart: a "file" part arrived */
+    int pp_failed; /* multipart: the body did not parse, or had two files */
     int file_parts;
-    int parts;        /* multipart: parts seen, of any name */
+    int parts; /* multipart: parts seen, of any name */
     int write_failed;
     gr_vcf_options vopt;
     char **samples;
@@ -88,7 +92,7 @@ typedef struct {
     const char *ctype;
     const char *allow;
     int retry_after;
-    const char *www_auth;  /* WWW-Authenticate value of a 401 */
+    const char *www_auth; /* WWW-Authenticate value of a 401 */
     size_t samples_done;
     char error[40];
     size_t bytes_out;
@@ -159,8 +163,8 @@ static void set_problem(req *r, unsigned status, const char *slug, const char *t
                         const char *detail, const char *field)
 {
     size_t len;
-    char *body = gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id,
-                                 &len);
+    char *body =
+        gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id, &len);
     /* the log gets the kind of problem only: details may quote the URL */
     snprintf(r->error, sizeof r->error, "%s", slug);
     set_answer(r, status, "application/problem+json", body, len);
@@ -214,8 +218,8 @@ static gr_route route_of(const char *url, char *name, size_t name_size)
     static const struct {
         const char *path;
         gr_route route;
-    } fixed[] = { { "/healthz", GR_ROUTE_HEALTHZ }, { "/readyz", GR_ROUTE_READYZ },
-                  { "/metrics", GR_ROUTE_METRICS }, { "/openapi.yaml", GR_ROUTE_OPENAPI },
+    } fixed[] = { { "/healthz", GR_ROUTE_HEALTHZ },  { "/readyz", GR_ROUTE_READYZ },
+                  { "/metrics", GR_ROUTE_METRICS },  { "/openapi.yaml", GR_ROUTE_OPENAPI },
                   { "/v1/models", GR_ROUTE_MODELS }, { "/v1/models/", GR_ROUTE_MODELS } };
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (!strcmp(url, fixed[i].path))
@@ -250,8 +254,8 @@ static int authorized(req *r)
     gr_http *h = r->h;
     if (!h->env.authorize || route_is_open(h, r->route))
         return 1;
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *v =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (v && !strncasecmp(v, "Bearer ", 7)) {
         const char *t = v + 7;
         while (*t == ' ')
@@ -262,8 +266,7 @@ static int authorized(req *r)
         if (n && h->env.authorize(h->env.ctx, t, n))
             return 1;
         r->www_auth = "Bearer realm=\"genorisk\", error=\"invalid_token\"";
-        set_problem(r, 401, "unauthorized", "Unauthorized",
-                    "the bearer token is not valid", NULL);
+        set_problem(r, 401, "unauthorized", "Unauthorized", "the bearer token is not valid", NULL);
         return 0;
     }
     r->www_auth = "Bearer realm=\"genorisk\"";
@@ -389,8 +392,7 @@ static void run_predict(void *arg)
     char limit_why[160] = "";
     json_t *body = NULL;
     if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
-                                          r->h->env.max_json_string, limit_why,
-                                          sizeof limit_why))
+                                          r->h->env.max_json_string, limit_why, sizeof limit_why))
         body = gr_api_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
     free(r->body);
     r->body = NULL;
@@ -561,8 +563,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         a->bad = set ? 0 : 2;
         return set ? MHD_YES : MHD_NO;
     }
-    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") ||
-                   !strcmp(key, "genotype") || !strcmp(key, "filter");
+    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") || !strcmp(key, "genotype") ||
+                   !strcmp(key, "filter");
     if (!vcf_only)
         return MHD_YES;
     if (!r->vcf) {
@@ -571,14 +573,15 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     }
     snprintf(a->why, sizeof a->why,
              "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
-             "sample=<id>", key);
+             "sample=<id>",
+             key);
     if (!value) {
         a->bad = 2;
         return MHD_NO;
     }
     if (!strcmp(key, "sample")) {
-        char **more = r->n_samples < 100000
-                          ? realloc(r->samples, (r->n_samples + 1) * sizeof *more) : NULL;
+        char **more =
+            r->n_samples < 100000 ? realloc(r->samples, (r->n_samples + 1) * sizeof *more) : NULL;
         char *copy = more ? strdup(value) : NULL;
         if (more)
             r->samples = more;
@@ -614,10 +617,15 @@ static int parse_query(req *r)
 
 static int is_vcf_type(const char *ct)
 {
-    static const char *const types[] = { "text/vcf", "text/x-vcf", "application/vcf",
-                                         "application/gzip", "application/x-gzip",
-                                         "application/x-bgzip", "application/octet-stream",
-                                         "application/x-bcf", NULL };
+    static const char *const types[] = { "text/vcf",
+                                         "text/x-vcf",
+                                         "application/vcf",
+                                         "application/gzip",
+                                         "application/x-gzip",
+                                         "application/x-bgzip",
+                                         "application/octet-stream",
+                                         "application/x-bcf",
+                                         NULL };
     if (!ct)
         return 0;
     while (*ct == ' ')
@@ -634,8 +642,8 @@ static int is_vcf_type(const char *ct)
 static int predict_headers(req *r, const char *name)
 {
     gr_http *h = r->h;
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
@@ -662,15 +670,16 @@ static int predict_headers(req *r, const char *name)
         set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
         return 0;
     }
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
     r->vcf = multipart || is_vcf_type(ct);
     if (!r->vcf && !is_json_type(ct)) {
         set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
                     "send a predict request as application/json, or a VCF/BCF as text/vcf, "
                     "application/gzip, application/x-bgzip, application/octet-stream or "
-                    "multipart/form-data (part \"file\")", NULL);
+                    "multipart/form-data (part \"file\")",
+                    NULL);
         return 0;
     }
     r->limit = r->vcf ? h->env.max_upload_bytes : h->env.max_body_bytes;
@@ -715,9 +724,8 @@ static int predict_headers(req *r, const char *name)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     gr_http *h = cls;
     req *r = *con_cls;
@@ -770,7 +778,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->answered || r->decided || r->too_large)
             /* discarded, but not without end: far past the ceiling, hang up */
             return r->bytes_in / 4 > (r->limit ? r->limit : h->env.max_body_bytes) ? MHD_NO
-                                                                                 : MHD_YES;
+                                                                                   : MHD_YES;
         if (r->vcf) {
             if (r->bytes_in > r->limit) {
                 r->too_large = 1;
@@ -832,8 +840,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_suspend_connection(conn);
     if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
         r->retry_after = 1;
-        set_problem(r, 503, "overloaded", "Overloaded",
-                    "the work queue is full; retry shortly", NULL);
+        set_problem(r, 503, "overloaded", "Overloaded", "the work queue is full; retry shortly",
+                    NULL);
         atomic_store(&r->job, JOB_DONE);
         MHD_resume_connection(conn);
     }
@@ -949,16 +957,16 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
         { MHD_OPTION_THREAD_POOL_SIZE, threads > 0 ? threads : 1, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
-        { MHD_OPTION_CONNECTION_TIMEOUT,
-          env->connection_timeout_s ? env->connection_timeout_s : 30, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, env->connection_timeout_s ? env->connection_timeout_s : 30,
+          NULL },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL },
         /* plain HTTP ends the list here */
         { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)env->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key },
         { MHD_OPTION_END, 0, NULL },
     };
-    h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h,
-                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         snprintf(why, why_size,

@@ -59,7 +59,7 @@ typedef struct {
     /* HTTPS: PEM certificate (chain) and key text, borrowed until
      * gr_http_stop; NULL for plain HTTP. */
     const char *tls_cert, *tls_key;
-    size_t max_connections;  /* more are closed as soon as accepted */
+    size_t max_connections;        /* more are closed as soon as accepted */
     unsigned connection_timeout_s; /* idle connections are closed */
     size_t max_json_depth, max_json_string;
     size_t max_vcf_line, max_vcf_header;

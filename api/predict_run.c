@@ -228,16 +228,16 @@ static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const 
  * model's variants were matched; NULL when out of memory. */
 static json_t *coverage(const gr_api_job *job, const gr_prediction *p)
 {
-    json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected,
-                          "observed", (json_int_t)p->n_observed, "imputed",
-                          (json_int_t)p->n_imputed, "missing", (json_int_t)p->n_missing);
+    json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected, "observed",
+                          (json_int_t)p->n_observed, "imputed", (json_int_t)p->n_imputed, "missing",
+                          (json_int_t)p->n_missing);
     if (!c || !job->vcf)
         return c;
     const gr_vcf_match *mt = &job->vcf->match;
-    json_t *more = json_pack("{s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)mt->matched,
-                             "flipped", (json_int_t)mt->flipped, "swapped",
-                             (json_int_t)mt->swapped, "ambiguous", (json_int_t)mt->ambiguous,
-                             "multiallelic", (json_int_t)mt->multiallelic);
+    json_t *more =
+        json_pack("{s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)mt->matched, "flipped",
+                  (json_int_t)mt->flipped, "swapped", (json_int_t)mt->swapped, "ambiguous",
+                  (json_int_t)mt->ambiguous, "multiallelic", (json_int_t)mt->multiallelic);
     if (!more || json_object_update(c, more)) {
         json_decref(c);
         c = NULL;
@@ -283,8 +283,8 @@ static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction
     int bad = json_object_set_new(r, "sample", sample_label(job, i));
     bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
     bad |= json_object_set_new(r, "coverage", coverage(job, p));
-    bad |= json_object_set_new(r, "error", gr_problem_object(k.status, k.slug, k.title, detail,
-                                                             "coverage", NULL, NULL));
+    bad |= json_object_set_new(
+        r, "error", gr_problem_object(k.status, k.slug, k.title, detail, "coverage", NULL, NULL));
     if (bad) {
         json_decref(r);
         return NULL;
@@ -318,8 +318,8 @@ static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_
 {
     const double *x = dosages(job, sc, i);
     gr_prediction p;
-    gr_status st = gr_predict(job->m, sc->ws, x, &p, job->set.explain ? sc->phi : NULL, sc->used,
-                              err);
+    gr_status st =
+        gr_predict(job->m, sc->ws, x, &p, job->set.explain ? sc->phi : NULL, sc->used, err);
     if (st) {
         if (err) { /* name the sample before the feature the core named */
             char feature[sizeof err->field];
@@ -341,8 +341,8 @@ static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_
     return *result ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
 }
 
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
-                               json_t **results, gr_error *err)
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
+                               gr_error *err)
 {
     scratch sc = { 0 };
     gr_status st = GR_OK;
@@ -398,14 +398,16 @@ gr_status gr_api_response_build(const gr_api_job *job, json_t **results, json_t 
         json_t *e = json_object_get(json_array_get(arr, first_unscored), "error");
         st = gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage",
                           "none of the %zu samples has enough of the model's variants to be "
-                          "scored; %s", n, json_string_value(json_object_get(e, "detail")));
+                          "scored; %s",
+                          n, json_string_value(json_object_get(e, "detail")));
         goto fail;
     }
     if (unscored) {
         char w[200];
         snprintf(w, sizeof w,
                  "%zu of %zu samples are below the model's min_coverage and have an error "
-                 "instead of a score", unscored, n);
+                 "instead of a score",
+                 unscored, n);
         if (json_array_append_new(warnings, json_string(w))) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;

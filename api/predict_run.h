@@ -56,8 +56,8 @@ size_t gr_api_job_samples(const gr_api_job *job);
  * job has several samples; when it has one, the request fails with
  * GR_ECOVERAGE. When stop says so, the samples not yet done stay NULL and
  * GR_OK is returned. Other errors name the sample in err->field. */
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
-                               json_t **results, gr_error *err);
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
+                               gr_error *err);
 
 /* The response for every sample's result: {"model", "results", "warnings"}.
  * Takes ownership of results[0 .. gr_api_job_samples) (all non-NULL) and

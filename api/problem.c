@@ -6,9 +6,8 @@
 #include "api/problem.h"
 #include "core/error.h"
 
-json_t *gr_problem_object(unsigned status, const char *slug, const char *title,
-                          const char *detail, const char *field, const char *instance,
-                          const char *request_id)
+json_t *gr_problem_object(unsigned status, const char *slug, const char *title, const char *detail,
+                          const char *field, const char *instance, const char *request_id)
 {
     char type[96], d[2048], f[256], in[512];
     snprintf(type, sizeof type, "urn:genorisk:problem:%s", slug);
@@ -33,8 +32,7 @@ json_t *gr_problem_object(unsigned status, const char *slug, const char *title,
 }
 
 char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
-                      const char *field, const char *instance, const char *request_id,
-                      size_t *len)
+                      const char *field, const char *instance, const char *request_id, size_t *len)
 {
     json_t *o = gr_problem_object(status, slug, title, detail, field, instance ? instance : "",
                                   request_id ? request_id : "");
@@ -48,13 +46,10 @@ gr_problem_kind gr_problem_for_status(gr_status st)
 {
     switch (st) {
     case GR_EINPUT:
-    case GR_ELIMIT:
-        return (gr_problem_kind){ 422, "invalid-input", "Unprocessable input" };
+    case GR_ELIMIT: return (gr_problem_kind){ 422, "invalid-input", "Unprocessable input" };
     case GR_ECOVERAGE:
         return (gr_problem_kind){ 422, "low-coverage", "Too few of the model's variants" };
-    case GR_ENOMEM:
-        return (gr_problem_kind){ 500, "internal", "Out of memory" };
-    default:
-        return (gr_problem_kind){ 500, "internal", "Internal error" };
+    case GR_ENOMEM: return (gr_problem_kind){ 500, "internal", "Out of memory" };
+    default: return (gr_problem_kind){ 500, "internal", "Internal error" };
     }
 }

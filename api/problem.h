@@ -12,15 +12,13 @@
  * {"type":"urn:genorisk:problem:<slug>","title","status","detail","instance","request_id"}
  * plus "field" when field is non-empty. *len gets its length. */
 char *gr_problem_json(unsigned status, const char *slug, const char *title, const char *detail,
-                      const char *field, const char *instance, const char *request_id,
-                      size_t *len);
+                      const char *field, const char *instance, const char *request_id, size_t *len);
 
 /* The same problem as a new JSON object (NULL when out of memory); instance
  * and request_id are left out when NULL, as in the per-sample "error" of a
  * predict result. */
-json_t *gr_problem_object(unsigned status, const char *slug, const char *title,
-                          const char *detail, const char *field, const char *instance,
-                          const char *request_id);
+json_t *gr_problem_object(unsigned status, const char *slug, const char *title, const char *detail,
+                          const char *field, const char *instance, const char *request_id);
 
 /* How a predict-time library status answers over HTTP. */
 typedef struct {

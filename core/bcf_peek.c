@@ -11,10 +11,10 @@ enum { LENGTHS = 8 };
 
 static uint64_t lengths(const unsigned char *b)
 {
-    uint64_t shared = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                      (uint32_t)b[3] << 24;
-    uint64_t indiv = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
-                     (uint32_t)b[7] << 24;
+    uint64_t shared =
+        (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    uint64_t indiv =
+        (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
     return shared + indiv;
 }
 

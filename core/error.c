@@ -56,13 +56,13 @@ char *gr_error_format(const gr_error *err, char *buf, size_t size)
     if (!err)
         return buf;
     size_t n = 0;
-#define GR_APPEND(...)                                                          \
-    do {                                                                        \
-        if (n < size) {                                                         \
-            int w_ = snprintf(buf + n, size - n, __VA_ARGS__);                  \
-            if (w_ > 0)                                                         \
-                n += (size_t)w_;                                                \
-        }                                                                       \
+#define GR_APPEND(...)                                                                             \
+    do {                                                                                           \
+        if (n < size) {                                                                            \
+            int w_ = snprintf(buf + n, size - n, __VA_ARGS__);                                     \
+            if (w_ > 0)                                                                            \
+                n += (size_t)w_;                                                                   \
+        }                                                                                          \
     } while (0)
     if (err->source[0])
         GR_APPEND("%s:", err->source);

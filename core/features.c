@@ -22,8 +22,8 @@ static int normalize_allele(char *a)
 }
 
 gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
-                               const char *ref, const char *alt, const char *rsid,
-                               double mean, gr_error *err)
+                               const char *ref, const char *alt, const char *rsid, double mean,
+                               gr_error *err)
 {
     size_t n = m->n_features;
     if (n == m->cap_features) {
@@ -49,15 +49,20 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
         dst[i] = p;
         p += len[i] + 1;
     }
-    m->features[n] = (gr_feature){ .id = dst[0], .chrom = dst[1], .pos = pos, .ref = dst[2],
-                                   .alt = dst[3], .rsid = dst[4], .mean = mean };
+    m->features[n] = (gr_feature){ .id = dst[0],
+                                   .chrom = dst[1],
+                                   .pos = pos,
+                                   .ref = dst[2],
+                                   .alt = dst[3],
+                                   .rsid = dst[4],
+                                   .mean = mean };
     m->n_features = n + 1;
     return GR_OK;
 }
 
 enum { COL_ID, COL_CHROM, COL_POS, COL_REF, COL_ALT, COL_MEAN, COL_RSID, N_COLS };
 static const char *const col_names[N_COLS] = { "feature_id", "chrom", "pos", "ref",
-                                               "alt", "mean", "rsid" };
+                                               "alt",        "mean",  "rsid" };
 
 #define MAX_COLUMNS 256
 

@@ -52,8 +52,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
-gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti,
-                             const char *source, gr_error *err)
+gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti, const char *source,
+                             gr_error *err)
 {
     gr_status st = GR_OK;
     int64_t *newid = NULL, *queue = NULL;
@@ -64,8 +64,8 @@ gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti,
     if (t->n == 0)
         return gr_error_set(err, GR_EMODEL, source, 0, field, "tree has no nodes");
     if (t->n > GR_MAX_FOREST_NODES - f->n_nodes)
-        return gr_error_set(err, GR_ELIMIT, source, 0, field,
-                            "the model has more than %zu nodes", GR_MAX_FOREST_NODES);
+        return gr_error_set(err, GR_ELIMIT, source, 0, field, "the model has more than %zu nodes",
+                            GR_MAX_FOREST_NODES);
 
     size_t cap_nodes = f->cap_nodes, cap_cover = f->cap_nodes;
     if (!grow((void **)&f->nodes, &cap_nodes, f->n_nodes + t->n, sizeof *f->nodes) ||
@@ -218,9 +218,9 @@ double gr_forest_predict(const gr_forest *f, const double *xf)
 typedef struct {
     gr_forest *f;
     size_t cap_leaves, cap_conds, cap_slots, cap_slot_zero;
-    double weight;                    /* the current tree's scale */
-    int32_t feat[GR_MAX_TREE_DEPTH];  /* distinct features on the current path */
-    double zero[GR_MAX_TREE_DEPTH];   /* their products of cover ratios */
+    double weight;                   /* the current tree's scale */
+    int32_t feat[GR_MAX_TREE_DEPTH]; /* distinct features on the current path */
+    double zero[GR_MAX_TREE_DEPTH];  /* their products of cover ratios */
     gr_cond cond[GR_MAX_TREE_DEPTH];
     int d, n_cond;
 } path_builder;
@@ -261,8 +261,8 @@ static int emit(path_builder *b, double v_left, int64_t split, int32_t split_fea
     double reach = 1;
     for (int s = 0; s < b->d; s++)
         reach *= b->zero[s];
-    f->expected += split < 0 ? lf->value * reach
-                             : (lf->value * z_left + lf->value_right * z_right) * reach;
+    f->expected +=
+        split < 0 ? lf->value * reach : (lf->value * z_left + lf->value_right * z_right) * reach;
     if (b->d + (split >= 0) > f->max_slots)
         f->max_slots = b->d + (split >= 0);
     return 1;
@@ -292,8 +292,8 @@ static int walk(path_builder *b, uint32_t n)
     int added = slot == b->d;
     uint32_t l = nd->kids >> 1;
     if (added && f->nodes[l].feat < 0 && f->nodes[l + 1].feat < 0)
-        return emit(b, f->nodes[l].thr, n, nd->feat, f->nodes[l + 1].thr,
-                    zero_fraction(f, n, l), zero_fraction(f, n, l + 1));
+        return emit(b, f->nodes[l].thr, n, nd->feat, f->nodes[l + 1].thr, zero_fraction(f, n, l),
+                    zero_fraction(f, n, l + 1));
     double saved = added ? 1.0 : b->zero[slot];
     if (added) {
         b->feat[b->d++] = nd->feat;

@@ -27,13 +27,13 @@ typedef struct {
  * feature is new to the path: slots and conds then describe the path down to
  * `split`, and the two leaves are handled in one pass (treeshap.c). */
 typedef struct {
-    double value;      /* leaf value scaled by the tree's weight; pair: left leaf's */
-    double value_right;             /* pair: right leaf's value */
-    double zero_left, zero_right;   /* pair: cover ratios at split */
-    uint32_t cond_off; /* first entry in gr_forest.conds */
-    uint32_t slot_off; /* first entry in gr_forest.slot_feat / slot_zero */
-    uint32_t split;    /* pair: the parent node */
-    int32_t split_feat; /* pair: its feature; -1 for a single leaf */
+    double value;                 /* leaf value scaled by the tree's weight; pair: left leaf's */
+    double value_right;           /* pair: right leaf's value */
+    double zero_left, zero_right; /* pair: cover ratios at split */
+    uint32_t cond_off;            /* first entry in gr_forest.conds */
+    uint32_t slot_off;            /* first entry in gr_forest.slot_feat / slot_zero */
+    uint32_t split;               /* pair: the parent node */
+    int32_t split_feat;           /* pair: its feature; -1 for a single leaf */
     uint8_t n_cond;
     uint8_t d;
 } gr_leaf;
@@ -49,22 +49,22 @@ typedef enum { GR_COMBINE_SUM, GR_COMBINE_MEAN } gr_combine;
 typedef struct gr_forest {
     size_t n_features;
     gr_combine combine;
-    double tree_scale;  /* each tree's value is multiplied by it (SUM only) */
+    double tree_scale; /* each tree's value is multiplied by it (SUM only) */
     size_t n_trees, n_nodes, cap_nodes;
-    uint32_t *roots;    /* per tree */
+    uint32_t *roots; /* per tree */
     gr_tnode *nodes;
-    double *cover;      /* per node; used while building SHAP paths */
+    double *cover; /* per node; used while building SHAP paths */
     int max_depth;
 
-    size_t n_leaf_nodes;  /* leaves in the trees */
+    size_t n_leaf_nodes;               /* leaves in the trees */
     size_t n_leaves, n_conds, n_slots; /* SHAP path entries (a sibling pair is one) */
     gr_leaf *leaves;
     gr_cond *conds;
     int32_t *slot_feat;
     double *slot_zero;
-    double expected;    /* sum over trees of the scaled cover-weighted leaf mean */
-    int max_slots;      /* largest d over all leaves */
-    double *shap_w;     /* shap_w[d * (GR_MAX_TREE_DEPTH + 1) + s] = s!(d-s-1)!/d! */
+    double expected; /* sum over trees of the scaled cover-weighted leaf mean */
+    int max_slots;   /* largest d over all leaves */
+    double *shap_w;  /* shap_w[d * (GR_MAX_TREE_DEPTH + 1) + s] = s!(d-s-1)!/d! */
 } gr_forest;
 
 /* A tree as loaders find it: node i has children left[i]/right[i] (-1 at a
@@ -99,8 +99,8 @@ void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *
 typedef struct gr_linear {
     size_t n;
     double intercept;
-    double *c;        /* 3 per feature */
-    double *expected; /* per feature: E[contribution] under Hardy-Weinberg at
+    double *c;            /* 3 per feature */
+    double *expected;     /* per feature: E[contribution] under Hardy-Weinberg at
                          the feature's mean, or c[3i] when the mean is unknown */
     double *missing_term; /* what a missing dosage adds: expected[i] when the
                              mean is known (imputation), else 0 */
@@ -136,18 +136,18 @@ typedef enum { GR_LINK_IDENTITY, GR_LINK_LOGISTIC } gr_link;
 
 struct gr_model {
     gr_model_info info;
-    char *name, *version, *description, *genome_build, *dir, *artifact,
-        *features_file, *algorithm, *pgs_id;
+    char *name, *version, *description, *genome_build, *dir, *artifact, *features_file, *algorithm,
+        *pgs_id;
     double min_coverage;
     gr_impute impute;
     gr_link link;
     size_t n_features, cap_features;
     gr_feature *features;
-    gr_arena strings;       /* owned storage behind features[] */
-    void *keys;             /* khash: key -> index, -2 when ambiguous */
-    int ids_indexed;        /* the loader put every feature id in keys */
-    char *locus_keys;       /* storage of the "chrom:pos:ref:alt" keys */
-    gr_forest *forest;      /* exactly one of forest and linear is set */
+    gr_arena strings;  /* owned storage behind features[] */
+    void *keys;        /* khash: key -> index, -2 when ambiguous */
+    int ids_indexed;   /* the loader put every feature id in keys */
+    char *locus_keys;  /* storage of the "chrom:pos:ref:alt" keys */
+    gr_forest *forest; /* exactly one of forest and linear is set */
     gr_linear *linear;
 };
 
@@ -167,8 +167,8 @@ void gr_manifest_clear(gr_manifest *m);
 gr_status gr_features_load(gr_model *m, const char *path, gr_error *err);
 /* Adds one feature (copies the strings); used by features.tsv and PGS loaders. */
 gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
-                               const char *ref, const char *alt, const char *rsid,
-                               double mean, gr_error *err);
+                               const char *ref, const char *alt, const char *rsid, double mean,
+                               gr_error *err);
 
 /* The key index (model.c). gr_model_load indexes every feature id, then the
  * rsIDs and loci as aliases. A loader that needs to know as it reads whether

@@ -33,8 +33,7 @@ gr_status gr_json_check_format(json_t *root, const char *want, const char *path,
 {
     const char *fmt = json_string_value(json_object_get(root, "format"));
     if (!json_is_object(root) || !fmt || strcmp(fmt, want))
-        return gr_error_set(err, GR_EMODEL, path, 0, "format", "expected \"format\": \"%s\"",
-                            want);
+        return gr_error_set(err, GR_EMODEL, path, 0, "format", "expected \"format\": \"%s\"", want);
     json_t *fv = json_object_get(root, "format_version");
     if (fv && (!json_is_integer(fv) || json_integer_value(fv) != 1))
         return gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format_version",
@@ -79,8 +78,8 @@ void gr_tree_arrays_free(gr_tree_arrays *a)
     *a = (gr_tree_arrays){ 0 };
 }
 
-static gr_status get_array(json_t *obj, const char *key, size_t n, json_t **arr,
-                           const char *path, const char *prefix, gr_error *err)
+static gr_status get_array(json_t *obj, const char *key, size_t n, json_t **arr, const char *path,
+                           const char *prefix, gr_error *err)
 {
     char field[96];
     snprintf(field, sizeof field, "%s.%s", prefix, key);
@@ -115,8 +114,8 @@ gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_
     return GR_OK;
 }
 
-gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
-                          const char *path, const char *prefix, gr_error *err)
+gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out, const char *path,
+                          const char *prefix, gr_error *err)
 {
     json_t *arr;
     gr_status st = get_array(obj, key, n, &arr, path, prefix, err);
@@ -134,9 +133,8 @@ gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
     return GR_OK;
 }
 
-gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k,
-                              gr_tree_arrays *a, const char *path, const char *prefix,
-                              gr_error *err)
+gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k, gr_tree_arrays *a,
+                              const char *path, const char *prefix, gr_error *err)
 {
     gr_status st;
     json_t *first;

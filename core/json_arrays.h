@@ -34,9 +34,8 @@ typedef struct {
 
 /* Reads the n-node tree object into a (reserving room), with errors naming
  * prefix.key[i]. Without keys->value, value[] is a copy of thr[]. */
-gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *keys,
-                              gr_tree_arrays *a, const char *path, const char *prefix,
-                              gr_error *err);
+gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *keys, gr_tree_arrays *a,
+                              const char *path, const char *prefix, gr_error *err);
 
 gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err);
 void gr_tree_arrays_free(gr_tree_arrays *a);
@@ -46,7 +45,7 @@ void gr_tree_arrays_free(gr_tree_arrays *a);
 gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_t *out,
                        const char *path, const char *field_prefix, gr_error *err);
 /* Reads obj[key] as an array of exactly n finite numbers into out. */
-gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out,
-                          const char *path, const char *field_prefix, gr_error *err);
+gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out, const char *path,
+                          const char *field_prefix, gr_error *err);
 
 #endif

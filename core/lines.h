@@ -10,8 +10,8 @@
 
 typedef struct {
     BGZF *fp;
-    kstring_t s; /* the current line, without its newline or trailing \r */
-    long line;   /* 1-based number of the current line */
+    kstring_t s;      /* the current line, without its newline or trailing \r */
+    long line;        /* 1-based number of the current line */
     const char *path; /* borrowed */
 } gr_lines;
 

@@ -22,15 +22,16 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         return gr_error_set(err, GR_EMODEL, path, 0, prefix,
                             "a tree needs a non-empty children_left array");
     size_t n = json_array_size(cl);
-    static const gr_tree_keys keys = { "children_left", "children_right", "feature", "threshold",
-                                       "value", "cover", "default_left" };
+    static const gr_tree_keys keys = { "children_left", "children_right", "feature",
+                                       "threshold",     "value",          "cover",
+                                       "default_left" };
     gr_status st = gr_tree_arrays_read(tree, n, &keys, a, path, prefix, err);
     if (st)
         return st;
     for (size_t i = 0; i < n; i++)
         a->thr[i] = nextafter(a->thr[i], INFINITY);
-    gr_raw_tree raw = { n, a->left, a->right, a->feature, a->thr, a->value, a->cover,
-                        a->default_left };
+    gr_raw_tree raw = { n,      a->left,  a->right, a->feature,
+                        a->thr, a->value, a->cover, a->default_left };
     return gr_forest_add_tree(m->forest, &raw, ti, path, err);
 }
 
@@ -96,8 +97,8 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
     char name[61]; /* the estimator's name, cut to 60 bytes on a character boundary */
     snprintf(name, sizeof name, "%s", est ? est : "tree ensemble");
     gr_utf8_trim(name);
-    snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-trees, %s of %zu tree%s)", name,
-             combine, m->forest->n_trees, m->forest->n_trees == 1 ? "" : "s");
+    snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-trees, %s of %zu tree%s)", name, combine,
+             m->forest->n_trees, m->forest->n_trees == 1 ? "" : "s");
 
 fail:
     gr_tree_arrays_free(&arrays);

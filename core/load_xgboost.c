@@ -49,13 +49,15 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
     snprintf(prefix, sizeof prefix, "trees[%zu]", ti);
     double nn;
     if (!json_is_object(tree) ||
-        !param_double(obj_path(tree, "tree_param", "num_nodes", NULL), &nn) || nn < 1 ||
-        nn > 1e9 || nn != floor(nn))
+        !param_double(obj_path(tree, "tree_param", "num_nodes", NULL), &nn) || nn < 1 || nn > 1e9 ||
+        nn != floor(nn))
         return gr_error_set(err, GR_EMODEL, path, 0, prefix,
                             "missing or invalid tree_param.num_nodes");
     size_t n = (size_t)nn;
-    static const gr_tree_keys keys = { "left_children", "right_children", "split_indices",
-                                       "split_conditions", NULL, "sum_hessian", "default_left" };
+    static const gr_tree_keys keys = {
+        "left_children", "right_children", "split_indices", "split_conditions", NULL,
+        "sum_hessian",   "default_left"
+    };
     gr_status st = gr_tree_arrays_read(tree, n, &keys, a, path, prefix, err);
     if (st)
         return st;
@@ -65,13 +67,14 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         if (t && json_integer_value(t) != 0)
             return gr_error_set(err, GR_EUNSUPPORTED, path, 0, prefix,
                                 "node %zu is a categorical split; only numeric splits are "
-                                "supported", i);
+                                "supported",
+                                i);
         /* XGBoost keeps leaf values in split_conditions and computes in float. */
         a->thr[i] = a->value[i] = (double)(float)a->thr[i];
         a->cover[i] = (double)(float)a->cover[i];
     }
-    gr_raw_tree raw = { n, a->left, a->right, a->feature, a->thr, a->value, a->cover,
-                        a->default_left };
+    gr_raw_tree raw = { n,      a->left,  a->right, a->feature,
+                        a->thr, a->value, a->cover, a->default_left };
     return gr_forest_add_tree(m->forest, &raw, ti, path, err);
 }
 
@@ -135,8 +138,8 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
     if (json_is_array(names) && json_array_size(names) > 0) {
         if (json_array_size(names) != m->n_features) {
             st = gr_error_set(err, GR_EMODEL, path, 0, "learner.feature_names",
-                              "%zu names, but the features file lists %zu",
-                              json_array_size(names), m->n_features);
+                              "%zu names, but the features file lists %zu", json_array_size(names),
+                              m->n_features);
             goto fail;
         }
         for (size_t i = 0; i < m->n_features; i++) {
@@ -164,8 +167,7 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
     }
     if (!strncmp(objective, "binary:", 7) && m->info.task != GR_TASK_CLASSIFICATION) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "learner.objective.name",
-                          "objective %s needs task \"classification\" in the manifest",
-                          objective);
+                          "objective %s needs task \"classification\" in the manifest", objective);
         goto fail;
     }
     if (!logistic && m->info.task != GR_TASK_REGRESSION) {

@@ -30,10 +30,9 @@ static int valid_file_name(const char *s)
     return s[0] && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
-static const char *const known_keys[] = {
-    "$schema", "name", "version", "description", "task", "format",
-    "artifact", "features", "genome_build", "min_coverage", "impute", NULL
-};
+static const char *const known_keys[] = { "$schema",      "name",         "version",  "description",
+                                          "task",         "format",       "artifact", "features",
+                                          "genome_build", "min_coverage", "impute",   NULL };
 
 void gr_manifest_clear(gr_manifest *m)
 {
@@ -49,8 +48,8 @@ void gr_manifest_clear(gr_manifest *m)
 }
 
 /* Copies the string member key of obj into *dst; required ones must exist. */
-static gr_status get_string(json_t *obj, const char *key, int required, size_t max,
-                            char **dst, const char *path, gr_error *err)
+static gr_status get_string(json_t *obj, const char *key, int required, size_t max, char **dst,
+                            const char *path, gr_error *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -82,7 +81,8 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
     }
     const char *key;
     json_t *val;
-    json_object_foreach(root, key, val) {
+    json_object_foreach(root, key, val)
+    {
         int known = 0;
         for (size_t i = 0; known_keys[i]; i++)
             known |= !strcmp(key, known_keys[i]);
@@ -135,8 +135,7 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         goto fail;
     }
     if (!valid_name(out->name)) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "name",
-                          "must match [a-z0-9][a-z0-9._-]{0,63}");
+        st = gr_error_set(err, GR_EMODEL, path, 0, "name", "must match [a-z0-9][a-z0-9._-]{0,63}");
         goto fail;
     }
     if (!out->version[0]) {

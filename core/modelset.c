@@ -46,7 +46,8 @@ gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char *sub = gr_path_join(dir, e->d_name), *man = sub ? gr_path_join(sub, "manifest.json") : NULL;
+        char *sub = gr_path_join(dir, e->d_name),
+             *man = sub ? gr_path_join(sub, "manifest.json") : NULL;
         struct stat sb;
         int is_bundle = man && stat(man, &sb) == 0 && S_ISREG(sb.st_mode);
         if (!sub || !man) { /* not a reason to pass the bundle over */

@@ -15,14 +15,40 @@
 KHASH_SET_INIT_STR(grset)
 
 enum {
-    C_CHR, C_POS, C_RSID, C_EA, C_OA, C_W, C_W0, C_W1, C_W2, C_DOM, C_REC, C_AF,
-    C_HM_CHR, C_HM_POS, C_HM_RSID, C_HM_INFER, N_PGS_COLS
+    C_CHR,
+    C_POS,
+    C_RSID,
+    C_EA,
+    C_OA,
+    C_W,
+    C_W0,
+    C_W1,
+    C_W2,
+    C_DOM,
+    C_REC,
+    C_AF,
+    C_HM_CHR,
+    C_HM_POS,
+    C_HM_RSID,
+    C_HM_INFER,
+    N_PGS_COLS
 };
-static const char *const pgs_cols[N_PGS_COLS] = {
-    "chr_name", "chr_position", "rsID", "effect_allele", "other_allele", "effect_weight",
-    "dosage_0_weight", "dosage_1_weight", "dosage_2_weight", "is_dominant", "is_recessive",
-    "allelefrequency_effect", "hm_chr", "hm_pos", "hm_rsID", "hm_inferOtherAllele"
-};
+static const char *const pgs_cols[N_PGS_COLS] = { "chr_name",
+                                                  "chr_position",
+                                                  "rsID",
+                                                  "effect_allele",
+                                                  "other_allele",
+                                                  "effect_weight",
+                                                  "dosage_0_weight",
+                                                  "dosage_1_weight",
+                                                  "dosage_2_weight",
+                                                  "is_dominant",
+                                                  "is_recessive",
+                                                  "allelefrequency_effect",
+                                                  "hm_chr",
+                                                  "hm_pos",
+                                                  "hm_rsID",
+                                                  "hm_inferOtherAllele" };
 
 #define MAX_PGS_COLUMNS 128
 
@@ -36,8 +62,7 @@ static void rstrip(char *s)
 /* -1 when not a boolean the Catalog uses. */
 static int parse_bool(const char *s)
 {
-    if (!*s || !strcmp(s, "False") || !strcmp(s, "false") || !strcmp(s, "FALSE") ||
-        !strcmp(s, "0"))
+    if (!*s || !strcmp(s, "False") || !strcmp(s, "false") || !strcmp(s, "FALSE") || !strcmp(s, "0"))
         return 0;
     if (!strcmp(s, "True") || !strcmp(s, "true") || !strcmp(s, "TRUE") || !strcmp(s, "1"))
         return 1;
@@ -228,8 +253,8 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
         double c0 = 0, c1, c2, w;
         int dom = parse_bool(CELL(C_DOM)), rec = parse_bool(CELL(C_REC));
         if (dom < 0 || rec < 0) {
-            st = gr_error_set(err, GR_EMODEL, path, r.line, dom < 0 ? "is_dominant" : "is_recessive",
-                              "expected True or False");
+            st = gr_error_set(err, GR_EMODEL, path, r.line,
+                              dom < 0 ? "is_dominant" : "is_recessive", "expected True or False");
             goto fail;
         }
         if (dom && rec) {
@@ -348,8 +373,7 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err)
     gr_linear_finish(m->linear, m->features);
     m->link = GR_LINK_IDENTITY;
     snprintf(m->algorithm, 200, "PGS Catalog scoring file%s%s (format %s, %zu variants)",
-             pgs_id[0] ? " " : "", pgs_id, fmt_version[0] ? fmt_version : "unknown",
-             m->n_features);
+             pgs_id[0] ? " " : "", pgs_id, fmt_version[0] ? fmt_version : "unknown", m->n_features);
 
 fail:
     gr_lines_close(&r);

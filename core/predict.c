@@ -72,8 +72,8 @@ int gr_call_dosage(int count, int ploidy, int chr_x)
     return count > 2 ? 2 : count;
 }
 
-gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x,
-                     gr_prediction *out, double *phi, double *used, gr_error *err)
+gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_prediction *out,
+                     double *phi, double *used, gr_error *err)
 {
     if (!m || !ws || ws->m != m || !x || !out)
         return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,

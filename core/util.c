@@ -184,8 +184,11 @@ size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, co
 static size_t utf8_sequence(const unsigned char *s)
 {
     unsigned char c = s[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t n = c < 0x80                 ? 1
+               : c >= 0xC2 && c <= 0xDF ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
     if (n <= 1)
         return n;
     uint32_t v = c & (0x7Fu >> n);

@@ -20,7 +20,7 @@
 
 #include "vcf_body.h"
 
-#define BATCH_BLOCKS 16          /* BGZF blocks per batch: about 1 MiB of text */
+#define BATCH_BLOCKS 16              /* BGZF blocks per batch: about 1 MiB of text */
 #define BATCH_TEXT ((size_t)1 << 20) /* text bytes per batch otherwise */
 #define BGZF_MAX_BLOCK 65536
 
@@ -28,24 +28,24 @@ enum { MODE_TEXT, MODE_GZIP, MODE_BGZF };
 enum { KEEP_WANTED = 1, KEEP_MALFORMED = -1, KEEP_TOO_LONG = 2 };
 
 typedef struct {
-    uint32_t off, len;  /* within the batch's text */
-    uint32_t line;      /* 1-based among the batch's whole lines */
+    uint32_t off, len; /* within the batch's text */
+    uint32_t line;     /* 1-based among the batch's whole lines */
     int32_t tag;
-    int8_t what;        /* KEEP_* */
+    int8_t what; /* KEEP_* */
 } kept;
 
 typedef struct {
     const gr_body_reader *rd;
     struct libdeflate_decompressor *inflater; /* made on first use, kept with the batch */
-    uint8_t *raw;       /* whole BGZF blocks as read */
-    size_t raw_len, raw_cap, isize;  /* isize: their text bytes, from the footers */
+    uint8_t *raw;                             /* whole BGZF blocks as read */
+    size_t raw_len, raw_cap, isize;           /* isize: their text bytes, from the footers */
     char *text;
     size_t text_len, text_cap;
     /* what the worker found */
     int bad, oom, has_newline;
-    size_t head_len;    /* through the first '\n' */
-    size_t tail_off;    /* just after the last '\n' */
-    size_t n_lines;     /* whole lines between head and tail */
+    size_t head_len; /* through the first '\n' */
+    size_t tail_off; /* just after the last '\n' */
+    size_t n_lines;  /* whole lines between head and tail */
     kept *keep;
     size_t n_keep, cap_keep;
 } batch;
@@ -168,7 +168,8 @@ static int push_keep(batch *b, size_t off, size_t len, size_t line, int what, in
         b->keep = k;
         b->cap_keep = cap;
     }
-    b->keep[b->n_keep++] = (kept){ (uint32_t)off, (uint32_t)len, (uint32_t)line, tag, (int8_t)what };
+    b->keep[b->n_keep++] =
+        (kept){ (uint32_t)off, (uint32_t)len, (uint32_t)line, tag, (int8_t)what };
     return 1;
 }
 
@@ -222,9 +223,9 @@ typedef struct {
     htsFile *fp;
     const gr_body_reader *rd;
     int mode;
-    int first_done;     /* BGZF: the block the header ended in has been taken */
-    int read_failed;    /* the batch before the next one ended at bad data */
-    kstring_t carry;    /* a line begun in an earlier batch */
+    int first_done;  /* BGZF: the block the header ended in has been taken */
+    int read_failed; /* the batch before the next one ended at bad data */
+    kstring_t carry; /* a line begun in an earlier batch */
     size_t records;
 } reader;
 
@@ -270,7 +271,8 @@ static int fill(reader *r, batch *b)
         if (!r->first_done) { /* the rest of the block the header ended in */
             r->first_done = 1;
             size_t rest = bz->block_length > bz->block_offset
-                              ? (size_t)(bz->block_length - bz->block_offset) : 0;
+                              ? (size_t)(bz->block_length - bz->block_offset)
+                              : 0;
             if (rest) {
                 if (!ensure_text(b, rest)) {
                     b->oom = 1;
@@ -341,8 +343,7 @@ static gr_status take(reader *r, batch *b, gr_error *err)
     return GR_OK;
 }
 
-gr_status gr_vcf_body_read(htsFile *fp, const gr_body_reader *rd, size_t *records,
-                           gr_error *err)
+gr_status gr_vcf_body_read(htsFile *fp, const gr_body_reader *rd, size_t *records, gr_error *err)
 {
     gr_status st = GR_OK;
     reader r = { .fp = fp, .rd = rd };

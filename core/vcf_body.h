@@ -20,16 +20,16 @@ typedef int (*gr_body_filter)(void *arg, const char *s, size_t len, int32_t *tag
  * the line's 1-based number counted from the first line after the header.
  * The line is borrowed for the call. A non-OK return stops the read with that
  * status (err filled by the sink). */
-typedef gr_status (*gr_body_sink)(void *arg, const char *s, size_t len, size_t record,
-                                  int wanted, int32_t tag, gr_error *err);
+typedef gr_status (*gr_body_sink)(void *arg, const char *s, size_t len, size_t record, int wanted,
+                                  int32_t tag, gr_error *err);
 
 typedef struct {
-    const char *label;       /* names the input in errors (borrowed) */
-    int threads;             /* worker threads; 0 runs every batch on the caller */
-    size_t max_line;         /* longest line accepted, bytes */
+    const char *label; /* names the input in errors (borrowed) */
+    int threads;       /* worker threads; 0 runs every batch on the caller */
+    size_t max_line;   /* longest line accepted, bytes */
     gr_body_filter filter;
     gr_body_sink sink;
-    void *arg;               /* given to filter and sink */
+    void *arg; /* given to filter and sink */
 } gr_body_reader;
 
 /* Reads the rest of fp, a text VCF (plain, gzip or BGZF) whose header
@@ -39,7 +39,6 @@ typedef struct {
  * (also on error: the lines handled before it). Errors: GR_EINPUT for a line
  * over max_line or corrupt or truncated compressed data, GR_ENOMEM, or the
  * sink's. */
-gr_status gr_vcf_body_read(htsFile *fp, const gr_body_reader *rd, size_t *records,
-                           gr_error *err);
+gr_status gr_vcf_body_read(htsFile *fp, const gr_body_reader *rd, size_t *records, gr_error *err);
 
 #endif

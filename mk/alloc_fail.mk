@@ -10,7 +10,7 @@
 
 AF_BUILD  := build/alloc_fail
 AF_CC     ?= gcc
-AF_CFLAGS := -std=c11 -D_GNU_SOURCE -ffp-contract=off $(WARN) $(if $(WERROR),-Werror) -I. -O1 -g
+AF_CFLAGS := $(BASE_CFLAGS) $(WARN) $(if $(WERROR),-Werror) -O1 -g
 AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
              $(AF_BUILD)/api/predict_run.o $(AF_BUILD)/api/problem.o \
              $(AF_BUILD)/api/predict_vcf.o

@@ -7,14 +7,14 @@
 #       fails when any harness finds a crash, leak, timeout or OOM, and prints
 #       executions per second and coverage per harness.
 #   make fuzz-replay [SANITIZE=address,undefined]
-#       builds the same harnesses with $(CC) and $(CFLAGS) in $(BUILD), no
+#       builds the same harnesses with $(CC) and $(ALL_CFLAGS) in $(BUILD), no
 #       libFuzzer, and runs every corpus and regression input through each
 #       once: the crashes fuzzing found stay fixed. FUZZ_REPLAY_WRAP runs
 #       each under a tool, e.g. FUZZ_REPLAY_WRAP="valgrind -q --error-exitcode=1"
 #       (uninitialised reads, which ASan does not see).
 #   make fuzz-build      just the libFuzzer binaries.
 
-DEPS_APT += clang-14 libclang-rt-14-dev
+FUZZ_DEPS := clang-14 libclang-rt-14-dev
 
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
@@ -24,8 +24,8 @@ FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fu
 FUZZ_ONLY    ?= $(FUZZ_NAMES)
 FUZZ_ROOT    := -DGR_FUZZ_ROOT='"$(CURDIR)"'
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -ffp-contract=off \
-                $(WARN) $(if $(WERROR),-Werror) -I. $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(BASE_CFLAGS) \
+                $(WARN) $(if $(WERROR),-Werror) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_LIBS    := $(FUZZ_BUILD)/libgenorisk_api.a $(FUZZ_BUILD)/libgenorisk.a
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_HDR     := tests/fuzz/common.h $(wildcard core/*.h api/*.h)
@@ -61,6 +61,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: deps
+	@tools/apt_install.sh fuzz $(FUZZ_DEPS)
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_BUILD)/run $(FUZZ_JOBS) $(FUZZ_ONLY)
 
@@ -70,8 +71,8 @@ FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 $(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c tests/fuzz/replay_main.c \
                              $(FUZZ_HDR) $(APILIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FUZZ_ROOT) -o $@ $< tests/fuzz/common.c tests/fuzz/replay_main.c \
-	  $(APILIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lmicrohttpd -luuid
+	$(CC) $(ALL_CFLAGS) $(FUZZ_ROOT) -o $@ $< tests/fuzz/common.c tests/fuzz/replay_main.c \
+	  $(APILIB) $(LIB) $(ALL_LDFLAGS) $(LDLIBS) -lmicrohttpd -luuid
 
 fuzz-replay:
 	@$(MAKE) --no-print-directory $(FUZZ_REPLAY)

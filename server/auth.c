@@ -52,7 +52,8 @@ gr_auth *gr_auth_load(const char *path, char *why, size_t why_size)
         if (!ok) {
             snprintf(why, why_size,
                      "--auth-tokens %s line %zu: a token must be %d to %d printable characters "
-                     "without spaces", path, lineno, GR_AUTH_MIN_TOKEN, GR_AUTH_MAX_TOKEN);
+                     "without spaces",
+                     path, lineno, GR_AUTH_MIN_TOKEN, GR_AUTH_MAX_TOKEN);
             goto fail;
         }
         if (a->n == room) {

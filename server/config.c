@@ -83,25 +83,53 @@ static int parse_listen(const char *s, gr_config *c)
     return 1;
 }
 
-enum { O_MODELS = 256, O_LISTEN, O_WORKERS, O_QUEUE, O_BODY, O_SAMPLES, O_DRAIN, O_LFMT, O_LLVL,
-       O_UPLOAD, O_TMP, O_CONNS, O_CTIMEOUT, O_JDEPTH, O_JSTRING, O_VLINE, O_VHEADER, O_AUTH,
-       O_AUTH_METRICS, O_CERT, O_KEY };
+enum {
+    O_MODELS = 256,
+    O_LISTEN,
+    O_WORKERS,
+    O_QUEUE,
+    O_BODY,
+    O_SAMPLES,
+    O_DRAIN,
+    O_LFMT,
+    O_LLVL,
+    O_UPLOAD,
+    O_TMP,
+    O_CONNS,
+    O_CTIMEOUT,
+    O_JDEPTH,
+    O_JSTRING,
+    O_VLINE,
+    O_VHEADER,
+    O_AUTH,
+    O_AUTH_METRICS,
+    O_CERT,
+    O_KEY
+};
 
 static const struct {
     int opt;
     const char *env;
-} env_of[] = { { O_MODELS, "GENORISK_MODELS" },       { O_LISTEN, "GENORISK_LISTEN" },
-               { O_WORKERS, "GENORISK_WORKERS" },     { O_QUEUE, "GENORISK_QUEUE_DEPTH" },
-               { O_BODY, "GENORISK_MAX_BODY_BYTES" }, { O_SAMPLES, "GENORISK_MAX_SAMPLES" },
-               { O_DRAIN, "GENORISK_DRAIN_TIMEOUT_S" }, { O_LFMT, "GENORISK_LOG_FORMAT" },
-               { O_LLVL, "GENORISK_LOG_LEVEL" }, { O_UPLOAD, "GENORISK_MAX_UPLOAD_BYTES" },
-               { O_TMP, "GENORISK_TMP_DIR" }, { O_CONNS, "GENORISK_MAX_CONNECTIONS" },
+} env_of[] = { { O_MODELS, "GENORISK_MODELS" },
+               { O_LISTEN, "GENORISK_LISTEN" },
+               { O_WORKERS, "GENORISK_WORKERS" },
+               { O_QUEUE, "GENORISK_QUEUE_DEPTH" },
+               { O_BODY, "GENORISK_MAX_BODY_BYTES" },
+               { O_SAMPLES, "GENORISK_MAX_SAMPLES" },
+               { O_DRAIN, "GENORISK_DRAIN_TIMEOUT_S" },
+               { O_LFMT, "GENORISK_LOG_FORMAT" },
+               { O_LLVL, "GENORISK_LOG_LEVEL" },
+               { O_UPLOAD, "GENORISK_MAX_UPLOAD_BYTES" },
+               { O_TMP, "GENORISK_TMP_DIR" },
+               { O_CONNS, "GENORISK_MAX_CONNECTIONS" },
                { O_CTIMEOUT, "GENORISK_CONNECTION_TIMEOUT_S" },
                { O_JDEPTH, "GENORISK_MAX_JSON_DEPTH" },
                { O_JSTRING, "GENORISK_MAX_JSON_STRING_BYTES" },
                { O_VLINE, "GENORISK_MAX_VCF_LINE_BYTES" },
-               { O_VHEADER, "GENORISK_MAX_VCF_HEADER_BYTES" }, { O_AUTH, "GENORISK_AUTH_TOKENS" },
-               { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" }, { O_CERT, "GENORISK_TLS_CERT" },
+               { O_VHEADER, "GENORISK_MAX_VCF_HEADER_BYTES" },
+               { O_AUTH, "GENORISK_AUTH_TOKENS" },
+               { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" },
+               { O_CERT, "GENORISK_TLS_CERT" },
                { O_KEY, "GENORISK_TLS_KEY" } };
 
 /* The numeric limits: option, name, range, where it goes. */
@@ -135,8 +163,9 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_DRAIN:
         if (!parse_num(v, opt == O_DRAIN ? 0 : 1, opt == O_QUEUE ? 1000000 : 3600, &x)) {
             snprintf(why, n, "--%s must be a number in range",
-                     opt == O_WORKERS ? "workers" : opt == O_QUEUE ? "queue-depth"
-                                                                   : "drain-timeout-s");
+                     opt == O_WORKERS ? "workers"
+                     : opt == O_QUEUE ? "queue-depth"
+                                      : "drain-timeout-s");
             return 0;
         }
         if (opt == O_WORKERS)
@@ -151,8 +180,9 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_UPLOAD:
         if (!parse_num(v, 1, (long long)1 << 50, &x)) {
             snprintf(why, n, "--%s must be a positive number",
-                     opt == O_BODY ? "max-body-bytes" : opt == O_UPLOAD ? "max-upload-bytes"
-                                                                        : "max-samples");
+                     opt == O_BODY     ? "max-body-bytes"
+                     : opt == O_UPLOAD ? "max-upload-bytes"
+                                       : "max-samples");
             return 0;
         }
         if (opt == O_BODY)

@@ -15,7 +15,7 @@ typedef struct {
     int log_json, log_level;
     /* security: NULL when unset */
     const char *auth_tokens, *tls_cert, *tls_key;
-    int auth_metrics;               /* /metrics needs a token too */
+    int auth_metrics; /* /metrics needs a token too */
     /* limits on what a client controls */
     size_t max_connections, max_json_depth, max_json_string, max_vcf_line, max_vcf_header;
     int connection_timeout_s;

@@ -49,12 +49,12 @@ static const char usage_predict[] =
     "      --filter F       pass|any: skip records failing FILTER, or not (pass)\n"
     "      --allow-low-coverage  score samples below the model's min_coverage\n"
     "\n"
-    "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": \"0/1\"}}],\n"
+    "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": "
+    "\"0/1\"}}],\n"
     "          \"explain\": true, \"top_k\": 10}  (docs/predict-json.md)\n";
 
-static const char usage_models[] =
-    "usage: genorisk models validate DIR...\n"
-    "       genorisk models show DIR\n";
+static const char usage_models[] = "usage: genorisk models validate DIR...\n"
+                                   "       genorisk models show DIR\n";
 
 /* What went wrong decides the exit code: while loading a model anything but
  * memory is a bad model; while reading a request, a bad input. */
@@ -94,8 +94,7 @@ static void *run_share(void *arg)
 
 /* Runs the job on `threads` threads into results (n slots); returns the
  * status of the first sample that failed, its error in *err. */
-static gr_status run_threads(const gr_api_job *job, long threads, json_t **results,
-                             gr_error *err)
+static gr_status run_threads(const gr_api_job *job, long threads, json_t **results, gr_error *err)
 {
     size_t n = gr_api_job_samples(job);
     share *sh = calloc((size_t)threads, sizeof *sh);
@@ -141,25 +140,30 @@ typedef struct {
     int compact, vcf_flags;
     gr_api_settings given; /* --explain, --top-k, --impute, --allow-low-coverage */
     gr_vcf_options vopt;
-    const char **samples;  /* --sample, repeatable (owned array) */
+    const char **samples; /* --sample, repeatable (owned array) */
     size_t n_samples;
 } predict_args;
 
 /* Parses the flags into a; returns -1 to go on, else the exit code. */
 static int parse_predict_flags(int argc, char **argv, predict_args *a)
 {
-    static const struct option opts[] = {
-        { "model", required_argument, NULL, 'm' },   { "input", required_argument, NULL, 'i' },
-        { "threads", required_argument, NULL, 't' }, { "output", required_argument, NULL, 'o' },
-        { "compact", no_argument, NULL, 'c' },       { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },       { "vcf", required_argument, NULL, 'v' },
-        { "sample", required_argument, NULL, 's' },  { "absent", required_argument, NULL, 'a' },
-        { "genotype", required_argument, NULL, 'g' }, { "filter", required_argument, NULL, 'f' },
-        { "allow-low-coverage", no_argument, NULL, 'L' },
-        { "explain", required_argument, NULL, 'e' }, { "top-k", required_argument, NULL, 'k' },
-        { "impute", required_argument, NULL, 'I' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option opts[] = { { "model", required_argument, NULL, 'm' },
+                                          { "input", required_argument, NULL, 'i' },
+                                          { "threads", required_argument, NULL, 't' },
+                                          { "output", required_argument, NULL, 'o' },
+                                          { "compact", no_argument, NULL, 'c' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { "version", no_argument, NULL, 'V' },
+                                          { "vcf", required_argument, NULL, 'v' },
+                                          { "sample", required_argument, NULL, 's' },
+                                          { "absent", required_argument, NULL, 'a' },
+                                          { "genotype", required_argument, NULL, 'g' },
+                                          { "filter", required_argument, NULL, 'f' },
+                                          { "allow-low-coverage", no_argument, NULL, 'L' },
+                                          { "explain", required_argument, NULL, 'e' },
+                                          { "top-k", required_argument, NULL, 'k' },
+                                          { "impute", required_argument, NULL, 'I' },
+                                          { NULL, 0, NULL, 0 } };
     int c;
     char why[240];
     a->threads = 1;
@@ -200,8 +204,13 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                 (c == 'g' && !gr_api_parse_genotype(optarg, &a->vopt.genotype)) ||
                 (c == 'f' && !gr_api_parse_filter(optarg, &a->vopt.filter_any))) {
                 fprintf(stderr, "genorisk: --%s: '%s' is not one of %s\n",
-                        c == 'a' ? "absent" : c == 'g' ? "genotype" : "filter", optarg,
-                        c == 'a' ? "missing, ref" : c == 'g' ? "auto, gt, ds" : "pass, any");
+                        c == 'a'   ? "absent"
+                        : c == 'g' ? "genotype"
+                                   : "filter",
+                        optarg,
+                        c == 'a'   ? "missing, ref"
+                        : c == 'g' ? "auto, gt, ds"
+                                   : "pass, any");
                 return EXIT_USAGE;
             }
             break;

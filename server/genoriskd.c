@@ -47,9 +47,9 @@ typedef struct {
     gr_pool *pool;
     pthread_mutex_t mu; /* guards set, auth and http */
     gr_modelset *set;
-    gr_auth *auth;      /* NULL without --auth-tokens */
+    gr_auth *auth; /* NULL without --auth-tokens */
     gr_http *http;
-    atomic_int ready;   /* read by the HTTP threads */
+    atomic_int ready; /* read by the HTTP threads */
 } daemon_state;
 
 static gr_modelset *acquire_models(void *ctx)
@@ -151,9 +151,10 @@ static int raise_fd_limit(size_t connections, char *why, size_t n)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur < want) {
-        snprintf(why, n, "--max-connections %zu needs %llu file descriptors; the limit is %llu "
-                         "(ulimit -n)", connections, (unsigned long long)want,
-                 (unsigned long long)rl.rlim_cur);
+        snprintf(why, n,
+                 "--max-connections %zu needs %llu file descriptors; the limit is %llu "
+                 "(ulimit -n)",
+                 connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
         return -1;
     }
     return 0;
@@ -226,8 +227,10 @@ int main(int argc, char **argv)
     gr_error err;
     char buf[1200];
     if (access(s.cfg.tmp_dir, W_OK | X_OK) || strlen(s.cfg.tmp_dir) > 400) {
-        fprintf(stderr, "genoriskd: --tmp-dir %s is not a writable directory (uploads are "
-                        "spooled there)\n", s.cfg.tmp_dir);
+        fprintf(stderr,
+                "genoriskd: --tmp-dir %s is not a writable directory (uploads are "
+                "spooled there)\n",
+                s.cfg.tmp_dir);
         return 1;
     }
     char *tls_cert = NULL, *tls_key = NULL;
@@ -293,10 +296,9 @@ int main(int argc, char **argv)
     s.ready = 1;
     gr_log_event(&s.log, "listening",
                  json_pack("{s:s, s:i, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
-                           (int)gr_http_port(http), "models",
-                           (json_int_t)gr_modelset_count(s.set), "workers", s.cfg.workers,
-                           "version", GR_VERSION, "tls", tls_cert != NULL, "auth",
-                           s.auth != NULL));
+                           (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set),
+                           "workers", s.cfg.workers, "version", GR_VERSION, "tls", tls_cert != NULL,
+                           "auth", s.auth != NULL));
 
     unsigned long long refused_logged = 0, ticks = 0;
     long since_refusal_log = 0;
@@ -320,8 +322,9 @@ int main(int argc, char **argv)
         gr_http_connections(http, &open_now, &refused);
         if (refused > refused_logged && since_refusal_log >= 10000) {
             gr_log_write(&s.log, GR_LOG_WARN, "connections refused",
-                         json_pack("{s:I, s:I, s:I}", "refused", (json_int_t)(refused - refused_logged),
-                                   "open", (json_int_t)open_now, "max_connections",
+                         json_pack("{s:I, s:I, s:I}", "refused",
+                                   (json_int_t)(refused - refused_logged), "open",
+                                   (json_int_t)open_now, "max_connections",
                                    (json_int_t)s.cfg.max_connections));
             refused_logged = refused;
             since_refusal_log = 0;

@@ -61,12 +61,12 @@ static void write_line(const gr_log *log, gr_log_level level, const char *msg, j
 
     char *line = NULL;
     if (log->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level],
-                              "msg", msg);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level], "msg", msg);
         if (o && fields)
             json_object_update(o, fields);
-        line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
-                 : NULL;
+        line =
+            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
         json_decref(o);
     } else {
         size_t cap = 256, len = 0;
@@ -75,7 +75,8 @@ static void write_line(const gr_log *log, gr_log_level level, const char *msg, j
             len = (size_t)snprintf(line, cap, "%s %s %s", when, level_names[level], msg);
         const char *key;
         json_t *v;
-        json_object_foreach(fields, key, v) {
+        json_object_foreach(fields, key, v)
+        {
             /* strings with spaces, quotes or '=' are written as JSON strings,
              * so key=value stays parseable */
             const char *sv = json_string_value(v);

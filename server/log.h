@@ -8,8 +8,8 @@
 typedef enum { GR_LOG_DEBUG, GR_LOG_INFO, GR_LOG_WARN, GR_LOG_ERROR } gr_log_level;
 
 typedef struct {
-    int json;            /* 1: JSON lines; 0: "time level msg key=value ..." */
-    gr_log_level min;    /* lower levels are dropped */
+    int json;         /* 1: JSON lines; 0: "time level msg key=value ..." */
+    gr_log_level min; /* lower levels are dropped */
 } gr_log;
 
 /* Parses "debug", "info", "warn" or "error"; returns -1 otherwise. */

@@ -15,7 +15,7 @@
 #include "server/metrics.h"
 
 static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
+                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 #define N_BUCKETS (sizeof buckets / sizeof *buckets)
 #define MAX_CODES 24
 
@@ -220,28 +220,39 @@ char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
         put(&b, "genorisk_request_duration_seconds_count{route=\"%s\"} %llu\n", gr_route_names[r],
             count);
     }
-    put(&b, "# HELP genorisk_queue_depth Predict requests waiting for a worker.\n"
-            "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n", g->queue_depth);
-    put(&b, "# HELP genorisk_workers_busy Workers running a request.\n"
-            "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n", g->workers_busy);
-    put(&b, "# HELP genorisk_connections_open HTTP connections open.\n"
-            "# TYPE genorisk_connections_open gauge\ngenorisk_connections_open %zu\n",
+    put(&b,
+        "# HELP genorisk_queue_depth Predict requests waiting for a worker.\n"
+        "# TYPE genorisk_queue_depth gauge\ngenorisk_queue_depth %zu\n",
+        g->queue_depth);
+    put(&b,
+        "# HELP genorisk_workers_busy Workers running a request.\n"
+        "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n",
+        g->workers_busy);
+    put(&b,
+        "# HELP genorisk_connections_open HTTP connections open.\n"
+        "# TYPE genorisk_connections_open gauge\ngenorisk_connections_open %zu\n",
         g->connections_open);
-    put(&b, "# HELP genorisk_connections_refused_total Connections closed on arrival: "
-            "--max-connections were open.\n"
-            "# TYPE genorisk_connections_refused_total counter\n"
-            "genorisk_connections_refused_total %llu\n", g->connections_refused);
+    put(&b,
+        "# HELP genorisk_connections_refused_total Connections closed on arrival: "
+        "--max-connections were open.\n"
+        "# TYPE genorisk_connections_refused_total counter\n"
+        "genorisk_connections_refused_total %llu\n",
+        g->connections_refused);
     put(&b, "# HELP genorisk_predictions_total Samples predicted, by model.\n"
             "# TYPE genorisk_predictions_total counter\n");
     for (size_t i = 0; i < m->n_models; i++)
         put(&b, "genorisk_predictions_total{model=\"%s\"} %llu\n", m->models[i].name,
             m->models[i].samples);
-    put(&b, "# HELP genorisk_models_loaded Models being served.\n"
-            "# TYPE genorisk_models_loaded gauge\ngenorisk_models_loaded %zu\n", g->models_loaded);
-    put(&b, "# HELP genorisk_reloads_total Model reloads (SIGHUP), by result.\n"
-            "# TYPE genorisk_reloads_total counter\n"
-            "genorisk_reloads_total{result=\"success\"} %llu\n"
-            "genorisk_reloads_total{result=\"failure\"} %llu\n", m->reloads[1], m->reloads[0]);
+    put(&b,
+        "# HELP genorisk_models_loaded Models being served.\n"
+        "# TYPE genorisk_models_loaded gauge\ngenorisk_models_loaded %zu\n",
+        g->models_loaded);
+    put(&b,
+        "# HELP genorisk_reloads_total Model reloads (SIGHUP), by result.\n"
+        "# TYPE genorisk_reloads_total counter\n"
+        "genorisk_reloads_total{result=\"success\"} %llu\n"
+        "genorisk_reloads_total{result=\"failure\"} %llu\n",
+        m->reloads[1], m->reloads[0]);
     double start = m->start_time;
     pthread_mutex_unlock(&m->mu);
 
@@ -249,15 +260,22 @@ char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-    put(&b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %zu\n",
+    put(&b,
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %zu\n",
         resident_bytes());
-    put(&b, "# HELP process_open_fds Number of open file descriptors.\n"
-            "# TYPE process_open_fds gauge\nprocess_open_fds %zu\n", open_fds());
-    put(&b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.6f\n", cpu);
-    put(&b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-            "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n", start);
+    put(&b,
+        "# HELP process_open_fds Number of open file descriptors.\n"
+        "# TYPE process_open_fds gauge\nprocess_open_fds %zu\n",
+        open_fds());
+    put(&b,
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.6f\n",
+        cpu);
+    put(&b,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+        start);
     if (b.failed) {
         free(b.s);
         return NULL;

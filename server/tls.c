@@ -24,7 +24,9 @@ static char *read_pem(const char *flag, const char *path, size_t *len, char *why
     fclose(f);
     if (bad) {
         snprintf(why, n, "%s %s: %s", flag, path,
-                 !buf ? "out of memory" : got > MAX_PEM ? "larger than 1 MiB" : "empty or unreadable");
+                 !buf            ? "out of memory"
+                 : got > MAX_PEM ? "larger than 1 MiB"
+                                 : "empty or unreadable");
         if (buf)
             explicit_bzero(buf, MAX_PEM + 1);
         free(buf);

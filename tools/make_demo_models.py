@@ -25,7 +25,11 @@ import os
 import shutil
 import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refblas  # noqa: E402
+refblas.pin()  # before numpy: the same digits whichever BLAS the machine selects
+
+import numpy as np  # noqa: E402
 import xgboost as xgb
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression

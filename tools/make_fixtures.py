@@ -33,7 +33,11 @@ import sys
 import tempfile
 import warnings
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refblas  # noqa: E402
+refblas.pin()  # before numpy: the same digits whichever BLAS the machine selects
+
+import numpy as np  # noqa: E402
 import xgboost as xgb
 from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor,
                               GradientBoostingClassifier,
