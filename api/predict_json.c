@@ -58,6 +58,9 @@ char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
  * made while one failed. */
 json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je)
 {
+    size_t bom = gr_utf8_bom(buf, len); /* editors on Windows start text with one */
+    buf += bom;
+    len -= bom;
     errno = 0;
     json_t *doc = json_loadb(buf, len, flags, je);
     if (errno == ENOMEM) {

@@ -43,7 +43,8 @@ json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings
  * the "near '...'" excerpt removed: it would echo genotypes or sample ids. */
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);
 
-/* json_loadb and json_dumps that fail when an allocation failed on the way:
+/* json_loadb (after a UTF-8 byte-order mark, when buf starts with one) and
+ * json_dumps, that fail when an allocation failed on the way:
  * jansson 2.14 then drops bytes and goes on (its lexer from a token, its
  * dumper from an object key) or calls it a syntax error. gr_api_json_loadb
  * returns NULL with json_error_code(je) == json_error_out_of_memory;

@@ -76,3 +76,8 @@ char *gr_error_format(const gr_error *err, char *buf, size_t size)
 #undef GR_APPEND
     return buf;
 }
+
+size_t gr_utf8_bom(const char *s, size_t n)
+{
+    return n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}

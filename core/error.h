@@ -46,6 +46,10 @@ gr_status gr_error_set(gr_error *err, gr_status st, const char *source, long lin
  * stores. */
 void gr_utf8_scrub(char *s);
 
+/* 3 when the n bytes at s start with a UTF-8 byte-order mark (EF BB BF),
+ * else 0: every text input skips one (editors on Windows write it). */
+size_t gr_utf8_bom(const char *s, size_t n);
+
 /* Writes "source:line: field: text" (parts that are empty left out) into buf.
  * Returns buf. */
 char *gr_error_format(const gr_error *err, char *buf, size_t size);

@@ -10,8 +10,19 @@
 json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
 {
     json_error_t je;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        gr_error_set(err, errno == ENOMEM ? GR_ENOMEM : GR_EIO, path, 0, NULL, "cannot open: %s",
+                     strerror(errno));
+        return NULL;
+    }
+    char head[3];
+    size_t got = fread(head, 1, sizeof head, f);
+    if (!gr_utf8_bom(head, got)) /* a byte-order mark is skipped, anything else read */
+        rewind(f);
     errno = 0;
-    json_t *root = json_load_file(path, flags, &je);
+    json_t *root = json_loadf(f, flags, &je);
+    fclose(f);
     /* Jansson's lexer drops a byte when its buffer cannot grow and parses on
      * (2.14), and reports other failed allocations as syntax errors: a
      * document read while an allocation failed is not to be trusted. */

@@ -35,6 +35,11 @@ int gr_lines_next(gr_lines *r, gr_error *err)
         return -1;
     }
     r->line++;
+    size_t bom = r->line == 1 ? gr_utf8_bom(r->s.s, r->s.l) : 0;
+    if (bom) {
+        memmove(r->s.s, r->s.s + bom, r->s.l - bom + 1);
+        r->s.l -= bom;
+    }
     if (r->s.l && r->s.s[r->s.l - 1] == '\r')
         r->s.s[--r->s.l] = '\0';
     if (memchr(r->s.s, 0, r->s.l)) {

@@ -29,6 +29,12 @@ static int cmp_str(const void *a, const void *b)
 
 gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err)
 {
+    return gr_modelset_load_each(dir, NULL, NULL, out, err);
+}
+
+gr_status gr_modelset_load_each(const char *dir, gr_modelset_report report, void *arg,
+                                gr_modelset **out, gr_error *err)
+{
     gr_status st = GR_OK;
     gr_modelset *s = NULL;
     char **names = NULL;
@@ -84,19 +90,46 @@ gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err)
         goto fail;
     }
     atomic_init(&s->refs, 1);
+    gr_error first, one;
+    size_t broken = 0;
     for (size_t i = 0; i < n_names; i++) {
-        if ((st = gr_model_load(names[i], &s->models[s->n], err)))
+        gr_status got = gr_model_load(names[i], &s->models[s->n], &one);
+        if (got == GR_ENOMEM) {
+            st = gr_error_set(err, GR_ENOMEM, names[i], 0, NULL, "out of memory");
             goto fail;
+        }
+        if (got) {
+            if (!broken++)
+                first = one;
+            if (report)
+                report(arg, &one);
+            continue;
+        }
         s->n++;
     }
     qsort(s->models, s->n, sizeof *s->models, by_name);
     for (size_t i = 1; i < s->n; i++)
         if (!strcmp(s->models[i]->info.name, s->models[i - 1]->info.name)) {
-            st = gr_error_set(err, GR_EMODEL, s->models[i]->info.dir, 0, "name",
-                              "model name '%s' is also used by %s", s->models[i]->info.name,
-                              s->models[i - 1]->info.dir);
-            goto fail;
+            gr_error_set(&one, GR_EMODEL, s->models[i]->info.dir, 0, "name",
+                         "model name '%s' is also used by %s", s->models[i]->info.name,
+                         s->models[i - 1]->info.dir);
+            if (!broken++)
+                first = one;
+            if (report)
+                report(arg, &one);
         }
+    if (broken) {
+        st = first.status;
+        if (err) {
+            *err = first;
+            if (broken > 1) { /* say there are more, after the first's reason */
+                size_t n = strlen(err->text);
+                snprintf(err->text + n, sizeof err->text - n,
+                         " (and %zu more of the %zu bundles do not load)", broken - 1, n_names);
+            }
+        }
+        goto fail;
+    }
     *out = s;
     s = NULL;
 

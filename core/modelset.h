@@ -15,6 +15,17 @@ typedef struct gr_modelset gr_modelset;
  * names the bundle. */
 gr_status gr_modelset_load(const char *dir, gr_modelset **out, gr_error *err);
 
+/* Called once for each bundle that does not load; err is borrowed for the
+ * call. */
+typedef void (*gr_modelset_report)(void *arg, const gr_error *err);
+
+/* As gr_modelset_load, but goes on past a bundle that does not load, so
+ * every broken bundle is reported (to report, which may be NULL) before it
+ * fails; err gets the first problem and how many bundles had one. Running
+ * out of memory stops at once. */
+gr_status gr_modelset_load_each(const char *dir, gr_modelset_report report, void *arg,
+                                gr_modelset **out, gr_error *err);
+
 /* Reference counting; both are thread-safe. release(NULL) is a no-op. */
 gr_modelset *gr_modelset_retain(gr_modelset *s);
 void gr_modelset_release(gr_modelset *s);

@@ -388,9 +388,11 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
              * allele; anything else in a reference block says nothing, and
              * genotype=ds wants DS, which blocks do not carry */
             int use_gt = c->opt->genotype != GR_GENO_DS;
-            for (size_t s = 0; s < r->n_samples; s++)
-                r->dosage[s * r->n_features + f] =
-                    use_gt && hom_ref(c, (int)s, gtw) ? 0 : GR_VCF_MISSING;
+            for (size_t s = 0; s < r->n_samples; s++) {
+                int ref = use_gt && hom_ref(c, (int)s, gtw);
+                r->dosage[s * r->n_features + f] = ref ? 0 : GR_VCF_MISSING;
+                c->homref_calls += ref; /* a gVCF holds its reference calls here */
+            }
         }
         return;
     }
@@ -443,6 +445,39 @@ static void use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
     }
 }
 
+/* Rule 9: the lengths of chromosomes 1-22, X and Y, which differ between
+ * the builds (GRCh37 as hg19, GRCh38 as hg38 and the 1000 Genomes files). */
+static const struct {
+    const char *chrom;
+    const char *grch37, *grch38;
+} build_lengths[] = {
+    { "1", "249250621", "248956422" },  { "2", "243199373", "242193529" },
+    { "3", "198022430", "198295559" },  { "4", "191154276", "190214555" },
+    { "5", "180915260", "181538259" },  { "6", "171115067", "170805979" },
+    { "7", "159138663", "159345973" },  { "8", "146364022", "145138636" },
+    { "9", "141213431", "138394717" },  { "10", "135534747", "133797422" },
+    { "11", "135006516", "135086622" }, { "12", "133851895", "133275309" },
+    { "13", "115169878", "114364328" }, { "14", "107349540", "107043718" },
+    { "15", "102531392", "101991189" }, { "16", "90354753", "90338345" },
+    { "17", "81195210", "83257441" },   { "18", "78077248", "80373285" },
+    { "19", "59128983", "58617616" },   { "20", "63025520", "64444167" },
+    { "21", "48129895", "46709983" },   { "22", "51304566", "50818468" },
+    { "X", "155270560", "156040895" },  { "Y", "59373566", "57227415" },
+};
+
+/* The build a ##contig's length identifies, or NULL. */
+static const char *build_of_length(const char *id, const char *len)
+{
+    char chrom[32];
+    gr_chrom_normalize(id, chrom, sizeof chrom);
+    for (size_t i = 0; i < sizeof build_lengths / sizeof *build_lengths; i++)
+        if (!strcmp(chrom, build_lengths[i].chrom))
+            return !strcmp(len, build_lengths[i].grch37)   ? "GRCh37"
+                   : !strcmp(len, build_lengths[i].grch38) ? "GRCh38"
+                                                           : NULL;
+    return NULL;
+}
+
 /* Rule 9: the build the header reveals, or "". */
 static const char *header_build(const bcf_hdr_t *hdr, char *why, size_t why_size)
 {
@@ -479,15 +514,10 @@ static const char *header_build(const bcf_hdr_t *hdr, char *why, size_t why_size
             snprintf(why, why_size, "##contig assembly=%.40s", asm_);
             return "GRCh38";
         }
-        if (id && len && (!strcmp(id, "1") || !strcmp(id, "chr1"))) {
-            if (!strcmp(len, "249250621")) {
-                snprintf(why, why_size, "##contig %s length 249250621", id);
-                return "GRCh37";
-            }
-            if (!strcmp(len, "248956422")) {
-                snprintf(why, why_size, "##contig %s length 248956422", id);
-                return "GRCh38";
-            }
+        const char *by_length = id && len ? build_of_length(id, len) : NULL;
+        if (by_length) {
+            snprintf(why, why_size, "##contig %.40s length %.20s", id, len);
+            return by_length;
         }
     }
     return "";
@@ -847,6 +877,13 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot open the VCF");
         goto fail;
     }
+    char bom[3]; /* a byte-order mark before a text VCF's header is skipped */
+    if (hpeek(hf, bom, sizeof bom) == (ssize_t)sizeof bom && gr_utf8_bom(bom, sizeof bom) &&
+        hread(hf, bom, sizeof bom) != (ssize_t)sizeof bom) {
+        hclose_abruptly(hf);
+        st = gr_error_set(err, GR_EIO, label, 0, NULL, "cannot read the VCF");
+        goto fail;
+    }
     fp = hts_hopen(hf, label, "r");
     if (!fp) {
         hclose_abruptly(hf);
@@ -1055,9 +1092,24 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         if (!add_warning(r, w))
             goto oom;
     }
+    size_t no_pos = 0, no_pos_found = 0;
+    for (size_t f = 0; f < nf; f++)
+        if (!m->features[f].chrom[0] || m->features[f].pos <= 0) {
+            no_pos++;
+            no_pos_found += c.kind[f] != KIND_NONE;
+        }
+    by_id -= no_pos_found; /* those have no position to be found elsewhere than */
     if (by_id) {
         snprintf(w, sizeof w, "%zu model variant%s matched by rsID at another position", by_id,
                  by_id == 1 ? "" : "s");
+        if (!add_warning(r, w))
+            goto oom;
+    }
+    if (no_pos) { /* a PGS row whose harmonization failed has an empty hm_chr */
+        snprintf(w, sizeof w,
+                 "%zu model variant%s no position (an empty hm_chr or chr_name in the scoring "
+                 "file) and can be found only by rsID: %zu found",
+                 no_pos, no_pos == 1 ? " has" : "s have", no_pos_found);
         if (!add_warning(r, w))
             goto oom;
     }

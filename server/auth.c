@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "server/auth.h"
 
 #define DIGEST 32 /* SHA-256 */
@@ -38,7 +39,7 @@ gr_auth *gr_auth_load(const char *path, char *why, size_t why_size)
     }
     while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        char *s = line, *e = line + got;
+        char *s = line + (lineno == 1 ? gr_utf8_bom(line, (size_t)got) : 0), *e = line + got;
         while (s < e && (*s == ' ' || *s == '\t'))
             s++;
         while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))

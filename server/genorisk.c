@@ -6,6 +6,7 @@
 #include <htslib/hts.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +43,19 @@ static const char usage_predict[] =
     "      --compact        one-line JSON instead of indented\n"
     "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
     "      --top-k N        attributions per sample, 0 = all (default: the request's, else 10)\n"
+    "      --impute M       none|mean: what a missing genotype becomes (default: the model's;\n"
+    "                       none for xgboost-json, as XGBoost scores it)\n"
+    "      --allow-low-coverage  score samples below the model's min_coverage too; without it\n"
+    "                       such a sample gets an \"error\" instead of a score (exit 4 when\n"
+    "                       no sample could be scored)\n"
     "VCF options (docs/vcf-matching.md):\n"
     "      --sample ID      score this sample (repeatable; default every sample)\n"
     "      --absent A       missing|ref: what a variant the VCF does not list is (missing)\n"
     "      --genotype G     auto|gt|ds: where dosages come from (auto: DS when declared)\n"
     "      --filter F       pass|any: skip records failing FILTER, or not (pass)\n"
-    "      --allow-low-coverage  score samples below the model's min_coverage\n"
     "\n"
     "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": "
-    "\"0/1\"}}],\n"
+    "\"A/G\", \"1:12345:A:G\": \"0/1\"}}],\n"
     "          \"explain\": true, \"top_k\": 10}  (docs/predict-json.md)\n";
 
 static const char usage_models[] = "usage: genorisk models validate DIR...\n"
@@ -261,27 +266,68 @@ static int load_vcf(const gr_model *m, predict_args *a, gr_vcf_result **vcf)
     return exit_for(st, 0);
 }
 
-/* Reads and parses the JSON request for m into req; returns an exit code. */
+/* Reads all of f into *buf (new); 0 on success, else errno. */
+static int slurp(FILE *f, char **buf, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *more = cap < SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+        if (!more) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        b = more;
+        cap *= 2;
+    }
+    if (!b)
+        return ENOMEM;
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        free(b);
+        return e;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* Reads and parses the JSON request for m into req; returns an exit code.
+ * Offline the whole file is read, whatever its size (the daemon bounds
+ * bodies by --max-body-bytes). */
 static int load_json(const gr_model *m, const char *input, gr_api_request *req)
 {
     const char *name = strcmp(input, "-") ? input : "<stdin>";
     json_error_t je;
     gr_error err;
-    errno = 0; /* jansson may go on past a failed allocation: see gr_api_json_loadb */
-    json_t *body = strcmp(input, "-") ? json_load_file(input, JSON_REJECT_DUPLICATES, &je)
-                                      : json_loadf(stdin, JSON_REJECT_DUPLICATES, &je);
-    if (errno == ENOMEM || (!body && json_error_code(&je) == json_error_out_of_memory)) {
-        json_decref(body);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = strcmp(input, "-") ? fopen(input, "rb") : stdin;
+    int e = f ? slurp(f, &text, &len) : errno;
+    if (f && f != stdin)
+        fclose(f);
+    if (e == ENOMEM) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        return 1;
+    }
+    if (e) {
+        fprintf(stderr, "genorisk: cannot read input: %s: %s\n", name, strerror(e));
+        return EXIT_INPUT;
+    }
+    json_t *body = gr_api_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!body && json_error_code(&je) == json_error_out_of_memory) {
         fprintf(stderr, "genorisk: out of memory\n");
         return 1;
     }
     if (!body) {
         char why[300];
-        if (strstr(je.text, "unable to open"))
-            fprintf(stderr, "genorisk: cannot read input: %s\n", je.text);
-        else
-            fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name,
-                    gr_api_json_error(&je, why, sizeof why));
+        fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name,
+                gr_api_json_error(&je, why, sizeof why));
         return EXIT_INPUT;
     }
     gr_status st = gr_api_request_parse(m, body, NULL, req, &err);

@@ -160,6 +160,23 @@ static int raise_fd_limit(size_t connections, char *why, size_t n)
     return 0;
 }
 
+/* Each bundle that does not load, in the log (and, at start, on stderr):
+ * the first error alone would hide the others until each is fixed. */
+static void log_broken_bundle(void *arg, const gr_error *err)
+{
+    daemon_state *s = arg;
+    char buf[1200];
+    gr_log_write(&s->log, GR_LOG_ERROR, "bundle does not load",
+                 json_pack("{s:s}", "error", gr_error_format(err, buf, sizeof buf)));
+}
+
+static void print_broken_bundle(void *arg, const gr_error *err)
+{
+    char buf[1200];
+    log_broken_bundle(arg, err);
+    fprintf(stderr, "genoriskd: %s\n", gr_error_format(err, buf, sizeof buf));
+}
+
 static void reload(daemon_state *s)
 {
     gr_modelset *fresh = NULL;
@@ -167,7 +184,7 @@ static void reload(daemon_state *s)
     char buf[1200];
     if (s->cfg.auth_tokens)
         reload_tokens(s);
-    if (gr_modelset_load(s->cfg.models, &fresh, &err)) {
+    if (gr_modelset_load_each(s->cfg.models, log_broken_bundle, s, &fresh, &err)) {
         gr_metrics_reload(s->metrics, 0);
         gr_log_write(&s->log, GR_LOG_ERROR, "reload failed",
                      json_pack("{s:s, s:s}", "error", gr_error_format(&err, buf, sizeof buf),
@@ -243,7 +260,7 @@ int main(int argc, char **argv)
         gr_auth_free(s.auth);
         return 1;
     }
-    if (gr_modelset_load(s.cfg.models, &s.set, &err)) {
+    if (gr_modelset_load_each(s.cfg.models, print_broken_bundle, &s, &s.set, &err)) {
         gr_log_write(&s.log, GR_LOG_ERROR, "cannot load models",
                      json_pack("{s:s}", "error", gr_error_format(&err, buf, sizeof buf)));
         fprintf(stderr, "genoriskd: cannot load models: %s\n", buf);

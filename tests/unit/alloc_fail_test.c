@@ -466,7 +466,9 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 typedef json_t *(*load_file_fn)(const char *, size_t, json_error_t *);
 typedef json_t *(*loads_fn)(const char *, size_t, json_error_t *);
 typedef json_t *(*loadb_fn)(const char *, size_t, size_t, json_error_t *);
+typedef json_t *(*loadf_fn)(FILE *, size_t, json_error_t *);
 static load_file_fn real_load_file;
+static loadf_fn real_loadf;
 static loads_fn real_loads;
 static loadb_fn real_loadb;
 
@@ -477,8 +479,9 @@ static void resolve_loaders(void)
     real_load_file = (load_file_fn)dlsym(RTLD_NEXT, "json_load_file");
     real_loads = (loads_fn)dlsym(RTLD_NEXT, "json_loads");
     real_loadb = (loadb_fn)dlsym(RTLD_NEXT, "json_loadb");
+    real_loadf = (loadf_fn)dlsym(RTLD_NEXT, "json_loadf");
     tl_scope = s;
-    if (!real_load_file || !real_loads || !real_loadb)
+    if (!real_load_file || !real_loads || !real_loadb || !real_loadf)
         abort();
 }
 
@@ -498,6 +501,16 @@ json_t *json_loads(const char *input, size_t flags, json_error_t *error)
         resolve_loaders();
     tl_lexing++;
     json_t *j = real_loads(input, flags, error);
+    tl_lexing--;
+    return j;
+}
+
+json_t *json_loadf(FILE *input, size_t flags, json_error_t *error)
+{
+    if (!real_loadf)
+        resolve_loaders();
+    tl_lexing++;
+    json_t *j = real_loadf(input, flags, error);
     tl_lexing--;
     return j;
 }

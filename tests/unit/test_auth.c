@@ -42,6 +42,17 @@ Test(auth, tokens_pass_and_nothing_else_does)
     gr_auth_free(NULL);
 }
 
+Test(auth, byte_order_mark_is_skipped)
+{
+    char *p = write_tokens("\xEF\xBB\xBF" "alpha-token-0123456789\n");
+    char why[300] = "";
+    gr_auth *a = gr_auth_load(p, why, sizeof why);
+    unlink(p);
+    cr_assert(a, "%s", why);
+    cr_assert(gr_auth_check(a, "alpha-token-0123456789", 22));
+    gr_auth_free(a);
+}
+
 Test(auth, bad_files_are_refused_by_line)
 {
     struct {

@@ -1,6 +1,7 @@
 /* test_cli.c - the genorisk command line, run as a real process: output,
  * exit codes (0 ok, 2 usage, 3 bad model, 4 bad input) and error messages. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,13 @@ Test(cli, bad_input_exits_4_naming_line_and_field)
                          NULL), 4);
     cr_assert(strstr(err, "cannot read input"), "%s", err);
     free(out), free(err);
+    /* a byte-order mark, as Windows editors write, is skipped */
+    in = in_file("\xEF\xBB\xBF{\"samples\":[{\"dosages\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+                 "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}]}");
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 0,
+                 "%s", err);
+    free(out), free(err);
+    drop(in);
 }
 
 Test(cli, parse_errors_do_not_echo_the_input)
@@ -309,4 +317,74 @@ Test(cli, vcf_header_idx_claims_are_bad_input)
     cr_assert(strstr(err, "IDX=268435455 attribute"), "%s", err);
     free(out), free(err);
     drop(in);
+}
+
+/* The next ```text block of doc after *at; returns a new string and moves
+ * *at past it. */
+static char *next_block(const char **at)
+{
+    const char *b = strstr(*at, "```text\n");
+    cr_assert(b, "docs/vcf-matching.md lost a ```text block of its worked example");
+    b += 8;
+    const char *e = strstr(b, "```");
+    cr_assert(e);
+    *at = e + 3;
+    return strndup(b, (size_t)(e - b));
+}
+
+static double score_of(const char *json, const char *sample)
+{
+    json_t *r = json_loads(json, 0, NULL);
+    cr_assert(r, "%s", json);
+    double v = NAN;
+    json_t *res = json_object_get(r, "results");
+    for (size_t i = 0; i < json_array_size(res); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(res, i), "sample")), sample))
+            v = json_number_value(json_object_get(json_array_get(res, i), "score"));
+    json_decref(r);
+    return v;
+}
+
+/* docs/vcf-matching.md's worked example, run as the page says: the scores
+ * the page states must be the CLI's. */
+Test(cli, the_vcf_worked_example_scores_as_documented)
+{
+    char *doc = read_text("docs/vcf-matching.md");
+    const char *at = strstr(doc, "## Worked example");
+    cr_assert(at);
+    char *score = next_block(&at), *vcf = next_block(&at);
+    double m, f, m_ref, f_ref, m_gt;
+    const char *line = strstr(at, "Scores: M ");
+    cr_assert(line && sscanf(line, "Scores: M %lf, F %lf (with `absent=ref`: %lf and %lf)", &m, &f,
+                             &m_ref, &f_ref) == 4, "the page's Scores line changed shape");
+    const char *gt = strstr(at, "With `--genotype gt`");
+    cr_assert(gt && (gt = strstr(gt, "M\nscores ")) && sscanf(gt, "M\nscores %lf", &m_gt) == 1);
+    char *dir = temp_bundle("manifest.json",
+                            "{\"name\":\"we\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                            "\"pgs-catalog\",\"artifact\":\"score.txt\",\"genome_build\":\"GRCh38\","
+                            "\"min_coverage\":0.5}",
+                            "score.txt", score, "example.vcf", vcf, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/example.vcf", dir);
+    struct {
+        const char *flag, *value;
+        double m, f;
+    } runs[] = { { "--top-k", "0", m, f }, { "--absent", "ref", m_ref, f_ref },
+                 { "--genotype", "gt", m_gt, NAN } };
+    for (size_t i = 0; i < 3; i++) {
+        char *out, *err;
+        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", dir, "--vcf", path,
+                             runs[i].flag, runs[i].value, NULL), 0, "%s", err);
+        cr_assert_float_eq(score_of(out, "M"), runs[i].m, 1e-12, "%s %s: M", runs[i].flag,
+                           runs[i].value);
+        if (!isnan(runs[i].f))
+            cr_assert_float_eq(score_of(out, "F"), runs[i].f, 1e-12, "%s %s: F", runs[i].flag,
+                               runs[i].value);
+        free(out);
+        free(err);
+    }
+    temp_bundle_free(dir);
+    free(score);
+    free(vcf);
+    free(doc);
 }

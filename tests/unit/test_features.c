@@ -39,6 +39,21 @@ static void bad(const char *tsv, const char *needle, const char *field, long lin
     temp_bundle_free(dir);
 }
 
+/* Editors on Windows start a file with a byte-order mark: the header that
+ * visibly has feature_id must be read as having it. */
+Test(features, byte_order_mark_is_skipped)
+{
+    gr_model *m = load2("\xEF\xBB\xBF" "feature_id\tchrom\tpos\tref\talt\r\n"
+                        "snp1\t1\t100\tA\tG\r\nsnp2\t2\t200\tC\tT\r\n");
+    cr_assert_str_eq(gr_model_feature(m, 0)->id, "snp1");
+    gr_model_free(m);
+    /* only at the start of the file: elsewhere it is part of the text */
+    m = load2("feature_id\tchrom\tpos\tref\talt\n\xEF\xBB\xBF" "snp1\t1\t100\tA\tG\n"
+              "snp2\t2\t200\tC\tT\n");
+    cr_assert_str_eq(gr_model_feature(m, 0)->id, "\xEF\xBB\xBF" "snp1");
+    gr_model_free(m);
+}
+
 Test(features, parses_and_normalises)
 {
     gr_model *m = load2("feature_id\tchrom\tpos\tref\talt\tmean\trsid\tgene\r\n"

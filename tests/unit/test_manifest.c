@@ -100,6 +100,8 @@ Test(manifest, features_required_for_non_pgs)
     expect(m, GR_EMODEL, "required", "features");
     free(m);
 }
+Test(manifest, byte_order_mark_is_skipped) { expect("\xEF\xBB\xBF" GOOD "}", GR_OK, NULL, NULL); }
+
 Test(manifest, impute_is_none_or_mean)
 {
     expect(GOOD ",\"impute\":\"none\"}", GR_OK, NULL, NULL);

@@ -83,3 +83,35 @@ Test(modelset, empty_or_missing_directory)
     temp_bundle_free(d);
     cr_assert_eq(gr_modelset_load("/nonexistent/dir", &s, &err), GR_EIO);
 }
+
+static void collect(void *arg, const gr_error *err)
+{
+    char *seen = arg;
+    strncat(seen, err->source, 2000 - strlen(seen) - 2);
+    strcat(seen, ";");
+}
+
+/* Every broken bundle is reported, not only the first, so all can be
+ * fixed in one go; the error names the first and counts the others. */
+Test(modelset, every_bad_bundle_is_reported)
+{
+    const char *b[] = { "models/cad-xgb-demo", "models/cad-rf-demo", "models/cad-logit-demo" };
+    char *d = dir_with(b, 3);
+    for (int i = 0; i < 3; i += 2) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/b%d/model.json", d, i);
+        FILE *f = fopen(path, "w");
+        fputs("{broken", f);
+        fclose(f);
+    }
+    char seen[2000] = "";
+    gr_modelset *s = NULL;
+    gr_error err;
+    cr_assert_eq(gr_modelset_load_each(d, collect, seen, &s, &err), GR_EMODEL);
+    cr_assert_null(s);
+    cr_assert(strstr(seen, "/b0/model.json;") && strstr(seen, "/b2/model.json;"), "%s", seen);
+    cr_assert_null(strstr(seen, "/b1/"), "%s", seen);
+    cr_assert(strstr(err.source, "/b0/model.json"), "%s", err.source);
+    cr_assert(strstr(err.text, "(and 1 more of the 3 bundles do not load)"), "%s", err.text);
+    temp_bundle_free(d);
+}

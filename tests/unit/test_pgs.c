@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vcf.h"
 #include "helpers.h"
 
 static void check(const char *name)
@@ -82,6 +83,10 @@ Test(pgs, genome_build_must_match_manifest)
                         "1\t100\tA\tG\t0.1\n";
     with_file("GRCh37", f, GR_OK, NULL);
     with_file("GRCh38", f, GR_EMODEL, "on GRCh37 but the manifest says GRCh38");
+    /* a byte-order mark does not hide the header's first line */
+    const char *bom = "\xEF\xBB\xBF" HDR "chr_name\tchr_position\teffect_allele\tother_allele\t"
+                      "effect_weight\n1\t100\tA\tG\t0.1\n";
+    with_file("GRCh38", bom, GR_EMODEL, "on GRCh37 but the manifest says GRCh38");
 }
 
 Test(pgs, malformed_rows)
@@ -157,5 +162,48 @@ Test(pgs, truncated_gzip_is_an_error)
     cr_assert_neq(gr_model_load(dir, &m, &err), GR_OK);
     cr_assert_null(m);
     cr_assert_str_eq(err.source + strlen(err.source) - 8, "s.txt.gz");
+    temp_bundle_free(dir);
+}
+
+/* A harmonized row whose hm_chr is empty (its harmonization failed) has no
+ * position: a VCF can find it only by rsID, and the answer says so. */
+Test(pgs, a_row_without_a_harmonized_position_is_found_by_rsid_with_a_warning)
+{
+    const char *f = "#format_version=2.0\n#genome_build=GRCh37\n#HmPOS_build=GRCh38\n"
+                    "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t"
+                    "hm_rsID\thm_chr\thm_pos\n"
+                    "rs1\t1\t100\tA\tG\t0.5\trs1\t1\t150\n"
+                    "rs9\t1\t900\tT\tC\t1\trs9\t\t\n";
+    const char *vcf = "##fileformat=VCFv4.2\n"
+                      "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                      "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                      "1\t150\t.\tG\tA\t.\tPASS\t.\tGT\t0/1\n"
+                      "1\t950\trs9\tC\tT\t.\tPASS\t.\tGT\t1/1\n";
+    char *dir = temp_bundle("manifest.json",
+                            "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\","
+                            "\"format\":\"pgs-catalog\",\"artifact\":\"s.txt\","
+                            "\"genome_build\":\"GRCh38\"}",
+                            "s.txt", f, "in.vcf", vcf, NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(gr_model_feature(m, 1)->pos, 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", dir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = NULL;
+    cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    double x[2];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert_float_eq(x[1], 2, 1e-9, "rs9 found by its rsID");
+    int told = 0, elsewhere = 0;
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        told |= strstr(r->warnings[i], "1 model variant has no position (an empty hm_chr") &&
+                strstr(r->warnings[i], "only by rsID: 1 found");
+        elsewhere |= strstr(r->warnings[i], "at another position") != NULL;
+    }
+    cr_assert(told && !elsewhere, "warnings: %zu", r->n_warnings);
+    gr_vcf_result_free(r);
+    gr_model_free(m);
     temp_bundle_free(dir);
 }

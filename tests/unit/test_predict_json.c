@@ -445,6 +445,16 @@ Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
     gr_model_free(pm);
 }
 
+Test(predict_json, byte_order_mark_before_a_body_is_skipped)
+{
+    const char body[] = "\xEF\xBB\xBF{\"samples\":[{\"dosages\":[1,1,1]}]}";
+    json_error_t je;
+    json_t *doc = gr_api_json_loadb(body, sizeof body - 1, 0, &je);
+    cr_assert(doc, "%s", je.text);
+    json_decref(doc);
+    cr_assert_null(gr_api_json_loadb(body + 1, sizeof body - 2, 0, &je), "a broken mark is not one");
+}
+
 Test(predict_json, unknown_keys_warn)
 {
     json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"rsX\":1,\"rsY\":2}}]}");

@@ -221,6 +221,21 @@ Test(vcf, bad_input)
     cr_assert_null(r);
 }
 
+Test(vcf, byte_order_mark_before_the_header_is_skipped)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bom.vcf", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%s%s", "\xEF\xBB\xBF", vcf);
+    fclose(f);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = read_file("bom.vcf", &o), *plain = read_file("in.vcf", &o);
+    cr_assert_eq(r->n_samples, 2);
+    cr_assert_eq(memcmp(r->dosage, plain->dosage, 2 * NF * sizeof *r->dosage), 0);
+    gr_vcf_result_free(r);
+    gr_vcf_result_free(plain);
+}
+
 Test(vcf, reads_from_a_descriptor)
 {
     char path[512];
@@ -322,6 +337,66 @@ Test(vcf, lower_case_all_sites_and_non_reference_calls_in_blocks)
     cr_assert_float_eq(x[0], 2, 1e-9);
     cr_assert(isnan(x[1]), "a missing call stays missing");
     cr_assert_float_eq(x[9], 0, 1e-9, "a 0/0 call in a reference block is dosage 0");
+    gr_vcf_result_free(r);
+}
+
+static int has_warning(const gr_vcf_result *r, const char *needle)
+{
+    for (size_t w = 0; w < r->n_warnings; w++)
+        if (strstr(r->warnings[w], needle))
+            return 1;
+    return 0;
+}
+
+static gr_vcf_result *read_vcf_text(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    gr_vcf_options o = { 0 };
+    return read_file(name, &o);
+}
+
+/* The variants-only warning is for files without reference calls: a gVCF
+ * holds them in its reference blocks, and must not get it. */
+Test(vcf, gvcf_reference_blocks_count_as_reference_calls)
+{
+    const char *head = "##fileformat=VCFv4.2\n"
+                       "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+                       "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                       "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=4100\tGT\t0/0\n", head);
+    gr_vcf_result *r = read_vcf_text("g.vcf", text);
+    cr_assert(!has_warning(r, "no homozygous-reference calls"), "%s", r->n_warnings ? r->warnings[0] : "");
+    gr_vcf_result_free(r);
+    r = read_vcf_text("v.vcf", head); /* variants only: the warning is right */
+    cr_assert(has_warning(r, "no homozygous-reference calls"));
+    gr_vcf_result_free(r);
+}
+
+/* Rule 9 by any chromosome's length, not only chromosome 1's. */
+Test(vcf, genome_build_from_any_chromosome_length)
+{
+    static const char *const contigs[] = { "##contig=<ID=chr22,length=51304566>",
+                                           "##contig=<ID=X,length=155270560>",
+                                           "##contig=<ID=2,length=243199373>" };
+    for (size_t i = 0; i < 3; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "##fileformat=VCFv4.2\n%s\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                 "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n", contigs[i]);
+        expect_error(text, "the VCF is on GRCh37", NULL);
+    }
+    gr_vcf_result *r = read_vcf_text("b38.vcf", "##fileformat=VCFv4.2\n##contig=<ID=chr22,length=50818468>\n"
+                                            "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                                            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                                            "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n");
+    cr_assert_str_eq(r->build, "GRCh38");
     gr_vcf_result_free(r);
 }
 
