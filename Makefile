@@ -5,8 +5,8 @@
 #   make check        build, unit and integration suites, fuzz replay: no apt,
 #                     no root, the edit-test loop (needs `make deps` once)
 #   make test         deps, then everything that needs no network: check, the
-#                     allocation-failure sweep, schemas, generated files,
-#                     plink2 parity, the failover test
+#                     allocation-failure sweep, schemas, the README's commands,
+#                     generated files, plink2 parity, the failover test
 #   make lint         the OpenAPI lint and the Kubernetes manifest check (npm),
 #                     the clang-format check
 #   make fresh-test   make test on a bare Debian 12 (debootstrap minbase, only
@@ -148,6 +148,7 @@ test: deps
 	$(MAKE) --no-print-directory alloc-fail-test || fail=1; \
 	tools/failover_test.sh $(BUILD) || fail=1; \
 	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
+	$(PYTHON) tools/check_readme.py $(BUILD) || fail=1; \
 	tools/check_generated.sh || fail=1; \
 	tmp=$$(mktemp -d) && $(PYTHON) tools/make_vcf_data.py parity --out $$tmp >/dev/null && \
 	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || fail=1; \

@@ -11,7 +11,10 @@ bundle formats; they carry no medical meaning whatsoever.
   models/cad-pgs-demo    synthetic PGS Catalog scoring file, 300 variants
   models/cad-logit-demo  LogisticRegression, 50 SNPs (genorisk-linear)
 
-Every bundle also gets example.json, an example /predict request body.
+Every bundle also gets example.json, an example /predict request body, and
+models/demo.vcf.gz holds four synthetic samples over the whole panel (a few
+calls missing, some on the reverse of each other's strand order), which every
+demo model scores at 90% coverage or more: the README's VCF examples use it.
 All SNPs come from one synthetic 300-SNP panel (rs9000001..rs9000300; every
 7th SNP has no rsID and uses a chrom:pos:ref:alt feature id), so one
 sample's genotypes make sense for every demo model. Deterministic.
@@ -20,6 +23,7 @@ Run: tools/make_demo_models.py [--out models]
 """
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -256,6 +260,51 @@ def make_pgs(out, rng, snps, causal, beta):
     return d
 
 
+def make_demo_vcf(out, snps):
+    """models/demo.vcf.gz: DEMO-001..DEMO-004 over the 300-SNP panel, as a
+    sequencing pipeline would write them: chr-prefixed names, GRCh38 contig
+    lengths, GT calls (phased and not), about 2% of calls missing, every
+    fifth record with REF and ALT in the other order from the model's
+    features (as VCFs do when the counted allele is the reference), and a
+    DS field on chromosome 22. gzip with no timestamp, so it regenerates
+    byte for byte. Own random stream: the models do not change with it."""
+    rng = np.random.RandomState(SEED + 7)
+    ids = ["DEMO-%03d" % (k + 1) for k in range(4)]
+    lines = ["##fileformat=VCFv4.2",
+             "##source=tools/make_demo_models.py (SYNTHETIC DEMO - not for clinical use)",
+             "##reference=GRCh38",
+             '##FILTER=<ID=PASS,Description="All filters passed">',
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             '##FORMAT=<ID=DS,Number=A,Type=Float,Description="ALT dosage">']
+    lines += ["##contig=<ID=chr%s,length=%d>" % (c, CHROM_LEN[c]) for c in CHROMS]
+    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER",
+                            "INFO", "FORMAT"] + ids))
+    for i, snp in enumerate(snps):
+        swap = i % 5 == 2
+        ref, alt = (snp["alt"], snp["ref"]) if swap else (snp["ref"], snp["alt"])
+        ds = snp["chrom"] == "22"
+        calls = []
+        for k in range(len(ids)):
+            d = int(rng.binomial(2, snp["p"]))       # copies of the model's alt
+            if rng.uniform() < 0.02:
+                calls.append("./." + (":." if ds else ""))
+                continue
+            n_alt = 2 - d if swap else d             # copies of this record's ALT
+            gt = ["0/0", "0/1", "1/1"][n_alt]
+            if k % 2 and n_alt == 1:
+                gt = "1|0" if rng.uniform() < 0.5 else "0|1"
+            calls.append(gt + (":%d" % n_alt if ds else ""))
+        lines.append("\t".join(["chr" + snp["chrom"], str(snp["pos"]),
+                                snp["rsid"] or ".", ref, alt, ".", "PASS", ".",
+                                "GT:DS" if ds else "GT"] + calls))
+    path = os.path.join(out, "demo.vcf.gz")
+    with open(path, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                           compresslevel=6) as f:
+            f.write(("\n".join(lines) + "\n").encode())
+    return path
+
+
 README = """\
 # models/ - SYNTHETIC DEMO MODELS
 
@@ -272,6 +321,11 @@ They exist only to demonstrate genorisk and its bundle formats:
 | `cad-rf-demo` | genorisk-trees | RandomForestClassifier, 50 trees, depth 6, 50 SNPs |
 | `cad-pgs-demo` | pgs-catalog | synthetic PGS Catalog scoring file, 300 variants |
 | `cad-logit-demo` | genorisk-linear | LogisticRegression, 50 SNPs |
+
+`demo.vcf.gz` holds four synthetic samples (DEMO-001..DEMO-004) genotyped at
+all 300 SNPs, for the VCF examples of the README:
+
+    build/genorisk predict --model models/cad-pgs-demo --vcf models/demo.vcf.gz
 
 Each bundle holds `manifest.json`, the model artifact, `features.tsv`
 (not for PGS bundles) and `example.json`, an example request body that mixes
@@ -305,6 +359,7 @@ def main():
             make_rf(args.out, rng, snps, X, y, idx50),
             make_logit(args.out, rng, snps, X, y, idx50),
             make_pgs(args.out, rng, snps, causal, beta)]
+    make_demo_vcf(args.out, snps)
     with open(os.path.join(args.out, "README.md"), "w",
               encoding="utf-8") as f:
         f.write(README)

@@ -388,3 +388,29 @@ Test(cli, the_vcf_worked_example_scores_as_documented)
     free(vcf);
     free(doc);
 }
+
+/* models/demo.vcf.gz, which the README's VCF examples use, covers every
+ * demo model: each sample at 90% of its variants or more. */
+Test(cli, the_demo_vcf_covers_every_demo_model)
+{
+    const char *models[] = { "models/cad-xgb-demo", "models/cad-rf-demo", "models/cad-logit-demo",
+                             "models/cad-pgs-demo" };
+    for (size_t i = 0; i < 4; i++) {
+        char *out, *err;
+        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", models[i], "--vcf",
+                             "models/demo.vcf.gz", "--explain", "false", NULL), 0, "%s: %s",
+                     models[i], err);
+        json_t *r = json_loads(out, 0, NULL);
+        json_t *res = json_object_get(r, "results");
+        cr_assert_eq(json_array_size(res), 4, "%s", models[i]);
+        for (size_t s = 0; s < 4; s++) {
+            json_t *cov = json_object_get(json_array_get(res, s), "coverage");
+            double seen = (double)json_integer_value(json_object_get(cov, "observed")),
+                   all = (double)json_integer_value(json_object_get(cov, "expected"));
+            cr_assert_geq(seen / all, 0.9, "%s sample %zu: %g of %g", models[i], s, seen, all);
+        }
+        json_decref(r);
+        free(out);
+        free(err);
+    }
+}
