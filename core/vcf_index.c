@@ -1,0 +1,162 @@
+/* vcf_index.c - the model's variants indexed for a VCF read: chromosome
+ * codes, a sorted position table with a one-probe bit filter in front of
+ * it, the rsID table, and the fast look at a raw text line that decides
+ * whether htslib needs to parse it at all. */
+#include <htslib/khash.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "vcf_internal.h"
+
+/* Chromosome code: 1..22, X=23, Y=24, MT=25, others from 100 in a table. */
+int32_t gr_vcf_chrom_code(ctx *c, const char *name, size_t len, int add)
+{
+    if (len >= 3 && (name[0] | 32) == 'c' && (name[1] | 32) == 'h' && (name[2] | 32) == 'r') {
+        name += 3;
+        len -= 3;
+    }
+    if (len >= 1 && len <= 2 && name[0] >= '0' && name[0] <= '9' &&
+        (len == 1 || (name[1] >= '0' && name[1] <= '9'))) {
+        int v = len == 1 ? name[0] - '0' : (name[0] - '0') * 10 + (name[1] - '0');
+        if (v >= 1 && v <= 22)
+            return v;
+        if (v == 23 || v == 24)
+            return v;
+        if (v == 26)
+            return 25;
+    }
+    if (len == 1 && (name[0] == 'X' || name[0] == 'x'))
+        return 23;
+    if (len == 1 && (name[0] == 'Y' || name[0] == 'y'))
+        return 24;
+    if ((len == 1 && (name[0] == 'M' || name[0] == 'm')) ||
+        (len == 2 && (name[0] | 32) == 'm' && (name[1] | 32) == 't'))
+        return 25;
+    char buf[256];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    khint_t k = kh_get(vname, c->contigs, buf);
+    if (k != kh_end(c->contigs))
+        return kh_val(c->contigs, k);
+    if (!add)
+        return -1;
+    char *copy = gr_strdup(buf);
+    int ret;
+    if (!copy)
+        return -1;
+    k = kh_put(vname, c->contigs, copy, &ret);
+    if (ret < 0) {
+        free(copy);
+        return -1;
+    }
+    kh_val(c->contigs, k) = c->next_code;
+    return c->next_code++;
+}
+
+gr_status gr_vcf_build_index(ctx *c, gr_error *err)
+{
+    const gr_model *m = c->m;
+    size_t n = m->n_features, n_id = 0;
+    c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
+    c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
+    c->pos_first = kh_init(vpos);
+    c->id_first = kh_init(vname);
+    if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const gr_feature *f = &m->features[i];
+        if (f->pos > 0 && f->chrom[0]) {
+            int32_t code = gr_vcf_chrom_code(c, f->chrom, strlen(f->chrom), 1);
+            if (code < 0)
+                return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            c->by_pos[c->n_pos++] = (keyed){ pos_key(code, f->pos), (uint32_t)i };
+        }
+        if (f->rsid[0])
+            c->by_id[n_id++] = (keyed){ 0, (uint32_t)i };
+    }
+    qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
+    c->seen_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->seen_bits);
+    if (!c->seen_bits)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t i = 0; i < c->n_pos; i++) {
+        uint32_t s = seen_slot(c->by_pos[i].key);
+        c->seen_bits[s >> 6] |= (uint64_t)1 << (s & 63);
+        int ret;
+        khint_t k = kh_put(vpos, c->pos_first, c->by_pos[i].key, &ret);
+        if (ret < 0)
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        if (ret > 0)
+            kh_val(c->pos_first, k) = (uint32_t)i;
+    }
+    /* rsIDs: features grouped by rsid; the key is the group's first slot */
+    for (size_t i = 0; i < n_id; i++) {
+        const char *rs = m->features[c->by_id[i].feature].rsid;
+        int ret;
+        khint_t k = kh_put(vname, c->id_first, rs, &ret);
+        if (ret < 0)
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        if (ret > 0)
+            kh_val(c->id_first, k) = (int32_t)i;
+        c->by_id[i].key = (uint64_t)kh_val(c->id_first, k);
+    }
+    qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
+    /* first slots moved by the sort: point each rsid at its group's start */
+    for (size_t i = 0; i < n_id; i++) {
+        const char *rs = m->features[c->by_id[i].feature].rsid;
+        khint_t k = kh_get(vname, c->id_first, rs);
+        if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
+            kh_val(c->id_first, k) = (int32_t)i;
+    }
+    c->n_id = n_id;
+    return GR_OK;
+}
+
+/* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
+ * the model, 0 when not, -1 when its POS is not a number. This runs for every
+ * line of the file, so the short fields are walked byte by byte rather than
+ * with a library call each. */
+int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
+{
+    const char *p = s, *e = s + len;
+    while (p < e && *p != '\t')
+        p++;
+    if (p == e)
+        return 1; /* let the parser report it */
+    int32_t code = gr_vcf_chrom_code(c, s, (size_t)(p - s), 0);
+    *code_out = code;
+    const char *digits = ++p;
+    int64_t pos = 0;
+    while (p < e && *p >= '0' && *p <= '9' && pos < ((int64_t)1 << 40))
+        pos = pos * 10 + (*p++ - '0');
+    if (p == digits || p >= e || *p != '\t')
+        return -1;
+    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
+        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+        return 1;
+    const char *id = ++p;
+    while (p < e && *p != '\t')
+        p++;
+    if (p == e)
+        return 1;
+    size_t n = (size_t)(p - id);
+    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256) {
+        char buf[256];
+        memcpy(buf, id, n);
+        buf[n] = '\0';
+        if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
+            return 1;
+    }
+    /* a symbolic ALT may be a gVCF block covering model positions */
+    if (code < 0)
+        return 0;
+    p++;
+    while (p < e && *p != '\t') /* REF */
+        p++;
+    return p + 1 < e && p[1] == '<';
+}

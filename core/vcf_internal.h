@@ -1,0 +1,121 @@
+/* vcf_internal.h - the VCF reader's state and its stages' shared pieces,
+ * private to core/vcf*.c: vcf.c drives a read (open, header, samples,
+ * build, body, warnings), vcf_index.c finds the model's variants by
+ * position and rsID, vcf_match.c turns a record into dosages (rules 2-8)
+ * and reads the genome build (rule 9), vcf_guard.c sizes what htslib would
+ * allocate before it does. */
+#ifndef GR_VCF_INTERNAL_H
+#define GR_VCF_INTERNAL_H
+
+#include <htslib/khash.h>
+#include <htslib/vcf.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "vcf.h"
+
+KHASH_MAP_INIT_INT64(vpos, uint32_t)
+KHASH_MAP_INIT_STR(vname, int32_t)
+
+enum { KIND_NONE, KIND_ID, KIND_BLOCK, KIND_RECORD }; /* rule precedence */
+
+typedef struct {
+    uint64_t key;
+    uint32_t feature;
+} keyed;
+
+typedef struct {
+    const gr_model *m;
+    const gr_vcf_options *opt;
+    khash_t(vname) * contigs; /* non-standard chromosome names -> code */
+    int32_t next_code;
+    keyed *by_pos; /* features sorted by (chrom code, pos) */
+    size_t n_pos;
+    khash_t(vpos) * pos_first; /* key -> first index in by_pos */
+    uint64_t *seen_bits;       /* a one-probe filter in front of pos_first */
+    keyed *by_id;              /* features with an rsID; key = index into rsid order */
+    size_t n_id;               /* entries in by_id (features with an rsID) */
+    khash_t(vname) * id_first; /* rsid -> first index in by_id */
+    uint8_t *kind, *flags;
+    size_t duplicates, homref_calls, calls;
+    /* per-record scratch */
+    int32_t *gt;
+    int n_gt;
+    float *ds;
+    int n_ds;
+    int32_t *end;
+    int n_end;
+    int have_ds;       /* header declares FORMAT/DS */
+    int32_t *rid_code; /* BCF/header contig id -> chrom code */
+    int n_rid;
+    int oom; /* an allocation for a record failed: the read fails */
+} ctx;
+
+static inline uint64_t pos_key(int32_t code, int64_t pos)
+{
+    return (uint64_t)(uint32_t)code << 40 | (uint64_t)pos;
+}
+
+/* Most records of a genome-wide VCF are not in the model, and each probe of
+ * a 100,000-entry hash table is a cache miss. A 2^21-bit filter (256 KiB,
+ * cache-resident) answers "certainly not" for most of them first. */
+#define SEEN_BITS 21
+static inline uint32_t seen_slot(uint64_t key)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - SEEN_BITS));
+}
+
+static inline int maybe_seen(const ctx *c, uint64_t key)
+{
+    uint32_t s = seen_slot(key);
+    return (int)(c->seen_bits[s >> 6] >> (s & 63) & 1);
+}
+
+/* Orders keyed entries by key, then feature (qsort, and the block search). */
+static inline int by_key(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->feature < y->feature ? -1 : x->feature > y->feature;
+}
+
+/* vcf_index.c */
+
+/* Chromosome code of name (len bytes): 1..22, X=23, Y=24, MT=25, others
+ * from 100, added to c->contigs when add is set; -1 when unknown (or out of
+ * memory, which sets c->oom). */
+int32_t gr_vcf_chrom_code(ctx *c, const char *name, size_t len, int add);
+/* Sorts the model's variants by (chromosome, position) and by rsID, and
+ * fills the filter and the hash tables. */
+gr_status gr_vcf_build_index(ctx *c, gr_error *err);
+/* 1 when a raw text line may concern the model, 0 when not, -1 when its
+ * POS is not a number; *code_out gets its chromosome code. Only reads c. */
+int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out);
+
+/* vcf_match.c */
+
+/* 1 for a gVCF reference block (a single <NON_REF> or <*> ALT). */
+int gr_vcf_is_block(bcf1_t *rec);
+/* Matches one record that concerns the model and fills the dosages of the
+ * variants it matches (rules 2-8); sets c->oom when an allocation fails. */
+void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, gr_vcf_result *r);
+/* Rule 9: "GRCh37", "GRCh38", or "" when the header does not say; why gets
+ * the line that told. */
+const char *gr_vcf_header_build(const bcf_hdr_t *hdr, char *why, size_t why_size);
+
+/* vcf_guard.c */
+
+/* Measures the header of the file at path (or fd, rewound after) before
+ * htslib reads it: over max bytes, or with an IDX attribute that size
+ * cannot hold, is GR_EINPUT. */
+gr_status gr_vcf_check_header_size(const char *path, int fd, size_t max, const char *label,
+                                   gr_error *err);
+/* Bytes htslib would allocate for the FORMAT values of a text record for n
+ * samples (s, len: the line), at most about max. */
+uint64_t gr_vcf_format_bytes(const char *s, size_t len, uint64_t n, uint64_t max);
+/* The name field of a record that would be written into a header line
+ * with attributes of its own ("" for a line without tabs), or NULL. */
+const char *gr_vcf_header_injection(const char *s, size_t len);
+
+#endif
