@@ -27,9 +27,8 @@
 #include <uuid/uuid.h>
 
 #include "api/http.h"
+#include "api/http_internal.h"
 #include "api/predict_json.h"
-#include "api/predict_run.h"
-#include "api/predict_vcf.h"
 #include "api/problem.h"
 
 const char *const gr_route_names[GR_ROUTE_COUNT] = { "/healthz",
@@ -40,63 +39,6 @@ const char *const gr_route_names[GR_ROUTE_COUNT] = { "/healthz",
                                                      "/v1/models/{name}",
                                                      "/v1/models/{name}/predict",
                                                      "other" };
-
-struct gr_http {
-    gr_http_env env;
-    struct MHD_Daemon *d;
-    atomic_size_t in_flight;
-    atomic_size_t connections; /* open now */
-    atomic_ullong refused;     /* over max_connections */
-    atomic_int abort_work;     /* shutting down past the deadline */
-    atomic_int quiesced;       /* read by the HTTP threads, set by the server's */
-    MHD_socket listen_fd;      /* returned by quiesce; closed only after MHD_stop_daemon */
-};
-
-enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
-
-typedef struct {
-    gr_http *h;
-    struct MHD_Connection *conn;
-    double t0;
-    const char *method;
-    char request_id[130];
-    char instance[256];
-    gr_route route;
-    int answered; /* a response was queued */
-    int decided;  /* the answer is known; queue it once the body is consumed */
-    /* predict */
-    gr_modelset *set;
-    const gr_model *model;
-    gr_api_settings given; /* query parameters; -1 where not given */
-    char *body;
-    size_t body_len, body_cap, bytes_in;
-    int too_large;
-    /* VCF upload: spooled to an unlinked temp file */
-    int vcf;      /* 1 when the body is a VCF/BCF (raw or multipart) */
-    int spool;    /* descriptor, -1 when none */
-    size_t limit; /* body ceiling for this request */
-    struct MHD_PostProcessor *pp;
-    int got_file;  /* multipart: a "file" part arrived */
-    int pp_failed; /* multipart: the body did not parse, or had two files */
-    int file_parts;
-    int parts; /* multipart: parts seen, of any name */
-    int write_failed;
-    gr_vcf_options vopt;
-    char **samples;
-    size_t n_samples;
-    atomic_int job;
-    /* the answer, built by the handler or a worker */
-    unsigned status;
-    char *resp;
-    size_t resp_len;
-    const char *ctype;
-    const char *allow;
-    int retry_after;
-    const char *www_auth; /* WWW-Authenticate value of a 401 */
-    size_t samples_done;
-    char error[40];
-    size_t bytes_out;
-} req;
 
 static double now(void)
 {
@@ -150,7 +92,7 @@ static void set_request_id(req *r, const char *given)
 }
 
 /* Stores the answer in r (taking ownership of body). */
-static void set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len)
+void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len)
 {
     free(r->resp);
     r->status = status;
@@ -159,29 +101,29 @@ static void set_answer(req *r, unsigned status, const char *ctype, char *body, s
     r->resp_len = len;
 }
 
-static void set_problem(req *r, unsigned status, const char *slug, const char *title,
-                        const char *detail, const char *field)
+void gr_http_set_problem(req *r, unsigned status, const char *slug, const char *title,
+                         const char *detail, const char *field)
 {
     size_t len;
     char *body =
         gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id, &len);
     /* the log gets the kind of problem only: details may quote the URL */
     snprintf(r->error, sizeof r->error, "%s", slug);
-    set_answer(r, status, "application/problem+json", body, len);
+    gr_http_set_answer(r, status, "application/problem+json", body, len);
 }
 
 /* Adds "request_id" to a JSON document and stores it as the answer. */
-static void set_json(req *r, unsigned status, json_t *doc)
+void gr_http_set_json(req *r, unsigned status, json_t *doc)
 {
     /* a NULL doc (out of memory building it) fails here too, as 500 */
     int bad = json_object_set_new(doc, "request_id", json_string(r->request_id));
     char *s = bad ? NULL : gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(doc);
     if (!s) {
-        set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
+        gr_http_set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
         return;
     }
-    set_answer(r, status, "application/json", s, strlen(s));
+    gr_http_set_answer(r, status, "application/json", s, strlen(s));
 }
 
 static enum MHD_Result queue_answer(req *r)
@@ -266,12 +208,13 @@ static int authorized(req *r)
         if (n && h->env.authorize(h->env.ctx, t, n))
             return 1;
         r->www_auth = "Bearer realm=\"genorisk\", error=\"invalid_token\"";
-        set_problem(r, 401, "unauthorized", "Unauthorized", "the bearer token is not valid", NULL);
+        gr_http_set_problem(r, 401, "unauthorized", "Unauthorized", "the bearer token is not valid",
+                            NULL);
         return 0;
     }
     r->www_auth = "Bearer realm=\"genorisk\"";
-    set_problem(r, 401, "unauthorized", "Unauthorized",
-                "this route needs an Authorization: Bearer token", NULL);
+    gr_http_set_problem(r, 401, "unauthorized", "Unauthorized",
+                        "this route needs an Authorization: Bearer token", NULL);
     return 0;
 }
 
@@ -285,15 +228,15 @@ static void answer_models(req *r, const char *name)
         if (!m) {
             char detail[160];
             snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
-            set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+            gr_http_set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
         } else { /* found */
-            set_json(r, 200, gr_api_model_json(m, 1));
+            gr_http_set_json(r, 200, gr_api_model_json(m, 1));
         }
     } else {
         json_t *list = json_array();
         for (size_t i = 0; i < gr_modelset_count(set); i++)
             json_array_append_new(list, gr_api_model_json(gr_modelset_at(set, i), 0));
-        set_json(r, 200, json_pack("{s:o}", "models", list));
+        gr_http_set_json(r, 200, json_pack("{s:o}", "models", list));
     }
     gr_modelset_release(set);
 }
@@ -304,7 +247,7 @@ static void answer_get(req *r, const char *name)
     switch (r->route) {
     case GR_ROUTE_HEALTHZ: {
         static const char ok[] = "{\"status\":\"ok\"}";
-        set_answer(r, 200, "application/json", strdup(ok), sizeof ok - 1);
+        gr_http_set_answer(r, 200, "application/json", strdup(ok), sizeof ok - 1);
         break;
     }
     case GR_ROUTE_READYZ: {
@@ -312,415 +255,33 @@ static void answer_get(req *r, const char *name)
         size_t n = gr_modelset_count(set);
         gr_modelset_release(set);
         if (h->env.ready(h->env.ctx) && !h->quiesced)
-            set_json(r, 200, json_pack("{s:s, s:I}", "status", "ready", "models", (json_int_t)n));
+            gr_http_set_json(r, 200,
+                             json_pack("{s:s, s:I}", "status", "ready", "models", (json_int_t)n));
         else {
             r->retry_after = 1;
-            set_problem(r, 503, "not-ready", "Not ready",
-                        h->quiesced ? "the server is draining" : "the server is starting", NULL);
+            gr_http_set_problem(r, 503, "not-ready", "Not ready",
+                                h->quiesced ? "the server is draining" : "the server is starting",
+                                NULL);
         }
         break;
     }
     case GR_ROUTE_METRICS: {
         size_t len = 0;
         char *text = h->env.metrics_text(h->env.ctx, &len);
-        set_answer(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+        gr_http_set_answer(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
         break;
     }
     case GR_ROUTE_OPENAPI: {
         char *copy = malloc(h->env.openapi_len + 1);
         if (copy)
             memcpy(copy, h->env.openapi, h->env.openapi_len);
-        set_answer(r, 200, "application/yaml", copy, copy ? h->env.openapi_len : 0);
+        gr_http_set_answer(r, 200, "application/yaml", copy, copy ? h->env.openapi_len : 0);
         break;
     }
     case GR_ROUTE_MODELS: answer_models(r, NULL); break;
     case GR_ROUTE_MODEL: answer_models(r, name); break;
     default: break;
     }
-}
-
-/* ---- predict ---- */
-
-/* Past the drain deadline: answers 503 and returns 1, checked between samples. */
-static int aborted(req *r)
-{
-    if (!atomic_load_explicit(&r->h->abort_work, memory_order_relaxed))
-        return 0;
-    r->retry_after = 1;
-    set_problem(r, 503, "not-ready", "Not ready",
-                "the server shut down before this request finished; retry", NULL);
-    return 1;
-}
-
-static int stop_asked(void *arg)
-{
-    req *r = arg;
-    return atomic_load_explicit(&r->h->abort_work, memory_order_relaxed);
-}
-
-/* The pipeline's part of both predict routes: every sample, then the
- * response or the problem. */
-static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
-{
-    gr_error err;
-    gr_api_job job;
-    json_t *doc = NULL;
-    gr_api_job_init(&job, r->model, json, vcf, &r->given);
-    job.stop = stop_asked;
-    job.stop_arg = r;
-    gr_status st = gr_api_predict_all(&job, &doc, &err);
-    if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
-        return;
-    }
-    if (aborted(r)) { /* stopped, or done just as the deadline passed */
-        json_decref(doc);
-        return;
-    }
-    r->samples_done = gr_api_job_samples(&job);
-    set_json(r, 200, doc);
-}
-
-static void run_predict(void *arg)
-{
-    req *r = arg;
-    json_error_t je;
-    gr_error err;
-    gr_api_request areq = { 0 };
-
-    char limit_why[160] = "";
-    json_t *body = NULL;
-    if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
-                                          r->h->env.max_json_string, limit_why, sizeof limit_why))
-        body = gr_api_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-    free(r->body);
-    r->body = NULL;
-    if (limit_why[0]) {
-        set_problem(r, 400, "invalid-json", "Malformed JSON", limit_why, NULL);
-        goto done;
-    }
-    if (!r->body_len) {
-        set_problem(r, 400, "invalid-json", "Malformed JSON",
-                    "the request body is empty; send a predict request as JSON", NULL);
-        goto done;
-    }
-    if (!body && json_error_code(&je) == json_error_out_of_memory) {
-        set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
-        goto done;
-    }
-    if (!body) {
-        char why[300];
-        set_problem(r, 400, "invalid-json", "Malformed JSON",
-                    gr_api_json_error(&je, why, sizeof why), NULL);
-        goto done;
-    }
-    gr_api_limits lim = { .max_samples = r->h->env.max_samples };
-    gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
-    if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
-        goto done;
-    }
-    json_decref(body); /* the request holds what it needs */
-    body = NULL;
-    answer_predict(r, &areq, NULL);
-
-done:
-    json_decref(body);
-    gr_api_request_clear(&areq);
-    atomic_store(&r->job, JOB_DONE);
-    MHD_resume_connection(r->conn);
-}
-
-static int spool_write(req *r, const char *data, size_t n)
-{
-    while (n) {
-        ssize_t w = write(r->spool, data, n);
-        if (w < 0) {
-            r->write_failed = 1;
-            return 0;
-        }
-        data += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
-/* multipart/form-data: the "file" part goes to the spool, others are ignored
- * (at most GR_HTTP_MAX_PARTS parts in all) */
-#define GR_HTTP_MAX_PARTS 32
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
-{
-    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding, (void)off;
-    req *r = cls;
-    if (off == 0 && ++r->parts > GR_HTTP_MAX_PARTS) {
-        r->pp_failed = 1;
-        return MHD_NO;
-    }
-    if (!key || strcmp(key, "file")) /* a part with no name= has a NULL key */
-        return MHD_YES;
-    if (off == 0 && size > 0) { /* the first bytes of a part */
-        if (r->file_parts++) {
-            r->pp_failed = 1; /* a second "file" part: which one was meant? */
-            return MHD_NO;
-        }
-    }
-    r->got_file = 1;
-    return size == 0 || spool_write(r, data, size) ? MHD_YES : MHD_NO;
-}
-
-static void run_predict_vcf(void *arg)
-{
-    req *r = arg;
-    gr_error err;
-    gr_vcf_result *v = NULL;
-    if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
-        set_problem(r, 400, "invalid-parameter", "No file part",
-                    r->pp_failed ? "a multipart upload takes exactly one well-formed part named "
-                                   "\"file\" holding the VCF, in at most 32 parts"
-                                 : "a multipart upload needs a part named \"file\" holding the VCF",
-                    NULL);
-        goto done;
-    }
-    if (r->write_failed) {
-        r->retry_after = 1;
-        set_problem(r, 503, "overloaded", "Cannot store the upload",
-                    "the server could not spool the upload to disk; retry later", NULL);
-        goto done;
-    }
-    lseek(r->spool, 0, SEEK_SET);
-    r->vopt.samples = (const char *const *)r->samples;
-    r->vopt.n_samples = r->n_samples;
-    r->vopt.max_line = r->h->env.max_vcf_line;
-    r->vopt.max_header = r->h->env.max_vcf_header;
-    r->vopt.max_samples = r->h->env.max_samples;
-    gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
-    r->spool = -1; /* gr_vcf_read took the descriptor */
-    if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        set_problem(r, k.status, k.slug, k.title, err.text, err.field);
-        goto done;
-    }
-    answer_predict(r, NULL, v);
-
-done:
-    gr_vcf_result_free(v);
-    atomic_store(&r->job, JOB_DONE);
-    MHD_resume_connection(r->conn);
-}
-
-/* The server dropped the job unstarted: it is shutting down. */
-static void cancel_predict(void *arg)
-{
-    req *r = arg;
-    free(r->body);
-    r->body = NULL;
-    r->retry_after = 1;
-    set_problem(r, 503, "not-ready", "Not ready",
-                "the server shut down before this request could run; retry", NULL);
-    atomic_store(&r->job, JOB_DONE);
-    MHD_resume_connection(r->conn);
-}
-
-static int is_json_type(const char *ct)
-{
-    if (!ct)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    static const char want[] = "application/json";
-    if (strncasecmp(ct, want, sizeof want - 1))
-        return 0;
-    ct += sizeof want - 1;
-    while (*ct == ' ')
-        ct++;
-    return *ct == '\0' || *ct == ';';
-}
-
-typedef struct {
-    req *r;
-    int bad;          /* 1: VCF-only key on JSON, 2: bad value, 3: too many samples */
-    const char *what; /* the key */
-    char why[240];
-} query_args;
-
-/* One query parameter: a setting (explain, top_k, impute,
- * allow_low_coverage) for any predict, or a VCF option (sample, absent,
- * genotype, filter). A key given bare ("?explain") has a NULL value. */
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    (void)kind;
-    query_args *a = cls;
-    req *r = a->r;
-    a->what = key;
-    int set = gr_api_setting_parse(&r->given, key, value, a->why, sizeof a->why);
-    if (set >= 0) {
-        a->bad = set ? 0 : 2;
-        return set ? MHD_YES : MHD_NO;
-    }
-    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") || !strcmp(key, "genotype") ||
-                   !strcmp(key, "filter");
-    if (!vcf_only)
-        return MHD_YES;
-    if (!r->vcf) {
-        a->bad = 1;
-        return MHD_NO;
-    }
-    snprintf(a->why, sizeof a->why,
-             "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
-             "sample=<id>",
-             key);
-    if (!value) {
-        a->bad = 2;
-        return MHD_NO;
-    }
-    if (!strcmp(key, "sample")) {
-        char **more =
-            r->n_samples < 100000 ? realloc(r->samples, (r->n_samples + 1) * sizeof *more) : NULL;
-        char *copy = more ? strdup(value) : NULL;
-        if (more)
-            r->samples = more;
-        if (!copy) {
-            a->bad = 3;
-            return MHD_NO;
-        }
-        r->samples[r->n_samples++] = copy;
-    } else if ((!strcmp(key, "absent") && !gr_api_parse_absent(value, &r->vopt.absent)) ||
-               (!strcmp(key, "genotype") && !gr_api_parse_genotype(value, &r->vopt.genotype)) ||
-               (!strcmp(key, "filter") && !gr_api_parse_filter(value, &r->vopt.filter_any))) {
-        a->bad = 2;
-        return MHD_NO;
-    }
-    return MHD_YES;
-}
-
-/* The query's settings and VCF options: 1 when valid, else a 400 is set. */
-static int parse_query(req *r)
-{
-    query_args a = { .r = r };
-    r->given = gr_api_settings_unset();
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
-    if (!a.bad)
-        return 1;
-    if (a.bad == 1)
-        snprintf(a.why, sizeof a.why, "%s applies to VCF uploads, not to JSON requests", a.what);
-    else if (a.bad == 3)
-        snprintf(a.why, sizeof a.why, "too many sample parameters");
-    set_problem(r, 400, "invalid-parameter", "Invalid query parameter", a.why, a.what);
-    return 0;
-}
-
-static int is_vcf_type(const char *ct)
-{
-    static const char *const types[] = { "text/vcf",
-                                         "text/x-vcf",
-                                         "application/vcf",
-                                         "application/gzip",
-                                         "application/x-gzip",
-                                         "application/x-bgzip",
-                                         "application/octet-stream",
-                                         "application/x-bcf",
-                                         NULL };
-    if (!ct)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    for (size_t i = 0; types[i]; i++) {
-        size_t n = strlen(types[i]);
-        if (!strncasecmp(ct, types[i], n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
-            return 1;
-    }
-    return 0;
-}
-
-/* First look at a predict request: everything decidable from the headers. */
-static int predict_headers(req *r, const char *name)
-{
-    gr_http *h = r->h;
-    const char *cl =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        unsigned long long n = strtoull(cl, &end, 10);
-        size_t most = h->env.max_upload_bytes > h->env.max_body_bytes ? h->env.max_upload_bytes
-                                                                      : h->env.max_body_bytes;
-        if (*end || n > most) {
-            char detail[160];
-            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", most);
-            set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
-            return 0;
-        }
-    }
-    if (!h->env.ready(h->env.ctx) || h->quiesced) {
-        r->retry_after = 1;
-        set_problem(r, 503, "not-ready", "Not ready",
-                    h->quiesced ? "the server is draining" : "the server is starting", NULL);
-        return 0;
-    }
-    r->set = h->env.acquire_models(h->env.ctx);
-    r->model = gr_modelset_find(r->set, name);
-    if (!r->model) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
-        set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
-        return 0;
-    }
-    const char *ct =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
-    r->vcf = multipart || is_vcf_type(ct);
-    if (!r->vcf && !is_json_type(ct)) {
-        set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
-                    "send a predict request as application/json, or a VCF/BCF as text/vcf, "
-                    "application/gzip, application/x-bgzip, application/octet-stream or "
-                    "multipart/form-data (part \"file\")",
-                    NULL);
-        return 0;
-    }
-    r->limit = r->vcf ? h->env.max_upload_bytes : h->env.max_body_bytes;
-    if (cl) {
-        unsigned long long n = strtoull(cl, NULL, 10);
-        if (n > r->limit) {
-            char detail[160];
-            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", r->limit);
-            set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
-            return 0;
-        }
-    }
-    if (!parse_query(r))
-        return 0;
-    if (!r->vcf)
-        return 1;
-    /* O_TMPFILE: the spool never has a name, so nothing can see or leave it
-     * behind; mkstemp + unlink where the file system lacks it */
-    r->spool = open(h->env.tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    char path[512];
-    if (r->spool < 0) {
-        snprintf(path, sizeof path, "%s/genorisk-upload-XXXXXX", h->env.tmp_dir);
-        r->spool = mkstemp(path);
-        if (r->spool >= 0)
-            unlink(path); /* gone from the directory at once; freed when closed */
-    }
-    if (r->spool < 0) {
-        r->retry_after = 1;
-        set_problem(r, 503, "overloaded", "Cannot store the upload",
-                    "the server could not create a spool file; retry later", NULL);
-        return 0;
-    }
-    if (multipart) {
-        r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
-        if (!r->pp) {
-            set_problem(r, 400, "invalid-parameter", "Malformed multipart body",
-                        "the multipart/form-data Content-Type lacks a boundary", NULL);
-            return 0;
-        }
-    }
-    return 1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -754,15 +315,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* at once, unread: no body is worth reading for a stranger */
             return queue_answer(r);
         } else if (r->route == GR_ROUTE_OTHER) {
-            set_problem(r, 404, "not-found", "Not found", "no such route", NULL);
+            gr_http_set_problem(r, 404, "not-found", "Not found", "no such route", NULL);
         } else if (r->route == GR_ROUTE_PREDICT ? !post : !get) {
             r->allow = r->route == GR_ROUTE_PREDICT ? "POST" : "GET, HEAD";
             char detail[96];
             snprintf(detail, sizeof detail, "%.16s is not allowed here; use %s", method, r->allow);
-            set_problem(r, 405, "method-not-allowed", "Method not allowed", detail, NULL);
+            gr_http_set_problem(r, 405, "method-not-allowed", "Method not allowed", detail, NULL);
         } else if (r->route != GR_ROUTE_PREDICT) {
             answer_get(r, name);
-        } else if (!predict_headers(r, name)) {
+        } else if (!gr_http_predict_headers(r, name)) {
             if (r->status == 413)
                 return queue_answer(r);
         } else {
@@ -775,47 +336,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         r->bytes_in += n;
         *upload_data_size = 0;
-        if (r->answered || r->decided || r->too_large)
-            /* discarded, but not without end: far past the ceiling, hang up */
-            return r->bytes_in / 4 > (r->limit ? r->limit : h->env.max_body_bytes) ? MHD_NO
-                                                                                   : MHD_YES;
-        if (r->vcf) {
-            if (r->bytes_in > r->limit) {
-                r->too_large = 1;
-                return MHD_YES;
-            }
-            if (r->write_failed)
-                return MHD_YES;
-            if (r->pp) {
-                if (!r->pp_failed && MHD_post_process(r->pp, upload_data, n) != MHD_YES)
-                    r->pp_failed = 1; /* answered 400 once the body is in */
-                return MHD_YES;
-            }
-            spool_write(r, upload_data, n);
-            return MHD_YES;
-        }
-        if (r->body_len + n > h->env.max_body_bytes) {
-            /* chunked, so no Content-Length said so first: stop storing, read
-             * on to answer 413 at the end (libmicrohttpd cannot answer in the
-             * middle of an upload) */
-            r->too_large = 1;
-            free(r->body);
-            r->body = NULL;
-            return MHD_YES;
-        }
-        if (r->body_len + n + 1 > r->body_cap) {
-            size_t cap = r->body_cap ? r->body_cap : 4096;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            char *b = realloc(r->body, cap);
-            if (!b)
-                return MHD_NO;
-            r->body = b;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload_data, n);
-        r->body_len += n;
-        return MHD_YES;
+        return gr_http_take_body(r, upload_data, n);
     }
 
     if (r->answered)
@@ -831,20 +352,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         char detail[160];
         snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
                  r->limit ? r->limit : h->env.max_body_bytes);
-        set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+        gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
         return queue_answer(r);
     }
-    /* The whole body is here: suspend first, so the worker's resume always
-     * follows it. */
-    atomic_store(&r->job, JOB_RUNNING);
-    MHD_suspend_connection(conn);
-    if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
-        r->retry_after = 1;
-        set_problem(r, 503, "overloaded", "Overloaded", "the work queue is full; retry shortly",
-                    NULL);
-        atomic_store(&r->job, JOB_DONE);
-        MHD_resume_connection(conn);
-    }
+    gr_http_start_predict(r);
     return MHD_YES;
 }
 

@@ -1,0 +1,91 @@
+/* http_internal.h - the state behind gr_http and one request, shared by
+ * api/http.c (transport: routes, answers, lifecycle), api/http_predict.c
+ * (the predict route) and api/http_upload.c (bodies as they arrive).
+ * Private to those three files. */
+#ifndef GR_API_HTTP_INTERNAL_H
+#define GR_API_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "api/http.h"
+#include "api/predict_run.h"
+
+struct gr_http {
+    gr_http_env env;
+    struct MHD_Daemon *d;
+    atomic_size_t in_flight;
+    atomic_size_t connections; /* open now */
+    atomic_ullong refused;     /* over max_connections */
+    atomic_int abort_work;     /* shutting down past the deadline */
+    atomic_int quiesced;       /* read by the HTTP threads, set by the server's */
+    MHD_socket listen_fd;      /* returned by quiesce; closed only after MHD_stop_daemon */
+};
+
+enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
+
+typedef struct {
+    gr_http *h;
+    struct MHD_Connection *conn;
+    double t0;
+    const char *method;
+    char request_id[130];
+    char instance[256];
+    gr_route route;
+    int answered; /* a response was queued */
+    int decided;  /* the answer is known; queue it once the body is consumed */
+    /* predict */
+    gr_modelset *set;
+    const gr_model *model;
+    gr_api_settings given; /* query parameters; -1 where not given */
+    char *body;
+    size_t body_len, body_cap, bytes_in;
+    int too_large;
+    /* VCF upload: spooled to an unlinked temp file */
+    int vcf;      /* 1 when the body is a VCF/BCF (raw or multipart) */
+    int spool;    /* descriptor, -1 when none */
+    size_t limit; /* body ceiling for this request */
+    struct MHD_PostProcessor *pp;
+    int got_file;  /* multipart: a "file" part arrived */
+    int pp_failed; /* multipart: the body did not parse, or had two files */
+    int file_parts;
+    int parts; /* multipart: parts seen, of any name */
+    int write_failed;
+    gr_vcf_options vopt;
+    char **samples;
+    size_t n_samples;
+    atomic_int job;
+    /* the answer, built by the handler or a worker */
+    unsigned status;
+    char *resp;
+    size_t resp_len;
+    const char *ctype;
+    const char *allow;
+    int retry_after;
+    const char *www_auth; /* WWW-Authenticate value of a 401 */
+    size_t samples_done;
+    char error[40];
+    size_t bytes_out;
+} req;
+
+/* http.c: the answer a request will get (body taken over; NULL is an empty
+ * body), a problem document for it, or a JSON document (taken over). */
+void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len);
+void gr_http_set_problem(req *r, unsigned status, const char *slug, const char *title,
+                         const char *detail, const char *field);
+void gr_http_set_json(req *r, unsigned status, json_t *doc);
+
+/* http_predict.c: the first look at a predict request (its headers and
+ * query): 1 when the body is to be read, 0 when the answer is set. */
+int gr_http_predict_headers(req *r, const char *name);
+/* Hands the request, its body complete, to a worker (or answers 503). */
+void gr_http_start_predict(req *r);
+
+/* http_upload.c: the spool file (and multipart parser) of a VCF upload: 1,
+ * or 0 with the answer set. */
+int gr_http_open_upload(req *r, int multipart);
+/* Takes n more bytes of the body. */
+enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n);
+
+#endif

@@ -1,0 +1,355 @@
+/* http_predict.c - the predict route over HTTP: what its headers and query
+ * decide, and the worker jobs that parse a JSON body or read a spooled VCF
+ * and answer through the pipeline (api/predict_run.c). */
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/http_internal.h"
+#include "api/predict_json.h"
+#include "api/predict_run.h"
+#include "api/predict_vcf.h"
+#include "api/problem.h"
+
+/* Past the drain deadline: answers 503 and returns 1, checked between samples. */
+static int aborted(req *r)
+{
+    if (!atomic_load_explicit(&r->h->abort_work, memory_order_relaxed))
+        return 0;
+    r->retry_after = 1;
+    gr_http_set_problem(r, 503, "not-ready", "Not ready",
+                        "the server shut down before this request finished; retry", NULL);
+    return 1;
+}
+
+static int stop_asked(void *arg)
+{
+    req *r = arg;
+    return atomic_load_explicit(&r->h->abort_work, memory_order_relaxed);
+}
+
+/* The pipeline's part of both predict routes: every sample, then the
+ * response or the problem. */
+static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
+{
+    gr_error err;
+    gr_api_job job;
+    json_t *doc = NULL;
+    gr_api_job_init(&job, r->model, json, vcf, &r->given);
+    job.stop = stop_asked;
+    job.stop_arg = r;
+    gr_status st = gr_api_predict_all(&job, &doc, &err);
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        return;
+    }
+    if (aborted(r)) { /* stopped, or done just as the deadline passed */
+        json_decref(doc);
+        return;
+    }
+    r->samples_done = gr_api_job_samples(&job);
+    gr_http_set_json(r, 200, doc);
+}
+
+static void run_predict(void *arg)
+{
+    req *r = arg;
+    json_error_t je;
+    gr_error err;
+    gr_api_request areq = { 0 };
+
+    char limit_why[160] = "";
+    json_t *body = NULL;
+    if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
+                                          r->h->env.max_json_string, limit_why, sizeof limit_why))
+        body = gr_api_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    free(r->body);
+    r->body = NULL;
+    if (limit_why[0]) {
+        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON", limit_why, NULL);
+        goto done;
+    }
+    if (!r->body_len) {
+        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON",
+                            "the request body is empty; send a predict request as JSON", NULL);
+        goto done;
+    }
+    if (!body && json_error_code(&je) == json_error_out_of_memory) {
+        gr_http_set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
+        goto done;
+    }
+    if (!body) {
+        char why[300];
+        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON",
+                            gr_api_json_error(&je, why, sizeof why), NULL);
+        goto done;
+    }
+    gr_api_limits lim = { .max_samples = r->h->env.max_samples };
+    gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        goto done;
+    }
+    json_decref(body); /* the request holds what it needs */
+    body = NULL;
+    answer_predict(r, &areq, NULL);
+
+done:
+    json_decref(body);
+    gr_api_request_clear(&areq);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+static void run_predict_vcf(void *arg)
+{
+    req *r = arg;
+    gr_error err;
+    gr_vcf_result *v = NULL;
+    if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
+        gr_http_set_problem(r, 400, "invalid-parameter", "No file part",
+                            r->pp_failed
+                                ? "a multipart upload takes exactly one well-formed part named "
+                                  "\"file\" holding the VCF, in at most 32 parts"
+                                : "a multipart upload needs a part named \"file\" holding the VCF",
+                            NULL);
+        goto done;
+    }
+    if (r->write_failed) {
+        r->retry_after = 1;
+        gr_http_set_problem(r, 503, "overloaded", "Cannot store the upload",
+                            "the server could not spool the upload to disk; retry later", NULL);
+        goto done;
+    }
+    lseek(r->spool, 0, SEEK_SET);
+    r->vopt.samples = (const char *const *)r->samples;
+    r->vopt.n_samples = r->n_samples;
+    r->vopt.max_line = r->h->env.max_vcf_line;
+    r->vopt.max_header = r->h->env.max_vcf_header;
+    r->vopt.max_samples = r->h->env.max_samples;
+    gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
+    r->spool = -1; /* gr_vcf_read took the descriptor */
+    if (st) {
+        gr_problem_kind k = gr_problem_for_status(st);
+        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        goto done;
+    }
+    answer_predict(r, NULL, v);
+
+done:
+    gr_vcf_result_free(v);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+/* The server dropped the job unstarted: it is shutting down. */
+static void cancel_predict(void *arg)
+{
+    req *r = arg;
+    free(r->body);
+    r->body = NULL;
+    r->retry_after = 1;
+    gr_http_set_problem(r, 503, "not-ready", "Not ready",
+                        "the server shut down before this request could run; retry", NULL);
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+static int is_json_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof want - 1))
+        return 0;
+    ct += sizeof want - 1;
+    while (*ct == ' ')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+typedef struct {
+    req *r;
+    int bad;          /* 1: VCF-only key on JSON, 2: bad value, 3: too many samples */
+    const char *what; /* the key */
+    char why[240];
+} query_args;
+
+/* One query parameter: a setting (explain, top_k, impute,
+ * allow_low_coverage) for any predict, or a VCF option (sample, absent,
+ * genotype, filter). A key given bare ("?explain") has a NULL value. */
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    query_args *a = cls;
+    req *r = a->r;
+    a->what = key;
+    int set = gr_api_setting_parse(&r->given, key, value, a->why, sizeof a->why);
+    if (set >= 0) {
+        a->bad = set ? 0 : 2;
+        return set ? MHD_YES : MHD_NO;
+    }
+    int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") || !strcmp(key, "genotype") ||
+                   !strcmp(key, "filter");
+    if (!vcf_only)
+        return MHD_YES;
+    if (!r->vcf) {
+        a->bad = 1;
+        return MHD_NO;
+    }
+    snprintf(a->why, sizeof a->why,
+             "%s must be one of: absent=missing|ref, genotype=auto|gt|ds, filter=pass|any, "
+             "sample=<id>",
+             key);
+    if (!value) {
+        a->bad = 2;
+        return MHD_NO;
+    }
+    if (!strcmp(key, "sample")) {
+        char **more =
+            r->n_samples < 100000 ? realloc(r->samples, (r->n_samples + 1) * sizeof *more) : NULL;
+        char *copy = more ? strdup(value) : NULL;
+        if (more)
+            r->samples = more;
+        if (!copy) {
+            a->bad = 3;
+            return MHD_NO;
+        }
+        r->samples[r->n_samples++] = copy;
+    } else if ((!strcmp(key, "absent") && !gr_api_parse_absent(value, &r->vopt.absent)) ||
+               (!strcmp(key, "genotype") && !gr_api_parse_genotype(value, &r->vopt.genotype)) ||
+               (!strcmp(key, "filter") && !gr_api_parse_filter(value, &r->vopt.filter_any))) {
+        a->bad = 2;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The query's settings and VCF options: 1 when valid, else a 400 is set. */
+static int parse_query(req *r)
+{
+    query_args a = { .r = r };
+    r->given = gr_api_settings_unset();
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    if (!a.bad)
+        return 1;
+    if (a.bad == 1)
+        snprintf(a.why, sizeof a.why, "%s applies to VCF uploads, not to JSON requests", a.what);
+    else if (a.bad == 3)
+        snprintf(a.why, sizeof a.why, "too many sample parameters");
+    gr_http_set_problem(r, 400, "invalid-parameter", "Invalid query parameter", a.why, a.what);
+    return 0;
+}
+
+static int is_vcf_type(const char *ct)
+{
+    static const char *const types[] = { "text/vcf",
+                                         "text/x-vcf",
+                                         "application/vcf",
+                                         "application/gzip",
+                                         "application/x-gzip",
+                                         "application/x-bgzip",
+                                         "application/octet-stream",
+                                         "application/x-bcf",
+                                         NULL };
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    for (size_t i = 0; types[i]; i++) {
+        size_t n = strlen(types[i]);
+        if (!strncasecmp(ct, types[i], n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* First look at a predict request: everything decidable from the headers. */
+int gr_http_predict_headers(req *r, const char *name)
+{
+    gr_http *h = r->h;
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        size_t most = h->env.max_upload_bytes > h->env.max_body_bytes ? h->env.max_upload_bytes
+                                                                      : h->env.max_body_bytes;
+        if (*end || n > most) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", most);
+            gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            return 0;
+        }
+    }
+    if (!h->env.ready(h->env.ctx) || h->quiesced) {
+        r->retry_after = 1;
+        gr_http_set_problem(r, 503, "not-ready", "Not ready",
+                            h->quiesced ? "the server is draining" : "the server is starting",
+                            NULL);
+        return 0;
+    }
+    r->set = h->env.acquire_models(h->env.ctx);
+    r->model = gr_modelset_find(r->set, name);
+    if (!r->model) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
+        gr_http_set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+        return 0;
+    }
+    const char *ct =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+    r->vcf = multipart || is_vcf_type(ct);
+    if (!r->vcf && !is_json_type(ct)) {
+        gr_http_set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
+                            "send a predict request as application/json, or a VCF/BCF as text/vcf, "
+                            "application/gzip, application/x-bgzip, application/octet-stream or "
+                            "multipart/form-data (part \"file\")",
+                            NULL);
+        return 0;
+    }
+    r->limit = r->vcf ? h->env.max_upload_bytes : h->env.max_body_bytes;
+    if (cl) {
+        unsigned long long n = strtoull(cl, NULL, 10);
+        if (n > r->limit) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "the body may be at most %zu bytes", r->limit);
+            gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            return 0;
+        }
+    }
+    if (!parse_query(r))
+        return 0;
+    if (!r->vcf)
+        return 1;
+    return gr_http_open_upload(r, multipart);
+}
+
+/* The whole body is here: suspend first, so the worker's resume always
+ * follows it. */
+void gr_http_start_predict(req *r)
+{
+    gr_http *h = r->h;
+    struct MHD_Connection *conn = r->conn;
+    atomic_store(&r->job, JOB_RUNNING);
+    MHD_suspend_connection(conn);
+    if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
+        r->retry_after = 1;
+        gr_http_set_problem(r, 503, "overloaded", "Overloaded",
+                            "the work queue is full; retry shortly", NULL);
+        atomic_store(&r->job, JOB_DONE);
+        MHD_resume_connection(conn);
+    }
+}
