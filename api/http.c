@@ -101,15 +101,15 @@ void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, 
     r->resp_len = len;
 }
 
-void gr_http_set_problem(req *r, unsigned status, const char *slug, const char *title,
-                         const char *detail, const char *field)
+void gr_http_set_problem(req *r, gr_problem_id id, const char *detail, const char *field)
 {
+    const gr_problem_kind *k = gr_problem_kind_of(id);
     size_t len;
-    char *body =
-        gr_problem_json(status, slug, title, detail, field, r->instance, r->request_id, &len);
+    char *body = gr_problem_json(k->status, k->slug, k->title, detail, field, r->instance,
+                                 r->request_id, &len);
     /* the log gets the kind of problem only: details may quote the URL */
-    snprintf(r->error, sizeof r->error, "%s", slug);
-    gr_http_set_answer(r, status, "application/problem+json", body, len);
+    snprintf(r->error, sizeof r->error, "%s", k->slug);
+    gr_http_set_answer(r, k->status, "application/problem+json", body, len);
 }
 
 /* Adds "request_id" to a JSON document and stores it as the answer. */
@@ -120,7 +120,7 @@ void gr_http_set_json(req *r, unsigned status, json_t *doc)
     char *s = bad ? NULL : gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(doc);
     if (!s) {
-        gr_http_set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
+        gr_http_set_problem(r, GR_PROBLEM_INTERNAL, "out of memory", NULL);
         return;
     }
     gr_http_set_answer(r, status, "application/json", s, strlen(s));
@@ -208,12 +208,11 @@ static int authorized(req *r)
         if (n && h->env.authorize(h->env.ctx, t, n))
             return 1;
         r->www_auth = "Bearer realm=\"genorisk\", error=\"invalid_token\"";
-        gr_http_set_problem(r, 401, "unauthorized", "Unauthorized", "the bearer token is not valid",
-                            NULL);
+        gr_http_set_problem(r, GR_PROBLEM_UNAUTHORIZED, "the bearer token is not valid", NULL);
         return 0;
     }
     r->www_auth = "Bearer realm=\"genorisk\"";
-    gr_http_set_problem(r, 401, "unauthorized", "Unauthorized",
+    gr_http_set_problem(r, GR_PROBLEM_UNAUTHORIZED,
                         "this route needs an Authorization: Bearer token", NULL);
     return 0;
 }
@@ -228,7 +227,7 @@ static void answer_models(req *r, const char *name)
         if (!m) {
             char detail[160];
             snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
-            gr_http_set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+            gr_http_set_problem(r, GR_PROBLEM_MODEL_NOT_FOUND, detail, NULL);
         } else { /* found */
             gr_http_set_json(r, 200, gr_api_model_json(m, 1));
         }
@@ -259,7 +258,7 @@ static void answer_get(req *r, const char *name)
                              json_pack("{s:s, s:I}", "status", "ready", "models", (json_int_t)n));
         else {
             r->retry_after = 1;
-            gr_http_set_problem(r, 503, "not-ready", "Not ready",
+            gr_http_set_problem(r, GR_PROBLEM_NOT_READY,
                                 h->quiesced ? "the server is draining" : "the server is starting",
                                 NULL);
         }
@@ -315,12 +314,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* at once, unread: no body is worth reading for a stranger */
             return queue_answer(r);
         } else if (r->route == GR_ROUTE_OTHER) {
-            gr_http_set_problem(r, 404, "not-found", "Not found", "no such route", NULL);
+            gr_http_set_problem(r, GR_PROBLEM_NOT_FOUND, "no such route", NULL);
         } else if (r->route == GR_ROUTE_PREDICT ? !post : !get) {
             r->allow = r->route == GR_ROUTE_PREDICT ? "POST" : "GET, HEAD";
             char detail[96];
             snprintf(detail, sizeof detail, "%.16s is not allowed here; use %s", method, r->allow);
-            gr_http_set_problem(r, 405, "method-not-allowed", "Method not allowed", detail, NULL);
+            gr_http_set_problem(r, GR_PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
         } else if (r->route != GR_ROUTE_PREDICT) {
             answer_get(r, name);
         } else if (!gr_http_predict_headers(r, name)) {
@@ -352,7 +351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         char detail[160];
         snprintf(detail, sizeof detail, "the body may be at most %zu bytes",
                  r->limit ? r->limit : h->env.max_body_bytes);
-        gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+        gr_http_set_problem(r, GR_PROBLEM_BODY_TOO_LARGE, detail, NULL);
         return queue_answer(r);
     }
     gr_http_start_predict(r);

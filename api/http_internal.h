@@ -11,6 +11,7 @@
 
 #include "api/http.h"
 #include "api/predict_run.h"
+#include "api/problem.h"
 
 struct gr_http {
     gr_http_env env;
@@ -72,8 +73,7 @@ typedef struct {
 /* http.c: the answer a request will get (body taken over; NULL is an empty
  * body), a problem document for it, or a JSON document (taken over). */
 void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len);
-void gr_http_set_problem(req *r, unsigned status, const char *slug, const char *title,
-                         const char *detail, const char *field);
+void gr_http_set_problem(req *r, gr_problem_id id, const char *detail, const char *field);
 void gr_http_set_json(req *r, unsigned status, json_t *doc);
 
 /* http_predict.c: the first look at a predict request (its headers and

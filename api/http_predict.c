@@ -23,7 +23,7 @@ static int aborted(req *r)
     if (!atomic_load_explicit(&r->h->abort_work, memory_order_relaxed))
         return 0;
     r->retry_after = 1;
-    gr_http_set_problem(r, 503, "not-ready", "Not ready",
+    gr_http_set_problem(r, GR_PROBLEM_NOT_READY,
                         "the server shut down before this request finished; retry", NULL);
     return 1;
 }
@@ -46,8 +46,7 @@ static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_resu
     job.stop_arg = r;
     gr_status st = gr_api_predict_all(&job, &doc, &err);
     if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         return;
     }
     if (aborted(r)) { /* stopped, or done just as the deadline passed */
@@ -73,29 +72,28 @@ static void run_predict(void *arg)
     free(r->body);
     r->body = NULL;
     if (limit_why[0]) {
-        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON", limit_why, NULL);
+        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON, limit_why, NULL);
         goto done;
     }
     if (!r->body_len) {
-        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON",
+        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON,
                             "the request body is empty; send a predict request as JSON", NULL);
         goto done;
     }
     if (!body && json_error_code(&je) == json_error_out_of_memory) {
-        gr_http_set_problem(r, 500, "internal", "Internal error", "out of memory", NULL);
+        gr_http_set_problem(r, GR_PROBLEM_INTERNAL, "out of memory", NULL);
         goto done;
     }
     if (!body) {
         char why[300];
-        gr_http_set_problem(r, 400, "invalid-json", "Malformed JSON",
-                            gr_api_json_error(&je, why, sizeof why), NULL);
+        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON, gr_api_json_error(&je, why, sizeof why),
+                            NULL);
         goto done;
     }
     gr_api_limits lim = { .max_samples = r->h->env.max_samples };
     gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
     if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
     json_decref(body); /* the request holds what it needs */
@@ -115,7 +113,7 @@ static void run_predict_vcf(void *arg)
     gr_error err;
     gr_vcf_result *v = NULL;
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
-        gr_http_set_problem(r, 400, "invalid-parameter", "No file part",
+        gr_http_set_problem(r, GR_PROBLEM_NO_FILE_PART,
                             r->pp_failed
                                 ? "a multipart upload takes exactly one well-formed part named "
                                   "\"file\" holding the VCF, in at most 32 parts"
@@ -125,7 +123,7 @@ static void run_predict_vcf(void *arg)
     }
     if (r->write_failed) {
         r->retry_after = 1;
-        gr_http_set_problem(r, 503, "overloaded", "Cannot store the upload",
+        gr_http_set_problem(r, GR_PROBLEM_CANNOT_STORE,
                             "the server could not spool the upload to disk; retry later", NULL);
         goto done;
     }
@@ -138,8 +136,7 @@ static void run_predict_vcf(void *arg)
     gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
     if (st) {
-        gr_problem_kind k = gr_problem_for_status(st);
-        gr_http_set_problem(r, k.status, k.slug, k.title, err.text, err.field);
+        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
     answer_predict(r, NULL, v);
@@ -157,7 +154,7 @@ static void cancel_predict(void *arg)
     free(r->body);
     r->body = NULL;
     r->retry_after = 1;
-    gr_http_set_problem(r, 503, "not-ready", "Not ready",
+    gr_http_set_problem(r, GR_PROBLEM_NOT_READY,
                         "the server shut down before this request could run; retry", NULL);
     atomic_store(&r->job, JOB_DONE);
     MHD_resume_connection(r->conn);
@@ -248,7 +245,7 @@ static int parse_query(req *r)
         snprintf(a.why, sizeof a.why, "%s applies to VCF uploads, not to JSON requests", a.what);
     else if (a.bad == 3)
         snprintf(a.why, sizeof a.why, "too many sample parameters");
-    gr_http_set_problem(r, 400, "invalid-parameter", "Invalid query parameter", a.why, a.what);
+    gr_http_set_problem(r, GR_PROBLEM_INVALID_PARAMETER, a.why, a.what);
     return 0;
 }
 
@@ -289,13 +286,13 @@ int gr_http_predict_headers(req *r, const char *name)
         if (*end || n > most) {
             char detail[160];
             snprintf(detail, sizeof detail, "the body may be at most %zu bytes", most);
-            gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            gr_http_set_problem(r, GR_PROBLEM_BODY_TOO_LARGE, detail, NULL);
             return 0;
         }
     }
     if (!h->env.ready(h->env.ctx) || h->quiesced) {
         r->retry_after = 1;
-        gr_http_set_problem(r, 503, "not-ready", "Not ready",
+        gr_http_set_problem(r, GR_PROBLEM_NOT_READY,
                             h->quiesced ? "the server is draining" : "the server is starting",
                             NULL);
         return 0;
@@ -305,7 +302,7 @@ int gr_http_predict_headers(req *r, const char *name)
     if (!r->model) {
         char detail[160];
         snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
-        gr_http_set_problem(r, 404, "model-not-found", "Model not found", detail, NULL);
+        gr_http_set_problem(r, GR_PROBLEM_MODEL_NOT_FOUND, detail, NULL);
         return 0;
     }
     const char *ct =
@@ -313,7 +310,7 @@ int gr_http_predict_headers(req *r, const char *name)
     int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
     r->vcf = multipart || is_vcf_type(ct);
     if (!r->vcf && !is_json_type(ct)) {
-        gr_http_set_problem(r, 415, "unsupported-media-type", "Unsupported media type",
+        gr_http_set_problem(r, GR_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
                             "send a predict request as application/json, or a VCF/BCF as text/vcf, "
                             "application/gzip, application/x-bgzip, application/octet-stream or "
                             "multipart/form-data (part \"file\")",
@@ -326,7 +323,7 @@ int gr_http_predict_headers(req *r, const char *name)
         if (n > r->limit) {
             char detail[160];
             snprintf(detail, sizeof detail, "the body may be at most %zu bytes", r->limit);
-            gr_http_set_problem(r, 413, "body-too-large", "Request body too large", detail, NULL);
+            gr_http_set_problem(r, GR_PROBLEM_BODY_TOO_LARGE, detail, NULL);
             return 0;
         }
     }
@@ -347,8 +344,8 @@ void gr_http_start_predict(req *r)
     MHD_suspend_connection(conn);
     if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
         r->retry_after = 1;
-        gr_http_set_problem(r, 503, "overloaded", "Overloaded",
-                            "the work queue is full; retry shortly", NULL);
+        gr_http_set_problem(r, GR_PROBLEM_OVERLOADED, "the work queue is full; retry shortly",
+                            NULL);
         atomic_store(&r->job, JOB_DONE);
         MHD_resume_connection(conn);
     }

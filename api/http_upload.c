@@ -65,14 +65,14 @@ int gr_http_open_upload(req *r, int multipart)
     }
     if (r->spool < 0) {
         r->retry_after = 1;
-        gr_http_set_problem(r, 503, "overloaded", "Cannot store the upload",
+        gr_http_set_problem(r, GR_PROBLEM_CANNOT_STORE,
                             "the server could not create a spool file; retry later", NULL);
         return 0;
     }
     if (multipart) {
         r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
         if (!r->pp) {
-            gr_http_set_problem(r, 400, "invalid-parameter", "Malformed multipart body",
+            gr_http_set_problem(r, GR_PROBLEM_MALFORMED_MULTIPART,
                                 "the multipart/form-data Content-Type lacks a boundary", NULL);
             return 0;
         }

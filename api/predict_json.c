@@ -306,15 +306,13 @@ static const char *space_name(gr_space s)
 json_t *gr_api_model_json(const gr_model *m, int full)
 {
     const gr_model_info *in = gr_model_get_info(m);
-    static const char *const formats[] = { "xgboost-json", "genorisk-trees", "genorisk-linear",
-                                           "pgs-catalog" };
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(in->name));
     json_object_set_new(o, "version", json_string(in->version));
     json_object_set_new(
         o, "task",
         json_string(in->task == GR_TASK_CLASSIFICATION ? "classification" : "regression"));
-    json_object_set_new(o, "format", json_string(formats[in->format]));
+    json_object_set_new(o, "format", json_string(gr_format_name(in->format)));
     json_object_set_new(o, "genome_build", json_string(in->genome_build));
     json_object_set_new(o, "n_features", json_integer((json_int_t)in->n_features));
     if (!full)

@@ -278,13 +278,14 @@ static void coverage_detail(const gr_api_job *job, size_t i, const gr_prediction
 static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction *p,
                             const char *detail)
 {
-    gr_problem_kind k = gr_problem_for_status(GR_ECOVERAGE);
+    const gr_problem_kind *k = gr_problem_kind_of(GR_PROBLEM_LOW_COVERAGE);
     json_t *r = json_object();
     int bad = json_object_set_new(r, "sample", sample_label(job, i));
     bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
     bad |= json_object_set_new(r, "coverage", coverage(job, p));
     bad |= json_object_set_new(
-        r, "error", gr_problem_object(k.status, k.slug, k.title, detail, "coverage", NULL, NULL));
+        r, "error",
+        gr_problem_object(k->status, k->slug, k->title, detail, "coverage", NULL, NULL));
     if (bad) {
         json_decref(r);
         return NULL;

@@ -42,14 +42,24 @@ char *gr_problem_json(unsigned status, const char *slug, const char *title, cons
     return s;
 }
 
-gr_problem_kind gr_problem_for_status(gr_status st)
+static const gr_problem_kind catalog[GR_PROBLEM_COUNT] = {
+#define GR_PROBLEM_ROW(id, status, slug, title) [GR_PROBLEM_##id] = { status, slug, title },
+    GR_PROBLEM_MAP(GR_PROBLEM_ROW)
+#undef GR_PROBLEM_ROW
+};
+
+const gr_problem_kind *gr_problem_kind_of(gr_problem_id id)
+{
+    return &catalog[id < GR_PROBLEM_COUNT ? id : GR_PROBLEM_INTERNAL];
+}
+
+gr_problem_id gr_problem_for_status(gr_status st)
 {
     switch (st) {
     case GR_EINPUT:
-    case GR_ELIMIT: return (gr_problem_kind){ 422, "invalid-input", "Unprocessable input" };
-    case GR_ECOVERAGE:
-        return (gr_problem_kind){ 422, "low-coverage", "Too few of the model's variants" };
-    case GR_ENOMEM: return (gr_problem_kind){ 500, "internal", "Out of memory" };
-    default: return (gr_problem_kind){ 500, "internal", "Internal error" };
+    case GR_ELIMIT: return GR_PROBLEM_INVALID_INPUT;
+    case GR_ECOVERAGE: return GR_PROBLEM_LOW_COVERAGE;
+    case GR_ENOMEM: return GR_PROBLEM_OUT_OF_MEMORY;
+    default: return GR_PROBLEM_INTERNAL;
     }
 }

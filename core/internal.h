@@ -179,6 +179,11 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
  * gr_model_index_get: the feature whose id or alias is exactly key, -1 when
  * none (-2 for an ambiguous alias). */
 int gr_model_reserve(gr_model *m, size_t n);
+/* Indexes every feature id (unless the loader did) and the rsIDs and loci
+ * as aliases; a feature id given twice is GR_EMODEL naming source. */
+gr_status gr_model_build_index(gr_model *m, const char *source, gr_error *err);
+/* Frees the index (gr_model_free calls it). */
+void gr_model_index_free(gr_model *m);
 int gr_model_index_id(gr_model *m, size_t i);
 long gr_model_index_get(const gr_model *m, const char *key);
 

@@ -104,23 +104,14 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         free(format);
         goto fail;
     }
-    int task_ok = 1, format_ok = 1;
+    int task_ok = 1, format_ok;
     if (!strcmp(task, "classification"))
         out->task = GR_TASK_CLASSIFICATION;
     else if (!strcmp(task, "regression"))
         out->task = GR_TASK_REGRESSION;
     else
         task_ok = 0;
-    if (!strcmp(format, "xgboost-json"))
-        out->format = GR_FORMAT_XGBOOST_JSON;
-    else if (!strcmp(format, "genorisk-trees"))
-        out->format = GR_FORMAT_GENORISK_TREES;
-    else if (!strcmp(format, "genorisk-linear"))
-        out->format = GR_FORMAT_GENORISK_LINEAR;
-    else if (!strcmp(format, "pgs-catalog"))
-        out->format = GR_FORMAT_PGS_CATALOG;
-    else
-        format_ok = 0;
+    format_ok = gr_format_parse(format, &out->format);
     free(task);
     free(format);
     if (!task_ok) {
@@ -129,9 +120,15 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         goto fail;
     }
     if (!format_ok) {
-        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format",
-                          "unknown format; expected xgboost-json, genorisk-trees, "
-                          "genorisk-linear or pgs-catalog");
+        char known[200] = "";
+        for (int f = 0; f < GR_FORMAT_COUNT; f++) /* the format table's names */
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                     f == 0                     ? ""
+                     : f == GR_FORMAT_COUNT - 1 ? " or "
+                                                : ", ",
+                     gr_format_name((gr_format)f));
+        st = gr_error_set(err, GR_EUNSUPPORTED, path, 0, "format", "unknown format; expected %s",
+                          known);
         goto fail;
     }
     if (!valid_name(out->name)) {

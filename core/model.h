@@ -21,12 +21,27 @@ typedef struct gr_workspace gr_workspace;
 
 typedef enum { GR_TASK_CLASSIFICATION, GR_TASK_REGRESSION } gr_task;
 
+/* The model formats, one row each: the enum constant, the manifest's
+ * "format" name, and the loader (core/load_*.c, declared in internal.h). A
+ * new format is a row here and its loader file; the manifest parser, the
+ * loader dispatch and the API's model description all read this table. */
+#define GR_FORMAT_MAP(X)                                                                           \
+    X(GR_FORMAT_XGBOOST_JSON, "xgboost-json", gr_load_xgboost)                                     \
+    X(GR_FORMAT_GENORISK_TREES, "genorisk-trees", gr_load_trees)                                   \
+    X(GR_FORMAT_GENORISK_LINEAR, "genorisk-linear", gr_load_linear)                                \
+    X(GR_FORMAT_PGS_CATALOG, "pgs-catalog", gr_load_pgs)
+
 typedef enum {
-    GR_FORMAT_XGBOOST_JSON,
-    GR_FORMAT_GENORISK_TREES,
-    GR_FORMAT_GENORISK_LINEAR,
-    GR_FORMAT_PGS_CATALOG
+#define GR_FORMAT_ENUM(id, name, loader) id,
+    GR_FORMAT_MAP(GR_FORMAT_ENUM)
+#undef GR_FORMAT_ENUM
+        GR_FORMAT_COUNT
 } gr_format;
+
+/* The manifest name of a format ("xgboost-json", ...); "" out of range. */
+const char *gr_format_name(gr_format f);
+/* Parses a manifest format name into *out: 1, or 0 when unknown. */
+int gr_format_parse(const char *s, gr_format *out);
 
 /* Where attributions add up: base_value + sum(phi) equals the margin (MARGIN,
  * IDENTITY) or the score (PROBABILITY). */

@@ -1,4 +1,4 @@
-/* pgs.c - reads a PGS Catalog scoring file (format 2.0, plain or gzip) as a
+/* load_pgs.c - reads a PGS Catalog scoring file (format 2.0, plain or gzip) as a
  * linear model whose features are the file's variants. Dosage counts the
  * effect allele; harmonized coordinates (hm_chr/hm_pos) win over the
  * author-reported ones, as the Catalog's own documentation asks. */

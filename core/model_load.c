@@ -1,0 +1,188 @@
+/* model_load.c - the top of the model family: gr_model_load reads the
+ * manifest, the features, then the artifact through the format table's
+ * loader, indexes the genotype keys and checks the ranges; gr_model_free. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const format_names[GR_FORMAT_COUNT] = {
+#define GR_FORMAT_NAME(id, name, loader) [id] = name,
+    GR_FORMAT_MAP(GR_FORMAT_NAME)
+#undef GR_FORMAT_NAME
+};
+
+const char *gr_format_name(gr_format f)
+{
+    return f < GR_FORMAT_COUNT ? format_names[f] : "";
+}
+
+int gr_format_parse(const char *s, gr_format *out)
+{
+    for (int f = 0; f < GR_FORMAT_COUNT; f++)
+        if (!strcmp(s, format_names[f])) {
+            *out = (gr_format)f;
+            return 1;
+        }
+    return 0;
+}
+
+typedef gr_status (*loader_fn)(gr_model *m, const char *path, gr_error *err);
+static const loader_fn loaders[GR_FORMAT_COUNT] = {
+#define GR_FORMAT_LOADER(id, name, loader) [id] = loader,
+    GR_FORMAT_MAP(GR_FORMAT_LOADER)
+#undef GR_FORMAT_LOADER
+};
+
+void gr_model_free(gr_model *m)
+{
+    if (!m)
+        return;
+    gr_model_index_free(m);
+    gr_arena_free(&m->strings);
+    free(m->features);
+    gr_forest_free(m->forest);
+    gr_linear_free(m->linear);
+    free(m->name);
+    free(m->version);
+    free(m->description);
+    free(m->genome_build);
+    free(m->dir);
+    free(m->artifact);
+    free(m->features_file);
+    free(m->algorithm);
+    free(m->pgs_id);
+    free(m);
+}
+
+/* Finite weights can still add up past the largest double: then scores and
+ * attributions come out inf or NaN, which JSON cannot carry. Every output
+ * is a sum of terms bounded by these magnitudes (with room for the
+ * differences and dosage factors of linear terms). */
+static gr_status check_range(const gr_model *m, const char *path, gr_error *err)
+{
+    double total = fabs(m->info.base_margin);
+    if (m->forest) {
+        total += fabs(m->forest->expected);
+        for (size_t i = 0; i < m->forest->n_leaves; i++)
+            total += fabs(m->forest->leaves[i].value) + fabs(m->forest->leaves[i].value_right);
+    } else {
+        const gr_linear *l = m->linear;
+        total += fabs(l->intercept);
+        for (size_t i = 0; i < l->n; i++) {
+            const double *c = l->c + 3 * i;
+            total += fmax(fabs(c[0]), fmax(fabs(c[1]), fabs(c[2]))) + fabs(l->expected[i]);
+        }
+    }
+    if (!isfinite(8 * total))
+        return gr_error_set(err, GR_EMODEL, path, 0, NULL,
+                            "weights or leaf values so large that a score would overflow");
+    return GR_OK;
+}
+
+static gr_status fill_info(gr_model *m)
+{
+    gr_model_info *in = &m->info;
+    in->name = m->name;
+    in->version = m->version;
+    in->description = m->description;
+    in->genome_build = m->genome_build;
+    in->dir = m->dir;
+    in->artifact = m->artifact;
+    in->features_file = m->features_file;
+    in->algorithm = m->algorithm ? m->algorithm : gr_format_name(in->format);
+    in->pgs_id = m->pgs_id ? m->pgs_id : "";
+    in->min_coverage = m->min_coverage;
+    in->impute = m->impute;
+    in->alleles_are_ref_alt = in->format != GR_FORMAT_PGS_CATALOG;
+    in->n_features = m->n_features;
+    in->n_features_with_mean = 0;
+    for (size_t i = 0; i < m->n_features; i++)
+        in->n_features_with_mean += !isnan(m->features[i].mean);
+    if (m->forest) {
+        in->n_trees = m->forest->n_trees;
+        in->n_leaves = m->forest->n_leaf_nodes;
+        in->max_depth = m->forest->max_depth;
+        in->explain_method = "tree_shap_path_dependent";
+    } else {
+        in->explain_method = "linear_exact";
+    }
+    if (m->link == GR_LINK_LOGISTIC)
+        in->space = GR_SPACE_MARGIN;
+    else if (in->task == GR_TASK_CLASSIFICATION)
+        in->space = GR_SPACE_PROBABILITY;
+    else
+        in->space = GR_SPACE_IDENTITY;
+    return GR_OK;
+}
+
+gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
+{
+    gr_error local, *err = user_err ? user_err : &local;
+    gr_status st = GR_OK;
+    gr_manifest man;
+    gr_model *m = NULL;
+    char *mpath = NULL, *apath = NULL, *fpath = NULL;
+    gr_error_clear(err);
+    memset(&man, 0, sizeof man);
+    *out = NULL;
+
+    if (!dir || !*dir)
+        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL, "no model directory given");
+    mpath = gr_path_join(dir, "manifest.json");
+    if (!mpath) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if ((st = gr_manifest_load(mpath, &man, err)))
+        goto fail;
+    m = calloc(1, sizeof *m);
+    if (!m) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    m->name = man.name;
+    m->version = man.version;
+    m->description = man.description;
+    m->genome_build = man.genome_build;
+    m->artifact = man.artifact;
+    m->features_file = man.features;
+    m->min_coverage = man.min_coverage;
+    m->impute = man.impute;
+    m->info.task = man.task;
+    m->info.format = man.format;
+    memset(&man, 0, sizeof man); /* ownership moved into m */
+    m->dir = gr_strdup(dir);
+    apath = gr_path_join(dir, m->artifact);
+    if (!m->dir || !apath) {
+        st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if (m->info.format != GR_FORMAT_PGS_CATALOG) {
+        fpath = gr_path_join(dir, m->features_file);
+        if (!fpath) {
+            st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+            goto fail;
+        }
+        if ((st = gr_features_load(m, fpath, err)))
+            goto fail;
+    }
+    if ((st = loaders[m->info.format](m, apath, err)))
+        goto fail;
+    if ((st = gr_model_build_index(m, fpath ? fpath : apath, err)) ||
+        (st = check_range(m, apath, err)))
+        goto fail;
+    fill_info(m);
+    *out = m;
+    m = NULL;
+
+fail:
+    gr_manifest_clear(&man);
+    gr_model_free(m);
+    free(mpath);
+    free(apath);
+    free(fpath);
+    return st;
+}
