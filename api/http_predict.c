@@ -40,21 +40,27 @@ static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_resu
 {
     gr_error err;
     gr_api_job job;
-    json_t *doc = NULL;
+    char *text = NULL;
+    size_t len = 0;
     gr_api_job_init(&job, r->model, json, vcf, &r->given);
     job.stop = stop_asked;
     job.stop_arg = r;
-    gr_status st = gr_api_predict_all(&job, &doc, &err);
+    /* each sample's result is encoded as it is computed: memory holds the
+     * answer's text, not a document of every result */
+    json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
+    gr_status st = extra ? gr_api_predict_text(&job, extra, &text, &len, &err)
+                         : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    json_decref(extra);
+    if (aborted(r)) { /* stopped, or done just as the deadline passed */
+        free(text);
+        return;
+    }
     if (st) {
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         return;
     }
-    if (aborted(r)) { /* stopped, or done just as the deadline passed */
-        json_decref(doc);
-        return;
-    }
     r->samples_done = gr_api_job_samples(&job);
-    gr_http_set_json(r, 200, doc);
+    gr_http_set_answer(r, 200, "application/json", text, len);
 }
 
 static void run_predict(void *arg)

@@ -341,21 +341,3 @@ json_t *gr_api_model_json(const gr_model *m, int full)
     json_object_set_new(o, "files", files);
     return o;
 }
-
-json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings)
-{
-    const gr_model_info *in = gr_model_get_info(m);
-    json_t *o = json_object();
-    int bad = json_object_set_new(
-        o, "model", json_pack("{s:s, s:s}", "name", in->name, "version", in->version));
-    bad |= json_object_set_new(o, "results", results); /* consumes results even on failure */
-    if (warnings)
-        bad |= json_object_set(o, "warnings", warnings);
-    else
-        bad |= json_object_set_new(o, "warnings", json_array());
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}

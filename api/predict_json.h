@@ -34,11 +34,6 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
                                gr_api_request *out, gr_error *err);
 void gr_api_request_clear(gr_api_request *r);
 
-/* Returns a new response object: {"model":..., "results": results, "warnings": ...}.
- * Takes ownership of results; warnings is borrowed. NULL when out of memory
- * (results released all the same). */
-json_t *gr_api_response_new(const gr_model *m, json_t *results, json_t *warnings);
-
 /* Writes jansson's parse error as "line L, column C: reason" into buf, with
  * the "near '...'" excerpt removed: it would echo genotypes or sample ids. */
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);

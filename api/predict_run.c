@@ -348,11 +348,12 @@ gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
     scratch sc = { 0 };
     gr_status st = GR_OK;
     size_t n = gr_api_job_samples(job);
-    if (first < n && !scratch_init(&sc, job)) {
+    if (job->lo + first < n && !scratch_init(&sc, job)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    for (size_t i = first; i < n; i += step ? step : 1) {
+    size_t end = job->hi && job->hi < n ? job->hi : n;
+    for (size_t i = job->lo + first; i < end; i += step ? step : 1) {
         if (job->stop && job->stop(job->stop_arg))
             break;
         if ((st = predict_one(job, &sc, i, &results[i], err)))
@@ -364,7 +365,23 @@ fail:
     return st;
 }
 
-/* ---- the response ---- */
+/* ---- the response, written as it is computed ---- */
+
+/* The first of the job's samples that may not be scored, and how many may
+ * not: only dosages are counted, nothing is predicted. */
+static size_t count_unscored(const gr_api_job *job, scratch *sc, size_t *first)
+{
+    size_t n = gr_api_job_samples(job), nf = gr_model_get_info(job->m)->n_features, bad = 0;
+    for (size_t i = 0; i < n && !job->set.allow_low_coverage; i++) {
+        const double *x = dosages(job, sc, i);
+        size_t observed = 0;
+        for (size_t j = 0; j < nf; j++)
+            observed += !isnan(x[j]);
+        if (!gr_coverage_ok(job->m, observed) && !bad++)
+            *first = i;
+    }
+    return bad;
+}
 
 static json_t *source_warnings(const gr_api_job *job)
 {
@@ -373,80 +390,232 @@ static json_t *source_warnings(const gr_api_job *job)
     return gr_api_vcf_warnings(job->vcf);
 }
 
-gr_status gr_api_response_build(const gr_api_job *job, json_t **results, json_t **doc,
-                                gr_error *err)
+static gr_status put(gr_api_writer *w, const char *bytes, size_t n, gr_error *err)
 {
-    gr_status st = GR_OK;
-    size_t n = gr_api_job_samples(job), unscored = 0, first_unscored = 0;
-    json_t *arr = json_array(), *warnings = source_warnings(job);
-    *doc = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (json_object_get(results[i], "error") && !unscored++)
-            first_unscored = i;
-        /* jansson releases the value when it cannot append it, also to a
-         * NULL array; a shorter list would lose a sample, so none is kept */
-        if (json_array_append_new(arr, results[i])) {
-            json_decref(arr);
-            arr = NULL;
-        }
-        results[i] = NULL;
+    if (w->write(w->arg, bytes, n))
+        return gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
+    return GR_OK;
+}
+
+/* Writes member "key": value of the top-level object (value borrowed). */
+static gr_status put_member(gr_api_writer *w, const char *key, const json_t *value, int first,
+                            gr_error *err)
+{
+    size_t flags =
+        JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY | (w->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    char *text = gr_api_json_dumps(value, flags);
+    if (!text)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    char head[80];
+    int n = snprintf(head, sizeof head, "%s%s\"%s\":%s", first ? "" : ",", w->pretty ? "\n  " : "",
+                     key, w->pretty ? " " : "");
+    gr_status st = put(w, head, (size_t)n, err);
+    /* indented one level deeper than jansson writes a top-level value */
+    for (const char *p = text; !st && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
+        st = put(w, p, len, err);
+        if (!st && nl && w->pretty)
+            st = put(w, "  ", 2, err);
+        p += len;
     }
-    if (!arr || !warnings) {
+    free(text);
+    return st;
+}
+
+gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
+                             gr_api_write_fn write, void *arg, gr_error *err)
+{
+    scratch sc = { 0 };
+    gr_status st = GR_OK;
+    size_t n = gr_api_job_samples(job), first = 0;
+    *w = (gr_api_writer){ .job = job, .write = write, .arg = arg, .pretty = pretty };
+    if (!scratch_init(&sc, job)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    if (n && unscored == n) {
-        json_t *e = json_object_get(json_array_get(arr, first_unscored), "error");
-        st = gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage",
-                          "none of the %zu samples has enough of the model's variants to be "
-                          "scored; %s",
-                          n, json_string_value(json_object_get(e, "detail")));
+    w->unscored = count_unscored(job, &sc, &first);
+    if (n && w->unscored == n) { /* decided before a byte is written */
+        gr_prediction p;
+        char detail[600];
+        if ((st = gr_predict(job->m, sc.ws, dosages(job, &sc, first), &p, NULL, NULL, err)))
+            goto fail;
+        coverage_detail(job, first, &p, detail, sizeof detail);
+        st = n == 1 ? gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage", "%s", detail)
+                    : gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage",
+                                   "none of the %zu samples has enough of the model's variants "
+                                   "to be scored; %s",
+                                   n, detail);
         goto fail;
     }
-    if (unscored) {
-        char w[200];
-        snprintf(w, sizeof w,
+    const gr_model_info *in = gr_model_get_info(job->m);
+    json_t *model = json_pack("{s:s, s:s}", "name", in->name, "version", in->version);
+    st =
+        !model ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory") : put(w, "{", 1, err);
+    if (!st)
+        st = put_member(w, "model", model, 1, err);
+    json_decref(model);
+    if (!st) {
+        const char *head = w->pretty ? ",\n  \"results\": [" : ",\"results\":[";
+        st = put(w, head, strlen(head), err);
+    }
+
+fail:
+    scratch_free(&sc);
+    return st;
+}
+
+gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
+                               gr_error *err)
+{
+    gr_status st = GR_OK;
+    size_t flags = JSON_REAL_PRECISION(17) | (w->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+    for (size_t i = lo; i < hi; i++) {
+        char *text = st ? NULL : gr_api_json_dumps(results[i], flags);
+        json_decref(results[i]);
+        results[i] = NULL;
+        if (st)
+            continue;
+        if (!text) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            continue;
+        }
+        st = put(w, w->written ? "," : "", w->written ? 1 : 0, err);
+        for (const char *p = text; !st && *p;) { /* each line indented two levels */
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
+            if (w->pretty)
+                st = put(w, p == text ? "\n    " : "    ", p == text ? 5 : 4, err);
+            if (!st)
+                st = put(w, p, len, err);
+            p += len;
+        }
+        w->written++;
+        free(text);
+    }
+    return st;
+}
+
+gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err)
+{
+    json_t *warnings = source_warnings(w->job);
+    gr_status st = GR_OK;
+    if (!warnings) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if (w->unscored) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
                  "%zu of %zu samples are below the model's min_coverage and have an error "
                  "instead of a score",
-                 unscored, n);
-        if (json_array_append_new(warnings, json_string(w))) {
+                 w->unscored, gr_api_job_samples(w->job));
+        if (json_array_append_new(warnings, json_string(msg))) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }
     }
-    *doc = gr_api_response_new(job->m, arr, warnings);
-    arr = NULL; /* taken, even on failure */
-    if (!*doc)
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if ((st = put(w, w->pretty ? "\n  ]" : "]", w->pretty ? 4 : 1, err)) ||
+        (st = put_member(w, "warnings", warnings, 0, err)))
+        goto fail;
+    const char *key;
+    json_t *value;
+    json_object_foreach(extra, key, value)
+    {
+        if ((st = put_member(w, key, value, 0, err)))
+            goto fail;
+    }
+    st = put(w, w->pretty ? "\n}" : "}", w->pretty ? 2 : 1, err);
 
 fail:
-    for (size_t i = 0; i < n; i++)
-        json_decref(results[i]);
-    json_decref(arr);
     json_decref(warnings);
     return st;
 }
 
-gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
+gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
+                               gr_api_write_fn write, void *arg, gr_error *err)
 {
-    size_t n = gr_api_job_samples(job);
-    json_t **results = calloc(n ? n : 1, sizeof *results);
-    gr_status st = GR_OK;
-    *doc = NULL;
-    if (!results) {
+    gr_api_writer w;
+    scratch sc = { 0 };
+    json_t *one = NULL;
+    gr_status st = gr_api_write_begin(&w, job, pretty, write, arg, err);
+    if (st)
+        return st;
+    if (!scratch_init(&sc, job)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    if ((st = gr_api_predict_range(job, 0, 1, results, err)))
-        goto fail;
-    if (n && !results[n - 1])
-        goto fail; /* stopped */
-    st = gr_api_response_build(job, results, doc, err);
-    n = 0; /* the build took every result */
+    for (size_t i = 0; i < gr_api_job_samples(job); i++) {
+        if (job->stop && job->stop(job->stop_arg)) {
+            st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
+            goto fail;
+        }
+        if ((st = predict_one(job, &sc, i, &one, err)) ||
+            (st = gr_api_write_results(&w, &one, 0, 1, err)))
+            goto fail;
+    }
+    st = gr_api_write_end(&w, extra, err);
 
 fail:
-    for (size_t i = 0; results && i < n; i++)
-        json_decref(results[i]);
-    free(results);
+    json_decref(one);
+    scratch_free(&sc);
     return st;
+}
+
+/* A growing buffer as the writer's destination. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} buffer;
+
+static int to_buffer(void *arg, const char *bytes, size_t n)
+{
+    buffer *b = arg;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *more = realloc(b->s, cap);
+        if (!more)
+            return 1;
+        b->s = more;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, bytes, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+gr_status gr_api_predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
+                              gr_error *err)
+{
+    buffer b = { 0 };
+    *text = NULL;
+    gr_status st = gr_api_predict_write(job, 0, extra, to_buffer, &b, err);
+    if (st == GR_EIO && !(job->stop && job->stop(job->stop_arg)))
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory"); /* the buffer's */
+    if (st) {
+        free(b.s);
+        return st;
+    }
+    *text = b.s;
+    *len = b.len;
+    return GR_OK;
+}
+
+gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    gr_status st = gr_api_predict_text(job, NULL, &text, &len, err);
+    if (st == GR_EIO)
+        return GR_OK; /* stopped: no document */
+    if (st)
+        return st;
+    json_error_t je;
+    *doc = gr_api_json_loadb(text, len, 0, &je);
+    free(text);
+    return *doc ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
 }

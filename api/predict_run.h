@@ -1,7 +1,9 @@
 /* predict_run.h - the one predict pipeline. Every front end (the daemon's
  * JSON and VCF routes, the CLI, the allocation-failure sweep, the fuzzers)
- * turns its input into a gr_api_job and calls gr_api_predict_range, then
- * gr_api_response_build. The rules that decide a sample's answer live here
+ * turns its input into a gr_api_job and writes the response with
+ * gr_api_write_begin, the samples' results (gr_api_predict_range, on as many
+ * threads as it likes) and gr_api_write_end, or all three at once with
+ * gr_api_predict_write. The rules that decide a sample's answer live here
  * and in core, once: which settings win (request body, query or flag,
  * manifest), imputation, the coverage gate, what a result holds.
  *
@@ -37,6 +39,7 @@ typedef struct {
     gr_api_settings set;        /* resolved: no -1 left */
     int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
     void *stop_arg;
+    size_t lo, hi;              /* gr_api_predict_range's window; 0, 0: every sample */
 } gr_api_job;
 
 /* Fills job for m and one source. Settings are taken from `given` (query
@@ -48,8 +51,9 @@ void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *j
 /* Samples in the job's source. */
 size_t gr_api_job_samples(const gr_api_job *job);
 
-/* Predicts samples first, first + step, ... of the job into results[i]
- * (new result objects; results has gr_api_job_samples slots, NULL on entry).
+/* Predicts samples lo + first, lo + first + step, ... below hi (the job's
+ * window; hi 0 means every sample) into results[i] (new result objects;
+ * results has gr_api_job_samples slots, NULL on entry).
  * Threads may each run a range over one job with their own first.
  * A sample below the model's min_coverage (and allow_low_coverage not set)
  * gets a result holding an "error" problem object and no score, when the
@@ -59,17 +63,48 @@ size_t gr_api_job_samples(const gr_api_job *job);
 gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
                                gr_error *err);
 
-/* The response for every sample's result: {"model", "results", "warnings"}.
- * Takes ownership of results[0 .. gr_api_job_samples) (all non-NULL) and
- * frees them whatever happens. When no sample could be scored the request
- * fails: GR_ECOVERAGE naming the first sample's shortfall. On success *doc
- * is new. */
-gr_status gr_api_response_build(const gr_api_job *job, json_t **results, json_t **doc,
-                                gr_error *err);
+/* The response is written as it is computed, through a write function:
+ * 0 to go on, non-zero when the bytes could not be taken (the writer then
+ * stops with GR_EIO). The document is {"model", "results", "warnings"}
+ * plus the members of extra, compact or (pretty) indented. */
+typedef int (*gr_api_write_fn)(void *arg, const char *bytes, size_t n);
 
-/* gr_api_predict_range over every sample on the calling thread, then
- * gr_api_response_build: what the daemon, the fault sweep and the fuzzers
- * run. On success *doc is new, or NULL when stop asked to stop. */
+typedef struct {
+    const gr_api_job *job;
+    gr_api_write_fn write;
+    void *arg;
+    int pretty;
+    size_t written;  /* results written so far */
+    size_t unscored; /* samples under min_coverage that get an error */
+} gr_api_writer;
+
+/* Decides, before a byte is written, whether the job can be answered at
+ * all: when its one sample, or every sample, is under min_coverage (and
+ * allow_low_coverage is not set) it fails with GR_ECOVERAGE naming the first
+ * such sample's counts. Otherwise writes the head of the document. */
+gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
+                             gr_api_write_fn write, void *arg, gr_error *err);
+/* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */
+gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
+                               gr_error *err);
+/* Writes the warnings and the members of extra (borrowed; NULL for none),
+ * and closes the document. */
+gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err);
+
+/* Begin, every sample predicted and written as it is computed, end, on the
+ * calling thread: memory holds one sample's result at a time. A stop asked
+ * for between samples is GR_EIO. */
+gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
+                               gr_api_write_fn write, void *arg, gr_error *err);
+
+/* gr_api_predict_write into memory, compact: on success *text is new (NUL
+ * terminated, *len bytes); GR_EIO when stop asked to stop. */
+gr_status gr_api_predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
+                              gr_error *err);
+
+/* gr_api_predict_text parsed back into a document, for the tests, the
+ * fault sweep and the fuzzers. On success *doc is new, or NULL when stop
+ * asked to stop. */
 gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err);
 
 /* Parses a query parameter or CLI flag value into a gr_api_settings field:

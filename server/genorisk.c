@@ -101,7 +101,7 @@ static void *run_share(void *arg)
  * status of the first sample that failed, its error in *err. */
 static gr_status run_threads(const gr_api_job *job, long threads, json_t **results, gr_error *err)
 {
-    size_t n = gr_api_job_samples(job);
+    size_t n = job->hi ? job->hi : gr_api_job_samples(job);
     share *sh = calloc((size_t)threads, sizeof *sh);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     char *started = calloc((size_t)threads, 1);
@@ -121,10 +121,10 @@ static gr_status run_threads(const gr_api_job *job, long threads, json_t **resul
             run_share(&sh[t]); /* the first share, or one no thread could take */
     }
     /* a thread stops at its first failure and leaves that slot empty: the
-     * first empty slot is the first sample that failed */
-    for (size_t i = 0; i < n; i++)
+     * first empty slot of the window is the first sample that failed */
+    for (size_t i = job->lo; i < n; i++)
         if (!results[i]) {
-            share *f = &sh[i % (size_t)threads];
+            share *f = &sh[(i - job->lo) % (size_t)threads];
             st = f->st ? f->st : GR_ENOMEM;
             if (err)
                 *err = f->err;
@@ -339,31 +339,41 @@ static int load_json(const gr_model *m, const char *input, gr_api_request *req)
     return exit_for(st, 0);
 }
 
-/* Writes resp to the --output file or standard output; returns an exit code. */
-static int write_output(const json_t *resp, const predict_args *a)
+static int to_file(void *arg, const char *bytes, size_t n)
 {
-    FILE *out = a->output ? fopen(a->output, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output, strerror(errno));
-        return 1;
+    return fwrite(bytes, 1, n, arg) != n;
+}
+
+/* Samples scored between two writes: results are written as chunks finish,
+ * so memory holds CHUNK results at a time whatever the sample count. */
+#define CHUNK 256
+
+/* Predicts the job on a.threads threads, a chunk at a time, and writes the
+ * response to out as each chunk is done. */
+static gr_status write_response(const gr_api_job *job, const predict_args *a, FILE *out,
+                                gr_error *err)
+{
+    gr_api_job chunk = *job;
+    gr_api_writer w;
+    size_t n = gr_api_job_samples(job);
+    json_t **results = calloc(n ? n : 1, sizeof *results);
+    gr_status st = results ? gr_api_write_begin(&w, job, !a->compact, to_file, out, err)
+                           : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t lo = 0; !st && lo < n; lo += CHUNK) {
+        chunk.lo = lo;
+        chunk.hi = lo + CHUNK < n ? lo + CHUNK : n;
+        long threads = a->threads < (long)(chunk.hi - lo) ? a->threads : (long)(chunk.hi - lo);
+        if (!(st = run_threads(&chunk, threads, results, err)))
+            st = gr_api_write_results(&w, results, lo, chunk.hi, err);
     }
-    size_t flags = (a->compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_REAL_PRECISION(17);
-    char *text = gr_api_json_dumps(resp, flags);
-    int rc = 0;
-    if (!text) {
-        fprintf(stderr, "genorisk: out of memory\n");
-        rc = 1;
-    } else if (fputs(text, out) == EOF || fputc('\n', out) == EOF || fflush(out)) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output ? a->output : "<stdout>",
-                strerror(errno));
-        rc = 1;
-    }
-    free(text);
-    if (out != stdout && fclose(out) && !rc) {
-        fprintf(stderr, "genorisk: cannot write %s: %s\n", a->output, strerror(errno));
-        rc = 1;
-    }
-    return rc;
+    if (!st)
+        st = gr_api_write_end(&w, NULL, err);
+    if (!st && (fputc('\n', out) == EOF || fflush(out)))
+        st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
+    for (size_t i = 0; results && i < n; i++)
+        json_decref(results[i]);
+    free(results);
+    return st;
 }
 
 static int cmd_predict(int argc, char **argv)
@@ -372,8 +382,7 @@ static int cmd_predict(int argc, char **argv)
     gr_model *m = NULL;
     gr_api_request req = { 0 };
     gr_vcf_result *vcf = NULL;
-    json_t **results = NULL, *resp = NULL;
-    size_t n = 0;
+    FILE *out = NULL;
     gr_error err;
     int rc = parse_predict_flags(argc, argv, &a);
     if (rc >= 0)
@@ -387,30 +396,34 @@ static int cmd_predict(int argc, char **argv)
     }
     if ((rc = a.vcf_path ? load_vcf(m, &a, &vcf) : load_json(m, a.input, &req)))
         goto done;
+    out = a.output ? fopen(a.output, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", a.output, strerror(errno));
+        rc = 1;
+        goto done;
+    }
     gr_api_job job;
     gr_api_job_init(&job, m, a.vcf_path ? NULL : &req, vcf, &a.given);
-    n = gr_api_job_samples(&job);
-    results = calloc(n ? n : 1, sizeof *results);
-    st = results ? run_threads(&job, a.threads > (long)n ? (long)n : a.threads, results, &err)
-                 : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    if (!st) {
-        st = gr_api_response_build(&job, results, &resp, &err);
-        n = 0; /* the build took every result */
-    }
-    if (st) {
+    st = write_response(&job, &a, out, &err);
+    if (out != stdout && fclose(out) && !st)
+        st = gr_error_set(&err, GR_EIO, NULL, 0, NULL, "the response could not be written");
+    out = NULL;
+    if (st == GR_EIO) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", a.output ? a.output : "<stdout>",
+                strerror(errno));
+        rc = 1;
+    } else if (st) {
         const char *source = a.vcf_path ? a.vcf_path : a.input;
         snprintf(err.source, sizeof err.source, "%s", strcmp(source, "-") ? source : "<stdin>");
         print_error(NULL, &err);
         rc = exit_for(st, 0);
-        goto done;
     }
-    rc = write_output(resp, &a);
+    if (rc && a.output) /* no half-written answer left behind */
+        unlink(a.output);
 
 done:
-    for (size_t i = 0; results && i < n; i++)
-        json_decref(results[i]);
-    free(results);
-    json_decref(resp);
+    if (out && out != stdout)
+        fclose(out);
     gr_api_request_clear(&req);
     gr_vcf_result_free(vcf);
     free(a.samples);
