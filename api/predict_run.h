@@ -39,7 +39,7 @@ typedef struct {
     gr_api_settings set;        /* resolved: no -1 left */
     int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
     void *stop_arg;
-    size_t lo, hi;              /* gr_api_predict_range's window; 0, 0: every sample */
+    size_t lo, hi; /* gr_api_predict_range's window; 0, 0: every sample */
 } gr_api_job;
 
 /* Fills job for m and one source. Settings are taken from `given` (query
