@@ -129,7 +129,9 @@ void gr_http_set_json(req *r, unsigned status, json_t *doc)
 static enum MHD_Result queue_answer(req *r)
 {
     struct MHD_Response *resp;
-    if (r->resp)
+    if (r->stream)
+        resp = gr_http_stream_response(r->stream);
+    else if (r->resp)
         resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     else
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -343,7 +345,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->decided)
         return queue_answer(r);
     int job = atomic_load(&r->job);
-    if (job == JOB_DONE)
+    if (job == JOB_DONE || job == JOB_STREAMING)
         return queue_answer(r);
     if (job == JOB_RUNNING)
         return MHD_YES;
@@ -377,7 +379,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .samples = r->samples_done,
         .error = r->status >= 400 ? r->error : "",
     };
+    if (r->stream) { /* the body went out as it was computed */
+        int complete;
+        gr_http_stream_totals(r->stream, &d.bytes_out, &d.samples, &complete);
+        if (!complete || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            d.status = 499; /* the client left, or the answer was cut short */
+    }
     h->env.done(h->env.ctx, &d);
+    gr_http_stream_release(r->stream);
     gr_modelset_release(r->set);
     if (r->pp)
         MHD_destroy_post_processor(r->pp);

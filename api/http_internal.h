@@ -24,7 +24,10 @@ struct gr_http {
     MHD_socket listen_fd;      /* returned by quiesce; closed only after MHD_stop_daemon */
 };
 
-enum { JOB_NONE, JOB_RUNNING, JOB_DONE };
+/* JOB_STREAMING: the worker is writing a 200 answer's body as it computes */
+enum { JOB_NONE, JOB_RUNNING, JOB_STREAMING, JOB_DONE };
+
+typedef struct gr_http_stream gr_http_stream;
 
 typedef struct {
     gr_http *h;
@@ -66,6 +69,7 @@ typedef struct {
     int retry_after;
     const char *www_auth; /* WWW-Authenticate value of a 401 */
     size_t samples_done;
+    gr_http_stream *stream; /* a streamed answer (a reference), or NULL */
     char error[40];
     size_t bytes_out;
 } req;
@@ -81,6 +85,20 @@ void gr_http_set_json(req *r, unsigned status, json_t *doc);
 int gr_http_predict_headers(req *r, const char *name);
 /* Hands the request, its body complete, to a worker (or answers 503). */
 void gr_http_start_predict(req *r);
+
+/* http_stream.c: an answer sent as the worker writes it (chunked). new
+ * returns the worker's reference (NULL when out of memory); the request
+ * and the response take their own. write is a gr_api_write_fn: non-zero
+ * when the client has gone (or memory ran out). finish says the worker is
+ * done, failed when the answer is cut short. totals: bytes sent, samples
+ * answered, and whether the whole answer went out. */
+gr_http_stream *gr_http_stream_new(struct MHD_Connection *conn);
+void gr_http_stream_retain(gr_http_stream *s);
+void gr_http_stream_release(gr_http_stream *s);
+int gr_http_stream_write(void *arg, const char *bytes, size_t n);
+void gr_http_stream_finish(gr_http_stream *s, int failed, size_t samples);
+struct MHD_Response *gr_http_stream_response(gr_http_stream *s);
+void gr_http_stream_totals(gr_http_stream *s, size_t *sent, size_t *samples, int *complete);
 
 /* http_upload.c: the spool file (and multipart parser) of a VCF upload: 1,
  * or 0 with the answer set. */

@@ -30,37 +30,52 @@ static int aborted(req *r)
 
 static int stop_asked(void *arg)
 {
-    req *r = arg;
-    return atomic_load_explicit(&r->h->abort_work, memory_order_relaxed);
+    gr_http *h = arg;
+    return atomic_load_explicit(&h->abort_work, memory_order_relaxed);
 }
 
-/* The pipeline's part of both predict routes: every sample, then the
- * response or the problem. */
-static void answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
+/* The pipeline's part of both predict routes. What the request's samples
+ * decide before a byte is written (a 422 when none can be scored) is an
+ * ordinary answer; otherwise the answer is a 200 whose body the worker
+ * writes as it computes (http_stream.c), and 1 is returned: the request
+ * then belongs to libmicrohttpd, which may free it when the client goes,
+ * so the worker must not touch it again. */
+static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
 {
     gr_error err;
     gr_api_job job;
-    char *text = NULL;
-    size_t len = 0;
+    gr_api_writer w;
     gr_api_job_init(&job, r->model, json, vcf, &r->given);
     job.stop = stop_asked;
-    job.stop_arg = r;
-    /* each sample's result is encoded as it is computed: memory holds the
-     * answer's text, not a document of every result */
+    job.stop_arg = r->h;
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
-    gr_status st = extra ? gr_api_predict_text(&job, extra, &text, &len, &err)
-                         : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    gr_http_stream *s = extra ? gr_http_stream_new(r->conn) : NULL;
+    gr_status st = s ? gr_api_write_begin(&w, &job, 0, gr_http_stream_write, s, &err)
+                     : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (st || aborted(r)) {
+        if (st && !atomic_load(&r->h->abort_work))
+            gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
+        gr_http_stream_release(s);
+        json_decref(extra);
+        return 0;
+    }
+    /* what the worker needs past the resume is its own: the models */
+    gr_modelset *set = gr_modelset_retain(r->set);
+    gr_http_stream_retain(s); /* the request's reference */
+    r->stream = s;
+    r->status = 200;
+    r->ctype = "application/json";
+    atomic_store(&r->job, JOB_STREAMING);
+    MHD_resume_connection(r->conn);
+    r = NULL;
+    st = gr_api_write_samples(&w, &err);
+    if (!st)
+        st = gr_api_write_end(&w, extra, &err);
+    gr_http_stream_finish(s, st != GR_OK, st ? 0 : gr_api_job_samples(&job));
+    gr_http_stream_release(s);
+    gr_modelset_release(set);
     json_decref(extra);
-    if (aborted(r)) { /* stopped, or done just as the deadline passed */
-        free(text);
-        return;
-    }
-    if (st) {
-        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
-        return;
-    }
-    r->samples_done = gr_api_job_samples(&job);
-    gr_http_set_answer(r, 200, "application/json", text, len);
+    return 1;
 }
 
 static void run_predict(void *arg)
@@ -69,6 +84,7 @@ static void run_predict(void *arg)
     json_error_t je;
     gr_error err;
     gr_api_request areq = { 0 };
+    int streamed = 0;
 
     char limit_why[160] = "";
     json_t *body = NULL;
@@ -104,11 +120,13 @@ static void run_predict(void *arg)
     }
     json_decref(body); /* the request holds what it needs */
     body = NULL;
-    answer_predict(r, &areq, NULL);
+    streamed = answer_predict(r, &areq, NULL);
 
 done:
     json_decref(body);
     gr_api_request_clear(&areq);
+    if (streamed)
+        return; /* r may be gone */
     atomic_store(&r->job, JOB_DONE);
     MHD_resume_connection(r->conn);
 }
@@ -118,6 +136,7 @@ static void run_predict_vcf(void *arg)
     req *r = arg;
     gr_error err;
     gr_vcf_result *v = NULL;
+    int streamed = 0;
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
         gr_http_set_problem(r, GR_PROBLEM_NO_FILE_PART,
                             r->pp_failed
@@ -145,10 +164,12 @@ static void run_predict_vcf(void *arg)
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    answer_predict(r, NULL, v);
+    streamed = answer_predict(r, NULL, v);
 
 done:
     gr_vcf_result_free(v);
+    if (streamed)
+        return; /* r may be gone */
     atomic_store(&r->job, JOB_DONE);
     MHD_resume_connection(r->conn);
 }

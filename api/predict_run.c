@@ -532,15 +532,12 @@ fail:
     return st;
 }
 
-gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
-                               gr_api_write_fn write, void *arg, gr_error *err)
+gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err)
 {
-    gr_api_writer w;
+    const gr_api_job *job = w->job;
     scratch sc = { 0 };
     json_t *one = NULL;
-    gr_status st = gr_api_write_begin(&w, job, pretty, write, arg, err);
-    if (st)
-        return st;
+    gr_status st = GR_OK;
     if (!scratch_init(&sc, job)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
@@ -551,14 +548,25 @@ gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
             goto fail;
         }
         if ((st = predict_one(job, &sc, i, &one, err)) ||
-            (st = gr_api_write_results(&w, &one, 0, 1, err)))
+            (st = gr_api_write_results(w, &one, 0, 1, err)))
             goto fail;
     }
-    st = gr_api_write_end(&w, extra, err);
 
 fail:
     json_decref(one);
     scratch_free(&sc);
+    return st;
+}
+
+gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
+                               gr_api_write_fn write, void *arg, gr_error *err)
+{
+    gr_api_writer w;
+    gr_status st = gr_api_write_begin(&w, job, pretty, write, arg, err);
+    if (!st)
+        st = gr_api_write_samples(&w, err);
+    if (!st)
+        st = gr_api_write_end(&w, extra, err);
     return st;
 }
 

@@ -87,13 +87,15 @@ gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty
 /* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */
 gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
                                gr_error *err);
+/* Predicts every sample on the calling thread and writes each result as it
+ * is computed: memory holds one result at a time. A stop asked for between
+ * samples is GR_EIO. */
+gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err);
 /* Writes the warnings and the members of extra (borrowed; NULL for none),
  * and closes the document. */
 gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err);
 
-/* Begin, every sample predicted and written as it is computed, end, on the
- * calling thread: memory holds one sample's result at a time. A stop asked
- * for between samples is GR_EIO. */
+/* gr_api_write_begin, gr_api_write_samples and gr_api_write_end. */
 gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
                                gr_api_write_fn write, void *arg, gr_error *err);
 

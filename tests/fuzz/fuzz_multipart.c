@@ -250,17 +250,57 @@ static int send_all(size_t len)
     return 1;
 }
 
-/* Reads the response: its status and body (new, NUL-terminated). */
+/* Decodes the chunked body in p[0 .. n) into out (room for n bytes): 1 and
+ * *out_len when the last chunk has arrived, 0 when more is to come. A
+ * malformed framing fails the run. */
+static int dechunk(const char *p, size_t n, char *out, size_t *out_len)
+{
+    size_t at = 0, o = 0;
+    for (;;) {
+        const char *eol = memmem(p + at, n - at, "\r\n", 2);
+        if (!eol)
+            return 0;
+        char *end;
+        unsigned long size = strtoul(p + at, &end, 16);
+        if (end == p + at)
+            gr_fuzz_fail("a chunk without a size");
+        at = (size_t)(eol - p) + 2;
+        if (size == 0)
+            return n - at >= 2 ? (*out_len = o, 1) : 0; /* the empty trailer's CRLF */
+        if (n - at < size + 2)
+            return 0;
+        memcpy(out + o, p + at, size);
+        o += size;
+        at += size + 2;
+    }
+}
+
+/* Reads the response: its status and body (new, NUL-terminated), sized by
+ * Content-Length or sent chunked (predict answers are streamed). */
 static int read_response(char **body, size_t *body_len)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *r = NULL;
     size_t len = 0, cap = 0, head = 0, want = 0;
-    int have_head = 0, status = -1;
+    int have_head = 0, status = -1, chunked = 0;
     for (;;) {
-        if (have_head && len >= head + want)
+        if (have_head && !chunked && len >= head + want)
             break;
+        if (have_head && chunked) {
+            char *out = malloc(len - head + 1);
+            size_t out_len = 0;
+            if (!out)
+                gr_fuzz_fail("out of memory");
+            if (dechunk(r + head, len - head, out, &out_len)) {
+                out[out_len] = '\0';
+                *body = out;
+                *body_len = out_len;
+                free(r);
+                return status;
+            }
+            free(out);
+        }
         if (len + 4097 > cap && !(r = realloc(r, cap = cap ? 2 * cap : 16384)))
             gr_fuzz_fail("out of memory");
         struct pollfd p = { S.sock, POLLIN, 0 };
@@ -295,9 +335,11 @@ static int read_response(char **body, size_t *body_len)
             if (sscanf(r, "HTTP/1.1 %d ", &status) != 1)
                 gr_fuzz_fail("not an HTTP/1.1 status line");
             const char *cl = strcasestr(r, "\r\nContent-Length:");
-            if (!cl || cl > end)
-                gr_fuzz_fail("a response without Content-Length");
-            want = strtoul(cl + 17, NULL, 10);
+            const char *te = strcasestr(r, "\r\nTransfer-Encoding: chunked");
+            chunked = te && te < end;
+            if (!chunked && (!cl || cl > end))
+                gr_fuzz_fail("a response without Content-Length or chunked transfer");
+            want = chunked ? 0 : strtoul(cl + 17, NULL, 10);
         }
     }
     *body_len = want;

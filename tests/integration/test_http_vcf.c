@@ -1320,3 +1320,100 @@ Test(http_vcf, unusable_spool_dir_stops_the_start)
  * the daemon only at the 60 s connection timeout: its spool file stays open
  * until then, as does a JSON request's state. The test above closes once the
  * daemon has taken in what was sent, which it notices at once. */
+
+/* The daemon's VmHWM (peak resident set), in KiB. */
+static long peak_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* 1 when the daemon under test is built with a sanitizer (build/sanitize,
+ * build/tsan): its memory is then the sanitizer's as much as its own. */
+static int sanitized_daemon(void)
+{
+    const char *exe = getenv("GENORISKD");
+    return exe && (strstr(exe, "/sanitize/") || strstr(exe, "/tsan/"));
+}
+
+/* A large answer is sent as it is computed (chunked), so the daemon's memory
+ * does not grow with it; a client that leaves in the middle frees the
+ * worker at once. The memory bound is measured on the plain build (make
+ * test runs it); under a sanitizer, whose shadow memory and quarantine
+ * would be counted too, the same requests run on fewer samples. */
+Test(http_vcf, large_answers_stream_in_bounded_memory, .timeout = 120)
+{
+    enum { MOST = 2000 };
+    const int N = sanitized_daemon() ? 200 : MOST;
+    static char names[MOST][8];
+    static const char *ids[MOST + 1];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "S%04d", i);
+        ids[i] = names[i];
+    }
+    char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
+    /* ASan keeps up to 256 MB of freed memory in quarantine, which would
+     * count as the daemon's; elsewhere the option is ignored */
+    const char *args[] = { "--tmp-dir", spool, "--workers", "1", NULL };
+    const char *env[] = { "ASAN_OPTIONS=quarantine_size_mb=16", NULL };
+    daemon_t *d = daemon_start_env(models, args, env);
+    buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
+    long before = peak_rss_kib(d->pid);
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT "?top_k=0",
+                                                 .content_type = "text/vcf", .body = vcf.p,
+                                                 .body_len = vcf.n, .timeout_ms = 120000 });
+    expect_status(r, 200);
+    cr_assert_str_eq(http_header(r, "Transfer-Encoding"), "chunked", "%s", http_describe(r));
+    json_t *j = http_json(r);
+    cr_assert_eq(json_array_size(json_object_get(j, "results")), (size_t)N);
+    json_decref(j);
+    long after = peak_rss_kib(d->pid);
+    /* held whole, the answer's text alone would be all of it, and its
+     * result objects (as before it streamed) ten times that */
+    if (!sanitized_daemon()) {
+        cr_assert_gt(r->body_len, (size_t)40 << 20, "a 2000 x 300 answer: %zu bytes",
+                     r->body_len);
+        cr_assert_lt(after - before, (long)(r->body_len / 1024 / 2),
+                     "a %zu-byte answer raised the daemon's peak RSS by %ld KiB", r->body_len,
+                     after - before);
+    }
+    http_free(r);
+
+    /* read 300 kB of the answer, then hang up: the one worker is free again */
+    int fd = raw_connect(d->port);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST " PREDICT "?top_k=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: text/vcf\r\nContent-Length: %zu\r\n\r\n",
+             vcf.n);
+    cr_assert_eq(raw_send_str(fd, head), 0);
+    cr_assert_eq(raw_send(fd, vcf.p, vcf.n), 0);
+    size_t got = 0;
+    char chunk[65536];
+    while (got < (sanitized_daemon() ? 30000u : 300000u)) {
+        ssize_t k = recv(fd, chunk, sizeof chunk, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    cr_assert_geq(got, sanitized_daemon() ? 30000 : 300000);
+    close(fd);
+    long t0 = now_ms();
+    r = http_post_json(d, PREDICT, "{\"samples\":[{\"genotypes\":{}}]}");
+    cr_assert_eq(r->status, 422, "%s", http_describe(r)); /* answered, by the freed worker */
+    cr_assert_lt(now_ms() - t0, 5000);
+    http_free(r);
+    cr_assert(daemon_wait_log(d, "\"status\":499", 1, 5000), "the cut answer is logged as 499");
+    finish(d);
+    free(vcf.p);
+    models_dir_free(models);
+    models_dir_free(spool);
+}
