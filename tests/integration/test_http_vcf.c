@@ -1349,7 +1349,7 @@ static int sanitized_daemon(void)
  * worker at once. The memory bound is measured on the plain build (make
  * test runs it); under a sanitizer, whose shadow memory and quarantine
  * would be counted too, the same requests run on fewer samples. */
-Test(http_vcf, large_answers_stream_in_bounded_memory, .timeout = 120)
+Test(http_vcf, large_answers_stream_in_bounded_memory)
 {
     enum { MOST = 2000 };
     const int N = sanitized_daemon() ? 200 : MOST;
