@@ -34,48 +34,109 @@ static int stop_asked(void *arg)
     return atomic_load_explicit(&h->abort_work, memory_order_relaxed);
 }
 
+/* Answers up to this size are sent whole, with a Content-Length, as soon
+ * as they are done; a larger one is streamed from the moment it grows past
+ * it, so most requests (a few samples) cost one resume, and none holds more
+ * than about this plus the stream's window. */
+#define SMALL_ANSWER ((size_t)256 << 10)
+
+/* Where the pipeline writes a 200's body: a buffer while it is small, the
+ * connection once it is not. */
+typedef struct {
+    req *r;    /* until the answer streams; then NULL (libmicrohttpd's) */
+    char *buf; /* the small answer so far */
+    size_t len, cap;
+    gr_http_stream *s; /* once streaming */
+    gr_modelset *set;  /* the worker's reference to the models, once streaming */
+} answer_sink;
+
+/* Hands the answer so far to a stream and lets libmicrohttpd send it: from
+ * here the request is libmicrohttpd's, which may free it when the client
+ * goes, so the worker keeps what it needs (the models) and forgets r. */
+static int start_streaming(answer_sink *k)
+{
+    req *r = k->r;
+    k->s = gr_http_stream_new(r->conn);
+    if (!k->s || gr_http_stream_write(k->s, k->buf, k->len)) {
+        gr_http_stream_release(k->s);
+        k->s = NULL;
+        return 0;
+    }
+    free(k->buf);
+    k->buf = NULL;
+    k->set = gr_modelset_retain(r->set);
+    gr_http_stream_retain(k->s); /* the request's reference */
+    r->stream = k->s;
+    r->status = 200;
+    r->ctype = "application/json";
+    atomic_store(&r->job, JOB_STREAMING);
+    MHD_resume_connection(r->conn);
+    k->r = NULL;
+    return 1;
+}
+
+static int sink_write(void *arg, const char *bytes, size_t n)
+{
+    answer_sink *k = arg;
+    if (k->s)
+        return gr_http_stream_write(k->s, bytes, n);
+    if (k->len + n > k->cap) {
+        size_t cap = k->cap ? k->cap : 4096;
+        while (cap < k->len + n)
+            cap *= 2;
+        char *more = realloc(k->buf, cap);
+        if (!more)
+            return 1;
+        k->buf = more;
+        k->cap = cap;
+    }
+    memcpy(k->buf + k->len, bytes, n);
+    k->len += n;
+    return k->len > SMALL_ANSWER && !start_streaming(k);
+}
+
 /* The pipeline's part of both predict routes. What the request's samples
  * decide before a byte is written (a 422 when none can be scored) is an
- * ordinary answer; otherwise the answer is a 200 whose body the worker
- * writes as it computes (http_stream.c), and 1 is returned: the request
- * then belongs to libmicrohttpd, which may free it when the client goes,
- * so the worker must not touch it again. */
+ * ordinary answer, and so is a small 200. A large 200 is streamed as the
+ * worker computes it (http_stream.c), and 1 is returned: the request then
+ * belongs to libmicrohttpd and the worker must not touch it again. */
 static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
 {
     gr_error err;
     gr_api_job job;
     gr_api_writer w;
+    answer_sink k = { .r = r };
     gr_api_job_init(&job, r->model, json, vcf, &r->given);
     job.stop = stop_asked;
     job.stop_arg = r->h;
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
-    gr_http_stream *s = extra ? gr_http_stream_new(r->conn) : NULL;
-    gr_status st = s ? gr_api_write_begin(&w, &job, 0, gr_http_stream_write, s, &err)
-                     : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    if (st || aborted(r)) {
-        if (st && !atomic_load(&r->h->abort_work))
-            gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
-        gr_http_stream_release(s);
-        json_decref(extra);
-        return 0;
-    }
-    /* what the worker needs past the resume is its own: the models */
-    gr_modelset *set = gr_modelset_retain(r->set);
-    gr_http_stream_retain(s); /* the request's reference */
-    r->stream = s;
-    r->status = 200;
-    r->ctype = "application/json";
-    atomic_store(&r->job, JOB_STREAMING);
-    MHD_resume_connection(r->conn);
-    r = NULL;
-    st = gr_api_write_samples(&w, &err);
+    gr_status st = extra ? gr_api_write_begin(&w, &job, 0, sink_write, &k, &err)
+                         : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!st)
+        st = gr_api_write_samples(&w, &err);
     if (!st)
         st = gr_api_write_end(&w, extra, &err);
-    gr_http_stream_finish(s, st != GR_OK, st ? 0 : gr_api_job_samples(&job));
-    gr_http_stream_release(s);
-    gr_modelset_release(set);
     json_decref(extra);
-    return 1;
+    if (k.s) { /* streamed: r is not ours any more */
+        gr_http_stream_finish(k.s, st != GR_OK, st ? 0 : gr_api_job_samples(&job));
+        gr_http_stream_release(k.s);
+        gr_modelset_release(k.set);
+        return 1;
+    }
+    if (aborted(r)) { /* stopped, or done just as the deadline passed */
+        free(k.buf);
+        return 0;
+    }
+    if (st == GR_EIO) /* the buffer's memory, not the client */
+        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (st) {
+        free(k.buf);
+        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
+        return 0;
+    }
+    r->samples_done = gr_api_job_samples(&job);
+    gr_http_set_answer(r, 200, "application/json", k.buf, k.len);
+    return 0;
 }
 
 static void run_predict(void *arg)

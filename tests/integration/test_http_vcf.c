@@ -1412,6 +1412,14 @@ Test(http_vcf, large_answers_stream_in_bounded_memory)
     cr_assert_lt(now_ms() - t0, 5000);
     http_free(r);
     cr_assert(daemon_wait_log(d, "\"status\":499", 1, 5000), "the cut answer is logged as 499");
+    /* a small answer is sent whole, with its length */
+    buf_t small = make_vcf(&(vcf_opts){ 0 });
+    r = post(d, PREDICT, "text/vcf", &small);
+    expect_status(r, 200);
+    cr_assert_not_null(http_header(r, "Content-Length"), "%s", http_describe(r));
+    cr_assert_null(http_header(r, "Transfer-Encoding"));
+    http_free(r);
+    free(small.p);
     finish(d);
     free(vcf.p);
     models_dir_free(models);
