@@ -93,12 +93,14 @@ void gr_api_request_clear(gr_api_request *r)
     json_decref(r->ids);
     json_decref(r->warnings);
     free(r->x);
+    free(r->match);
+    free(r->keyed);
     memset(r, 0, sizeof *r);
 }
 
 static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, double *x,
                                      uint32_t *seen, const char **seen_key, json_t *warnings,
-                                     gr_error *err)
+                                     gr_match_counts *mc, gr_error *err)
 {
     char field[GR_API_MAX_ID_LEN + 64];
     size_t nf = gr_model_get_info(m)->n_features;
@@ -174,6 +176,7 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
         seen_key[idx] = key;
         double d;
         char why[400];
+        uint8_t flags = gk.spelled ? gk.flags : 0, letters = 0;
         if (json_is_null(v))
             d = NAN;
         else if (json_is_number(v)) {
@@ -185,10 +188,17 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
             return gr_error_set(err, GR_EINPUT, NULL, 0, field,
                                 "expected a dosage from 0 to 2, a call such as \"0/1\", allele "
                                 "letters such as \"A/G\", or null");
-        } else if (!gr_genotype_string(m, &gk, json_string_value(v), &d, why, sizeof why)) {
+        } else if (!gr_genotype_string(m, &gk, json_string_value(v), &d, &letters, why,
+                                       sizeof why)) {
             return gr_error_set(err, GR_EINPUT, NULL, 0, field, "%s", why);
         }
         x[idx] = d;
+        /* how the key (or its letters) matched, counted as a VCF's records */
+        flags |= letters;
+        mc->matched++;
+        mc->flipped += !!(flags & GR_MATCH_FLIPPED);
+        mc->swapped += !!(flags & GR_MATCH_SWAPPED);
+        mc->ambiguous += gr_feature_ambiguous(gr_model_feature(m, (size_t)idx));
     }
     if (unknown) {
         char w[400];
@@ -252,9 +262,12 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
     out->ids = json_array();
     out->warnings = json_array();
     out->x = malloc(ns * (nf ? nf : 1) * sizeof *out->x);
+    out->match = calloc(ns, sizeof *out->match);
+    out->keyed = calloc(ns, 1);
     seen = calloc(nf ? nf : 1, sizeof *seen);
     seen_key = calloc(nf ? nf : 1, sizeof *seen_key);
-    if (!out->ids || !out->warnings || !out->x || !seen || !seen_key) {
+    if (!out->ids || !out->warnings || !out->x || !out->match || !out->keyed || !seen ||
+        !seen_key) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
@@ -287,9 +300,10 @@ gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_lim
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }
-        if ((st =
-                 parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings, err)))
+        if ((st = parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings,
+                                      &out->match[i], err)))
             goto fail;
+        out->keyed[i] = json_object_get(s, "genotypes") != NULL;
     }
 
 fail:

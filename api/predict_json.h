@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "core/match.h"
 #include "core/model.h"
 
 #define GR_API_DEFAULT_TOP_K 10
@@ -20,11 +21,13 @@ typedef struct {
 
 typedef struct {
     size_t n_samples, n_features;
-    json_t *ids;      /* array: each sample's id string, or null (owned) */
-    double *x;        /* n_samples x n_features dosages, NaN = missing (owned) */
-    int explain;      /* default 1 */
-    long top_k;       /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
-    json_t *warnings; /* array of strings (owned) */
+    json_t *ids;            /* array: each sample's id string, or null (owned) */
+    double *x;              /* n_samples x n_features dosages, NaN = missing (owned) */
+    int explain;            /* default 1 */
+    long top_k;             /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
+    json_t *warnings;       /* array of strings (owned) */
+    gr_match_counts *match; /* per sample: how its genotype keys matched (owned) */
+    uint8_t *keyed;         /* per sample: 1 when it gave "genotypes" (owned) */
 } gr_api_request;
 
 /* Parses body (borrowed) for model m into out, which the caller clears with

@@ -224,16 +224,21 @@ static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const 
     return ex;
 }
 
-/* {"expected", "observed", "imputed", "missing"} plus, for a VCF, how the
- * model's variants were matched; NULL when out of memory. */
-static json_t *coverage(const gr_api_job *job, const gr_prediction *p)
+/* {"expected", "observed", "imputed", "missing"} plus how the model's
+ * variants were matched: by the file's records for a VCF, by sample i's
+ * genotype keys for JSON (not for a dense "dosages" array, which names no
+ * variant). NULL when out of memory. */
+static json_t *coverage(const gr_api_job *job, size_t i, const gr_prediction *p)
 {
     json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected, "observed",
                           (json_int_t)p->n_observed, "imputed", (json_int_t)p->n_imputed, "missing",
                           (json_int_t)p->n_missing);
-    if (!c || !job->vcf)
+    const gr_match_counts *mt = job->vcf ? &job->vcf->match
+                                : job->json && job->json->keyed && job->json->keyed[i]
+                                    ? &job->json->match[i]
+                                    : NULL;
+    if (!c || !mt)
         return c;
-    const gr_vcf_match *mt = &job->vcf->match;
     json_t *more =
         json_pack("{s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)mt->matched, "flipped",
                   (json_int_t)mt->flipped, "swapped", (json_int_t)mt->swapped, "ambiguous",
@@ -282,7 +287,7 @@ static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction
     json_t *r = json_object();
     int bad = json_object_set_new(r, "sample", sample_label(job, i));
     bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
-    bad |= json_object_set_new(r, "coverage", coverage(job, p));
+    bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
     bad |= json_object_set_new(
         r, "error",
         gr_problem_object(k->status, k->slug, k->title, detail, "coverage", NULL, NULL));
@@ -302,7 +307,7 @@ static json_t *scored_result(const gr_api_job *job, size_t i, const gr_predictio
     bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
     bad |= json_object_set_new(r, "score", json_real(p->score));
     bad |= json_object_set_new(r, "margin", json_real(p->margin));
-    bad |= json_object_set_new(r, "coverage", coverage(job, p));
+    bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
     if (low)
         bad |= json_object_set_new(r, "low_coverage", json_true());
     if (job->set.explain && !bad)

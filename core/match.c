@@ -267,12 +267,18 @@ static int count_letters(const gr_feature *f, char **parts, int n, uint8_t *flag
     return -1;
 }
 
-int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double *dosage, char *why,
-                       size_t why_size)
+int gr_feature_ambiguous(const gr_feature *f)
+{
+    return is_base(f->alt) && is_base(f->ref) && complement(f->ref[0]) == (f->alt[0] & ~32);
+}
+
+int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double *dosage,
+                       uint8_t *flags, char *why, size_t why_size)
 {
     const gr_feature *f = &m->features[k->feature];
     int chr_x = !strcmp(f->chrom, "X");
     char buf[64], *parts[MAX_CALL];
+    *flags = 0;
     int n = split_call(s, buf, sizeof buf, parts);
     if (n && (!strcmp(s, "--") || !strcmp(parts[0], ".") || (n == 2 && !strcmp(parts[1], ".")))) {
         *dosage = NAN; /* one missing allele makes the call missing, as in a VCF */
@@ -309,8 +315,7 @@ int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double
     for (int i = 0; i < n; i++)
         if (!is_bases(parts[i], strlen(parts[i])))
             n = 0;
-    uint8_t flags;
-    int count = n ? count_letters(f, parts, n, &flags) : -1;
+    int count = n ? count_letters(f, parts, n, flags) : -1;
     if (count < 0) {
         snprintf(why, why_size,
                  n ? "the alleles are not this variant's (%.40s/%.40s, on either strand)"

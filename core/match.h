@@ -27,6 +27,17 @@ enum {
  * A/T or C/G. Case is ignored. */
 int gr_match_alleles(const gr_feature *f, const char *const *al, int n, uint8_t *flags);
 
+/* How a sample's (or a file's) variants were found: matched, and of those
+ * how many on the other strand, with the counted allele as REF, strand-
+ * ambiguous (A/T, C/G) or in a multi-allelic record. */
+typedef struct {
+    size_t matched, flipped, swapped, ambiguous, multiallelic;
+} gr_match_counts;
+
+/* 1 for an SNV whose two alleles are each other's complement (A/T, C/G):
+ * the same on both strands, so never flipped, and read on the model's. */
+int gr_feature_ambiguous(const gr_feature *f);
+
 /* A JSON genotype key resolved for a model (docs/predict-json.md). */
 typedef struct {
     long feature;  /* its index; -1 when no feature, -2 when several */
@@ -49,9 +60,10 @@ double gr_key_dosage(const gr_key *k, double d);
  * that spells REF and ALT, or of a model whose features' ref and alt are the
  * genome's (gr_model_info.alleles_are_ref_alt); allele letters ("A/G",
  * "G|G", "AG", "G"), matched with the VCF rules; or a missing call (".",
- * "./.", "--"), NaN. A haploid call on chrX counts double. Returns 1, or 0
- * with the reason in why (never quoting the string). */
-int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double *dosage, char *why,
-                       size_t why_size);
+ * "./.", "--"), NaN. A haploid call on chrX counts double. *flags gets
+ * GR_MATCH_FLIPPED when letters matched on the other strand. Returns 1, or
+ * 0 with the reason in why (never quoting the string). */
+int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double *dosage,
+                       uint8_t *flags, char *why, size_t why_size);
 
 #endif

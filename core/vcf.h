@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "match.h"
 #include "model.h"
 
 typedef enum { GR_ABSENT_MISSING, GR_ABSENT_REF } gr_absent;
@@ -33,13 +34,9 @@ typedef struct {
 } gr_vcf_options;
 
 /* How the model's variants were found in the file, the same for every
- * sample: matched by a record (the rest had none), and of those how many
- * needed a strand flip, an allele swap, were strand-ambiguous or sat in a
- * multi-allelic record. Per-sample counts (observed, imputed, missing)
+ * sample (gr_match_counts). Per-sample counts (observed, imputed, missing)
  * follow from the dosages and the impute rule, in the predict pipeline. */
-typedef struct {
-    size_t matched, flipped, swapped, ambiguous, multiallelic;
-} gr_vcf_match;
+typedef gr_match_counts gr_vcf_match;
 
 /* Dosages are kept in steps of 1/16384 (as plink2 does) in 16 bits. */
 #define GR_VCF_DOSAGE_SCALE 16384.0

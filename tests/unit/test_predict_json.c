@@ -429,6 +429,17 @@ Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
     gr_api_job_init(&job, pm, NULL, vr, NULL);
     json_t *from_vcf = NULL;
     cr_assert_eq(gr_api_predict_all(&job, &from_vcf, &err), GR_OK, "%s", err.text);
+    /* and the keys' matching is counted as the records' was */
+    static const char *const counts[] = { "matched", "flipped", "swapped", "ambiguous" };
+    for (size_t c = 0; c < 4; c++) {
+        char jp[60], vp[60];
+        snprintf(jp, sizeof jp, "results.0.coverage.%s", counts[c]);
+        snprintf(vp, sizeof vp, "results.0.coverage.%s", counts[c]);
+        cr_assert_eq(json_integer_value(at(from_json, jp)), json_integer_value(at(from_vcf, vp)),
+                     "%s: JSON %lld, VCF %lld", counts[c],
+                     (long long)json_integer_value(at(from_json, jp)),
+                     (long long)json_integer_value(at(from_vcf, vp)));
+    }
     for (int smp = 0; smp < 2; smp++) {
         char at_path[40];
         snprintf(at_path, sizeof at_path, "results.%d.margin", smp);
