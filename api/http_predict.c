@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api/buffer.h"
 #include "api/http_internal.h"
 #include "api/predict_json.h"
 #include "api/predict_run.h"
@@ -43,9 +44,8 @@ static int stop_asked(void *arg)
 /* Where the pipeline writes a 200's body: a buffer while it is small, the
  * connection once it is not. */
 typedef struct {
-    req *r;    /* until the answer streams; then NULL (libmicrohttpd's) */
-    char *buf; /* the small answer so far */
-    size_t len, cap;
+    req *r;            /* until the answer streams; then NULL (libmicrohttpd's) */
+    gr_buf small;      /* the answer so far, while it is small */
     gr_http_stream *s; /* once streaming */
     gr_modelset *set;  /* the worker's reference to the models, once streaming */
 } answer_sink;
@@ -57,13 +57,13 @@ static int start_streaming(answer_sink *k)
 {
     req *r = k->r;
     k->s = gr_http_stream_new(r->conn);
-    if (!k->s || gr_http_stream_write(k->s, k->buf, k->len)) {
+    if (!k->s || gr_http_stream_write(k->s, k->small.s, k->small.len)) {
         gr_http_stream_release(k->s);
         k->s = NULL;
         return 0;
     }
-    free(k->buf);
-    k->buf = NULL;
+    free(k->small.s);
+    k->small = (gr_buf){ 0 };
     k->set = gr_modelset_retain(r->set);
     gr_http_stream_retain(k->s); /* the request's reference */
     r->stream = k->s;
@@ -80,19 +80,9 @@ static int sink_write(void *arg, const char *bytes, size_t n)
     answer_sink *k = arg;
     if (k->s)
         return gr_http_stream_write(k->s, bytes, n);
-    if (k->len + n > k->cap) {
-        size_t cap = k->cap ? k->cap : 4096;
-        while (cap < k->len + n)
-            cap *= 2;
-        char *more = realloc(k->buf, cap);
-        if (!more)
-            return 1;
-        k->buf = more;
-        k->cap = cap;
-    }
-    memcpy(k->buf + k->len, bytes, n);
-    k->len += n;
-    return k->len > SMALL_ANSWER && !start_streaming(k);
+    if (!gr_buf_append(&k->small, bytes, n, 0))
+        return 1;
+    return k->small.len > SMALL_ANSWER && !start_streaming(k);
 }
 
 /* The pipeline's part of both predict routes. What the request's samples
@@ -124,18 +114,18 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         return 1;
     }
     if (aborted(r)) { /* stopped, or done just as the deadline passed */
-        free(k.buf);
+        free(k.small.s);
         return 0;
     }
     if (st == GR_EIO) /* the buffer's memory, not the client */
         st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     if (st) {
-        free(k.buf);
+        free(k.small.s);
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         return 0;
     }
     r->samples_done = gr_api_job_samples(&job);
-    gr_http_set_answer(r, 200, "application/json", k.buf, k.len);
+    gr_http_set_answer(r, 200, "application/json", k.small.s, k.small.len);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/buffer.h"
 #include "api/http_internal.h"
 
 /* The worker waits while this much is unsent; libmicrohttpd asks for
@@ -99,18 +100,12 @@ int gr_http_stream_write(void *arg, const char *bytes, size_t n)
         s->len -= s->head;
         s->head = 0;
     }
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : STREAM_BLOCK;
-        while (cap < s->len + n)
-            cap *= 2;
-        char *more = realloc(s->buf, cap);
-        if (!more)
-            goto out;
-        s->buf = more;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, bytes, n);
-    s->len += n;
+    gr_buf b = { s->buf, s->len, s->cap };
+    if (!gr_buf_append(&b, bytes, n, STREAM_BLOCK))
+        goto out;
+    s->buf = b.s;
+    s->len = b.len;
+    s->cap = b.cap;
     wake_reader(s);
     ok = 1;
 out:

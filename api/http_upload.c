@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/buffer.h"
 #include "api/http_internal.h"
 
 static int spool_write(req *r, const char *data, size_t n)
@@ -110,17 +111,11 @@ enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n)
         r->body = NULL;
         return MHD_YES;
     }
-    if (r->body_len + n + 1 > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (!b)
-            return MHD_NO;
-        r->body = b;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, upload_data, n);
-    r->body_len += n;
+    gr_buf b = { r->body, r->body_len, r->body_cap };
+    if (!gr_buf_append(&b, upload_data, n, 0))
+        return MHD_NO;
+    r->body = b.s;
+    r->body_len = b.len;
+    r->body_cap = b.cap;
     return MHD_YES;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/buffer.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
@@ -576,34 +577,15 @@ gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
 }
 
 /* A growing buffer as the writer's destination. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} buffer;
-
 static int to_buffer(void *arg, const char *bytes, size_t n)
 {
-    buffer *b = arg;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *more = realloc(b->s, cap);
-        if (!more)
-            return 1;
-        b->s = more;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, bytes, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
+    return !gr_buf_append(arg, bytes, n, 0);
 }
 
 gr_status gr_api_predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
                               gr_error *err)
 {
-    buffer b = { 0 };
+    gr_buf b = { 0 };
     *text = NULL;
     gr_status st = gr_api_predict_write(job, 0, extra, to_buffer, &b, err);
     if (st == GR_EIO && !(job->stop && job->stop(job->stop_arg)))

@@ -1,0 +1,25 @@
+/* buffer.c - see buffer.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/buffer.h"
+
+int gr_buf_append(gr_buf *b, const void *bytes, size_t n, size_t first)
+{
+    if (n > (size_t)-1 / 2 - b->len - 1)
+        return 0;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : first ? first : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *more = realloc(b->s, cap);
+        if (!more)
+            return 0;
+        b->s = more;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, bytes, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 1;
+}

@@ -1,0 +1,17 @@
+/* buffer.h - a growing byte buffer, the one way api/ gathers bytes: a
+ * predict body as it arrives, an answer as the pipeline writes it. */
+#ifndef GR_API_BUFFER_H
+#define GR_API_BUFFER_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *s; /* owned; NUL-terminated after each append (s[len] is 0) */
+    size_t len, cap;
+} gr_buf;
+
+/* Appends n bytes (doubling the room, from at least `first` bytes).
+ * Returns 1, or 0 when out of memory (nothing appended, b unchanged). */
+int gr_buf_append(gr_buf *b, const void *bytes, size_t n, size_t first);
+
+#endif
