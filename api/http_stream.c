@@ -106,7 +106,8 @@ int gr_http_stream_write(void *arg, const char *bytes, size_t n)
     s->buf = b.s;
     s->len = b.len;
     s->cap = b.cap;
-    wake_reader(s);
+    if (s->len - s->head >= STREAM_BLOCK) /* a block's worth: not a wake-up per result */
+        wake_reader(s);
     ok = 1;
 out:
     pthread_mutex_unlock(&s->mu);
