@@ -339,8 +339,6 @@ static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_
     if (low && !job->set.allow_low_coverage) {
         char detail[600];
         coverage_detail(job, i, &p, detail, sizeof detail);
-        if (gr_api_job_samples(job) == 1)
-            return gr_error_set(err, GR_ECOVERAGE, NULL, 0, "coverage", "%s", detail);
         *result = error_result(job, i, &p, detail);
     } else {
         *result = scored_result(job, i, &p, x, sc, low);
@@ -582,7 +580,9 @@ static int to_buffer(void *arg, const char *bytes, size_t n)
     return !gr_buf_append(arg, bytes, n, 0);
 }
 
-gr_status gr_api_predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
+/* gr_api_predict_write into memory: *text new and NUL-terminated; GR_EIO
+ * when stop asked to stop. */
+static gr_status predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
                               gr_error *err)
 {
     gr_buf b = { 0 };
@@ -604,7 +604,7 @@ gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
     char *text = NULL;
     size_t len = 0;
     *doc = NULL;
-    gr_status st = gr_api_predict_text(job, NULL, &text, &len, err);
+    gr_status st = predict_text(job, NULL, &text, &len, err);
     if (st == GR_EIO)
         return GR_OK; /* stopped: no document */
     if (st)

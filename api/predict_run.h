@@ -56,9 +56,10 @@ size_t gr_api_job_samples(const gr_api_job *job);
  * results has gr_api_job_samples slots, NULL on entry).
  * Threads may each run a range over one job with their own first.
  * A sample below the model's min_coverage (and allow_low_coverage not set)
- * gets a result holding an "error" problem object and no score, when the
- * job has several samples; when it has one, the request fails with
- * GR_ECOVERAGE. When stop says so, the samples not yet done stay NULL and
+ * gets a result holding an "error" problem object and no score; whether the
+ * request may be answered at all (its one sample, or every sample, below
+ * it) is gr_api_write_begin's decision, made first. When stop says so, the
+ * samples not yet done stay NULL and
  * GR_OK is returned. Other errors name the sample in err->field. */
 gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
                                gr_error *err);
@@ -99,14 +100,9 @@ gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err);
 gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
                                gr_api_write_fn write, void *arg, gr_error *err);
 
-/* gr_api_predict_write into memory, compact: on success *text is new (NUL
- * terminated, *len bytes); GR_EIO when stop asked to stop. */
-gr_status gr_api_predict_text(const gr_api_job *job, json_t *extra, char **text, size_t *len,
-                              gr_error *err);
-
-/* gr_api_predict_text parsed back into a document, for the tests, the
- * fault sweep and the fuzzers. On success *doc is new, or NULL when stop
- * asked to stop. */
+/* gr_api_predict_write into memory, compact, parsed back into a document,
+ * for the tests, the fault sweep and the fuzzers. On success *doc is new,
+ * or NULL when stop asked to stop. */
 gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err);
 
 /* Parses a query parameter or CLI flag value into a gr_api_settings field:
