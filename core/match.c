@@ -168,7 +168,12 @@ void gr_model_match_key(const gr_model *m, const char *key, gr_key *out)
          (cref[0] && (try_locus(m, chrom, pos, cref, calt, al, &k) ||
                       try_locus(m, chrom, pos, calt, cref, al, &k))) ||
          try_locus(m, chrom, pos, "", alt, al, &k) || try_locus(m, chrom, pos, "", ref, al, &k))) {
-        *out = k;
+        /* a key that is a feature's own id names that feature, even when
+         * it reads as the locus of another (found by fuzzing: id
+         * "1:123:G:A" on a feature whose alleles are G/ACGTA) */
+        if (out->feature < 0 || k.feature == out->feature ||
+            strcmp(gr_model_feature(m, (size_t)out->feature)->id, key))
+            *out = k;
         return;
     }
     if (out->feature == -1) { /* the key in any case, as features are stored */

@@ -62,7 +62,44 @@ typedef struct {
     kstring_t *line;
     const char *label;
     uint64_t max_format; /* bytes a record's FORMAT values may take parsed */
+    size_t undeclared, undeclared_bytes; /* names htslib added to the header */
 } sink_state;
+
+/* Names of the input are quoted in an error only when they are short
+ * printable ASCII: whatever else is in them stays out of responses and logs. */
+static const char *quotable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~' || s[i] == '\\' || s[i] == '\'')
+            return NULL;
+    return n && n <= 40 ? s : NULL;
+}
+
+/* Refuses line s when parsing it would add names to the header beyond the
+ * upload's allowance (see gr_vcf_undeclared). */
+static gr_status check_undeclared(sink_state *ss, const char *s, size_t len, size_t record,
+                                  gr_error *err)
+{
+    gr_vcf_undeclared u;
+    gr_vcf_count_undeclared(ss->hdr, s, len, &u);
+    if (!u.count)
+        return GR_OK;
+    if (ss->undeclared + u.count > GR_VCF_MAX_UNDECLARED ||
+        ss->undeclared_bytes + u.bytes > GR_VCF_MAX_UNDECLARED_BYTES) {
+        const char *q = quotable(u.first, u.first_len);
+        return gr_error_set(err, GR_EINPUT, ss->label, 0, NULL,
+                            "record %zu uses %s%s%s%.*s%s, which the header does not declare: "
+                            "this VCF uses more undeclared contigs, FILTERs, INFO and FORMAT "
+                            "keys than the %d (of %d bytes together) allowed; declare them in "
+                            "the header",
+                            record, q ? "the " : "an undeclared ", gr_vcf_kind_name(u.first_kind),
+                            q ? " '" : "", q ? (int)u.first_len : 0, q ? q : "", q ? "'" : "",
+                            GR_VCF_MAX_UNDECLARED, GR_VCF_MAX_UNDECLARED_BYTES);
+    }
+    ss->undeclared += u.count;
+    ss->undeclared_bytes += u.bytes;
+    return GR_OK;
+}
 
 /* Worker threads: only reads c (line_wanted with add = 0 never writes). */
 static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
@@ -99,6 +136,9 @@ static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, 
                             " samples (its widest values times the samples), over the %" PRIu64
                             "-MiB limit (4 times the line limit)",
                             record, need >> 20, n_samples, ss->max_format >> 20);
+    gr_status st = wanted < 0 ? GR_OK : check_undeclared(ss, s, len, record, err);
+    if (st)
+        return st;
     /* htslib parses a line cut short after POS or ID without complaint, as a
      * record with no alleles: that is not a record either */
     if (wanted < 0 || kputsn(s, len, ss->line) < 0 || vcf_parse(ss->line, ss->hdr, ss->rec) < 0 ||
@@ -354,7 +394,7 @@ static gr_status read_body(reader *rd, gr_error *err)
     if (hts_get_format(rd->fp)->format != vcf)
         return read_bcf_body(rd, err);
     sink_state ss = {
-        &rd->c, rd->hdr, rd->rec, rd->r, &rd->line, rd->label, (uint64_t)rd->max_line * 4
+        &rd->c, rd->hdr, rd->rec, rd->r, &rd->line, rd->label, (uint64_t)rd->max_line * 4, 0, 0
     };
     gr_body_reader body = {
         rd->label, rd->c.opt->threads, rd->max_line, body_filter, body_sink, &ss

@@ -26,8 +26,10 @@ typedef struct {
     int threads;        /* workers that inflate and scan text VCF (vcf_body.c), 0 to
                                   * do it all on the caller; BCF is read on the caller */
     size_t max_line;    /* longest record accepted, bytes; 0 = 64 MiB */
-    size_t max_header;  /* largest header accepted, bytes; 0 = no limit (then
-                                  * the input need not be seekable) */
+    size_t max_header;  /* largest header accepted, bytes; 0 = no limit and no
+                                  * look at the header before htslib's (then the input
+                                  * need not be seekable): its IDX attributes and names
+                                  * built to collide in htslib's hash tables go unchecked */
     size_t max_samples; /* most samples read (those selected, else the file's);
                                   * 0 = no limit. Checked after the header, before any
                                   * memory is sized by the sample count. */

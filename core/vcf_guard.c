@@ -48,6 +48,231 @@ static void idx_step(idx_scan *s, unsigned char ch)
         s->at = up == 'I';
 }
 
+/* ---- names built to collide in htslib's hash tables ----
+ *
+ * htslib keeps the header's names in khash tables under the X31 string hash,
+ * unseeded, so names can be made to share a hash ("Aa" and "BB" do): 40k
+ * such sample names took 5.5 s to read, 40k such contig IDs 12.6 s, 3x the
+ * names 10x the time. The header scan computes each name's hash as htslib
+ * will and replays the insertions into a table of hashes that grows and
+ * probes as khash does, counting the probes; a header that would take more
+ * than a linear budget of them is refused before htslib reads it. */
+
+enum { DICT_ID, DICT_CTG, DICT_SAMPLE, N_DICTS, DICT_NONE = N_DICTS };
+static const char *const dict_name[N_DICTS] = { "INFO, FILTER and FORMAT", "contig", "sample" };
+#define PROBES_PER_NAME 128 /* ordinary names take 17-23 */
+#define PROBES_FREE ((uint64_t)1 << 20)
+#define PROBES_ONE_NAME 4096 /* a lookup of one name; ordinary names, under 200 */
+
+typedef struct {
+    uint32_t *hash;
+    uint8_t *used;
+    uint32_t n_buckets, size, upper;
+} khsim;
+
+/* One probe sequence of khash (quadratic, over a power-of-two table) from
+ * h to a free bucket; returns the bucket, or -1 when it took over `max`
+ * probes, which are added to *probes. */
+static int64_t khsim_find(const khsim *t, uint32_t h, uint64_t *probes, uint64_t max)
+{
+    uint32_t mask = t->n_buckets - 1, i = h & mask, step = 0;
+    uint64_t n = 1;
+    while (t->used[i]) {
+        i = (i + (++step)) & mask;
+        if (++n > max) {
+            *probes += n;
+            return -1;
+        }
+    }
+    *probes += n;
+    return i;
+}
+
+/* Grows t to n buckets as kh_resize does, re-placing every hash. 0 on
+ * success, -1 out of memory, 1 over the probe limit. */
+static int khsim_resize(khsim *t, uint32_t n, uint64_t *probes)
+{
+    khsim g = { calloc(n, sizeof *g.hash), calloc(n, 1), n, t->size,
+                (uint32_t)(n * 0.77 + 0.5) };
+    int rc = g.hash && g.used ? 0 : -1;
+    for (uint32_t i = 0; !rc && i < t->n_buckets; i++) {
+        if (!t->used[i])
+            continue;
+        int64_t at = khsim_find(&g, t->hash[i], probes, PROBES_ONE_NAME);
+        if (at < 0)
+            rc = 1;
+        else
+            g.hash[at] = t->hash[i], g.used[at] = 1;
+    }
+    free(rc ? g.hash : t->hash);
+    free(rc ? g.used : t->used);
+    if (!rc)
+        *t = g;
+    return rc;
+}
+
+/* Inserts h as kh_put would. 0, -1 out of memory, 1 over the probe limit. */
+static int khsim_put(khsim *t, uint32_t h, uint64_t *probes)
+{
+    if (t->size >= t->upper) {
+        uint32_t n = t->n_buckets ? t->n_buckets * 2 : 4;
+        if (n < t->n_buckets)
+            return 1; /* 2^31 buckets: no header is that large */
+        int rc = khsim_resize(t, n, probes);
+        if (rc)
+            return rc;
+    }
+    int64_t at = khsim_find(t, h, probes, PROBES_ONE_NAME);
+    if (at < 0)
+        return 1;
+    t->hash[at] = h;
+    t->used[at] = 1;
+    t->size++;
+    return 0;
+}
+
+/* Reads header text a byte at a time and finds its names: the ID of each
+ * "##key=<...>" line and the sample columns of the #CHROM line. */
+typedef struct {
+    enum {
+        N_LINE_START,
+        N_HASH1,    /* after '#' */
+        N_KEY,      /* after "##" */
+        N_OPEN,     /* after "##key=": '<' or a plain value */
+        N_ATTR,     /* an attribute's key */
+        N_VALUE,    /* its value, unquoted */
+        N_QUOTED,   /* its value, in quotes */
+        N_ESCAPED,  /* after a backslash in quotes */
+        N_COLUMNS,  /* the #CHROM line */
+        N_SKIP      /* to the end of the line */
+    } at;
+    char key[8]; /* the line's key (first 7 bytes) or attribute's */
+    size_t key_len;
+    int dict;       /* the line's dictionary */
+    int is_id;      /* the value being read is an ID */
+    size_t column;  /* in the #CHROM line */
+    uint32_t h;     /* X31 of the name being read */
+    int in_name;
+    khsim t[N_DICTS];
+    uint64_t probes, names;
+    int over; /* -1 out of memory, 1 over the budget: at dict */
+    int over_dict;
+} names_scan;
+
+/* kh_str_hash_func of htslib's khash.h, a byte at a time: h = h * 31 + c,
+ * c a (signed) char. */
+static uint32_t x31(uint32_t h, unsigned char c)
+{
+    return (h << 5) - h + (uint32_t)(int32_t)(signed char)c;
+}
+
+static void name_end(names_scan *n)
+{
+    if (!n->in_name || n->over)
+        return;
+    n->in_name = 0;
+    n->names++;
+    int rc = khsim_put(&n->t[n->dict], n->h, &n->probes);
+    if (!rc && n->probes > PROBES_FREE + PROBES_PER_NAME * n->names)
+        rc = 1;
+    if (rc)
+        n->over = rc, n->over_dict = n->dict;
+}
+
+static void name_byte(names_scan *n, unsigned char c)
+{
+    n->h = n->in_name ? x31(n->h, c) : c;
+    n->in_name = 1;
+}
+
+static int line_dict(const names_scan *n)
+{
+    static const char *const keys[] = { "INFO", "FILTER", "FORMAT", "contig" };
+    for (int i = 0; i < 4; i++)
+        if (n->key_len == strlen(keys[i]) && !memcmp(n->key, keys[i], n->key_len))
+            return i < 3 ? DICT_ID : DICT_CTG;
+    return DICT_NONE; /* other lines' IDs are kept in no hash table */
+}
+
+static void names_step(names_scan *n, unsigned char c)
+{
+    if (c == '\n' || (c == '\r' && n->at != N_QUOTED && n->at != N_ESCAPED)) {
+        name_end(n);
+        n->at = N_LINE_START;
+        return;
+    }
+    switch (n->at) {
+    case N_LINE_START: n->at = c == '#' ? N_HASH1 : N_SKIP; break;
+    case N_HASH1:
+        n->at = c == '#' ? N_KEY : N_COLUMNS;
+        n->key_len = 0, n->column = 0;
+        break;
+    case N_KEY:
+        if (c == '=') {
+            n->dict = line_dict(n);
+            n->at = n->dict == DICT_NONE ? N_SKIP : N_OPEN;
+        } else if (n->key_len < sizeof n->key) {
+            n->key[n->key_len++] = (char)c;
+        }
+        break;
+    case N_OPEN:
+        n->at = c == '<' ? N_ATTR : N_SKIP;
+        n->key_len = 0;
+        break;
+    case N_ATTR:
+        if (c == '=') {
+            n->is_id = n->key_len == 2 && !memcmp(n->key, "ID", 2);
+            n->at = N_VALUE;
+            n->in_name = 0;
+        } else if (c == '>') {
+            n->at = N_SKIP;
+        } else if (c != ' ' && n->key_len < sizeof n->key) {
+            n->key[n->key_len++] = (char)c;
+        }
+        break;
+    case N_VALUE:
+    case N_QUOTED:
+    case N_ESCAPED:
+        if (n->at == N_VALUE && (c == ',' || c == '>')) {
+            if (n->is_id)
+                name_end(n);
+            n->is_id = 0, n->key_len = 0;
+            n->at = c == ',' ? N_ATTR : N_SKIP;
+            break;
+        }
+        if (n->at == N_VALUE && c == '"')
+            n->at = N_QUOTED;
+        else if (n->at == N_QUOTED && c == '"')
+            n->at = N_VALUE;
+        else if (n->at == N_QUOTED && c == '\\')
+            n->at = N_ESCAPED;
+        else if (n->at == N_ESCAPED)
+            n->at = N_QUOTED;
+        if (n->is_id) /* the quotes too: an ID is hashed as written either way */
+            name_byte(n, c);
+        break;
+    case N_COLUMNS:
+        if (c == '\t') {
+            if (n->column >= 9)
+                name_end(n);
+            n->column++;
+            n->dict = DICT_SAMPLE;
+        } else if (n->column >= 9) {
+            name_byte(n, c);
+        }
+        break;
+    case N_SKIP: break;
+    }
+}
+
+static void names_free(names_scan *n)
+{
+    for (int i = 0; i < N_DICTS; i++) {
+        free(n->t[i].hash);
+        free(n->t[i].used);
+    }
+}
+
 /* The header's size, before htslib reads it whole into memory: a text
  * header is counted up to the end of its #CHROM line, a BCF's is its l_text
  * field. The input is read from the start on a descriptor of its own and
@@ -76,6 +301,8 @@ gr_status gr_vcf_check_header_size(const char *path, int fd, size_t max, const c
     unsigned char buf[65536];
     size_t total = 0, l_text = SIZE_MAX;
     idx_scan idx = { 0, 0, 0 };
+    names_scan names;
+    memset(&names, 0, sizeof names);
     ssize_t n = bgzf_read(z, buf, 9);
     gr_status st = GR_OK;
     if (n == 9 && !memcmp(buf, "BCF\2", 4)) {
@@ -93,6 +320,7 @@ gr_status gr_vcf_check_header_size(const char *path, int fd, size_t max, const c
         for (ssize_t i = 0; i < n && (state != DONE || bcf_text) && total < l_text; i++) {
             unsigned char ch = buf[i];
             idx_step(&idx, ch);
+            names_step(&names, ch);
             /* as vcf_hdr_read: empty lines are skipped (a lone CR too, as
              * kgetline strips it), a line not starting with '#' is no header
              * (htslib parses nothing then), a "#" line other than "##" ends
@@ -116,6 +344,16 @@ gr_status gr_vcf_check_header_size(const char *path, int fd, size_t max, const c
     }
     bgzf_close(z);
     idx_step(&idx, '\n');
+    names_step(&names, '\n');
+    if (!st && names.over < 0)
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    else if (!st && names.over)
+        st = gr_error_set(err, GR_EINPUT, label, 0, "header",
+                          "the header's %s names share hashes as if built to collide: storing "
+                          "them would take htslib's hash table over %d probes for one name, or "
+                          "%d per name in all",
+                          dict_name[names.over_dict], PROBES_ONE_NAME, PROBES_PER_NAME);
+    names_free(&names);
     /* a dictionary entry takes 16 bytes of header text at the very least */
     if (!st && idx.max > total / 16)
         st = gr_error_set(err, GR_EINPUT, label, 0, "header",
@@ -190,4 +428,88 @@ const char *gr_vcf_header_injection(const char *s, size_t len)
             return field[f];
     }
     return NULL;
+}
+
+/* ---- names a record uses that its header does not declare ---- */
+
+/* Whether the header declares name (s, n) of the given kind; names too long
+ * to copy are taken as undeclared. */
+static int declared(const bcf_hdr_t *hdr, int kind, const char *s, size_t n)
+{
+    char name[GR_VCF_MAX_UNDECLARED_NAME + 1];
+    if (n > GR_VCF_MAX_UNDECLARED_NAME)
+        return 0;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    if (kind == BCF_HL_CTG)
+        return bcf_hdr_name2id(hdr, name) >= 0;
+    return bcf_hdr_idinfo_exists(hdr, kind, bcf_hdr_id2int(hdr, BCF_DT_ID, name));
+}
+
+/* Counts into u the names of one field, split at sep, that hdr lacks: for
+ * INFO only each key (before '='). "." and "PASS" are never new. */
+static void tally_field(const bcf_hdr_t *hdr, int kind, const char *s, const char *e, char sep,
+                        gr_vcf_undeclared *u)
+{
+    if (e - s == 1 && *s == '.')
+        return;
+    while (s < e) {
+        const char *end = memchr(s, sep, (size_t)(e - s));
+        end = end ? end : e;
+        const char *name_end = end;
+        if (kind == BCF_HL_INFO) {
+            const char *eq = memchr(s, '=', (size_t)(end - s));
+            name_end = eq ? eq : end;
+        }
+        size_t n = (size_t)(name_end - s);
+        if (n && !(kind == BCF_HL_FLT && n == 4 && !memcmp(s, "PASS", 4)) &&
+            !declared(hdr, kind, s, n)) {
+            if (!u->count)
+                u->first_kind = kind, u->first = s, u->first_len = n;
+            u->count++;
+            u->bytes += n;
+        }
+        s = end + 1;
+    }
+}
+
+void gr_vcf_count_undeclared(const bcf_hdr_t *hdr, const char *s, size_t len, gr_vcf_undeclared *u)
+{
+    /* the fields htslib looks names up in: CHROM, FILTER, INFO, FORMAT */
+    static const struct {
+        int column, kind;
+        char sep;
+    } fields[] = {
+        { 0, BCF_HL_CTG, '\0' },
+        { 6, BCF_HL_FLT, ';' },
+        { 7, BCF_HL_INFO, ';' },
+        { 8, BCF_HL_FMT, ':' },
+    };
+    const char *e = s + len, *p = s;
+    memset(u, 0, sizeof *u);
+    for (int column = 0, f = 0; p < e && f < (int)(sizeof fields / sizeof *fields); column++) {
+        const char *tab = memchr(p, '\t', (size_t)(e - p));
+        const char *end = tab ? tab : e;
+        if (column == fields[f].column) {
+            if (fields[f].kind == BCF_HL_CTG)
+                tally_field(hdr, BCF_HL_CTG, p, end, '\t', u);
+            else
+                tally_field(hdr, fields[f].kind, p, end, fields[f].sep, u);
+            f++;
+        }
+        if (!tab)
+            break;
+        p = tab + 1;
+    }
+}
+
+const char *gr_vcf_kind_name(int kind)
+{
+    switch (kind) {
+    case BCF_HL_CTG: return "contig";
+    case BCF_HL_FLT: return "FILTER";
+    case BCF_HL_INFO: return "INFO key";
+    case BCF_HL_FMT: return "FORMAT key";
+    default: return "name";
+    }
 }

@@ -118,4 +118,27 @@ uint64_t gr_vcf_format_bytes(const char *s, size_t len, uint64_t n, uint64_t max
  * with attributes of its own ("" for a line without tabs), or NULL. */
 const char *gr_vcf_header_injection(const char *s, size_t len);
 
+/* Names a record uses (CHROM, FILTER, INFO keys, FORMAT keys) that the
+ * header does not declare. htslib adds each such name to the header as it
+ * parses the record, rebuilding its dictionaries every time, so that n of
+ * them cost n times the header: 120,000 took 17.5 s. The reader allows at
+ * most GR_VCF_MAX_UNDECLARED of them per upload, of at most
+ * GR_VCF_MAX_UNDECLARED_BYTES together. */
+#define GR_VCF_MAX_UNDECLARED 256
+#define GR_VCF_MAX_UNDECLARED_BYTES 16384
+#define GR_VCF_MAX_UNDECLARED_NAME 1023
+typedef struct {
+    size_t count, bytes;
+    int first_kind;    /* BCF_HL_* of the first one */
+    const char *first; /* borrowed from the line */
+    size_t first_len;
+} gr_vcf_undeclared;
+
+/* Counts into u the names line s (len bytes) uses that hdr lacks (a name
+ * used twice in the line counts twice). */
+void gr_vcf_count_undeclared(const bcf_hdr_t *hdr, const char *s, size_t len, gr_vcf_undeclared *u);
+
+/* "contig", "FILTER", "INFO key" or "FORMAT key" for a BCF_HL_* kind. */
+const char *gr_vcf_kind_name(int kind);
+
 #endif
