@@ -61,7 +61,7 @@ typedef struct {
     gr_vcf_result *r;
     kstring_t *line;
     const char *label;
-    uint64_t max_format; /* bytes a record's FORMAT values may take parsed */
+    uint64_t max_format;                 /* bytes a record's FORMAT values may take parsed */
     size_t undeclared, undeclared_bytes; /* names htslib added to the header */
 } sink_state;
 

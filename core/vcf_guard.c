@@ -92,8 +92,7 @@ static int64_t khsim_find(const khsim *t, uint32_t h, uint64_t *probes, uint64_t
  * success, -1 out of memory, 1 over the probe limit. */
 static int khsim_resize(khsim *t, uint32_t n, uint64_t *probes)
 {
-    khsim g = { calloc(n, sizeof *g.hash), calloc(n, 1), n, t->size,
-                (uint32_t)(n * 0.77 + 0.5) };
+    khsim g = { calloc(n, sizeof *g.hash), calloc(n, 1), n, t->size, (uint32_t)(n * 0.77 + 0.5) };
     int rc = g.hash && g.used ? 0 : -1;
     for (uint32_t i = 0; !rc && i < t->n_buckets; i++) {
         if (!t->used[i])
@@ -136,22 +135,22 @@ static int khsim_put(khsim *t, uint32_t h, uint64_t *probes)
 typedef struct {
     enum {
         N_LINE_START,
-        N_HASH1,    /* after '#' */
-        N_KEY,      /* after "##" */
-        N_OPEN,     /* after "##key=": '<' or a plain value */
-        N_ATTR,     /* an attribute's key */
-        N_VALUE,    /* its value, unquoted */
-        N_QUOTED,   /* its value, in quotes */
-        N_ESCAPED,  /* after a backslash in quotes */
-        N_COLUMNS,  /* the #CHROM line */
-        N_SKIP      /* to the end of the line */
+        N_HASH1,   /* after '#' */
+        N_KEY,     /* after "##" */
+        N_OPEN,    /* after "##key=": '<' or a plain value */
+        N_ATTR,    /* an attribute's key */
+        N_VALUE,   /* its value, unquoted */
+        N_QUOTED,  /* its value, in quotes */
+        N_ESCAPED, /* after a backslash in quotes */
+        N_COLUMNS, /* the #CHROM line */
+        N_SKIP     /* to the end of the line */
     } at;
     char key[8]; /* the line's key (first 7 bytes) or attribute's */
     size_t key_len;
-    int dict;       /* the line's dictionary */
-    int is_id;      /* the value being read is an ID */
-    size_t column;  /* in the #CHROM line */
-    uint32_t h;     /* X31 of the name being read */
+    int dict;      /* the line's dictionary */
+    int is_id;     /* the value being read is an ID */
+    size_t column; /* in the #CHROM line */
+    uint32_t h;    /* X31 of the name being read */
     int in_name;
     khsim t[N_DICTS];
     uint64_t probes, names;
