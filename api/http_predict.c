@@ -132,49 +132,26 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
 static void run_predict(void *arg)
 {
     req *r = arg;
-    json_error_t je;
     gr_error err;
     gr_api_request areq = { 0 };
     int streamed = 0;
 
-    char limit_why[160] = "";
-    json_t *body = NULL;
-    if (r->body_len && gr_api_json_within(r->body, r->body_len, r->h->env.max_json_depth,
-                                          r->h->env.max_json_string, limit_why, sizeof limit_why))
-        body = gr_api_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    gr_api_limits lim = { .max_samples = r->h->env.max_samples,
+                          .max_depth = r->h->env.max_json_depth,
+                          .max_string = r->h->env.max_json_string };
+    gr_status st = r->body_len
+                       ? gr_api_request_read(r->model, r->body, r->body_len, &lim, &areq, &err)
+                       : gr_error_set(&err, GR_ESYNTAX, NULL, 0, NULL,
+                                      "the request body is empty; send a predict request as JSON");
     free(r->body);
     r->body = NULL;
-    if (limit_why[0]) {
-        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON, limit_why, NULL);
-        goto done;
-    }
-    if (!r->body_len) {
-        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON,
-                            "the request body is empty; send a predict request as JSON", NULL);
-        goto done;
-    }
-    if (!body && json_error_code(&je) == json_error_out_of_memory) {
-        gr_http_set_problem(r, GR_PROBLEM_INTERNAL, "out of memory", NULL);
-        goto done;
-    }
-    if (!body) {
-        char why[300];
-        gr_http_set_problem(r, GR_PROBLEM_INVALID_JSON, gr_api_json_error(&je, why, sizeof why),
-                            NULL);
-        goto done;
-    }
-    gr_api_limits lim = { .max_samples = r->h->env.max_samples };
-    gr_status st = gr_api_request_parse(r->model, body, &lim, &areq, &err);
     if (st) {
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    json_decref(body); /* the request holds what it needs */
-    body = NULL;
     streamed = answer_predict(r, &areq, NULL);
 
 done:
-    json_decref(body);
     gr_api_request_clear(&areq);
     if (streamed)
         return; /* r may be gone */

@@ -5,37 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_scan.h"
 #include "api/predict_json.h"
 #include "core/match.h"
-
-int gr_api_json_within(const char *s, size_t n, size_t max_depth, size_t max_string, char *why,
-                       size_t why_size)
-{
-    size_t depth = 0, at = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '"') {
-            size_t start = ++i;
-            while (i < n && s[i] != '"')
-                i += s[i] == '\\' ? 2 : 1;
-            if (i - start > max_string) {
-                snprintf(why, why_size, "a string at byte %zu is longer than %zu bytes", start,
-                         max_string);
-                return 0;
-            }
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) {
-                at = i;
-                snprintf(why, why_size, "arrays and objects nest deeper than %zu levels (byte %zu)",
-                         max_depth, at);
-                return 0;
-            }
-        } else if ((c == ']' || c == '}') && depth) {
-            depth--;
-        }
-    }
-    return 1;
-}
 
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
 {
@@ -92,7 +64,8 @@ void gr_api_request_clear(gr_api_request *r)
         return;
     json_decref(r->ids);
     json_decref(r->warnings);
-    free(r->x);
+    free(r->cells);
+    free(r->first_cell);
     free(r->match);
     free(r->keyed);
     memset(r, 0, sizeof *r);
@@ -211,102 +184,359 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
     return GR_OK;
 }
 
-gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_limits *limits,
+void gr_api_request_dosages(const gr_api_request *r, size_t i, double *x)
+{
+    if (r->x) {
+        memcpy(x, r->x + i * r->n_features, r->n_features * sizeof *x);
+        return;
+    }
+    for (size_t j = 0; j < r->n_features; j++)
+        x[j] = NAN;
+    for (size_t c = r->first_cell[i]; c < r->first_cell[i + 1]; c++)
+        x[r->cells[c].feature] = r->cells[c].value;
+}
+
+/* ---- the body, walked without building it (json_scan.h) ---- */
+
+typedef struct {
+    size_t start, end; /* the value's bytes */
+    int given;
+} span;
+
+typedef struct {
+    span samples, explain, top_k, unknown; /* unknown: the first other key */
+    int samples_array;
+    int not_object; /* the text is one value, not an object */
+    size_t *elems;  /* start and end of each sample, for the first max + 1 */
+    size_t n_elems, cap_elems, max_elems;
+    int oom;
+} body_spans;
+
+/* The key whose quoted text is s[start, end), decoded into buf (at most
+ * size bytes, cut short otherwise); 0 when its escapes are not JSON. */
+static int key_text(const char *s, size_t start, size_t end, char *buf, size_t size)
+{
+    if (!memchr(s + start, '\\', end - start)) {
+        size_t n = end - start - 2 < size - 1 ? end - start - 2 : size - 1;
+        memcpy(buf, s + start + 1, n);
+        buf[n] = '\0';
+        return 1;
+    }
+    json_error_t je;
+    json_t *k = json_loadb(s + start, end - start, JSON_DECODE_ANY, &je);
+    if (!k)
+        return 0;
+    snprintf(buf, size, "%s", json_string_value(k));
+    json_decref(k);
+    return 1;
+}
+
+static int add_elem(body_spans *b, size_t start, size_t end)
+{
+    if (b->n_elems >= b->max_elems) {
+        b->n_elems++; /* counted, not kept: the request is refused */
+        return 1;
+    }
+    if (2 * b->n_elems + 2 > b->cap_elems) {
+        size_t cap = b->cap_elems ? 2 * b->cap_elems : 64;
+        size_t *e = realloc(b->elems, cap * sizeof *e);
+        if (!e) {
+            b->oom = 1;
+            return 0;
+        }
+        b->elems = e;
+        b->cap_elems = cap;
+    }
+    b->elems[2 * b->n_elems] = start;
+    b->elems[2 * b->n_elems + 1] = end;
+    b->n_elems++;
+    return 1;
+}
+
+static int walk_samples(gr_json_scan *sc, body_spans *b)
+{
+    size_t start, end;
+    sc->at++; /* '[' */
+    sc->depth = 2;
+    if (gr_json_peek(sc) == ']')
+        return ++sc->at, 1;
+    for (;;) {
+        if (!gr_json_skip_value(sc, &start, &end) || !add_elem(b, start, end))
+            return 0;
+        int c = gr_json_peek(sc);
+        sc->at += c == ',' || c == ']';
+        if (c == ']')
+            return 1;
+        if (c != ',')
+            return gr_json_expect(sc, ',', "',' or ']' expected");
+    }
+}
+
+/* One member of the outer object: its key and value. */
+static int walk_member(gr_json_scan *sc, body_spans *b)
+{
+    size_t ks, ke, vs, ve;
+    char key[64];
+    if (gr_json_peek(sc) != '"')
+        return gr_json_expect(sc, '"', "a key in quotes expected");
+    if (!gr_json_skip_value(sc, &ks, &ke) || !gr_json_expect(sc, ':', "':' expected"))
+        return 0;
+    if (!key_text(sc->s, ks, ke, key, sizeof key)) {
+        sc->at = ks;
+        return gr_json_expect(sc, '\0', "a key with an invalid escape");
+    }
+    span *v = !strcmp(key, "samples")   ? &b->samples
+              : !strcmp(key, "explain") ? &b->explain
+              : !strcmp(key, "top_k")   ? &b->top_k
+                                        : &b->unknown;
+    if (v->given && v != &b->unknown) {
+        sc->at = ks;
+        return gr_json_expect(sc, '\0', "duplicate object key");
+    }
+    sc->depth = 1;
+    if (v == &b->samples && gr_json_peek(sc) == '[') {
+        b->samples_array = 1;
+        vs = sc->at;
+        if (!walk_samples(sc, b))
+            return 0;
+        ve = sc->at;
+    } else if (!gr_json_skip_value(sc, &vs, &ve)) {
+        return 0;
+    }
+    if (!v->given)
+        *v = v == &b->unknown ? (span){ ks, ke, 1 } : (span){ vs, ve, 1 };
+    return 1;
+}
+
+/* The outer object, to its end and the end of the text. */
+static int walk_body(gr_json_scan *sc, body_spans *b)
+{
+    size_t start, end;
+    if (gr_json_peek(sc) != '{') { /* JSON, but not an object: the caller's to say */
+        if (!gr_json_skip_value(sc, &start, &end))
+            return 0;
+        b->not_object = 1;
+        return gr_json_peek(sc) < 0 || gr_json_expect(sc, '\0', "the text goes on after the value");
+    }
+    sc->at++;
+    if (gr_json_peek(sc) == '}') {
+        sc->at++;
+    } else {
+        for (;;) {
+            if (!walk_member(sc, b))
+                return 0;
+            int c = gr_json_peek(sc);
+            sc->at += c == ',' || c == '}';
+            if (c == '}')
+                break;
+            if (c != ',')
+                return gr_json_expect(sc, ',', "',' or '}' expected");
+        }
+    }
+    return gr_json_peek(sc) < 0 || gr_json_expect(sc, '\0', "the text goes on after the object");
+}
+
+/* A value of the body, parsed on its own; NULL with *st set (GR_ESYNTAX
+ * naming the place in the body, or GR_ENOMEM). */
+static json_t *load_span(const char *text, span v, size_t flags, gr_status *st, gr_error *err)
+{
+    json_error_t je;
+    json_t *j = gr_api_json_loadb(text + v.start, v.end - v.start, flags | JSON_DECODE_ANY, &je);
+    if (j)
+        return j;
+    if (json_error_code(&je) == json_error_out_of_memory) {
+        *st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        return NULL;
+    }
+    char reason[JSON_ERROR_TEXT_LENGTH], where[400];
+    je.line = -1; /* the reason alone: the place is the body's */
+    gr_api_json_error(&je, reason, sizeof reason);
+    size_t at = je.position > 0 ? (size_t)je.position - 1 : 0;
+    gr_json_scan_where(text, v.start + (at < v.end - v.start ? at : 0), reason, where,
+                       sizeof where);
+    *st = gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "%s", where);
+    return NULL;
+}
+
+/* explain and top_k, when given. */
+static gr_status read_settings(const char *text, const body_spans *b, size_t nf,
                                gr_api_request *out, gr_error *err)
 {
     gr_status st = GR_OK;
-    uint32_t *seen = NULL;
-    const char **seen_key = NULL;
-    memset(out, 0, sizeof *out);
-    out->explain = 1;
-    out->top_k = GR_API_DEFAULT_TOP_K;
-    size_t nf = gr_model_get_info(m)->n_features;
-    size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
-
-    if (!json_is_object(body))
-        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL,
-                            "the request body must be a JSON object");
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "samples") && strcmp(key, "explain") && strcmp(key, "top_k"))
-            return gr_error_set(err, GR_EINPUT, NULL, 0, key,
-                                "unknown key; a request has samples, explain and top_k");
+    json_t *ex = b->explain.given ? load_span(text, b->explain, 0, &st, err) : NULL;
+    json_t *tk = !st && b->top_k.given ? load_span(text, b->top_k, 0, &st, err) : NULL;
+    if (st)
+        goto fail;
+    if (ex && !json_is_boolean(ex)) {
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, "explain", "must be true or false");
+        goto fail;
     }
-    json_t *ex = json_object_get(body, "explain"), *tk = json_object_get(body, "top_k");
-    if (ex) {
-        if (!json_is_boolean(ex))
-            return gr_error_set(err, GR_EINPUT, NULL, 0, "explain", "must be true or false");
-        out->explain = json_is_true(ex);
+    out->explain = ex ? json_is_true(ex) : out->explain;
+    if (tk && (!json_is_integer(tk) || json_integer_value(tk) < 0)) {
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, "top_k",
+                          "must be a whole number >= 0 (0 returns every feature)");
+        goto fail;
     }
-    if (tk) {
-        if (!json_is_integer(tk) || json_integer_value(tk) < 0)
-            return gr_error_set(err, GR_EINPUT, NULL, 0, "top_k",
-                                "must be a whole number >= 0 (0 returns every feature)");
+    if (tk)
         out->top_k =
             json_integer_value(tk) > (json_int_t)nf ? (long)nf : (long)json_integer_value(tk);
+fail:
+    json_decref(ex);
+    json_decref(tk);
+    return st;
+}
+
+/* Keeps the given (non-missing) dosages of row x as sample i's cells. */
+static int keep_cells(gr_api_request *out, size_t i, const double *x, size_t *cap)
+{
+    size_t nf = out->n_features, at = out->first_cell[i];
+    for (size_t j = 0; j < nf; j++) {
+        if (isnan(x[j]))
+            continue;
+        if (at == *cap) {
+            size_t c = *cap ? 2 * *cap : 256;
+            gr_api_cell *cells = realloc(out->cells, c * sizeof *cells);
+            if (!cells)
+                return 0;
+            out->cells = cells;
+            *cap = c;
+        }
+        out->cells[at++] = (gr_api_cell){ (uint32_t)j, x[j] };
     }
-    json_t *samples = json_object_get(body, "samples");
-    if (!json_is_array(samples))
+    out->first_cell[i + 1] = at;
+    return 1;
+}
+
+/* Sample i, parsed from its own bytes: its id, dosages and match counts. */
+static gr_status read_sample(const gr_model *m, const char *text, span v, size_t i, double *x,
+                             uint32_t *seen, const char **seen_key, gr_api_request *out,
+                             gr_error *err)
+{
+    gr_status st = GR_OK;
+    char field[128];
+    const char *key;
+    json_t *val, *s = load_span(text, v, JSON_REJECT_DUPLICATES, &st, err);
+    if (!s)
+        return st;
+    snprintf(field, sizeof field, "samples[%zu]", i);
+    if (!json_is_object(s)) {
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be an object");
+        goto fail;
+    }
+    json_object_foreach(s, key, val)
+    {
+        if (strcmp(key, "id") && strcmp(key, "genotypes") && strcmp(key, "dosages")) {
+            snprintf(field, sizeof field, "samples[%zu].%.40s", i, key);
+            st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
+                              "unknown key; a sample has id, and genotypes or dosages");
+            goto fail;
+        }
+    }
+    json_t *id = json_object_get(s, "id");
+    if (id && !json_is_null(id) &&
+        (!json_is_string(id) || json_string_length(id) > GR_API_MAX_ID_LEN)) {
+        snprintf(field, sizeof field, "samples[%zu].id", i);
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be a string of at most %d bytes",
+                          GR_API_MAX_ID_LEN);
+        goto fail;
+    }
+    if (json_array_append(out->ids, id ? id : json_null())) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    if ((st = parse_sample_values(m, s, i, x, seen, seen_key, out->warnings, &out->match[i], err)))
+        goto fail;
+    out->keyed[i] = json_object_get(s, "genotypes") != NULL;
+fail:
+    json_decref(s);
+    return st;
+}
+
+/* The outer object's members, once the text is known to be well-formed. */
+static gr_status check_members(const body_spans *b, size_t max, const char *unknown, gr_error *err)
+{
+    if (b->unknown.given)
+        return gr_error_set(err, GR_EINPUT, NULL, 0, unknown,
+                            "unknown key; a request has samples, explain and top_k");
+    if (!b->samples.given || !b->samples_array)
         return gr_error_set(err, GR_EINPUT, NULL, 0, "samples",
-                            samples ? "must be an array" : "required key is missing");
-    size_t ns = json_array_size(samples);
-    if (ns == 0)
+                            b->samples.given ? "must be an array" : "required key is missing");
+    if (b->n_elems == 0)
         return gr_error_set(err, GR_EINPUT, NULL, 0, "samples", "is empty");
-    if (ns > max)
+    if (b->n_elems > max)
         return gr_error_set(err, GR_ELIMIT, NULL, 0, "samples",
-                            "%zu samples; at most %zu per request", ns, max);
+                            "%zu samples; at most %zu per request", b->n_elems, max);
+    return GR_OK;
+}
+
+static gr_status alloc_request(gr_api_request *out, size_t ns, size_t nf, double **x,
+                               uint32_t **seen, const char ***seen_key, gr_error *err)
+{
     out->n_samples = ns;
     out->n_features = nf;
     out->ids = json_array();
     out->warnings = json_array();
-    out->x = malloc(ns * (nf ? nf : 1) * sizeof *out->x);
+    out->first_cell = calloc(ns + 1, sizeof *out->first_cell);
     out->match = calloc(ns, sizeof *out->match);
     out->keyed = calloc(ns, 1);
-    seen = calloc(nf ? nf : 1, sizeof *seen);
-    seen_key = calloc(nf ? nf : 1, sizeof *seen_key);
-    if (!out->ids || !out->warnings || !out->x || !out->match || !out->keyed || !seen ||
-        !seen_key) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    *x = malloc((nf ? nf : 1) * sizeof **x);
+    *seen = calloc(nf ? nf : 1, sizeof **seen);
+    *seen_key = calloc(nf ? nf : 1, sizeof **seen_key);
+    if (!out->ids || !out->warnings || !out->first_cell || !out->match || !out->keyed || !*x ||
+        !*seen || !*seen_key)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    return GR_OK;
+}
+
+gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
+                              const gr_api_limits *limits, gr_api_request *out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    uint32_t *seen = NULL;
+    const char **seen_key = NULL;
+    double *x = NULL;
+    size_t cap = 0, nf = gr_model_get_info(m)->n_features;
+    size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
+    body_spans b = { .max_elems = max + 1 };
+    gr_json_scan sc;
+    char unknown[GR_API_MAX_ID_LEN + 1];
+
+    memset(out, 0, sizeof *out);
+    out->explain = 1;
+    out->top_k = GR_API_DEFAULT_TOP_K;
+    size_t bom = gr_utf8_bom(text, len); /* editors on Windows start text with one */
+    text += bom;
+    len -= bom;
+    gr_json_scan_init(&sc, text, len, limits ? limits->max_depth : 0,
+                      limits ? limits->max_string : 0);
+    if (!walk_body(&sc, &b)) {
+        st = b.oom  ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+             : !len ? gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "the text is empty")
+                    : gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "%s", sc.why);
         goto fail;
     }
-    for (size_t i = 0; i < ns; i++) {
-        json_t *s = json_array_get(samples, i);
-        char field[128];
-        snprintf(field, sizeof field, "samples[%zu]", i);
-        if (!json_is_object(s)) {
-            st = gr_error_set(err, GR_EINPUT, NULL, 0, field, "must be an object");
+    if (b.not_object) {
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "the request body must be a JSON object");
+        goto fail;
+    }
+    if (b.unknown.given && !key_text(text, b.unknown.start, b.unknown.end, unknown, sizeof unknown))
+        unknown[0] = '\0';
+    if ((st = check_members(&b, max, unknown, err)) ||
+        (st = read_settings(text, &b, nf, out, err)) ||
+        (st = alloc_request(out, b.n_elems, nf, &x, &seen, &seen_key, err)))
+        goto fail;
+    for (size_t i = 0; i < b.n_elems; i++) {
+        span v = { b.elems[2 * i], b.elems[2 * i + 1], 1 };
+        if ((st = read_sample(m, text, v, i, x, seen, seen_key, out, err)))
             goto fail;
-        }
-        json_object_foreach(s, key, v)
-        {
-            if (strcmp(key, "id") && strcmp(key, "genotypes") && strcmp(key, "dosages")) {
-                snprintf(field, sizeof field, "samples[%zu].%.40s", i, key);
-                st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
-                                  "unknown key; a sample has id, and genotypes or dosages");
-                goto fail;
-            }
-        }
-        json_t *id = json_object_get(s, "id");
-        if (id && !json_is_null(id) &&
-            (!json_is_string(id) || json_string_length(id) > GR_API_MAX_ID_LEN)) {
-            snprintf(field, sizeof field, "samples[%zu].id", i);
-            st = gr_error_set(err, GR_EINPUT, NULL, 0, field,
-                              "must be a string of at most %d bytes", GR_API_MAX_ID_LEN);
-            goto fail;
-        }
-        if (json_array_append(out->ids, id ? id : json_null())) {
+        if (!keep_cells(out, i, x, &cap)) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }
-        if ((st = parse_sample_values(m, s, i, out->x + i * nf, seen, seen_key, out->warnings,
-                                      &out->match[i], err)))
-            goto fail;
-        out->keyed[i] = json_object_get(s, "genotypes") != NULL;
     }
-
 fail:
+    free(b.elems);
+    free(x);
     free(seen);
     free(seen_key);
     return st;

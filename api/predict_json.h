@@ -1,6 +1,6 @@
 /* predict_json.h - the predict request and response JSON, shared by the CLI
- * and the HTTP routes (docs/predict-json.md). Parsing turns a request into a
- * dense dosage matrix in model order; encoding turns one gr_prediction into a
+ * and the HTTP routes (docs/predict-json.md). Reading turns a request into
+ * each sample's given dosages in model order; encoding turns one gr_prediction into a
  * result object. Nothing here logs: error texts and warnings name fields and
  * genotype keys, never genotype values or sample ids. */
 #ifndef GR_API_PREDICT_JSON_H
@@ -17,12 +17,23 @@
 
 typedef struct {
     size_t max_samples; /* 0 means GR_API_DEFAULT_MAX_SAMPLES */
+    size_t max_depth;   /* arrays and objects nested, 0 = no limit */
+    size_t max_string;  /* bytes of a string as written, 0 = no limit */
 } gr_api_limits;
+
+/* One given dosage of a sample. */
+typedef struct {
+    uint32_t feature;
+    double value;
+} gr_api_cell;
 
 typedef struct {
     size_t n_samples, n_features;
     json_t *ids;            /* array: each sample's id string, or null (owned) */
-    double *x;              /* n_samples x n_features dosages, NaN = missing (owned) */
+    const double *x;        /* n_samples x n_features dosages, NaN = missing, when the
+                                caller has them so (borrowed); else NULL and: */
+    gr_api_cell *cells;     /* the dosages given, sample by sample (owned) */
+    size_t *first_cell;     /* sample i's are cells[first_cell[i] .. first_cell[i + 1]) */
     int explain;            /* default 1 */
     long top_k;             /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
     json_t *warnings;       /* array of strings (owned) */
@@ -30,11 +41,21 @@ typedef struct {
     uint8_t *keyed;         /* per sample: 1 when it gave "genotypes" (owned) */
 } gr_api_request;
 
-/* Parses body (borrowed) for model m into out, which the caller clears with
- * gr_api_request_clear whatever the result. Errors: GR_EINPUT with err->field
- * set to the JSON path of the offending value, GR_ELIMIT for too many samples. */
-gr_status gr_api_request_parse(const gr_model *m, json_t *body, const gr_api_limits *limits,
-                               gr_api_request *out, gr_error *err);
+/* Reads a predict request, the JSON text[0..len) (borrowed; a UTF-8
+ * byte-order mark first is skipped), for model m into out, which the caller
+ * clears with gr_api_request_clear whatever the result. The text is walked
+ * in place first (json_scan.h) and each sample then parsed on its own, so
+ * that memory is the text, one sample's tree and the dosages given (16
+ * bytes each), whatever the text holds; the sample count is checked before
+ * any is parsed. Errors: GR_ESYNTAX when the text is not JSON ("line L,
+ * column C: why", never quoting it), GR_ELIMIT for a limit (too many
+ * samples: err->field "samples"; nesting or a string too long), GR_EINPUT
+ * with err->field the JSON path of an unusable value. */
+gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
+                              const gr_api_limits *limits, gr_api_request *out, gr_error *err);
+/* Sample i's dosages in model order into x (n_features values, NaN =
+ * missing). */
+void gr_api_request_dosages(const gr_api_request *r, size_t i, double *x);
 void gr_api_request_clear(gr_api_request *r);
 
 /* Writes jansson's parse error as "line L, column C: reason" into buf, with
@@ -49,14 +70,6 @@ char *gr_api_json_error(const json_error_t *je, char *buf, size_t size);
  * gr_api_json_dumps returns NULL (also for a NULL doc). */
 json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je);
 char *gr_api_json_dumps(const json_t *doc, size_t flags);
-
-/* A scan of a JSON text before it is parsed: 1 when its arrays and objects
- * nest at most max_depth deep and no string (key or value, as written, with
- * its escapes) is longer than max_string bytes; else 0 with the reason in
- * why (never quoting the text). Malformed JSON passes: the parser will say
- * what is wrong with it. */
-int gr_api_json_within(const char *s, size_t n, size_t max_depth, size_t max_string, char *why,
-                       size_t why_size);
 
 /* Returns a new object describing m (name, version, task, format, ...). */
 json_t *gr_api_model_json(const gr_model *m, int full);

@@ -117,9 +117,12 @@ static int scratch_init(scratch *sc, const gr_api_job *job)
 /* Sample i's dosages in model order, NaN for missing (borrowed). */
 static const double *dosages(const gr_api_job *job, scratch *sc, size_t i)
 {
-    if (job->json)
+    if (job->json && job->json->x)
         return job->json->x + i * job->json->n_features;
-    gr_vcf_sample_dosages(job->vcf, i, sc->x);
+    if (job->json)
+        gr_api_request_dosages(job->json, i, sc->x);
+    else
+        gr_vcf_sample_dosages(job->vcf, i, sc->x);
     return sc->x;
 }
 

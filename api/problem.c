@@ -59,6 +59,7 @@ gr_problem_id gr_problem_for_status(gr_status st)
     case GR_EINPUT:
     case GR_ELIMIT: return GR_PROBLEM_INVALID_INPUT;
     case GR_ECOVERAGE: return GR_PROBLEM_LOW_COVERAGE;
+    case GR_ESYNTAX: return GR_PROBLEM_INVALID_JSON;
     case GR_ENOMEM: return GR_PROBLEM_OUT_OF_MEMORY;
     default: return GR_PROBLEM_INTERNAL;
     }

@@ -17,6 +17,7 @@ const char *gr_strerror(gr_status st)
     case GR_ELIMIT: return "limit exceeded";
     case GR_ECOVERAGE: return "too few of the model's variants";
     case GR_EINVAL: return "invalid argument";
+    case GR_ESYNTAX: return "malformed text";
     }
     return "unknown status";
 }

@@ -17,7 +17,8 @@ typedef enum {
     GR_EINPUT,       /* sample input is malformed or unusable */
     GR_ELIMIT,       /* a size, count or depth limit was exceeded */
     GR_ECOVERAGE,    /* a sample has too few of the model's variants (min_coverage) */
-    GR_EINVAL        /* the caller broke an API contract */
+    GR_EINVAL,       /* the caller broke an API contract */
+    GR_ESYNTAX       /* input text is not well-formed (a JSON body): err->text says where */
 } gr_status;
 
 typedef struct gr_error {

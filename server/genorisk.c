@@ -302,7 +302,6 @@ static int slurp(FILE *f, char **buf, size_t *len)
 static int load_json(const gr_model *m, const char *input, gr_api_request *req)
 {
     const char *name = strcmp(input, "-") ? input : "<stdin>";
-    json_error_t je;
     gr_error err;
     char *text = NULL;
     size_t len = 0;
@@ -318,20 +317,12 @@ static int load_json(const gr_model *m, const char *input, gr_api_request *req)
         fprintf(stderr, "genorisk: cannot read input: %s: %s\n", name, strerror(e));
         return EXIT_INPUT;
     }
-    json_t *body = gr_api_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    gr_status st = gr_api_request_read(m, text, len, NULL, req, &err);
     free(text);
-    if (!body && json_error_code(&je) == json_error_out_of_memory) {
-        fprintf(stderr, "genorisk: out of memory\n");
-        return 1;
-    }
-    if (!body) {
-        char why[300];
-        fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name,
-                gr_api_json_error(&je, why, sizeof why));
+    if (st == GR_ESYNTAX) {
+        fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name, err.text);
         return EXIT_INPUT;
     }
-    gr_status st = gr_api_request_parse(m, body, NULL, req, &err);
-    json_decref(body);
     if (st) {
         snprintf(err.source, sizeof err.source, "%s", name);
         print_error(NULL, &err);

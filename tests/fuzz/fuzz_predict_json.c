@@ -1,6 +1,6 @@
 /* fuzz_predict_json.c - libFuzzer harness for the predict request body
- * (api/predict_json.c): the input is a request body, checked and parsed as
- * the HTTP route does it (nesting depth 32, strings of 64 KiB, the daemon's
+ * (api/predict_json.c, api/json_scan.c): the input is a request body, read
+ * as the HTTP route does it (nesting depth 32, strings of 64 KiB, the daemon's
  * defaults) and, when it is JSON, turned into predictions and a response by
  * each of the four demo models under models/ (linear, PGS, random forest,
  * XGBoost), at most 8 samples a request. */
@@ -38,19 +38,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* What the HTTP route does with a parsed body for model i: every sample,
- * and every other one scored whatever its coverage. */
-static void predict(int i, json_t *body)
+/* What the HTTP route does with a body for model i: every sample, and
+ * every other one scored whatever its coverage. */
+static void predict(int i, const uint8_t *data, size_t size)
 {
     const gr_model *m = models[i];
-    gr_api_limits lim = { .max_samples = 8 };
+    gr_api_limits lim = { .max_samples = 8, .max_depth = 32, .max_string = 65536 };
     gr_api_request req;
     gr_error err;
     gr_error_clear(&err);
-    gr_status st = gr_api_request_parse(m, body, &lim, &req, &err);
+    gr_status st = gr_api_request_read(m, (const char *)data, size, &lim, &req, &err);
     if (!st) {
         gr_api_settings given = gr_api_settings_unset();
-        given.allow_low_coverage = (int)(json_object_size(body) & 1);
+        given.allow_low_coverage = (int)(size & 1);
         gr_api_job job;
         gr_api_job_init(&job, m, &req, NULL, &given);
         json_t *doc = NULL;
@@ -72,21 +72,33 @@ static void predict(int i, json_t *body)
     gr_api_request_clear(&req);
 }
 
+/* The reader and jansson agree on what is JSON: a text read whole is JSON
+ * to jansson, and JSON to jansson is never a syntax error to the reader
+ * (without the limits, which jansson does not have). */
+static void agree(const uint8_t *data, size_t size)
+{
+    gr_api_request req;
+    gr_error err;
+    gr_api_limits lim = { .max_samples = 8, .max_depth = 32, .max_string = 65536 };
+    gr_status st = gr_api_request_read(models[0], (const char *)data, size, &lim, &req, &err);
+    gr_api_request_clear(&req);
+    gr_status bare = gr_api_request_read(models[0], (const char *)data, size, NULL, &req, &err);
+    gr_api_request_clear(&req);
+    json_error_t je;
+    json_t *doc = gr_api_json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+    if (st == GR_OK && !doc)
+        gr_fuzz_fail("a text jansson refuses was read as JSON");
+    if (doc && bare == GR_ESYNTAX)
+        gr_fuzz_fail("JSON that jansson reads was called malformed");
+    json_decref(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!models[0])
         setup();
-    char why[300];
-    if (!gr_api_json_within((const char *)data, size, 32, 65536, why, sizeof why))
-        return 0;
-    json_error_t je;
-    json_t *body = gr_api_json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
-    if (!body) {
-        gr_api_json_error(&je, why, sizeof why);
-        return 0;
-    }
     for (int i = 0; i < N_MODELS; i++)
-        predict(i, body);
-    json_decref(body);
+        predict(i, data, size);
+    agree(data, size);
     return 0;
 }

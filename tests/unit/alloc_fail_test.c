@@ -814,19 +814,11 @@ static void release_predicted(void *out)
 
 static gr_status run_json(const op *o, void **out, gr_error *err)
 {
-    json_error_t je;
     gr_api_request req;
     gr_status st = GR_OK;
     json_t *doc = NULL;
     memset(&req, 0, sizeof req);
-    json_t *body = gr_api_json_loadb(o->body, strlen(o->body), JSON_REJECT_DUPLICATES, &je);
-    if (!body) {
-        st = json_error_code(&je) == json_error_out_of_memory
-                 ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
-                 : gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "json: %s", je.text);
-        goto fail;
-    }
-    if ((st = gr_api_request_parse(o->m, body, NULL, &req, err)))
+    if ((st = gr_api_request_read(o->m, o->body, strlen(o->body), NULL, &req, err)))
         goto fail;
     gr_api_settings given = gr_api_settings_unset();
     given.top_k = o->top_k;
@@ -842,7 +834,6 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
     *out = s;
 fail:
     json_decref(doc);
-    json_decref(body);
     gr_api_request_clear(&req);
     return st;
 }

@@ -6,9 +6,9 @@
 
 Test(error, every_status_has_a_distinct_description)
 {
-    for (int a = GR_OK; a <= GR_EINVAL; a++) {
+    for (int a = GR_OK; a <= GR_ESYNTAX; a++) {
         cr_assert(gr_strerror((gr_status)a)[0]);
-        for (int b = a + 1; b <= GR_EINVAL; b++)
+        for (int b = a + 1; b <= GR_ESYNTAX; b++)
             cr_assert_str_neq(gr_strerror((gr_status)a), gr_strerror((gr_status)b));
     }
     cr_assert_str_eq(gr_strerror((gr_status)99), "unknown status");

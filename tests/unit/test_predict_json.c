@@ -1,6 +1,9 @@
 /* test_predict_json.c - the predict request/response JSON (api/): genotype
  * keys and values, dense dosages, warnings, limits, top_k and explain. */
 #include <criterion/criterion.h>
+#include <htslib/kstring.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,13 +52,10 @@ static gr_api_settings given = { -1, -1, -1, 1 };
  * response (new) or NULL with *st set. */
 static json_t *run_model(const gr_model *mm, const char *body, gr_status *st, gr_error *err)
 {
-    json_error_t je;
-    json_t *b = json_loads(body, JSON_REJECT_DUPLICATES, &je);
-    cr_assert(b, "test body is not JSON: %s", je.text);
     gr_api_request req;
     gr_api_limits lim = { .max_samples = 3 };
     json_t *resp = NULL;
-    *st = gr_api_request_parse(mm, b, &lim, &req, err);
+    *st = gr_api_request_read(mm, body, strlen(body), &lim, &req, err);
     if (*st == GR_OK) {
         gr_api_job job;
         gr_api_job_init(&job, mm, &req, NULL, &given);
@@ -63,7 +63,6 @@ static json_t *run_model(const gr_model *mm, const char *body, gr_status *st, gr
         cr_assert(!*st == !!resp, "a response exactly when the status is GR_OK");
     }
     gr_api_request_clear(&req);
-    json_decref(b);
     return resp;
 }
 
@@ -576,21 +575,130 @@ Test(predict_json_topk, selection_matches_a_full_sort)
     gr_model_free(xm);
 }
 
-Test(predict_json_limits, depth_and_string_scan)
+/* Reads text for the suite's model with limits lim; returns the status
+ * and leaves the reason in err. */
+static gr_status read_only(const char *text, size_t len, const gr_api_limits *lim, gr_error *err)
 {
-    char why[200];
+    gr_api_request req;
+    gr_status st = gr_api_request_read(m, text, len, lim, &req, err);
+    gr_api_request_clear(&req);
+    return st;
+}
+
+Test(predict_json, depth_string_and_syntax)
+{
+    gr_error err;
     const char *ok = "{\"samples\":[{\"id\":\"a\\\"[[[[\\\\\",\"dosages\":[1,2]}]}";
-    cr_assert(gr_api_json_within(ok, strlen(ok), 4, 64, why, sizeof why), "%s", why);
-    cr_assert(!gr_api_json_within(ok, strlen(ok), 3, 64, why, sizeof why));
-    cr_assert(strstr(why, "deeper than 3 levels"), "%s", why);
-    cr_assert(!gr_api_json_within(ok, strlen(ok), 4, 8, why, sizeof why));
-    cr_assert(strstr(why, "longer than 8 bytes"), "%s", why);
-    cr_assert_null(strstr(why, "[[[["), "the string is quoted: %s", why);
-    /* closers outside structures, unterminated strings: the parser's business */
-    cr_assert(gr_api_json_within("]]]{", 4, 1, 8, why, sizeof why));
-    cr_assert(gr_api_json_within("\"abc", 4, 1, 8, why, sizeof why));
-    cr_assert(!gr_api_json_within("\"abcdefghijk", 12, 1, 8, why, sizeof why));
+    gr_api_limits lim = { .max_depth = 4, .max_string = 64 };
+    cr_assert_neq(read_only(ok, strlen(ok), &lim, &err), GR_ESYNTAX, "%s", err.text);
+    lim.max_depth = 3;
+    cr_assert_eq(read_only(ok, strlen(ok), &lim, &err), GR_ESYNTAX);
+    cr_assert(strstr(err.text, "deeper than 3 levels"), "%s", err.text);
+    lim = (gr_api_limits){ .max_depth = 4, .max_string = 8 };
+    cr_assert_eq(read_only(ok, strlen(ok), &lim, &err), GR_ESYNTAX);
+    cr_assert(strstr(err.text, "longer than 8 bytes"), "%s", err.text);
+    cr_assert_null(strstr(err.text, "[[[["), "the string is quoted: %s", err.text);
+    /* malformed text, said where, never quoted */
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
+        { "]]]{", "line 1, column 1: a value was expected" },
+        { "{\"samples\":[{}]", "line 1, column 16: ',' or '}' expected" },
+        { "{\"samples\":[{}}]}", "column 15: ',' or ']' expected" },
+        { "{\"samples\":[{},]}", "column 16: a value" },
+        { "{\"samples\":[{\"id\":\"abc}]}", "a string does not end" },
+        { "{\"samples\":[{\"id\":tru}]}", "line 1, column 21: invalid token" },
+        { "{\"samples\":[],\"samples\":[]}", "column 15: duplicate object key" },
+        { "{\"samples\":[{}]} x", "line 1, column 18: the text goes on" },
+        { "{\"samples\":[{\"id\":\"a\",\"id\":\"b\"}]}", "duplicate object key" },
+        { "", "the text is empty" },
+        { "{\"samples\":[{}],\n\"explain\":nope}", "line 2, column 14: invalid token" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(read_only(bad[i].text, strlen(bad[i].text), NULL, &err), GR_ESYNTAX, "%s",
+                     bad[i].text);
+        cr_assert(strstr(err.text, bad[i].why), "%s: '%s' lacks '%s'", bad[i].text, err.text,
+                  bad[i].why);
+        cr_assert_null(strstr(err.text, "abc"), "%s", err.text);
+    }
+    /* JSON, but not a request: an input error, as before */
+    cr_assert_eq(read_only("[1,2]", 5, NULL, &err), GR_EINPUT);
+    cr_assert(strstr(err.text, "must be a JSON object"), "%s", err.text);
     /* depth counts what is open, not what was ever opened */
-    const char *wide = "[[],[],[],[],[],[],[],[]]";
-    cr_assert(gr_api_json_within(wide, strlen(wide), 2, 8, why, sizeof why));
+    const char *wide = "{\"samples\":[{\"dosages\":[],\"id\":null}],\"explain\":[[],[],[],[]]}";
+    lim = (gr_api_limits){ .max_depth = 4, .max_string = 8 };
+    cr_assert_eq(read_only(wide, strlen(wide), &lim, &err), GR_EINPUT, "%s", err.text);
+}
+
+/* The process's peak resident memory so far, bytes. */
+static size_t peak_rss(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (size_t)ru.ru_maxrss * 1024;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* {"samples":[ s, s, ... ]} of n copies of s; new. */
+static char *body_of(const char *s, size_t n, size_t *len)
+{
+    size_t k = strlen(s), total = 14 + n * (k + 1);
+    char *b = malloc(total + 1), *p = b;
+    cr_assert_not_null(b);
+    p += sprintf(p, "{\"samples\":[");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, s, k);
+        p += k;
+        *p++ = i + 1 < n ? ',' : ']';
+    }
+    p += sprintf(p, "}");
+    *len = (size_t)(p - b);
+    return b;
+}
+
+/* A body cost jansson about 75x its size before any limit was looked at:
+ * 16 MiB of empty samples peaked at 1.26 GB for a refusal. The sample
+ * count is now checked before any sample is parsed, at a cost that grows
+ * with the text, and a body within the limits costs a small multiple of
+ * its size, not of its tree. */
+Test(predict_json, body_cost_is_linear_in_its_size)
+{
+    gr_error err;
+    size_t len[2];
+    double t[2];
+    for (int big = 0; big < 2; big++) {
+        char *b = body_of("{}", big ? 3 * 1800000 : 1800000, &len[big]);
+        size_t before = peak_rss();
+        double t0 = cpu_now();
+        cr_assert_eq(read_only(b, len[big], NULL, &err), GR_ELIMIT);
+        t[big] = cpu_now() - t0;
+        cr_assert(strstr(err.text, "samples; at most 10000 per request"), "%s", err.text);
+        cr_assert_leq(peak_rss() - before, len[big] / 4, "%zu-byte body: the peak grew by %zu",
+                      len[big], peak_rss() - before);
+        free(b);
+    }
+    cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%zu bytes %.3f s, %zu bytes %.3f s", len[0], t[0],
+              len[1], t[1]);
+    /* 10,000 samples of every feature by key: read at 2x the body at most */
+    kstring_t k = { 0, 0, NULL };
+    kputs("{\"id\":\"sample\",\"genotypes\":{", &k);
+    for (size_t j = 0; j < gr_model_get_info(m)->n_features; j++)
+        ksprintf(&k, "%s\"%s\":1", j ? "," : "", gr_model_feature(m, j)->id);
+    kputs("}}", &k);
+    size_t n;
+    char *b = body_of(k.s, 10000, &n);
+    free(k.s);
+    size_t before = peak_rss();
+    gr_api_request req;
+    cr_assert_eq(gr_api_request_read(m, b, n, NULL, &req, &err), GR_OK, "%s", err.text);
+    size_t grew = peak_rss() - before;
+    gr_api_request_clear(&req);
+    cr_assert_leq(grew, 2 * n, "a %zu-byte body: the peak grew by %zu", n, grew);
+    free(b);
 }

@@ -223,9 +223,9 @@ Test(xgboost, missing_genotypes_score_as_xgboost_in_every_input_form)
     gr_error err;
 
     char *body = json_request(m, &fc);
-    json_t *parsed = json_loads(body, 0, NULL);
     gr_api_request req;
-    cr_assert_eq(gr_api_request_parse(m, parsed, NULL, &req, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(gr_api_request_read(m, body, strlen(body), NULL, &req, &err), GR_OK, "%s",
+                 err.text);
     gr_api_job job;
     gr_api_job_init(&job, m, &req, NULL, &given);
     json_t *doc = NULL;
@@ -261,7 +261,6 @@ Test(xgboost, missing_genotypes_score_as_xgboost_in_every_input_form)
     temp_bundle_free(dir);
     free(vcf);
     gr_api_request_clear(&req);
-    json_decref(parsed);
     free(body);
     fixture_cases_free(&fc);
     gr_model_free(m);
