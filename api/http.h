@@ -66,6 +66,8 @@ typedef struct {
     size_t max_body_bytes;   /* JSON bodies */
     size_t max_upload_bytes; /* VCF/BCF uploads, spooled to tmp_dir */
     size_t max_samples;
+    size_t max_response_bytes;  /* a predict's answer, 0 = no limit */
+    unsigned request_timeout_s; /* a predict's work, 0 = no limit */
     const char *tmp_dir;
     const char *openapi; /* the contract served at /openapi.yaml (borrowed) */
     size_t openapi_len;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/buffer.h"
@@ -29,10 +30,51 @@ static int aborted(req *r)
     return 1;
 }
 
-static int stop_asked(void *arg)
+/* A worker's view of its request's time: the drain deadline (abort_work)
+ * and the request's own budget, --request-timeout-s from when the worker
+ * took it. On the worker's stack: a stream may outlive the request. */
+typedef struct {
+    gr_http *h;
+    double deadline; /* CLOCK_MONOTONIC seconds; 0: no budget */
+    int late;        /* the budget ran out */
+} work_clock;
+
+static double mono_now(void)
 {
-    gr_http *h = arg;
-    return atomic_load_explicit(&h->abort_work, memory_order_relaxed);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static work_clock clock_start(gr_http *h)
+{
+    unsigned budget = h->env.request_timeout_s;
+    return (work_clock){ h, budget ? mono_now() + budget : 0, 0 };
+}
+
+/* The pipeline's and the VCF reader's stop: asked between samples and
+ * between batches of records. */
+static int clock_stop(void *arg)
+{
+    work_clock *c = arg;
+    if (atomic_load_explicit(&c->h->abort_work, memory_order_relaxed))
+        return 1;
+    if (c->deadline && mono_now() > c->deadline)
+        c->late = 1;
+    return c->late;
+}
+
+/* The budget ran out: answers 503 timeout and returns 1. */
+static int timed_out(req *r, const work_clock *c)
+{
+    if (!c->late)
+        return 0;
+    char detail[120];
+    snprintf(detail, sizeof detail,
+             "the request ran past its %u-second time budget (--request-timeout-s)",
+             r->h->env.request_timeout_s);
+    gr_http_set_problem(r, GR_PROBLEM_TIMEOUT, detail, NULL);
+    return 1;
 }
 
 /* Answers up to this size are sent whole, with a Content-Length, as soon
@@ -90,15 +132,17 @@ static int sink_write(void *arg, const char *bytes, size_t n)
  * ordinary answer, and so is a small 200. A large 200 is streamed as the
  * worker computes it (http_stream.c), and 1 is returned: the request then
  * belongs to libmicrohttpd and the worker must not touch it again. */
-static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf)
+static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf,
+                          work_clock *clock)
 {
     gr_error err;
     gr_api_job job;
     gr_api_writer w;
     answer_sink k = { .r = r };
     gr_api_job_init(&job, r->model, json, vcf, &r->given);
-    job.stop = stop_asked;
-    job.stop_arg = r->h;
+    job.stop = clock_stop;
+    job.stop_arg = clock;
+    job.max_bytes = r->h->env.max_response_bytes;
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
     gr_status st = extra ? gr_api_write_begin(&w, &job, 0, sink_write, &k, &err)
                          : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
@@ -113,7 +157,7 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         gr_modelset_release(k.set);
         return 1;
     }
-    if (aborted(r)) { /* stopped, or done just as the deadline passed */
+    if (aborted(r) || timed_out(r, clock)) { /* stopped, or done just as the deadline passed */
         free(k.small.s);
         return 0;
     }
@@ -135,6 +179,7 @@ static void run_predict(void *arg)
     gr_error err;
     gr_api_request areq = { 0 };
     int streamed = 0;
+    work_clock clock = clock_start(r->h);
 
     gr_api_limits lim = { .max_samples = r->h->env.max_samples,
                           .max_depth = r->h->env.max_json_depth,
@@ -149,7 +194,7 @@ static void run_predict(void *arg)
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    streamed = answer_predict(r, &areq, NULL);
+    streamed = answer_predict(r, &areq, NULL, &clock);
 
 done:
     gr_api_request_clear(&areq);
@@ -165,6 +210,7 @@ static void run_predict_vcf(void *arg)
     gr_error err;
     gr_vcf_result *v = NULL;
     int streamed = 0;
+    work_clock clock = clock_start(r->h);
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
         gr_http_set_problem(r, GR_PROBLEM_NO_FILE_PART,
                             r->pp_failed
@@ -186,13 +232,17 @@ static void run_predict_vcf(void *arg)
     r->vopt.max_line = r->h->env.max_vcf_line;
     r->vopt.max_header = r->h->env.max_vcf_header;
     r->vopt.max_samples = r->h->env.max_samples;
+    r->vopt.stop = clock_stop;
+    r->vopt.stop_arg = &clock;
     gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
+    if (st && (aborted(r) || timed_out(r, &clock)))
+        goto done;
     if (st) {
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    streamed = answer_predict(r, NULL, v);
+    streamed = answer_predict(r, NULL, v, &clock);
 
 done:
     gr_vcf_result_free(v);

@@ -399,6 +399,14 @@ static json_t *source_warnings(const gr_api_job *job)
 
 static gr_status put(gr_api_writer *w, const char *bytes, size_t n, gr_error *err)
 {
+    size_t max = w->job->max_bytes;
+    if (max && w->bytes + n > max)
+        return gr_error_set(err, GR_ELIMIT, NULL, 0, NULL,
+                            "the answer grew past the %zu-byte limit on answers "
+                            "(--max-response-bytes); ask for fewer attributions (top_k) or "
+                            "fewer samples per request",
+                            max);
+    w->bytes += n;
     if (w->write(w->arg, bytes, n))
         return gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
     return GR_OK;
@@ -430,6 +438,32 @@ static gr_status put_member(gr_api_writer *w, const char *key, const json_t *val
     return st;
 }
 
+/* The least the answer can take, against job->max_bytes: each result at
+ * least 100 bytes ({"sample":..,"index":..,"score":..,"coverage":{9
+ * counts}} compact), each attribution at least 32 plus the shortest
+ * feature id ({"feature":"","value":0,"dosage":0}). */
+static gr_status check_size(const gr_api_job *job, gr_error *err)
+{
+    const gr_model *m = job->m;
+    size_t n = gr_api_job_samples(job), nf = gr_model_get_info(m)->n_features, id = SIZE_MAX;
+    if (!job->max_bytes || !n)
+        return GR_OK;
+    size_t k = !job->set.explain ? 0 : job->set.top_k == 0 ? nf : (size_t)job->set.top_k;
+    for (size_t j = 0; j < nf && k; j++) {
+        size_t len = strlen(gr_model_feature(m, j)->id);
+        id = len < id ? len : id;
+    }
+    double least = (double)n * (100.0 + (double)k * (32.0 + (k ? (double)id : 0)));
+    if (least <= (double)job->max_bytes)
+        return GR_OK;
+    return gr_error_set(err, GR_ELIMIT, NULL, 0, NULL,
+                        "the answer would take at least %.0f bytes (%zu samples x %zu "
+                        "attributions), over the %zu-byte limit on answers "
+                        "(--max-response-bytes); ask for fewer attributions (top_k) or fewer "
+                        "samples per request",
+                        least, n, k, job->max_bytes);
+}
+
 gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
                              gr_api_write_fn write, void *arg, gr_error *err)
 {
@@ -455,6 +489,8 @@ gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty
                                    n, detail);
         goto fail;
     }
+    if ((st = check_size(job, err)))
+        goto fail;
     const gr_model_info *in = gr_model_get_info(job->m);
     json_t *model = json_pack("{s:s, s:s}", "name", in->name, "version", in->version);
     st =

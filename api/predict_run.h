@@ -39,7 +39,8 @@ typedef struct {
     gr_api_settings set;        /* resolved: no -1 left */
     int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
     void *stop_arg;
-    size_t lo, hi; /* gr_api_predict_range's window; 0, 0: every sample */
+    size_t lo, hi;    /* gr_api_predict_range's window; 0, 0: every sample */
+    size_t max_bytes; /* the response's ceiling, 0: none (see gr_api_write_begin) */
 } gr_api_job;
 
 /* Fills job for m and one source. Settings are taken from `given` (query
@@ -77,12 +78,17 @@ typedef struct {
     int pretty;
     size_t written;  /* results written so far */
     size_t unscored; /* samples under min_coverage that get an error */
+    size_t bytes;    /* written so far */
 } gr_api_writer;
 
 /* Decides, before a byte is written, whether the job can be answered at
  * all: when its one sample, or every sample, is under min_coverage (and
  * allow_low_coverage is not set) it fails with GR_ECOVERAGE naming the first
- * such sample's counts. Otherwise writes the head of the document. */
+ * such sample's counts; when the answer cannot fit job->max_bytes (its
+ * least size: 100 bytes a result and 32 plus the shortest feature id an
+ * attribution), with GR_ELIMIT. Otherwise writes the head of the document.
+ * An answer that grows past max_bytes all the same is cut there (GR_ELIMIT
+ * from the call that would pass it). */
 gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
                              gr_api_write_fn write, void *arg, gr_error *err);
 /* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */

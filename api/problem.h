@@ -40,7 +40,8 @@ json_t *gr_problem_object(unsigned status, const char *slug, const char *title, 
     X(OUT_OF_MEMORY, 500, "internal", "Out of memory")                                             \
     X(OVERLOADED, 503, "overloaded", "Overloaded")                                                 \
     X(CANNOT_STORE, 503, "overloaded", "Cannot store the upload")                                  \
-    X(NOT_READY, 503, "not-ready", "Not ready")
+    X(NOT_READY, 503, "not-ready", "Not ready")                                                    \
+    X(TIMEOUT, 503, "timeout", "Over the request's time budget")
 
 typedef enum {
 #define GR_PROBLEM_ENUM(id, status, slug, title) GR_PROBLEM_##id,

@@ -354,7 +354,10 @@ static gr_status read_bcf_body(reader *rd, gr_error *err)
     gr_vcf_result *r = rd->r;
     int ret = 0, peek;
     uint64_t size = 0;
-    for (;;) {
+    const gr_vcf_options *opt = c->opt;
+    for (size_t n = 0;; n++) {
+        if (opt->stop && !(n & 1023) && opt->stop(opt->stop_arg))
+            return gr_error_set(err, GR_EIO, rd->label, 0, NULL, "stopped");
         /* a record is sized before bcf_read allocates what it claims */
         errno = 0;
         peek = gr_bcf_peek_size(rd->fp->fp.bgzf, &size);
@@ -396,9 +399,9 @@ static gr_status read_body(reader *rd, gr_error *err)
     sink_state ss = {
         &rd->c, rd->hdr, rd->rec, rd->r, &rd->line, rd->label, (uint64_t)rd->max_line * 4, 0, 0
     };
-    gr_body_reader body = {
-        rd->label, rd->c.opt->threads, rd->max_line, body_filter, body_sink, &ss
-    };
+    gr_body_reader body = { rd->label,       rd->c.opt->threads, rd->max_line,
+                            body_filter,     body_sink,          &ss,
+                            rd->c.opt->stop, rd->c.opt->stop_arg };
     return gr_vcf_body_read(rd->fp, &body, &rd->r->records, err);
 }
 

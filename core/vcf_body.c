@@ -379,6 +379,10 @@ gr_status gr_vcf_body_read(htsFile *fp, const gr_body_reader *rd, size_t *record
     }
     for (;;) {
         while (!eof && n_free) {
+            if (rd->stop && rd->stop(rd->stop_arg)) {
+                st = gr_error_set(err, GR_EIO, rd->label, 0, NULL, "stopped");
+                goto fail;
+            }
             batch *b = free_list[--n_free];
             int got = fill(&r, b);
             if (got < 0) {

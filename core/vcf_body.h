@@ -29,7 +29,9 @@ typedef struct {
     size_t max_line;   /* longest line accepted, bytes */
     gr_body_filter filter;
     gr_body_sink sink;
-    void *arg; /* given to filter and sink */
+    void *arg;              /* given to filter and sink */
+    int (*stop)(void *arg); /* optional: asked before each batch; non-zero stops */
+    void *stop_arg;
 } gr_body_reader;
 
 /* Reads the rest of fp, a text VCF (plain, gzip or BGZF) whose header

@@ -281,35 +281,56 @@ static const struct {
     { "X", "155270560", "156040895" },  { "Y", "59373566", "57227415" },
 };
 
-/* The build a ##contig's length identifies, or NULL. */
-static const char *build_of_length(const char *id, const char *len)
+/* The build a ##contig's length identifies, or NULL; *chrom_out the
+ * table's name of its chromosome. */
+static const char *build_of_length(const char *id, const char *len, const char **chrom_out)
 {
     char chrom[32];
     gr_chrom_normalize(id, chrom, sizeof chrom);
     for (size_t i = 0; i < sizeof build_lengths / sizeof *build_lengths; i++)
-        if (!strcmp(chrom, build_lengths[i].chrom))
+        if (!strcmp(chrom, build_lengths[i].chrom)) {
+            *chrom_out = build_lengths[i].chrom;
             return !strcmp(len, build_lengths[i].grch37)   ? "GRCh37"
                    : !strcmp(len, build_lengths[i].grch38) ? "GRCh38"
                                                            : NULL;
+        }
+    return NULL;
+}
+
+/* Rule 9: what a ##reference line or a ##contig's assembly names, matched
+ * in order. Errors quote the mark found, never the header's own bytes. */
+static const struct {
+    const char *mark, *build;
+} reference_marks[] = { { "GRCh37", "GRCh37" }, { "hg19", "GRCh37" },    { "b37", "GRCh37" },
+                        { "hs37", "GRCh37" },   { "g1k_v37", "GRCh37" }, { "GRCh38", "GRCh38" },
+                        { "hg38", "GRCh38" },   { "hs38", "GRCh38" } },
+  assembly_marks[] = {
+      { "37", "GRCh37" }, { "hg19", "GRCh37" }, { "38", "GRCh38" }, { "hg38", "GRCh38" }
+  };
+
+static const char *mark_in(const char *v, int assembly, const char **mark)
+{
+    size_t n = assembly ? sizeof assembly_marks / sizeof *assembly_marks
+                        : sizeof reference_marks / sizeof *reference_marks;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = assembly ? assembly_marks[i].mark : reference_marks[i].mark;
+        if (strstr(v, m)) {
+            *mark = m;
+            return assembly ? assembly_marks[i].build : reference_marks[i].build;
+        }
+    }
     return NULL;
 }
 
 /* Rule 9: the build the header reveals, or "". */
 const char *gr_vcf_header_build(const bcf_hdr_t *hdr, char *why, size_t why_size)
 {
+    const char *mark, *build;
     for (int i = 0; i < hdr->nhrec; i++) {
         const bcf_hrec_t *h = hdr->hrec[i];
-        if (!strcmp(h->key, "reference") && h->value) {
-            const char *v = h->value;
-            if (strstr(v, "GRCh37") || strstr(v, "hg19") || strstr(v, "b37") || strstr(v, "hs37") ||
-                strstr(v, "g1k_v37")) {
-                snprintf(why, why_size, "##reference=%.80s", v);
-                return "GRCh37";
-            }
-            if (strstr(v, "GRCh38") || strstr(v, "hg38") || strstr(v, "hs38")) {
-                snprintf(why, why_size, "##reference=%.80s", v);
-                return "GRCh38";
-            }
+        if (!strcmp(h->key, "reference") && h->value && (build = mark_in(h->value, 0, &mark))) {
+            snprintf(why, why_size, "its ##reference line names %s", mark);
+            return build;
         }
         if (strcmp(h->key, "contig"))
             continue;
@@ -322,18 +343,14 @@ const char *gr_vcf_header_build(const bcf_hdr_t *hdr, char *why, size_t why_size
             else if (!strcmp(h->keys[j], "assembly"))
                 asm_ = h->vals[j];
         }
-        if (asm_ && (strstr(asm_, "37") || strstr(asm_, "hg19"))) {
-            snprintf(why, why_size, "##contig assembly=%.40s", asm_);
-            return "GRCh37";
+        if (asm_ && (build = mark_in(asm_, 1, &mark))) {
+            snprintf(why, why_size, "a ##contig's assembly names %s", mark);
+            return build;
         }
-        if (asm_ && (strstr(asm_, "38") || strstr(asm_, "hg38"))) {
-            snprintf(why, why_size, "##contig assembly=%.40s", asm_);
-            return "GRCh38";
-        }
-        const char *by_length = id && len ? build_of_length(id, len) : NULL;
-        if (by_length) {
-            snprintf(why, why_size, "##contig %.40s length %.20s", id, len);
-            return by_length;
+        const char *chrom = NULL;
+        if (id && len && (build = build_of_length(id, len, &chrom))) {
+            snprintf(why, why_size, "its ##contig of chromosome %s is %s bases long", chrom, len);
+            return build;
         }
     }
     return "";

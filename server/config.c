@@ -34,6 +34,9 @@ const char gr_config_usage[] =
     "  --max-vcf-line-bytes N  longest VCF line or BCF record (67108864)\n"
     "                                                             GENORISK_MAX_VCF_LINE_BYTES\n"
     "  --max-vcf-header-bytes N  largest VCF header (16777216)    GENORISK_MAX_VCF_HEADER_BYTES\n"
+    "  --max-response-bytes N  a predict's answer, 0 = no limit (268435456)\n"
+    "                                                             GENORISK_MAX_RESPONSE_BYTES\n"
+    "  --request-timeout-s N   a predict's work, 0 = no limit (300)  GENORISK_REQUEST_TIMEOUT_S\n"
     "  --auth-tokens FILE      bearer tokens, one per line; every route but\n"
     "                          /healthz, /readyz, /openapi.yaml (and /metrics)\n"
     "                          then needs one                     GENORISK_AUTH_TOKENS\n"
@@ -101,6 +104,8 @@ enum {
     O_JSTRING,
     O_VLINE,
     O_VHEADER,
+    O_RESPONSE,
+    O_RTIMEOUT,
     O_AUTH,
     O_AUTH_METRICS,
     O_CERT,
@@ -127,6 +132,8 @@ static const struct {
                { O_JSTRING, "GENORISK_MAX_JSON_STRING_BYTES" },
                { O_VLINE, "GENORISK_MAX_VCF_LINE_BYTES" },
                { O_VHEADER, "GENORISK_MAX_VCF_HEADER_BYTES" },
+               { O_RESPONSE, "GENORISK_MAX_RESPONSE_BYTES" },
+               { O_RTIMEOUT, "GENORISK_REQUEST_TIMEOUT_S" },
                { O_AUTH, "GENORISK_AUTH_TOKENS" },
                { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" },
                { O_CERT, "GENORISK_TLS_CERT" },
@@ -146,6 +153,9 @@ static const struct {
     { O_VLINE, "max-vcf-line-bytes", 1024, (long long)1 << 40, offsetof(gr_config, max_vcf_line) },
     { O_VHEADER, "max-vcf-header-bytes", 1024, (long long)1 << 40,
       offsetof(gr_config, max_vcf_header) },
+    { O_RESPONSE, "max-response-bytes", 0, (long long)1 << 50,
+      offsetof(gr_config, max_response_bytes) },
+    { O_RTIMEOUT, "request-timeout-s", 0, 86400, offsetof(gr_config, request_timeout_s) },
 };
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
@@ -216,6 +226,8 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_JSTRING:
     case O_VLINE:
     case O_VHEADER:
+    case O_RESPONSE:
+    case O_RTIMEOUT:
         for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
             if (limits[i].opt == opt) {
                 if (!parse_num(v, limits[i].lo, limits[i].hi, &x)) {
@@ -263,6 +275,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "max-json-string-bytes", required_argument, NULL, O_JSTRING },
         { "max-vcf-line-bytes", required_argument, NULL, O_VLINE },
         { "max-vcf-header-bytes", required_argument, NULL, O_VHEADER },
+        { "max-response-bytes", required_argument, NULL, O_RESPONSE },
+        { "request-timeout-s", required_argument, NULL, O_RTIMEOUT },
         { "auth-tokens", required_argument, NULL, O_AUTH },
         { "auth-metrics", no_argument, NULL, O_AUTH_METRICS },
         { "tls-cert", required_argument, NULL, O_CERT },
@@ -290,6 +304,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->max_json_string = 65536;
     c->max_vcf_line = (size_t)64 << 20;
     c->max_vcf_header = (size_t)16 << 20;
+    c->max_response_bytes = (size_t)256 << 20;
+    c->request_timeout_s = 300;
     /* the environment first, so flags override it */
     for (size_t i = 0; i < sizeof env_of / sizeof *env_of; i++) {
         const char *v = getenv(env_of[i].env);

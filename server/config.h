@@ -19,6 +19,8 @@ typedef struct {
     /* limits on what a client controls */
     size_t max_connections, max_json_depth, max_json_string, max_vcf_line, max_vcf_header;
     int connection_timeout_s;
+    size_t max_response_bytes; /* a predict's answer, 0: none */
+    size_t request_timeout_s;  /* a predict's work, seconds, 0: none */
 } gr_config;
 
 /* Fills c. Returns 0 to run, 1 when --help/--version was printed (exit 0),

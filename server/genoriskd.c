@@ -201,6 +201,9 @@ static void reload(daemon_state *s)
                  json_pack("{s:I}", "models", (json_int_t)gr_modelset_count(fresh)));
 }
 
+/* How long past the drain deadline a worker may take to notice it. */
+#define STUCK_GRACE_MS 2000
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -295,6 +298,8 @@ int main(int argc, char **argv)
         .max_json_string = s.cfg.max_json_string,
         .max_vcf_line = s.cfg.max_vcf_line,
         .max_vcf_header = s.cfg.max_vcf_header,
+        .max_response_bytes = s.cfg.max_response_bytes,
+        .request_timeout_s = (unsigned)s.cfg.request_timeout_s,
         .openapi = gr_openapi_yaml,
         .openapi_len = gr_openapi_yaml_len,
     };
@@ -363,6 +368,18 @@ int main(int argc, char **argv)
     if (left)
         gr_http_abort_work(http);
     size_t cancelled = gr_pool_cancel_queued(s.pool);
+    /* Work stops at its next sample or batch of records; one library call
+     * that never returns must not hold the exit past the deadline: after a
+     * grace of STUCK_GRACE_MS the process exits with the worker in it. */
+    for (int waited = 0; gr_pool_busy(s.pool) > 0 && waited < STUCK_GRACE_MS; waited += 20)
+        sleep_ms(20);
+    size_t stuck = gr_pool_busy(s.pool);
+    if (stuck) {
+        gr_log_write(&s.log, GR_LOG_ERROR, "stopped",
+                     json_pack("{s:I, s:I, s:I}", "past_deadline", (json_int_t)left, "cancelled",
+                               (json_int_t)cancelled, "stuck_workers", (json_int_t)stuck));
+        _exit(1);
+    }
     gr_pool_free(s.pool);
     for (int waited = 0; gr_http_in_flight(http) > 0 && waited < 2000; waited += 20)
         sleep_ms(20);

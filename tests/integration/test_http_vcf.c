@@ -17,6 +17,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -862,6 +864,9 @@ Test(http_vcf, genome_build_mismatch_names_both)
         cr_assert(strstr(detail, want), "case %zu: %s", i, detail);
         snprintf(want, sizeof want, "is on %s", cases[i].model_build);
         cr_assert(strstr(detail, want), "case %zu: %s", i, detail);
+        /* the mark found is named; the header's own bytes are not quoted */
+        cr_assert_null(strstr(detail, "file://"), "case %zu: %s", i, detail);
+        cr_assert_null(strstr(detail, "_full_analysis_set"), "case %zu: %s", i, detail);
         json_decref(j);
         http_free(r);
         free(vcf.p);
@@ -1424,4 +1429,163 @@ Test(http_vcf, large_answers_stream_in_bounded_memory)
     free(vcf.p);
     models_dir_free(models);
     models_dir_free(spool);
+}
+
+/* ---- time budgets ---- */
+
+/* A BGZF VCF that takes htslib seconds to read: ns samples of GT for each
+ * of the PGS's variants, `dup` times over (records after the first at a
+ * position are read and then set aside). bgzip -l 1 keeps it a few MB. */
+static buf_t slow_vcf(int ns, int dup)
+{
+    char path[] = "/tmp/genorisk-slow-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "bgzip -l 1 -c > %s", path);
+    FILE *z = popen(cmd, "w");
+    cr_assert(z, "bgzip comes with make deps");
+    fputs("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT",
+          z);
+    for (int s = 0; s < ns; s++)
+        fprintf(z, "\tS%d", s);
+    fputc('\n', z);
+    char *gts = malloc((size_t)ns * 4 + 2);
+    for (int s = 0; s < ns; s++)
+        memcpy(gts + 4 * s, "\t0/1", 4);
+    gts[4 * ns] = '\n';
+    gts[4 * ns + 1] = '\0';
+    FILE *score = fopen(PGS "/cad_pgs_demo.txt", "r");
+    cr_assert(score);
+    char line[512], chrom[16], ea[64], oa[64];
+    long pos;
+    buf_t rows = { 0 };
+    while (fgets(line, sizeof line, score))
+        if (line[0] != '#' && strncmp(line, "chr_name", 8) &&
+            sscanf(line, "%15s %ld %63s %63s", chrom, &pos, ea, oa) == 4) {
+            char rec[256];
+            snprintf(rec, sizeof rec, "chr%s\t%ld\t.\t%s\t%s\t.\tPASS\t.\tGT", chrom, pos, oa, ea);
+            buf_str(&rows, rec);
+            buf_str(&rows, "\n");
+        }
+    fclose(score);
+    for (int d = 0; d < dup; d++)
+        for (char *r = rows.p, *nl; r && (nl = strchr(r, '\n')); r = nl + 1) {
+            fwrite(r, 1, (size_t)(nl - r), z);
+            fputs(gts, z);
+        }
+    cr_assert_eq(pclose(z), 0);
+    free(gts);
+    free(rows.p);
+    buf_t out = { 0 };
+    char *text = slurp_file(path);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    buf_add(&out, text, (size_t)st.st_size);
+    free(text);
+    unlink(path);
+    return out;
+}
+
+/* The work of a request is bounded in time: a VCF that takes seconds to
+ * read is answered 503 timeout once --request-timeout-s passes, from inside
+ * the read, and the worker is free again. */
+Test(http_vcf, request_time_budget_holds_inside_the_vcf_read)
+{
+    buf_t vcf = slow_vcf(10000, 40);
+    char *models = models_dir_with(PGS, NULL);
+    daemon_t *d =
+        daemon_start(models, "--workers", "1", "--request-timeout-s", "1", NULL);
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT,
+                                                 .content_type = "application/gzip",
+                                                 .body = vcf.p, .body_len = vcf.n,
+                                                 .timeout_ms = 120000 });
+    json_t *p = expect_problem(r, 503, "timeout", PREDICT);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
+                     "ran past its 1-second time budget (--request-timeout-s)"),
+              "%s", http_describe(r));
+    cr_assert_null(http_header(r, "Retry-After"), "the same request would take as long");
+    json_decref(p);
+    http_free(r);
+    buf_t small = make_vcf(&(vcf_opts){ 0 });
+    r = post(d, PREDICT, "text/vcf", &small);
+    expect_status(r, 200);
+    http_free(r);
+    free(small.p);
+    free(vcf.p);
+    itest_finish(d, models);
+}
+
+typedef struct {
+    const daemon_t *d;
+    const buf_t *vcf;
+    http_resp *r;
+} slow_post;
+
+static void *post_slow(void *arg)
+{
+    slow_post *s = arg;
+    s->r = http_do(s->d->port, &(http_req){ .method = "POST", .path = PREDICT,
+                                            .content_type = "application/gzip",
+                                            .body = s->vcf->p, .body_len = s->vcf->n,
+                                            .timeout_ms = 120000 });
+    return NULL;
+}
+
+/* SIGTERM's drain deadline holds while a worker reads a VCF: it stops at
+ * its next batch of records (it once finished the whole file: with
+ * --drain-timeout-s 2 the daemon exited after 13.9 s). */
+Test(http_vcf, drain_deadline_holds_inside_the_vcf_read)
+{
+    buf_t vcf = slow_vcf(10000, 100);
+    char *models = models_dir_with(PGS, NULL);
+    daemon_t *d = daemon_start(models, "--workers", "1", "--drain-timeout-s", "1",
+                               "--request-timeout-s", "0", NULL);
+    slow_post s = { d, &vcf, NULL };
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, post_slow, &s), 0);
+    sleep_ms(1500); /* uploaded, and the worker into the file */
+    long t0 = now_ms();
+    daemon_signal(d, SIGTERM);
+    int rc = daemon_wait_exit(d, 20000);
+    long took = now_ms() - t0;
+    pthread_join(t, NULL);
+    cr_assert_eq(rc, 0, "exit status %d", rc);
+    /* the drain's 1 s, and a batch of records: not the file's 10 s or more */
+    cr_assert_lt(took, 4000, "the daemon exited %ld ms after SIGTERM", took);
+    json_decref(expect_problem(s.r, 503, "not-ready", PREDICT));
+    http_free(s.r);
+    free(vcf.p);
+    itest_finish(d, models);
+}
+
+/* A small upload cannot ask for an unbounded answer: 2,000 samples with
+ * every attribution is refused before a byte is written. */
+Test(http_vcf, answer_over_max_response_bytes_is_refused_up_front)
+{
+    enum { N = 2000 };
+    static char names[N][8];
+    static const char *ids[N + 1];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "S%04d", i);
+        ids[i] = names[i];
+    }
+    char *models = models_dir_with(PGS, NULL);
+    daemon_t *d = daemon_start(models, "--max-response-bytes", "1000000", NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
+    http_resp *r = post(d, PREDICT "?top_k=0", "text/vcf", &vcf);
+    json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
+                     "(2000 samples x 300 attributions), over the 1000000-byte limit on answers "
+                     "(--max-response-bytes)"),
+              "%s", http_describe(r));
+    json_decref(p);
+    http_free(r);
+    r = post(d, PREDICT "?top_k=1", "text/vcf", &vcf); /* 2000 x 1 fits */
+    expect_status(r, 200);
+    http_free(r);
+    free(vcf.p);
+    itest_finish(d, models);
 }

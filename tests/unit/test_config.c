@@ -99,6 +99,8 @@ Test(config, security_and_limit_flags)
     cr_assert_eq(c.max_json_string, 65536);
     cr_assert_eq(c.max_vcf_line, (size_t)64 << 20);
     cr_assert_eq(c.max_vcf_header, (size_t)16 << 20);
+    cr_assert_eq(c.max_response_bytes, (size_t)256 << 20);
+    cr_assert_eq(c.request_timeout_s, 300);
     cr_assert_null(c.auth_tokens);
     cr_assert_null(c.tls_cert);
     cr_assert_eq(c.auth_metrics, 0);
@@ -107,8 +109,11 @@ Test(config, security_and_limit_flags)
                      "--connection-timeout-s", "2", "--max-json-depth", "4",
                      "--max-json-string-bytes", "100", "--max-vcf-line-bytes", "2048",
                      "--max-vcf-header-bytes", "4096", "--auth-tokens", "t", "--auth-metrics",
-                     "--tls-cert", "c.pem", "--tls-key", "k.pem", NULL };
-    cr_assert_eq(gr_config_parse(22, argv, &c, why, sizeof why), 0, "%s", why);
+                     "--tls-cert", "c.pem", "--tls-key", "k.pem", "--max-response-bytes", "0",
+                     "--request-timeout-s", "7", NULL };
+    cr_assert_eq(gr_config_parse(26, argv, &c, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(c.max_response_bytes, 0, "0: no limit");
+    cr_assert_eq(c.request_timeout_s, 7);
     cr_assert_eq(c.max_connections, 5);
     cr_assert_eq(c.connection_timeout_s, 2);
     cr_assert_eq(c.max_json_depth, 4);
