@@ -1,14 +1,16 @@
 /* http.c - see http.h.
  *
- * A request's life: the first call of the access handler routes it and
- * answers at once whatever does not need the body (every GET, and every
- * error known from the headers: 404, 405, 413 by Content-Length, 415, bad
- * query parameters, not ready). A predict body is then gathered up to
- * max_body_bytes; when complete, the connection is suspended and the work
- * goes to the server's pool; the worker builds the response and resumes the
- * connection, and the next handler call queues it. The completion callback
- * reports the request and frees its state. HTTP threads never parse
- * predict bodies nor run models. */
+ * A request's life: the first call of the access handler refuses a
+ * request whose framing is ambiguous or that lacks Host (400, and the
+ * connection closed), routes it and answers at once whatever does not need
+ * the body (every GET, and every error known from the headers: 404, 405,
+ * 413 by Content-Length, 415, bad query parameters, not ready). A predict
+ * body is then gathered up to max_body_bytes; when complete, the
+ * connection is suspended and the work goes to the server's pool; the
+ * worker builds the response and resumes the connection, and the next
+ * handler call queues it. The completion callback reports the request and
+ * frees its state. HTTP threads never parse predict bodies nor run
+ * models. */
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <ctype.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -149,7 +152,9 @@ static enum MHD_Result queue_answer(req *r)
     if (r->www_auth)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_auth);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (r->h->quiesced) /* draining: send keep-alive clients elsewhere */
+    /* draining: send keep-alive clients elsewhere; a framing fault: what
+     * follows on the connection cannot be told from a body */
+    if (r->h->quiesced || r->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
@@ -180,6 +185,71 @@ static gr_route route_of(const char *url, char *name, size_t name_size)
     if (!slash)
         return GR_ROUTE_MODEL;
     return !strcmp(slash, "/predict") ? GR_ROUTE_PREDICT : GR_ROUTE_OTHER;
+}
+
+/* ---- framing (RFC 9112 sections 3.2, 6.1, 6.3) ---- */
+
+typedef struct {
+    int te, cl, host;            /* how many of each header */
+    const char *te_value;        /* the last Transfer-Encoding */
+    unsigned long long cl_value; /* the first Content-Length */
+    int cl_bad, cl_differ;
+} framing;
+
+/* Each header line, repeated ones included (libmicrohttpd lists them
+ * separately; its own lookup returns only the first). */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->te++;
+        f->te_value = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        size_t n = strspn(value, "0123456789");
+        unsigned long long v = strtoull(value, NULL, 10);
+        if (n == 0 || value[n] || n > 19)
+            f->cl_bad = 1;
+        else if (f->cl && v != f->cl_value)
+            f->cl_differ = 1;
+        if (!f->cl++)
+            f->cl_value = v;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+        f->host++;
+    }
+    return MHD_YES;
+}
+
+/* Why the request's framing or Host is unacceptable, or NULL. A message
+ * whose body length two parties could read two ways is how a second
+ * request is smuggled inside a first one's body: libmicrohttpd 0.9.75 takes
+ * Transfer-Encoding over Content-Length, the first of two Content-Lengths,
+ * and any Transfer-Encoding as "read until the end". */
+static const char *framing_fault(struct MHD_Connection *conn, const char *version)
+{
+    framing f = { 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    int http10 = version && !strcmp(version, MHD_HTTP_VERSION_1_0);
+    if (f.te && f.cl)
+        return "a request may not have both Transfer-Encoding and Content-Length";
+    if (f.te > 1)
+        return "Transfer-Encoding may appear only once";
+    if (f.te && strcasecmp(f.te_value, "chunked"))
+        return "the only Transfer-Encoding accepted is chunked";
+    if (f.te && http10)
+        return "an HTTP/1.0 request may not have a Transfer-Encoding";
+    if (f.cl_bad)
+        return "Content-Length must be decimal digits only";
+    if (f.cl_differ)
+        return "the request's Content-Length headers disagree";
+    if (f.host > 1)
+        return "a request may have only one Host header";
+    if (!f.host && !http10)
+        return "an HTTP/1.1 request needs a Host header";
+    return NULL;
 }
 
 /* ---- bearer tokens ---- */
@@ -310,9 +380,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         int post = !strcmp(method, "POST");
         /* Answers are queued on a later call, once MHD has read the request:
          * a response queued on the first call would cost the keep-alive.
-         * Only an oversized Content-Length is answered at once, unread. */
+         * Only a framing fault, a stranger and an oversized Content-Length
+         * are answered at once, unread. */
         r->decided = 1;
-        if (!authorized(r)) {
+        const char *fault = framing_fault(conn, version);
+        if (fault) {
+            /* at once, unread, and the connection closed: its next bytes
+             * would be a body to one reader and a request to another */
+            r->close = 1;
+            gr_http_set_problem(r, GR_PROBLEM_INVALID_REQUEST, fault, NULL);
+            return queue_answer(r);
+        } else if (!authorized(r)) {
             /* at once, unread: no body is worth reading for a stranger */
             return queue_answer(r);
         } else if (r->route == GR_ROUTE_OTHER) {
@@ -371,7 +449,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .request_id = r->request_id,
         .method = r->method,
         .route = r->route,
-        .status = r->answered ? r->status : 499, /* client went away first */
+        .status = r->status,
         .seconds = now() - r->t0,
         .bytes_in = r->bytes_in,
         .bytes_out = r->bytes_out,
@@ -379,6 +457,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .samples = r->samples_done,
         .error = r->status >= 400 ? r->error : "",
     };
+    if (!r->answered) {
+        /* libmicrohttpd answered on its own (a 500 when a chunk's size line
+         * outgrows its buffer), or nobody did: the client went away first */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        d.status = ci ? ci->http_status : 499;
+        d.error = "";
+    }
     if (r->stream) { /* the body went out as it was computed */
         int complete;
         gr_http_stream_totals(r->stream, &d.bytes_out, &d.samples, &complete);

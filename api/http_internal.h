@@ -38,6 +38,7 @@ typedef struct {
     char instance[256];
     gr_route route;
     int answered; /* a response was queued */
+    int close;    /* the answer says Connection: close (a framing fault) */
     int decided;  /* the answer is known; queue it once the body is consumed */
     /* predict */
     gr_modelset *set;
