@@ -405,6 +405,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         } else if (!gr_http_predict_headers(r, name)) {
             if (r->status == 413)
                 return queue_answer(r);
+        } else if (!gr_http_reserve_body(r)) {
+            return queue_answer(r); /* 503 at once, unread, and closed */
         } else {
             r->decided = 0; /* the body decides */
         }
@@ -434,6 +436,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         gr_http_set_problem(r, GR_PROBLEM_BODY_TOO_LARGE, detail, NULL);
         return queue_answer(r);
     }
+    if (r->over_budget) /* its 503 was set when the budget ran out */
+        return queue_answer(r);
     gr_http_start_predict(r);
     return MHD_YES;
 }
@@ -472,6 +476,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             d.status = 499; /* the client left, or the answer was cut short */
     }
     h->env.done(h->env.ctx, &d);
+    gr_http_release_body(r);
     gr_http_stream_release(r->stream);
     gr_modelset_release(r->set);
     if (r->pp)
@@ -533,10 +538,18 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
         return NULL;
     }
     h->env = *env;
+    /* a body larger than its whole budget could never be taken: that is
+     * 413, not a 503 to retry (a JSON body's buffer adds its NUL byte) */
+    if (env->max_body_memory && h->env.max_body_bytes >= env->max_body_memory)
+        h->env.max_body_bytes = env->max_body_memory - 1;
+    if (env->max_spool_bytes && h->env.max_upload_bytes > env->max_spool_bytes)
+        h->env.max_upload_bytes = env->max_spool_bytes;
     h->listen_fd = MHD_INVALID_SOCKET;
     atomic_init(&h->in_flight, 0);
     atomic_init(&h->connections, 0);
     atomic_init(&h->refused, 0);
+    atomic_init(&h->body_memory, 0);
+    atomic_init(&h->spooled, 0);
     /* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
      * FIN that arrives with the last bytes of an unfinished body, and holds
      * the connection (and a VCF's spool file) in CLOSE-WAIT until the idle
@@ -595,6 +608,12 @@ void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused)
 {
     *open = atomic_load(&h->connections);
     *refused = atomic_load(&h->refused);
+}
+
+void gr_http_bodies(gr_http *h, size_t *in_memory, size_t *spooled)
+{
+    *in_memory = atomic_load(&h->body_memory);
+    *spooled = atomic_load(&h->spooled);
 }
 
 void gr_http_quiesce(gr_http *h)

@@ -65,6 +65,9 @@ typedef struct {
     size_t max_vcf_line, max_vcf_header;
     size_t max_body_bytes;   /* JSON bodies */
     size_t max_upload_bytes; /* VCF/BCF uploads, spooled to tmp_dir */
+    /* All requests together: JSON bodies held in memory, uploads spooled
+     * to tmp_dir. 0: no budget. A request that does not fit is 503. */
+    size_t max_body_memory, max_spool_bytes;
     size_t max_samples;
     const char *tmp_dir;
     const char *openapi; /* the contract served at /openapi.yaml (borrowed) */
@@ -82,6 +85,9 @@ unsigned gr_http_port(const gr_http *h);
 /* Connections open now, and those refused since the start (over
  * max_connections). */
 void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused);
+/* Bytes of request bodies the requests in flight hold now: in memory (JSON)
+ * and spooled to disk (uploads), as counted against the budgets. */
+void gr_http_bodies(gr_http *h, size_t *in_memory, size_t *spooled);
 /* Stops accepting new connections; requests in flight carry on. */
 void gr_http_quiesce(gr_http *h);
 /* Makes predicts still running stop at their next sample and answer 503:

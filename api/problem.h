@@ -41,6 +41,7 @@ json_t *gr_problem_object(unsigned status, const char *slug, const char *title, 
     X(OUT_OF_MEMORY, 500, "internal", "Out of memory")                                             \
     X(OVERLOADED, 503, "overloaded", "Overloaded")                                                 \
     X(CANNOT_STORE, 503, "overloaded", "Cannot store the upload")                                  \
+    X(BODY_BUDGET, 503, "overloaded", "Too many bodies at once")                                   \
     X(NOT_READY, 503, "not-ready", "Not ready")
 
 typedef enum {

@@ -22,6 +22,10 @@ const char gr_config_usage[] =
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
     "  --max-body-bytes N      JSON body ceiling (16777216)       GENORISK_MAX_BODY_BYTES\n"
     "  --max-upload-bytes N    VCF/BCF upload ceiling (4294967296) GENORISK_MAX_UPLOAD_BYTES\n"
+    "  --max-body-memory-bytes N  JSON bodies in memory, all requests together;\n"
+    "                          over it is 503 (268435456)    GENORISK_MAX_BODY_MEMORY_BYTES\n"
+    "  --max-spool-bytes N     uploads spooled to --tmp-dir, all requests together;\n"
+    "                          over it is 503 (4294967296)         GENORISK_MAX_SPOOL_BYTES\n"
     "  --tmp-dir DIR           where uploads are spooled ($TMPDIR or /tmp)  GENORISK_TMP_DIR\n"
     "  --max-samples N         samples per request (10000)        GENORISK_MAX_SAMPLES\n"
     "  --drain-timeout-s N     wait for requests on SIGTERM (30)  GENORISK_DRAIN_TIMEOUT_S\n"
@@ -104,7 +108,9 @@ enum {
     O_AUTH,
     O_AUTH_METRICS,
     O_CERT,
-    O_KEY
+    O_KEY,
+    O_BODYMEM,
+    O_SPOOL
 };
 
 static const struct {
@@ -130,7 +136,9 @@ static const struct {
                { O_AUTH, "GENORISK_AUTH_TOKENS" },
                { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" },
                { O_CERT, "GENORISK_TLS_CERT" },
-               { O_KEY, "GENORISK_TLS_KEY" } };
+               { O_KEY, "GENORISK_TLS_KEY" },
+               { O_BODYMEM, "GENORISK_MAX_BODY_MEMORY_BYTES" },
+               { O_SPOOL, "GENORISK_MAX_SPOOL_BYTES" } };
 
 /* The numeric limits: option, name, range, where it goes. */
 static const struct {
@@ -146,6 +154,9 @@ static const struct {
     { O_VLINE, "max-vcf-line-bytes", 1024, (long long)1 << 40, offsetof(gr_config, max_vcf_line) },
     { O_VHEADER, "max-vcf-header-bytes", 1024, (long long)1 << 40,
       offsetof(gr_config, max_vcf_header) },
+    { O_BODYMEM, "max-body-memory-bytes", 4096, (long long)1 << 50,
+      offsetof(gr_config, max_body_memory) },
+    { O_SPOOL, "max-spool-bytes", 4096, (long long)1 << 50, offsetof(gr_config, max_spool_bytes) },
 };
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
@@ -216,6 +227,8 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_JSTRING:
     case O_VLINE:
     case O_VHEADER:
+    case O_BODYMEM:
+    case O_SPOOL:
         for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
             if (limits[i].opt == opt) {
                 if (!parse_num(v, limits[i].lo, limits[i].hi, &x)) {
@@ -267,6 +280,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "auth-metrics", no_argument, NULL, O_AUTH_METRICS },
         { "tls-cert", required_argument, NULL, O_CERT },
         { "tls-key", required_argument, NULL, O_KEY },
+        { "max-body-memory-bytes", required_argument, NULL, O_BODYMEM },
+        { "max-spool-bytes", required_argument, NULL, O_SPOOL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -290,6 +305,9 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->max_json_string = 65536;
     c->max_vcf_line = (size_t)64 << 20;
     c->max_vcf_header = (size_t)16 << 20;
+    /* 16 bodies of the largest size; one upload of the largest size */
+    c->max_body_memory = (size_t)256 << 20;
+    c->max_spool_bytes = (size_t)4 << 30;
     /* the environment first, so flags override it */
     for (size_t i = 0; i < sizeof env_of / sizeof *env_of; i++) {
         const char *v = getenv(env_of[i].env);

@@ -18,6 +18,7 @@ typedef struct {
     int auth_metrics; /* /metrics needs a token too */
     /* limits on what a client controls */
     size_t max_connections, max_json_depth, max_json_string, max_vcf_line, max_vcf_header;
+    size_t max_body_memory, max_spool_bytes; /* all requests' bodies together */
     int connection_timeout_s;
 } gr_config;
 

@@ -88,8 +88,10 @@ static char *metrics_text(void *ctx, size_t *len)
                             .workers_busy = gr_pool_busy(s->pool) };
     pthread_mutex_lock(&s->mu);
     g.models_loaded = gr_modelset_count(s->set);
-    if (s->http)
+    if (s->http) {
         gr_http_connections(s->http, &g.connections_open, &g.connections_refused);
+        gr_http_bodies(s->http, &g.body_memory_bytes, &g.spool_bytes);
+    }
     pthread_mutex_unlock(&s->mu);
     return gr_metrics_render(s->metrics, &g, len);
 }
@@ -283,6 +285,8 @@ int main(int argc, char **argv)
         .done = request_done,
         .max_body_bytes = s.cfg.max_body_bytes,
         .max_upload_bytes = s.cfg.max_upload_bytes,
+        .max_body_memory = s.cfg.max_body_memory,
+        .max_spool_bytes = s.cfg.max_spool_bytes,
         .tmp_dir = s.cfg.tmp_dir,
         .max_samples = s.cfg.max_samples,
         .authorize = s.auth ? authorize : NULL,
