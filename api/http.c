@@ -355,11 +355,18 @@ static void answer_get(req *r, const char *name)
     }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+/* The routes the health listener serves. */
+static int health_route(gr_route route)
 {
-    gr_http *h = cls;
+    return route == GR_ROUTE_HEALTHZ || route == GR_ROUTE_READYZ || route == GR_ROUTE_METRICS;
+}
+
+/* Both listeners' access handler; health: the request came to the health
+ * listener. */
+static enum MHD_Result serve(gr_http *h, int health, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls)
+{
     req *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -390,6 +397,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->close = 1;
             gr_http_set_problem(r, GR_PROBLEM_INVALID_REQUEST, fault, NULL);
             return queue_answer(r);
+        } else if (health && !health_route(r->route)) {
+            r->route = GR_ROUTE_OTHER;
+            gr_http_set_problem(r, GR_PROBLEM_NOT_FOUND,
+                                "this listener serves only /healthz, /readyz and /metrics", NULL);
         } else if (!authorized(r)) {
             /* at once, unread: no body is worth reading for a stranger */
             return queue_answer(r);
@@ -440,6 +451,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue_answer(r);
     gr_http_start_predict(r);
     return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    return serve(cls, 0, conn, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result on_health_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                         const char *method, const char *version,
+                                         const char *upload_data, size_t *upload_data_size,
+                                         void **con_cls)
+{
+    return serve(cls, 1, conn, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -519,21 +545,84 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         atomic_fetch_sub(&h->connections, 1);
 }
 
-gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
-                       char *why, size_t why_size)
+/* The health listener's own connection limit: probes and scrapes only. */
+#define HEALTH_CONNECTIONS 16
+
+/* Starts libmicrohttpd on host:port for h: the main listener, or (health)
+ * the one that serves only the probes and /metrics, with its own small
+ * connection limit and one thread. NULL, with why[] filled, on failure. */
+static struct MHD_Daemon *start_listener(gr_http *h, const char *host, unsigned port, int threads,
+                                         int health, char *why, size_t why_size)
 {
+    const gr_http_env *env = &h->env;
     struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
     struct addrinfo *ai = NULL;
+    struct MHD_Daemon *d = NULL;
     char ports[16];
     snprintf(ports, sizeof ports, "%u", port);
     int rc = getaddrinfo(host, ports, &hints, &ai);
     if (rc) {
         snprintf(why, why_size, "cannot listen on %s: %s", host, gai_strerror(rc));
-        return NULL;
+        goto fail;
     }
+    /* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
+     * FIN that arrives with the last bytes of an unfinished body, and holds
+     * the connection (and a VCF's spool file) in CLOSE-WAIT until the idle
+     * timeout (tests/integration/test_http_faults.c, docs/soak.md). poll()
+     * costs grow with open connections, which --max-connections bounds. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    int tls = env->tls_cert && env->tls_key;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(why, why_size, "this libmicrohttpd was built without TLS support");
+        goto fail;
+    }
+    if (tls)
+        flags |= MHD_USE_TLS;
+    /* libmicrohttpd's own limit is split among its threads, so on the main
+     * listener it is set well above ours (on_accept), which counts all of
+     * them; the health listener has one thread, and only its own limit */
+    size_t mhd_limit =
+        health ? HEALTH_CONNECTIONS : 2 * (env->max_connections ? env->max_connections : 1024) + 64;
+    unsigned timeout = env->connection_timeout_s ? env->connection_timeout_s : 30;
+    intptr_t pool = health || threads < 1 ? 1 : threads;
+    struct MHD_OptionItem opts[8 + 1]; /* eight options at most, and the end */
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, pool, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL };
+    if (!health) /* the main listener counts its connections (--max-connections) */
+        opts[n++] =
+            (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h };
+    if (tls) {
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)env->tls_cert };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key };
+    }
+    opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    d = MHD_start_daemon(flags, (uint16_t)port, health ? NULL : on_accept, h,
+                         health ? on_health_request : on_request, h, MHD_OPTION_ARRAY, opts,
+                         MHD_OPTION_END);
+    if (!d)
+        snprintf(why, why_size,
+                 tls ? "cannot listen on %s:%u with TLS (address in use, not permitted, or "
+                       "a certificate and key libmicrohttpd refuses)"
+                     : "cannot listen on %s:%u (address in use, or not permitted)",
+                 host, port);
+
+fail:
+    if (ai)
+        freeaddrinfo(ai);
+    return d;
+}
+
+gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
+                       char *why, size_t why_size)
+{
     gr_http *h = calloc(1, sizeof *h);
     if (!h) {
-        freeaddrinfo(ai);
         snprintf(why, why_size, "out of memory");
         return NULL;
     }
@@ -550,52 +639,25 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
     atomic_init(&h->refused, 0);
     atomic_init(&h->body_memory, 0);
     atomic_init(&h->spooled, 0);
-    /* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
-     * FIN that arrives with the last bytes of an unfinished body, and holds
-     * the connection (and a VCF's spool file) in CLOSE-WAIT until the idle
-     * timeout (tests/integration/test_http_faults.c, docs/soak.md). poll()
-     * costs grow with open connections, which --max-connections bounds. */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    int tls = env->tls_cert && env->tls_key;
-    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-        freeaddrinfo(ai);
-        free(h);
-        snprintf(why, why_size, "this libmicrohttpd was built without TLS support");
-        return NULL;
-    }
-    if (tls)
-        flags |= MHD_USE_TLS;
-    /* libmicrohttpd's own limit is split among its threads, so it is set
-     * well above ours (on_accept), which counts all of them */
-    size_t mhd_limit = 2 * (env->max_connections ? env->max_connections : 1024) + 64;
-    struct MHD_OptionItem opts[] = {
-        { MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
-        { MHD_OPTION_THREAD_POOL_SIZE, threads > 0 ? threads : 1, NULL },
-        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
-        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
-        { MHD_OPTION_CONNECTION_TIMEOUT, env->connection_timeout_s ? env->connection_timeout_s : 30,
-          NULL },
-        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL },
-        /* plain HTTP ends the list here */
-        { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)env->tls_cert },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key },
-        { MHD_OPTION_END, 0, NULL },
-    };
-    h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h, MHD_OPTION_ARRAY,
-                            opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
+    h->d = start_listener(h, host, port, threads, 0, why, why_size);
     if (!h->d) {
-        snprintf(why, why_size,
-                 tls ? "cannot listen on %s:%u with TLS (address in use, not permitted, or "
-                       "a certificate and key libmicrohttpd refuses)"
-                     : "cannot listen on %s:%u (address in use, or not permitted)",
-                 host, port);
         free(h);
         return NULL;
     }
     return h;
+}
+
+int gr_http_listen_health(gr_http *h, const char *host, unsigned port, char *why, size_t why_size)
+{
+    h->hd = start_listener(h, host, port, 1, 1, why, why_size);
+    return h->hd ? 0 : -1;
+}
+
+unsigned gr_http_health_port(const gr_http *h)
+{
+    const union MHD_DaemonInfo *i =
+        h->hd ? MHD_get_daemon_info(h->hd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? i->port : 0;
 }
 
 unsigned gr_http_port(const gr_http *h)
@@ -646,5 +708,7 @@ void gr_http_stop(gr_http *h)
     MHD_stop_daemon(h->d);
     if (h->quiesced && h->listen_fd != MHD_INVALID_SOCKET)
         close(h->listen_fd);
+    if (h->hd) /* last: the probes are answered until the end */
+        MHD_stop_daemon(h->hd);
     free(h);
 }

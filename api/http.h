@@ -82,6 +82,14 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
                        char *why, size_t why_size);
 /* The port actually bound. */
 unsigned gr_http_port(const gr_http *h);
+/* Opens a second listener on host:port (port 0 picks one) that serves only
+ * /healthz, /readyz and /metrics (404 for the rest), with the same
+ * authentication rules and TLS, its own small connection limit and its own
+ * thread, so the probes answer while the main listener is full; it keeps
+ * serving through a drain, until gr_http_stop. 0, or -1 with why[] filled. */
+int gr_http_listen_health(gr_http *h, const char *host, unsigned port, char *why, size_t why_size);
+/* The health listener's port; 0 without one. */
+unsigned gr_http_health_port(const gr_http *h);
 /* Connections open now, and those refused since the start (over
  * max_connections). */
 void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused);

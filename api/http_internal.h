@@ -16,6 +16,7 @@
 struct gr_http {
     gr_http_env env;
     struct MHD_Daemon *d;
+    struct MHD_Daemon *hd; /* the health listener, or NULL */
     atomic_size_t in_flight;
     atomic_size_t connections; /* open now */
     atomic_ullong refused;     /* over max_connections */

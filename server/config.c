@@ -18,6 +18,8 @@ const char gr_config_usage[] =
     "\n"
     "  --models DIR            bundles directory                  GENORISK_MODELS\n"
     "  --listen ADDR:PORT      default 127.0.0.1:8080; port 0 picks one   GENORISK_LISTEN\n"
+    "  --health-listen ADDR:PORT  also serve /healthz, /readyz and /metrics (only) here,\n"
+    "                          with connections of their own (none)  GENORISK_HEALTH_LISTEN\n"
     "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
     "  --max-body-bytes N      JSON body ceiling (16777216)       GENORISK_MAX_BODY_BYTES\n"
@@ -61,7 +63,8 @@ static int parse_num(const char *s, long long lo, long long hi, long long *out)
     return 1;
 }
 
-static int parse_listen(const char *s, gr_config *c)
+/* ADDR:PORT into host (host_size bytes) and *port_out. */
+static int parse_listen(const char *s, char *host, size_t host_size, unsigned *port_out)
 {
     const char *colon = strrchr(s, ':');
     if (!colon)
@@ -72,18 +75,18 @@ static int parse_listen(const char *s, gr_config *c)
         h++;
         hl -= 2;
     }
-    if (hl >= sizeof c->host)
+    if (hl >= host_size)
         return 0;
-    if (hl == 0) {
-        strcpy(c->host, "0.0.0.0");
-    } else {
-        memcpy(c->host, h, hl);
-        c->host[hl] = '\0';
-    }
     long long port;
     if (!parse_num(colon + 1, 0, 65535, &port))
         return 0;
-    c->port = (unsigned)port;
+    if (hl == 0) {
+        strcpy(host, "0.0.0.0");
+    } else {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    *port_out = (unsigned)port;
     return 1;
 }
 
@@ -110,7 +113,8 @@ enum {
     O_CERT,
     O_KEY,
     O_BODYMEM,
-    O_SPOOL
+    O_SPOOL,
+    O_HEALTH
 };
 
 static const struct {
@@ -138,7 +142,8 @@ static const struct {
                { O_CERT, "GENORISK_TLS_CERT" },
                { O_KEY, "GENORISK_TLS_KEY" },
                { O_BODYMEM, "GENORISK_MAX_BODY_MEMORY_BYTES" },
-               { O_SPOOL, "GENORISK_MAX_SPOOL_BYTES" } };
+               { O_SPOOL, "GENORISK_MAX_SPOOL_BYTES" },
+               { O_HEALTH, "GENORISK_HEALTH_LISTEN" } };
 
 /* The numeric limits: option, name, range, where it goes. */
 static const struct {
@@ -165,9 +170,14 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     switch (opt) {
     case O_MODELS: c->models = v; return 1;
     case O_LISTEN:
-        if (parse_listen(v, c))
+        if (parse_listen(v, c->host, sizeof c->host, &c->port))
             return 1;
         snprintf(why, n, "--listen must be ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:0)");
+        return 0;
+    case O_HEALTH:
+        if ((c->health = parse_listen(v, c->health_host, sizeof c->health_host, &c->health_port)))
+            return 1;
+        snprintf(why, n, "--health-listen must be ADDR:PORT (e.g. 0.0.0.0:8081, [::1]:0)");
         return 0;
     case O_WORKERS:
     case O_QUEUE:
@@ -261,6 +271,7 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     static const struct option opts[] = {
         { "models", required_argument, NULL, O_MODELS },
         { "listen", required_argument, NULL, O_LISTEN },
+        { "health-listen", required_argument, NULL, O_HEALTH },
         { "workers", required_argument, NULL, O_WORKERS },
         { "queue-depth", required_argument, NULL, O_QUEUE },
         { "max-body-bytes", required_argument, NULL, O_BODY },

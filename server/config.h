@@ -9,6 +9,10 @@ typedef struct {
     const char *models;
     char host[64];
     unsigned port;
+    /* --health-listen: a second listener for the probes and /metrics */
+    int health;
+    char health_host[64];
+    unsigned health_port;
     int workers, queue_depth, drain_timeout_s;
     size_t max_body_bytes, max_upload_bytes, max_samples;
     const char *tmp_dir;

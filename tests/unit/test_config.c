@@ -64,6 +64,22 @@ Test(config, listen_forms)
     cr_assert_str_eq(c.host, "0.0.0.0");
     cr_assert_eq(parse(&c, why, "--models", "m", "--listen", "localhost"), -1);
     cr_assert_eq(parse(&c, why, "--models", "m", "--listen", "1.2.3.4:70000"), -1);
+    /* the health listener: none by default; the same forms */
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0);
+    cr_assert_eq(c.health, 0);
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "0.0.0.0:8081"), 0, "%s", why);
+    cr_assert_eq(c.health, 1);
+    cr_assert_str_eq(c.health_host, "0.0.0.0");
+    cr_assert_eq(c.health_port, 8081);
+    cr_assert_str_eq(c.host, "127.0.0.1", "--listen is untouched");
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "[::1]:0"), 0, "%s", why);
+    cr_assert_str_eq(c.health_host, "::1");
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "8081"), -1);
+    cr_assert(strstr(why, "--health-listen must be ADDR:PORT"), "%s", why);
+    setenv("GENORISK_HEALTH_LISTEN", ":9090", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.health_port, 9090);
+    unsetenv("GENORISK_HEALTH_LISTEN");
 }
 
 Test(config, usage_errors)
