@@ -1,14 +1,16 @@
 /* http.c - see http.h.
  *
- * A request's life: the first call of the access handler routes it and
- * answers at once whatever does not need the body (every GET, and every
- * error known from the headers: 404, 405, 413 by Content-Length, 415, bad
- * query parameters, not ready). A predict body is then gathered up to
- * max_body_bytes; when complete, the connection is suspended and the work
- * goes to the server's pool; the worker builds the response and resumes the
- * connection, and the next handler call queues it. The completion callback
- * reports the request and frees its state. HTTP threads never parse
- * predict bodies nor run models. */
+ * A request's life: the first call of the access handler refuses a
+ * request whose framing is ambiguous or that lacks Host (400, and the
+ * connection closed), routes it and answers at once whatever does not need
+ * the body (every GET, and every error known from the headers: 404, 405,
+ * 413 by Content-Length, 415, bad query parameters, not ready). A predict
+ * body is then gathered up to max_body_bytes; when complete, the
+ * connection is suspended and the work goes to the server's pool; the
+ * worker builds the response and resumes the connection, and the next
+ * handler call queues it. The completion callback reports the request and
+ * frees its state. HTTP threads never parse predict bodies nor run
+ * models. */
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <ctype.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -149,7 +152,9 @@ static enum MHD_Result queue_answer(req *r)
     if (r->www_auth)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_auth);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (r->h->quiesced) /* draining: send keep-alive clients elsewhere */
+    /* draining: send keep-alive clients elsewhere; a framing fault: what
+     * follows on the connection cannot be told from a body */
+    if (r->h->quiesced || r->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
@@ -180,6 +185,71 @@ static gr_route route_of(const char *url, char *name, size_t name_size)
     if (!slash)
         return GR_ROUTE_MODEL;
     return !strcmp(slash, "/predict") ? GR_ROUTE_PREDICT : GR_ROUTE_OTHER;
+}
+
+/* ---- framing (RFC 9112 sections 3.2, 6.1, 6.3) ---- */
+
+typedef struct {
+    int te, cl, host;            /* how many of each header */
+    const char *te_value;        /* the last Transfer-Encoding */
+    unsigned long long cl_value; /* the first Content-Length */
+    int cl_bad, cl_differ;
+} framing;
+
+/* Each header line, repeated ones included (libmicrohttpd lists them
+ * separately; its own lookup returns only the first). */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->te++;
+        f->te_value = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        size_t n = strspn(value, "0123456789");
+        unsigned long long v = strtoull(value, NULL, 10);
+        if (n == 0 || value[n] || n > 19)
+            f->cl_bad = 1;
+        else if (f->cl && v != f->cl_value)
+            f->cl_differ = 1;
+        if (!f->cl++)
+            f->cl_value = v;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+        f->host++;
+    }
+    return MHD_YES;
+}
+
+/* Why the request's framing or Host is unacceptable, or NULL. A message
+ * whose body length two parties could read two ways is how a second
+ * request is smuggled inside a first one's body: libmicrohttpd 0.9.75 takes
+ * Transfer-Encoding over Content-Length, the first of two Content-Lengths,
+ * and any Transfer-Encoding as "read until the end". */
+static const char *framing_fault(struct MHD_Connection *conn, const char *version)
+{
+    framing f = { 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    int http10 = version && !strcmp(version, MHD_HTTP_VERSION_1_0);
+    if (f.te && f.cl)
+        return "a request may not have both Transfer-Encoding and Content-Length";
+    if (f.te > 1)
+        return "Transfer-Encoding may appear only once";
+    if (f.te && strcasecmp(f.te_value, "chunked"))
+        return "the only Transfer-Encoding accepted is chunked";
+    if (f.te && http10)
+        return "an HTTP/1.0 request may not have a Transfer-Encoding";
+    if (f.cl_bad)
+        return "Content-Length must be decimal digits only";
+    if (f.cl_differ)
+        return "the request's Content-Length headers disagree";
+    if (f.host > 1)
+        return "a request may have only one Host header";
+    if (!f.host && !http10)
+        return "an HTTP/1.1 request needs a Host header";
+    return NULL;
 }
 
 /* ---- bearer tokens ---- */
@@ -285,11 +355,18 @@ static void answer_get(req *r, const char *name)
     }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+/* The routes the health listener serves. */
+static int health_route(gr_route route)
 {
-    gr_http *h = cls;
+    return route == GR_ROUTE_HEALTHZ || route == GR_ROUTE_READYZ || route == GR_ROUTE_METRICS;
+}
+
+/* Both listeners' access handler; health: the request came to the health
+ * listener. */
+static enum MHD_Result serve(gr_http *h, int health, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls)
+{
     req *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -310,9 +387,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         int post = !strcmp(method, "POST");
         /* Answers are queued on a later call, once MHD has read the request:
          * a response queued on the first call would cost the keep-alive.
-         * Only an oversized Content-Length is answered at once, unread. */
+         * Only a framing fault, a stranger and an oversized Content-Length
+         * are answered at once, unread. */
         r->decided = 1;
-        if (!authorized(r)) {
+        const char *fault = framing_fault(conn, version);
+        if (fault) {
+            /* at once, unread, and the connection closed: its next bytes
+             * would be a body to one reader and a request to another */
+            r->close = 1;
+            gr_http_set_problem(r, GR_PROBLEM_INVALID_REQUEST, fault, NULL);
+            return queue_answer(r);
+        } else if (health && !health_route(r->route)) {
+            r->route = GR_ROUTE_OTHER;
+            gr_http_set_problem(r, GR_PROBLEM_NOT_FOUND,
+                                "this listener serves only /healthz, /readyz and /metrics", NULL);
+        } else if (!authorized(r)) {
             /* at once, unread: no body is worth reading for a stranger */
             return queue_answer(r);
         } else if (r->route == GR_ROUTE_OTHER) {
@@ -327,6 +416,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         } else if (!gr_http_predict_headers(r, name)) {
             if (r->status == 413)
                 return queue_answer(r);
+        } else if (!gr_http_reserve_body(r)) {
+            return queue_answer(r); /* 503 at once, unread, and closed */
         } else {
             r->decided = 0; /* the body decides */
         }
@@ -356,8 +447,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         gr_http_set_problem(r, GR_PROBLEM_BODY_TOO_LARGE, detail, NULL);
         return queue_answer(r);
     }
+    if (r->over_budget) /* its 503 was set when the budget ran out */
+        return queue_answer(r);
     gr_http_start_predict(r);
     return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    return serve(cls, 0, conn, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result on_health_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                         const char *method, const char *version,
+                                         const char *upload_data, size_t *upload_data_size,
+                                         void **con_cls)
+{
+    return serve(cls, 1, conn, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -371,7 +479,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .request_id = r->request_id,
         .method = r->method,
         .route = r->route,
-        .status = r->answered ? r->status : 499, /* client went away first */
+        .status = r->status,
         .seconds = now() - r->t0,
         .bytes_in = r->bytes_in,
         .bytes_out = r->bytes_out,
@@ -379,6 +487,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .samples = r->samples_done,
         .error = r->status >= 400 ? r->error : "",
     };
+    if (!r->answered) {
+        /* libmicrohttpd answered on its own (a 500 when a chunk's size line
+         * outgrows its buffer), or nobody did: the client went away first */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        d.status = ci ? ci->http_status : 499;
+        d.error = "";
+    }
     if (r->stream) { /* the body went out as it was computed */
         int complete;
         gr_http_stream_totals(r->stream, &d.bytes_out, &d.samples, &complete);
@@ -386,6 +502,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             d.status = 499; /* the client left, or the answer was cut short */
     }
     h->env.done(h->env.ctx, &d);
+    gr_http_release_body(r);
     gr_http_stream_release(r->stream);
     gr_modelset_release(r->set);
     if (r->pp)
@@ -428,29 +545,26 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         atomic_fetch_sub(&h->connections, 1);
 }
 
-gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
-                       char *why, size_t why_size)
+/* The health listener's own connection limit: probes and scrapes only. */
+#define HEALTH_CONNECTIONS 16
+
+/* Starts libmicrohttpd on host:port for h: the main listener, or (health)
+ * the one that serves only the probes and /metrics, with its own small
+ * connection limit and one thread. NULL, with why[] filled, on failure. */
+static struct MHD_Daemon *start_listener(gr_http *h, const char *host, unsigned port, int threads,
+                                         int health, char *why, size_t why_size)
 {
+    const gr_http_env *env = &h->env;
     struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
     struct addrinfo *ai = NULL;
+    struct MHD_Daemon *d = NULL;
     char ports[16];
     snprintf(ports, sizeof ports, "%u", port);
     int rc = getaddrinfo(host, ports, &hints, &ai);
     if (rc) {
         snprintf(why, why_size, "cannot listen on %s: %s", host, gai_strerror(rc));
-        return NULL;
+        goto fail;
     }
-    gr_http *h = calloc(1, sizeof *h);
-    if (!h) {
-        freeaddrinfo(ai);
-        snprintf(why, why_size, "out of memory");
-        return NULL;
-    }
-    h->env = *env;
-    h->listen_fd = MHD_INVALID_SOCKET;
-    atomic_init(&h->in_flight, 0);
-    atomic_init(&h->connections, 0);
-    atomic_init(&h->refused, 0);
     /* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop misses a client's
      * FIN that arrives with the last bytes of an unfinished body, and holds
      * the connection (and a VCF's spool file) in CLOSE-WAIT until the idle
@@ -461,42 +575,89 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
         flags |= MHD_USE_IPv6;
     int tls = env->tls_cert && env->tls_key;
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-        freeaddrinfo(ai);
-        free(h);
         snprintf(why, why_size, "this libmicrohttpd was built without TLS support");
-        return NULL;
+        goto fail;
     }
     if (tls)
         flags |= MHD_USE_TLS;
-    /* libmicrohttpd's own limit is split among its threads, so it is set
-     * well above ours (on_accept), which counts all of them */
-    size_t mhd_limit = 2 * (env->max_connections ? env->max_connections : 1024) + 64;
-    struct MHD_OptionItem opts[] = {
-        { MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr },
-        { MHD_OPTION_THREAD_POOL_SIZE, threads > 0 ? threads : 1, NULL },
-        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
-        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h },
-        { MHD_OPTION_CONNECTION_TIMEOUT, env->connection_timeout_s ? env->connection_timeout_s : 30,
-          NULL },
-        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL },
-        /* plain HTTP ends the list here */
-        { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)env->tls_cert },
-        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key },
-        { MHD_OPTION_END, 0, NULL },
-    };
-    h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h, MHD_OPTION_ARRAY,
-                            opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!h->d) {
+    /* libmicrohttpd's own limit is split among its threads, so on the main
+     * listener it is set well above ours (on_accept), which counts all of
+     * them; the health listener has one thread, and only its own limit */
+    size_t mhd_limit =
+        health ? HEALTH_CONNECTIONS : 2 * (env->max_connections ? env->max_connections : 1024) + 64;
+    unsigned timeout = env->connection_timeout_s ? env->connection_timeout_s : 30;
+    intptr_t pool = health || threads < 1 ? 1 : threads;
+    struct MHD_OptionItem opts[8 + 1]; /* eight options at most, and the end */
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, pool, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL };
+    if (!health) /* the main listener counts its connections (--max-connections) */
+        opts[n++] =
+            (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h };
+    if (tls) {
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)env->tls_cert };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key };
+    }
+    opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    d = MHD_start_daemon(flags, (uint16_t)port, health ? NULL : on_accept, h,
+                         health ? on_health_request : on_request, h, MHD_OPTION_ARRAY, opts,
+                         MHD_OPTION_END);
+    if (!d)
         snprintf(why, why_size,
                  tls ? "cannot listen on %s:%u with TLS (address in use, not permitted, or "
                        "a certificate and key libmicrohttpd refuses)"
                      : "cannot listen on %s:%u (address in use, or not permitted)",
                  host, port);
+
+fail:
+    if (ai)
+        freeaddrinfo(ai);
+    return d;
+}
+
+gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, int threads,
+                       char *why, size_t why_size)
+{
+    gr_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    h->env = *env;
+    /* a body larger than its whole budget could never be taken: that is
+     * 413, not a 503 to retry (a JSON body's buffer adds its NUL byte) */
+    if (env->max_body_memory && h->env.max_body_bytes >= env->max_body_memory)
+        h->env.max_body_bytes = env->max_body_memory - 1;
+    if (env->max_spool_bytes && h->env.max_upload_bytes > env->max_spool_bytes)
+        h->env.max_upload_bytes = env->max_spool_bytes;
+    h->listen_fd = MHD_INVALID_SOCKET;
+    atomic_init(&h->in_flight, 0);
+    atomic_init(&h->connections, 0);
+    atomic_init(&h->refused, 0);
+    atomic_init(&h->body_memory, 0);
+    atomic_init(&h->spooled, 0);
+    h->d = start_listener(h, host, port, threads, 0, why, why_size);
+    if (!h->d) {
         free(h);
         return NULL;
     }
     return h;
+}
+
+int gr_http_listen_health(gr_http *h, const char *host, unsigned port, char *why, size_t why_size)
+{
+    h->hd = start_listener(h, host, port, 1, 1, why, why_size);
+    return h->hd ? 0 : -1;
+}
+
+unsigned gr_http_health_port(const gr_http *h)
+{
+    const union MHD_DaemonInfo *i =
+        h->hd ? MHD_get_daemon_info(h->hd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? i->port : 0;
 }
 
 unsigned gr_http_port(const gr_http *h)
@@ -509,6 +670,12 @@ void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused)
 {
     *open = atomic_load(&h->connections);
     *refused = atomic_load(&h->refused);
+}
+
+void gr_http_bodies(gr_http *h, size_t *in_memory, size_t *spooled)
+{
+    *in_memory = atomic_load(&h->body_memory);
+    *spooled = atomic_load(&h->spooled);
 }
 
 void gr_http_quiesce(gr_http *h)
@@ -541,5 +708,7 @@ void gr_http_stop(gr_http *h)
     MHD_stop_daemon(h->d);
     if (h->quiesced && h->listen_fd != MHD_INVALID_SOCKET)
         close(h->listen_fd);
+    if (h->hd) /* last: the probes are answered until the end */
+        MHD_stop_daemon(h->hd);
     free(h);
 }

@@ -65,6 +65,9 @@ typedef struct {
     size_t max_vcf_line, max_vcf_header;
     size_t max_body_bytes;   /* JSON bodies */
     size_t max_upload_bytes; /* VCF/BCF uploads, spooled to tmp_dir */
+    /* All requests together: JSON bodies held in memory, uploads spooled
+     * to tmp_dir. 0: no budget. A request that does not fit is 503. */
+    size_t max_body_memory, max_spool_bytes;
     size_t max_samples;
     size_t max_response_bytes;  /* a predict's answer, 0 = no limit */
     unsigned request_timeout_s; /* a predict's work, 0 = no limit */
@@ -81,9 +84,20 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
                        char *why, size_t why_size);
 /* The port actually bound. */
 unsigned gr_http_port(const gr_http *h);
+/* Opens a second listener on host:port (port 0 picks one) that serves only
+ * /healthz, /readyz and /metrics (404 for the rest), with the same
+ * authentication rules and TLS, its own small connection limit and its own
+ * thread, so the probes answer while the main listener is full; it keeps
+ * serving through a drain, until gr_http_stop. 0, or -1 with why[] filled. */
+int gr_http_listen_health(gr_http *h, const char *host, unsigned port, char *why, size_t why_size);
+/* The health listener's port; 0 without one. */
+unsigned gr_http_health_port(const gr_http *h);
 /* Connections open now, and those refused since the start (over
  * max_connections). */
 void gr_http_connections(gr_http *h, size_t *open, unsigned long long *refused);
+/* Bytes of request bodies the requests in flight hold now: in memory (JSON)
+ * and spooled to disk (uploads), as counted against the budgets. */
+void gr_http_bodies(gr_http *h, size_t *in_memory, size_t *spooled);
 /* Stops accepting new connections; requests in flight carry on. */
 void gr_http_quiesce(gr_http *h);
 /* Makes predicts still running stop at their next sample and answer 503:

@@ -16,11 +16,14 @@
 struct gr_http {
     gr_http_env env;
     struct MHD_Daemon *d;
+    struct MHD_Daemon *hd; /* the health listener, or NULL */
     atomic_size_t in_flight;
     atomic_size_t connections; /* open now */
     atomic_ullong refused;     /* over max_connections */
     atomic_int abort_work;     /* shutting down past the deadline */
     atomic_int quiesced;       /* read by the HTTP threads, set by the server's */
+    atomic_size_t body_memory; /* bytes held by JSON bodies (env.max_body_memory) */
+    atomic_size_t spooled;     /* bytes held by upload spools (env.max_spool_bytes) */
     MHD_socket listen_fd;      /* returned by quiesce; closed only after MHD_stop_daemon */
 };
 
@@ -38,6 +41,7 @@ typedef struct {
     char instance[256];
     gr_route route;
     int answered; /* a response was queued */
+    int close;    /* the answer says Connection: close (a framing fault) */
     int decided;  /* the answer is known; queue it once the body is consumed */
     /* predict */
     gr_modelset *set;
@@ -46,6 +50,12 @@ typedef struct {
     char *body;
     size_t body_len, body_cap, bytes_in;
     int too_large;
+    /* bytes this request holds of its budget: body_memory for JSON, spooled
+     * for a VCF; from its first byte (or its Content-Length, reserved) until
+     * it ends, as what the body becomes lives that long */
+    size_t held;
+    size_t spool_len; /* bytes written to the spool */
+    int over_budget;  /* the body did not fit the budget: answered 503 */
     /* VCF upload: spooled to an unlinked temp file */
     int vcf;      /* 1 when the body is a VCF/BCF (raw or multipart) */
     int spool;    /* descriptor, -1 when none */
@@ -103,6 +113,11 @@ void gr_http_stream_totals(gr_http_stream *s, size_t *sent, size_t *samples, int
 /* http_upload.c: the spool file (and multipart parser) of a VCF upload: 1,
  * or 0 with the answer set. */
 int gr_http_open_upload(req *r, int multipart);
+/* Reserves the body's Content-Length, when it has one, against its budget:
+ * 1, or 0 with the 503 set (r->over_budget). */
+int gr_http_reserve_body(req *r);
+/* Gives back what r holds of its budget (once the request ends). */
+void gr_http_release_body(req *r);
 /* Takes n more bytes of the body. */
 enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n);
 

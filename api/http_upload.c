@@ -1,8 +1,11 @@
 /* http_upload.c - a predict body as it arrives: JSON gathered in memory up
  * to --max-body-bytes, a VCF written to an unnamed spool file up to
- * --max-upload-bytes (raw, or the "file" part of multipart/form-data). */
+ * --max-upload-bytes (raw, or the "file" part of multipart/form-data); and
+ * the budgets of all requests' bodies together (--max-body-memory-bytes,
+ * --max-spool-bytes), counted as the bytes arrive. */
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +14,102 @@
 #include "api/buffer.h"
 #include "api/http_internal.h"
 
+/* ---- budgets ---- */
+
+/* Takes n bytes of a budget of `limit` (0: none): 1, or 0 with nothing
+ * taken when they do not fit. */
+static int budget_take(atomic_size_t *used, size_t n, size_t limit)
+{
+    size_t cur = atomic_load(used);
+    do {
+        if (limit && (n > limit || cur > limit - n))
+            return 0;
+    } while (!atomic_compare_exchange_weak(used, &cur, cur + n));
+    return 1;
+}
+
+/* r's budget: the memory of JSON bodies or the disk of uploads. */
+static atomic_size_t *budget_of(req *r, size_t *limit)
+{
+    gr_http *h = r->h;
+    *limit = r->vcf ? h->env.max_spool_bytes : h->env.max_body_memory;
+    return r->vcf ? &h->spooled : &h->body_memory;
+}
+
+/* Makes r hold `total` bytes of its budget (more than it holds: the
+ * difference is taken). 1, or 0 when it does not fit. */
+static int hold(req *r, size_t total)
+{
+    size_t limit;
+    atomic_size_t *used = budget_of(r, &limit);
+    if (total <= r->held)
+        return 1;
+    if (!budget_take(used, total - r->held, limit))
+        return 0;
+    r->held = total;
+    return 1;
+}
+
+void gr_http_release_body(req *r)
+{
+    size_t limit;
+    if (r->held)
+        atomic_fetch_sub(budget_of(r, &limit), r->held);
+    r->held = 0;
+}
+
+/* The 503 of a body over its budget, closing the connection. */
+static void set_over_budget(req *r)
+{
+    r->over_budget = 1;
+    r->retry_after = 1;
+    r->close = 1; /* the rest of its body is not worth reading */
+    gr_http_set_problem(r, GR_PROBLEM_BODY_BUDGET,
+                        r->vcf ? "uploads being received fill the server's spool budget; retry "
+                                 "shortly"
+                               : "request bodies being received fill the server's memory budget; "
+                                 "retry shortly",
+                        NULL);
+}
+
+int gr_http_reserve_body(req *r)
+{
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    size_t n = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
+    /* JSON: the buffer is sized to the length at once (its NUL included),
+     * so what is held is what will be allocated */
+    if (!n || hold(r, r->vcf ? n : n + 1))
+        return 1;
+    set_over_budget(r);
+    return 0;
+}
+
+/* Bodies over the budget are no longer stored: a spool gives its disk
+ * back at once, a JSON body its memory. */
+static void drop_body(req *r)
+{
+    set_over_budget(r);
+    if (r->vcf) {
+        if (ftruncate(r->spool, 0) < 0)
+            r->write_failed = 1; /* its space comes back when the request ends */
+    } else {
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+    }
+    gr_http_release_body(r);
+}
+
+/* ---- bodies ---- */
+
 static int spool_write(req *r, const char *data, size_t n)
 {
+    if (!hold(r, r->spool_len + n)) {
+        drop_body(r);
+        return 0;
+    }
+    r->spool_len += n;
     while (n) {
         ssize_t w = write(r->spool, data, n);
         if (w < 0) {
@@ -84,7 +181,7 @@ int gr_http_open_upload(req *r, int multipart)
 enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n)
 {
     gr_http *h = r->h;
-    if (r->answered || r->decided || r->too_large)
+    if (r->answered || r->decided || r->too_large || r->over_budget)
         /* discarded, but not without end: far past the ceiling, hang up */
         return r->bytes_in / 4 > (r->limit ? r->limit : h->env.max_body_bytes) ? MHD_NO : MHD_YES;
     if (r->vcf) {
@@ -95,6 +192,7 @@ enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n)
         if (r->write_failed)
             return MHD_YES;
         if (r->pp) {
+            /* over the spool budget, on_part stops the parser too */
             if (!r->pp_failed && MHD_post_process(r->pp, upload_data, n) != MHD_YES)
                 r->pp_failed = 1; /* answered 400 once the body is in */
             return MHD_YES;
@@ -112,7 +210,13 @@ enum MHD_Result gr_http_take_body(req *r, const char *upload_data, size_t n)
         return MHD_YES;
     }
     gr_buf b = { r->body, r->body_len, r->body_cap };
-    if (!gr_buf_append(&b, upload_data, n, 0))
+    /* the memory the append will hold is counted before it is allocated; a
+     * Content-Length reserved it all, and sizes the buffer to it */
+    if (!hold(r, gr_buf_room(&b, n, r->held))) {
+        drop_body(r);
+        return MHD_YES; /* read on, discarded, to answer 503 at its end */
+    }
+    if (!gr_buf_append(&b, upload_data, n, r->held))
         return MHD_NO;
     r->body = b.s;
     r->body_len = b.len;

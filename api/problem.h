@@ -24,6 +24,7 @@ json_t *gr_problem_object(unsigned status, const char *slug, const char *title, 
  * slug, title). openapi.yaml's Problem type enum lists the same slugs
  * (tests/unit/test_problem.c checks both ways). */
 #define GR_PROBLEM_MAP(X)                                                                          \
+    X(INVALID_REQUEST, 400, "invalid-request", "Malformed HTTP request")                           \
     X(INVALID_JSON, 400, "invalid-json", "Malformed JSON")                                         \
     X(INVALID_PARAMETER, 400, "invalid-parameter", "Invalid query parameter")                      \
     X(MALFORMED_MULTIPART, 400, "invalid-parameter", "Malformed multipart body")                   \
@@ -40,6 +41,7 @@ json_t *gr_problem_object(unsigned status, const char *slug, const char *title, 
     X(OUT_OF_MEMORY, 500, "internal", "Out of memory")                                             \
     X(OVERLOADED, 503, "overloaded", "Overloaded")                                                 \
     X(CANNOT_STORE, 503, "overloaded", "Cannot store the upload")                                  \
+    X(BODY_BUDGET, 503, "overloaded", "Too many bodies at once")                                   \
     X(NOT_READY, 503, "not-ready", "Not ready")                                                    \
     X(TIMEOUT, 503, "timeout", "Over the request's time budget")
 

@@ -18,10 +18,16 @@ const char gr_config_usage[] =
     "\n"
     "  --models DIR            bundles directory                  GENORISK_MODELS\n"
     "  --listen ADDR:PORT      default 127.0.0.1:8080; port 0 picks one   GENORISK_LISTEN\n"
+    "  --health-listen ADDR:PORT  also serve /healthz, /readyz and /metrics (only) here,\n"
+    "                          with connections of their own (none)  GENORISK_HEALTH_LISTEN\n"
     "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
     "  --max-body-bytes N      JSON body ceiling (16777216)       GENORISK_MAX_BODY_BYTES\n"
     "  --max-upload-bytes N    VCF/BCF upload ceiling (4294967296) GENORISK_MAX_UPLOAD_BYTES\n"
+    "  --max-body-memory-bytes N  JSON bodies in memory, all requests together;\n"
+    "                          over it is 503 (268435456)    GENORISK_MAX_BODY_MEMORY_BYTES\n"
+    "  --max-spool-bytes N     uploads spooled to --tmp-dir, all requests together;\n"
+    "                          over it is 503 (4294967296)         GENORISK_MAX_SPOOL_BYTES\n"
     "  --tmp-dir DIR           where uploads are spooled ($TMPDIR or /tmp)  GENORISK_TMP_DIR\n"
     "  --max-samples N         samples per request (10000)        GENORISK_MAX_SAMPLES\n"
     "  --drain-timeout-s N     wait for requests on SIGTERM (30)  GENORISK_DRAIN_TIMEOUT_S\n"
@@ -60,7 +66,8 @@ static int parse_num(const char *s, long long lo, long long hi, long long *out)
     return 1;
 }
 
-static int parse_listen(const char *s, gr_config *c)
+/* ADDR:PORT into host (host_size bytes) and *port_out. */
+static int parse_listen(const char *s, char *host, size_t host_size, unsigned *port_out)
 {
     const char *colon = strrchr(s, ':');
     if (!colon)
@@ -71,18 +78,18 @@ static int parse_listen(const char *s, gr_config *c)
         h++;
         hl -= 2;
     }
-    if (hl >= sizeof c->host)
+    if (hl >= host_size)
         return 0;
-    if (hl == 0) {
-        strcpy(c->host, "0.0.0.0");
-    } else {
-        memcpy(c->host, h, hl);
-        c->host[hl] = '\0';
-    }
     long long port;
     if (!parse_num(colon + 1, 0, 65535, &port))
         return 0;
-    c->port = (unsigned)port;
+    if (hl == 0) {
+        strcpy(host, "0.0.0.0");
+    } else {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    *port_out = (unsigned)port;
     return 1;
 }
 
@@ -109,7 +116,10 @@ enum {
     O_AUTH,
     O_AUTH_METRICS,
     O_CERT,
-    O_KEY
+    O_KEY,
+    O_BODYMEM,
+    O_SPOOL,
+    O_HEALTH
 };
 
 static const struct {
@@ -137,7 +147,10 @@ static const struct {
                { O_AUTH, "GENORISK_AUTH_TOKENS" },
                { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" },
                { O_CERT, "GENORISK_TLS_CERT" },
-               { O_KEY, "GENORISK_TLS_KEY" } };
+               { O_KEY, "GENORISK_TLS_KEY" },
+               { O_BODYMEM, "GENORISK_MAX_BODY_MEMORY_BYTES" },
+               { O_SPOOL, "GENORISK_MAX_SPOOL_BYTES" },
+               { O_HEALTH, "GENORISK_HEALTH_LISTEN" } };
 
 /* The numeric limits: option, name, range, where it goes. */
 static const struct {
@@ -156,6 +169,9 @@ static const struct {
     { O_RESPONSE, "max-response-bytes", 0, (long long)1 << 50,
       offsetof(gr_config, max_response_bytes) },
     { O_RTIMEOUT, "request-timeout-s", 0, 86400, offsetof(gr_config, request_timeout_s) },
+    { O_BODYMEM, "max-body-memory-bytes", 4096, (long long)1 << 50,
+      offsetof(gr_config, max_body_memory) },
+    { O_SPOOL, "max-spool-bytes", 4096, (long long)1 << 50, offsetof(gr_config, max_spool_bytes) },
 };
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
@@ -164,9 +180,14 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     switch (opt) {
     case O_MODELS: c->models = v; return 1;
     case O_LISTEN:
-        if (parse_listen(v, c))
+        if (parse_listen(v, c->host, sizeof c->host, &c->port))
             return 1;
         snprintf(why, n, "--listen must be ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:0)");
+        return 0;
+    case O_HEALTH:
+        if ((c->health = parse_listen(v, c->health_host, sizeof c->health_host, &c->health_port)))
+            return 1;
+        snprintf(why, n, "--health-listen must be ADDR:PORT (e.g. 0.0.0.0:8081, [::1]:0)");
         return 0;
     case O_WORKERS:
     case O_QUEUE:
@@ -228,6 +249,8 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_VHEADER:
     case O_RESPONSE:
     case O_RTIMEOUT:
+    case O_BODYMEM:
+    case O_SPOOL:
         for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
             if (limits[i].opt == opt) {
                 if (!parse_num(v, limits[i].lo, limits[i].hi, &x)) {
@@ -260,6 +283,7 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     static const struct option opts[] = {
         { "models", required_argument, NULL, O_MODELS },
         { "listen", required_argument, NULL, O_LISTEN },
+        { "health-listen", required_argument, NULL, O_HEALTH },
         { "workers", required_argument, NULL, O_WORKERS },
         { "queue-depth", required_argument, NULL, O_QUEUE },
         { "max-body-bytes", required_argument, NULL, O_BODY },
@@ -281,6 +305,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "auth-metrics", no_argument, NULL, O_AUTH_METRICS },
         { "tls-cert", required_argument, NULL, O_CERT },
         { "tls-key", required_argument, NULL, O_KEY },
+        { "max-body-memory-bytes", required_argument, NULL, O_BODYMEM },
+        { "max-spool-bytes", required_argument, NULL, O_SPOOL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -306,6 +332,9 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->max_vcf_header = (size_t)16 << 20;
     c->max_response_bytes = (size_t)256 << 20;
     c->request_timeout_s = 300;
+    /* 16 bodies of the largest size; one upload of the largest size */
+    c->max_body_memory = (size_t)256 << 20;
+    c->max_spool_bytes = (size_t)4 << 30;
     /* the environment first, so flags override it */
     for (size_t i = 0; i < sizeof env_of / sizeof *env_of; i++) {
         const char *v = getenv(env_of[i].env);

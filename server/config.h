@@ -9,6 +9,10 @@ typedef struct {
     const char *models;
     char host[64];
     unsigned port;
+    /* --health-listen: a second listener for the probes and /metrics */
+    int health;
+    char health_host[64];
+    unsigned health_port;
     int workers, queue_depth, drain_timeout_s;
     size_t max_body_bytes, max_upload_bytes, max_samples;
     const char *tmp_dir;
@@ -18,6 +22,7 @@ typedef struct {
     int auth_metrics; /* /metrics needs a token too */
     /* limits on what a client controls */
     size_t max_connections, max_json_depth, max_json_string, max_vcf_line, max_vcf_header;
+    size_t max_body_memory, max_spool_bytes; /* all requests' bodies together */
     int connection_timeout_s;
     size_t max_response_bytes; /* a predict's answer, 0: none */
     size_t request_timeout_s;  /* a predict's work, seconds, 0: none */

@@ -88,8 +88,10 @@ static char *metrics_text(void *ctx, size_t *len)
                             .workers_busy = gr_pool_busy(s->pool) };
     pthread_mutex_lock(&s->mu);
     g.models_loaded = gr_modelset_count(s->set);
-    if (s->http)
+    if (s->http) {
         gr_http_connections(s->http, &g.connections_open, &g.connections_refused);
+        gr_http_bodies(s->http, &g.body_memory_bytes, &g.spool_bytes);
+    }
     pthread_mutex_unlock(&s->mu);
     return gr_metrics_render(s->metrics, &g, len);
 }
@@ -286,6 +288,8 @@ int main(int argc, char **argv)
         .done = request_done,
         .max_body_bytes = s.cfg.max_body_bytes,
         .max_upload_bytes = s.cfg.max_upload_bytes,
+        .max_body_memory = s.cfg.max_body_memory,
+        .max_spool_bytes = s.cfg.max_spool_bytes,
         .tmp_dir = s.cfg.tmp_dir,
         .max_samples = s.cfg.max_samples,
         .authorize = s.auth ? authorize : NULL,
@@ -305,6 +309,11 @@ int main(int argc, char **argv)
     };
     int http_threads = s.cfg.workers < 2 ? 1 : 2;
     gr_http *http = gr_http_start(&env, s.cfg.host, s.cfg.port, http_threads, why, sizeof why);
+    if (http && s.cfg.health &&
+        gr_http_listen_health(http, s.cfg.health_host, s.cfg.health_port, why, sizeof why)) {
+        gr_http_stop(http);
+        http = NULL;
+    }
     if (!http) {
         gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen", json_pack("{s:s}", "error", why));
         fprintf(stderr, "genoriskd: %s\n", why);
@@ -316,11 +325,15 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&s.mu);
     pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* pending ones are delivered now */
     s.ready = 1;
-    gr_log_event(&s.log, "listening",
-                 json_pack("{s:s, s:i, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
-                           (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set),
-                           "workers", s.cfg.workers, "version", GR_VERSION, "tls", tls_cert != NULL,
-                           "auth", s.auth != NULL));
+    json_t *listening = json_pack(
+        "{s:s, s:i, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
+        (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set), "workers",
+        s.cfg.workers, "version", GR_VERSION, "tls", tls_cert != NULL, "auth", s.auth != NULL);
+    if (listening && s.cfg.health) {
+        json_object_set_new(listening, "health_address", json_string(s.cfg.health_host));
+        json_object_set_new(listening, "health_port", json_integer(gr_http_health_port(http)));
+    }
+    gr_log_event(&s.log, "listening", listening);
 
     unsigned long long refused_logged = 0, ticks = 0;
     long since_refusal_log = 0;

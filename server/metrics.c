@@ -238,6 +238,15 @@ char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
         "# TYPE genorisk_connections_refused_total counter\n"
         "genorisk_connections_refused_total %llu\n",
         g->connections_refused);
+    put(&b,
+        "# HELP genorisk_body_memory_bytes Bytes of JSON request bodies held in memory now "
+        "(--max-body-memory-bytes).\n"
+        "# TYPE genorisk_body_memory_bytes gauge\ngenorisk_body_memory_bytes %zu\n",
+        g->body_memory_bytes);
+    put(&b,
+        "# HELP genorisk_spool_bytes Bytes of uploads spooled to disk now (--max-spool-bytes).\n"
+        "# TYPE genorisk_spool_bytes gauge\ngenorisk_spool_bytes %zu\n",
+        g->spool_bytes);
     put(&b, "# HELP genorisk_predictions_total Samples predicted, by model.\n"
             "# TYPE genorisk_predictions_total counter\n");
     for (size_t i = 0; i < m->n_models; i++)

@@ -20,6 +20,7 @@ void gr_metrics_reload(gr_metrics *m, int success);
 /* What the daemon reads off its parts when scraped. */
 typedef struct {
     size_t queue_depth, workers_busy, models_loaded, connections_open;
+    size_t body_memory_bytes, spool_bytes; /* request bodies held now */
     unsigned long long connections_refused;
 } gr_metrics_gauges;
 

@@ -363,8 +363,9 @@ bool daemon_wait_log(const daemon_t *d, const char *needle, int count, long time
 }
 
 /* Port from a "listening" line: JSON {"msg":"listening",...,"port":N} or text
- * "... listening ... port=N". 0 when none yet. */
-static int find_listen_port(const char *log)
+ * "... listening ... port=N". 0 when none yet. *health gets its health_port
+ * (0 when it has none). */
+static int find_listen_port(const char *log, int *health)
 {
     const char *line = log;
     while (line && *line) {
@@ -378,17 +379,22 @@ static int find_listen_port(const char *log)
             json_t *port = json_object_get(j, "port");
             int p = 0;
             if (json_is_string(msg) && strcmp(json_string_value(msg), "listening") == 0 &&
-                json_is_integer(port))
+                json_is_integer(port)) {
                 p = (int)json_integer_value(port);
+                *health = (int)json_integer_value(json_object_get(j, "health_port"));
+            }
             json_decref(j);
             if (p > 0)
                 return p;
         } else {
             char *copy = strndup(line, len);
-            const char *pp = strstr(copy, "port=");
+            const char *pp = strstr(copy, " port=");
+            const char *hp = strstr(copy, " health_port=");
             int p = 0;
-            if (strstr(copy, "listening") && pp)
-                p = atoi(pp + 5);
+            if (strstr(copy, "listening") && pp) {
+                p = atoi(pp + 6);
+                *health = hp ? atoi(hp + 13) : 0;
+            }
             free(copy);
             if (p > 0)
                 return p;
@@ -409,7 +415,7 @@ daemon_t *daemon_start_env(const char *models_dir, const char *const *args, cons
     long end = now_ms() + 10000;
     for (;;) {
         char *log = daemon_log(d);
-        int port = find_listen_port(log);
+        int port = find_listen_port(log, &d->health_port);
         if (port > 0) {
             free(log);
             d->port = port;

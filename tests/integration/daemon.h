@@ -24,6 +24,7 @@
 typedef struct {
     pid_t pid;
     int port;            /* from the "listening" log line */
+    int health_port;     /* its health_port (--health-listen), else 0 */
     char *log_path;      /* captured stderr */
     char *out_path;      /* captured stdout */
     bool exited;

@@ -64,6 +64,22 @@ Test(config, listen_forms)
     cr_assert_str_eq(c.host, "0.0.0.0");
     cr_assert_eq(parse(&c, why, "--models", "m", "--listen", "localhost"), -1);
     cr_assert_eq(parse(&c, why, "--models", "m", "--listen", "1.2.3.4:70000"), -1);
+    /* the health listener: none by default; the same forms */
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0);
+    cr_assert_eq(c.health, 0);
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "0.0.0.0:8081"), 0, "%s", why);
+    cr_assert_eq(c.health, 1);
+    cr_assert_str_eq(c.health_host, "0.0.0.0");
+    cr_assert_eq(c.health_port, 8081);
+    cr_assert_str_eq(c.host, "127.0.0.1", "--listen is untouched");
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "[::1]:0"), 0, "%s", why);
+    cr_assert_str_eq(c.health_host, "::1");
+    cr_assert_eq(parse(&c, why, "--models", "m", "--health-listen", "8081"), -1);
+    cr_assert(strstr(why, "--health-listen must be ADDR:PORT"), "%s", why);
+    setenv("GENORISK_HEALTH_LISTEN", ":9090", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.health_port, 9090);
+    unsetenv("GENORISK_HEALTH_LISTEN");
 }
 
 Test(config, usage_errors)
@@ -101,6 +117,8 @@ Test(config, security_and_limit_flags)
     cr_assert_eq(c.max_vcf_header, (size_t)16 << 20);
     cr_assert_eq(c.max_response_bytes, (size_t)256 << 20);
     cr_assert_eq(c.request_timeout_s, 300);
+    cr_assert_eq(c.max_body_memory, (size_t)256 << 20);
+    cr_assert_eq(c.max_spool_bytes, (size_t)4 << 30);
     cr_assert_null(c.auth_tokens);
     cr_assert_null(c.tls_cert);
     cr_assert_eq(c.auth_metrics, 0);
@@ -125,6 +143,16 @@ Test(config, security_and_limit_flags)
     cr_assert_str_eq(c.tls_cert, "c.pem");
     cr_assert_str_eq(c.tls_key, "k.pem");
 
+    char *budgets[] = { "genoriskd", "--models", "m", "--max-body-memory-bytes", "65536",
+                        "--max-spool-bytes", "1048576", NULL };
+    cr_assert_eq(gr_config_parse(7, budgets, &c, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(c.max_body_memory, 65536);
+    cr_assert_eq(c.max_spool_bytes, 1048576);
+    setenv("GENORISK_MAX_SPOOL_BYTES", "2097152", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.max_spool_bytes, 2097152);
+    unsetenv("GENORISK_MAX_SPOOL_BYTES");
+
     setenv("GENORISK_MAX_CONNECTIONS", "77", 1);
     setenv("GENORISK_AUTH_TOKENS", "env-tokens", 1);
     setenv("GENORISK_AUTH_METRICS", "1", 1);
@@ -146,6 +174,8 @@ Test(config, security_and_limit_flags)
         { "--connection-timeout-s", "0", "connection-timeout-s" },
         { "--max-json-depth", "1", "max-json-depth" },
         { "--max-vcf-line-bytes", "12", "max-vcf-line-bytes" },
+        { "--max-body-memory-bytes", "4095", "max-body-memory-bytes must be a number from 4096" },
+        { "--max-spool-bytes", "-1", "max-spool-bytes must be a number from 4096" },
         { "--tls-cert", "c.pem", "go together" },
         { "--tls-key", "k.pem", "go together" },
         { "--auth-metrics", NULL, "needs --auth-tokens" },

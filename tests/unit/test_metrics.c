@@ -17,7 +17,8 @@ Test(metrics, counters_histograms_and_gauges)
     gr_metrics_reload(m, 0);
     size_t len;
     gr_metrics_gauges g = { .queue_depth = 3, .workers_busy = 1, .models_loaded = 4,
-                            .connections_open = 5, .connections_refused = 6 };
+                            .connections_open = 5, .connections_refused = 6,
+                            .body_memory_bytes = 7, .spool_bytes = 8 };
     char *t = gr_metrics_render(m, &g, &len);
     cr_assert_eq(strlen(t), len);
     const char *want[] = {
@@ -30,6 +31,8 @@ Test(metrics, counters_histograms_and_gauges)
         "genorisk_request_duration_seconds_count{route=\"/v1/models/{name}/predict\"} 3\n",
         "genorisk_queue_depth 3\n", "genorisk_workers_busy 1\n", "genorisk_models_loaded 4\n",
         "genorisk_connections_open 5\n", "genorisk_connections_refused_total 6\n",
+        "# TYPE genorisk_body_memory_bytes gauge\ngenorisk_body_memory_bytes 7\n",
+        "# TYPE genorisk_spool_bytes gauge\ngenorisk_spool_bytes 8\n",
         "# TYPE process_open_fds gauge\n",
         "genorisk_predictions_total{model=\"cad\"} 7\n",
         "genorisk_reloads_total{result=\"success\"} 0\n",

@@ -20,7 +20,9 @@
 //     no privilege escalation, read-only root filesystem with /tmp mounted
 //     (the daemon spools uploads there), every capability dropped, seccomp
 //     RuntimeDefault, requests and limits, /healthz liveness and /readyz
-//     readiness probes.
+//     readiness probes, and, when GENORISK_HEALTH_LISTEN is set (in the
+//     container's env or a ConfigMap it loads), probes on that listener's
+//     port, which the container declares.
 //
 // With --selftest, each case of CASES.yaml breaks one manifest of DIR on
 // purpose (rename, set or delete one field), writes the broken copy under
@@ -213,6 +215,7 @@ function semantic(docs) {
   const byKind = (k) => docs.filter((d) => d.value.kind === k);
   const deployments = byKind("Deployment");
   const configMaps = new Set(byKind("ConfigMap").map((d) => d.value.metadata.name));
+  const configData = new Map(byKind("ConfigMap").map((d) => [d.value.metadata.name, d.value.data || {}]));
   const add = (d, p, msg) => problems.push({
     file: d.file, line: yamlLine(d, p), where: `${d.value.kind}/${d.value.metadata.name} ${fmtPath(p)}`.trim(), msg,
   });
@@ -270,6 +273,26 @@ function semantic(docs) {
           if (port === undefined) continue;
           if (typeof port === "string" ? !portNames.has(port) : !portNums.has(port))
             add(d, [...base, probe, "httpGet", "port"], `${probe} port ${port} is not a port of the container`);
+        }
+        // The daemon's environment as the kubelet builds it (env wins over
+        // envFrom): GENORISK_HEALTH_LISTEN moves the probes to a listener
+        // with connections of its own, which they must then use.
+        const envs = {};
+        for (const e of c.envFrom || [])
+          Object.assign(envs, configData.get(get(e, ["configMapRef", "name"])) || {});
+        for (const e of c.env || []) if (e.value !== undefined) envs[e.name] = e.value;
+        if (envs.GENORISK_HEALTH_LISTEN !== undefined) {
+          const hp = Number(String(envs.GENORISK_HEALTH_LISTEN).split(":").pop());
+          const named = new Map((c.ports || []).filter((x) => x.name).map((x) => [x.name, x.containerPort]));
+          if (!portNums.has(hp))
+            add(d, [...base, "ports"], `policy: GENORISK_HEALTH_LISTEN port ${hp} is not a port of the container`);
+          for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+            const port = get(c, [probe, "httpGet", "port"]);
+            if (port === undefined) continue;
+            if ((typeof port === "string" ? named.get(port) : port) !== hp)
+              add(d, [...base, probe, "httpGet", "port"],
+                `policy: ${probe} must use the health listener's port ${hp} (GENORISK_HEALTH_LISTEN), not ${port}`);
+          }
         }
         if (sc.readOnlyRootFilesystem === true && !(c.volumeMounts || []).some((m) => m.mountPath === "/tmp"))
           add(d, [...base, "volumeMounts"], "policy: a read-only root filesystem needs a volume at /tmp (uploads are spooled there)");
