@@ -258,7 +258,7 @@ static int load_vcf(const gr_model *m, predict_args *a, gr_vcf_result **vcf)
     /* offline, a header of any size is read, but a file's header is still
      * measured first, for the IDX claims htslib would size its tables by (a
      * pipe cannot be read twice, so stdin is not) */
-    a->vopt.max_header = from_stdin ? 0 : SIZE_MAX;
+    a->vopt.max_header = from_stdin ? 0 : (size_t)1 << 30; /* no real header comes near */
     gr_status st = gr_vcf_read(m, from_stdin ? "<stdin>" : a->vcf_path, from_stdin ? dup(0) : -1,
                                &a->vopt, vcf, &err);
     if (st)
