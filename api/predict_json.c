@@ -28,11 +28,9 @@ char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
  * and dumps on; some other failed allocations come back as syntax errors.
  * A failed allocation leaves errno at ENOMEM, so these two trust no text
  * made while one failed. */
-json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je)
+/* json_loadb, failing when an allocation failed on the way. */
+static json_t *loadb_exact(const char *buf, size_t len, size_t flags, json_error_t *je)
 {
-    size_t bom = gr_utf8_bom(buf, len); /* editors on Windows start text with one */
-    buf += bom;
-    len -= bom;
     errno = 0;
     json_t *doc = json_loadb(buf, len, flags, je);
     if (errno == ENOMEM) {
@@ -45,6 +43,12 @@ json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_
         return NULL;
     }
     return doc;
+}
+
+json_t *gr_api_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je)
+{
+    size_t bom = gr_utf8_bom(buf, len); /* editors on Windows start text with one */
+    return loadb_exact(buf + bom, len - bom, flags, je);
 }
 
 char *gr_api_json_dumps(const json_t *doc, size_t flags)
@@ -341,7 +345,8 @@ static int walk_body(gr_json_scan *sc, body_spans *b)
 static json_t *load_span(const char *text, span v, size_t flags, gr_status *st, gr_error *err)
 {
     json_error_t je;
-    json_t *j = gr_api_json_loadb(text + v.start, v.end - v.start, flags | JSON_DECODE_ANY, &je);
+    /* exactly the span: a byte-order mark is only skipped before the body */
+    json_t *j = loadb_exact(text + v.start, v.end - v.start, flags | JSON_DECODE_ANY, &je);
     if (j)
         return j;
     if (json_error_code(&je) == json_error_out_of_memory) {

@@ -612,6 +612,7 @@ Test(predict_json, depth_string_and_syntax)
         { "{\"samples\":[{}]} x", "line 1, column 18: the text goes on" },
         { "{\"samples\":[{\"id\":\"a\",\"id\":\"b\"}]}", "duplicate object key" },
         { "", "the text is empty" },
+        { "{\"samples\":[{}],\"explain\":\xef\xbb\xbftrue}", "line 1, column 28: invalid token" },
         { "{\"samples\":[{}],\n\"explain\":nope}", "line 2, column 14: invalid token" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
