@@ -41,6 +41,11 @@ static int at_error(gr_json_scan *sc, const char *what)
     return fail(sc, "%s", where);
 }
 
+int gr_json_fail_here(gr_json_scan *sc, const char *what)
+{
+    return at_error(sc, what);
+}
+
 int gr_json_expect(gr_json_scan *sc, char c, const char *what)
 {
     if (gr_json_peek(sc) != (unsigned char)c)

@@ -27,6 +27,9 @@ int gr_json_peek(gr_json_scan *sc);
  * naming what was expected (as `what`). */
 int gr_json_expect(gr_json_scan *sc, char c, const char *what);
 
+/* Fails at the current byte: 0, with why "line L, column C: " + what. */
+int gr_json_fail_here(gr_json_scan *sc, const char *what);
+
 /* Steps over one value (after whitespace): a string, number, literal, or an
  * object or array with everything in it, checking that strings end and are
  * at most max_string bytes as written, and that brackets match and nest at

@@ -287,7 +287,7 @@ static int walk_member(gr_json_scan *sc, body_spans *b)
         return 0;
     if (!key_text(sc->s, ks, ke, key, sizeof key)) {
         sc->at = ks;
-        return gr_json_expect(sc, '\0', "a key with an invalid escape");
+        return gr_json_fail_here(sc, "a key with an invalid escape");
     }
     span *v = !strcmp(key, "samples")   ? &b->samples
               : !strcmp(key, "explain") ? &b->explain
@@ -295,7 +295,7 @@ static int walk_member(gr_json_scan *sc, body_spans *b)
                                         : &b->unknown;
     if (v->given && v != &b->unknown) {
         sc->at = ks;
-        return gr_json_expect(sc, '\0', "duplicate object key");
+        return gr_json_fail_here(sc, "duplicate object key");
     }
     sc->depth = 1;
     if (v == &b->samples && gr_json_peek(sc) == '[') {
@@ -320,7 +320,7 @@ static int walk_body(gr_json_scan *sc, body_spans *b)
         if (!gr_json_skip_value(sc, &start, &end))
             return 0;
         b->not_object = 1;
-        return gr_json_peek(sc) < 0 || gr_json_expect(sc, '\0', "the text goes on after the value");
+        return gr_json_peek(sc) < 0 || gr_json_fail_here(sc, "the text goes on after the value");
     }
     sc->at++;
     if (gr_json_peek(sc) == '}') {
@@ -337,7 +337,7 @@ static int walk_body(gr_json_scan *sc, body_spans *b)
                 return gr_json_expect(sc, ',', "',' or '}' expected");
         }
     }
-    return gr_json_peek(sc) < 0 || gr_json_expect(sc, '\0', "the text goes on after the object");
+    return gr_json_peek(sc) < 0 || gr_json_fail_here(sc, "the text goes on after the object");
 }
 
 /* A value of the body, parsed on its own; NULL with *st set (GR_ESYNTAX

@@ -622,6 +622,9 @@ Test(predict_json, depth_string_and_syntax)
                   bad[i].why);
         cr_assert_null(strstr(err.text, "abc"), "%s", err.text);
     }
+    /* a NUL byte is text after the object too */
+    cr_assert_eq(read_only("{\"samples\":[{}]}\0", 17, NULL, &err), GR_ESYNTAX);
+    cr_assert(strstr(err.text, "column 17: the text goes on after the object"), "%s", err.text);
     /* JSON, but not a request: an input error, as before */
     cr_assert_eq(read_only("[1,2]", 5, NULL, &err), GR_EINPUT);
     cr_assert(strstr(err.text, "must be a JSON object"), "%s", err.text);
