@@ -1589,3 +1589,99 @@ Test(http_vcf, answer_over_max_response_bytes_is_refused_up_front)
     free(vcf.p);
     itest_finish(d, models);
 }
+
+/* ---- small inputs that once cost gigabytes or minutes ---- */
+
+/* n records at one of the PGS's positions, each using an INFO key the
+ * header does not declare (or, colliding, a header of n sample names that
+ * share htslib's hash). */
+static buf_t costly_vcf(int n, int colliding)
+{
+    buf_t b = { 0 };
+    buf_str(&b, "##fileformat=VCFv4.2\n"
+                "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+    int bits = 1;
+    while ((1 << bits) < n)
+        bits++;
+    for (int i = 0; i < (colliding ? n : 1); i++) {
+        char name[64] = "\tc";
+        for (int k = 0; colliding && k < bits; k++)
+            strcat(name, i >> k & 1 ? "BB" : "Aa");
+        buf_str(&b, colliding ? name : "\tS1");
+    }
+    buf_str(&b, "\n");
+    for (int i = 0; i < (colliding ? 1 : n); i++) {
+        char rec[160];
+        snprintf(rec, sizeof rec, "chr1\t20103972\t.\tG\tT\t.\tPASS\tK%d=1\tGT", i);
+        buf_str(&b, rec);
+        for (int s = 0; s < (colliding ? n : 1); s++)
+            buf_str(&b, "\t0/1");
+        buf_str(&b, "\n");
+    }
+    return b;
+}
+
+/* A VCF of undeclared INFO keys (120k took htslib 17.5 s) and one of
+ * sample names built to collide (40k took 5.5 s) are refused before the
+ * cost, naming why; the daemon serves on. */
+Test(http_vcf, undeclared_and_colliding_names_are_refused_at_once)
+{
+    char *models = models_dir_with(PGS, NULL);
+    daemon_t *d = daemon_start(models, "--max-samples", "200000", NULL);
+    struct {
+        int n, colliding;
+        const char *field, *why;
+    } cases[] = {
+        { 120000, 0, NULL, "which the header does not declare: this VCF uses more undeclared" },
+        { 40000, 1, "header", "sample names share hashes as if built to collide" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        buf_t vcf = costly_vcf(cases[i].n, cases[i].colliding);
+        http_resp *r = post(d, PREDICT, "text/vcf", &vcf);
+        json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
+        cr_assert(strstr(json_string_value(json_object_get(p, "detail")), cases[i].why), "%s",
+                  http_describe(r));
+        if (cases[i].field)
+            cr_assert_str_eq(json_string_value(json_object_get(p, "field")), cases[i].field);
+        json_decref(p);
+        http_free(r);
+        free(vcf.p);
+    }
+    expect_healthy(d, "costly names");
+    itest_finish(d, models);
+}
+
+/* 16 MiB of empty samples peaked at 1.26 GB for an answer that is a 422:
+ * the samples are counted before any is parsed. */
+Test(http_vcf, a_json_body_costs_about_its_size)
+{
+    char *models = models_dir_with(PGS, NULL);
+    const char *env[] = { "ASAN_OPTIONS=quarantine_size_mb=16", NULL };
+    daemon_t *d = daemon_start_env(models, NULL, env);
+    size_t n = (16u << 20) / 3 - 8;
+    buf_t b = { 0 };
+    buf_str(&b, "{\"samples\":[");
+    char *many = malloc(3 * n);
+    for (size_t i = 0; i < n; i++)
+        memcpy(many + 3 * i, i + 1 < n ? "{}," : "{}]", 3);
+    buf_add(&b, many, 3 * n);
+    free(many);
+    buf_str(&b, "}");
+    long before = peak_rss_kib(d->pid);
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT,
+                                                 .content_type = "application/json",
+                                                 .body = b.p, .body_len = b.n,
+                                                 .timeout_ms = 60000 });
+    json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "at most 10000 per request"),
+              "%s", http_describe(r));
+    json_decref(p);
+    http_free(r);
+    long grew = peak_rss_kib(d->pid) - before;
+    if (!sanitized_daemon()) /* shadow memory would count too */
+        cr_assert_lt(grew, (long)(2 * b.n / 1024), "a %zu-byte body raised the peak by %ld KiB",
+                     b.n, grew);
+    free(b.p);
+    itest_finish(d, models);
+}
