@@ -220,6 +220,9 @@ typedef struct {
  * size bytes, cut short otherwise); 0 when its escapes are not JSON. */
 static int key_text(const char *s, size_t start, size_t end, char *buf, size_t size)
 {
+    for (size_t i = start + 1; i + 1 < end; i++)
+        if ((unsigned char)s[i] < 0x20) /* JSON has no raw control bytes (found by fuzzing) */
+            return 0;
     if (!memchr(s + start, '\\', end - start)) {
         size_t n = end - start - 2 < size - 1 ? end - start - 2 : size - 1;
         memcpy(buf, s + start + 1, n);
@@ -287,7 +290,8 @@ static int walk_member(gr_json_scan *sc, body_spans *b)
         return 0;
     if (!key_text(sc->s, ks, ke, key, sizeof key)) {
         sc->at = ks;
-        return gr_json_fail_here(sc, "a key with an invalid escape");
+        return gr_json_fail_here(sc, "a key that is not a JSON string (an escape or a "
+                                     "control byte)");
     }
     span *v = !strcmp(key, "samples")   ? &b->samples
               : !strcmp(key, "explain") ? &b->explain
