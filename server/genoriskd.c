@@ -103,9 +103,10 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_log_level level = d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO;
     if (!gr_log_enabled(&s->log, level))
         return;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
-                          "method", d->method, "route", gr_route_names[d->route], "status",
-                          (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
+    /* the method is the client's bytes, whatever they are */
+    json_t *f = json_pack("{s:s, s:o?, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
+                          "method", gr_log_string(d->method), "route", gr_route_names[d->route],
+                          "status", (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
                           (json_int_t)d->bytes_in, "bytes_out", (json_int_t)d->bytes_out);
     if (f && d->model[0]) {
         json_object_set_new(f, "model", json_string(d->model));
@@ -124,7 +125,8 @@ static void reload_tokens(daemon_state *s)
     gr_auth *fresh = gr_auth_load(s->cfg.auth_tokens, why, sizeof why);
     if (!fresh) {
         gr_log_write(&s->log, GR_LOG_ERROR, "token reload failed",
-                     json_pack("{s:s, s:s}", "error", why, "kept", "the tokens already loaded"));
+                     json_pack("{s:o?, s:s}", "error", gr_log_string(why), "kept",
+                               "the tokens already loaded"));
         return;
     }
     pthread_mutex_lock(&s->mu);
@@ -255,7 +257,8 @@ int main(int argc, char **argv)
         (s.cfg.auth_tokens && !(s.auth = gr_auth_load(s.cfg.auth_tokens, why, sizeof why))) ||
         (s.cfg.tls_cert &&
          gr_tls_load(s.cfg.tls_cert, s.cfg.tls_key, &tls_cert, &tls_key, why, sizeof why))) {
-        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start", json_pack("{s:s}", "error", why));
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
         fprintf(stderr, "genoriskd: %s\n", why);
         gr_auth_free(s.auth);
         return 1;
@@ -301,7 +304,8 @@ int main(int argc, char **argv)
     int http_threads = s.cfg.workers < 2 ? 1 : 2;
     gr_http *http = gr_http_start(&env, s.cfg.host, s.cfg.port, http_threads, why, sizeof why);
     if (!http) {
-        gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen", json_pack("{s:s}", "error", why));
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
         fprintf(stderr, "genoriskd: %s\n", why);
         rc = 1;
         goto out;

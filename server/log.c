@@ -1,10 +1,13 @@
-/* log.c - see log.h. */
+/* log.c - see log.h. Whatever bytes a string holds, its line is written:
+ * JSON lines replace what is not UTF-8, so a client's bytes cannot erase
+ * a line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "server/log.h"
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -49,6 +52,83 @@ void gr_log_event(const gr_log *log, const char *msg, json_t *fields)
     write_line(log, GR_LOG_INFO, msg, fields);
 }
 
+json_t *gr_log_string(const char *s)
+{
+    if (!s)
+        return json_string("");
+    const char *p = s;
+    size_t c;
+    while (*p && (c = gr_utf8_char(p)))
+        p += c;
+    if (!*p) /* all UTF-8 */
+        return json_string(s);
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1); /* each byte at most U+FFFD's three */
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    while (*s) {
+        c = gr_utf8_char(s);
+        if (c) {
+            memcpy(out + k, s, c);
+            k += c;
+            s += c;
+        } else {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            s++;
+        }
+    }
+    json_t *j = json_stringn(out, k);
+    free(out);
+    return j;
+}
+
+/* "time level msg key=value ...": strings with spaces, quotes or '=' are
+ * written as JSON strings, so key=value stays parseable. */
+static char *text_line(const char *when, gr_log_level level, const char *msg, json_t *fields)
+{
+    size_t cap = 256, len = 0;
+    char *line = malloc(cap);
+    if (line)
+        len = (size_t)snprintf(line, cap, "%s %s %s", when, level_names[level], msg);
+    const char *key;
+    json_t *v;
+    json_object_foreach(fields, key, v)
+    {
+        const char *sv = json_string_value(v);
+        char *val = sv && !strpbrk(sv, " \"=\\") && *sv
+                        ? strdup(sv)
+                        : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+        size_t need = len + strlen(key) + (val ? strlen(val) : 0) + 4;
+        if (line && need > cap) {
+            char *bigger = realloc(line, cap = need * 2);
+            if (!bigger) {
+                free(line);
+                line = NULL;
+            } else {
+                line = bigger;
+            }
+        }
+        if (line && val)
+            len += (size_t)snprintf(line + len, cap - len, " %s=%s", key, val);
+        free(val);
+    }
+    return line;
+}
+
+static char *json_line(const char *when, gr_log_level level, const char *msg, json_t *fields)
+{
+    json_t *o = json_pack("{s:s, s:s, s:o}", "time", when, "level", level_names[level], "msg",
+                          gr_log_string(msg));
+    if (o && fields)
+        json_object_update(o, fields);
+    char *line =
+        o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(o);
+    return line;
+}
+
 static void write_line(const gr_log *log, gr_log_level level, const char *msg, json_t *fields)
 {
     struct timespec ts;
@@ -59,45 +139,8 @@ static void write_line(const gr_log *log, gr_log_level level, const char *msg, j
     size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + k, sizeof when - k, ".%03ldZ", ts.tv_nsec / 1000000);
 
-    char *line = NULL;
-    if (log->json) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level], "msg", msg);
-        if (o && fields)
-            json_object_update(o, fields);
-        line =
-            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-        json_decref(o);
-    } else {
-        size_t cap = 256, len = 0;
-        line = malloc(cap);
-        if (line)
-            len = (size_t)snprintf(line, cap, "%s %s %s", when, level_names[level], msg);
-        const char *key;
-        json_t *v;
-        json_object_foreach(fields, key, v)
-        {
-            /* strings with spaces, quotes or '=' are written as JSON strings,
-             * so key=value stays parseable */
-            const char *sv = json_string_value(v);
-            char *val = sv && !strpbrk(sv, " \"=\\") && *sv
-                            ? strdup(sv)
-                            : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
-            size_t need = len + strlen(key) + (val ? strlen(val) : 0) + 4;
-            if (line && need > cap) {
-                char *bigger = realloc(line, cap = need * 2);
-                if (!bigger) {
-                    free(line);
-                    line = NULL;
-                } else {
-                    line = bigger;
-                }
-            }
-            if (line && val)
-                len += (size_t)snprintf(line + len, cap - len, " %s=%s", key, val);
-            free(val);
-        }
-    }
+    char *line =
+        log->json ? json_line(when, level, msg, fields) : text_line(when, level, msg, fields);
     json_decref(fields);
     if (!line)
         return;

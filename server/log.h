@@ -18,6 +18,13 @@ int gr_log_parse_level(const char *s);
 /* 1 when a line at this level would be written (skip building its fields). */
 int gr_log_enabled(const gr_log *log, gr_log_level level);
 
+/* A log field for a string that may hold any bytes (what a client sent: the
+ * HTTP method): jansson refuses a string that is not UTF-8, and one such
+ * string fails a whole json_pack, fields and all. Each byte that is not part
+ * of a UTF-8 character becomes U+FFFD. Returns new (NULL only when out of
+ * memory; json_pack's "o?" then writes null); s NULL gives "". */
+json_t *gr_log_string(const char *s);
+
 /* Writes one line with time, level and msg, then fields' members in order.
  * Takes ownership of fields (an object, or NULL). Thread-safe: the line goes
  * out in one write(2). */

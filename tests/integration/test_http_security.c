@@ -190,6 +190,60 @@ Test(http_security, bad_token_files_and_flags_stop_the_start)
     models_dir_free(dir);
 }
 
+/* ---------------- the audit trail ---------------- */
+
+/* The first line of the daemon's log holding needle (a new string, without
+ * its newline), waiting 5 s at most for it; NULL when there is none. */
+static char *log_line_with(const daemon_t *d, const char *needle)
+{
+    if (!daemon_wait_log(d, needle, 1, 5000))
+        return NULL;
+    char *log = daemon_log(d);
+    char *at = strstr(log, needle), *line = NULL;
+    if (at) {
+        char *start = at, *end = strchr(at, '\n');
+        while (start > log && start[-1] != '\n')
+            start--;
+        line = strndup(start, end ? (size_t)(end - start) : strlen(start));
+    }
+    free(log);
+    return line;
+}
+
+/* A request whose method holds bytes that are not UTF-8, with a guessed
+ * token: a probe an audit must see. */
+#define GUESS "Authorization: Bearer guessed-token-0123456789\r\n"
+static const char not_utf8_method[] = "G\xff\xfeT /v1/models HTTP/1.1\r\nHost: localhost\r\n" GUESS
+                                      "Connection: close\r\n\r\n";
+
+Test(http_security, a_method_that_is_not_utf8_still_logs_status_and_request_id)
+{
+    char *dir = models_dir_with("models/cad-xgb-demo", NULL);
+    char *tokens = temp_file_with(TOKEN_A "\n");
+    daemon_t *d = daemon_start(dir, "--auth-tokens", tokens, NULL);
+    http_resp *r = raw_request(d->port, not_utf8_method, sizeof not_utf8_method - 1, false, 5000);
+    cr_assert_eq(r->status, 401, "%s", http_describe(r));
+    const char *id = http_header(r, "X-Request-ID");
+    cr_assert(id && is_uuid_v4(id), "%s", id ? id : "no X-Request-ID");
+    char *line = log_line_with(d, id);
+    char *log = daemon_log(d);
+    cr_assert(line, "no log line holds the request id %s:\n%s", id, log);
+    json_t *o = json_loads(line, 0, NULL);
+    cr_assert(o, "not JSON: %s", line);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "msg")), "request");
+    cr_assert_eq(json_integer_value(json_object_get(o, "status")), 401, "%s", line);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "problem")), "unauthorized");
+    /* each byte that is not UTF-8 is one U+FFFD */
+    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "G\uFFFD\uFFFDT", "%s",
+                     line);
+    cr_assert_null(strstr(log, "guessed-token"), "the guessed token is logged");
+    json_decref(o);
+    free(log);
+    free(line);
+    http_free(r);
+    itest_finish(d, dir);
+}
+
 /* ---------------- TLS ---------------- */
 
 /* A self-signed certificate for localhost/127.0.0.1 and its key in dir. */
