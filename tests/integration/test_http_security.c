@@ -244,6 +244,27 @@ Test(http_security, a_method_that_is_not_utf8_still_logs_status_and_request_id)
     itest_finish(d, dir);
 }
 
+Test(http_security, text_logs_escape_the_control_bytes_of_a_method)
+{
+    char *dir = models_dir_with("models/cad-xgb-demo", NULL);
+    daemon_t *d = daemon_start(dir, "--log-format", "text", NULL);
+    static const char red[] = "G\x1b[31mT /v1/models HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n";
+    http_resp *r = raw_request(d->port, red, sizeof red - 1, false, 5000);
+    cr_assert_neq(r->status, 0, "%s", http_describe(r));
+    const char *id = http_header(r, "X-Request-ID");
+    cr_assert(id);
+    char *line = log_line_with(d, id);
+    cr_assert(line, "no log line holds the request id %s", id);
+    cr_assert(strstr(line, " method=\"G\\x1b[31mT\" "), "%s", line);
+    char *log = daemon_log(d);
+    cr_assert_null(strchr(log, '\x1b'), "an escape byte reached the log: %s", log);
+    free(log);
+    free(line);
+    http_free(r);
+    itest_finish(d, dir);
+}
+
 /* ---------------- TLS ---------------- */
 
 /* A self-signed certificate for localhost/127.0.0.1 and its key in dir. */
