@@ -482,6 +482,7 @@ gr_http *gr_http_start(const gr_http_env *env, const char *host, unsigned port, 
         /* plain HTTP ends the list here */
         { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)env->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GR_HTTP_TLS_PRIORITIES },
         { MHD_OPTION_END, 0, NULL },
     };
     h->d = MHD_start_daemon(flags, (uint16_t)port, on_accept, h, on_request, h, MHD_OPTION_ARRAY,

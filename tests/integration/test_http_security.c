@@ -5,6 +5,7 @@
  * genotypes and sample ids that must not surface in logs, metrics or error
  * bodies. */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -336,6 +337,39 @@ Test(http_security, tls_with_a_self_signed_certificate)
     cr_assert(strstr(out, "go together"), "%s", out);
     free(out);
     models_dir_free(models);
+    models_dir_free(certs);
+}
+
+Test(http_security, tls_speaks_only_versions_1_2_and_1_3)
+{
+    char *dir = models_dir_with("models/cad-xgb-demo", NULL);
+    char *certs = models_dir_new();
+    make_cert(certs, "a");
+    char cert[600], key[600];
+    snprintf(cert, sizeof cert, "%s/a.pem", certs);
+    snprintf(key, sizeof key, "%s/a.key", certs);
+    daemon_t *d = daemon_start(dir, "--tls-cert", cert, "--tls-key", key, NULL);
+    struct {
+        const char *name;
+        long version;
+        int ok;
+    } cases[] = {
+        { "TLS 1.0", CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_0, 0 },
+        { "TLS 1.1", CURL_SSLVERSION_TLSv1_1 | CURL_SSLVERSION_MAX_TLSv1_1, 0 },
+        { "TLS 1.2", CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2, 1 },
+        { "TLS 1.3", CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3, 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        http_req rq = { .path = "/healthz", .cainfo = cert, .tls_version = cases[i].version };
+        http_resp *r = http_do(d->port, &rq);
+        if (cases[i].ok)
+            cr_assert_eq(r->status, 200, "%s: %s", cases[i].name, http_describe(r));
+        else
+            cr_assert(r->status == 0 && r->curl_code == CURLE_SSL_CONNECT_ERROR,
+                      "%s was negotiated: %s", cases[i].name, http_describe(r));
+        http_free(r);
+    }
+    itest_finish(d, dir);
     models_dir_free(certs);
 }
 
