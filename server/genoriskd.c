@@ -20,6 +20,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/pool.h"
+#include "server/process.h"
 #include "server/tls.h"
 #include <sys/resource.h>
 
@@ -270,6 +271,13 @@ int main(int argc, char **argv)
         return 2;
     }
     s.log = (gr_log){ s.cfg.log_json, (gr_log_level)s.cfg.log_level };
+    /* before a token, a key or a model is read, and long before genotypes */
+    if (gr_process_no_core_dumps(why, sizeof why)) {
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
+        fprintf(stderr, "genoriskd: %s\n", why);
+        return 1;
+    }
     pthread_mutex_init(&s.mu, NULL);
 
     struct sigaction sa = { 0 };

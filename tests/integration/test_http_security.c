@@ -461,6 +461,45 @@ Test(http_security, tls_speaks_only_versions_1_2_and_1_3)
     models_dir_free(certs);
 }
 
+/* ---------------- core dumps ---------------- */
+
+/* The soft and hard "Max core file size" of pid (-1: unlimited), from
+ * /proc/PID/limits; 0 when the line is found. */
+static int core_limits(pid_t pid, long long *soft, long long *hard)
+{
+    char path[64], line[256], s[32], h[32];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    int found = -1;
+    while (f && found && fgets(line, sizeof line, f))
+        if (sscanf(line, "Max core file size %31s %31s", s, h) == 2) {
+            *soft = strcmp(s, "unlimited") ? atoll(s) : -1;
+            *hard = strcmp(h, "unlimited") ? atoll(h) : -1;
+            found = 0;
+        }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* (PR_SET_DUMPABLE cannot be read from outside the process: test_process
+ * checks it, with the limit, in-process.) */
+Test(http_security, the_daemon_never_dumps_core)
+{
+    /* whatever this shell allows, the daemon allows nothing */
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    cr_assert_eq(setrlimit(RLIMIT_CORE, &rl), 0);
+    char *dir = models_dir_with("models/cad-xgb-demo", NULL);
+    daemon_t *d = daemon_start(dir, NULL);
+    long long soft = -2, hard = -2;
+    cr_assert_eq(core_limits(d->pid, &soft, &hard), 0, "no core line in /proc/%d/limits",
+                 (int)d->pid);
+    cr_assert(soft == 0 && hard == 0, "Max core file size %lld %lld (-1: unlimited)", soft, hard);
+    itest_finish(d, dir);
+}
+
 /* ---------------- connections ---------------- */
 
 /* 1 when the server closed fd (EOF or reset) within timeout_ms. */
