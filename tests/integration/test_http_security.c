@@ -245,6 +245,7 @@ Test(http_security, revocation_fails_closed_on_sighup)
     cr_assert_null(strstr(log, "short-secret"), "the rejected token is quoted: %s", log);
     cr_assert_null(strstr(log, TOKEN_A), "a token is logged");
     free(log);
+    free(tokens);
     itest_finish(d, dir);
 }
 
@@ -259,6 +260,7 @@ Test(http_security, lines_that_are_not_tokens_are_skipped_at_start_too)
     cr_assert_null(strstr(line, "space inside"), "the bad token is quoted: %s", line);
     free(line);
     cr_assert_eq(metric_now(d, "genorisk_auth_token_lines_rejected_total"), 1);
+    free(tokens);
     itest_finish(d, dir);
 }
 
@@ -330,6 +332,7 @@ Test(http_security, a_method_that_is_not_utf8_still_logs_status_and_request_id)
     free(log);
     free(line);
     http_free(r);
+    free(tokens);
     itest_finish(d, dir);
 }
 
