@@ -49,7 +49,7 @@ APILIB   := $(BUILD)/libgenorisk_api.a
 CLI      := $(BUILD)/genorisk
 DAEMON   := $(BUILD)/genoriskd
 SRVLIB   := $(BUILD)/libgenorisk_server.a
-SRVLIB_OBJ := $(addprefix $(BUILD)/server/,auth.o config.o log.o metrics.o pool.o tls.o)
+SRVLIB_OBJ := $(addprefix $(BUILD)/server/,auth.o config.o log.o metrics.o pool.o process.o tls.o)
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -87,7 +87,7 @@ $(APILIB): $(API_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(CLI): $(BUILD)/server/genorisk.o $(APILIB) $(LIB)
+$(CLI): $(BUILD)/server/genorisk.o $(BUILD)/server/process.o $(APILIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SRVLIB): $(SRVLIB_OBJ)

@@ -587,7 +587,7 @@ static struct MHD_Daemon *start_listener(gr_http *h, const char *host, unsigned 
         health ? HEALTH_CONNECTIONS : 2 * (env->max_connections ? env->max_connections : 1024) + 64;
     unsigned timeout = env->connection_timeout_s ? env->connection_timeout_s : 30;
     intptr_t pool = health || threads < 1 ? 1 : threads;
-    struct MHD_OptionItem opts[8 + 1]; /* eight options at most, and the end */
+    struct MHD_OptionItem opts[9 + 1]; /* nine options at most, and the end */
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr };
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, pool, NULL };
@@ -600,6 +600,8 @@ static struct MHD_Daemon *start_listener(gr_http *h, const char *host, unsigned 
     if (tls) {
         opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)env->tls_cert };
         opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key };
+        opts[n++] =
+            (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GR_HTTP_TLS_PRIORITIES };
     }
     opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     d = MHD_start_daemon(flags, (uint16_t)port, health ? NULL : on_accept, h,

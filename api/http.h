@@ -10,6 +10,11 @@
 
 #include "core/modelset.h"
 
+/* The GnuTLS priorities HTTPS is served with: GnuTLS's NORMAL cipher suites,
+ * TLS 1.3 and 1.2 only. TLS 1.0 and 1.1 (RFC 8996) and DTLS are refused in
+ * the handshake. */
+#define GR_HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 typedef enum {
     GR_ROUTE_HEALTHZ,
     GR_ROUTE_READYZ,

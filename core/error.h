@@ -47,6 +47,12 @@ gr_status gr_error_set(gr_error *err, gr_status st, const char *source, long lin
  * stores. */
 void gr_utf8_scrub(char *s);
 
+/* Length (1 to 4) of the UTF-8 character at s, as jansson accepts one, or 0
+ * when the bytes at s are not one: a stray continuation byte, an overlong or
+ * cut sequence, a surrogate, or past U+10FFFF. An ASCII byte, NUL included,
+ * is 1. */
+size_t gr_utf8_char(const char *s);
+
 /* 3 when the n bytes at s start with a UTF-8 byte-order mark (EF BB BF),
  * else 0: every text input skips one (editors on Windows write it). */
 size_t gr_utf8_bom(const char *s, size_t n);

@@ -4,24 +4,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json_arrays.h"
 
-json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
+/* What json_load_callback reads through: the file, at most max bytes of it. */
+typedef struct {
+    FILE *f;
+    uint64_t left;
+    int over; /* a byte past the limit was there */
+} capped_read;
+
+static size_t read_capped(void *buffer, size_t n, void *arg)
+{
+    capped_read *c = arg;
+    char probe;
+    if (!c->left) { /* the limit reached: is there more? */
+        c->over = fread(&probe, 1, 1, c->f) == 1;
+        return c->over ? (size_t)-1 : 0;
+    }
+    if (n > c->left)
+        n = (size_t)c->left;
+    size_t got = fread(buffer, 1, n, c->f);
+    c->left -= got;
+    return got || !ferror(c->f) ? got : (size_t)-1;
+}
+
+json_t *gr_json_load(const char *path, size_t flags, uint64_t max_bytes, gr_error *err)
 {
     json_error_t je;
-    FILE *f = fopen(path, "rb");
+    char limit[32];
+    int fd;
+    if (gr_model_file_open(path, max_bytes, &fd, err))
+        return NULL;
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
-        gr_error_set(err, errno == ENOMEM ? GR_ENOMEM : GR_EIO, path, 0, NULL, "cannot open: %s",
-                     strerror(errno));
+        close(fd);
+        gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
         return NULL;
     }
     char head[3];
     size_t got = fread(head, 1, sizeof head, f);
     if (!gr_utf8_bom(head, got)) /* a byte-order mark is skipped, anything else read */
         rewind(f);
+    /* the size was checked, but a file may grow while it is read */
+    capped_read c = { f, max_bytes, 0 };
     errno = 0;
-    json_t *root = json_loadf(f, flags, &je);
+    json_t *root = json_load_callback(read_capped, &c, flags, &je);
+    int read_failed = ferror(f);
     fclose(f);
     /* Jansson's lexer drops a byte when its buffer cannot grow and parses on
      * (2.14), and reports other failed allocations as syntax errors: a
@@ -33,8 +63,12 @@ json_t *gr_json_load(const char *path, size_t flags, gr_error *err)
     }
     if (root)
         return root;
-    if (strstr(je.text, "unable to open"))
-        gr_error_set(err, GR_EIO, path, 0, NULL, "cannot open: %s", je.text);
+    if (c.over)
+        gr_error_set(err, GR_ELIMIT, path, 0, NULL,
+                     "grew past the %s a file of this kind may have while it was read",
+                     gr_size_text(max_bytes, limit));
+    else if (read_failed)
+        gr_error_set(err, GR_EIO, path, 0, NULL, "read error");
     else
         gr_error_set(err, GR_EMODEL, path, je.line, NULL, "invalid JSON: %s", je.text);
     return NULL;

@@ -7,11 +7,15 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "lines.h" /* the ceilings */
 
-/* Returns a new JSON document parsed from path, or NULL with err set:
- * GR_EIO when the file cannot be read, GR_EMODEL with the line when it is not JSON,
+/* Returns a new JSON document parsed from path, a regular file of at most
+ * max_bytes (GR_MODEL_MAX_JSON, GR_MANIFEST_MAX: core/lines.h), or NULL with
+ * err set: GR_EIO when the file cannot be read or is not a regular file,
+ * GR_ELIMIT when it is larger than max_bytes (checked before a byte is read,
+ * and again as it is read), GR_EMODEL with the line when it is not JSON,
  * GR_ENOMEM when an allocation failed while it was read. */
-json_t *gr_json_load(const char *path, size_t flags, gr_error *err);
+json_t *gr_json_load(const char *path, size_t flags, uint64_t max_bytes, gr_error *err);
 
 /* Checks an artifact's "format" is want and its "format_version", when
  * present, is 1 (what this genorisk reads). */

@@ -12,7 +12,7 @@
 gr_status gr_load_linear(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
-    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, GR_MODEL_MAX_JSON, err);
     if (!root)
         return err->status;
     json_t *w = json_object_get(root, "weights");

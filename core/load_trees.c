@@ -39,7 +39,7 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
     gr_tree_arrays arrays = { 0 };
-    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, GR_MODEL_MAX_JSON, err);
     if (!root)
         return err->status;
     const char *combine = json_string_value(json_object_get(root, "combine"));

@@ -82,7 +82,7 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
     gr_tree_arrays arrays = { 0 };
-    json_t *root = gr_json_load(path, 0, err);
+    json_t *root = gr_json_load(path, 0, GR_MODEL_MAX_JSON, err);
     if (!root)
         return err->status;
     json_t *learner = json_object_get(root, "learner");

@@ -72,7 +72,7 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
 {
     gr_status st = GR_OK;
     memset(out, 0, sizeof *out);
-    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, err);
+    json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, GR_MANIFEST_MAX, err);
     if (!root)
         return err->status;
     if (!json_is_object(root)) {

@@ -180,9 +180,9 @@ size_t gr_locus_key(char *out, const char *chrom, int64_t pos, const char *a, co
     return (size_t)(p - out);
 }
 
-/* Length of the UTF-8 sequence at s that jansson accepts, 0 when there is none. */
-static size_t utf8_sequence(const unsigned char *s)
+size_t gr_utf8_char(const char *str)
 {
+    const unsigned char *s = (const unsigned char *)str;
     unsigned char c = s[0];
     size_t n = c < 0x80                 ? 1
                : c >= 0xC2 && c <= 0xDF ? 2
@@ -205,37 +205,34 @@ static size_t utf8_sequence(const unsigned char *s)
 
 int gr_utf8_valid(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_sequence(p);
+    while (*s) {
+        size_t n = gr_utf8_char(s);
         if (!n)
             return 0;
-        p += n;
+        s += n;
     }
     return 1;
 }
 
 void gr_utf8_scrub(char *s)
 {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_sequence(p);
+    while (*s) {
+        size_t n = gr_utf8_char(s);
         if (!n)
-            *p = '?', n = 1;
-        p += n;
+            *s = '?', n = 1;
+        s += n;
     }
 }
 
 void gr_utf8_trim(char *s)
 {
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_sequence(p);
+    while (*s) {
+        size_t n = gr_utf8_char(s);
         if (!n) { /* the cut, or bytes that were never UTF-8: drop the rest */
-            *p = '\0';
+            *s = '\0';
             return;
         }
-        p += n;
+        s += n;
     }
 }
 

@@ -16,6 +16,7 @@
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
+#include "server/process.h"
 
 enum { EXIT_USAGE = 2, EXIT_MODEL = 3, EXIT_INPUT = 4 };
 
@@ -491,6 +492,11 @@ int main(int argc, char **argv)
 {
     /* Our own messages say what failed; htslib's stderr chatter would repeat it. */
     hts_set_log_level(HTS_LOG_OFF);
+    char why[200];
+    if (gr_process_no_core_dumps(why, sizeof why)) { /* genotypes are read into memory */
+        fprintf(stderr, "genorisk: %s\n", why);
+        return 1;
+    }
     if (argc < 2) {
         fputs(usage_main, stderr);
         return EXIT_USAGE;

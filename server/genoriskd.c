@@ -20,6 +20,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/pool.h"
+#include "server/process.h"
 #include "server/tls.h"
 #include <sys/resource.h>
 
@@ -47,7 +48,9 @@ typedef struct {
     gr_pool *pool;
     pthread_mutex_t mu; /* guards set, auth and http */
     gr_modelset *set;
-    gr_auth *auth; /* NULL without --auth-tokens */
+    /* NULL without --auth-tokens, and after a reload that could not read
+     * the file: then every token is refused (env.authorize stays set) */
+    gr_auth *auth;
     gr_http *http;
     atomic_int ready; /* read by the HTTP threads */
 } daemon_state;
@@ -88,6 +91,8 @@ static char *metrics_text(void *ctx, size_t *len)
                             .workers_busy = gr_pool_busy(s->pool) };
     pthread_mutex_lock(&s->mu);
     g.models_loaded = gr_modelset_count(s->set);
+    g.auth = s->cfg.auth_tokens != NULL;
+    g.auth_tokens = gr_auth_count(s->auth);
     if (s->http) {
         gr_http_connections(s->http, &g.connections_open, &g.connections_refused);
         gr_http_bodies(s->http, &g.body_memory_bytes, &g.spool_bytes);
@@ -105,9 +110,10 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_log_level level = d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO;
     if (!gr_log_enabled(&s->log, level))
         return;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
-                          "method", d->method, "route", gr_route_names[d->route], "status",
-                          (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
+    /* the method is the client's bytes, whatever they are */
+    json_t *f = json_pack("{s:s, s:o?, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
+                          "method", gr_log_string(d->method), "route", gr_route_names[d->route],
+                          "status", (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
                           (json_int_t)d->bytes_in, "bytes_out", (json_int_t)d->bytes_out);
     if (f && d->model[0]) {
         json_object_set_new(f, "model", json_string(d->model));
@@ -118,24 +124,69 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_log_write(&s->log, level, "request", f);
 }
 
-/* SIGHUP also rereads --auth-tokens, so tokens rotate without a restart;
- * a file that no longer reads keeps the tokens in force. */
+/* Each line of --auth-tokens that is not a token: its number, never its
+ * text. */
+static void report_token_line(void *arg, size_t line, const char *why)
+{
+    daemon_state *s = arg;
+    gr_log_write(&s->log, GR_LOG_WARN, "token line rejected",
+                 json_pack("{s:o?, s:I, s:s}", "file", gr_log_string(s->cfg.auth_tokens), "line",
+                           (json_int_t)line, "error", why));
+}
+
+/* Reads --auth-tokens: new, or NULL with why filled (unreadable). The
+ * rejected lines are logged and counted. */
+static gr_auth *read_tokens(daemon_state *s, char *why, size_t n)
+{
+    gr_auth *a = gr_auth_load(s->cfg.auth_tokens, report_token_line, s, why, n);
+    gr_metrics_token_lines_rejected(s->metrics, gr_auth_rejected(a));
+    return a;
+}
+
+/* SIGHUP also rereads --auth-tokens, so tokens rotate without a restart.
+ * Revocation fails closed: the file takes effect as written, less its bad
+ * lines; one with no token left, or that no longer reads, refuses every
+ * protected request until a reload finds tokens again. */
 static void reload_tokens(daemon_state *s)
 {
     char why[512];
-    gr_auth *fresh = gr_auth_load(s->cfg.auth_tokens, why, sizeof why);
-    if (!fresh) {
-        gr_log_write(&s->log, GR_LOG_ERROR, "token reload failed",
-                     json_pack("{s:s, s:s}", "error", why, "kept", "the tokens already loaded"));
-        return;
-    }
+    gr_auth *fresh = read_tokens(s, why, sizeof why);
     pthread_mutex_lock(&s->mu);
     gr_auth *old = s->auth;
     s->auth = fresh;
     pthread_mutex_unlock(&s->mu);
     gr_auth_free(old);
-    gr_log_event(&s->log, "tokens reloaded",
-                 json_pack("{s:I}", "tokens", (json_int_t)gr_auth_count(fresh)));
+    if (!fresh)
+        gr_log_write(&s->log, GR_LOG_ERROR, "token reload failed",
+                     json_pack("{s:o?, s:s}", "error", gr_log_string(why), "in_force",
+                               "no token: every protected request is refused"));
+    else if (!gr_auth_count(fresh))
+        gr_log_write(&s->log, GR_LOG_ERROR, "no tokens",
+                     json_pack("{s:o?, s:I, s:s}", "file", gr_log_string(s->cfg.auth_tokens),
+                               "rejected_lines", (json_int_t)gr_auth_rejected(fresh), "in_force",
+                               "no token: every protected request is refused"));
+    else
+        gr_log_event(&s->log, "tokens reloaded",
+                     json_pack("{s:I, s:I}", "tokens", (json_int_t)gr_auth_count(fresh),
+                               "rejected_lines", (json_int_t)gr_auth_rejected(fresh)));
+}
+
+/* At start, --auth-tokens must read and hold a token: a daemon that would
+ * refuse every request is a mistake to report, not to serve (bad lines are
+ * skipped as on a reload, so a restart serves what a reload did). 0, or -1
+ * with why filled. */
+static int start_tokens(daemon_state *s, char *why, size_t n)
+{
+    if (!s->cfg.auth_tokens)
+        return 0;
+    if (!(s->auth = read_tokens(s, why, n)))
+        return -1;
+    if (!gr_auth_count(s->auth)) {
+        snprintf(why, n, "--auth-tokens %s holds no tokens%s", s->cfg.auth_tokens,
+                 gr_auth_rejected(s->auth) ? ", only lines that are not tokens" : "");
+        return -1;
+    }
+    return 0;
 }
 
 /* Descriptors for every connection allowed, plus upload spools, models
@@ -225,6 +276,13 @@ int main(int argc, char **argv)
         return 2;
     }
     s.log = (gr_log){ s.cfg.log_json, (gr_log_level)s.cfg.log_level };
+    /* before a token, a key or a model is read, and long before genotypes */
+    if (gr_process_no_core_dumps(why, sizeof why)) {
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
+        fprintf(stderr, "genoriskd: %s\n", why);
+        return 1;
+    }
     pthread_mutex_init(&s.mu, NULL);
 
     struct sigaction sa = { 0 };
@@ -256,13 +314,19 @@ int main(int argc, char **argv)
         return 1;
     }
     char *tls_cert = NULL, *tls_key = NULL;
+    if (!(s.metrics = gr_metrics_new())) {
+        fprintf(stderr, "genoriskd: out of memory\n");
+        return 1;
+    }
     if (raise_fd_limit(s.cfg.max_connections, why, sizeof why) ||
-        (s.cfg.auth_tokens && !(s.auth = gr_auth_load(s.cfg.auth_tokens, why, sizeof why))) ||
+        start_tokens(&s, why, sizeof why) ||
         (s.cfg.tls_cert &&
          gr_tls_load(s.cfg.tls_cert, s.cfg.tls_key, &tls_cert, &tls_key, why, sizeof why))) {
-        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start", json_pack("{s:s}", "error", why));
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot start",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
         fprintf(stderr, "genoriskd: %s\n", why);
         gr_auth_free(s.auth);
+        gr_metrics_free(s.metrics);
         return 1;
     }
     if (gr_modelset_load_each(s.cfg.models, print_broken_bundle, &s, &s.set, &err)) {
@@ -272,9 +336,8 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    s.metrics = gr_metrics_new();
     s.pool = gr_pool_new(s.cfg.workers, s.cfg.queue_depth);
-    if (!s.metrics || !s.pool) {
+    if (!s.pool) {
         fprintf(stderr, "genoriskd: cannot start %d worker threads\n", s.cfg.workers);
         rc = 1;
         goto out;
@@ -292,7 +355,7 @@ int main(int argc, char **argv)
         .max_spool_bytes = s.cfg.max_spool_bytes,
         .tmp_dir = s.cfg.tmp_dir,
         .max_samples = s.cfg.max_samples,
-        .authorize = s.auth ? authorize : NULL,
+        .authorize = s.cfg.auth_tokens ? authorize : NULL,
         .auth_metrics = s.cfg.auth_metrics,
         .tls_cert = tls_cert,
         .tls_key = tls_key,
@@ -315,7 +378,8 @@ int main(int argc, char **argv)
         http = NULL;
     }
     if (!http) {
-        gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen", json_pack("{s:s}", "error", why));
+        gr_log_write(&s.log, GR_LOG_ERROR, "cannot listen",
+                     json_pack("{s:o?}", "error", gr_log_string(why)));
         fprintf(stderr, "genoriskd: %s\n", why);
         rc = 1;
         goto out;

@@ -1,10 +1,14 @@
-/* log.c - see log.h. */
+/* log.c - see log.h. Whatever bytes a string holds, its line is written:
+ * JSON lines replace what is not UTF-8, text lines escape it and every
+ * control character, so a client's bytes can neither erase a line nor
+ * drive the terminal that shows it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "server/log.h"
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -49,6 +53,168 @@ void gr_log_event(const gr_log *log, const char *msg, json_t *fields)
     write_line(log, GR_LOG_INFO, msg, fields);
 }
 
+json_t *gr_log_string(const char *s)
+{
+    if (!s)
+        return json_string("");
+    const char *p = s;
+    size_t c;
+    while (*p && (c = gr_utf8_char(p)))
+        p += c;
+    if (!*p) /* all UTF-8 */
+        return json_string(s);
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1); /* each byte at most U+FFFD's three */
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    while (*s) {
+        c = gr_utf8_char(s);
+        if (c) {
+            memcpy(out + k, s, c);
+            k += c;
+            s += c;
+        } else {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            s++;
+        }
+    }
+    json_t *j = json_stringn(out, k);
+    free(out);
+    return j;
+}
+
+/* A text line as it grows; failed set when an allocation failed. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void put(text_buf *b, const char *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 2 > b->cap) { /* room for the newline and the NUL */
+        size_t cap = 2 * (b->len + n + 2) + 128;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+}
+
+static void put_str(text_buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+/* A value can go bare when it is one printable word: no space, quote, '='
+ * or backslash, no control character, nothing that is not UTF-8. */
+static int bare_word(const char *s)
+{
+    if (!*s)
+        return 0;
+    while (*s) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = gr_utf8_char(s);
+        if (!n || c <= ' ' || c == 0x7f || c == '"' || c == '=' || c == '\\' ||
+            (c == 0xC2 && (unsigned char)s[1] < 0xA0)) /* C1 controls, U+0080..U+009F */
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
+/* s with control characters (C0, DEL, C1) and bytes that are not UTF-8
+ * written as \xNN (\u00NN for C1), and \n \r \t as such; quoted, '"' and
+ * '\\' are escaped too. A terminal showing the line obeys none of it. */
+static void put_escaped(text_buf *b, const char *s, int quoted)
+{
+    char esc[8];
+    while (*s) {
+        unsigned char c = (unsigned char)*s;
+        size_t n = gr_utf8_char(s);
+        const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (named) {
+            put_str(b, named);
+        } else if (!n || c < ' ' || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+            put_str(b, esc);
+            n = 1;
+        } else if (c == 0xC2 && (unsigned char)s[1] < 0xA0) {
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[1]);
+            put_str(b, esc);
+        } else if (quoted && (c == '"' || c == '\\')) {
+            put(b, "\\", 1);
+            put(b, s, 1);
+        } else {
+            put(b, s, n);
+        }
+        s += n ? n : 1;
+    }
+}
+
+/* "time level msg key=value ...": strings bare when they are one printable
+ * word, else quoted and escaped; numbers and the rest as JSON. */
+static char *text_line(const char *when, gr_log_level level, const char *msg, json_t *fields)
+{
+    text_buf b = { 0 };
+    put_str(&b, when);
+    put(&b, " ", 1);
+    put_str(&b, level_names[level]);
+    put(&b, " ", 1);
+    put_escaped(&b, msg, 0);
+    const char *key;
+    json_t *v;
+    json_object_foreach(fields, key, v)
+    {
+        put(&b, " ", 1);
+        put_escaped(&b, key, 0);
+        put(&b, "=", 1);
+        const char *sv = json_string_value(v);
+        if (sv && bare_word(sv)) {
+            put_str(&b, sv);
+        } else if (sv) {
+            put(&b, "\"", 1);
+            put_escaped(&b, sv, 1);
+            put(&b, "\"", 1);
+        } else {
+            char *j = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6));
+            if (!j)
+                b.failed = 1;
+            else
+                put_escaped(&b, j, 0);
+            free(j);
+        }
+    }
+    if (b.failed) {
+        free(b.s);
+        return NULL;
+    }
+    b.s[b.len] = '\0';
+    return b.s;
+}
+
+static char *json_line(const char *when, gr_log_level level, const char *msg, json_t *fields)
+{
+    json_t *o = json_pack("{s:s, s:s, s:o}", "time", when, "level", level_names[level], "msg",
+                          gr_log_string(msg));
+    if (o && fields)
+        json_object_update(o, fields);
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                       JSON_REAL_PRECISION(6))
+                   : NULL;
+    json_decref(o);
+    return line;
+}
+
 static void write_line(const gr_log *log, gr_log_level level, const char *msg, json_t *fields)
 {
     struct timespec ts;
@@ -59,45 +225,8 @@ static void write_line(const gr_log *log, gr_log_level level, const char *msg, j
     size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + k, sizeof when - k, ".%03ldZ", ts.tv_nsec / 1000000);
 
-    char *line = NULL;
-    if (log->json) {
-        json_t *o =
-            json_pack("{s:s, s:s, s:s}", "time", when, "level", level_names[level], "msg", msg);
-        if (o && fields)
-            json_object_update(o, fields);
-        line =
-            o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
-        json_decref(o);
-    } else {
-        size_t cap = 256, len = 0;
-        line = malloc(cap);
-        if (line)
-            len = (size_t)snprintf(line, cap, "%s %s %s", when, level_names[level], msg);
-        const char *key;
-        json_t *v;
-        json_object_foreach(fields, key, v)
-        {
-            /* strings with spaces, quotes or '=' are written as JSON strings,
-             * so key=value stays parseable */
-            const char *sv = json_string_value(v);
-            char *val = sv && !strpbrk(sv, " \"=\\") && *sv
-                            ? strdup(sv)
-                            : json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
-            size_t need = len + strlen(key) + (val ? strlen(val) : 0) + 4;
-            if (line && need > cap) {
-                char *bigger = realloc(line, cap = need * 2);
-                if (!bigger) {
-                    free(line);
-                    line = NULL;
-                } else {
-                    line = bigger;
-                }
-            }
-            if (line && val)
-                len += (size_t)snprintf(line + len, cap - len, " %s=%s", key, val);
-            free(val);
-        }
-    }
+    char *line =
+        log->json ? json_line(when, level, msg, fields) : text_line(when, level, msg, fields);
     json_decref(fields);
     if (!line)
         return;

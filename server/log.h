@@ -18,7 +18,20 @@ int gr_log_parse_level(const char *s);
 /* 1 when a line at this level would be written (skip building its fields). */
 int gr_log_enabled(const gr_log *log, gr_log_level level);
 
+/* A log field for a string that may hold any bytes (what a client sent: the
+ * HTTP method): jansson refuses a string that is not UTF-8, and one such
+ * string fails a whole json_pack, fields and all. Each byte that is not part
+ * of a UTF-8 character becomes U+FFFD. Returns new (NULL only when out of
+ * memory; json_pack's "o?" then writes null); s NULL gives "". */
+json_t *gr_log_string(const char *s);
+
 /* Writes one line with time, level and msg, then fields' members in order.
+ * JSON lines are ASCII: jansson writes control characters and everything
+ * past U+007F as \uNNNN. Text lines: a value that is one printable word goes bare, any
+ * other in double quotes with '"' and '\\' escaped; in msg, keys and values
+ * alike, control characters (C0, DEL, C1) and bytes that are not UTF-8 are
+ * written as \xNN (C1 as \u00NN), \n \r \t as such, so no byte of a
+ * client's reaches a terminal as a command.
  * Takes ownership of fields (an object, or NULL). Thread-safe: the line goes
  * out in one write(2). */
 void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t *fields);

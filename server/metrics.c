@@ -38,6 +38,7 @@ struct gr_metrics {
     model_count *models;
     size_t n_models;
     unsigned long long reloads[2]; /* failure, success */
+    unsigned long long token_lines_rejected;
     double start_time;
 };
 
@@ -118,6 +119,13 @@ void gr_metrics_reload(gr_metrics *m, int success)
 {
     pthread_mutex_lock(&m->mu);
     m->reloads[success ? 1 : 0]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void gr_metrics_token_lines_rejected(gr_metrics *m, size_t lines)
+{
+    pthread_mutex_lock(&m->mu);
+    m->token_lines_rejected += lines;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -262,6 +270,16 @@ char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
         "genorisk_reloads_total{result=\"success\"} %llu\n"
         "genorisk_reloads_total{result=\"failure\"} %llu\n",
         m->reloads[1], m->reloads[0]);
+    if (g->auth)
+        put(&b,
+            "# HELP genorisk_auth_tokens Tokens of --auth-tokens in force; 0 refuses every "
+            "protected request.\n"
+            "# TYPE genorisk_auth_tokens gauge\ngenorisk_auth_tokens %zu\n"
+            "# HELP genorisk_auth_token_lines_rejected_total Lines of --auth-tokens skipped as "
+            "not tokens, at start and on reloads.\n"
+            "# TYPE genorisk_auth_token_lines_rejected_total counter\n"
+            "genorisk_auth_token_lines_rejected_total %llu\n",
+            g->auth_tokens, m->token_lines_rejected);
     double start = m->start_time;
     pthread_mutex_unlock(&m->mu);
 

@@ -691,6 +691,8 @@ http_resp *http_do(int port, const http_req *rq)
     if (rq->cainfo) { /* the test certificate names localhost and 127.0.0.1 */
         snprintf(url, sizeof url, "https://localhost:%d%s", port, rq->path);
         curl_easy_setopt(c, CURLOPT_CAINFO, rq->cainfo);
+        if (rq->tls_version)
+            curl_easy_setopt(c, CURLOPT_SSLVERSION, rq->tls_version);
     } else {
         snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, rq->path);
     }

@@ -116,6 +116,7 @@ typedef struct {
     long timeout_ms;           /* 0 = 20 s */
     void *curl;                /* a CURL * to reuse (keep-alive); NULL = fresh */
     const char *cainfo;        /* set: https://localhost, trusting this PEM file */
+    long tls_version;          /* with cainfo: CURLOPT_SSLVERSION (min | max); 0 = curl's */
 } http_req;
 
 http_resp *http_do(int port, const http_req *rq);

@@ -467,7 +467,9 @@ typedef json_t *(*load_file_fn)(const char *, size_t, json_error_t *);
 typedef json_t *(*loads_fn)(const char *, size_t, json_error_t *);
 typedef json_t *(*loadb_fn)(const char *, size_t, size_t, json_error_t *);
 typedef json_t *(*loadf_fn)(FILE *, size_t, json_error_t *);
+typedef json_t *(*load_callback_fn)(json_load_callback_t, void *, size_t, json_error_t *);
 static load_file_fn real_load_file;
+static load_callback_fn real_load_callback;
 static loadf_fn real_loadf;
 static loads_fn real_loads;
 static loadb_fn real_loadb;
@@ -480,8 +482,9 @@ static void resolve_loaders(void)
     real_loads = (loads_fn)dlsym(RTLD_NEXT, "json_loads");
     real_loadb = (loadb_fn)dlsym(RTLD_NEXT, "json_loadb");
     real_loadf = (loadf_fn)dlsym(RTLD_NEXT, "json_loadf");
+    real_load_callback = (load_callback_fn)dlsym(RTLD_NEXT, "json_load_callback");
     tl_scope = s;
-    if (!real_load_file || !real_loads || !real_loadb || !real_loadf)
+    if (!real_load_file || !real_loads || !real_loadb || !real_loadf || !real_load_callback)
         abort();
 }
 
@@ -511,6 +514,17 @@ json_t *json_loadf(FILE *input, size_t flags, json_error_t *error)
         resolve_loaders();
     tl_lexing++;
     json_t *j = real_loadf(input, flags, error);
+    tl_lexing--;
+    return j;
+}
+
+json_t *json_load_callback(json_load_callback_t callback, void *data, size_t flags,
+                           json_error_t *error)
+{
+    if (!real_load_callback)
+        resolve_loaders();
+    tl_lexing++;
+    json_t *j = real_load_callback(callback, data, flags, error);
     tl_lexing--;
     return j;
 }

@@ -1,10 +1,14 @@
 /* test_cli.c - the genorisk command line, run as a real process: output,
  * exit codes (0 ok, 2 usage, 3 bad model, 4 bad input) and error messages. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -413,4 +417,55 @@ Test(cli, the_demo_vcf_covers_every_demo_model)
         free(out);
         free(err);
     }
+}
+
+/* The soft and hard "Max core file size" of pid (-1: unlimited); 0 when
+ * /proc/PID/limits has the line. */
+static int core_limits(pid_t pid, long long *soft, long long *hard)
+{
+    char path[64], line[256], a[32], b[32];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "r");
+    int found = -1;
+    while (f && found && fgets(line, sizeof line, f))
+        if (sscanf(line, "Max core file size %31s %31s", a, b) == 2) {
+            *soft = strcmp(a, "unlimited") ? atoll(a) : -1;
+            *hard = strcmp(b, "unlimited") ? atoll(b) : -1;
+            found = 0;
+        }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+Test(cli, never_dumps_core)
+{
+    struct rlimit rl; /* whatever this process allows, the CLI allows nothing */
+    cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    cr_assert_eq(setrlimit(RLIMIT_CORE, &rl), 0);
+    const char *cli = getenv("GENORISK_CLI") ? getenv("GENORISK_CLI") : "build/genorisk";
+    int in[2];
+    cr_assert_eq(pipe(in), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* it waits for its input on the pipe, which stays open */
+        int null = open("/dev/null", O_WRONLY);
+        dup2(in[0], 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(in[1]);
+        execl(cli, cli, "predict", "--model", XGB, "--input", "-", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    long long soft = -2, hard = -2;
+    /* until it has gone through main's first lines (5 s at most) */
+    for (int i = 0; i < 500 && !(soft == 0 && hard == 0); i++) {
+        core_limits(pid, &soft, &hard);
+        nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+    }
+    close(in[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(soft == 0 && hard == 0, "Max core file size %lld %lld (-1: unlimited)", soft, hard);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lines.h"
 #include "helpers.h"
 
 #define MANIFEST                                                                                \
@@ -127,6 +128,30 @@ Test(features, malformed)
     bad("feature_id\tchrom\tpos\tref\talt\n", "no feature rows", NULL, 0);
     bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tG\nx\t1\t6\tA\tG\n", "more than once",
         "feature_id", 0);
+}
+
+/* Before: a line was read whole, however long (issue 10, item 13). */
+Test(features, a_line_past_1_mib_is_refused_naming_it)
+{
+    size_t n = GR_MODEL_MAX_LINE + 1;
+    char *tsv = malloc(n + 200);
+    strcpy(tsv, "feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\tG\n");
+    size_t h = strlen(tsv);
+    memset(tsv + h, 'y', n); /* a feature_id nothing else bounds */
+    strcpy(tsv + h + n, "\t1\t6\tA\tG\n");
+    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
+                            NULL);
+    free(tsv);
+    gr_model *m = NULL;
+    gr_error err;
+    gr_status st = gr_model_load(dir, &m, &err);
+    temp_bundle_free(dir);
+    gr_model_free(m);
+    cr_assert_eq(st, GR_ELIMIT, "%s: %.200s", gr_strerror(st), err.text);
+    cr_assert(strstr(err.text, "line longer than 1 MiB, the longest a model file may have"),
+              "%.200s", err.text);
+    cr_assert_eq(err.line, 3);
+    cr_assert(strstr(err.source, "features.tsv"));
 }
 
 Test(features, row_count_must_match_the_model)

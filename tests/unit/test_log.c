@@ -91,3 +91,81 @@ Test(log, lifecycle_events_are_always_written)
     cr_assert(gr_log_enabled(&l, GR_LOG_ERROR));
     free(s);
 }
+
+static void not_utf8_lines(void)
+{
+    gr_log l = { 1, GR_LOG_INFO };
+    gr_log_write(&l, GR_LOG_INFO, "request",
+                 json_pack("{s:s, s:o, s:i}", "request_id", "rid-7", "method",
+                           gr_log_string("G\xff\xfeT"), "status", 401));
+    gr_log_write(&l, GR_LOG_WARN, "cut \xe2\x82 message", json_pack("{s:i}", "n", 1));
+}
+
+Test(log, bytes_that_are_not_utf8_are_replaced_and_the_line_kept)
+{
+    char *s = capture(not_utf8_lines);
+    char *nl = strchr(s, '\n');
+    cr_assert_not_null(nl, "no line: %s", s);
+    *nl = '\0';
+    json_t *o = json_loads(s, 0, NULL);
+    cr_assert_not_null(o, "not JSON: %s", s);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "request_id")), "rid-7");
+    cr_assert_eq(json_integer_value(json_object_get(o, "status")), 401);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "G\uFFFD\uFFFDT");
+    json_decref(o);
+    o = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, NULL);
+    cr_assert_not_null(o, "not JSON: %s", nl + 1);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "msg")), "cut \uFFFD\uFFFD message");
+    cr_assert_eq(json_integer_value(json_object_get(o, "n")), 1);
+    json_decref(o);
+    free(s);
+    /* valid text is kept as it is; a sequence cut at the end is replaced */
+    const char *cases[][2] = {
+        { "caf\xc3\xa9 \xf0\x9f\xa7\xac", "caf\xc3\xa9 \xf0\x9f\xa7\xac" },
+        { "a\xf0\x9f\xa7", "a\uFFFD\uFFFD\uFFFD" },
+        { "\xc0\xaf", "\uFFFD\uFFFD" }, /* an overlong '/' */
+        { "", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *j = gr_log_string(cases[i][0]);
+        cr_assert_str_eq(json_string_value(j), cases[i][1], "case %zu", i);
+        json_decref(j);
+    }
+    json_t *j = gr_log_string(NULL);
+    cr_assert_str_eq(json_string_value(j), "");
+    json_decref(j);
+}
+
+static void hostile_lines(void)
+{
+    gr_log text = { 0, GR_LOG_INFO }, json = { 1, GR_LOG_INFO };
+    for (int i = 0; i < 2; i++)
+        gr_log_write(i ? &json : &text, GR_LOG_INFO, "request",
+                     json_pack("{s:o, s:s, s:s, s:s, s:s, s:s}", "method",
+                               gr_log_string("G\x1b[31mT"), "del", "G\x7f", "c1",
+                               "a\xc2\x9b" "2J", "quote", "say \"hi\\\"", "word", "caf\xc3\xa9",
+                               "nl", "a\nb"));
+}
+
+Test(log, control_bytes_never_reach_the_terminal)
+{
+    char *s = capture(hostile_lines);
+    char *nl = strchr(s, '\n');
+    cr_assert_not_null(nl, "no line: %s", s);
+    *nl = '\0';
+    cr_assert(strstr(s, " info request method=\"G\\x1b[31mT\" del=\"G\\x7f\" c1=\"a\\u009b2J\" "
+                        "quote=\"say \\\"hi\\\\\\\"\" word=caf\xc3\xa9 nl=\"a\\nb\""),
+              "%s", s);
+    /* JSON lines are ASCII, their control characters escaped by jansson */
+    char *j = nl + 1;
+    cr_assert(strstr(j, "\"method\":\"G\\u001B[31mT\""), "%s", j);
+    cr_assert(strstr(j, "\"c1\":\"a\\u009B2J\""), "%s", j);
+    cr_assert(strstr(j, "\"word\":\"caf\\u00E9\""), "%s", j);
+    /* no raw control byte in either line: the text one escapes DEL too */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        cr_assert(*p >= ' ' && *p != 0x7f && !(p[0] == 0xc2 && p[1] < 0xa0), "text byte 0x%02x",
+                  *p);
+    for (const unsigned char *p = (const unsigned char *)j; *p && *p != '\n'; p++)
+        cr_assert(*p >= ' ' && *p <= 0x7f, "JSON byte 0x%02x", *p);
+    free(s);
+}

@@ -46,3 +46,23 @@ Test(metrics, counters_histograms_and_gauges)
     free(t);
     gr_metrics_free(m);
 }
+
+Test(metrics, token_series_only_with_auth_tokens)
+{
+    gr_metrics *m = gr_metrics_new();
+    gr_metrics_token_lines_rejected(m, 2);
+    gr_metrics_token_lines_rejected(m, 1);
+    size_t len;
+    gr_metrics_gauges g = { .auth = 0 };
+    char *t = gr_metrics_render(m, &g, &len);
+    cr_assert_null(strstr(t, "genorisk_auth"), "%s", t);
+    free(t);
+    g = (gr_metrics_gauges){ .auth = 1, .auth_tokens = 0 };
+    t = gr_metrics_render(m, &g, &len);
+    cr_assert(strstr(t, "\ngenorisk_auth_tokens 0\n"), "%s", t);
+    cr_assert(strstr(t, "# TYPE genorisk_auth_token_lines_rejected_total counter\n"
+                        "genorisk_auth_token_lines_rejected_total 3\n"),
+              "%s", t);
+    free(t);
+    gr_metrics_free(m);
+}

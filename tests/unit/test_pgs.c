@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lines.h"
 #include "core/vcf.h"
 #include "helpers.h"
 
@@ -206,4 +207,50 @@ Test(pgs, a_row_without_a_harmonized_position_is_found_by_rsid_with_a_warning)
     gr_vcf_result_free(r);
     gr_model_free(m);
     temp_bundle_free(dir);
+}
+
+/* A scoring file may be hundreds of MB, but no line of it is long: a line
+ * of GR_MODEL_MAX_LINE bytes loads, one byte more is refused at once, and a
+ * compressed file is held to the same (its text is what is kept). */
+Test(pgs, a_line_of_1_mib_loads_one_byte_more_does_not_compressed_or_not)
+{
+    char *scores = read_text("models/cad-pgs-demo/cad_pgs_demo.txt");
+    size_t sl = strlen(scores);
+    for (int extra = 0; extra < 2; extra++)
+        for (int gz = 0; gz < 2; gz++) {
+            char *dir = temp_bundle("manifest.json",
+                                    "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\","
+                                    "\"format\":\"pgs-catalog\",\"artifact\":\"s.txt\","
+                                    "\"genome_build\":\"GRCh38\"}",
+                                    NULL);
+            char path[600], cmd[1400];
+            snprintf(path, sizeof path, "%s/%s", dir, gz ? "plain.txt" : "s.txt");
+            FILE *f = fopen(path, "w");
+            cr_assert(f);
+            fputs("##", f); /* a section banner: read and passed over */
+            for (size_t i = 2; i < (size_t)GR_MODEL_MAX_LINE + (size_t)extra; i++)
+                fputc('=', f);
+            fputc('\n', f);
+            fwrite(scores, 1, sl, f);
+            fclose(f);
+            if (gz) {
+                snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s/s.txt'", path, dir);
+                cr_assert_eq(system(cmd), 0);
+            }
+            gr_model *m = NULL;
+            gr_error err;
+            gr_status st = gr_model_load(dir, &m, &err);
+            if (!extra) {
+                cr_assert_eq(st, GR_OK, "gz %d: %s", gz, err.text);
+                cr_assert_eq(gr_model_get_info(m)->n_features, 300);
+            } else {
+                cr_assert_eq(st, GR_ELIMIT, "gz %d: %s", gz, err.text);
+                cr_assert_eq(err.line, 1);
+                cr_assert(strstr(err.text, "line longer than 1 MiB"), "%s", err.text);
+                cr_assert_str_eq(err.source + strlen(err.source) - 5, "s.txt");
+            }
+            gr_model_free(m);
+            temp_bundle_free(dir);
+        }
+    free(scores);
 }

@@ -2,11 +2,13 @@
  * that belongs together loads; a key of another certificate, a missing or
  * empty file, or text that is not PEM is refused with the file named. */
 #include <criterion/criterion.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api/http.h"
 #include "server/tls.h"
 
 static char dir[] = "/tmp/gr_tls_XXXXXX";
@@ -82,4 +84,18 @@ Test(tls, wrong_or_missing_files_are_refused)
         cr_assert(strstr(why, cases[i].needle), "case %zu: %s", i, why);
         cr_assert_null(strstr(why, "BEGIN"), "case %zu quotes the PEM: %s", i, why);
     }
+}
+
+Test(tls_priorities, gnutls_takes_them_and_they_allow_tls_1_2_and_1_3_only)
+{
+    gnutls_priority_t p;
+    const char *where = NULL;
+    int rc = gnutls_priority_init(&p, GR_HTTP_TLS_PRIORITIES, &where);
+    cr_assert_eq(rc, 0, "%s at '%s'", gnutls_strerror(rc), where ? where : "");
+    const unsigned *list;
+    int n = gnutls_priority_protocol_list(p, &list);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(list[0], GNUTLS_TLS1_3);
+    cr_assert_eq(list[1], GNUTLS_TLS1_2);
+    gnutls_priority_deinit(p);
 }
