@@ -81,18 +81,18 @@ $(BUILD)/%.o: %.c
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(APILIB): $(API_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/server/genorisk.o $(BUILD)/server/process.o $(APILIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SRVLIB): $(SRVLIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(DAEMON): $(BUILD)/server/genoriskd.o $(BUILD)/gen/openapi_yaml.o $(SRVLIB) $(APILIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd -luuid -lgnutls

@@ -600,8 +600,8 @@ static struct MHD_Daemon *start_listener(gr_http *h, const char *host, unsigned 
     if (tls) {
         opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)env->tls_cert };
         opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)env->tls_key };
-        opts[n++] =
-            (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GR_HTTP_TLS_PRIORITIES };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                             (void *)GR_HTTP_TLS_PRIORITIES };
     }
     opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     d = MHD_start_daemon(flags, (uint16_t)port, health ? NULL : on_accept, h,

@@ -27,7 +27,7 @@ $(AF_BUILD)/%.o: %.c
 	$(AF_CC) $(AF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(AF_LIB): $(AF_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # -fno-builtin-*: the replacement allocator must not be rewritten in terms of itself
 $(AF_BIN): tests/unit/alloc_fail_test.c $(AF_LIB) $(HEADERS)

@@ -46,10 +46,10 @@ $(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_HDR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_ROOT) -c $< -o $@
 
 $(FUZZ_BUILD)/libgenorisk.a: $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/libgenorisk_api.a: $(API_SRC:%.c=$(FUZZ_BUILD)/%.o)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/common.o \
                       $(FUZZ_LIBS)
