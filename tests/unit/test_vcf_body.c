@@ -170,7 +170,7 @@ static gr_status read_body(const char *name, int threads, size_t max_line, sink_
     cr_assert(fp, "%s", name);
     bcf_hdr_t *hdr = bcf_hdr_read(fp);
     cr_assert(hdr, "%s", name);
-    gr_body_reader rd = { name, threads, max_line, filter, sink, lg };
+    gr_body_reader rd = { name, threads, max_line, filter, sink, lg, NULL, NULL };
     gr_status st = gr_vcf_body_read(fp, &rd, records, err);
     bcf_hdr_destroy(hdr);
     hts_close(fp);
