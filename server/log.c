@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/buffer.h"
 #include "core/error.h"
 #include "server/log.h"
 
@@ -87,27 +88,14 @@ json_t *gr_log_string(const char *s)
 
 /* A text line as it grows; failed set when an allocation failed. */
 typedef struct {
-    char *s;
-    size_t len, cap;
+    gr_buf g;
     int failed;
 } text_buf;
 
 static void put(text_buf *b, const char *p, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 2 > b->cap) { /* room for the newline and the NUL */
-        size_t cap = 2 * (b->len + n + 2) + 128;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
+    if (!b->failed && !gr_buf_append(&b->g, p, n, 128))
+        b->failed = 1;
 }
 
 static void put_str(text_buf *b, const char *s)
@@ -195,11 +183,10 @@ static char *text_line(const char *when, gr_log_level level, const char *msg, js
         }
     }
     if (b.failed) {
-        free(b.s);
+        free(b.g.s);
         return NULL;
     }
-    b.s[b.len] = '\0';
-    return b.s;
+    return b.g.s; /* NUL-terminated by gr_buf_append */
 }
 
 static char *json_line(const char *when, gr_log_level level, const char *msg, json_t *fields)
