@@ -139,6 +139,7 @@ Test(http_health, the_health_listener_keeps_the_token_rules)
     json_decref(expect_problem(r, 404, "not-found", "/v1/models"));
     http_free(r);
     itest_finish(d, dir);
+    free(tokens);
 }
 
 Test(http_health, readiness_turns_503_on_the_health_listener_during_a_drain)

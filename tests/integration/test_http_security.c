@@ -128,6 +128,7 @@ Test(http_security, tokens_guard_every_route_but_health)
     free(log);
     http_free(m);
     itest_finish(d, dir);
+    free(tokens);
 }
 
 Test(http_security, auth_metrics_and_token_rotation_on_sighup)
@@ -159,6 +160,7 @@ Test(http_security, auth_metrics_and_token_rotation_on_sighup)
     expect_status(r, 200);
     http_free(r);
     itest_finish(d, dir);
+    free(tokens);
 }
 
 static void write_file(const char *path, const char *content)
@@ -290,6 +292,8 @@ Test(http_security, bad_token_files_and_flags_stop_the_start)
         cr_assert_null(strstr(log, "short-secret"), "the bad token is quoted: %s", log);
         cr_assert_null(strstr(log, "space inside"), "the bad token is quoted: %s", log);
         free(log);
+        if (cases[i].content)
+            free(path);
     }
     const char *args[] = { "--auth-metrics", NULL };
     char *log = NULL;
@@ -803,4 +807,5 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
     http_free(m);
     free(vcf);
     itest_finish(d, dir);
+    free(tokens);
 }
