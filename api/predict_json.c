@@ -587,6 +587,15 @@ json_t *gr_api_model_json(const gr_model *m, int full)
     json_object_set_new(o, "impute", json_string(gr_impute_name(in->impute)));
     if (in->pgs_id[0])
         json_object_set_new(o, "pgs_id", json_string(in->pgs_id));
+    if (in->format == GR_FORMAT_PGS_CATALOG) {
+        json_object_set_new(o, "weight_type", json_string(in->weight_type));
+        json_object_set_new(o, "weight_transform", json_string(in->weight_log ? "log" : "none"));
+        json_t *skipped = json_object();
+        for (int k = 0; k < GR_PGS_UNSCORED_KINDS; k++)
+            json_object_set_new(skipped, gr_pgs_unscored_name((gr_pgs_unscored)k),
+                                json_integer((json_int_t)in->pgs_unscored[k]));
+        json_object_set_new(o, "rows_not_scored", skipped);
+    }
     json_t *files = json_object();
     json_object_set_new(files, "artifact", json_string(in->artifact));
     if (in->features_file[0])

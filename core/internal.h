@@ -140,6 +140,9 @@ struct gr_model {
         *pgs_id;
     double min_coverage;
     gr_impute impute;
+    int weight_log;    /* pgs-catalog: score log(weight) (manifest weight_transform) */
+    char *weight_type; /* pgs-catalog: the file's #weight_type, or NULL */
+    size_t pgs_unscored[GR_PGS_UNSCORED_KINDS];
     gr_link link;
     size_t n_features, cap_features;
     gr_feature *features;
@@ -158,6 +161,7 @@ typedef struct {
     gr_format format;
     double min_coverage;
     gr_impute impute; /* "impute", else none for xgboost-json, mean otherwise */
+    int weight_log;   /* "weight_transform": "log" (pgs-catalog only) */
 } gr_manifest;
 
 gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err);

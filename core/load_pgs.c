@@ -3,10 +3,12 @@
  * effect allele; harmonized coordinates (hm_chr/hm_pos) win over the
  * author-reported ones, as the Catalog's own documentation asks. */
 #include <htslib/khash.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -31,6 +33,11 @@ enum {
     C_HM_POS,
     C_HM_RSID,
     C_HM_INFER,
+    C_OR,
+    C_HR,
+    C_HAPLOTYPE,
+    C_DIPLOTYPE,
+    C_INTERACTION,
     N_PGS_COLS
 };
 static const char *const pgs_cols[N_PGS_COLS] = { "chr_name",
@@ -48,7 +55,21 @@ static const char *const pgs_cols[N_PGS_COLS] = { "chr_name",
                                                   "hm_chr",
                                                   "hm_pos",
                                                   "hm_rsID",
-                                                  "hm_inferOtherAllele" };
+                                                  "hm_inferOtherAllele",
+                                                  "OR",
+                                                  "HR",
+                                                  "is_haplotype",
+                                                  "is_diplotype",
+                                                  "is_interaction" };
+
+static const char *const unscored_names[GR_PGS_UNSCORED_KINDS] = { "haplotype", "diplotype",
+                                                                   "interaction",
+                                                                   "effect_allele_not_acgt" };
+
+const char *gr_pgs_unscored_name(gr_pgs_unscored k)
+{
+    return k < GR_PGS_UNSCORED_KINDS ? unscored_names[k] : "";
+}
 
 #define MAX_PGS_COLUMNS 128
 
@@ -122,8 +143,9 @@ typedef struct {
     khash_t(grset) * variants;
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
-    char build[32], hm_build[32], pgs_id[64], fmt_version[16];
+    char build[32], hm_build[32], pgs_id[64], fmt_version[16], weight_type[32];
     size_t header_cols;
+    int ratio_col; /* the weights are this OR or HR column (no effect_weight), or -1 */
 } pgs_reader;
 
 #define CELL(rd, c) ((rd)->col[c] >= 0 ? (rd)->fields[(rd)->col[c]] : (char *)"")
@@ -169,8 +191,55 @@ static gr_status read_meta(pgs_reader *rd, char *line, gr_error *err)
         snprintf(rd->pgs_id, sizeof rd->pgs_id, "%s", val);
     else if (!strcmp(key, "format_version"))
         snprintf(rd->fmt_version, sizeof rd->fmt_version, "%s", val);
+    else if (!strcmp(key, "weight_type"))
+        snprintf(rd->weight_type, sizeof rd->weight_type, "%s", val);
     else if (!strcmp(key, "variants_number"))
         return reserve_variants(rd, val, err);
+    return GR_OK;
+}
+
+/* "OR", "HR" and their long names, in any case: ratios, not betas. */
+static int is_ratio(const char *weight_type)
+{
+    static const char *const ratios[] = { "OR", "HR", "odds ratio", "hazard ratio" };
+    for (size_t i = 0; i < sizeof ratios / sizeof *ratios; i++)
+        if (!strcasecmp(weight_type, ratios[i]))
+            return 1;
+    return 0;
+}
+
+/* Odds or hazard ratios summed raw mean nothing (a sum of 79 odds ratios
+ * is not a risk): such weights are refused unless the manifest's
+ * weight_transform asks for their logarithms, and logarithms are taken of
+ * nothing else. */
+static gr_status check_weight_kind(pgs_reader *rd, gr_error *err)
+{
+    const char *wt = rd->weight_type;
+    int ratio = is_ratio(wt) || rd->ratio_col >= 0;
+    int declared = wt[0] && strcasecmp(wt, "NR");
+    const char *col = rd->ratio_col >= 0 ? pgs_cols[rd->col[C_OR] >= 0 ? C_OR : C_HR] : NULL;
+    const char *what = col ? col : wt;
+    char source[80];
+    if (col)
+        snprintf(source, sizeof source, "the file has no effect_weight, only an %s column", col);
+    else
+        snprintf(source, sizeof source, "#weight_type=%.20s", wt);
+    if (ratio && !rd->m->weight_log)
+        return gr_error_set(
+            err, GR_EMODEL, rd->path, 0, "weight_type",
+            "the weights are %s (%s): summed raw they are no score; set "
+            "\"weight_transform\": \"log\" in manifest.json to sum their "
+            "logarithms, as pgsc_calc does",
+            toupper((unsigned char)what[0]) == 'H' ? "hazard ratios" : "odds ratios", source);
+    if (rd->m->weight_log && !ratio && declared)
+        return gr_error_set(err, GR_EMODEL, rd->path, 0, "weight_type",
+                            "weight_transform \"log\" takes logarithms of ratios, but the file's "
+                            "#weight_type is %.20s",
+                            wt);
+    if (rd->m->weight_log && rd->col[C_W] < 0 && rd->ratio_col < 0)
+        return gr_error_set(err, GR_EMODEL, rd->path, 0, "weight_transform",
+                            "\"log\" applies to an effect_weight, OR or HR column, not to "
+                            "dosage_N_weight columns");
     return GR_OK;
 }
 
@@ -192,10 +261,15 @@ static gr_status map_columns(pgs_reader *rd, char *line, gr_error *err)
     if (col[C_EA] < 0)
         return gr_error_set(err, GR_EMODEL, path, at, "effect_allele",
                             "the column header lacks effect_allele");
-    if (col[C_W] < 0 && (col[C_W0] < 0 || col[C_W1] < 0 || col[C_W2] < 0))
+    int per_dosage = col[C_W0] >= 0 && col[C_W1] >= 0 && col[C_W2] >= 0;
+    rd->ratio_col = col[C_W] < 0 && !per_dosage ? (col[C_OR] >= 0 ? col[C_OR] : col[C_HR]) : -1;
+    if (col[C_W] < 0 && !per_dosage && rd->ratio_col < 0)
         return gr_error_set(err, GR_EMODEL, path, at, "effect_weight",
                             "the column header needs effect_weight, or all of "
                             "dosage_0_weight, dosage_1_weight, dosage_2_weight");
+    gr_status st = check_weight_kind(rd, err);
+    if (st)
+        return st;
     if (col[C_HM_CHR] >= 0 && col[C_HM_POS] >= 0) {
         col[C_CHR] = col[C_HM_CHR];
         col[C_POS] = col[C_HM_POS];
@@ -228,10 +302,18 @@ static gr_status row_weights(pgs_reader *rd, double c[3], gr_error *err)
     if (dom && rec)
         return gr_error_set(err, GR_EMODEL, path, at, "is_dominant",
                             "a variant cannot be both dominant and recessive");
-    if (rd->col[C_W] >= 0 && CELL(rd, C_W)[0]) {
-        if (!gr_parse_double(CELL(rd, C_W), &w))
-            return gr_error_set(err, GR_EMODEL, path, at, "effect_weight",
-                                "'%.40s' is not a finite number", CELL(rd, C_W));
+    int wc = rd->ratio_col >= 0 ? rd->ratio_col : rd->col[C_W];
+    const char *wname = rd->ratio_col >= 0 ? rd->fields[wc] : "effect_weight";
+    if (wc >= 0 && rd->fields[wc][0]) {
+        wname = rd->ratio_col >= 0 ? pgs_cols[rd->col[C_OR] >= 0 ? C_OR : C_HR] : wname;
+        if (!gr_parse_double(rd->fields[wc], &w))
+            return gr_error_set(err, GR_EMODEL, path, at, wname, "'%.40s' is not a finite number",
+                                rd->fields[wc]);
+        if (rd->m->weight_log && !(w > 0))
+            return gr_error_set(err, GR_EMODEL, path, at, wname,
+                                "'%.40s' is no ratio: its logarithm is not a number",
+                                rd->fields[wc]);
+        w = rd->m->weight_log ? log(w) : w;
         c[1] = rec ? 0 : w;
         c[2] = dom ? w : rec ? w : 2 * w;
         return GR_OK;
@@ -243,7 +325,31 @@ static gr_status row_weights(pgs_reader *rd, double c[3], gr_error *err)
                                 "dosage weights must be finite numbers");
         return GR_OK;
     }
-    return gr_error_set(err, GR_EMODEL, path, at, "effect_weight", "empty");
+    return gr_error_set(err, GR_EMODEL, path, at, wname, "empty");
+}
+
+/* Rows pgsc_calc leaves out: counted by reason, not scored. 1 when the row
+ * is one, 0 when it is to be scored, -1 with err set. */
+static int unscored(pgs_reader *rd, const char *ea, gr_error *err)
+{
+    static const int flags[] = { C_HAPLOTYPE, C_DIPLOTYPE, C_INTERACTION };
+    for (int k = 0; k < 3; k++) {
+        int v = parse_bool(CELL(rd, flags[k]));
+        if (v < 0) {
+            gr_error_set(err, GR_EMODEL, rd->path, rd->r.line, pgs_cols[flags[k]],
+                         "expected True or False");
+            return -1;
+        }
+        if (v) {
+            rd->m->pgs_unscored[k]++;
+            return 1;
+        }
+    }
+    if (ea[strspn(ea, "ACGT")]) { /* an allele by name: APOE e4, an HLA type */
+        rd->m->pgs_unscored[GR_PGS_NOT_ACGT]++;
+        return 1;
+    }
+    return 0;
 }
 
 /* Adds the row's variant as a feature named by its rsID, or by its locus
@@ -314,6 +420,9 @@ static gr_status read_row(pgs_reader *rd, char *line, gr_error *err)
     upcase(oa);
     if (!ea[0])
         return gr_error_set(err, GR_EMODEL, path, at, "effect_allele", "empty");
+    int skip = unscored(rd, ea, err);
+    if (skip)
+        return skip < 0 ? err->status : GR_OK;
     if (strchr(oa, '/'))
         oa = (char *)""; /* several candidates: unknown */
     char *infer = CELL(rd, C_HM_INFER);
@@ -355,8 +464,9 @@ static gr_status finish(pgs_reader *rd, gr_error *err)
     m->ids_indexed = 1;
     m->linear = gr_linear_new(m->n_features);
     m->pgs_id = gr_strdup(rd->pgs_id);
+    m->weight_type = gr_strdup(gr_utf8_valid(rd->weight_type) ? rd->weight_type : "");
     m->algorithm = malloc(200);
-    if (!m->linear || !m->pgs_id || !m->algorithm)
+    if (!m->linear || !m->pgs_id || !m->weight_type || !m->algorithm)
         return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
     memcpy(m->linear->c, rd->cb.c, 3 * m->n_features * sizeof *rd->cb.c);
     gr_linear_finish(m->linear, m->features);

@@ -30,9 +30,11 @@ static int valid_file_name(const char *s)
     return s[0] && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
-static const char *const known_keys[] = { "$schema",      "name",         "version",  "description",
-                                          "task",         "format",       "artifact", "features",
-                                          "genome_build", "min_coverage", "impute",   NULL };
+static const char *const known_keys[] = {
+    "$schema",  "name",     "version",      "description",  "task",   "format",
+    "artifact", "features", "genome_build", "min_coverage", "impute", "weight_transform",
+    NULL
+};
 
 void gr_manifest_clear(gr_manifest *m)
 {
@@ -187,6 +189,20 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         st = gr_error_set(err, GR_EMODEL, path, 0, "impute", "must be \"none\" or \"mean\"");
         goto fail;
     }
+    /* odds or hazard ratios are summed as their logarithms, when asked */
+    json_t *wt = json_object_get(root, "weight_transform");
+    const char *wts = json_string_value(wt);
+    if (wt && (!wts || (strcmp(wts, "none") && strcmp(wts, "log")))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "weight_transform",
+                          "must be \"none\" or \"log\"");
+        goto fail;
+    }
+    if (wts && !strcmp(wts, "log") && out->format != GR_FORMAT_PGS_CATALOG) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, "weight_transform",
+                          "applies to pgs-catalog scoring files only");
+        goto fail;
+    }
+    out->weight_log = wts && !strcmp(wts, "log");
 
 fail:
     json_decref(root);

@@ -59,6 +59,20 @@ const char *gr_impute_name(gr_impute v);
 /* Parses "none" or "mean" into *out: 1, or 0 when s is neither. */
 int gr_impute_parse(const char *s, gr_impute *out);
 
+/* Why a scoring file's row is not scored, as pgsc_calc leaves such rows
+ * out: a haplotype, diplotype or interaction term, or an effect allele
+ * that is no sequence of A, C, G, T (APOE or HLA alleles by name). */
+typedef enum {
+    GR_PGS_HAPLOTYPE,
+    GR_PGS_DIPLOTYPE,
+    GR_PGS_INTERACTION,
+    GR_PGS_NOT_ACGT,
+    GR_PGS_UNSCORED_KINDS
+} gr_pgs_unscored;
+
+/* "haplotype", "diplotype", "interaction", "effect_allele_not_acgt". */
+const char *gr_pgs_unscored_name(gr_pgs_unscored k);
+
 /* Everything a caller may want to show about a model. Strings are borrowed
  * from the model and live as long as it does; optional ones are "" when absent. */
 typedef struct {
@@ -83,6 +97,12 @@ typedef struct {
     int alleles_are_ref_alt; /* each feature's ref and alt are the genome's REF and ALT
                                 (features.tsv); 0 for a PGS, whose other allele may be
                                 either */
+    /* pgs-catalog only: the file's #weight_type ("" when absent), whether
+     * the manifest's weight_transform takes their logarithm, and the rows
+     * not scored, by reason (gr_pgs_unscored) */
+    const char *weight_type;
+    int weight_log;
+    size_t pgs_unscored[GR_PGS_UNSCORED_KINDS];
 } gr_model_info;
 
 typedef struct {

@@ -54,6 +54,7 @@ void gr_model_free(gr_model *m)
     free(m->features_file);
     free(m->algorithm);
     free(m->pgs_id);
+    free(m->weight_type);
     free(m);
 }
 
@@ -97,6 +98,9 @@ static gr_status fill_info(gr_model *m)
     in->min_coverage = m->min_coverage;
     in->impute = m->impute;
     in->alleles_are_ref_alt = in->format != GR_FORMAT_PGS_CATALOG;
+    in->weight_type = m->weight_type ? m->weight_type : "";
+    in->weight_log = m->weight_log;
+    memcpy(in->pgs_unscored, m->pgs_unscored, sizeof in->pgs_unscored);
     in->n_features = m->n_features;
     in->n_features_with_mean = 0;
     for (size_t i = 0; i < m->n_features; i++)
@@ -151,6 +155,7 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     m->features_file = man.features;
     m->min_coverage = man.min_coverage;
     m->impute = man.impute;
+    m->weight_log = man.weight_log;
     m->info.task = man.task;
     m->info.format = man.format;
     memset(&man, 0, sizeof man); /* ownership moved into m */

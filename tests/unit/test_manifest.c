@@ -110,6 +110,16 @@ Test(manifest, impute_is_none_or_mean)
     expect(GOOD ",\"impute\":null}", GR_EMODEL, "\"none\" or \"mean\"", "impute");
 }
 
+/* weight_transform is for scoring files of ratios; a linear model's
+ * weights are its own. */
+Test(manifest, weight_transform_is_for_pgs_catalog_only)
+{
+    expect(GOOD ",\"weight_transform\":\"none\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"weight_transform\":\"log\"}", GR_EMODEL, "pgs-catalog scoring files only",
+           "weight_transform");
+    expect(GOOD ",\"weight_transform\":1}", GR_EMODEL, "\"none\" or \"log\"", "weight_transform");
+}
+
 Test(manifest, impute_defaults_to_none_only_for_xgboost)
 {
     gr_model *x = fixture_model("xgb_clf"), *l = fixture_model("lin_ols");

@@ -254,3 +254,127 @@ Test(pgs, a_line_of_1_mib_loads_one_byte_more_does_not_compressed_or_not)
         }
     free(scores);
 }
+
+/* Loads a scoring file with a manifest that may ask for weight_transform
+ * (NULL: not given); returns the model (new) or NULL with err set. */
+static gr_model *load_with(const char *transform, const char *file, gr_error *err)
+{
+    char manifest[512];
+    snprintf(manifest, sizeof manifest,
+             "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"pgs-catalog\","
+             "\"artifact\":\"s.txt\",\"genome_build\":\"GRCh37\"%s%s%s}",
+             transform ? ",\"weight_transform\":\"" : "", transform ? transform : "",
+             transform ? "\"" : "");
+    char *dir = temp_bundle("manifest.json", manifest, "s.txt", file, NULL);
+    gr_model *m = NULL;
+    gr_model_load(dir, &m, err);
+    temp_bundle_free(dir);
+    return m;
+}
+
+/* The score of one sample carrying one copy of each variant. */
+static double one_copy_each(const gr_model *m)
+{
+    size_t n = gr_model_get_info(m)->n_features;
+    double *x = malloc(n * sizeof *x);
+    for (size_t j = 0; j < n; j++)
+        x[j] = 1;
+    gr_workspace *ws = gr_workspace_new(m);
+    gr_prediction p;
+    cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
+    gr_workspace_free(ws);
+    free(x);
+    return p.margin;
+}
+
+/* Odds ratios summed raw are no score (a file with #weight_type=OR summed
+ * to 79.17): refused, unless the manifest asks for their logarithms. */
+Test(pgs, odds_and_hazard_ratios_are_never_summed_raw)
+{
+    const char *ors = "#format_version=2.0\n#genome_build=GRCh37\n#weight_type=OR\n"
+                      "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                      "1\t100\tA\tG\t1.5\n1\t200\tC\tT\t0.8\n";
+    gr_error err;
+    cr_assert_null(load_with(NULL, ors, &err));
+    cr_assert(strstr(err.text, "the weights are odds ratios (#weight_type=OR): summed raw they "
+                               "are no score; set \"weight_transform\": \"log\""),
+              "%s", err.text);
+    gr_model *m = load_with("log", ors, &err);
+    cr_assert_not_null(m, "%s", err.text);
+    cr_assert_float_eq(one_copy_each(m), log(1.5) + log(0.8), 1e-15);
+    cr_assert_str_eq(gr_model_get_info(m)->weight_type, "OR");
+    cr_assert_eq(gr_model_get_info(m)->weight_log, 1);
+    gr_model_free(m);
+    /* no effect_weight, only an HR column: ratios too */
+    const char *hrs = "#format_version=2.0\n#genome_build=GRCh37\n"
+                      "chr_name\tchr_position\teffect_allele\tother_allele\tHR\n"
+                      "1\t100\tA\tG\t2.0\n";
+    cr_assert_null(load_with(NULL, hrs, &err));
+    cr_assert(strstr(err.text, "hazard ratios (the file has no effect_weight, only an HR column)"),
+              "%s", err.text);
+    m = load_with("log", hrs, &err);
+    cr_assert_not_null(m, "%s", err.text);
+    cr_assert_float_eq(one_copy_each(m), log(2.0), 1e-15);
+    gr_model_free(m);
+    /* a ratio that is not positive has no logarithm */
+    const char *zero = "#format_version=2.0\n#genome_build=GRCh37\n#weight_type=odds ratio\n"
+                       "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                       "1\t100\tA\tG\t0\n";
+    cr_assert_null(load_with("log", zero, &err));
+    cr_assert(strstr(err.text, "'0' is no ratio"), "%s", err.text);
+    /* logarithms of betas would be wrong; of dosage weights, undefined */
+    const char *betas = "#format_version=2.0\n#genome_build=GRCh37\n#weight_type=beta\n"
+                        "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                        "1\t100\tA\tG\t0.1\n";
+    cr_assert_null(load_with("log", betas, &err));
+    cr_assert(strstr(err.text, "but the file's #weight_type is beta"), "%s", err.text);
+    m = load_with("none", betas, &err);
+    cr_assert_not_null(m, "%s", err.text);
+    cr_assert_float_eq(one_copy_each(m), 0.1, 1e-15);
+    gr_model_free(m);
+    const char *dosage = "#format_version=2.0\n#genome_build=GRCh37\n"
+                         "chr_name\tchr_position\teffect_allele\tdosage_0_weight\t"
+                         "dosage_1_weight\tdosage_2_weight\n1\t100\tA\t0\t1\t2\n";
+    cr_assert_null(load_with("log", dosage, &err));
+    cr_assert(strstr(err.text, "not to dosage_N_weight columns"), "%s", err.text);
+    cr_assert_null(load_with("exp", betas, &err));
+    cr_assert(strstr(err.text, "must be \"none\" or \"log\""), "%s", err.text);
+    /* PGS000001 has an OR column beside its effect_weight: its betas are used */
+    m = fixture_model("pgs000001");
+    cr_assert_str_eq(gr_model_get_info(m)->weight_type, "NR");
+    gr_model_free(m);
+}
+
+/* Haplotypes, diplotypes, interaction terms and alleles by name (APOE e4,
+ * HLA types) are left out, as pgsc_calc leaves them, and counted. */
+Test(pgs, complex_rows_are_counted_and_not_scored)
+{
+    const char *f = "#format_version=2.0\n#genome_build=GRCh37\n#weight_type=beta\n"
+                    "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\t"
+                    "is_haplotype\tis_diplotype\tis_interaction\n"
+                    "1\t100\tA\tG\t0.1\tFalse\tFalse\tFalse\n"
+                    "1\t200\tC\tT\t0.2\tTrue\t\t\n"
+                    "1\t300\tC\tT\t0.3\t\tTrue\t\n"
+                    "1\t400\tC\tT\t0.4\t\t\tTrue\n"
+                    "19\t45411941\te4\t\t0.5\t\t\t\n"
+                    "6\t32000000\tHLA-DRB1*15:01\t\t0.6\t\t\t\n"
+                    "1\t500\tg\tA\t0.7\t\t\t\n";
+    gr_error err;
+    gr_model *m = load_with(NULL, f, &err);
+    cr_assert_not_null(m, "%s", err.text);
+    const gr_model_info *in = gr_model_get_info(m);
+    cr_assert_eq(in->n_features, 2, "only the plain SNVs are variants of the score");
+    cr_assert_eq(in->pgs_unscored[GR_PGS_HAPLOTYPE], 1);
+    cr_assert_eq(in->pgs_unscored[GR_PGS_DIPLOTYPE], 1);
+    cr_assert_eq(in->pgs_unscored[GR_PGS_INTERACTION], 1);
+    cr_assert_eq(in->pgs_unscored[GR_PGS_NOT_ACGT], 2);
+    cr_assert_float_eq(one_copy_each(m), 0.1 + 0.7, 1e-15);
+    cr_assert_str_eq(gr_pgs_unscored_name(GR_PGS_NOT_ACGT), "effect_allele_not_acgt");
+    gr_model_free(m);
+    const char *bad = "#format_version=2.0\n#genome_build=GRCh37\n"
+                      "chr_name\tchr_position\teffect_allele\teffect_weight\tis_haplotype\n"
+                      "1\t100\tA\t0.1\tperhaps\n";
+    cr_assert_null(load_with(NULL, bad, &err));
+    cr_assert_str_eq(err.field, "is_haplotype");
+    cr_assert(strstr(err.text, "expected True or False"), "%s", err.text);
+}
