@@ -43,7 +43,7 @@ const char *const gr_route_names[GR_ROUTE_COUNT] = { "/healthz",
                                                      "/v1/models/{name}/predict",
                                                      "other" };
 
-static double now(void)
+double gr_http_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -377,7 +377,7 @@ static enum MHD_Result serve(gr_http *h, int health, struct MHD_Connection *conn
         r->h = h;
         r->conn = conn;
         r->spool = -1;
-        r->t0 = now();
+        r->t0 = gr_http_now();
         r->method = method;
         set_request_id(r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
         snprintf(r->instance, sizeof r->instance, "%.250s", url);
@@ -480,7 +480,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .method = r->method,
         .route = r->route,
         .status = r->status,
-        .seconds = now() - r->t0,
+        .seconds = gr_http_now() - r->t0,
         .bytes_in = r->bytes_in,
         .bytes_out = r->bytes_out,
         .model = r->model ? gr_model_get_info(r->model)->name : "",

@@ -90,6 +90,9 @@ void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, 
 void gr_http_set_problem(req *r, gr_problem_id id, const char *detail, const char *field);
 void gr_http_set_json(req *r, unsigned status, json_t *doc);
 
+/* CLOCK_MONOTONIC, in seconds: request durations and time budgets. */
+double gr_http_now(void);
+
 /* http_predict.c: the first look at a predict request (its headers and
  * query): 1 when the body is to be read, 0 when the answer is set. */
 int gr_http_predict_headers(req *r, const char *name);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api/buffer.h"
@@ -39,17 +38,10 @@ typedef struct {
     int late;        /* the budget ran out */
 } work_clock;
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static work_clock clock_start(gr_http *h)
 {
     unsigned budget = h->env.request_timeout_s;
-    return (work_clock){ h, budget ? mono_now() + budget : 0, 0 };
+    return (work_clock){ h, budget ? gr_http_now() + budget : 0, 0 };
 }
 
 /* The pipeline's and the VCF reader's stop: asked between samples and
@@ -59,7 +51,7 @@ static int clock_stop(void *arg)
     work_clock *c = arg;
     if (atomic_load_explicit(&c->h->abort_work, memory_order_relaxed))
         return 1;
-    if (c->deadline && mono_now() > c->deadline)
+    if (c->deadline && gr_http_now() > c->deadline)
         c->late = 1;
     return c->late;
 }

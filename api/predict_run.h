@@ -85,10 +85,10 @@ typedef struct {
  * all: when its one sample, or every sample, is under min_coverage (and
  * allow_low_coverage is not set) it fails with GR_ECOVERAGE naming the first
  * such sample's counts; when the answer cannot fit job->max_bytes (its
- * least size: 100 bytes a result and 32 plus the shortest feature id an
- * attribution), with GR_ELIMIT. Otherwise writes the head of the document.
- * An answer that grows past max_bytes all the same is cut there (GR_ELIMIT
- * from the call that would pass it). */
+ * least size: 100 bytes a result and 32 an attribution), with
+ * GR_ELIMIT. Otherwise writes the head of the document. An answer that
+ * grows past max_bytes all the same is cut there (GR_ELIMIT from the call
+ * that would pass it). */
 gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
                              gr_api_write_fn write, void *arg, gr_error *err);
 /* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */

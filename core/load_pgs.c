@@ -198,6 +198,12 @@ static gr_status read_meta(pgs_reader *rd, char *line, gr_error *err)
     return GR_OK;
 }
 
+/* The name of the OR or HR column that holds the weights. */
+static const char *ratio_column(const pgs_reader *rd)
+{
+    return pgs_cols[rd->col[C_OR] >= 0 ? C_OR : C_HR];
+}
+
 /* "OR", "HR" and their long names, in any case: ratios, not betas. */
 static int is_ratio(const char *weight_type)
 {
@@ -217,7 +223,7 @@ static gr_status check_weight_kind(pgs_reader *rd, gr_error *err)
     const char *wt = rd->weight_type;
     int ratio = is_ratio(wt) || rd->ratio_col >= 0;
     int declared = wt[0] && strcasecmp(wt, "NR");
-    const char *col = rd->ratio_col >= 0 ? pgs_cols[rd->col[C_OR] >= 0 ? C_OR : C_HR] : NULL;
+    const char *col = rd->ratio_col >= 0 ? ratio_column(rd) : NULL;
     const char *what = col ? col : wt;
     char source[80];
     if (col)
@@ -303,9 +309,8 @@ static gr_status row_weights(pgs_reader *rd, double c[3], gr_error *err)
         return gr_error_set(err, GR_EMODEL, path, at, "is_dominant",
                             "a variant cannot be both dominant and recessive");
     int wc = rd->ratio_col >= 0 ? rd->ratio_col : rd->col[C_W];
-    const char *wname = rd->ratio_col >= 0 ? rd->fields[wc] : "effect_weight";
+    const char *wname = rd->ratio_col >= 0 ? ratio_column(rd) : "effect_weight";
     if (wc >= 0 && rd->fields[wc][0]) {
-        wname = rd->ratio_col >= 0 ? pgs_cols[rd->col[C_OR] >= 0 ? C_OR : C_HR] : wname;
         if (!gr_parse_double(rd->fields[wc], &w))
             return gr_error_set(err, GR_EMODEL, path, at, wname, "'%.40s' is not a finite number",
                                 rd->fields[wc]);

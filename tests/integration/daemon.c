@@ -1014,6 +1014,16 @@ truncated:
     return r;
 }
 
+int raw_closed_by_server(int fd, long timeout_ms)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll(&p, 1, (int)timeout_ms) <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
 long raw_read_rest(int fd, long timeout_ms, char **data)
 {
     long deadline = now_ms() + timeout_ms;

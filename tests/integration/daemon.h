@@ -158,6 +158,8 @@ http_resp *raw_read_response(int fd, bool head, long timeout_ms);
 /* Reads until EOF or timeout; returns the byte count (-1 on timeout with no
  * EOF when none were read); *data (may be NULL) gets them. */
 long raw_read_rest(int fd, long timeout_ms, char **data);
+/* 1 when the server closed fd (EOF or reset) within timeout_ms. */
+int raw_closed_by_server(int fd, long timeout_ms);
 /* connect + send + read one response + close. */
 http_resp *raw_request(int port, const char *req, size_t len, bool head, long timeout_ms);
 

@@ -69,17 +69,6 @@ static double gauge_down_to(const daemon_t *d, const char *name, double want)
     return v;
 }
 
-/* 1 when the server closed fd (EOF or reset) within timeout_ms. */
-static int closed_by_server(int fd, long timeout_ms)
-{
-    struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, (int)timeout_ms) <= 0)
-        return 0;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
 /* r is the 503 of a body over its budget, saying Connection: close. */
 static void check_over_budget(const http_resp *r, const char *path)
 {
@@ -97,7 +86,7 @@ static void expect_over_budget(int fd, const char *path)
 {
     http_resp *r = raw_read_response(fd, false, 5000);
     check_over_budget(r, path);
-    cr_assert(closed_by_server(fd, 5000), "the connection stayed open after the 503");
+    cr_assert(raw_closed_by_server(fd, 5000), "the connection stayed open after the 503");
     http_free(r);
 }
 
@@ -126,7 +115,7 @@ static http_resp *chunked_body(const daemon_t *d, const char *path, const char *
     raw_send_str(fd, "0\r\n\r\n");
     http_resp *r = raw_read_response(fd, false, 5000);
     if (r->status == 503)
-        cr_assert(closed_by_server(fd, 5000), "the connection stayed open after the 503");
+        cr_assert(raw_closed_by_server(fd, 5000), "the connection stayed open after the 503");
     close(fd);
     return r;
 }

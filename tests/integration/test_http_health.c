@@ -30,17 +30,6 @@ static http_resp *health_get(const daemon_t *d, const char *path, const char *he
     return http_do(d->health_port, &rq);
 }
 
-/* 1 when the server closed fd (EOF or reset) within timeout_ms. */
-static int closed_by_server(int fd, long timeout_ms)
-{
-    struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, (int)timeout_ms) <= 0)
-        return 0;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
 Test(http_health, probes_answer_while_the_main_listener_is_full)
 {
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
@@ -65,7 +54,7 @@ Test(http_health, probes_answer_while_the_main_listener_is_full)
     }
     cr_assert_eq(open, 4, "the idle clients hold the main listener's 4 connections");
     int more = raw_connect(d->port);
-    cr_assert(more < 0 || closed_by_server(more, 5000), "the main listener took a 5th");
+    cr_assert(more < 0 || raw_closed_by_server(more, 5000), "the main listener took a 5th");
     if (more >= 0)
         close(more);
 

@@ -509,17 +509,6 @@ Test(http_security, the_daemon_never_dumps_core)
 
 /* ---------------- connections ---------------- */
 
-/* 1 when the server closed fd (EOF or reset) within timeout_ms. */
-static int closed_by_server(int fd, long timeout_ms)
-{
-    struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, (int)timeout_ms) <= 0)
-        return 0;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
 #define IDLE_CONNECTIONS 10000
 #define MAX_CONNECTIONS 200
 
@@ -551,7 +540,7 @@ Test(http_security, ten_thousand_idle_connections_meet_a_clean_refusal)
     sleep_ms(1500); /* let both HTTP threads accept what is queued */
     int refused = 0, held = 0;
     for (int i = 0; i < opened; i++) {
-        if (closed_by_server(fds[i], 0))
+        if (raw_closed_by_server(fds[i], 0))
             refused++;
         else
             held++;
@@ -591,9 +580,9 @@ Test(http_security, idle_and_slowloris_connections_time_out)
     raw_send_str(slow_body, "POST " XGB_PREDICT " HTTP/1.1\r\nHost: x\r\n"
                             "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"sa");
     long t0 = now_ms();
-    cr_assert(closed_by_server(idle, 5000), "an idle connection stayed open");
-    cr_assert(closed_by_server(partial, 5000), "a half-sent header stayed open");
-    cr_assert(closed_by_server(slow_body, 5000), "a stalled body stayed open");
+    cr_assert(raw_closed_by_server(idle, 5000), "an idle connection stayed open");
+    cr_assert(raw_closed_by_server(partial, 5000), "a half-sent header stayed open");
+    cr_assert(raw_closed_by_server(slow_body, 5000), "a stalled body stayed open");
     long took = now_ms() - t0;
     cr_assert_leq(took, 4000, "closing took %ld ms", took);
     close(idle);

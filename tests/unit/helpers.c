@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -259,4 +260,11 @@ int run_cli(char **out, char **err, const char *in_path, const char *first_arg, 
     cr_assert(WIFEXITED(status), "%s did not exit normally", cli);
     cr_assert_neq(WEXITSTATUS(status), 127, "could not run %s", cli);
     return WEXITSTATUS(status);
+}
+
+double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

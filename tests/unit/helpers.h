@@ -46,4 +46,8 @@ double brute_force_tree_shap(const gr_model *m, const double *x, double *phi);
  * captures stdout and stderr into new strings. Returns the exit code. */
 int run_cli(char **out, char **err, const char *in_path, const char *first_arg, ...);
 
+/* CPU seconds this process has used so far: the time ratios of the
+ * linear-cost tests, steadier than the wall clock on a shared machine. */
+double cpu_seconds(void);
+
 #endif

@@ -316,6 +316,11 @@ Test(pgs, odds_and_hazard_ratios_are_never_summed_raw)
     cr_assert_not_null(m, "%s", err.text);
     cr_assert_float_eq(one_copy_each(m), log(2.0), 1e-15);
     gr_model_free(m);
+    const char *empty = "#format_version=2.0\n#genome_build=GRCh37\n"
+                        "chr_name\tchr_position\teffect_allele\tother_allele\tHR\n"
+                        "1\t100\tA\tG\t\n";
+    cr_assert_null(load_with("log", empty, &err));
+    cr_assert_str_eq(err.field, "HR", "the empty cell's column is named");
     /* a ratio that is not positive has no logarithm */
     const char *zero = "#format_version=2.0\n#genome_build=GRCh37\n#weight_type=odds ratio\n"
                        "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
