@@ -1,4 +1,6 @@
 /* buffer.c - see buffer.h. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,4 +34,26 @@ int gr_buf_append(gr_buf *b, const void *bytes, size_t n, size_t first)
     b->len += n;
     b->s[b->len] = '\0';
     return 1;
+}
+
+int gr_buf_printf(gr_buf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return 1;
+    if ((size_t)n < sizeof small)
+        return !gr_buf_append(b, small, (size_t)n, 4096);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return 1;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int bad = !gr_buf_append(b, big, (size_t)n, 4096);
+    free(big);
+    return bad;
 }

@@ -14,6 +14,10 @@ typedef struct {
  * Returns 1, or 0 when out of memory (nothing appended, b unchanged). */
 int gr_buf_append(gr_buf *b, const void *bytes, size_t n, size_t first);
 
+/* Appends printf-formatted text. Returns 0, or 1 when out of memory or
+ * the text cannot be formatted (b unchanged). */
+int gr_buf_printf(gr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The room (cap) b would have after gr_buf_append(b, ..., n, first): what
  * memory the append would hold. 0 when n is too large to append. */
 size_t gr_buf_room(const gr_buf *b, size_t n, size_t first);

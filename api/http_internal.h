@@ -47,6 +47,8 @@ typedef struct {
     gr_modelset *set;
     const gr_model *model;
     gr_api_settings given; /* query parameters; -1 where not given */
+    int format;            /* gr_api_format: ?format=, else the Accept header */
+    int variant_rows;      /* ?report=variants: the match report lists each variant */
     char *body;
     size_t body_len, body_cap, bytes_in;
     int too_large;

@@ -14,6 +14,7 @@
 #include "api/buffer.h"
 #include "api/http_internal.h"
 #include "api/predict_json.h"
+#include "api/predict_panel.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
@@ -102,7 +103,7 @@ static int start_streaming(answer_sink *k)
     gr_http_stream_retain(k->s); /* the request's reference */
     r->stream = k->s;
     r->status = 200;
-    r->ctype = "application/json";
+    r->ctype = gr_api_format_media_type((gr_api_format)r->format);
     atomic_store(&r->job, JOB_STREAMING);
     MHD_resume_connection(r->conn);
     k->r = NULL;
@@ -129,19 +130,15 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
 {
     gr_error err;
     gr_api_job job;
-    gr_api_writer w;
     answer_sink k = { .r = r };
     gr_api_job_init(&job, r->model, json, vcf, &r->given);
     job.stop = clock_stop;
     job.stop_arg = clock;
     job.max_bytes = r->h->env.max_response_bytes;
+    gr_api_panel panel = { &job, 1, (gr_api_format)r->format, NULL, 0, r->variant_rows };
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
-    gr_status st = extra ? gr_api_write_begin(&w, &job, 0, sink_write, &k, &err)
+    gr_status st = extra ? gr_api_panel_write(&panel, extra, sink_write, &k, &err)
                          : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    if (!st)
-        st = gr_api_write_samples(&w, &err);
-    if (!st)
-        st = gr_api_write_end(&w, extra, &err);
     json_decref(extra);
     if (k.s) { /* streamed: r is not ours any more */
         gr_http_stream_finish(k.s, st != GR_OK, st ? 0 : gr_api_job_samples(&job));
@@ -161,7 +158,8 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         return 0;
     }
     r->samples_done = gr_api_job_samples(&job);
-    gr_http_set_answer(r, 200, "application/json", k.small.s, k.small.len);
+    gr_http_set_answer(r, 200, gr_api_format_media_type((gr_api_format)r->format), k.small.s,
+                       k.small.len);
     return 0;
 }
 
@@ -226,7 +224,12 @@ static void run_predict_vcf(void *arg)
     r->vopt.max_samples = r->h->env.max_samples;
     r->vopt.stop = clock_stop;
     r->vopt.stop_arg = &clock;
-    gr_status st = gr_vcf_read(r->model, "upload", r->spool, &r->vopt, &v, &err);
+    r->vopt.keep_records = r->variant_rows;
+    gr_policy policy;
+    gr_impute unused;
+    gr_api_resolve_policy(r->model, &r->given, &policy, &unused);
+    gr_vcf_model one = { r->model, &policy };
+    gr_status st = gr_vcf_read_models(&one, 1, "upload", r->spool, &r->vopt, &v, &err);
     r->spool = -1; /* gr_vcf_read took the descriptor */
     if (st && (aborted(r) || timed_out(r, &clock)))
         goto done;
@@ -294,6 +297,19 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         a->bad = set ? 0 : 2;
         return set ? MHD_YES : MHD_NO;
     }
+    if (!strcmp(key, "format")) {
+        gr_api_format f;
+        snprintf(a->why, sizeof a->why, "format must be json, sscore or tsv");
+        a->bad = gr_api_format_parse(value, &f) ? 0 : 2;
+        r->format = (int)f;
+        return a->bad ? MHD_NO : MHD_YES;
+    }
+    if (!strcmp(key, "report")) {
+        snprintf(a->why, sizeof a->why, "report must be variants (the match of each variant)");
+        a->bad = value && !strcmp(value, "variants") ? 0 : 2;
+        r->variant_rows = !a->bad;
+        return a->bad ? MHD_NO : MHD_YES;
+    }
     int vcf_only = !strcmp(key, "sample") || !strcmp(key, "absent") || !strcmp(key, "genotype") ||
                    !strcmp(key, "filter");
     if (!vcf_only)
@@ -335,6 +351,10 @@ static int parse_query(req *r)
 {
     query_args a = { .r = r };
     r->given = gr_api_settings_unset();
+    /* Accept: text/tab-separated-values asks for the .sscore table; ?format= wins */
+    const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+    r->format = accept && strstr(accept, "text/tab-separated-values") ? GR_API_FORMAT_SSCORE
+                                                                      : GR_API_FORMAT_JSON;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (!a.bad)
         return 1;

@@ -395,12 +395,14 @@ fail:
     return st;
 }
 
-/* Keeps the given (non-missing) dosages of row x as sample i's cells. */
-static int keep_cells(gr_api_request *out, size_t i, const double *x, size_t *cap)
+/* Keeps the dosages sample i gave (row x; NaN for a missing call under a
+ * key it sent, seen[j] == i + 1) as its cells. */
+static int keep_cells(gr_api_request *out, size_t i, const double *x, const uint32_t *seen,
+                      size_t *cap)
 {
     size_t nf = out->n_features, at = out->first_cell[i];
     for (size_t j = 0; j < nf; j++) {
-        if (isnan(x[j]))
+        if (isnan(x[j]) && seen[j] != (uint32_t)i + 1)
             continue;
         if (at == *cap) {
             size_t c = *cap ? 2 * *cap : 256;
@@ -538,7 +540,7 @@ gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
         span v = { b.elems[2 * i], b.elems[2 * i + 1], 1 };
         if ((st = read_sample(m, text, v, i, x, seen, seen_key, out, err)))
             goto fail;
-        if (!keep_cells(out, i, x, &cap)) {
+        if (!keep_cells(out, i, x, seen, &cap)) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
             goto fail;
         }

@@ -32,7 +32,8 @@ typedef struct {
     json_t *ids;            /* array: each sample's id string, or null (owned) */
     const double *x;        /* n_samples x n_features dosages, NaN = missing, when the
                                 caller has them so (borrowed); else NULL and: */
-    gr_api_cell *cells;     /* the dosages given, sample by sample (owned) */
+    gr_api_cell *cells;     /* the dosages given, sample by sample, NaN for a missing
+                                call under a key the sample sent (owned) */
     size_t *first_cell;     /* sample i's are cells[first_cell[i] .. first_cell[i + 1]) */
     int explain;            /* default 1 */
     long top_k;             /* default GR_API_DEFAULT_TOP_K; 0 = every feature */

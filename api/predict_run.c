@@ -10,9 +10,36 @@
 #include "api/predict_vcf.h"
 #include "api/problem.h"
 
+typedef struct scratch scratch;
+static int scratch_init(scratch *sc, const gr_api_job *job);
+static void scratch_free(scratch *sc);
+static const double *dosages(const gr_api_job *job, scratch *sc, size_t i);
+static int coverage_ok(const gr_api_job *job, size_t observed);
+static scratch *scratch_new(const gr_api_job *job);
+
 gr_api_settings gr_api_settings_unset(void)
 {
-    return (gr_api_settings){ -1, -1, -1, -1 };
+    return (gr_api_settings){ -1, -1, -1, -1, -1, -1, -1, -1, NAN };
+}
+
+void gr_api_resolve_policy(const gr_model *m, const gr_api_settings *given, gr_policy *policy,
+                           gr_impute *impute)
+{
+    const gr_model_info *in = gr_model_get_info(m);
+    gr_api_settings s = given ? *given : gr_api_settings_unset();
+    gr_policy p = s.policy >= 0 ? gr_policy_named((gr_policy_name)s.policy) : in->policy;
+    if (s.ambiguous >= 0 || s.multiallelic >= 0 || s.chrx >= 0)
+        p.name = GR_POLICY_CUSTOM;
+    if (s.ambiguous >= 0)
+        p.drop_ambiguous = s.ambiguous;
+    if (s.multiallelic >= 0)
+        p.drop_multiallelic = s.multiallelic;
+    if (s.chrx >= 0)
+        p.chrx = s.chrx ? GR_CHRX_SKIP : GR_CHRX_DOUBLE;
+    *policy = p;
+    *impute = s.impute >= 0                    ? (gr_impute)s.impute
+              : s.policy >= 0 && p.impute >= 0 ? (gr_impute)p.impute
+                                               : in->impute;
 }
 
 void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *json,
@@ -30,11 +57,24 @@ void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *j
         s.top_k = json ? json->top_k : GR_API_DEFAULT_TOP_K;
     if ((size_t)s.top_k > in->n_features)
         s.top_k = (long)in->n_features;
-    if (s.impute < 0)
-        s.impute = (int)in->impute;
+    gr_impute impute;
+    gr_api_resolve_policy(m, &s, &job->policy, &impute);
+    s.impute = (int)impute;
     if (s.allow_low_coverage < 0)
         s.allow_low_coverage = 0;
+    job->min_coverage = isnan(s.min_overlap) ? in->min_coverage : s.min_overlap;
     job->set = s;
+    if (vcf)
+        gr_api_job_set_vcf_model(job, 0);
+}
+
+void gr_api_job_set_vcf_model(gr_api_job *job, size_t k)
+{
+    gr_vcf_report rep;
+    job->vcf_model = k;
+    gr_vcf_model_report(job->vcf, k, &rep);
+    job->vcf_counts = (gr_match_counts){ rep.matched, rep.flipped, rep.swapped,
+                                         rep.ambiguous_matched, rep.multiallelic_matched };
 }
 
 size_t gr_api_job_samples(const gr_api_job *job)
@@ -76,21 +116,47 @@ int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value,
         if (!value || !gr_impute_parse(value, &v)) {
             snprintf(why, why_size,
                      "impute must be none (missing genotypes take the branch the trees "
-                     "learned, or add nothing) or mean (the feature's mean dosage)");
+                     "learned, or add nothing), mean (the feature's mean dosage) or cohort "
+                     "(the mean dosage of the samples scored together)");
             return 0;
         }
         s->impute = (int)v;
         return 1;
     }
-    return -1;
+    if (!strcmp(key, "min_overlap")) {
+        char *end = NULL;
+        double v = value && *value ? strtod(value, &end) : NAN;
+        if (!end || *end || !(v >= 0 && v <= 1)) {
+            snprintf(why, why_size, "min_overlap must be a number from 0 to 1");
+            return 0;
+        }
+        s->min_overlap = v;
+        return 1;
+    }
+    gr_policy p = gr_policy_named(GR_POLICY_TRAINED);
+    int set = gr_policy_set(&p, key, value, why, why_size);
+    if (set != 1)
+        return set;
+    if (!strcmp(key, "policy"))
+        s->policy = (int)p.name;
+    else if (!strcmp(key, "ambiguous"))
+        s->ambiguous = p.drop_ambiguous;
+    else if (!strcmp(key, "multiallelic"))
+        s->multiallelic = p.drop_multiallelic;
+    else
+        s->chrx = p.chrx == GR_CHRX_SKIP;
+    return 1;
 }
 
 /* ---- one sample ---- */
 
-typedef struct {
+struct scratch {
     gr_workspace *ws;
     double *x, *phi, *used; /* n_features each */
-} scratch;
+    double *fill;           /* what a missing call becomes, NaN: stays missing */
+    double *fill_one;       /* fill for one JSON sample under drop_unmatched */
+    uint8_t *out;           /* the policy leaves the feature out (JSON input) */
+};
 
 static void scratch_free(scratch *sc)
 {
@@ -98,6 +164,77 @@ static void scratch_free(scratch *sc)
     free(sc->x);
     free(sc->phi);
     free(sc->used);
+    free(sc->fill);
+    free(sc->fill_one);
+    free(sc->out);
+}
+
+/* 1 when the job's variant j is in the source at all: matched by a record
+ * of the VCF (JSON: always; whether the sample gave it is per sample). */
+static int in_source(const gr_api_job *job, size_t j)
+{
+    if (!job->vcf)
+        return 1;
+    size_t f = job->vcf->model_first[job->vcf_model] + j;
+    return job->vcf->status[f] == GR_VAR_MATCHED;
+}
+
+/* The raw dosages of sample i, NaN for missing, into x (JSON input: as
+ * given, before the policy leaves features out). */
+static const double *raw_dosages(const gr_api_job *job, double *x, size_t i)
+{
+    if (job->json && job->json->x)
+        return job->json->x + i * job->json->n_features;
+    if (job->json)
+        gr_api_request_dosages(job->json, i, x);
+    else
+        gr_vcf_model_dosages(job->vcf, job->vcf_model, i, x);
+    return x;
+}
+
+/* The mean dosage of variant j over the job's samples, NaN when fewer than
+ * two samples or none observed (impute=cohort, as plink2 takes allele
+ * frequencies from the samples it scores). */
+static void cohort_means(const gr_api_job *job, scratch *sc, double *mean)
+{
+    size_t n = gr_api_job_samples(job), nf = gr_model_get_info(job->m)->n_features;
+    size_t *count = calloc(nf ? nf : 1, sizeof *count);
+    for (size_t j = 0; j < nf; j++)
+        mean[j] = 0;
+    for (size_t i = 0; count && n > 1 && i < n; i++) {
+        const double *x = raw_dosages(job, sc->x, i);
+        for (size_t j = 0; j < nf; j++)
+            if (!isnan(x[j])) {
+                mean[j] += x[j];
+                count[j]++;
+            }
+    }
+    for (size_t j = 0; j < nf; j++)
+        mean[j] = count && count[j] && n > 1 ? mean[j] / (double)count[j] : NAN;
+    free(count);
+}
+
+/* What each missing dosage of the job becomes (sc->fill): the policy's
+ * left-out variants and, under drop_unmatched, variants the source does not
+ * hold stay missing; the rest take the impute rule's value. */
+static void fill_values(const gr_api_job *job, scratch *sc)
+{
+    const gr_model *m = job->m;
+    size_t nf = gr_model_get_info(m)->n_features;
+    gr_impute how = (gr_impute)job->set.impute;
+    if (how == GR_IMPUTE_COHORT)
+        cohort_means(job, sc, sc->fill);
+    for (size_t j = 0; j < nf; j++) {
+        const gr_feature *f = gr_model_feature(m, j);
+        double mean = f->mean;
+        if (how == GR_IMPUTE_COHORT && !isnan(sc->fill[j]))
+            mean = sc->fill[j];
+        sc->out[j] = (uint8_t)gr_policy_excludes(&job->policy, f);
+        if (how == GR_IMPUTE_NONE || sc->out[j] ||
+            (job->policy.drop_unmatched && !in_source(job, j)))
+            mean = NAN;
+        sc->fill[j] = mean;
+    }
 }
 
 static int scratch_init(scratch *sc, const gr_api_job *job)
@@ -108,22 +245,66 @@ static int scratch_init(scratch *sc, const gr_api_job *job)
     sc->x = malloc(n * sizeof *sc->x);
     sc->phi = malloc(n * sizeof *sc->phi);
     sc->used = malloc(n * sizeof *sc->used);
-    if (!sc->ws || !sc->x || !sc->phi || !sc->used)
+    sc->fill = malloc(n * sizeof *sc->fill);
+    sc->fill_one = malloc(n * sizeof *sc->fill_one);
+    sc->out = malloc(n);
+    if (!sc->ws || !sc->x || !sc->phi || !sc->used || !sc->fill || !sc->fill_one || !sc->out)
         return 0;
     gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
+    fill_values(job, sc);
+    gr_workspace_set_fill(sc->ws, sc->fill);
     return 1;
 }
 
-/* Sample i's dosages in model order, NaN for missing (borrowed). */
+/* A new scratch, initialised; NULL when out of memory. */
+static scratch *scratch_new(const gr_api_job *job)
+{
+    scratch *sc = calloc(1, sizeof *sc);
+    if (sc && !scratch_init(sc, job)) {
+        scratch_free(sc);
+        free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/* Sample i's dosages in model order, NaN for missing (borrowed), with the
+ * policy applied: variants it leaves out are missing and never imputed;
+ * under drop_unmatched, so are those a JSON sample did not give. */
 static const double *dosages(const gr_api_job *job, scratch *sc, size_t i)
 {
-    if (job->json && job->json->x)
-        return job->json->x + i * job->json->n_features;
-    if (job->json)
-        gr_api_request_dosages(job->json, i, sc->x);
-    else
-        gr_vcf_sample_dosages(job->vcf, i, sc->x);
-    return sc->x;
+    const double *x = raw_dosages(job, sc->x, i);
+    if (!job->json)
+        return x; /* the reader applied the policy */
+    size_t nf = job->json->n_features;
+    if (x != sc->x) {
+        memcpy(sc->x, x, nf * sizeof *x);
+        x = sc->x;
+    }
+    for (size_t j = 0; j < nf; j++)
+        if (sc->out[j])
+            sc->x[j] = NAN;
+    if (!job->policy.drop_unmatched || job->json->x || !job->json->keyed ||
+        !job->json->keyed[i]) { /* a "dosages" array gives every variant */
+        gr_workspace_set_fill(sc->ws, sc->fill);
+        return x;
+    }
+    /* a genotype key the sample did not send is unmatched: left out */
+    for (size_t j = 0; j < nf; j++)
+        sc->fill_one[j] = NAN;
+    for (size_t c = job->json->first_cell[i]; c < job->json->first_cell[i + 1]; c++) {
+        uint32_t j = job->json->cells[c].feature;
+        sc->fill_one[j] = sc->fill[j];
+    }
+    gr_workspace_set_fill(sc->ws, sc->fill_one);
+    return x;
+}
+
+/* The coverage gate of the job (min_overlap given, else min_coverage). */
+static int coverage_ok(const gr_api_job *job, size_t observed)
+{
+    size_t n = gr_model_get_info(job->m)->n_features;
+    return n == 0 || (double)observed / (double)n >= job->min_coverage;
 }
 
 /* Sample i's label: a new reference to its id, or to null. NULL when out
@@ -237,7 +418,7 @@ static json_t *coverage(const gr_api_job *job, size_t i, const gr_prediction *p)
     json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected, "observed",
                           (json_int_t)p->n_observed, "imputed", (json_int_t)p->n_imputed, "missing",
                           (json_int_t)p->n_missing);
-    const gr_match_counts *mt = job->vcf ? &job->vcf->match
+    const gr_match_counts *mt = job->vcf ? &job->vcf_counts
                                 : job->json && job->json->keyed && job->json->keyed[i]
                                     ? &job->json->match[i]
                                     : NULL;
@@ -259,17 +440,16 @@ static json_t *coverage(const gr_api_job *job, size_t i, const gr_prediction *p)
 static void coverage_detail(const gr_api_job *job, size_t i, const gr_prediction *p, char *buf,
                             size_t size)
 {
-    const gr_model_info *in = gr_model_get_info(job->m);
     double share = p->n_expected ? (double)p->n_observed / (double)p->n_expected : 1.0;
     int n = snprintf(buf, size,
                      "sample #%zu: %zu of %zu model variants observed (%.1f%%), below the "
                      "model's min_coverage of %.0f%% (imputed %zu, missing %zu",
-                     i + 1, p->n_observed, p->n_expected, 100 * share, 100 * in->min_coverage,
+                     i + 1, p->n_observed, p->n_expected, 100 * share, 100 * job->min_coverage,
                      p->n_imputed, p->n_missing);
     if (n < 0 || (size_t)n >= size)
         return;
     if (job->vcf) {
-        const gr_vcf_match *mt = &job->vcf->match;
+        const gr_vcf_match *mt = &job->vcf_counts;
         snprintf(buf + n, size - (size_t)n,
                  "; matched %zu, flipped %zu, swapped %zu, ambiguous %zu, multiallelic %zu); "
                  "check the genome build and chromosome names, try absent=ref for "
@@ -302,6 +482,30 @@ static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction
     return r;
 }
 
+void gr_api_pgs_numbers(const gr_prediction *p, const double *x, size_t nf, gr_api_pgs *out)
+{
+    out->sum = p->margin;
+    out->allele_ct = 2 * p->n_observed;
+    out->denom = 2 * (p->n_observed + p->n_imputed);
+    out->named_dosage_sum = 0;
+    for (size_t j = 0; j < nf; j++)
+        if (!isnan(x[j]))
+            out->named_dosage_sum += x[j];
+    out->avg = out->denom ? out->sum / (double)out->denom : NAN;
+}
+
+/* {"sum", "avg", "denom", "allele_ct", "named_allele_dosage_sum"} of a PGS
+ * model's sample; NULL when out of memory. */
+static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const double *x)
+{
+    gr_api_pgs g;
+    gr_api_pgs_numbers(p, x, gr_model_get_info(job->m)->n_features, &g);
+    return json_pack("{s:f, s:o, s:I, s:I, s:f}", "sum", g.sum, "avg",
+                     isnan(g.avg) ? json_null() : json_real(g.avg), "denom", (json_int_t)g.denom,
+                     "allele_ct", (json_int_t)g.allele_ct, "named_allele_dosage_sum",
+                     g.named_dosage_sum);
+}
+
 /* A scored sample's result; NULL when out of memory. */
 static json_t *scored_result(const gr_api_job *job, size_t i, const gr_prediction *p,
                              const double *x, const scratch *sc, int low)
@@ -312,6 +516,8 @@ static json_t *scored_result(const gr_api_job *job, size_t i, const gr_predictio
     bad |= json_object_set_new(r, "score", json_real(p->score));
     bad |= json_object_set_new(r, "margin", json_real(p->margin));
     bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
+    if (gr_model_get_info(job->m)->format == GR_FORMAT_PGS_CATALOG)
+        bad |= json_object_set_new(r, "pgs", pgs_object(job, p, x));
     if (low)
         bad |= json_object_set_new(r, "low_coverage", json_true());
     if (job->set.explain && !bad)
@@ -338,7 +544,7 @@ static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_
         }
         return st;
     }
-    int low = !gr_coverage_ok(job->m, p.n_observed);
+    int low = !coverage_ok(job, p.n_observed);
     if (low && !job->set.allow_low_coverage) {
         char detail[600];
         coverage_detail(job, i, &p, detail, sizeof detail);
@@ -384,7 +590,7 @@ static size_t count_unscored(const gr_api_job *job, scratch *sc, size_t *first)
         size_t observed = 0;
         for (size_t j = 0; j < nf; j++)
             observed += !isnan(x[j]);
-        if (!gr_coverage_ok(job->m, observed) && !bad++)
+        if (!coverage_ok(job, observed) && !bad++)
             *first = i;
     }
     return bad;
@@ -460,19 +666,19 @@ static gr_status check_size(const gr_api_job *job, gr_error *err)
                         least, n, k, job->max_bytes);
 }
 
-gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
-                             gr_api_write_fn write, void *arg, gr_error *err)
+gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *err)
 {
     scratch sc = { 0 };
     gr_status st = GR_OK;
-    size_t n = gr_api_job_samples(job), first = 0;
-    *w = (gr_api_writer){ .job = job, .write = write, .arg = arg, .pretty = pretty };
+    size_t n = gr_api_job_samples(job), first = 0, bad = 0;
     if (!scratch_init(&sc, job)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    w->unscored = count_unscored(job, &sc, &first);
-    if (n && w->unscored == n) { /* decided before a byte is written */
+    bad = count_unscored(job, &sc, &first);
+    if (unscored)
+        *unscored = bad;
+    if (n && bad == n) { /* decided before a byte is written */
         gr_prediction p;
         char detail[600];
         if ((st = gr_predict(job->m, sc.ws, dosages(job, &sc, first), &p, NULL, NULL, err)))
@@ -485,8 +691,20 @@ gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty
                                    n, detail);
         goto fail;
     }
-    if ((st = check_size(job, err)))
-        goto fail;
+    st = check_size(job, err);
+
+fail:
+    scratch_free(&sc);
+    return st;
+}
+
+gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
+                             gr_api_write_fn write, void *arg, gr_error *err)
+{
+    *w = (gr_api_writer){ .job = job, .write = write, .arg = arg, .pretty = pretty };
+    gr_status st = gr_api_job_check(job, &w->unscored, err);
+    if (st)
+        return st;
     const gr_model_info *in = gr_model_get_info(job->m);
     json_t *model = json_pack("{s:s, s:s}", "name", in->name, "version", in->version);
     st =
@@ -498,9 +716,6 @@ gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty
         const char *head = w->pretty ? ",\n  \"results\": [" : ",\"results\":[";
         st = put(w, head, strlen(head), err);
     }
-
-fail:
-    scratch_free(&sc);
     return st;
 }
 
@@ -648,4 +863,42 @@ gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
     *doc = gr_api_json_loadb(text, len, 0, &je);
     free(text);
     return *doc ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+/* ---- one sample at a time ---- */
+
+struct gr_api_scorer {
+    const gr_api_job *job;
+    scratch *sc;
+};
+
+gr_api_scorer *gr_api_scorer_new(const gr_api_job *job)
+{
+    gr_api_scorer *s = calloc(1, sizeof *s);
+    if (s && (s->job = job, !(s->sc = scratch_new(job)))) {
+        gr_api_scorer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gr_api_scorer_free(gr_api_scorer *s)
+{
+    if (!s)
+        return;
+    if (s->sc) {
+        scratch_free(s->sc);
+        free(s->sc);
+    }
+    free(s);
+}
+
+gr_status gr_api_scorer_run(gr_api_scorer *s, size_t i, gr_prediction *p, const double **x,
+                            const double **used, int *scored, gr_error *err)
+{
+    *x = dosages(s->job, s->sc, i);
+    *used = s->sc->used;
+    gr_status st = gr_predict(s->job->m, s->sc->ws, *x, p, NULL, s->sc->used, err);
+    *scored = !st && (s->job->set.allow_low_coverage || coverage_ok(s->job, p->n_observed));
+    return st;
 }

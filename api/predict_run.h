@@ -21,13 +21,17 @@
 /* How a request is answered. In a gr_api_settings given by a caller, -1 in
  * a field means "not given here". */
 typedef struct {
-    int explain;            /* attributions or not (default 1) */
-    long top_k;             /* attributions per sample, 0 = all (default 10) */
-    int impute;             /* a gr_impute (default: the model's manifest) */
-    int allow_low_coverage; /* score samples below min_coverage (default 0) */
+    int explain;                       /* attributions or not (default 1) */
+    long top_k;                        /* attributions per sample, 0 = all (default 10) */
+    int impute;                        /* a gr_impute (default: the policy's, else the model's) */
+    int allow_low_coverage;            /* score samples below min_coverage (default 0) */
+    int policy;                        /* a gr_policy_name, the whole set (default: the model's) */
+    int ambiguous, multiallelic, chrx; /* one rule each: 1 drop (chrx: skip), 0 keep
+                                        * (double); they win over policy */
+    double min_overlap;                /* NaN: the model's min_coverage */
 } gr_api_settings;
 
-/* Every field -1: nothing given. */
+/* Every field -1 (min_overlap NaN): nothing given. */
 gr_api_settings gr_api_settings_unset(void);
 
 /* A request's samples and its settings. All pointers are borrowed and must
@@ -37,6 +41,11 @@ typedef struct {
     const gr_api_request *json; /* parsed JSON request, or */
     const gr_vcf_result *vcf;   /* a VCF read for m */
     gr_api_settings set;        /* resolved: no -1 left */
+    gr_policy policy;           /* resolved: the model's, then the settings' */
+    double min_coverage;        /* the gate: min_overlap given, else the model's */
+    size_t vcf_model;           /* which model of vcf this job scores (0 unless the read
+                                 * was a panel's: gr_api_job_set_vcf_model) */
+    gr_match_counts vcf_counts; /* how that model's variants were found */
     int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
     void *stop_arg;
     size_t lo, hi;    /* gr_api_predict_range's window; 0, 0: every sample */
@@ -45,9 +54,28 @@ typedef struct {
 
 /* Fills job for m and one source. Settings are taken from `given` (query
  * parameters or CLI flags; NULL for none), then the JSON body's explain and
- * top_k, then the defaults; top_k is capped at the feature count. */
+ * top_k, then the defaults; top_k is capped at the feature count. The
+ * policy is the model's, replaced by a given set, then changed by the
+ * given rules; impute is the given one, else the given set's, else the
+ * model's. */
 void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *json,
                      const gr_vcf_result *vcf, const gr_api_settings *given);
+
+/* Makes job score model k of its VCF read (a panel's), after
+ * gr_api_job_init. */
+void gr_api_job_set_vcf_model(gr_api_job *job, size_t k);
+
+/* One sample at a time, for writers other than the JSON one: new, or NULL
+ * when out of memory; one per thread. */
+typedef struct gr_api_scorer gr_api_scorer;
+gr_api_scorer *gr_api_scorer_new(const gr_api_job *job);
+void gr_api_scorer_free(gr_api_scorer *s);
+/* Predicts sample i into p (no attributions); *x gets its dosages as
+ * given, *used as evaluated (imputed, or NaN), both borrowed until the
+ * next call; *scored 0 when the sample is under the coverage gate and may
+ * not be scored. */
+gr_status gr_api_scorer_run(gr_api_scorer *s, size_t i, gr_prediction *p, const double **x,
+                            const double **used, int *scored, gr_error *err);
 
 /* Samples in the job's source. */
 size_t gr_api_job_samples(const gr_api_job *job);
@@ -81,6 +109,10 @@ typedef struct {
     size_t bytes;    /* written so far */
 } gr_api_writer;
 
+/* gr_api_write_begin's decision alone (below), with no byte written;
+ * *unscored (NULL allowed) gets the samples that will get an error. */
+gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *err);
+
 /* Decides, before a byte is written, whether the job can be answered at
  * all: when its one sample, or every sample, is under min_coverage (and
  * allow_low_coverage is not set) it fails with GR_ECOVERAGE naming the first
@@ -111,11 +143,30 @@ gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
  * or NULL when stop asked to stop. */
 gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err);
 
+/* A PGS sample's numbers as plink2 --score writes them: SUM, ALLELE_CT (2
+ * per variant observed), DENOM (2 per variant observed or imputed),
+ * NAMED_ALLELE_DOSAGE_SUM (effect-allele dosages observed) and AVG =
+ * SUM / DENOM (NaN when DENOM is 0). */
+typedef struct {
+    double sum, avg, named_dosage_sum;
+    size_t allele_ct, denom;
+} gr_api_pgs;
+
+/* The numbers of prediction p over dosages x (nf values, NaN missing). */
+void gr_api_pgs_numbers(const gr_prediction *p, const double *x, size_t nf, gr_api_pgs *out);
+
+/* The policy and impute a job of m runs under, from the settings given
+ * (NULL for none), as gr_api_job_init resolves them. */
+void gr_api_resolve_policy(const gr_model *m, const gr_api_settings *given, gr_policy *policy,
+                           gr_impute *impute);
+
 /* Parses a query parameter or CLI flag value into a gr_api_settings field:
  * "true"/"false" for explain and allow_low_coverage, a whole number >= 0
- * for top_k (huge values mean all), "none"/"mean" for impute. Returns 1 when
- * key is one of these four and value is valid, 0 when invalid (a message
- * listing the choices in why), -1 when key is not a setting. */
+ * for top_k (huge values mean all), "none"/"mean"/"cohort" for impute,
+ * policy, ambiguous, multiallelic and chrx (gr_policy_set's words), a
+ * number from 0 to 1 for min_overlap. Returns 1 when key is one of these
+ * and value is valid, 0 when invalid (a message listing the choices in
+ * why), -1 when key is not a setting. */
 int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value, char *why,
                          size_t why_size);
 

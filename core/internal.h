@@ -112,8 +112,8 @@ void gr_linear_free(gr_linear *l);
 void gr_linear_finish(gr_linear *l, const gr_feature *features);
 /* x: dosages with NaN for missing (imputation happens here, not before:
  * impute=mean adds a missing term's expectation, impute=none adds nothing). */
-double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, double *phi,
-                         double *base);
+double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, const double *fill,
+                         double *phi, double *base);
 
 /* ---- small-string storage ---- */
 
@@ -140,6 +140,7 @@ struct gr_model {
         *pgs_id;
     double min_coverage;
     gr_impute impute;
+    gr_policy policy;
     int weight_log;    /* pgs-catalog: score log(weight) (manifest weight_transform) */
     char *weight_type; /* pgs-catalog: the file's #weight_type, or NULL */
     size_t pgs_unscored[GR_PGS_UNSCORED_KINDS];
@@ -160,7 +161,9 @@ typedef struct {
     gr_task task;
     gr_format format;
     double min_coverage;
-    gr_impute impute; /* "impute", else none for xgboost-json, mean otherwise */
+    gr_policy policy; /* "policy" and its rules, else the format's set */
+    gr_impute impute; /* "impute", else the policy's, else none for xgboost-json and
+                         mean otherwise */
     int weight_log;   /* "weight_transform": "log" (pgs-catalog only) */
 } gr_manifest;
 

@@ -55,15 +55,17 @@ static double contribution(const double *c, double d)
     return d <= 1 ? c[0] + d * (c[1] - c[0]) : c[1] + (d - 1) * (c[2] - c[1]);
 }
 
-double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, double *phi,
-                         double *base)
+double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, const double *fill,
+                         double *phi, double *base)
 {
     double sum = l->intercept, b = l->intercept;
     for (size_t i = 0; i < l->n; i++) {
         const double *c = l->c + 3 * i;
         double term;
-        if (isnan(x[i]))
-            term = impute == GR_IMPUTE_MEAN ? l->missing_term[i] : 0;
+        if (isnan(x[i]) && fill) /* the caller's values: NaN adds nothing */
+            term = isnan(fill[i]) ? 0 : contribution(c, fill[i]);
+        else if (isnan(x[i]))
+            term = impute != GR_IMPUTE_NONE ? l->missing_term[i] : 0;
         else
             term = contribution(c, x[i]);
         sum += term;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "match.h"
 #include "json_arrays.h"
 
 static int valid_name(const char *s)
@@ -31,10 +32,28 @@ static int valid_file_name(const char *s)
 }
 
 static const char *const known_keys[] = {
-    "$schema",  "name",     "version",      "description",  "task",   "format",
-    "artifact", "features", "genome_build", "min_coverage", "impute", "weight_transform",
-    NULL
+    "$schema",  "name",      "version",      "description",  "task",   "format",
+    "artifact", "features",  "genome_build", "min_coverage", "impute", "weight_transform",
+    "policy",   "ambiguous", "multiallelic", "chrx",         NULL
 };
+
+/* The matching policy: the format's default set (pgsc for PGS Catalog
+ * files, trained for the rest), then "policy", then each rule's key. */
+static gr_status read_policy(json_t *root, const char *path, gr_manifest *out, gr_error *err)
+{
+    static const char *const keys[] = { "policy", "ambiguous", "multiallelic", "chrx" };
+    out->policy =
+        gr_policy_named(out->format == GR_FORMAT_PGS_CATALOG ? GR_POLICY_PGSC : GR_POLICY_TRAINED);
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = json_object_get(root, keys[i]);
+        char why[200];
+        if (v && (!json_is_string(v) ||
+                  gr_policy_set(&out->policy, keys[i], json_string_value(v), why, sizeof why) != 1))
+            return gr_error_set(err, GR_EMODEL, path, 0, keys[i], "%s",
+                                json_is_string(v) ? why : "must be a string");
+    }
+    return GR_OK;
+}
 
 void gr_manifest_clear(gr_manifest *m)
 {
@@ -181,12 +200,17 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         }
         out->min_coverage = v;
     }
+    if ((st = read_policy(root, path, out, err)))
+        goto fail;
     /* XGBoost learned where a missing value goes; imputing a mean there
      * would score differently from XGBoost itself */
-    out->impute = out->format == GR_FORMAT_XGBOOST_JSON ? GR_IMPUTE_NONE : GR_IMPUTE_MEAN;
+    out->impute = out->policy.impute >= 0                 ? (gr_impute)out->policy.impute
+                  : out->format == GR_FORMAT_XGBOOST_JSON ? GR_IMPUTE_NONE
+                                                          : GR_IMPUTE_MEAN;
     json_t *im = json_object_get(root, "impute");
     if (im && (!json_is_string(im) || !gr_impute_parse(json_string_value(im), &out->impute))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "impute", "must be \"none\" or \"mean\"");
+        st = gr_error_set(err, GR_EMODEL, path, 0, "impute",
+                          "must be \"none\", \"mean\" or \"cohort\"");
         goto fail;
     }
     /* odds or hazard ratios are summed as their logarithms, when asked */

@@ -332,3 +332,77 @@ int gr_genotype_string(const gr_model *m, const gr_key *k, const char *s, double
     *dosage = gr_call_dosage(count, n, chr_x);
     return 1;
 }
+
+/* ---- the matching policy ---- */
+
+gr_policy gr_policy_named(gr_policy_name name)
+{
+    switch (name) {
+    case GR_POLICY_PGSC: return (gr_policy){ name, 1, 1, GR_CHRX_SKIP, 1, GR_IMPUTE_COHORT };
+    case GR_POLICY_PLINK2: return (gr_policy){ name, 0, 0, GR_CHRX_DOUBLE, 1, GR_IMPUTE_COHORT };
+    default: return (gr_policy){ GR_POLICY_TRAINED, 0, 0, GR_CHRX_DOUBLE, 0, -1 };
+    }
+}
+
+const char *gr_policy_name_str(gr_policy_name name)
+{
+    static const char *const names[] = { "pgsc", "plink2", "trained", "custom" };
+    return name <= GR_POLICY_CUSTOM ? names[name] : "";
+}
+
+/* Parses one of two words into *flag (first word: 1). */
+static int word2(const char *v, const char *one, const char *zero, int *flag)
+{
+    if (v && !strcmp(v, one))
+        *flag = 1;
+    else if (v && !strcmp(v, zero))
+        *flag = 0;
+    else
+        return 0;
+    return 1;
+}
+
+int gr_policy_set(gr_policy *p, const char *key, const char *value, char *why, size_t why_size)
+{
+    int flag = 0;
+    if (!strcmp(key, "policy")) {
+        for (int n = GR_POLICY_PGSC; n < GR_POLICY_CUSTOM; n++)
+            if (value && !strcmp(value, gr_policy_name_str((gr_policy_name)n))) {
+                *p = gr_policy_named((gr_policy_name)n);
+                return 1;
+            }
+        snprintf(why, why_size,
+                 "policy must be pgsc (pgsc_calc's rules), plink2 (plink2 --score's) or "
+                 "trained (as a model trained on genotype matrices)");
+        return 0;
+    }
+    int *dst = !strcmp(key, "ambiguous")      ? &p->drop_ambiguous
+               : !strcmp(key, "multiallelic") ? &p->drop_multiallelic
+                                              : NULL;
+    if (dst) {
+        if (!word2(value, "drop", "keep", &flag)) {
+            snprintf(why, why_size, "%s must be drop or keep", key);
+            return 0;
+        }
+    } else if (!strcmp(key, "chrx")) {
+        if (!word2(value, "skip", "double", &flag)) {
+            snprintf(why, why_size,
+                     "chrx must be skip (chrX variants are not scored) or double (a haploid "
+                     "call counts two copies, as plink2 counts males)");
+            return 0;
+        }
+        p->chrx = flag ? GR_CHRX_SKIP : GR_CHRX_DOUBLE;
+    } else {
+        return -1;
+    }
+    if (dst)
+        *dst = flag;
+    p->name = GR_POLICY_CUSTOM;
+    return 1;
+}
+
+int gr_policy_excludes(const gr_policy *p, const gr_feature *f)
+{
+    return (p->drop_ambiguous && gr_feature_ambiguous(f)) ||
+           (p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X"));
+}

@@ -16,7 +16,8 @@ enum {
     GR_MATCH_FLIPPED = 1,   /* on the other strand */
     GR_MATCH_SWAPPED = 2,   /* the counted allele is the record's (or key's) REF */
     GR_MATCH_AMBIGUOUS = 4, /* an A/T or C/G SNV: read on the model's strand */
-    GR_MATCH_MULTI = 8      /* a record with several ALTs */
+    GR_MATCH_MULTI = 8,     /* a record with several ALTs */
+    GR_MATCH_DUPLICATE = 16 /* more than one record matched; the first was used */
 };
 
 /* The index in al[0 .. n) (al[0] the REF, the rest ALTs; borrowed) of
@@ -33,6 +34,22 @@ int gr_match_alleles(const gr_feature *f, const char *const *al, int n, uint8_t 
 typedef struct {
     size_t matched, flipped, swapped, ambiguous, multiallelic;
 } gr_match_counts;
+
+/* The matching policy (gr_policy, model.h). */
+/* The named set (name < GR_POLICY_CUSTOM). */
+gr_policy gr_policy_named(gr_policy_name name);
+/* "pgsc", "plink2", "trained", "custom". */
+const char *gr_policy_name_str(gr_policy_name name);
+/* Sets one rule of p from a word, as a manifest key, query parameter or CLI
+ * flag gives it: key "policy" (pgsc|plink2|trained: the whole set),
+ * "ambiguous" (drop|keep), "multiallelic" (drop|keep), "chrx"
+ * (skip|double). Returns 1 when set, 0 when value is not one of key's
+ * words (the choices in why), -1 when key is none of these. */
+int gr_policy_set(gr_policy *p, const char *key, const char *value, char *why, size_t why_size);
+
+/* 1 when the policy leaves feature f out whatever the input holds: an
+ * ambiguous SNV under drop_ambiguous, a chrX variant under chrx=skip. */
+int gr_policy_excludes(const gr_policy *p, const gr_feature *f);
 
 /* 1 for an SNV whose two alleles are each other's complement (A/T, C/G):
  * the same on both strands, so never flipped, and read on the model's. */

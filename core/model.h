@@ -52,12 +52,45 @@ typedef enum { GR_SPACE_MARGIN, GR_SPACE_PROBABILITY, GR_SPACE_IDENTITY } gr_spa
  * terms add nothing, as XGBoost and plink2 --score no-mean-imputation do.
  * MEAN: the feature's mean from features.tsv (or 2 x the PGS allele
  * frequency) where it has one; features without a mean stay missing. */
-typedef enum { GR_IMPUTE_NONE, GR_IMPUTE_MEAN } gr_impute;
+typedef enum { GR_IMPUTE_NONE, GR_IMPUTE_MEAN, GR_IMPUTE_COHORT } gr_impute;
+/* COHORT: the mean dosage of the samples scored together (one upload, one
+ * JSON request), as plink2 --score imputes by default; the pipeline
+ * computes it (gr_workspace_set_fill) and falls back to MEAN's value for a
+ * request of one sample or a variant no sample of it has. */
 
-/* "none" or "mean". */
+/* "none", "mean" or "cohort". */
 const char *gr_impute_name(gr_impute v);
-/* Parses "none" or "mean" into *out: 1, or 0 when s is neither. */
+/* Parses "none", "mean" or "cohort" into *out: 1, or 0 when s is none of them. */
 int gr_impute_parse(const char *s, gr_impute *out);
+
+/* The matching policy: which matches count, per model (manifest) and per
+ * request (docs/vcf-matching.md, "Matching policy"). The named sets:
+ *   pgsc    pgsc_calc's defaults: strand-ambiguous SNVs and multi-allelic
+ *           records excluded, chrX not scored, unmatched variants left out
+ *           of the score, missing calls imputed with the cohort's mean;
+ *   plink2  plink2 --score: everything kept, a haploid chrX call counts
+ *           double, unmatched variants left out, cohort-mean imputation;
+ *   trained genorisk's rule for models trained on genotype matrices: an
+ *           exact REF/ALT match is never dropped, and a variant no record
+ *           gives is missing (imputed as the model says).
+ * pgs-catalog bundles default to pgsc, every other format to trained. */
+typedef enum {
+    GR_POLICY_PGSC,
+    GR_POLICY_PLINK2,
+    GR_POLICY_TRAINED,
+    GR_POLICY_CUSTOM
+} gr_policy_name;
+typedef enum { GR_CHRX_DOUBLE, GR_CHRX_SKIP } gr_chrx;
+
+typedef struct {
+    gr_policy_name name;   /* the set it started from; CUSTOM once a rule is changed */
+    int drop_ambiguous;    /* exclude A/T and C/G SNVs, whatever the record */
+    int drop_multiallelic; /* exclude matches in records with several ALTs */
+    gr_chrx chrx;          /* chrX: haploid calls count double, or not scored */
+    int drop_unmatched;    /* a variant no record (or key) gives is left out of
+                            * the score, never imputed */
+    int impute;            /* the set's gr_impute, or -1: the model's manifest */
+} gr_policy;
 
 /* Why a scoring file's row is not scored, as pgsc_calc leaves such rows
  * out: a haplotype, diplotype or interaction term, or an effect allele
@@ -94,6 +127,7 @@ typedef struct {
     double base_margin;      /* bias before any tree or weight */
     double min_coverage;     /* manifest: least share of observed variants */
     gr_impute impute;        /* manifest: the default for missing dosages */
+    gr_policy policy;        /* manifest: the default matching policy (match.h) */
     int alleles_are_ref_alt; /* each feature's ref and alt are the genome's REF and ALT
                                 (features.tsv); 0 for a PGS, whose other allele may be
                                 either */
@@ -146,6 +180,10 @@ gr_workspace *gr_workspace_new(const gr_model *m);
 void gr_workspace_free(gr_workspace *ws);
 /* How gr_predict with ws treats missing dosages from now on. */
 void gr_workspace_set_impute(gr_workspace *ws, gr_impute how);
+/* What each missing dosage becomes from now on, whatever the impute rule:
+ * fill[i] for feature i, NaN to leave it missing (borrowed, n_features
+ * values, must outlive its use; NULL restores the rule's own values). */
+void gr_workspace_set_fill(gr_workspace *ws, const double *fill);
 
 /* The coverage rule, for every input: 1 when a sample with `observed` of
  * the model's variants given a dosage may be scored (observed / n_features

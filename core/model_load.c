@@ -97,6 +97,7 @@ static gr_status fill_info(gr_model *m)
     in->pgs_id = m->pgs_id ? m->pgs_id : "";
     in->min_coverage = m->min_coverage;
     in->impute = m->impute;
+    in->policy = m->policy;
     in->alleles_are_ref_alt = in->format != GR_FORMAT_PGS_CATALOG;
     in->weight_type = m->weight_type ? m->weight_type : "";
     in->weight_log = m->weight_log;
@@ -155,6 +156,7 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     m->features_file = man.features;
     m->min_coverage = man.min_coverage;
     m->impute = man.impute;
+    m->policy = man.policy;
     m->weight_log = man.weight_log;
     m->info.task = man.task;
     m->info.format = man.format;

@@ -9,8 +9,9 @@
 struct gr_workspace {
     const gr_model *m;
     gr_impute impute;
-    double *xf;   /* dosages as the trees compare them: (double)(float) */
-    uint8_t *dir; /* per forest node: does this row go left */
+    const double *fill; /* borrowed; NULL: the impute rule's values */
+    double *xf;         /* dosages as the trees compare them: (double)(float) */
+    uint8_t *dir;       /* per forest node: does this row go left */
 };
 
 gr_workspace *gr_workspace_new(const gr_model *m)
@@ -43,9 +44,14 @@ void gr_workspace_set_impute(gr_workspace *ws, gr_impute how)
     ws->impute = how;
 }
 
+void gr_workspace_set_fill(gr_workspace *ws, const double *fill)
+{
+    ws->fill = fill;
+}
+
 const char *gr_impute_name(gr_impute v)
 {
-    return v == GR_IMPUTE_MEAN ? "mean" : "none";
+    return v == GR_IMPUTE_MEAN ? "mean" : v == GR_IMPUTE_COHORT ? "cohort" : "none";
 }
 
 int gr_impute_parse(const char *s, gr_impute *out)
@@ -54,6 +60,8 @@ int gr_impute_parse(const char *s, gr_impute *out)
         *out = GR_IMPUTE_NONE;
     else if (!strcmp(s, "mean"))
         *out = GR_IMPUTE_MEAN;
+    else if (!strcmp(s, "cohort"))
+        *out = GR_IMPUTE_COHORT;
     else
         return 0;
     return 1;
@@ -84,7 +92,9 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
         if (isnan(v)) {
-            if (ws->impute == GR_IMPUTE_MEAN)
+            if (ws->fill)
+                v = ws->fill[i];
+            else if (ws->impute != GR_IMPUTE_NONE)
                 v = m->features[i].mean;
             if (isnan(v))
                 out->n_missing++;
@@ -109,7 +119,7 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
             out->base_value = m->info.base_margin + m->forest->expected;
         }
     } else {
-        out->margin = gr_linear_predict(m->linear, x, ws->impute, phi, &out->base_value);
+        out->margin = gr_linear_predict(m->linear, x, ws->impute, ws->fill, phi, &out->base_value);
     }
     out->score = m->link == GR_LINK_LOGISTIC ? 1.0 / (1.0 + exp(-out->margin)) : out->margin;
     return GR_OK;

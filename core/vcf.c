@@ -35,14 +35,57 @@ void gr_vcf_result_free(gr_vcf_result *r)
     for (size_t i = 0; i < r->n_warnings; i++)
         free(r->warnings[i]);
     free(r->warnings);
+    for (size_t i = 0; r->record_text && i < r->n_features; i++)
+        free(r->record_text[i]);
+    free(r->record_text);
+    free(r->status);
+    free(r->flags);
+    free(r->how);
+    free(r->record);
+    free(r->model_first);
     free(r);
+}
+
+static void dosages_of(const gr_vcf_result *r, size_t s, size_t from, size_t n, double *x)
+{
+    const uint16_t *d = r->dosage + s * r->n_features + from;
+    for (size_t j = 0; j < n; j++)
+        x[j] = d[j] == GR_VCF_MISSING ? NAN : (double)d[j] / GR_VCF_DOSAGE_SCALE;
 }
 
 void gr_vcf_sample_dosages(const gr_vcf_result *r, size_t s, double *x)
 {
-    const uint16_t *d = r->dosage + s * r->n_features;
-    for (size_t j = 0; j < r->n_features; j++)
-        x[j] = d[j] == GR_VCF_MISSING ? NAN : (double)d[j] / GR_VCF_DOSAGE_SCALE;
+    dosages_of(r, s, 0, r->n_features, x);
+}
+
+void gr_vcf_model_dosages(const gr_vcf_result *r, size_t k, size_t s, double *x)
+{
+    dosages_of(r, s, r->model_first[k], r->model_first[k + 1] - r->model_first[k], x);
+}
+
+const char *gr_var_status_name(gr_var_status s)
+{
+    static const char *const names[] = { "no_record",    "alleles_differ", "no_position",
+                                         "chrx_skipped", "ambiguous",      "multiallelic",
+                                         "matched" };
+    return s <= GR_VAR_MATCHED ? names[s] : "";
+}
+
+void gr_vcf_model_report(const gr_vcf_result *r, size_t k, gr_vcf_report *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t f = r->model_first[k]; f < r->model_first[k + 1]; f++) {
+        out->variants++;
+        out->status[r->status[f]]++;
+        if (r->status[f] != GR_VAR_MATCHED)
+            continue;
+        out->matched++;
+        out->flipped += !!(r->flags[f] & GR_MATCH_FLIPPED);
+        out->swapped += !!(r->flags[f] & GR_MATCH_SWAPPED);
+        out->ambiguous_matched += !!(r->flags[f] & GR_MATCH_AMBIGUOUS);
+        out->multiallelic_matched += !!(r->flags[f] & GR_MATCH_MULTI);
+        out->duplicate += !!(r->flags[f] & GR_MATCH_DUPLICATE);
+    }
 }
 
 static int add_warning(gr_vcf_result *r, const char *text)
@@ -269,16 +312,18 @@ static gr_status select_samples(reader *rd, const gr_vcf_options *opt, gr_error 
     return st;
 }
 
-/* Rule 9: a header on another build than the model's is refused. */
+/* Rule 9: a header on another build than the models' is refused. */
 static gr_status check_build(reader *rd, gr_error *err)
 {
-    const gr_model *m = rd->c.m;
     char why[160] = "";
     rd->build = gr_vcf_header_build(rd->hdr, why, sizeof why);
-    if (rd->build[0] && strcmp(rd->build, m->info.genome_build))
-        return gr_error_set(err, GR_EINPUT, rd->label, 0, "header",
-                            "the VCF is on %s (%s) but model %s is on %s", rd->build, why,
-                            m->info.name, m->info.genome_build);
+    for (size_t k = 0; k < rd->c.n_models; k++) {
+        const gr_model *m = rd->c.models[k].m;
+        if (rd->build[0] && strcmp(rd->build, m->info.genome_build))
+            return gr_error_set(err, GR_EINPUT, rd->label, 0, "header",
+                                "the VCF is on %s (%s) but model %s is on %s", rd->build, why,
+                                m->info.name, m->info.genome_build);
+    }
     return GR_OK;
 }
 
@@ -290,7 +335,7 @@ static gr_status alloc_result(reader *rd, gr_error *err)
     int ds_id = bcf_hdr_id2int(rd->hdr, BCF_DT_ID, "DS");
     c->have_ds = ds_id >= 0 && bcf_hdr_idinfo_exists(rd->hdr, BCF_HL_FMT, ds_id);
     c->n_rid = rd->hdr->n[BCF_DT_CTG];
-    size_t nf = c->m->n_features, ns = (size_t)bcf_hdr_nsamples(rd->hdr);
+    size_t nf = c->n_feat, ns = (size_t)bcf_hdr_nsamples(rd->hdr);
     if (c->opt->max_samples && ns > c->opt->max_samples) /* before ns x nf dosages */
         return gr_error_set(err, GR_ELIMIT, rd->label, 0, "sample",
                             "the VCF holds %zu samples; at most %zu per request (choose some "
@@ -300,9 +345,16 @@ static gr_status alloc_result(reader *rd, gr_error *err)
     gr_vcf_result *r = rd->r = calloc(1, sizeof *r);
     c->kind = calloc(nf ? nf : 1, 1);
     c->flags = calloc(nf ? nf : 1, 1);
+    c->status = calloc(nf ? nf : 1, 1);
+    c->record = calloc(nf ? nf : 1, sizeof *c->record);
+    if (c->opt->keep_records)
+        c->record_text = calloc(nf ? nf : 1, sizeof *c->record_text);
     rd->rec = bcf_init();
-    if (!c->rid_code || !r || !c->kind || !c->flags || !rd->rec)
+    if (!c->rid_code || !r || !c->kind || !c->flags || !c->status || !c->record || !rd->rec ||
+        (c->opt->keep_records && !c->record_text))
         return oom(err);
+    for (size_t f = 0; f < nf; f++)
+        c->status[f] = c->rules[f] & RULE_SKIP ? GR_VAR_CHRX_SKIPPED : GR_VAR_NO_RECORD;
     for (int i = 0; i < c->n_rid; i++) {
         /* ##contig IDX=n attributes leave unnamed slots below n */
         const char *name = bcf_hdr_id2name(rd->hdr, i);
@@ -413,8 +465,12 @@ static void tally_matches(reader *rd)
     size_t nf = r->n_features, ns = r->n_samples;
     gr_vcf_match *mt = &r->match;
     for (size_t f = 0; f < nf; f++) {
+        const gr_feature *ft = &c->feat[f];
+        if (c->status[f] == GR_VAR_NO_RECORD && !(ft->chrom[0] && ft->pos > 0))
+            c->status[f] = GR_VAR_NO_POSITION;
         if (c->kind[f] == KIND_NONE) {
-            if (c->opt->absent == GR_ABSENT_REF)
+            int unmatched = c->status[f] <= GR_VAR_NO_POSITION; /* not excluded */
+            if (unmatched && c->opt->absent == GR_ABSENT_REF)
                 for (size_t s = 0; s < ns; s++)
                     r->dosage[s * nf + f] = 0;
             continue;
@@ -434,7 +490,7 @@ static gr_status add_warnings(reader *rd, gr_error *err)
     gr_vcf_result *r = rd->r;
     size_t by_id = 0, no_pos = 0, no_pos_found = 0;
     for (size_t f = 0; f < r->n_features; f++) {
-        const gr_feature *ft = &c->m->features[f];
+        const gr_feature *ft = &c->feat[f];
         int found = c->kind[f] != KIND_NONE, has_pos = ft->chrom[0] && ft->pos > 0;
         by_id += c->kind[f] == KIND_ID && has_pos;
         no_pos += !has_pos;
@@ -497,18 +553,90 @@ static void reader_close(reader *rd)
     free(c->by_id);
     free(c->kind);
     free(c->flags);
+    free(c->status);
+    free(c->record);
+    for (size_t i = 0; c->record_text && i < c->n_feat; i++)
+        free(c->record_text[i]);
+    free(c->record_text);
+    free(c->feat);
+    free(c->first);
+    free(c->rules);
     free(c->gt);
     free(c->ds);
     free(c->end);
     free(c->rid_code);
 }
 
+/* Every model's variants in a row, with the policy's bits for each. */
+static gr_status gather_variants(ctx *c, gr_error *err)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < c->n_models; k++)
+        n += c->models[k].m->n_features;
+    if (n > UINT32_MAX - 1)
+        return gr_error_set(err, GR_ELIMIT, NULL, 0, NULL, "too many variants in one read");
+    c->feat = malloc((n ? n : 1) * sizeof *c->feat);
+    c->rules = malloc(n ? n : 1);
+    c->first = malloc((c->n_models + 1) * sizeof *c->first);
+    if (!c->feat || !c->rules || !c->first)
+        return oom(err);
+    for (size_t k = 0; k < c->n_models; k++) {
+        const gr_model *m = c->models[k].m;
+        const gr_policy *p = c->models[k].policy;
+        c->first[k] = c->n_feat;
+        for (size_t i = 0; i < m->n_features; i++, c->n_feat++) {
+            const gr_feature *f = &m->features[i];
+            c->feat[c->n_feat] = *f;
+            c->rules[c->n_feat] =
+                (uint8_t)((p->drop_ambiguous && gr_feature_ambiguous(f) ? RULE_DROP_AMBIGUOUS : 0) |
+                          (p->drop_multiallelic ? RULE_DROP_MULTI : 0) |
+                          (p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X") ? RULE_SKIP : 0));
+        }
+    }
+    c->first[c->n_models] = c->n_feat;
+    return GR_OK;
+}
+
+/* Hands the per-variant outcomes over to the result. */
+static gr_status keep_outcomes(reader *rd, gr_error *err)
+{
+    ctx *c = &rd->c;
+    gr_vcf_result *r = rd->r;
+    size_t nf = c->n_feat;
+    r->how = malloc(nf ? nf : 1);
+    if (!r->how)
+        return oom(err);
+    for (size_t f = 0; f < nf; f++)
+        r->how[f] = c->kind[f] == KIND_RECORD  ? 1
+                    : c->kind[f] == KIND_ID    ? 2
+                    : c->kind[f] == KIND_BLOCK ? 3
+                                               : 0;
+    r->status = c->status;
+    r->flags = c->flags;
+    r->record = c->record;
+    r->record_text = c->record_text;
+    r->model_first = c->first;
+    r->n_models = c->n_models;
+    c->status = c->flags = NULL;
+    c->record = NULL;
+    c->record_text = NULL;
+    c->first = NULL;
+    return GR_OK;
+}
+
 gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
-                      gr_vcf_result **out, gr_error *user_err)
+                      gr_vcf_result **out, gr_error *err)
+{
+    gr_vcf_model one = { m, &m->policy };
+    return gr_vcf_read_models(&one, 1, path, fd, opt, out, err);
+}
+
+gr_status gr_vcf_read_models(const gr_vcf_model *ms, size_t n, const char *path, int fd,
+                             const gr_vcf_options *opt, gr_vcf_result **out, gr_error *user_err)
 {
     gr_error local, *err = user_err ? user_err : &local;
     gr_status st = GR_OK;
-    reader rd = { .c = { .m = m, .opt = opt, .next_code = 100 },
+    reader rd = { .c = { .models = ms, .n_models = n, .opt = opt, .next_code = 100 },
                   .path = path,
                   .label = path ? path : "VCF",
                   .fd = fd,
@@ -519,7 +647,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         st = oom(err);
         goto fail;
     }
-    if ((st = gr_vcf_build_index(&rd.c, err)))
+    if ((st = gather_variants(&rd.c, err)) || (st = gr_vcf_build_index(&rd.c, err)))
         goto fail;
     if (opt->max_header &&
         (st = gr_vcf_check_header_size(path, fd, opt->max_header, rd.label, err)))
@@ -529,7 +657,7 @@ gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_
         (st = alloc_result(&rd, err)) || (st = read_body(&rd, err)))
         goto fail;
     tally_matches(&rd);
-    if ((st = add_warnings(&rd, err)))
+    if ((st = add_warnings(&rd, err)) || (st = keep_outcomes(&rd, err)))
         goto fail;
     *out = rd.r;
     rd.r = NULL;

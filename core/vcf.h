@@ -37,7 +37,33 @@ typedef struct {
                              * and every 1,024 BCF records; non-zero ends the read
                              * with GR_EIO, "stopped" */
     void *stop_arg;
+    int keep_records; /* 1: note each variant's record as CHROM:POS:REF:ALT
+                       * (gr_vcf_result.record_text), for a variant log */
 } gr_vcf_options;
+
+/* One model of a read and the matching policy it is read under (both
+ * borrowed). */
+typedef struct {
+    const gr_model *m;
+    const gr_policy *policy;
+} gr_vcf_model;
+
+/* How one model variant fared (gr_vcf_result.status), as pgsc_calc's match
+ * log has it: matched, excluded by the policy, or unmatched and why. */
+typedef enum {
+    GR_VAR_NO_RECORD,      /* no record at its position, nor with its rsID */
+    GR_VAR_ALLELES_DIFFER, /* records at its position, none with its alleles */
+    GR_VAR_NO_POSITION,    /* no position in the model, no record with its rsID */
+    GR_VAR_CHRX_SKIPPED,   /* on chrX, under chrx=skip: not looked for */
+    GR_VAR_AMBIGUOUS,      /* excluded: an A/T or C/G SNV under ambiguous=drop */
+    GR_VAR_MULTIALLELIC,   /* excluded: found only in records with several ALTs,
+                            * under multiallelic=drop */
+    GR_VAR_MATCHED         /* by position, rsID or reference block (how: flags) */
+} gr_var_status;
+
+/* "no_record", "alleles_differ", "no_position", "chrx_skipped", "ambiguous",
+ * "multiallelic", "matched". */
+const char *gr_var_status_name(gr_var_status s);
 
 /* How the model's variants were found in the file, the same for every
  * sample (gr_match_counts). Per-sample counts (observed, imputed, missing)
@@ -57,7 +83,26 @@ typedef struct {
     size_t n_warnings;
     const char *build; /* "GRCh37", "GRCh38" or "" when the header does not say */
     size_t records;    /* records read */
+    /* per variant, all models' in a row (model k's from model_first[k]): */
+    uint8_t *status;    /* gr_var_status */
+    uint8_t *flags;     /* GR_MATCH_* of the match, or of the record that excluded it */
+    uint8_t *how;       /* GR_VAR_MATCHED: 1 by position, 2 by rsID, 3 by a reference block */
+    uint64_t *record;   /* the record used, numbered from 1 (0: none): equal numbers
+                         * are one record, whichever models use it */
+    char **record_text; /* CHROM:POS:REF:ALT of the record matched or that
+                         * excluded it, NULL when none (keep_records only, else NULL) */
+    size_t n_models;
+    size_t *model_first; /* n_models + 1 offsets into the variants */
 } gr_vcf_result;
+
+/* A model's variants counted by how they fared (gr_vcf_model_report). */
+typedef struct {
+    size_t variants, matched, flipped, swapped, ambiguous_matched, multiallelic_matched, duplicate;
+    size_t status[GR_VAR_MATCHED + 1]; /* by gr_var_status */
+} gr_vcf_report;
+
+/* Counts model k's variants of r into out. */
+void gr_vcf_model_report(const gr_vcf_result *r, size_t k, gr_vcf_report *out);
 
 /* Reads the VCF/BCF at path (or from the open descriptor fd when fd >= 0;
  * path then only names it in errors; the descriptor is consumed) for model
@@ -69,9 +114,17 @@ typedef struct {
  * be read or decompressed. */
 gr_status gr_vcf_read(const gr_model *m, const char *path, int fd, const gr_vcf_options *opt,
                       gr_vcf_result **out, gr_error *err);
+/* The same for n models at once (a panel), in one pass over the file, each
+ * under its own policy; the models must share a genome build. r->match
+ * then counts every model's variants together. gr_vcf_read reads one model
+ * under its manifest's policy. */
+gr_status gr_vcf_read_models(const gr_vcf_model *ms, size_t n, const char *path, int fd,
+                             const gr_vcf_options *opt, gr_vcf_result **out, gr_error *err);
 void gr_vcf_result_free(gr_vcf_result *r);
 
-/* Writes sample s's dosages as doubles (NaN for missing) into x. */
+/* Writes sample s's dosages as doubles (NaN for missing) into x: every
+ * variant of the read (gr_vcf_read), or model k's (gr_vcf_model_dosages). */
 void gr_vcf_sample_dosages(const gr_vcf_result *r, size_t s, double *x);
+void gr_vcf_model_dosages(const gr_vcf_result *r, size_t k, size_t s, double *x);
 
 #endif

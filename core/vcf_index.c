@@ -61,8 +61,7 @@ int32_t gr_vcf_chrom_code(ctx *c, const char *name, size_t len, int add)
 
 gr_status gr_vcf_build_index(ctx *c, gr_error *err)
 {
-    const gr_model *m = c->m;
-    size_t n = m->n_features, n_id = 0;
+    size_t n = c->n_feat, n_id = 0;
     c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
     c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
     c->pos_first = kh_init(vpos);
@@ -70,7 +69,9 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const gr_feature *f = &m->features[i];
+        const gr_feature *f = &c->feat[i];
+        if (c->rules[i] & RULE_SKIP)
+            continue; /* chrx=skip: never looked for */
         if (f->pos > 0 && f->chrom[0]) {
             int32_t code = gr_vcf_chrom_code(c, f->chrom, strlen(f->chrom), 1);
             if (code < 0)
@@ -96,7 +97,7 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     }
     /* rsIDs: features grouped by rsid; the key is the group's first slot */
     for (size_t i = 0; i < n_id; i++) {
-        const char *rs = m->features[c->by_id[i].feature].rsid;
+        const char *rs = c->feat[c->by_id[i].feature].rsid;
         int ret;
         khint_t k = kh_put(vname, c->id_first, rs, &ret);
         if (ret < 0)
@@ -108,7 +109,7 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
     /* first slots moved by the sort: point each rsid at its group's start */
     for (size_t i = 0; i < n_id; i++) {
-        const char *rs = m->features[c->by_id[i].feature].rsid;
+        const char *rs = c->feat[c->by_id[i].feature].rsid;
         khint_t k = kh_get(vname, c->id_first, rs);
         if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
             kh_val(c->id_first, k) = (int32_t)i;

@@ -24,19 +24,34 @@ typedef struct {
     uint32_t feature;
 } keyed;
 
+/* Per-variant policy bits (ctx.rules). */
+enum {
+    RULE_DROP_AMBIGUOUS = 1, /* an ambiguous SNV under ambiguous=drop */
+    RULE_DROP_MULTI = 2,     /* multiallelic=drop */
+    RULE_SKIP = 4            /* chrX under chrx=skip: not looked for */
+};
+
 typedef struct {
-    const gr_model *m;
+    const gr_vcf_model *models; /* borrowed */
+    size_t n_models;
+    gr_feature *feat; /* every model's variants in a row (shallow copies) */
+    size_t n_feat;
+    size_t *first;  /* model k's variants start at first[k]; first[n_models] = n_feat */
+    uint8_t *rules; /* RULE_* per variant */
     const gr_vcf_options *opt;
     khash_t(vname) * contigs; /* non-standard chromosome names -> code */
     int32_t next_code;
     keyed *by_pos; /* features sorted by (chrom code, pos) */
     size_t n_pos;
-    khash_t(vpos) * pos_first; /* key -> first index in by_pos */
-    uint64_t *seen_bits;       /* a one-probe filter in front of pos_first */
-    keyed *by_id;              /* features with an rsID; key = index into rsid order */
-    size_t n_id;               /* entries in by_id (features with an rsID) */
-    khash_t(vname) * id_first; /* rsid -> first index in by_id */
-    uint8_t *kind, *flags;
+    khash_t(vpos) * pos_first;      /* key -> first index in by_pos */
+    uint64_t *seen_bits;            /* a one-probe filter in front of pos_first */
+    keyed *by_id;                   /* features with an rsID; key = index into rsid order */
+    size_t n_id;                    /* entries in by_id (features with an rsID) */
+    khash_t(vname) * id_first;      /* rsid -> first index in by_id */
+    uint8_t *kind, *flags, *status; /* per variant: KIND_*, GR_MATCH_*, gr_var_status */
+    uint64_t *record;               /* per variant: the record used (1-based), 0 none */
+    char **record_text;             /* per variant, keep_records only */
+    uint64_t seq;                   /* records handed to gr_vcf_use_record so far */
     size_t duplicates, homref_calls, calls;
     /* per-record scratch */
     int32_t *gt;

@@ -158,10 +158,66 @@ int gr_vcf_is_block(bcf1_t *rec)
            (!strcmp(rec->d.allele[1], "<NON_REF>") || !strcmp(rec->d.allele[1], "<*>"));
 }
 
+/* Notes rec as variant f's record: its number and, for a variant log, its
+ * text. */
+static void note_record(ctx *c, uint32_t f, const bcf_hdr_t *hdr, bcf1_t *rec)
+{
+    c->record[f] = c->seq;
+    if (!c->record_text)
+        return;
+    kstring_t ks = { 0, 0, NULL };
+    const char *chrom = bcf_hdr_id2name(hdr, rec->rid);
+    int bad = ksprintf(&ks, "%s:%" PRId64, chrom ? chrom : ".", (int64_t)rec->pos + 1) < 0;
+    for (int i = 0; i < rec->n_allele && !bad; i++)
+        bad = kputc(i < 2 ? ':' : ',', &ks) < 0 || kputs(rec->d.allele[i], &ks) < 0;
+    if (bad) {
+        free(ks.s);
+        c->oom = 1;
+        return;
+    }
+    free(c->record_text[f]);
+    c->record_text[f] = ks.s;
+}
+
+/* Why variant f is not matched by a record at its position whose alleles
+ * (a < 0) are not its own, or that the policy excludes: the strongest
+ * reason seen so far is kept (a match replaces any). */
+static void note_miss(ctx *c, uint32_t f, gr_var_status why, uint8_t fl, const bcf_hdr_t *hdr,
+                      bcf1_t *rec)
+{
+    if (c->kind[f] != KIND_NONE || c->status[f] >= why)
+        return;
+    c->status[f] = (uint8_t)why;
+    c->flags[f] = fl;
+    note_record(c, f, hdr, rec);
+}
+
+/* Matches rec against variant f by position (kind KIND_RECORD) or rsID
+ * (KIND_ID) under the policy: returns the counted allele's index and sets
+ * *fl, or -1 when it does not match or is excluded (noted as a miss). */
+static int match_variant(ctx *c, uint32_t f, const bcf_hdr_t *hdr, bcf1_t *rec, uint8_t *fl)
+{
+    if (c->rules[f] & RULE_DROP_AMBIGUOUS) { /* pgsc_calc: whatever the record holds */
+        note_miss(c, f, GR_VAR_AMBIGUOUS, 0, hdr, rec);
+        return -1;
+    }
+    int a = gr_match_alleles(&c->feat[f], (const char *const *)rec->d.allele, rec->n_allele, fl);
+    if (a < 0) {
+        note_miss(c, f, GR_VAR_ALLELES_DIFFER, 0, hdr, rec);
+        return -1;
+    }
+    if ((*fl & GR_MATCH_MULTI) && (c->rules[f] & RULE_DROP_MULTI)) {
+        note_miss(c, f, GR_VAR_MULTIALLELIC, *fl, hdr, rec);
+        return -1;
+    }
+    return a;
+}
+
 /* Handles one record already known to concern the model; sets c->oom when
  * an allocation fails. */
 void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, gr_vcf_result *r)
 {
+    c->seq++;
     errno = 0; /* bcf_unpack goes on when its kputs fail: errno tells */
     if (bcf_unpack(rec, BCF_UN_ALL) < 0 || errno == ENOMEM) {
         c->oom = 1;
@@ -196,10 +252,16 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
             uint32_t f = c->by_pos[i].feature;
             if (c->kind[f] >= KIND_BLOCK)
                 continue;
+            if (c->rules[f] & RULE_DROP_AMBIGUOUS) {
+                note_miss(c, f, GR_VAR_AMBIGUOUS, 0, hdr, rec);
+                continue;
+            }
             if (gtw < 0)
                 gtw = load_calls(c, hdr, rec, &dsw);
             c->kind[f] = KIND_BLOCK;
+            c->status[f] = GR_VAR_MATCHED;
             c->flags[f] = 0;
+            note_record(c, f, hdr, rec);
             /* a homozygous-reference call is dosage 0 of the model's counted
              * allele; anything else in a reference block says nothing, and
              * genotype=ds wants DS, which blocks do not carry */
@@ -219,18 +281,20 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
              i < c->n_pos && c->by_pos[i].key == pos_key(code, pos); i++) {
             uint32_t f = c->by_pos[i].feature;
             uint8_t fl = 0;
-            int a = gr_match_alleles(&c->m->features[f], (const char *const *)rec->d.allele,
-                                     rec->n_allele, &fl);
+            int a = match_variant(c, f, hdr, rec, &fl);
             if (a < 0)
                 continue;
             if (c->kind[f] == KIND_RECORD) { /* rule 5: the first record wins */
-                c->duplicates++;
+                c->duplicates += !(c->flags[f] & GR_MATCH_DUPLICATE);
+                c->flags[f] |= GR_MATCH_DUPLICATE;
                 continue;
             }
             if (gtw < 0)
                 gtw = load_calls(c, hdr, rec, &dsw);
             c->kind[f] = KIND_RECORD;
+            c->status[f] = GR_VAR_MATCHED;
             c->flags[f] = fl;
+            note_record(c, f, hdr, rec);
             fill_feature(c, r, f, a, gtw, dsw, n_alt, chr_x);
         }
     }
@@ -243,20 +307,21 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
         return;
     for (size_t i = (size_t)kh_val(c->id_first, ki);
          i < c->n_id && c->by_id[i].key == c->by_id[kh_val(c->id_first, ki)].key &&
-         !strcmp(c->m->features[c->by_id[i].feature].rsid, id);
+         !strcmp(c->feat[c->by_id[i].feature].rsid, id);
          i++) {
         uint32_t f = c->by_id[i].feature;
         if (c->kind[f] != KIND_NONE)
             continue;
         uint8_t fl = 0;
-        int a = gr_match_alleles(&c->m->features[f], (const char *const *)rec->d.allele,
-                                 rec->n_allele, &fl);
+        int a = match_variant(c, f, hdr, rec, &fl);
         if (a < 0)
             continue;
         if (gtw < 0)
             gtw = load_calls(c, hdr, rec, &dsw);
         c->kind[f] = KIND_ID;
+        c->status[f] = GR_VAR_MATCHED;
         c->flags[f] = fl;
+        note_record(c, f, hdr, rec);
         fill_feature(c, r, f, a, gtw, dsw, n_alt, chr_x);
     }
 }

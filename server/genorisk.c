@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/predict_json.h"
+#include "api/predict_panel.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
@@ -35,7 +36,8 @@ static const char usage_main[] =
 static const char usage_predict[] =
     "usage: genorisk predict --model DIR (--input FILE.json | --vcf FILE) [options]\n"
     "\n"
-    "  -m, --model DIR      model bundle directory (holds manifest.json)\n"
+    "  -m, --model DIR      model bundle directory (holds manifest.json); repeat it to\n"
+    "                       score a panel of models from one read of the input\n"
     "  -i, --input FILE     predict request JSON; '-' reads standard input\n"
     "      --vcf FILE       VCF or BCF (plain, gzip or BGZF); '-' reads standard input\n"
     "  -t, --threads N      threads (default 1): samples are split among them, and a\n"
@@ -44,8 +46,20 @@ static const char usage_predict[] =
     "      --compact        one-line JSON instead of indented\n"
     "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
     "      --top-k N        attributions per sample, 0 = all (default: the request's, else 10)\n"
-    "      --impute M       none|mean: what a missing genotype becomes (default: the model's;\n"
-    "                       none for xgboost-json, as XGBoost scores it)\n"
+    "      --impute M       none|mean|cohort: what a missing genotype becomes (default: the\n"
+    "                       policy's, else the model's; none for xgboost-json)\n"
+    "      --format F       json|sscore|tsv: the answer as JSON, plink2's .sscore or\n"
+    "                       pgsc_calc's long table (sscore and tsv: PGS models)\n"
+    "      --sampleset NAME the tsv format's first column (default cohort)\n"
+    "Matching policy (docs/vcf-matching.md, \"Matching policy\"; default: the model's,\n"
+    "pgsc for PGS Catalog files, trained for the rest):\n"
+    "      --policy P       pgsc|plink2|trained: a whole set of the rules below\n"
+    "      --ambiguous A    drop|keep: A/T and C/G SNVs\n"
+    "      --multiallelic A drop|keep: matches in records with several ALTs\n"
+    "      --chrx X         skip|double: chrX not scored, or haploid calls count double\n"
+    "      --min-overlap F  least share of a model's variants matched (default: the\n"
+    "                       model's min_coverage, 0.75)\n"
+    "      --variant-log FILE  write each variant's match (TSV) there (VCF input)\n"
     "      --allow-low-coverage  score samples below the model's min_coverage too; without it\n"
     "                       such a sample gets an \"error\" instead of a score (exit 4 when\n"
     "                       no sample could be scored)\n"
@@ -141,7 +155,10 @@ fail:
 
 /* What `genorisk predict` was asked to do. */
 typedef struct {
-    const char *model_dir, *input, *output, *vcf_path;
+    const char **model_dirs; /* --model, repeatable (owned array) */
+    size_t n_models;
+    const char *input, *output, *vcf_path, *variant_log, *sampleset;
+    gr_api_format format;
     long threads;
     int compact, vcf_flags;
     gr_api_settings given; /* --explain, --top-k, --impute, --allow-low-coverage */
@@ -169,6 +186,14 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                                           { "explain", required_argument, NULL, 'e' },
                                           { "top-k", required_argument, NULL, 'k' },
                                           { "impute", required_argument, NULL, 'I' },
+                                          { "policy", required_argument, NULL, 'P' },
+                                          { "ambiguous", required_argument, NULL, 'A' },
+                                          { "multiallelic", required_argument, NULL, 'M' },
+                                          { "chrx", required_argument, NULL, 'X' },
+                                          { "min-overlap", required_argument, NULL, 'O' },
+                                          { "format", required_argument, NULL, 'F' },
+                                          { "variant-log", required_argument, NULL, 'G' },
+                                          { "sampleset", required_argument, NULL, 'S' },
                                           { NULL, 0, NULL, 0 } };
     int c;
     char why[240];
@@ -177,7 +202,25 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:i:t:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': a->model_dir = optarg; break;
+        case 'm': {
+            const char **more = realloc(a->model_dirs, (a->n_models + 1) * sizeof *more);
+            if (!more) {
+                fprintf(stderr, "genorisk: out of memory\n");
+                return 1;
+            }
+            a->model_dirs = more;
+            a->model_dirs[a->n_models++] = optarg;
+            break;
+        }
+        case 'F':
+            if (!gr_api_format_parse(optarg, &a->format)) {
+                fprintf(stderr, "genorisk: --format: '%s' is not one of json, sscore, tsv\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'G': a->variant_log = optarg; break;
+        case 'S': a->sampleset = optarg; break;
         case 'i': a->input = optarg; break;
         case 'o': a->output = optarg; break;
         case 'c': a->compact = 1; break;
@@ -222,11 +265,27 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
             break;
         case 'e':
         case 'k':
-        case 'I': {
+        case 'I':
+        case 'P':
+        case 'A':
+        case 'M':
+        case 'X':
+        case 'O': {
             /* the query parameters' rules, so the CLI and the daemon agree */
-            const char *key = c == 'e' ? "explain" : c == 'k' ? "top_k" : "impute";
+            const char *key = c == 'e'   ? "explain"
+                              : c == 'k' ? "top_k"
+                              : c == 'I' ? "impute"
+                              : c == 'P' ? "policy"
+                              : c == 'A' ? "ambiguous"
+                              : c == 'M' ? "multiallelic"
+                              : c == 'X' ? "chrx"
+                                         : "min_overlap";
             if (gr_api_setting_parse(&a->given, key, optarg, why, sizeof why) != 1) {
-                fprintf(stderr, "genorisk: --%s: %s\n", c == 'k' ? "top-k" : key, why);
+                fprintf(stderr, "genorisk: --%s: %s\n",
+                        c == 'k'   ? "top-k"
+                        : c == 'O' ? "min-overlap"
+                                   : key,
+                        why);
                 return EXIT_USAGE;
             }
             break;
@@ -236,23 +295,39 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
         default: fputs(usage_predict, stderr); return EXIT_USAGE;
         }
     }
-    if (!a->model_dir || !a->input == !a->vcf_path || optind != argc) {
+    if (!a->n_models || !a->input == !a->vcf_path || optind != argc) {
         fprintf(stderr, "genorisk: predict needs --model and one of --input or --vcf%s\n\n%s",
                 optind != argc ? ", and no other arguments" : "", usage_predict);
         return EXIT_USAGE;
     }
-    if (!a->vcf_path && (a->n_samples || a->vcf_flags)) {
-        fprintf(stderr, "genorisk: --sample, --absent, --genotype and --filter go with --vcf\n");
+    if (!a->vcf_path && (a->n_samples || a->vcf_flags || a->variant_log)) {
+        fprintf(stderr, "genorisk: --sample, --absent, --genotype, --filter and --variant-log go "
+                        "with --vcf\n");
         return EXIT_USAGE;
     }
     return -1;
 }
 
-/* Reads the VCF for m into *vcf; returns an exit code (0 ok). */
-static int load_vcf(const gr_model *m, predict_args *a, gr_vcf_result **vcf)
+/* Reads the VCF for the n models ms (each under the policy the flags
+ * resolve for it) into *vcf; returns an exit code (0 ok). */
+static int load_vcf(gr_model **ms, size_t n, predict_args *a, gr_vcf_result **vcf)
 {
     gr_error err;
     int from_stdin = !strcmp(a->vcf_path, "-");
+    gr_vcf_model *vm = calloc(n, sizeof *vm);
+    gr_policy *pol = calloc(n, sizeof *pol);
+    if (!vm || !pol) {
+        free(vm);
+        free(pol);
+        fprintf(stderr, "genorisk: out of memory\n");
+        return 1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        gr_impute unused;
+        gr_api_resolve_policy(ms[k], &a->given, &pol[k], &unused);
+        vm[k] = (gr_vcf_model){ ms[k], &pol[k] };
+    }
+    a->vopt.keep_records = a->variant_log != NULL;
     a->vopt.samples = a->samples;
     a->vopt.n_samples = a->n_samples;
     a->vopt.threads = a->threads > 1 ? (int)a->threads : 0;
@@ -260,8 +335,10 @@ static int load_vcf(const gr_model *m, predict_args *a, gr_vcf_result **vcf)
      * measured first, for the IDX claims htslib would size its tables by (a
      * pipe cannot be read twice, so stdin is not) */
     a->vopt.max_header = from_stdin ? 0 : (size_t)1 << 30; /* no real header comes near */
-    gr_status st = gr_vcf_read(m, from_stdin ? "<stdin>" : a->vcf_path, from_stdin ? dup(0) : -1,
-                               &a->vopt, vcf, &err);
+    gr_status st = gr_vcf_read_models(vm, n, from_stdin ? "<stdin>" : a->vcf_path,
+                                      from_stdin ? dup(0) : -1, &a->vopt, vcf, &err);
+    free(vm);
+    free(pol);
     if (st)
         print_error(NULL, &err);
     return exit_for(st, 0);
@@ -341,9 +418,9 @@ static int to_file(void *arg, const char *bytes, size_t n)
 #define CHUNK 256
 
 /* Predicts the job on a.threads threads, a chunk at a time, and writes the
- * response to out as each chunk is done. */
-static gr_status write_response(const gr_api_job *job, const predict_args *a, FILE *out,
-                                gr_error *err)
+ * response to out as each chunk is done; extra's members (borrowed) close it. */
+static gr_status write_response(const gr_api_job *job, const predict_args *a, json_t *extra,
+                                FILE *out, gr_error *err)
 {
     gr_api_job chunk = *job;
     gr_api_writer w;
@@ -359,7 +436,7 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, FI
             st = gr_api_write_results(&w, results, lo, chunk.hi, err);
     }
     if (!st)
-        st = gr_api_write_end(&w, NULL, err);
+        st = gr_api_write_end(&w, extra, err);
     if (!st && (fputc('\n', out) == EOF || fflush(out)))
         st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
     for (size_t i = 0; results && i < n; i++)
@@ -368,35 +445,97 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, FI
     return st;
 }
 
+/* The answer: one model's JSON on a.threads threads, or the panel's (or a
+ * table) on the caller; then the variant log when asked for. */
+static gr_status answer(gr_api_job *jobs, size_t n, const predict_args *a, FILE *out, gr_error *err)
+{
+    gr_api_panel panel = { jobs, n, a->format, a->sampleset, !a->compact, 0 };
+    gr_status st;
+    if (n == 1 && a->format == GR_API_FORMAT_JSON) {
+        json_t *extra = json_object(), *report = gr_api_match_report(&jobs[0], 0);
+        st = !extra || (jobs[0].vcf && (!report || json_object_set(extra, "match", report)))
+                 ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+                 : write_response(&jobs[0], a, extra, out, err);
+        json_decref(report);
+        json_decref(extra);
+    } else {
+        st = gr_api_panel_write(&panel, NULL, to_file, out, err);
+        if (!st && fflush(out))
+            st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
+    }
+    if (st || !a->variant_log)
+        return st;
+    FILE *log = fopen(a->variant_log, "w");
+    if (!log)
+        return gr_error_set(err, GR_EIO, NULL, 0, NULL, "cannot write the variant log %s",
+                            a->variant_log);
+    st = gr_api_variant_log_write(&panel, to_file, log, err);
+    if (fclose(log) && !st)
+        st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "cannot write the variant log %s",
+                          a->variant_log);
+    return st;
+}
+
+/* Loads every --model; returns an exit code (0 ok). */
+static int load_models(const predict_args *a, gr_model **ms)
+{
+    gr_error err;
+    for (size_t k = 0; k < a->n_models; k++) {
+        gr_status st = gr_model_load(a->model_dirs[k], &ms[k], &err);
+        if (st) {
+            print_error("cannot load model", &err);
+            return exit_for(st, 1);
+        }
+        if (k && strcmp(gr_model_get_info(ms[k])->genome_build,
+                        gr_model_get_info(ms[0])->genome_build)) {
+            fprintf(stderr,
+                    "genorisk: models %s and %s are on different genome builds; a panel "
+                    "scores one input, on one build\n",
+                    gr_model_get_info(ms[0])->name, gr_model_get_info(ms[k])->name);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
 static int cmd_predict(int argc, char **argv)
 {
     predict_args a = { 0 };
-    gr_model *m = NULL;
-    gr_api_request req = { 0 };
+    gr_model **ms = NULL;
+    gr_api_request *reqs = NULL;
+    gr_api_job *jobs = NULL;
     gr_vcf_result *vcf = NULL;
     FILE *out = NULL;
     gr_error err;
     int rc = parse_predict_flags(argc, argv, &a);
     if (rc >= 0)
         goto done;
-    rc = 0;
-    gr_status st = gr_model_load(a.model_dir, &m, &err);
-    if (st) {
-        print_error("cannot load model", &err);
-        rc = exit_for(st, 1);
+    size_t n = a.n_models;
+    ms = calloc(n, sizeof *ms);
+    reqs = calloc(n, sizeof *reqs);
+    jobs = calloc(n, sizeof *jobs);
+    if (!ms || !reqs || !jobs) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        rc = 1;
         goto done;
     }
-    if ((rc = a.vcf_path ? load_vcf(m, &a, &vcf) : load_json(m, a.input, &req)))
+    if ((rc = load_models(&a, ms)) || (a.vcf_path && (rc = load_vcf(ms, n, &a, &vcf))))
         goto done;
+    for (size_t k = 0; !a.vcf_path && k < n; k++) /* JSON keys resolve per model */
+        if ((rc = load_json(ms[k], a.input, &reqs[k])))
+            goto done;
     out = a.output ? fopen(a.output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "genorisk: cannot write %s: %s\n", a.output, strerror(errno));
         rc = 1;
         goto done;
     }
-    gr_api_job job;
-    gr_api_job_init(&job, m, a.vcf_path ? NULL : &req, vcf, &a.given);
-    st = write_response(&job, &a, out, &err);
+    for (size_t k = 0; k < n; k++) {
+        gr_api_job_init(&jobs[k], ms[k], a.vcf_path ? NULL : &reqs[k], vcf, &a.given);
+        if (vcf)
+            gr_api_job_set_vcf_model(&jobs[k], k);
+    }
+    gr_status st = answer(jobs, n, &a, out, &err);
     if (out != stdout && fclose(out) && !st)
         st = gr_error_set(&err, GR_EIO, NULL, 0, NULL, "the response could not be written");
     out = NULL;
@@ -416,10 +555,16 @@ static int cmd_predict(int argc, char **argv)
 done:
     if (out && out != stdout)
         fclose(out);
-    gr_api_request_clear(&req);
+    for (size_t k = 0; k < a.n_models && reqs; k++)
+        gr_api_request_clear(&reqs[k]);
+    for (size_t k = 0; k < a.n_models && ms; k++)
+        gr_model_free(ms[k]);
     gr_vcf_result_free(vcf);
     free(a.samples);
-    gr_model_free(m);
+    free(a.model_dirs);
+    free(ms);
+    free(reqs);
+    free(jobs);
     return rc;
 }
 

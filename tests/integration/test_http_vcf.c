@@ -119,14 +119,15 @@ static buf_t gzip_of(const buf_t *in)
 /* BGZF, as `bgzip` writes: blocks of at most 65280 bytes, then the EOF block. */
 static buf_t bgzf_of(const buf_t *in)
 {
-    static const unsigned char eof[28] = { 0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42,
-                                           0x43, 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+    static const unsigned char eof[28] = { 0x1f, 0x8b, 8,    4,    0, 0, 0,    0, 0, 0xff,
+                                           6,    0,    0x42, 0x43, 2, 0, 0x1b, 0, 3, 0,
+                                           0,    0,    0,    0,    0, 0, 0,    0 };
     buf_t out = { 0 };
     size_t off = 0;
     while (off < in->n) {
         size_t k = in->n - off > 65280 ? 65280 : in->n - off;
-        static const unsigned char head[16] = { 0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0,
-                                                0x42, 0x43, 2, 0 };
+        static const unsigned char head[16] = { 0x1f, 0x8b, 8, 4, 0,    0,    0, 0,
+                                                0,    0xff, 6, 0, 0x42, 0x43, 2, 0 };
         buf_add(&out, head, sizeof head);
         buf_u16(&out, (unsigned)(k + 30)); /* BSIZE: block size - 1 */
         stored_blocks(&out, in->p + off, k);
@@ -141,12 +142,12 @@ static buf_t bgzf_of(const buf_t *in)
 /* ---- VCFs made from the demo PGS scoring file ---- */
 
 typedef struct {
-    int rows;                /* variants written, from the top; 0 = all 300 */
-    const char *contig1;     /* the chr1 ##contig line; NULL: GRCh38 by length */
-    const char *extra_header; /* more ## lines, or NULL */
+    int rows;                   /* variants written, from the top; 0 = all 300 */
+    const char *contig1;        /* the chr1 ##contig line; NULL: GRCh38 by length */
+    const char *extra_header;   /* more ## lines, or NULL */
     const char *const *samples; /* NULL: P001, P002, P003 */
-    int sites_only;          /* no FORMAT and sample columns */
-    int sparse;              /* 1-based: this sample misses every other call */
+    int sites_only;             /* no FORMAT and sample columns */
+    int sparse;                 /* 1-based: this sample misses every other call */
 } vcf_opts;
 
 /* Odd chromosomes are written 1, 3, ..., even ones chr2, chr4, ...; every
@@ -264,8 +265,7 @@ static const char *bcftools_path(void)
  * exit code; returns the parsed output (NULL unless it exited 0). */
 static json_t *cli_vcf(const char *bundle, const char *path, const char *const *extra, int *rc)
 {
-    const char *argv[32] = { cli_path(), "predict", "--model", bundle, "--vcf", path,
-                             "--compact" };
+    const char *argv[32] = { cli_path(), "predict", "--model", bundle, "--vcf", path, "--compact" };
     size_t n = 7;
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
@@ -293,8 +293,8 @@ static void expect_as_cli(const http_resp *r, const char *bundle, const char *pa
     json_object_del(got, "request_id");
     char *a = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     char *b = json_dumps(cli, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    cr_assert(json_equal(got, cli), "%s: the daemon's answer differs from the CLI's:\n%.600s\n%.600s",
-              what, a, b);
+    cr_assert(json_equal(got, cli),
+              "%s: the daemon's answer differs from the CLI's:\n%.600s\n%.600s", what, a, b);
     free(a);
     free(b);
     json_decref(got);
@@ -400,8 +400,12 @@ static void expect_healthy(const daemon_t *d, const char *after)
 
 static http_resp *post(const daemon_t *d, const char *path, const char *ctype, const buf_t *b)
 {
-    http_req rq = { .method = "POST", .path = path, .content_type = ctype,
-                    .body = b->p ? b->p : "", .body_len = b->n, .timeout_ms = 20000 };
+    http_req rq = { .method = "POST",
+                    .path = path,
+                    .content_type = ctype,
+                    .body = b->p ? b->p : "",
+                    .body_len = b->n,
+                    .timeout_ms = 20000 };
     if (!b->n) /* http_do takes body_len 0 as strlen */
         rq.body = "";
     return http_do(d->port, &rq);
@@ -567,8 +571,9 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     expect_as_cli(r, PGS, p, one, "?sample=P002");
     json_t *j = http_json(r);
     cr_assert_eq(json_array_size(json_object_get(j, "results")), 1);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "results"),
-                                                                      0), "sample")), "P002");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(j, "results"), 0), "sample")),
+                     "P002");
     json_decref(j);
     http_free(r);
 
@@ -601,8 +606,8 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
         snprintf(path, sizeof path, PREDICT "%s", bad[i]);
         r = post(d, path, "text/vcf", &vcf);
         j = expect_problem(r, 422, "invalid-input", PREDICT);
-        cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "sample", "%s: %s",
-                         bad[i], r->body);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "sample", "%s: %s", bad[i],
+                         r->body);
         cr_assert_null(strstr(r->body, "SECRET"), "the problem quotes the sample id: %s", r->body);
         json_decref(j);
         http_free(r);
@@ -616,8 +621,8 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
     /* VCF-only parameters on a JSON request: 400, field names it */
     char *example = slurp_file("models/cad-pgs-demo/example.json");
     cr_assert(example);
-    const char *params[] = { "sample=DEMO-001", "absent=ref", "genotype=gt", "filter=any",
-                             "absent=missing", NULL };
+    const char *params[] = { "sample=DEMO-001", "absent=ref",     "genotype=gt",
+                             "filter=any",      "absent=missing", NULL };
     for (size_t i = 0; params[i]; i++) {
         char path[200], field[40];
         snprintf(path, sizeof path, PREDICT "?%s", params[i]);
@@ -630,9 +635,17 @@ Test(http_vcf, sample_selection_and_vcf_only_parameters)
         http_free(r);
     }
     /* bad values and bare parameters on a VCF upload: 400 */
-    const char *bad_values[] = { "absent=hom-ref", "absent=REF", "genotype=dosage", "filter=all",
-                                 "allow_low_coverage=1", "allow_low_coverage", "sample",
-                                 "absent", "impute=median", "impute", NULL };
+    const char *bad_values[] = { "absent=hom-ref",
+                                 "absent=REF",
+                                 "genotype=dosage",
+                                 "filter=all",
+                                 "allow_low_coverage=1",
+                                 "allow_low_coverage",
+                                 "sample",
+                                 "absent",
+                                 "impute=median",
+                                 "impute",
+                                 NULL };
     for (size_t i = 0; bad_values[i]; i++) {
         char path[200], field[40];
         snprintf(path, sizeof path, PREDICT "?%s", bad_values[i]);
@@ -715,17 +728,20 @@ Test(http_vcf, absent_ref_changes_coverage)
         cr_assert_eq(cov(a, "matched"), 240);
         cr_assert_eq(cov(b, "matched"), 240);
         cr_assert_eq(cov(a, "observed"), 240 - missing_calls, "sample %zu", s);
-        /* every variant of the demo PGS has a frequency: all imputed */
-        cr_assert_eq(cov(a, "missing"), 0);
-        cr_assert_eq(cov(a, "imputed"), 60 + missing_calls);
+        /* a PGS reads under policy pgsc: the 60 variants no record holds
+         * are left out of the score (missing), missing calls imputed */
+        cr_assert_eq(cov(a, "missing"), 60);
+        cr_assert_eq(cov(a, "imputed"), missing_calls);
         cr_assert_eq(cov(b, "observed"), 300 - missing_calls, "absent=ref, sample %zu", s);
         cr_assert_eq(cov(b, "imputed"), missing_calls);
         cr_assert_eq(cov(b, "missing"), 0);
         cr_assert_eq(cov(a, "swapped"), 24);
         cr_assert_eq(cov(a, "flipped"), 24);
-        cr_assert(json_real_value(json_object_get(a, "score")) !=
-                      json_real_value(json_object_get(b, "score")),
-                  "absent=ref should change the score");
+        /* under pgsc an unlisted variant is left out (adds nothing), and
+         * absent=ref's hom-ref dosage 0 of the effect allele adds nothing
+         * either: the same score, now counted as observed */
+        cr_assert_float_eq(json_real_value(json_object_get(a, "score")),
+                           json_real_value(json_object_get(b, "score")), 1e-12, "sample %zu", s);
     }
     json_decref(j1);
     json_decref(j2);
@@ -821,11 +837,12 @@ Test(http_vcf, one_low_coverage_sample_among_several_gets_its_own_error)
         cr_assert_eq(json_integer_value(json_object_get(e, "status")), 422);
         cr_assert(strstr(json_string_value(json_object_get(e, "detail")), "sample #2: 150 of 300"),
                   "%s", r->body);
-        cr_assert_eq(json_integer_value(json_object_get(json_object_get(one, "coverage"),
-                                                        "observed")), 150);
+        cr_assert_eq(
+            json_integer_value(json_object_get(json_object_get(one, "coverage"), "observed")), 150);
     }
     cr_assert(strstr(json_string_value(json_array_get(json_object_get(j, "warnings"), 0)),
-                     "1 of 3 samples are below the model's min_coverage"), "%s", r->body);
+                     "1 of 3 samples are below the model's min_coverage"),
+              "%s", r->body);
     json_decref(j);
     http_free(r);
     /* one sample alone: the 422 */
@@ -863,12 +880,12 @@ Test(http_vcf, genome_build_mismatch_names_both)
         { PREDICT, "##contig=<ID=1>", "##reference=file:///refs/hs37d5.fa\n", "GRCh37", "GRCh38" },
         { PREDICT, "##contig=<ID=1,assembly=hg19>", NULL, "GRCh37", "GRCh38" },
         { "/v1/models/xgb37/predict", NULL, NULL, "GRCh38", "GRCh37" },
-        { "/v1/models/xgb37/predict", "##contig=<ID=1>", "##reference=GRCh38_full_analysis_set.fa\n",
-          "GRCh38", "GRCh37" },
+        { "/v1/models/xgb37/predict", "##contig=<ID=1>",
+          "##reference=GRCh38_full_analysis_set.fa\n", "GRCh38", "GRCh37" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        buf_t vcf = make_vcf(&(vcf_opts){ .contig1 = cases[i].contig1,
-                                          .extra_header = cases[i].extra });
+        buf_t vcf =
+            make_vcf(&(vcf_opts){ .contig1 = cases[i].contig1, .extra_header = cases[i].extra });
         http_resp *r = post(d, cases[i].path, "text/vcf", &vcf);
         json_t *j = expect_problem(r, 422, "invalid-input", cases[i].path);
         cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "header");
@@ -1048,12 +1065,14 @@ static void collect_variant_files(const char *dir, char ***out, size_t *n, int d
             continue;
         const char *name = e->d_name;
         size_t l = strlen(name);
-        int by_name = (l > 4 && (!strcmp(name + l - 4, ".vcf") || !strcmp(name + l - 4, ".bcf"))) ||
-                      (l > 7 && (!strcmp(name + l - 7, ".vcf.gz") || !strcmp(name + l - 7, ".bcf.gz") ||
-                                 !strcmp(name + l - 7, ".gvcf.gz")));
+        int by_name =
+            (l > 4 && (!strcmp(name + l - 4, ".vcf") || !strcmp(name + l - 4, ".bcf"))) ||
+            (l > 7 && (!strcmp(name + l - 7, ".vcf.gz") || !strcmp(name + l - 7, ".bcf.gz") ||
+                       !strcmp(name + l - 7, ".gvcf.gz")));
         buf_t head = read_file(path, 64);
-        int by_bytes = head.n >= 5 && (!strncmp(head.p, "##fileformat=VCF", head.n < 16 ? head.n : 16) ||
-                                       !memcmp(head.p, "BCF\2", 4));
+        int by_bytes =
+            head.n >= 5 && (!strncmp(head.p, "##fileformat=VCF", head.n < 16 ? head.n : 16) ||
+                            !memcmp(head.p, "BCF\2", 4));
         free(head.p);
         if (!by_name && !by_bytes)
             continue;
@@ -1072,7 +1091,8 @@ Test(http_vcf, htslib_test_files_never_5xx, .timeout = 90)
 {
     struct stat st;
     cr_assert(!stat(HTSLIB_TEST_DIR, &st) && S_ISDIR(st.st_mode),
-              "%s is missing: `make deps` installs the Debian package htslib-test", HTSLIB_TEST_DIR);
+              "%s is missing: `make deps` installs the Debian package htslib-test",
+              HTSLIB_TEST_DIR);
     char **files = NULL;
     size_t n = 0;
     collect_variant_files(HTSLIB_TEST_DIR, &files, &n, 0);
@@ -1103,9 +1123,8 @@ Test(http_vcf, htslib_test_files_never_5xx, .timeout = 90)
         for (size_t b = 0; b < 2; b++)
             for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) {
                 http_resp *r = post(d, paths[k], "application/octet-stream", bodies[b]);
-                cr_assert(r->status >= 200 && r->status < 500,
-                          "%s%s to %s: %s", files[i], b ? " (first half)" : "", paths[k],
-                          http_describe(r));
+                cr_assert(r->status >= 200 && r->status < 500, "%s%s to %s: %s", files[i],
+                          b ? " (first half)" : "", paths[k], http_describe(r));
                 ok200 += r->status == 200;
                 posted++;
                 http_free(r);
@@ -1138,7 +1157,8 @@ static http_resp *post_chunked(int port, const char *path, const char *ctype, co
     char head[512];
     snprintf(head, sizeof head,
              "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
-             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n", path, ctype);
+             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+             path, ctype);
     int bad = raw_send_str(fd, head);
     for (size_t off = 0; !bad && off < b->n; off += 16384) {
         size_t k = b->n - off > 16384 ? 16384 : b->n - off;
@@ -1160,8 +1180,8 @@ Test(http_vcf, upload_ceiling_413_by_length_and_chunked)
     char limit[32], jlimit[32];
     snprintf(limit, sizeof limit, "%zu", vcf.n + 100);
     snprintf(jlimit, sizeof jlimit, "%d", 1000); /* JSON bodies: far below the VCF */
-    daemon_t *d = start(models, spool, "--max-upload-bytes", limit, "--max-body-bytes", jlimit,
-                        NULL);
+    daemon_t *d =
+        start(models, spool, "--max-upload-bytes", limit, "--max-body-bytes", jlimit, NULL);
     char want[80];
     snprintf(want, sizeof want, "the body may be at most %s bytes", limit);
 
@@ -1245,7 +1265,8 @@ Test(http_vcf, spool_is_unlinked_and_freed_on_client_abort)
             char head[512];
             snprintf(head, sizeof head,
                      "POST " PREDICT " HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\n\r\n", ct, body.n);
+                     "Content-Length: %zu\r\n\r\n",
+                     ct, body.n);
             cr_assert_eq(raw_send_str(fd, head), 0);
             cr_assert_eq(raw_send(fd, body.p, body.n / 2), 0);
             /* the daemon holds the spool file open, and it is not in the directory */
@@ -1389,9 +1410,12 @@ Test(http_vcf, large_answers_stream_in_bounded_memory)
     daemon_t *d = daemon_start_env(models, args, env);
     buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
     long before = peak_rss_kib(d->pid);
-    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT "?top_k=0",
-                                                 .content_type = "text/vcf", .body = vcf.p,
-                                                 .body_len = vcf.n, .timeout_ms = 120000 });
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST",
+                                                 .path = PREDICT "?top_k=0",
+                                                 .content_type = "text/vcf",
+                                                 .body = vcf.p,
+                                                 .body_len = vcf.n,
+                                                 .timeout_ms = 120000 });
     expect_status(r, 200);
     cr_assert_str_eq(http_header(r, "Transfer-Encoding"), "chunked", "%s", http_describe(r));
     json_t *j = http_json(r);
@@ -1401,8 +1425,7 @@ Test(http_vcf, large_answers_stream_in_bounded_memory)
     /* held whole, the answer's text alone would be all of it, and its
      * result objects (as before it streamed) ten times that */
     if (!sanitized_daemon()) {
-        cr_assert_gt(r->body_len, (size_t)40 << 20, "a 2000 x 300 answer: %zu bytes",
-                     r->body_len);
+        cr_assert_gt(r->body_len, (size_t)40 << 20, "a 2000 x 300 answer: %zu bytes", r->body_len);
         cr_assert_lt(after - before, (long)(r->body_len / 1024 / 2),
                      "a %zu-byte answer raised the daemon's peak RSS by %ld KiB", r->body_len,
                      after - before);
@@ -1513,11 +1536,12 @@ Test(http_vcf, request_time_budget_holds_inside_the_vcf_read)
 {
     buf_t vcf = slow_vcf(10000, 40);
     char *models = models_dir_with(PGS, NULL);
-    daemon_t *d =
-        daemon_start(models, "--workers", "1", "--request-timeout-s", "1", NULL);
-    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT,
+    daemon_t *d = daemon_start(models, "--workers", "1", "--request-timeout-s", "1", NULL);
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST",
+                                                 .path = PREDICT,
                                                  .content_type = "application/gzip",
-                                                 .body = vcf.p, .body_len = vcf.n,
+                                                 .body = vcf.p,
+                                                 .body_len = vcf.n,
                                                  .timeout_ms = 120000 });
     json_t *p = expect_problem(r, 503, "timeout", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
@@ -1544,9 +1568,11 @@ typedef struct {
 static void *post_slow(void *arg)
 {
     slow_post *s = arg;
-    s->r = http_do(s->d->port, &(http_req){ .method = "POST", .path = PREDICT,
+    s->r = http_do(s->d->port, &(http_req){ .method = "POST",
+                                            .path = PREDICT,
                                             .content_type = "application/gzip",
-                                            .body = s->vcf->p, .body_len = s->vcf->n,
+                                            .body = s->vcf->p,
+                                            .body_len = s->vcf->n,
                                             .timeout_ms = 120000 });
     return NULL;
 }
@@ -1590,12 +1616,12 @@ Test(http_vcf, answer_over_max_response_bytes_is_refused_up_front)
         ids[i] = names[i];
     }
     char *models = models_dir_with(PGS, NULL);
-    daemon_t *d = daemon_start(models, "--max-response-bytes", "1000000", NULL);
+    daemon_t *d = daemon_start(models, "--max-response-bytes", "2000000", NULL);
     buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
     http_resp *r = post(d, PREDICT "?top_k=0", "text/vcf", &vcf);
     json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
-                     "(2000 samples x 300 attributions), over the 1000000-byte limit on answers "
+                     "(2000 samples x 300 attributions), over the 2000000-byte limit on answers "
                      "(--max-response-bytes)"),
               "%s", http_describe(r));
     json_decref(p);
@@ -1686,9 +1712,11 @@ Test(http_vcf, a_json_body_costs_about_its_size)
     free(many);
     buf_str(&b, "}");
     long before = peak_rss_kib(d->pid);
-    http_resp *r = http_do(d->port, &(http_req){ .method = "POST", .path = PREDICT,
+    http_resp *r = http_do(d->port, &(http_req){ .method = "POST",
+                                                 .path = PREDICT,
                                                  .content_type = "application/json",
-                                                 .body = b.p, .body_len = b.n,
+                                                 .body = b.p,
+                                                 .body_len = b.n,
                                                  .timeout_ms = 60000 });
     json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "at most 10000 per request"),

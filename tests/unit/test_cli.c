@@ -33,9 +33,11 @@ static void drop(char *path)
 
 /* A request for xgb_clf: three samples, mixed key forms. */
 static const char request[] =
-    "{\"samples\":[{\"id\":\"a\",\"dosages\":[0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,"
+    "{\"samples\":[{\"id\":\"a\",\"dosages\":[0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,2,0,1,"
+    "2,"
     "0,1,2,0,1,2,0,1,2,0,1,2,0]},{\"id\":\"b\",\"genotypes\":{}},{\"id\":\"c\",\"dosages\":["
-    "2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]}],\"top_k\":3}";
+    "2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]}],\"top_k\":"
+    "3}";
 
 Test(cli, help_and_version)
 {
@@ -71,7 +73,8 @@ Test(cli, usage_errors_exit_2)
     cr_assert(strstr(err, "--input"));
     free(out), free(err);
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "-", "--threads",
-                         "0", NULL), 2);
+                         "0", NULL),
+                 2);
     free(out), free(err);
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--bogus", NULL), 2);
     free(out), free(err);
@@ -87,7 +90,8 @@ Test(cli, predict_prints_the_response_and_threads_agree)
                  "%s", err);
     free(err);
     cr_assert_eq(run_cli(&out2, &err, NULL, "predict", "--model", XGB, "--input", in, "--threads",
-                         "3", NULL), 0, "%s", err);
+                         "3", NULL),
+                 0, "%s", err);
     free(err);
     cr_assert_str_eq(out1, out2);
     json_error_t je;
@@ -110,8 +114,8 @@ Test(cli, predict_prints_the_response_and_threads_agree)
         }
         double score = json_number_value(json_object_get(s, "score"));
         cr_assert(score > 0 && score < 1);
-        cr_assert_eq(json_array_size(json_object_get(json_object_get(s, "explanation"),
-                                                     "attributions")), 3);
+        cr_assert_eq(
+            json_array_size(json_object_get(json_object_get(s, "explanation"), "attributions")), 3);
     }
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 2), "sample")), "c");
     cr_assert(strstr(json_string_value(json_array_get(json_object_get(r, "warnings"), 0)),
@@ -122,24 +126,29 @@ Test(cli, predict_prints_the_response_and_threads_agree)
     /* --allow-low-coverage scores it, marked; --impute mean fills its
      * features with their means (xgboost-json models default to none) */
     cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in,
-                         "--allow-low-coverage", "--compact", NULL), 0, "%s", err);
+                         "--allow-low-coverage", "--compact", NULL),
+                 0, "%s", err);
     free(err);
     r = json_loads(out1, 0, &je);
     json_t *b = json_array_get(json_object_get(r, "results"), 1);
     cr_assert(json_is_true(json_object_get(b, "low_coverage")));
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "missing")), 40);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "missing")),
+                 40);
     json_decref(r);
     free(out1);
     cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in,
-                         "--allow-low-coverage", "--impute", "mean", NULL), 0, "%s", err);
+                         "--allow-low-coverage", "--impute", "mean", NULL),
+                 0, "%s", err);
     free(err);
     r = json_loads(out1, 0, &je);
     b = json_array_get(json_object_get(r, "results"), 1);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "imputed")), 40);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(b, "coverage"), "imputed")),
+                 40);
     json_decref(r);
     free(out1);
     cr_assert_eq(run_cli(&out1, &err, NULL, "predict", "--model", XGB, "--input", in, "--impute",
-                         "median", NULL), 2);
+                         "median", NULL),
+                 2);
     cr_assert(strstr(err, "--impute: impute must be none"), "%s", err);
     free(out1);
     free(err);
@@ -158,7 +167,8 @@ Test(cli, no_sample_with_enough_coverage_is_exit_4)
     drop(in);
     in = in_file("{\"samples\":[{\"genotypes\":{}}]}");
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
-    cr_assert(strstr(err, "coverage: sample #1: 0 of 40 model variants observed (0.0%)"), "%s", err);
+    cr_assert(strstr(err, "coverage: sample #1: 0 of 40 model variants observed (0.0%)"), "%s",
+              err);
     free(out);
     free(err);
     drop(in);
@@ -171,8 +181,9 @@ Test(cli, stdin_and_output_file)
     int fd = mkstemp(outpath);
     close(fd);
     char *out, *err;
-    cr_assert_eq(run_cli(&out, &err, in, "predict", "-m", XGB, "-i", "-", "-o", outpath,
-                         "--compact", NULL), 0, "%s", err);
+    cr_assert_eq(
+        run_cli(&out, &err, in, "predict", "-m", XGB, "-i", "-", "-o", outpath, "--compact", NULL),
+        0, "%s", err);
     cr_assert_str_eq(out, "");
     char *written = read_text(outpath);
     cr_assert(strchr(written, '\n') == written + strlen(written) - 1, "compact is one line");
@@ -189,8 +200,8 @@ Test(cli, bad_model_exits_3_naming_the_file)
 {
     char *in = in_file(request);
     char *out, *err;
-    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "/nonexistent", "--input", in,
-                         NULL), 3);
+    cr_assert_eq(
+        run_cli(&out, &err, NULL, "predict", "--model", "/nonexistent", "--input", in, NULL), 3);
     cr_assert(strstr(err, "/nonexistent/manifest.json"), "%s", err);
     free(out), free(err);
     char *dir = temp_bundle("manifest.json", "{\"name\":\"x\"}", NULL);
@@ -215,22 +226,24 @@ Test(cli, bad_input_exits_4_naming_line_and_field)
     cr_assert(strstr(err, "samples[0].dosages") && strstr(err, "40 features"), "%s", err);
     free(out), free(err);
     drop(in);
-    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "/nonexistent.json",
-                         NULL), 4);
+    cr_assert_eq(
+        run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "/nonexistent.json", NULL),
+        4);
     cr_assert(strstr(err, "cannot read input"), "%s", err);
     free(out), free(err);
     /* a byte-order mark, as Windows editors write, is skipped */
     in = in_file("\xEF\xBB\xBF{\"samples\":[{\"dosages\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
                  "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}]}");
-    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 0,
-                 "%s", err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 0, "%s",
+                 err);
     free(out), free(err);
     drop(in);
 }
 
 Test(cli, parse_errors_do_not_echo_the_input)
 {
-    char *in = in_file("{\"samples\":[{\"id\":\"JOHN-DOE-1970\\q\",\"genotypes\":{\"rs1\":1.5e}}]}");
+    char *in =
+        in_file("{\"samples\":[{\"id\":\"JOHN-DOE-1970\\q\",\"genotypes\":{\"rs1\":1.5e}}]}");
     char *out, *err;
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, NULL), 4);
     cr_assert(strstr(err, "invalid JSON"), "%s", err);
@@ -265,8 +278,9 @@ Test(cli, models_validate_reports_every_bundle)
 {
     char *dir = temp_bundle("manifest.json", "{}", NULL);
     char *out, *err;
-    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", XGB, dir,
-                         "tests/fixtures/pgs000001", NULL), 3);
+    cr_assert_eq(
+        run_cli(&out, &err, NULL, "models", "validate", XGB, dir, "tests/fixtures/pgs000001", NULL),
+        3);
     cr_assert(strstr(out, "ok   " XGB ": xgb_clf 1.0.0"), "%s", out);
     cr_assert(strstr(out, "FAIL ") && strstr(out, "required key is missing"), "%s", out);
     cr_assert(strstr(out, "ok   tests/fixtures/pgs000001"), "%s", out);
@@ -297,8 +311,9 @@ Test(cli, demo_models_predict_their_examples)
         char example[256];
         snprintf(example, sizeof example, "%s/example.json", demos[i]);
         char *out, *err;
-        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", demos[i], "--input", example,
-                             NULL), 0, "%s: %s", demos[i], err);
+        cr_assert_eq(
+            run_cli(&out, &err, NULL, "predict", "--model", demos[i], "--input", example, NULL), 0,
+            "%s: %s", demos[i], err);
         json_t *r = json_loads(out, 0, NULL);
         cr_assert(r && json_array_size(json_object_get(r, "results")) >= 1, "%s", demos[i]);
         json_decref(r);
@@ -315,9 +330,9 @@ Test(cli, vcf_header_idx_claims_are_bad_input)
                        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
                        "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n");
     char *out, *err;
-    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "models/cad-pgs-demo", "--vcf", in,
-                         NULL),
-                 4, "%s", err);
+    cr_assert_eq(
+        run_cli(&out, &err, NULL, "predict", "--model", "models/cad-pgs-demo", "--vcf", in, NULL),
+        4, "%s", err);
     cr_assert(strstr(err, "IDX=268435455 attribute"), "%s", err);
     free(out), free(err);
     drop(in);
@@ -360,25 +375,29 @@ Test(cli, the_vcf_worked_example_scores_as_documented)
     double m, f, m_ref, f_ref, m_gt;
     const char *line = strstr(at, "Scores: M ");
     cr_assert(line && sscanf(line, "Scores: M %lf, F %lf (with `absent=ref`: %lf and %lf)", &m, &f,
-                             &m_ref, &f_ref) == 4, "the page's Scores line changed shape");
+                             &m_ref, &f_ref) == 4,
+              "the page's Scores line changed shape");
     const char *gt = strstr(at, "With `--genotype gt`");
     cr_assert(gt && (gt = strstr(gt, "M\nscores ")) && sscanf(gt, "M\nscores %lf", &m_gt) == 1);
-    char *dir = temp_bundle("manifest.json",
-                            "{\"name\":\"we\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
-                            "\"pgs-catalog\",\"artifact\":\"score.txt\",\"genome_build\":\"GRCh38\","
-                            "\"min_coverage\":0.5}",
-                            "score.txt", score, "example.vcf", vcf, NULL);
+    char *dir =
+        temp_bundle("manifest.json",
+                    "{\"name\":\"we\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                    "\"pgs-catalog\",\"artifact\":\"score.txt\",\"genome_build\":\"GRCh38\","
+                    "\"min_coverage\":0.5}",
+                    "score.txt", score, "example.vcf", vcf, NULL);
     char path[512];
     snprintf(path, sizeof path, "%s/example.vcf", dir);
     struct {
         const char *flag, *value;
         double m, f;
-    } runs[] = { { "--top-k", "0", m, f }, { "--absent", "ref", m_ref, f_ref },
+    } runs[] = { { "--top-k", "0", m, f },
+                 { "--absent", "ref", m_ref, f_ref },
                  { "--genotype", "gt", m_gt, NAN } };
     for (size_t i = 0; i < 3; i++) {
         char *out, *err;
-        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", dir, "--vcf", path,
-                             runs[i].flag, runs[i].value, NULL), 0, "%s", err);
+        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", dir, "--vcf", path, "--policy",
+                             "trained", runs[i].flag, runs[i].value, NULL),
+                     0, "%s", err);
         cr_assert_float_eq(score_of(out, "M"), runs[i].m, 1e-12, "%s %s: M", runs[i].flag,
                            runs[i].value);
         if (!isnan(runs[i].f))
@@ -402,8 +421,8 @@ Test(cli, the_demo_vcf_covers_every_demo_model)
     for (size_t i = 0; i < 4; i++) {
         char *out, *err;
         cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", models[i], "--vcf",
-                             "models/demo.vcf.gz", "--explain", "false", NULL), 0, "%s: %s",
-                     models[i], err);
+                             "models/demo.vcf.gz", "--explain", "false", NULL),
+                     0, "%s: %s", models[i], err);
         json_t *r = json_loads(out, 0, NULL);
         json_t *res = json_object_get(r, "results");
         cr_assert_eq(json_array_size(res), 4, "%s", models[i]);

@@ -23,8 +23,9 @@ static void teardown(void)
 
 TestSuite(manifest, .init = setup, .fini = teardown);
 
-#define GOOD "{\"name\":\"m\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\"," \
-             "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\""
+#define GOOD                                                                                       \
+    "{\"name\":\"m\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","    \
+    "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\""
 
 static void expect(const char *manifest, gr_status st, const char *needle, const char *field)
 {
@@ -41,15 +42,31 @@ static void expect(const char *manifest, gr_status st, const char *needle, const
     temp_bundle_free(dir);
 }
 
-Test(manifest, good_one_loads) { expect(GOOD "}", GR_OK, NULL, NULL); }
+Test(manifest, good_one_loads)
+{
+    expect(GOOD "}", GR_OK, NULL, NULL);
+}
 Test(manifest, optional_fields)
 {
-    expect(GOOD ",\"description\":\"d\",\"min_coverage\":0.5,\"$schema\":\"x\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"description\":\"d\",\"min_coverage\":0.5,\"$schema\":\"x\"}", GR_OK, NULL,
+           NULL);
 }
-Test(manifest, invalid_json) { expect(GOOD, GR_EMODEL, "invalid JSON", NULL); }
-Test(manifest, not_an_object) { expect("[1]", GR_EMODEL, "JSON object", NULL); }
-Test(manifest, unknown_key) { expect(GOOD ",\"genome_buid\":1}", GR_EMODEL, "unknown key", "genome_buid"); }
-Test(manifest, duplicate_key) { expect(GOOD ",\"name\":\"x\"}", GR_EMODEL, "duplicate", NULL); }
+Test(manifest, invalid_json)
+{
+    expect(GOOD, GR_EMODEL, "invalid JSON", NULL);
+}
+Test(manifest, not_an_object)
+{
+    expect("[1]", GR_EMODEL, "JSON object", NULL);
+}
+Test(manifest, unknown_key)
+{
+    expect(GOOD ",\"genome_buid\":1}", GR_EMODEL, "unknown key", "genome_buid");
+}
+Test(manifest, duplicate_key)
+{
+    expect(GOOD ",\"name\":\"x\"}", GR_EMODEL, "duplicate", NULL);
+}
 Test(manifest, missing_name)
 {
     expect("{\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
@@ -58,18 +75,24 @@ Test(manifest, missing_name)
 }
 Test(manifest, bad_names)
 {
-    const char *bad[] = { "Upper", "-lead", "", "a b", "x/y",
-                          "a2345678901234567890123456789012345678901234567890123456789012345" };
+    const char *bad[] = {
+        "Upper", "-lead", "",
+        "a b",   "x/y",   "a2345678901234567890123456789012345678901234567890123456789012345"
+    };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char man[512];
         snprintf(man, sizeof man,
                  "{\"name\":\"%s\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-"
                  "linear\",\"artifact\":\"model.json\",\"features\":\"features.tsv\","
-                 "\"genome_build\":\"GRCh38\"}", bad[i]);
+                 "\"genome_build\":\"GRCh38\"}",
+                 bad[i]);
         expect(man, GR_EMODEL, "", "name");
     }
 }
-Test(manifest, wrong_type) { expect(GOOD ",\"description\":3}", GR_EMODEL, "must be a string", "description"); }
+Test(manifest, wrong_type)
+{
+    expect(GOOD ",\"description\":3}", GR_EMODEL, "must be a string", "description");
+}
 Test(manifest, bad_task)
 {
     char *m = replace_once(GOOD "}", "regression", "clustering");
@@ -100,14 +123,30 @@ Test(manifest, features_required_for_non_pgs)
     expect(m, GR_EMODEL, "required", "features");
     free(m);
 }
-Test(manifest, byte_order_mark_is_skipped) { expect("\xEF\xBB\xBF" GOOD "}", GR_OK, NULL, NULL); }
+Test(manifest, byte_order_mark_is_skipped)
+{
+    expect("\xEF\xBB\xBF" GOOD "}", GR_OK, NULL, NULL);
+}
 
-Test(manifest, impute_is_none_or_mean)
+Test(manifest, impute_is_none_mean_or_cohort)
 {
     expect(GOOD ",\"impute\":\"none\"}", GR_OK, NULL, NULL);
     expect(GOOD ",\"impute\":\"mean\"}", GR_OK, NULL, NULL);
-    expect(GOOD ",\"impute\":\"median\"}", GR_EMODEL, "\"none\" or \"mean\"", "impute");
-    expect(GOOD ",\"impute\":null}", GR_EMODEL, "\"none\" or \"mean\"", "impute");
+    expect(GOOD ",\"impute\":\"cohort\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"impute\":\"median\"}", GR_EMODEL, "\"none\", \"mean\" or \"cohort\"", "impute");
+    expect(GOOD ",\"impute\":null}", GR_EMODEL, "\"none\", \"mean\" or \"cohort\"", "impute");
+}
+
+/* The matching policy: a named set, then rules; a word out of place names
+ * the key and its choices. */
+Test(manifest, policy_and_its_rules)
+{
+    expect(GOOD ",\"policy\":\"pgsc\"}", GR_OK, NULL, NULL);
+    expect(GOOD ",\"policy\":\"plink2\",\"ambiguous\":\"drop\",\"chrx\":\"skip\"}", GR_OK, NULL,
+           NULL);
+    expect(GOOD ",\"policy\":\"plink\"}", GR_EMODEL, "pgsc", "policy");
+    expect(GOOD ",\"multiallelic\":\"yes\"}", GR_EMODEL, "drop or keep", "multiallelic");
+    expect(GOOD ",\"chrx\":2}", GR_EMODEL, "must be a string", "chrx");
 }
 
 /* weight_transform is for scoring files of ratios; a linear model's
@@ -129,7 +168,10 @@ Test(manifest, impute_defaults_to_none_only_for_xgboost)
     gr_model_free(l);
 }
 
-Test(manifest, min_coverage_range) { expect(GOOD ",\"min_coverage\":1.5}", GR_EMODEL, "0 to 1", "min_coverage"); }
+Test(manifest, min_coverage_range)
+{
+    expect(GOOD ",\"min_coverage\":1.5}", GR_EMODEL, "0 to 1", "min_coverage");
+}
 Test(manifest, task_must_suit_link)
 {
     char *m = replace_once(GOOD "}", "regression", "classification");

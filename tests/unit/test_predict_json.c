@@ -21,7 +21,8 @@ static void setup(void)
 {
     dir = temp_bundle(
         "manifest.json",
-        "{\"name\":\"lin3\",\"version\":\"2.0\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
+        "{\"name\":\"lin3\",\"version\":\"2.0\",\"task\":\"regression\",\"format\":\"genorisk-"
+        "linear\","
         "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}",
         "features.tsv",
         "feature_id\tchrom\tpos\tref\talt\tmean\trsid\n"
@@ -29,7 +30,8 @@ static void setup(void)
         "b\t1\t200\tC\tT\t\trs2\n"
         "c\t2\t300\tG\tA\t\trs3\n",
         "model.json",
-        "{\"format\":\"genorisk-linear\",\"intercept\":0.5,\"weights\":[1,2,3],\"link\":\"identity\"}",
+        "{\"format\":\"genorisk-linear\",\"intercept\":0.5,\"weights\":[1,2,3],\"link\":"
+        "\"identity\"}",
         NULL);
     gr_error err;
     cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
@@ -46,7 +48,7 @@ TestSuite(predict_json, .init = setup, .fini = teardown);
 /* The settings run() predicts with, as query parameters would give them:
  * the suite's tests of keys, values and encoding score whatever the
  * coverage; the coverage tests reset this. */
-static gr_api_settings given = { -1, -1, -1, 1 };
+static gr_api_settings given = { -1, -1, -1, 1, -1, -1, -1, -1, NAN };
 
 /* Parses and predicts body for model mm through the pipeline; returns the
  * response (new) or NULL with *st set. */
@@ -101,8 +103,14 @@ static json_t *at(json_t *o, const char *path)
     cr_assert(o, "no %s", path);
     return o;
 }
-static double num(json_t *o, const char *path) { return json_number_value(at(o, path)); }
-static const char *str(json_t *o, const char *path) { return json_string_value(at(o, path)); }
+static double num(json_t *o, const char *path)
+{
+    return json_number_value(at(o, path));
+}
+static const char *str(json_t *o, const char *path)
+{
+    return json_string_value(at(o, path));
+}
 
 Test(predict_json, keys_values_and_response_shape)
 {
@@ -177,7 +185,8 @@ Test(predict_json, haploid_chrx_counts_as_in_a_vcf)
 {
     char *xdir = temp_bundle(
         "manifest.json",
-        "{\"name\":\"linx\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
+        "{\"name\":\"linx\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-"
+        "linear\","
         "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}",
         "features.tsv",
         "feature_id\tchrom\tpos\tref\talt\n"
@@ -195,8 +204,8 @@ Test(predict_json, haploid_chrx_counts_as_in_a_vcf)
     gr_error err;
     cr_assert_eq(gr_model_load(xdir, &xm, &err), GR_OK, "%s", err.text);
     gr_status st;
-    json_t *r = run_model(xm, "{\"samples\":[{\"genotypes\":{\"x1\":\"G\",\"a1\":\"T\"}}]}", &st,
-                          &err);
+    json_t *r =
+        run_model(xm, "{\"samples\":[{\"genotypes\":{\"x1\":\"G\",\"a1\":\"T\"}}]}", &st, &err);
     cr_assert_eq(st, GR_OK, "%s", err.text);
     cr_assert_float_eq(num(r, "results.0.margin"), 2 * 1 + 1 * 10, 1e-12);
     json_decref(r);
@@ -254,8 +263,8 @@ Test(predict_json, coverage_gate_as_for_vcf)
     cr_assert_eq(json_integer_value(at(r, "results.1.coverage.observed")), 1);
     cr_assert(strstr(str(r, "warnings.0"), "1 of 2 samples are below"));
     json_decref(r);
-    fails("{\"samples\":[{\"genotypes\":{}},{\"genotypes\":{\"a\":1}}]}", GR_ECOVERAGE,
-          "coverage", "none of the 2 samples has enough");
+    fails("{\"samples\":[{\"genotypes\":{}},{\"genotypes\":{\"a\":1}}]}", GR_ECOVERAGE, "coverage",
+          "none of the 2 samples has enough");
     given.allow_low_coverage = 1;
     r = ok("{\"samples\":[{\"genotypes\":{\"a\":1}}]}");
     cr_assert(json_is_true(at(r, "results.0.low_coverage")));
@@ -273,10 +282,10 @@ Test(predict_json, allele_letters_match_as_in_a_vcf)
         const char *value;
         double dosage;
     } cases[] = {
-        { "A/G", 1 }, { "G|G", 2 }, { "AG", 1 }, { "ga", 1 }, { "A/A", 0 },
-        { "T/C", 1 },  /* the other strand */
-        { "C/C", 2 },  /* the other strand: C pairs with G */
-        { "--", NAN }, /* a no-call, as genotyping arrays write it */
+        { "A/G", 1 },   { "G|G", 2 }, { "AG", 1 },
+        { "ga", 1 },    { "A/A", 0 }, { "T/C", 1 }, /* the other strand */
+        { "C/C", 2 },                               /* the other strand: C pairs with G */
+        { "--", NAN },                              /* a no-call, as genotyping arrays write it */
         { "./.", NAN }, { "0/1", 1 }, { "1|1", 2 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -316,11 +325,11 @@ Test(predict_json, locus_keys_orient_numbers_and_calls)
         const char *key, *value;
         double dosage; /* of a's counted allele G */
     } cases[] = {
-        { "1:100:A:G", "1", 1 },   { "1:100:A:G", "\"0/0\"", 0 },
-        { "1:100:G:A", "2", 0 },   /* swapped: 2 copies of A */
-        { "1:100:G:A", "0.5", 1.5 }, { "1:100:G:A", "\"0/0\"", 2 },
+        { "1:100:A:G", "1", 1 },       { "1:100:A:G", "\"0/0\"", 0 },
+        { "1:100:G:A", "2", 0 }, /* swapped: 2 copies of A */
+        { "1:100:G:A", "0.5", 1.5 },   { "1:100:G:A", "\"0/0\"", 2 },
         { "1:100:G:A", "\"0|1\"", 1 }, { "chr1:100:t:c", "\"1/1\"", 2 }, /* flipped */
-        { "1:100:C:T", "\"1/1\"", 0 }, /* flipped and swapped */
+        { "1:100:C:T", "\"1/1\"", 0 },                                   /* flipped and swapped */
         { "1:100:G:A", "\"G/G\"", 2 }, /* letters follow the model's alleles */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -343,14 +352,15 @@ Test(predict_json, pgs_calls_need_a_key_that_spells_ref_and_alt)
     gr_status st;
     gr_error err;
     /* rs78540526: chr11:69516650, other allele C, effect allele T */
-    json_t *r = run_model(pm, "{\"samples\":[{\"genotypes\":{\"rs78540526\":\"0/1\"}}]}", &st,
-                          &err);
+    json_t *r =
+        run_model(pm, "{\"samples\":[{\"genotypes\":{\"rs78540526\":\"0/1\"}}]}", &st, &err);
     cr_assert_null(r);
     cr_assert_eq(st, GR_EINPUT);
     cr_assert_str_eq(err.field, "samples[0].genotypes.rs78540526");
     cr_assert(strstr(err.text, "chrom:pos:REF:ALT"), "%s", err.text);
     /* the VCF's REF T (the effect allele) and ALT C: 0/0 is two effect alleles */
-    const char *as_vcf = "{\"samples\":[{\"genotypes\":{\"11:69516650:T:C\":\"0/0\"}}],\"top_k\":0}";
+    const char *as_vcf =
+        "{\"samples\":[{\"genotypes\":{\"11:69516650:T:C\":\"0/0\"}}],\"top_k\":0}";
     const char *as_letters = "{\"samples\":[{\"genotypes\":{\"rs78540526\":\"T/T\"}}],\"top_k\":0}";
     const char *as_number = "{\"samples\":[{\"genotypes\":{\"rs78540526\":2}}],\"top_k\":0}";
     double margin[3];
@@ -405,8 +415,8 @@ Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
             if (smp == 0)
                 fprintf(v, "%s\t%lld\t.\t%s\t%s\t.\tPASS\t.\tGT\t%s\t%s\n", f->chrom,
                         (long long)f->pos, ref, alt, call, gt[(i * 7 + 1) % 3]);
-            fprintf(b, "%s\"chr%s:%lld:%s:%s\":\"%s\"", i ? "," : "", f->chrom,
-                    (long long)f->pos, ref, alt, call);
+            fprintf(b, "%s\"chr%s:%lld:%s:%s\":\"%s\"", i ? "," : "", f->chrom, (long long)f->pos,
+                    ref, alt, call);
         }
         fprintf(b, "}}");
     }
@@ -462,7 +472,8 @@ Test(predict_json, byte_order_mark_before_a_body_is_skipped)
     json_t *doc = gr_api_json_loadb(body, sizeof body - 1, 0, &je);
     cr_assert(doc, "%s", je.text);
     json_decref(doc);
-    cr_assert_null(gr_api_json_loadb(body + 1, sizeof body - 2, 0, &je), "a broken mark is not one");
+    cr_assert_null(gr_api_json_loadb(body + 1, sizeof body - 2, 0, &je),
+                   "a broken mark is not one");
 }
 
 Test(predict_json, unknown_keys_warn)
@@ -470,7 +481,8 @@ Test(predict_json, unknown_keys_warn)
     json_t *r = ok("{\"samples\":[{\"genotypes\":{\"a\":1,\"rsX\":1,\"rsY\":2}}]}");
     cr_assert_eq(json_array_size(at(r, "warnings")), 1);
     const char *w = str(r, "warnings.0");
-    cr_assert(strstr(w, "samples[0]: 2 genotype keys are not in the model, ignored: rsX, rsY"), "%s", w);
+    cr_assert(strstr(w, "samples[0]: 2 genotype keys are not in the model, ignored: rsX, rsY"),
+              "%s", w);
     json_decref(r);
 }
 
@@ -482,7 +494,8 @@ Test(predict_json, errors_name_the_field)
     fails("{\"samples\":{}}", GR_EINPUT, "samples", "array");
     fails("{\"samples\":[{},{},{},{}]}", GR_ELIMIT, "samples", "at most 3");
     fails("{\"samples\":[{\"genotypes\":{}}],\"expain\":true}", GR_EINPUT, "expain", "unknown key");
-    fails("{\"samples\":[{\"genotypes\":{}}],\"explain\":1}", GR_EINPUT, "explain", "true or false");
+    fails("{\"samples\":[{\"genotypes\":{}}],\"explain\":1}", GR_EINPUT, "explain",
+          "true or false");
     fails("{\"samples\":[{\"genotypes\":{}}],\"top_k\":-1}", GR_EINPUT, "top_k", ">= 0");
     fails("{\"samples\":[{\"genotypes\":{}}],\"top_k\":1.5}", GR_EINPUT, "top_k", "whole number");
     fails("{\"samples\":[1]}", GR_EINPUT, "samples[0]", "object");
@@ -491,17 +504,25 @@ Test(predict_json, errors_name_the_field)
     fails("{\"samples\":[{\"genotype\":{}}]}", GR_EINPUT, "samples[0].genotype", "unknown key");
     fails("{\"samples\":[{\"id\":5,\"genotypes\":{}}]}", GR_EINPUT, "samples[0].id", "string");
     fails("{\"samples\":[{\"genotypes\":[]}]}", GR_EINPUT, "samples[0].genotypes", "object");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":2.5}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":-1}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 to 2");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/2\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "0 (REF), 1 (ALT)");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/1/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":\" 0/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a", "a call such as");
-    fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"rs1\":1}}]}", GR_EINPUT, "samples[0].genotypes.rs1",
-          "already given as 'a'");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":2.5}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "0 to 2");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":-1}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "0 to 2");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/2\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "0 (REF), 1 (ALT)");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"0/1/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\"\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":\" 0/1\"}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":true}}]}", GR_EINPUT, "samples[0].genotypes.a",
+          "a call such as");
+    fails("{\"samples\":[{\"genotypes\":{\"a\":1,\"rs1\":1}}]}", GR_EINPUT,
+          "samples[0].genotypes.rs1", "already given as 'a'");
     fails("{\"samples\":[{\"dosages\":[1,2]}]}", GR_EINPUT, "samples[0].dosages", "2 values");
-    fails("{\"samples\":[{\"dosages\":[1,2,\"1\"]}]}", GR_EINPUT, "samples[0].dosages[2]", "0 to 2");
+    fails("{\"samples\":[{\"dosages\":[1,2,\"1\"]}]}", GR_EINPUT, "samples[0].dosages[2]",
+          "0 to 2");
     fails("{\"samples\":[{\"dosages\":{}}]}", GR_EINPUT, "samples[0].dosages", "array");
 }
 
@@ -509,8 +530,9 @@ Test(predict_json, errors_never_echo_genotype_values)
 {
     gr_status st;
     gr_error err;
-    json_t *r = run("{\"samples\":[{\"id\":\"SECRET-ID\",\"genotypes\":{\"a\":1.75,\"b\":\"0/7\"}}]}",
-                    &st, &err);
+    json_t *r =
+        run("{\"samples\":[{\"id\":\"SECRET-ID\",\"genotypes\":{\"a\":1.75,\"b\":\"0/7\"}}]}", &st,
+            &err);
     cr_assert_null(r);
     cr_assert_eq(st, GR_EINPUT);
     cr_assert_null(strstr(err.text, "0/7"));
@@ -540,8 +562,12 @@ Test(predict_json_topk, selection_matches_a_full_sort)
     fixture_cases_load("xgb_clf", &fc);
     long ks[] = { 1, 5, 32, 33, 39 };
     for (size_t r = 0; r < 5; r++) {
-        gr_api_request all = { .n_samples = 1, .n_features = 40, .ids = json_pack("[n]"),
-                               .x = fc.X + r * 40, .explain = 1, .top_k = 0,
+        gr_api_request all = { .n_samples = 1,
+                               .n_features = 40,
+                               .ids = json_pack("[n]"),
+                               .x = fc.X + r * 40,
+                               .explain = 1,
+                               .top_k = 0,
                                .warnings = json_array() };
         gr_api_job job;
         gr_api_job_init(&job, xm, &all, NULL, NULL);
@@ -559,11 +585,17 @@ Test(predict_json_topk, selection_matches_a_full_sort)
             for (size_t i = 0; i < json_array_size(pa); i++) {
                 double v = fabs(json_number_value(json_object_get(json_array_get(pa, i), "value")));
                 if (i > 0) /* non-increasing */
-                    cr_assert_geq(fabs(json_number_value(json_object_get(json_array_get(pa, i - 1), "value"))), v);
-                size_t bigger = 0; /* features strictly larger in magnitude: all must be listed before */
+                    cr_assert_geq(fabs(json_number_value(
+                                      json_object_get(json_array_get(pa, i - 1), "value"))),
+                                  v);
+                size_t bigger =
+                    0; /* features strictly larger in magnitude: all must be listed before */
                 for (size_t j = 0; j < json_array_size(fa); j++)
-                    bigger += fabs(json_number_value(json_object_get(json_array_get(fa, j), "value"))) > v;
-                cr_assert_leq(bigger, i, "row %zu k %ld: item %zu is not among the largest", r, ks[kk], i);
+                    bigger +=
+                        fabs(json_number_value(json_object_get(json_array_get(fa, j), "value"))) >
+                        v;
+                cr_assert_leq(bigger, i, "row %zu k %ld: item %zu is not among the largest", r,
+                              ks[kk], i);
             }
             json_decref(part);
         }
@@ -685,12 +717,12 @@ Test(predict_json, body_cost_is_linear_in_its_size)
         t[big] = cpu_seconds() - t0;
         cr_assert(strstr(err.text, "samples; at most 10000 per request"), "%s", err.text);
         if (MEASURES_MEMORY)
-            cr_assert_leq(peak_rss() - before, len[big] / 4,
-                          "%zu-byte body: the peak grew by %zu", len[big], peak_rss() - before);
+            cr_assert_leq(peak_rss() - before, len[big] / 4, "%zu-byte body: the peak grew by %zu",
+                          len[big], peak_rss() - before);
         free(b);
     }
-    cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%zu bytes %.3f s, %zu bytes %.3f s", len[0], t[0],
-              len[1], t[1]);
+    cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%zu bytes %.3f s, %zu bytes %.3f s", len[0], t[0], len[1],
+              t[1]);
     /* 10,000 samples of every feature by key: read at 2x the body at most */
     kstring_t k = { 0, 0, NULL };
     kputs("{\"id\":\"sample\",\"genotypes\":{", &k);

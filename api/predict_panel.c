@@ -1,0 +1,419 @@
+/* predict_panel.c - see predict_panel.h: the match report, the panel's
+ * JSON document, plink2's .sscore and pgsc_calc's long TSV, and the
+ * per-variant log. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/buffer.h"
+#include "api/predict_panel.h"
+#include "core/match.h"
+
+int gr_api_format_parse(const char *s, gr_api_format *out)
+{
+    static const char *const names[] = { "json", "sscore", "tsv" };
+    for (int f = 0; f < 3; f++)
+        if (s && !strcmp(s, names[f])) {
+            *out = (gr_api_format)f;
+            return 1;
+        }
+    return 0;
+}
+
+const char *gr_api_format_media_type(gr_api_format f)
+{
+    return f == GR_API_FORMAT_JSON ? "application/json" : "text/tab-separated-values";
+}
+
+/* ---- the match report ---- */
+
+/* pgsc_calc's match_type of a matched variant; "" for the rest. */
+static const char *match_type(const gr_vcf_result *r, size_t f)
+{
+    static const char *const types[] = { "refalt", "altref", "refalt_flip", "altref_flip" };
+    if (r->status[f] != GR_VAR_MATCHED)
+        return "";
+    if (r->how[f] == 2)
+        return "rsid";
+    if (r->how[f] == 3)
+        return "block";
+    return types[!!(r->flags[f] & GR_MATCH_SWAPPED) + 2 * !!(r->flags[f] & GR_MATCH_FLIPPED)];
+}
+
+static const char *status_word(gr_var_status s)
+{
+    return s == GR_VAR_MATCHED                                 ? "matched"
+           : s == GR_VAR_AMBIGUOUS || s == GR_VAR_MULTIALLELIC ? "excluded"
+                                                               : "unmatched";
+}
+
+/* One variant's row of the log, as an object; NULL when out of memory. */
+static json_t *variant_row(const gr_api_job *job, size_t j)
+{
+    const gr_vcf_result *r = job->vcf;
+    size_t f = r->model_first[job->vcf_model] + j;
+    const gr_feature *ft = gr_model_feature(job->m, j);
+    gr_var_status s = (gr_var_status)r->status[f];
+    const char *rec = r->record_text && r->record_text[f] ? r->record_text[f] : "";
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "feature", ft->id,
+                     "chrom", ft->chrom, "pos", (json_int_t)ft->pos, "effect_allele", ft->alt,
+                     "other_allele", ft->ref, "status", status_word(s), "match", match_type(r, f),
+                     "ambiguous", gr_feature_ambiguous(ft), "multiallelic",
+                     !!(r->flags[f] & GR_MATCH_MULTI), "record", rec, "reason",
+                     s == GR_VAR_MATCHED ? "" : gr_var_status_name(s));
+}
+
+static json_t *policy_object(const gr_api_job *job)
+{
+    const gr_policy *p = &job->policy;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", gr_policy_name_str(p->name),
+                     "ambiguous", p->drop_ambiguous ? "drop" : "keep", "multiallelic",
+                     p->drop_multiallelic ? "drop" : "keep", "chrx",
+                     p->chrx == GR_CHRX_SKIP ? "skip" : "double", "unmatched",
+                     p->drop_unmatched ? "left out" : "missing", "impute",
+                     gr_impute_name((gr_impute)job->set.impute));
+}
+
+json_t *gr_api_match_report(const gr_api_job *job, int rows)
+{
+    if (!job->vcf)
+        return NULL;
+    gr_vcf_report rep;
+    gr_vcf_model_report(job->vcf, job->vcf_model, &rep);
+    const size_t *st = rep.status;
+    size_t unmatched = st[GR_VAR_NO_RECORD] + st[GR_VAR_ALLELES_DIFFER] + st[GR_VAR_NO_POSITION] +
+                       st[GR_VAR_CHRX_SKIPPED];
+    double rate = rep.variants ? (double)rep.matched / (double)rep.variants : 1.0;
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:{s:I, s:I, s:I, s:I}, s:f, s:f, s:b, s:o}",
+        "variants", (json_int_t)rep.variants, "matched", (json_int_t)rep.matched, "flipped",
+        (json_int_t)rep.flipped, "swapped", (json_int_t)rep.swapped, "duplicate",
+        (json_int_t)rep.duplicate, "excluded", "ambiguous", (json_int_t)st[GR_VAR_AMBIGUOUS],
+        "multiallelic", (json_int_t)st[GR_VAR_MULTIALLELIC], "unmatched", (json_int_t)unmatched,
+        "unmatched_reasons", "no_record", (json_int_t)st[GR_VAR_NO_RECORD], "chrx_skipped",
+        (json_int_t)st[GR_VAR_CHRX_SKIPPED], "alleles_differ",
+        (json_int_t)st[GR_VAR_ALLELES_DIFFER], "no_position", (json_int_t)st[GR_VAR_NO_POSITION],
+        "match_rate", rate, "min_overlap", job->min_coverage, "passes", rate >= job->min_coverage,
+        "policy", policy_object(job));
+    if (!o || !rows)
+        return o;
+    json_t *list = json_array();
+    size_t nf = gr_model_get_info(job->m)->n_features;
+    int bad = !list || json_object_set_new(o, "variant_log", list);
+    for (size_t j = 0; j < nf && !bad; j++)
+        bad = json_array_append_new(list, variant_row(job, j));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- JSON ---- */
+
+static gr_status oom(gr_error *err)
+{
+    return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+/* One model's document, with its match report among extra's members. */
+static gr_status write_document(const gr_api_panel *p, const gr_api_job *job, json_t *extra,
+                                gr_api_write_fn write, void *arg, gr_error *err)
+{
+    json_t *more = extra ? json_copy(extra) : json_object();
+    json_t *report = gr_api_match_report(job, p->variant_rows);
+    gr_status st = GR_OK;
+    if (!more || (job->vcf && (!report || json_object_set(more, "match", report))))
+        st = oom(err);
+    else
+        st = gr_api_predict_write(job, p->pretty, more, write, arg, err);
+    json_decref(report);
+    json_decref(more);
+    return st;
+}
+
+static gr_status put(gr_api_write_fn write, void *arg, const char *s, size_t n, gr_error *err)
+{
+    return write(arg, s, n)
+               ? gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written")
+               : GR_OK;
+}
+
+static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_fn write, void *arg,
+                            gr_error *err)
+{
+    if (p->n == 1)
+        return write_document(p, &p->jobs[0], extra, write, arg, err);
+    gr_status st = put(write, arg, "{\"models\":[", 11, err);
+    for (size_t k = 0; k < p->n && !st; k++) {
+        if (k)
+            st = put(write, arg, ",", 1, err);
+        if (!st)
+            st = write_document(p, &p->jobs[k], NULL, write, arg, err);
+    }
+    if (!st)
+        st = put(write, arg, "]", 1, err);
+    const char *key;
+    json_t *value;
+    json_object_foreach(extra, key, value)
+    {
+        char *v = st ? NULL : json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *k = st ? NULL : json_dumps(json_string(key), JSON_ENCODE_ANY);
+        if (!st && (!v || !k))
+            st = oom(err);
+        if (!st && !(st = put(write, arg, ",", 1, err)) &&
+            !(st = put(write, arg, k, strlen(k), err)) && !(st = put(write, arg, ":", 1, err)))
+            st = put(write, arg, v, strlen(v), err);
+        free(v);
+        free(k);
+    }
+    return st ? st : put(write, arg, "}\n", 2, err);
+}
+
+/* ---- tables ---- */
+
+/* The shortest text that reads back as v ("NA" for NaN). */
+static void number(char *buf, size_t size, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, size, "NA");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* A sample's id: the VCF's, or the JSON request's (its 1-based number when
+ * it has none). */
+static void sample_id(const gr_api_job *job, size_t i, char *buf, size_t size)
+{
+    if (job->vcf) {
+        snprintf(buf, size, "%s", job->vcf->sample_ids[i]);
+        return;
+    }
+    const char *id = json_string_value(json_array_get(job->json->ids, i));
+    if (id)
+        snprintf(buf, size, "%s", id);
+    else
+        snprintf(buf, size, "%zu", i + 1);
+}
+
+/* first[k][j]: variant j of model k is the first use of its VCF record
+ * among the panel's models, so that .sscore counts each record once, as
+ * plink2 counts a variant of one scoring file once. New, or NULL when out
+ * of memory. */
+static uint8_t **first_uses(const gr_api_panel *p)
+{
+    uint8_t **first = calloc(p->n, sizeof *first);
+    const gr_vcf_result *r = p->jobs[0].vcf;
+    uint64_t max = 0;
+    for (size_t f = 0; r && f < r->n_features; f++)
+        max = r->record[f] > max ? r->record[f] : max;
+    uint8_t *seen = calloc(max + 1, 1);
+    int bad = !first || !seen;
+    for (size_t k = 0; k < p->n && !bad; k++) {
+        const gr_api_job *job = &p->jobs[k];
+        size_t nf = gr_model_get_info(job->m)->n_features;
+        if (!(first[k] = malloc(nf ? nf : 1))) {
+            bad = 1;
+            break;
+        }
+        for (size_t j = 0; j < nf; j++) {
+            if (!r) {
+                first[k][j] = 1;
+                continue;
+            }
+            size_t f = r->model_first[job->vcf_model] + j;
+            uint64_t rec = r->record[f];
+            first[k][j] = r->status[f] == GR_VAR_MATCHED && !seen[rec];
+            seen[rec] |= r->status[f] == GR_VAR_MATCHED && rec;
+        }
+    }
+    free(seen);
+    if (bad && first) {
+        for (size_t k = 0; k < p->n; k++)
+            free(first[k]);
+        free(first);
+        first = NULL;
+    }
+    return first;
+}
+
+static gr_status table_head(const gr_api_panel *p, gr_buf *b, gr_error *err)
+{
+    int bad = 0;
+    if (p->format == GR_API_FORMAT_TSV)
+        return gr_buf_printf(b, "sampleset\tFID\tIID\tPGS\tSUM\tDENOM\tAVG\n") ? oom(err) : GR_OK;
+    bad |= gr_buf_printf(b, "#FID\tIID\tALLELE_CT\tDENOM\tNAMED_ALLELE_DOSAGE_SUM");
+    for (int part = 0; part < 2; part++)
+        for (size_t k = 0; k < p->n; k++)
+            bad |= gr_buf_printf(b, "\t%s_%s", gr_model_get_info(p->jobs[k].m)->name,
+                                 part ? "SUM" : "AVG");
+    bad |= gr_buf_printf(b, "\n");
+    return bad ? oom(err) : GR_OK;
+}
+
+/* Sample i's line(s) into b. */
+static gr_status table_sample(const gr_api_panel *p, gr_api_scorer **sc, uint8_t **first, size_t i,
+                              double *sums, int *scored, gr_buf *b, gr_error *err)
+{
+    size_t allele_ct = 0, denom = 0;
+    double named = 0;
+    char id[300], n1[40], n2[40];
+    sample_id(&p->jobs[0], i, id, sizeof id);
+    int bad = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        gr_prediction pr;
+        const double *x, *used;
+        gr_status st = gr_api_scorer_run(sc[k], i, &pr, &x, &used, &scored[k], err);
+        if (st)
+            return st;
+        size_t nf = gr_model_get_info(p->jobs[k].m)->n_features;
+        sums[k] = scored[k] ? pr.margin : NAN;
+        if (p->format == GR_API_FORMAT_TSV) {
+            gr_api_pgs g;
+            gr_api_pgs_numbers(&pr, x, nf, &g);
+            number(n1, sizeof n1, sums[k]);
+            number(n2, sizeof n2, scored[k] ? g.avg : NAN);
+            bad |= gr_buf_printf(b, "%s\t%s\t%s\t%s\t%s\t%zu\t%s\n",
+                                 p->sampleset ? p->sampleset : "cohort", id, id,
+                                 gr_model_get_info(p->jobs[k].m)->name, n1, g.denom, n2);
+            continue;
+        }
+        for (size_t j = 0; j < nf; j++) {
+            if (!first[k][j])
+                continue;
+            allele_ct += isnan(x[j]) ? 0 : 2;
+            denom += isnan(used[j]) ? 0 : 2;
+            named += isnan(x[j]) ? 0 : x[j];
+        }
+    }
+    if (p->format == GR_API_FORMAT_SSCORE) {
+        number(n1, sizeof n1, named);
+        bad |= gr_buf_printf(b, "%s\t%s\t%zu\t%zu\t%s", id, id, allele_ct, denom, n1);
+        for (int part = 0; part < 2; part++)
+            for (size_t k = 0; k < p->n; k++) {
+                double v = part ? sums[k] : denom ? sums[k] / (double)denom : NAN;
+                number(n1, sizeof n1, v);
+                bad |= gr_buf_printf(b, "\t%s", n1);
+            }
+        bad |= gr_buf_printf(b, "\n");
+    }
+    return bad ? oom(err) : GR_OK;
+}
+
+static gr_status write_table(const gr_api_panel *p, gr_api_write_fn write, void *arg, gr_error *err)
+{
+    gr_status st = GR_OK;
+    gr_buf b = { 0 };
+    gr_api_scorer **sc = calloc(p->n, sizeof *sc);
+    double *sums = calloc(p->n, sizeof *sums);
+    int *scored = calloc(p->n, sizeof *scored);
+    uint8_t **first = p->format == GR_API_FORMAT_SSCORE ? first_uses(p) : NULL;
+    if (!sc || !sums || !scored || (p->format == GR_API_FORMAT_SSCORE && !first)) {
+        st = oom(err);
+        goto fail;
+    }
+    for (size_t k = 0; k < p->n; k++)
+        if (gr_model_get_info(p->jobs[k].m)->format != GR_FORMAT_PGS_CATALOG) {
+            st = gr_error_set(err, GR_EINPUT, NULL, 0, "format",
+                              "the sscore and tsv formats are for PGS models; %s is not one "
+                              "(ask for json)",
+                              gr_model_get_info(p->jobs[k].m)->name);
+            goto fail;
+        } else if (!(sc[k] = gr_api_scorer_new(&p->jobs[k]))) {
+            st = oom(err);
+            goto fail;
+        }
+    if ((st = table_head(p, &b, err)))
+        goto fail;
+    size_t n = gr_api_job_samples(&p->jobs[0]);
+    for (size_t i = 0; i < n && !st; i++) {
+        if (p->jobs[0].stop && p->jobs[0].stop(p->jobs[0].stop_arg)) {
+            st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
+            break;
+        }
+        st = table_sample(p, sc, first, i, sums, scored, &b, err);
+        if (!st && (b.len >= 65536 || i + 1 == n)) { /* written a block at a time */
+            st = put(write, arg, b.s, b.len, err);
+            b.len = 0;
+        }
+    }
+    if (!st && n == 0)
+        st = put(write, arg, b.s, b.len, err);
+
+fail:
+    for (size_t k = 0; sc && k < p->n; k++)
+        gr_api_scorer_free(sc[k]);
+    for (size_t k = 0; first && k < p->n; k++)
+        free(first[k]);
+    free(first);
+    free(sc);
+    free(sums);
+    free(scored);
+    free(b.s);
+    return st;
+}
+
+gr_status gr_api_panel_write(const gr_api_panel *p, json_t *extra, gr_api_write_fn write, void *arg,
+                             gr_error *err)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        gr_status st = gr_api_job_check(&p->jobs[k], NULL, err);
+        if (st)
+            return st;
+    }
+    if (p->format == GR_API_FORMAT_JSON)
+        return write_json(p, extra, write, arg, err);
+    return write_table(p, write, arg, err);
+}
+
+gr_status gr_api_variant_log_write(const gr_api_panel *p, gr_api_write_fn write, void *arg,
+                                   gr_error *err)
+{
+    gr_buf b = { 0 };
+    gr_status st = GR_OK;
+    int bad = gr_buf_printf(&b, "model\tfeature\tchrom\tpos\teffect_allele\tother_allele\tstatus\t"
+                                "match\tambiguous\tmultiallelic\trecord\treason\n");
+    for (size_t k = 0; k < p->n && !bad; k++) {
+        const gr_api_job *job = &p->jobs[k];
+        if (!job->vcf)
+            continue;
+        size_t nf = gr_model_get_info(job->m)->n_features;
+        for (size_t j = 0; j < nf && !bad && !st; j++) {
+            json_t *row = variant_row(job, j);
+            if (!row) {
+                bad = 1;
+                break;
+            }
+            bad |= gr_buf_printf(
+                &b, "%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+                gr_model_get_info(job->m)->name, json_string_value(json_object_get(row, "feature")),
+                json_string_value(json_object_get(row, "chrom")),
+                (long long)json_integer_value(json_object_get(row, "pos")),
+                json_string_value(json_object_get(row, "effect_allele")),
+                json_string_value(json_object_get(row, "other_allele")),
+                json_string_value(json_object_get(row, "status")),
+                json_string_value(json_object_get(row, "match")),
+                json_is_true(json_object_get(row, "ambiguous")) ? "true" : "false",
+                json_is_true(json_object_get(row, "multiallelic")) ? "true" : "false",
+                json_string_value(json_object_get(row, "record")),
+                json_string_value(json_object_get(row, "reason")));
+            json_decref(row);
+            if (!bad && b.len >= 65536) {
+                st = put(write, arg, b.s, b.len, err);
+                b.len = 0;
+            }
+        }
+    }
+    if (bad)
+        st = oom(err);
+    else if (!st)
+        st = put(write, arg, b.s, b.len, err);
+    free(b.s);
+    return st;
+}
