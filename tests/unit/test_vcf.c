@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/predict_run.h"
 #include "api/predict_vcf.h"
+#include "core/match.h"
 #include "core/vcf.h"
 #include "helpers.h"
 
@@ -62,17 +64,19 @@ static void setup(void)
     for (int i = 1; i < NF; i++)
         strcat(w, ",1");
     strcat(w, "],\"link\":\"identity\"}");
-    dir = temp_bundle("manifest.json",
-                      "{\"name\":\"rules\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
-                      "\"genorisk-linear\",\"artifact\":\"model.json\",\"features\":\"features.tsv\","
-                      "\"genome_build\":\"GRCh38\",\"min_coverage\":0.5}",
-                      "features.tsv", features, "model.json", w, "in.vcf", vcf, NULL);
+    dir =
+        temp_bundle("manifest.json",
+                    "{\"name\":\"rules\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                    "\"genorisk-linear\",\"artifact\":\"model.json\",\"features\":\"features.tsv\","
+                    "\"genome_build\":\"GRCh38\",\"min_coverage\":0.5}",
+                    "features.tsv", features, "model.json", w, "in.vcf", vcf, NULL);
     gr_error err;
     cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "bgzip -c %s/in.vcf > %s/in.vcf.gz && bcftools view -Ob -o %s/in.bcf %s/in.vcf 2>/dev/null",
-             dir, dir, dir, dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "bgzip -c %s/in.vcf > %s/in.vcf.gz && bcftools view -Ob -o %s/in.bcf %s/in.vcf 2>/dev/null",
+        dir, dir, dir, dir);
     cr_assert_eq(system(cmd), 0, "bgzip and bcftools come with make deps");
 }
 
@@ -135,8 +139,8 @@ Test(vcf, every_rule_in_plain_bgzf_and_bcf)
         gr_prediction p;
         gr_vcf_sample_dosages(r, 0, x);
         cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
-        cr_assert_eq(p.n_missing, 1);  /* f8 */
-        cr_assert_eq(p.n_imputed, 1);  /* f10 has a mean */
+        cr_assert_eq(p.n_missing, 1); /* f8 */
+        cr_assert_eq(p.n_imputed, 1); /* f10 has a mean */
         cr_assert_eq(p.n_observed, NF - 2);
         gr_vcf_sample_dosages(r, 1, x);
         cr_assert_eq(gr_predict(m, ws, x, &p, NULL, NULL, NULL), GR_OK);
@@ -319,8 +323,8 @@ Test(vcf, lower_case_all_sites_and_non_reference_calls_in_blocks)
         "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
         "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
-        "chr1\t100\t.\ta\tg\t.\tPASS\t.\tGT\t0/1\t1/1\n"      /* lower-case bases */
-        "chr1\t200\t.\tC\t.\t.\tPASS\t.\tGT\t0/0\t./.\n"      /* all-sites record, no ALT */
+        "chr1\t100\t.\ta\tg\t.\tPASS\t.\tGT\t0/1\t1/1\n" /* lower-case bases */
+        "chr1\t200\t.\tC\t.\t.\tPASS\t.\tGT\t0/0\t./.\n" /* all-sites record, no ALT */
         "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=4100\tGT\t0/1\t0/0\n";
     char path[512];
     snprintf(path, sizeof path, "%s/sites.vcf", dir);
@@ -372,7 +376,8 @@ Test(vcf, gvcf_reference_blocks_count_as_reference_calls)
     char text[1024];
     snprintf(text, sizeof text, "%s2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=4100\tGT\t0/0\n", head);
     gr_vcf_result *r = read_vcf_text("g.vcf", text);
-    cr_assert(!has_warning(r, "no homozygous-reference calls"), "%s", r->n_warnings ? r->warnings[0] : "");
+    cr_assert(!has_warning(r, "no homozygous-reference calls"), "%s",
+              r->n_warnings ? r->warnings[0] : "");
     gr_vcf_result_free(r);
     r = read_vcf_text("v.vcf", head); /* variants only: the warning is right */
     cr_assert(has_warning(r, "no homozygous-reference calls"));
@@ -387,16 +392,19 @@ Test(vcf, genome_build_from_any_chromosome_length)
                                            "##contig=<ID=2,length=243199373>" };
     for (size_t i = 0; i < 3; i++) {
         char text[1024];
-        snprintf(text, sizeof text,
-                 "##fileformat=VCFv4.2\n%s\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
-                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
-                 "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n", contigs[i]);
+        snprintf(
+            text, sizeof text,
+            "##fileformat=VCFv4.2\n%s\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+            "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n",
+            contigs[i]);
         expect_error(text, "the VCF is on GRCh37", NULL);
     }
-    gr_vcf_result *r = read_vcf_text("b38.vcf", "##fileformat=VCFv4.2\n##contig=<ID=chr22,length=50818468>\n"
-                                            "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
-                                            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
-                                            "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n");
+    gr_vcf_result *r =
+        read_vcf_text("b38.vcf", "##fileformat=VCFv4.2\n##contig=<ID=chr22,length=50818468>\n"
+                                 "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                                 "chr1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n");
     cr_assert_str_eq(r->build, "GRCh38");
     gr_vcf_result_free(r);
 }
@@ -405,13 +413,12 @@ Test(vcf, genome_build_from_any_chromosome_length)
  * variant, on every chromosome, and call them homozygous reference. */
 Test(vcf, block_end_before_its_start_covers_no_other_variant)
 {
-    const char *text =
-        "##fileformat=VCFv4.2\n"
-        "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
-        "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
-        "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=-5\tGT\t0/0\t0/0\n"
-        "2\t3950\t.\tA\t<NON_REF>\t.\t.\tEND=.\tGT\t0/0\t0/0\n";
+    const char *text = "##fileformat=VCFv4.2\n"
+                       "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+                       "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+                       "2\t3900\t.\tA\t<NON_REF>\t.\t.\tEND=-5\tGT\t0/0\t0/0\n"
+                       "2\t3950\t.\tA\t<NON_REF>\t.\t.\tEND=.\tGT\t0/0\t0/0\n";
     char path[512];
     snprintf(path, sizeof path, "%s/negative_end.vcf", dir);
     FILE *f = fopen(path, "w");
@@ -474,8 +481,8 @@ Test(vcf, header_size_limit)
 Test(vcf, names_that_would_write_header_attributes)
 {
 #define HEAD                                                                                       \
-    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"                                   \
-    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"                                  \
+    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"                                     \
+    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"                                   \
     "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
     expect_error(HEAD "9,IDX=248956422\t1005\trs777\tC\tT\t.\tPASS\t.\tGT\t0/1\n",
                  "its CHROM holds ','", NULL);
@@ -484,8 +491,7 @@ Test(vcf, names_that_would_write_header_attributes)
     expect_error(HEAD "1\t100\t.\tA\tG\t.\tPASS\t.\tGT:Z,IDX=248956422\t0/1:1\n",
                  "its FORMAT holds", NULL);
     expect_error(HEAD "1\t100\t.\tA\tG\t.\tPASS\tK>=1\tGT\t0/1\n", "its INFO holds", NULL);
-    expect_error(HEAD "X,IDX=248956422>\n", "not a valid VCF record: it has no tabs",
-                 NULL);
+    expect_error(HEAD "X,IDX=248956422>\n", "not a valid VCF record: it has no tabs", NULL);
     /* commas, quotes and brackets in INFO values are values, not names */
     char path[512];
     snprintf(path, sizeof path, "%s/ok.vcf", dir);
@@ -572,8 +578,8 @@ Test(vcf, format_values_times_samples_under_a_ceiling)
     gr_error err;
     gr_vcf_options o = { .max_line = 1 << 20 };
     cr_assert_eq(gr_vcf_read(m, path, -1, &o, &r, &err), GR_EINPUT);
-    cr_assert(strstr(err.text, "record 1 would take 38 MiB once parsed for 1000 samples"),
-              "%s", err.text);
+    cr_assert(strstr(err.text, "record 1 would take 38 MiB once parsed for 1000 samples"), "%s",
+              err.text);
     cr_assert(strstr(err.text, "over the 4-MiB limit"), "%s", err.text);
     cr_assert_null(r);
 
@@ -757,8 +763,7 @@ Test(vcf, header_names_built_to_collide)
             t[big] = cpu_seconds() - t0;
             free(text);
         }
-        cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%s: 40k %.3f s, 120k %.3f s", what[kind], t[0],
-                  t[1]);
+        cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%s: 40k %.3f s, 120k %.3f s", what[kind], t[0], t[1]);
         /* as many ordinary names are read (the one sample asked for) */
         char *text = colliding_vcf(40000, kind, 1);
         char path[512];
@@ -773,4 +778,86 @@ Test(vcf, header_names_built_to_collide)
         cr_assert_eq(r->n_samples, 1);
         gr_vcf_result_free(r);
     }
+}
+
+/* The matching policy, each rule against its peer's: an A/T SNV, a
+ * multi-allelic record, a chrX variant, an unmatched one and a missing
+ * call, read for two models at once (a panel) under pgsc, plink2 and
+ * trained; and the same genotypes as JSON score the same. */
+static const char policy_score[] = "#genome_build=GRCh38\n"
+                                   "chr_name\tchr_position\teffect_allele\tother_allele\t"
+                                   "effect_weight\tallelefrequency_effect\n"
+                                   "1\t100\tG\tA\t1\t0.5\n"       /* plain: matched */
+                                   "1\t200\tT\tA\t10\t0.5\n"      /* A/T: ambiguous */
+                                   "1\t300\tC\tA\t100\t0.5\n"     /* in a G,C record */
+                                   "X\t400\tT\tC\t1000\t0.5\n"    /* chrX, haploid */
+                                   "1\t500\tT\tC\t10000\t0.5\n"   /* no record */
+                                   "1\t600\tT\tC\t100000\t0.5\n"; /* missing call */
+static const char policy_vcf[] = "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=X>\n"
+                                 "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+                                 "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n"
+                                 "1\t200\t.\tA\tT\t.\t.\t.\tGT\t1/1\t0/1\n"
+                                 "1\t300\t.\tA\tG,C\t.\t.\t.\tGT\t0/2\t2/2\n"
+                                 "X\t400\t.\tC\tT\t.\t.\t.\tGT\t1\t0/1\n"
+                                 "1\t600\t.\tC\tT\t.\t.\t.\tGT\t./.\t1/1\n";
+
+Test(vcf, matching_policy_rules_and_their_peers)
+{
+    char *b = temp_bundle("manifest.json",
+                          "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                          "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
+                          "\"min_coverage\":0}",
+                          "s.txt", policy_score, "p.vcf", policy_vcf, NULL);
+    gr_model *pm = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(b, &pm, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(gr_model_get_info(pm)->policy.name, GR_POLICY_PGSC, "a PGS defaults to pgsc");
+    gr_policy pol[3] = { gr_policy_named(GR_POLICY_PGSC), gr_policy_named(GR_POLICY_PLINK2),
+                         gr_policy_named(GR_POLICY_TRAINED) };
+    gr_vcf_model ms[3] = { { pm, &pol[0] }, { pm, &pol[1] }, { pm, &pol[2] } };
+    char path[600];
+    snprintf(path, sizeof path, "%s/p.vcf", b);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = NULL;
+    cr_assert_eq(gr_vcf_read_models(ms, 3, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->n_models, 3);
+    static const gr_var_status want[3][6] = {
+        { GR_VAR_MATCHED, GR_VAR_AMBIGUOUS, GR_VAR_MULTIALLELIC, GR_VAR_CHRX_SKIPPED,
+          GR_VAR_NO_RECORD, GR_VAR_MATCHED },
+        { GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_NO_RECORD,
+          GR_VAR_MATCHED },
+        { GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_MATCHED, GR_VAR_NO_RECORD,
+          GR_VAR_MATCHED },
+    };
+    for (size_t k = 0; k < 3; k++)
+        for (size_t j = 0; j < 6; j++)
+            cr_assert_eq(r->status[r->model_first[k] + j], want[k][j], "policy %zu variant %zu: %s",
+                         k, j, gr_var_status_name((gr_var_status)r->status[r->model_first[k] + j]));
+    /* one record, one number, whichever model uses it */
+    cr_assert_eq(r->record[r->model_first[1]], r->record[r->model_first[2]]);
+    /* S1's scores: pgsc 1 (1:100 only; the missing call at 600 takes the
+     * cohort mean of S2 alone, 2 -> 200000); plink2 adds the A/T (2 x 10),
+     * 1:300 (1 x 100), X haploid doubled (2000); 1:500 is left out under
+     * both; trained imputes 1:500 (no sample has it: the model's mean,
+     * 1 x 10000) with the manifest's impute, cohort, a PGS's default */
+    static const double s1[3] = { 1 + 200000, 1 + 20 + 100 + 2000 + 200000,
+                                  1 + 20 + 100 + 2000 + 10000 + 200000 };
+    for (size_t k = 0; k < 3; k++) {
+        gr_api_job job;
+        gr_api_settings given = gr_api_settings_unset();
+        given.policy = (int)pol[k].name;
+        gr_api_job_init(&job, pm, NULL, r, &given);
+        gr_api_job_set_vcf_model(&job, k);
+        gr_api_scorer *sc = gr_api_scorer_new(&job);
+        gr_prediction p;
+        const double *x, *used;
+        int scored;
+        cr_assert_eq(gr_api_scorer_run(sc, 0, &p, &x, &used, &scored, &err), GR_OK);
+        cr_assert_float_eq(p.margin, s1[k], 1e-9, "policy %zu: %.17g", k, p.margin);
+        gr_api_scorer_free(sc);
+    }
+    gr_vcf_result_free(r);
+    gr_model_free(pm);
+    temp_bundle_free(b);
 }
