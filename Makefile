@@ -11,6 +11,9 @@
 #                     the clang-format check
 #   make fresh-test   make test on a bare Debian 12 (debootstrap minbase, only
 #                     make added), run with no network but loopback
+#   make test-peers   genorisk against real data and the reference tools' own
+#                     outputs (pgsc_calc, plink2, pgscatalog-match); needs the
+#                     ../shared/peers folder, not in the repository (PEERS=DIR)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -67,7 +70,7 @@ DEPS_APT := gcc libc6-dev make binutils libblas3 liblapack3 \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
 .PHONY: all deps check test tsan-test run bench bench-http bench-vcf clean fixtures demo-models \
-        lint lint-deps format-check fresh-test
+        lint lint-deps format-check fresh-test test-peers
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
@@ -178,6 +181,16 @@ bench: deps all $(BUILD)/bench_core
 
 bench-vcf: deps all
 	@tools/bench_vcf.sh $(BUILD)
+
+# Parity with the peers' real data (tools/test_peers.py): PGS000586 x 1000
+# Genomes against pgsc_calc, PGS001229 x CINECA against plink2's .sscore,
+# pgscatalog-match's fixtures. Needs the ../shared/peers folder, which stays
+# outside the repository (PEERS=DIR for another place); without it the target
+# fails, it does not skip. Temporary bundles go to a mktemp directory.
+PEERS ?= ../shared/peers
+test-peers: all
+	@tools/apt_install.sh test-peers plink2 zstd
+	@$(PYTHON) tools/test_peers.py --cli $(CLI) --peers $(PEERS)
 
 bench-http: deps all
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
