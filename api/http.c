@@ -41,6 +41,7 @@ const char *const gr_route_names[GR_ROUTE_COUNT] = { "/healthz",
                                                      "/v1/models",
                                                      "/v1/models/{name}",
                                                      "/v1/models/{name}/predict",
+                                                     "/v1/predict",
                                                      "other" };
 
 double gr_http_now(void)
@@ -169,7 +170,8 @@ static gr_route route_of(const char *url, char *name, size_t name_size)
         gr_route route;
     } fixed[] = { { "/healthz", GR_ROUTE_HEALTHZ },  { "/readyz", GR_ROUTE_READYZ },
                   { "/metrics", GR_ROUTE_METRICS },  { "/openapi.yaml", GR_ROUTE_OPENAPI },
-                  { "/v1/models", GR_ROUTE_MODELS }, { "/v1/models/", GR_ROUTE_MODELS } };
+                  { "/v1/models", GR_ROUTE_MODELS }, { "/v1/models/", GR_ROUTE_MODELS },
+                  { "/v1/predict", GR_ROUTE_PANEL } };
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (!strcmp(url, fixed[i].path))
             return fixed[i].route;
@@ -406,12 +408,12 @@ static enum MHD_Result serve(gr_http *h, int health, struct MHD_Connection *conn
             return queue_answer(r);
         } else if (r->route == GR_ROUTE_OTHER) {
             gr_http_set_problem(r, GR_PROBLEM_NOT_FOUND, "no such route", NULL);
-        } else if (r->route == GR_ROUTE_PREDICT ? !post : !get) {
-            r->allow = r->route == GR_ROUTE_PREDICT ? "POST" : "GET, HEAD";
+        } else if (gr_http_is_predict(r->route) ? !post : !get) {
+            r->allow = gr_http_is_predict(r->route) ? "POST" : "GET, HEAD";
             char detail[96];
             snprintf(detail, sizeof detail, "%.16s is not allowed here; use %s", method, r->allow);
             gr_http_set_problem(r, GR_PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
-        } else if (r->route != GR_ROUTE_PREDICT) {
+        } else if (!gr_http_is_predict(r->route)) {
             answer_get(r, name);
         } else if (!gr_http_predict_headers(r, name)) {
             if (r->status == 413)
@@ -512,6 +514,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     for (size_t i = 0; i < r->n_samples; i++)
         free(r->samples[i]);
     free(r->samples);
+    for (size_t i = 0; i < r->n_model_names; i++)
+        free(r->model_names[i]);
+    free(r->model_names);
+    free(r->models);
     free(r->body);
     free(r->resp);
     free(r);

@@ -23,9 +23,16 @@ typedef enum {
     GR_ROUTE_MODELS,
     GR_ROUTE_MODEL,
     GR_ROUTE_PREDICT,
+    GR_ROUTE_PANEL, /* POST /v1/predict?model=A&model=B... */
     GR_ROUTE_OTHER,
     GR_ROUTE_COUNT
 } gr_route;
+
+/* 1 for the two predict routes (POST). */
+static inline int gr_http_is_predict(gr_route r)
+{
+    return r == GR_ROUTE_PREDICT || r == GR_ROUTE_PANEL;
+}
 
 /* Route templates, the values of the metrics' "route" label. */
 extern const char *const gr_route_names[GR_ROUTE_COUNT];

@@ -30,6 +30,9 @@ struct gr_http {
 /* JOB_STREAMING: the worker is writing a 200 answer's body as it computes */
 enum { JOB_NONE, JOB_RUNNING, JOB_STREAMING, JOB_DONE };
 
+/* Most models one panel request scores. */
+#define GR_HTTP_MAX_PANEL 64
+
 typedef struct gr_http_stream gr_http_stream;
 
 typedef struct {
@@ -45,7 +48,12 @@ typedef struct {
     int decided;  /* the answer is known; queue it once the body is consumed */
     /* predict */
     gr_modelset *set;
-    const gr_model *model;
+    const gr_model *model; /* the route's model; a panel's first */
+    char **model_names;    /* a panel's ?model= values (owned; at most
+                              * GR_HTTP_MAX_PANEL) */
+    size_t n_model_names;
+    const gr_model **models; /* the models scored, in order: a panel's, or &model */
+    size_t n_models;
     gr_api_settings given; /* query parameters; -1 where not given */
     int format;            /* gr_api_format: ?format=, else the Accept header */
     int variant_rows;      /* ?report=variants: the match report lists each variant */

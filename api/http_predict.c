@@ -129,19 +129,27 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
                           work_clock *clock)
 {
     gr_error err;
-    gr_api_job job;
     answer_sink k = { .r = r };
-    gr_api_job_init(&job, r->model, json, vcf, &r->given);
-    job.stop = clock_stop;
-    job.stop_arg = clock;
-    job.max_bytes = r->h->env.max_response_bytes;
-    gr_api_panel panel = { &job, 1, (gr_api_format)r->format, NULL, 0, r->variant_rows };
+    size_t n = r->n_models, samples = 0;
+    gr_api_job *jobs = calloc(n, sizeof *jobs);
+    for (size_t m = 0; jobs && m < n; m++) {
+        gr_api_job *job = &jobs[m];
+        gr_api_job_init(job, r->models[m], json ? &json[m] : NULL, vcf, &r->given);
+        if (vcf)
+            gr_api_job_set_vcf_model(job, m);
+        job->stop = clock_stop;
+        job->stop_arg = clock;
+        job->max_bytes = r->h->env.max_response_bytes;
+        samples = gr_api_job_samples(job);
+    }
+    gr_api_panel panel = { jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows };
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
-    gr_status st = extra ? gr_api_panel_write(&panel, extra, sink_write, &k, &err)
-                         : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    gr_status st = extra && jobs ? gr_api_panel_write(&panel, extra, sink_write, &k, &err)
+                                 : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     json_decref(extra);
+    free(jobs);
     if (k.s) { /* streamed: r is not ours any more */
-        gr_http_stream_finish(k.s, st != GR_OK, st ? 0 : gr_api_job_samples(&job));
+        gr_http_stream_finish(k.s, st != GR_OK, st ? 0 : samples);
         gr_http_stream_release(k.s);
         gr_modelset_release(k.set);
         return 1;
@@ -157,7 +165,7 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         return 0;
     }
-    r->samples_done = gr_api_job_samples(&job);
+    r->samples_done = samples;
     gr_http_set_answer(r, 200, gr_api_format_media_type((gr_api_format)r->format), k.small.s,
                        k.small.len);
     return 0;
@@ -167,27 +175,33 @@ static void run_predict(void *arg)
 {
     req *r = arg;
     gr_error err;
-    gr_api_request areq = { 0 };
+    gr_api_request *areq = calloc(r->n_models, sizeof *areq);
     int streamed = 0;
     work_clock clock = clock_start(r->h);
 
     gr_api_limits lim = { .max_samples = r->h->env.max_samples,
                           .max_depth = r->h->env.max_json_depth,
                           .max_string = r->h->env.max_json_string };
-    gr_status st = r->body_len
-                       ? gr_api_request_read(r->model, r->body, r->body_len, &lim, &areq, &err)
+    gr_status st = !areq ? gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+                   : r->body_len
+                       ? GR_OK
                        : gr_error_set(&err, GR_ESYNTAX, NULL, 0, NULL,
                                       "the request body is empty; send a predict request as JSON");
+    /* genotype keys name variants of each model: the body is read for each */
+    for (size_t m = 0; !st && m < r->n_models; m++)
+        st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &areq[m], &err);
     free(r->body);
     r->body = NULL;
     if (st) {
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    streamed = answer_predict(r, &areq, NULL, &clock);
+    streamed = answer_predict(r, areq, NULL, &clock);
 
 done:
-    gr_api_request_clear(&areq);
+    for (size_t m = 0; areq && m < r->n_models; m++)
+        gr_api_request_clear(&areq[m]);
+    free(areq);
     if (streamed)
         return; /* r may be gone */
     atomic_store(&r->job, JOB_DONE);
@@ -225,12 +239,22 @@ static void run_predict_vcf(void *arg)
     r->vopt.stop = clock_stop;
     r->vopt.stop_arg = &clock;
     r->vopt.keep_records = r->variant_rows;
-    gr_policy policy;
-    gr_impute unused;
-    gr_api_resolve_policy(r->model, &r->given, &policy, &unused);
-    gr_vcf_model one = { r->model, &policy };
-    gr_status st = gr_vcf_read_models(&one, 1, "upload", r->spool, &r->vopt, &v, &err);
-    r->spool = -1; /* gr_vcf_read took the descriptor */
+    gr_policy *policy = calloc(r->n_models, sizeof *policy);
+    gr_vcf_model *ms = calloc(r->n_models, sizeof *ms);
+    for (size_t m = 0; policy && ms && m < r->n_models; m++) {
+        gr_impute unused;
+        gr_api_resolve_policy(r->models[m], &r->given, &policy[m], &unused);
+        ms[m] = (gr_vcf_model){ r->models[m], &policy[m] };
+    }
+    gr_status st;
+    if (policy && ms) {
+        st = gr_vcf_read_models(ms, r->n_models, "upload", r->spool, &r->vopt, &v, &err);
+        r->spool = -1; /* the reader took the descriptor, on every path */
+    } else {
+        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
+    free(policy);
+    free(ms);
     if (st && (aborted(r) || timed_out(r, &clock)))
         goto done;
     if (st) {
@@ -296,6 +320,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     if (set >= 0) {
         a->bad = set ? 0 : 2;
         return set ? MHD_YES : MHD_NO;
+    }
+    if (!strcmp(key, "model") && r->route == GR_ROUTE_PANEL) {
+        snprintf(a->why, sizeof a->why, "model names a loaded model; at most %d per panel",
+                 GR_HTTP_MAX_PANEL);
+        char **more = value && *value && r->n_model_names < GR_HTTP_MAX_PANEL
+                          ? realloc(r->model_names, (r->n_model_names + 1) * sizeof *more)
+                          : NULL;
+        char *copy = more ? strdup(value) : NULL;
+        if (more)
+            r->model_names = more;
+        if (!copy) {
+            a->bad = 2;
+            return MHD_NO;
+        }
+        r->model_names[r->n_model_names++] = copy;
+        return MHD_YES;
     }
     if (!strcmp(key, "format")) {
         gr_api_format f;
@@ -390,6 +430,60 @@ static int is_vcf_type(const char *ct)
 }
 
 /* First look at a predict request: everything decidable from the headers. */
+/* r->models from names (r->set's): 1, or 0 with a 404 naming the first
+ * name no model has (or a 500 when out of memory). */
+static int find_models(req *r, const char *const *names, size_t n)
+{
+    if (!(r->models = calloc(n, sizeof *r->models))) {
+        gr_http_set_problem(r, GR_PROBLEM_OUT_OF_MEMORY, "out of memory", NULL);
+        return 0;
+    }
+    for (size_t m = 0; m < n; m++) {
+        if (!(r->models[m] = gr_modelset_find(r->set, names[m]))) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", names[m]);
+            gr_http_set_problem(r, GR_PROBLEM_MODEL_NOT_FOUND, detail, NULL);
+            return 0;
+        }
+    }
+    r->n_models = n;
+    r->model = r->models[0];
+    return 1;
+}
+
+/* A panel's models: at least one ?model=, each loaded, each once, all on
+ * one genome build (the input is on one). 1, or 0 with the problem set. */
+static int panel_models(req *r)
+{
+    const char *why = NULL;
+    if (!r->n_model_names)
+        why = "name the models to score with ?model=NAME, once per model";
+    for (size_t i = 0; !why && i < r->n_model_names; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(r->model_names[i], r->model_names[j]))
+                why = "each model may be named once";
+    if (why) {
+        gr_http_set_problem(r, GR_PROBLEM_INVALID_PARAMETER, why, "model");
+        return 0;
+    }
+    if (!find_models(r, (const char *const *)r->model_names, r->n_model_names))
+        return 0;
+    for (size_t m = 1; m < r->n_models; m++) {
+        const gr_model_info *a = gr_model_get_info(r->models[0]),
+                            *b = gr_model_get_info(r->models[m]);
+        if (strcmp(a->genome_build, b->genome_build)) {
+            char detail[240];
+            snprintf(detail, sizeof detail,
+                     "models %s (%s) and %s (%s) are on different genome builds; a panel scores "
+                     "one input, on one build",
+                     a->name, a->genome_build, b->name, b->genome_build);
+            gr_http_set_problem(r, GR_PROBLEM_INVALID_PARAMETER, detail, "model");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int gr_http_predict_headers(req *r, const char *name)
 {
     gr_http *h = r->h;
@@ -415,13 +509,8 @@ int gr_http_predict_headers(req *r, const char *name)
         return 0;
     }
     r->set = h->env.acquire_models(h->env.ctx);
-    r->model = gr_modelset_find(r->set, name);
-    if (!r->model) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "no model named '%.64s' is loaded", name);
-        gr_http_set_problem(r, GR_PROBLEM_MODEL_NOT_FOUND, detail, NULL);
+    if (r->route == GR_ROUTE_PREDICT && !find_models(r, (const char *const *)&name, 1))
         return 0;
-    }
     const char *ct =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     int multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
@@ -445,6 +534,8 @@ int gr_http_predict_headers(req *r, const char *name)
         }
     }
     if (!parse_query(r))
+        return 0;
+    if (r->route == GR_ROUTE_PANEL && !panel_models(r))
         return 0;
     if (!r->vcf)
         return 1;

@@ -105,7 +105,7 @@ static void request_done(void *ctx, const gr_http_done *d)
 {
     daemon_state *s = ctx;
     gr_metrics_request(s->metrics, d->route, d->status, d->seconds);
-    if (d->route == GR_ROUTE_PREDICT && d->status == 200)
+    if (gr_http_is_predict(d->route) && d->status == 200)
         gr_metrics_predictions(s->metrics, d->model, d->samples);
     gr_log_level level = d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO;
     if (!gr_log_enabled(&s->log, level))
