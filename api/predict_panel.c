@@ -143,7 +143,7 @@ static gr_status put(gr_api_write_fn write, void *arg, const char *s, size_t n, 
 static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_fn write, void *arg,
                             gr_error *err)
 {
-    if (p->n == 1)
+    if (p->n == 1 && !p->listed)
         return write_document(p, &p->jobs[0], extra, write, arg, err);
     gr_status st = put(write, arg, "{\"models\":[", 11, err);
     for (size_t k = 0; k < p->n && !st; k++) {

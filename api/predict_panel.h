@@ -24,6 +24,7 @@ typedef struct {
     const char *sampleset; /* tsv's first column; NULL: "cohort" */
     int pretty;            /* JSON: indented */
     int variant_rows;      /* JSON: each model's match report lists its variants */
+    int listed;            /* JSON: {"models": [...]} even for one model */
 } gr_api_panel;
 
 /* The match report of a VCF job, pgsc_calc's summary per score: counts by
@@ -34,7 +35,8 @@ json_t *gr_api_match_report(const gr_api_job *job, int rows);
 
 /* Writes the panel's answer: JSON, one model's document as
  * gr_api_predict_write writes it (with its "match" report and the members
- * of extra) or, for several, {"models": [those documents], extra...};
+ * of extra) or, for several (or when listed), {"models": [those documents],
+ * extra...};
  * sscore or tsv, a header line then a line per sample (sscore) or per
  * sample and model (tsv), tab-separated, "NA" for a score a sample did not
  * get (under the coverage gate). Every job is checked before a byte is

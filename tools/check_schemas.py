@@ -203,7 +203,7 @@ def loader_verdict(cli, base, manifest):
 # ---- 6. the live daemon against openapi.yaml's paths ----
 
 PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/models", "/v1/models/{name}",
-         "/v1/models/{name}/predict")
+         "/v1/models/{name}/predict", "/v1/predict")
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 METRIC_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? '
@@ -743,6 +743,53 @@ class Live:
                    too_large)
         problem("predict, text/plain", "POST", logit, P, 415, "unsupported-media-type", "{}",
                 {"Content-Type": "text/plain"})
+
+        # a panel: every example's model at once, as the CLI scores each
+        PP = "/v1/predict"
+        if self.examples:
+            with open(self.examples[0], encoding="utf-8") as f:
+                panel_body = f.read()
+            models = "&".join("model=" + n for n in names)
+
+            def panel():
+                r = self.call(d, "POST", PP + "?" + models + "&explain=false&allow_low_coverage=true",
+                              PP, panel_body,
+                              {"Content-Type": "application/json"})
+                why = T(r, PP, "post", 200, "application/json")
+                if why:
+                    return why
+                got = r.json()
+                if [m["model"]["name"] for m in got["models"]] != names:
+                    return "models %r, expected %r" % ([m["model"]["name"] for m in
+                                                        got["models"]], names)
+                for m, name in zip(got["models"], names):
+                    rc, out, err = run_cli(self.cli, ["predict", "--model", os.path.join(
+                        "models", name), "--input", "-", "--compact", "--explain", "false",
+                        "--allow-low-coverage"], panel_body)
+                    if rc:
+                        return "genorisk predict %s: exit %d: %s" % (name, rc, err.strip())
+                    if m != json.loads(out):
+                        return "%s: the panel's document differs from the CLI's" % name
+                return None
+            self.check("POST /v1/predict, every demo model: 200 {models}, each as the CLI",
+                       panel)
+        problem("/v1/predict without a model", "POST", PP, PP, 400, "invalid-parameter", "{}",
+                {"Content-Type": "application/json"}, field="model")
+        problem("/v1/predict, a model named twice", "POST", PP + "?model=a&model=a", PP, 400,
+                "invalid-parameter", "{}", {"Content-Type": "application/json"}, field="model")
+        problem("/v1/predict?model=nope", "POST", PP + "?model=nope", PP, 404, "model-not-found",
+                "{}", {"Content-Type": "application/json"})
+        problem("/v1/predict, text/plain", "POST", PP + "?model=%s" % (names[0] if names else "x"),
+                PP, 415, "unsupported-media-type", "{}", {"Content-Type": "text/plain"})
+        problem("/v1/predict, samples not an array", "POST",
+                PP + "?model=%s" % (names[0] if names else "x"), PP, 422, "invalid-input",
+                '{"samples": 5}', {"Content-Type": "application/json"}, field="samples")
+        for method in ("GET", "PUT"):
+            def wrong_panel(method=method):
+                r = self.call(d, method, PP, PP)
+                return T(r, PP, method.lower(), 405, "application/problem+json",
+                         "method-not-allowed", documented_on="post")
+            self.check("%s /v1/predict: 405 method-not-allowed, Allow: POST" % method, wrong_panel)
         problem("predict, application/jsonx", "POST", logit, P, 415, "unsupported-media-type",
                 "{}", {"Content-Type": "application/jsonx"})
         for label, body, field in (
@@ -865,7 +912,8 @@ class Live:
                    ("HEAD", "/v1/models/" + name, "/v1/models/{name}", None),
                    ("GET", "/metrics", "/metrics", None),
                    ("HEAD", "/metrics", "/metrics", None),
-                   ("POST", "/v1/models/%s/predict" % name, "/v1/models/{name}/predict", example))
+                   ("POST", "/v1/models/%s/predict" % name, "/v1/models/{name}/predict", example),
+                   ("POST", "/v1/predict?model=" + name, "/v1/predict", example))
         for method, path, template, body in guarded:
             for label, headers, challenge in (
                     ("no token", {}, 'Bearer realm="genorisk"'),
