@@ -203,10 +203,10 @@ static void sample_id(const gr_api_job *job, size_t i, char *buf, size_t size)
 }
 
 /* first[k][j]: variant j of model k is the first use of its VCF record
- * among the panel's models (per_model: within model k), so that ALLELE_CT
- * and DENOM count each record once, as plink2 counts a variant of one
- * scoring file once. New, or NULL when out of memory. */
-static uint8_t **first_uses(const gr_api_panel *p, int per_model)
+ * among the panel's models, so that .sscore's ALLELE_CT and DENOM count
+ * each record once, as plink2 counts a variant of one scoring file holding
+ * every score once. New, or NULL when out of memory. */
+static uint8_t **first_uses(const gr_api_panel *p)
 {
     uint8_t **first = calloc(p->n, sizeof *first);
     const gr_vcf_result *r = p->jobs[0].vcf;
@@ -222,8 +222,6 @@ static uint8_t **first_uses(const gr_api_panel *p, int per_model)
             bad = 1;
             break;
         }
-        if (per_model && r)
-            memset(seen, 0, max + 1);
         for (size_t j = 0; j < nf; j++) {
             if (!r) {
                 first[k][j] = 1;
@@ -276,21 +274,22 @@ static gr_status table_sample(const gr_api_panel *p, gr_api_scorer **sc, uint8_t
             return st;
         size_t nf = gr_model_get_info(p->jobs[k].m)->n_features;
         sums[k] = scored[k] ? pr.margin : NAN;
-        if (p->format == GR_API_FORMAT_TSV)
-            allele_ct = denom = 0; /* each model's own */
+        if (p->format == GR_API_FORMAT_TSV) {
+            gr_api_pgs g;
+            gr_api_scorer_pgs(sc[k], &pr, x, &g);
+            number(n1, sizeof n1, sums[k]);
+            number(n2, sizeof n2, scored[k] ? g.avg : NAN);
+            bad |= gr_buf_printf(b, "%s\t%s\t%s\t%s\t%s\t%zu\t%s\n",
+                                 p->sampleset ? p->sampleset : "cohort", id, id,
+                                 gr_model_get_info(p->jobs[k].m)->name, n1, g.denom, n2);
+            continue;
+        }
         for (size_t j = 0; j < nf; j++) {
             if (!first[k][j])
                 continue;
             allele_ct += isnan(x[j]) ? 0 : 2;
             denom += isnan(used[j]) ? 0 : 2;
             named += isnan(x[j]) ? 0 : x[j];
-        }
-        if (p->format == GR_API_FORMAT_TSV) {
-            number(n1, sizeof n1, sums[k]);
-            number(n2, sizeof n2, scored[k] && denom ? sums[k] / (double)denom : NAN);
-            bad |= gr_buf_printf(b, "%s\t%s\t%s\t%s\t%s\t%zu\t%s\n",
-                                 p->sampleset ? p->sampleset : "cohort", id, id,
-                                 gr_model_get_info(p->jobs[k].m)->name, n1, denom, n2);
         }
     }
     if (p->format == GR_API_FORMAT_SSCORE) {
@@ -314,8 +313,8 @@ static gr_status write_table(const gr_api_panel *p, gr_api_write_fn write, void 
     gr_api_scorer **sc = calloc(p->n, sizeof *sc);
     double *sums = calloc(p->n, sizeof *sums);
     int *scored = calloc(p->n, sizeof *scored);
-    uint8_t **first = first_uses(p, p->format == GR_API_FORMAT_TSV);
-    if (!sc || !sums || !scored || !first) {
+    uint8_t **first = p->format == GR_API_FORMAT_SSCORE ? first_uses(p) : NULL;
+    if (!sc || !sums || !scored || (p->format == GR_API_FORMAT_SSCORE && !first)) {
         st = oom(err);
         goto fail;
     }

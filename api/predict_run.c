@@ -156,6 +156,8 @@ struct scratch {
     double *fill;           /* what a missing call becomes, NaN: stays missing */
     double *fill_one;       /* fill for one JSON sample under drop_unmatched */
     uint8_t *out;           /* the policy leaves the feature out (JSON input) */
+    uint8_t *once;          /* the feature is the first of the model's to use its VCF
+                             * record: what plink2 counts in ALLELE_CT and DENOM */
 };
 
 static void scratch_free(scratch *sc)
@@ -167,6 +169,42 @@ static void scratch_free(scratch *sc)
     free(sc->fill);
     free(sc->fill_one);
     free(sc->out);
+    free(sc->once);
+}
+
+typedef struct {
+    uint64_t record;
+    size_t j;
+} use;
+
+static int by_record(const void *a, const void *b)
+{
+    const use *x = a, *y = b;
+    if (x->record != y->record)
+        return x->record < y->record ? -1 : 1;
+    return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* sc->once: every feature but those whose VCF record an earlier feature of
+ * the model already uses (two rows of one score at one variant). 0 when
+ * out of memory. */
+static int first_of_record(const gr_api_job *job, scratch *sc, size_t nf)
+{
+    memset(sc->once, 1, nf ? nf : 1);
+    if (!job->vcf)
+        return 1;
+    const uint64_t *rec = job->vcf->record + job->vcf->model_first[job->vcf_model];
+    use *u = malloc((nf ? nf : 1) * sizeof *u);
+    if (!u)
+        return 0;
+    for (size_t j = 0; j < nf; j++)
+        u[j] = (use){ rec[j], j };
+    qsort(u, nf, sizeof *u, by_record);
+    for (size_t j = 1; j < nf; j++)
+        if (u[j].record && u[j].record == u[j - 1].record)
+            sc->once[u[j].j] = 0;
+    free(u);
+    return 1;
 }
 
 /* 1 when the job's variant j is in the source at all: matched by a record
@@ -248,7 +286,9 @@ static int scratch_init(scratch *sc, const gr_api_job *job)
     sc->fill = malloc(n * sizeof *sc->fill);
     sc->fill_one = malloc(n * sizeof *sc->fill_one);
     sc->out = malloc(n);
-    if (!sc->ws || !sc->x || !sc->phi || !sc->used || !sc->fill || !sc->fill_one || !sc->out)
+    sc->once = malloc(n);
+    if (!sc->ws || !sc->x || !sc->phi || !sc->used || !sc->fill || !sc->fill_one || !sc->out ||
+        !sc->once || !first_of_record(job, sc, nf))
         return 0;
     gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
     fill_values(job, sc);
@@ -482,24 +522,29 @@ static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction
     return r;
 }
 
-void gr_api_pgs_numbers(const gr_prediction *p, const double *x, size_t nf, gr_api_pgs *out)
+void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *used,
+                        const uint8_t *once, size_t nf, gr_api_pgs *out)
 {
     out->sum = p->margin;
-    out->allele_ct = 2 * p->n_observed;
-    out->denom = 2 * (p->n_observed + p->n_imputed);
+    out->allele_ct = out->denom = 0;
     out->named_dosage_sum = 0;
-    for (size_t j = 0; j < nf; j++)
-        if (!isnan(x[j]))
-            out->named_dosage_sum += x[j];
+    for (size_t j = 0; j < nf; j++) {
+        if (once && !once[j])
+            continue;
+        out->allele_ct += isnan(x[j]) ? 0 : 2;
+        out->denom += isnan(used[j]) ? 0 : 2;
+        out->named_dosage_sum += isnan(x[j]) ? 0 : x[j];
+    }
     out->avg = out->denom ? out->sum / (double)out->denom : NAN;
 }
 
 /* {"sum", "avg", "denom", "allele_ct", "named_allele_dosage_sum"} of a PGS
  * model's sample; NULL when out of memory. */
-static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const double *x)
+static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const double *x,
+                          const scratch *sc)
 {
     gr_api_pgs g;
-    gr_api_pgs_numbers(p, x, gr_model_get_info(job->m)->n_features, &g);
+    gr_api_pgs_numbers(p, x, sc->used, sc->once, gr_model_get_info(job->m)->n_features, &g);
     return json_pack("{s:f, s:o, s:I, s:I, s:f}", "sum", g.sum, "avg",
                      isnan(g.avg) ? json_null() : json_real(g.avg), "denom", (json_int_t)g.denom,
                      "allele_ct", (json_int_t)g.allele_ct, "named_allele_dosage_sum",
@@ -517,7 +562,7 @@ static json_t *scored_result(const gr_api_job *job, size_t i, const gr_predictio
     bad |= json_object_set_new(r, "margin", json_real(p->margin));
     bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
     if (gr_model_get_info(job->m)->format == GR_FORMAT_PGS_CATALOG)
-        bad |= json_object_set_new(r, "pgs", pgs_object(job, p, x));
+        bad |= json_object_set_new(r, "pgs", pgs_object(job, p, x, sc));
     if (low)
         bad |= json_object_set_new(r, "low_coverage", json_true());
     if (job->set.explain && !bad)
@@ -891,6 +936,13 @@ void gr_api_scorer_free(gr_api_scorer *s)
         free(s->sc);
     }
     free(s);
+}
+
+void gr_api_scorer_pgs(const gr_api_scorer *s, const gr_prediction *p, const double *x,
+                       gr_api_pgs *out)
+{
+    gr_api_pgs_numbers(p, x, s->sc->used, s->sc->once, gr_model_get_info(s->job->m)->n_features,
+                       out);
 }
 
 gr_status gr_api_scorer_run(gr_api_scorer *s, size_t i, gr_prediction *p, const double **x,

@@ -61,6 +61,21 @@ typedef struct {
 void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *json,
                      const gr_vcf_result *vcf, const gr_api_settings *given);
 
+/* A PGS sample's numbers as plink2 --score writes them: SUM, ALLELE_CT (2
+ * per variant observed), DENOM (2 per variant observed or imputed),
+ * NAMED_ALLELE_DOSAGE_SUM (effect-allele dosages observed) and AVG =
+ * SUM / DENOM (NaN when DENOM is 0). */
+typedef struct {
+    double sum, avg, named_dosage_sum;
+    size_t allele_ct, denom;
+} gr_api_pgs;
+
+/* The numbers of prediction p over dosages x as given and used as
+ * evaluated (nf values each, NaN missing), counting only the features once
+ * marks (all when NULL): a VCF record two rows of one score use counts once. */
+void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *used,
+                        const uint8_t *once, size_t nf, gr_api_pgs *out);
+
 /* Makes job score model k of its VCF read (a panel's), after
  * gr_api_job_init. */
 void gr_api_job_set_vcf_model(gr_api_job *job, size_t k);
@@ -76,6 +91,11 @@ void gr_api_scorer_free(gr_api_scorer *s);
  * not be scored. */
 gr_status gr_api_scorer_run(gr_api_scorer *s, size_t i, gr_prediction *p, const double **x,
                             const double **used, int *scored, gr_error *err);
+
+/* The PGS numbers of the sample gr_api_scorer_run just predicted (p, x
+ * from it), each VCF record counted once per model. */
+void gr_api_scorer_pgs(const gr_api_scorer *s, const gr_prediction *p, const double *x,
+                       gr_api_pgs *out);
 
 /* Samples in the job's source. */
 size_t gr_api_job_samples(const gr_api_job *job);
@@ -142,18 +162,6 @@ gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
  * for the tests, the fault sweep and the fuzzers. On success *doc is new,
  * or NULL when stop asked to stop. */
 gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err);
-
-/* A PGS sample's numbers as plink2 --score writes them: SUM, ALLELE_CT (2
- * per variant observed), DENOM (2 per variant observed or imputed),
- * NAMED_ALLELE_DOSAGE_SUM (effect-allele dosages observed) and AVG =
- * SUM / DENOM (NaN when DENOM is 0). */
-typedef struct {
-    double sum, avg, named_dosage_sum;
-    size_t allele_ct, denom;
-} gr_api_pgs;
-
-/* The numbers of prediction p over dosages x (nf values, NaN missing). */
-void gr_api_pgs_numbers(const gr_prediction *p, const double *x, size_t nf, gr_api_pgs *out);
 
 /* The policy and impute a job of m runs under, from the settings given
  * (NULL for none), as gr_api_job_init resolves them. */
