@@ -1730,3 +1730,99 @@ Test(http_vcf, a_json_body_costs_about_its_size)
     free(b.p);
     itest_finish(d, models);
 }
+
+/* A panel over HTTP: one VCF upload scored by two PGS (the demo's and
+ * pgs_synth) at once answers what `genorisk predict --model A --model B`
+ * writes, in JSON and as the .sscore table (asked by ?format= or by
+ * Accept); ?report=variants lists each variant; the policy parameters are
+ * checked like the others. */
+Test(http_vcf, a_panel_of_models_from_one_upload)
+{
+    const char *synth = "tests/fixtures/pgs_synth";
+    char *models = models_dir_with(PGS, synth, NULL), *spool = models_dir_new(),
+         *files = models_dir_new();
+    daemon_t *d = start(models, spool, NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ 0 });
+    char *p = write_file(files, "s.vcf", &vcf);
+    const char *panel = "/v1/predict?model=cad-pgs-demo&model=pgs_synth&allow_low_coverage=true";
+    char path[300];
+    snprintf(path, sizeof path, "%s&explain=false", panel);
+    http_resp *r = post(d, path, "text/vcf", &vcf);
+    expect_status(r, 200);
+    const char *argv[] = { cli_path(),  "predict",   "--model", PGS,
+                           "--model",   synth,       "--vcf",   p,
+                           "--compact", "--explain", "false",   "--allow-low-coverage",
+                           NULL };
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_cmd(argv, &out, &err, 20000), 0, "%s", err);
+    json_t *cli = json_loads(out, 0, NULL), *got = http_json(r);
+    json_object_del(got, "request_id");
+    cr_assert(json_equal(got, cli), "the panel differs from the CLI's:\n%.400s\n%.400s", r->body,
+              out);
+    json_decref(got);
+    json_decref(cli);
+    free(out);
+    free(err);
+    http_free(r);
+
+    const char *argv2[] = { cli_path(),
+                            "predict",
+                            "--model",
+                            PGS,
+                            "--model",
+                            synth,
+                            "--vcf",
+                            p,
+                            "--format",
+                            "sscore",
+                            "--allow-low-coverage",
+                            NULL };
+    cr_assert_eq(run_cmd(argv2, &out, &err, 20000), 0, "%s", err);
+    snprintf(path, sizeof path, "%s&format=sscore", panel);
+    r = post(d, path, "text/vcf", &vcf);
+    expect_status(r, 200);
+    cr_assert_str_eq(http_header(r, "Content-Type"), "text/tab-separated-values");
+    cr_assert_str_eq(r->body, out);
+    http_free(r);
+    const char *accept[] = { "Accept: text/tab-separated-values", NULL };
+    http_req rq = { .method = "POST",
+                    .path = panel,
+                    .content_type = "text/vcf",
+                    .body = vcf.p,
+                    .body_len = vcf.n,
+                    .headers = accept };
+    r = http_do(d->port, &rq);
+    expect_status(r, 200);
+    cr_assert_str_eq(r->body, out, "Accept: text/tab-separated-values asks for the .sscore");
+    http_free(r);
+    free(out);
+    free(err);
+
+    r = post(d, PREDICT "?explain=false&report=variants&policy=plink2", "text/vcf", &vcf);
+    expect_status(r, 200);
+    got = http_json(r);
+    json_t *match = json_object_get(got, "match");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(match, "policy"), "name")),
+                     "plink2");
+    cr_assert_eq(json_array_size(json_object_get(match, "variant_log")), 300);
+    json_decref(got);
+    http_free(r);
+    static const char *const bad[] = { "policy=pgs",   "ambiguous=maybe", "multiallelic=1",
+                                       "chrx=haploid", "min_overlap=2",   "format=csv",
+                                       "report=all" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(path, sizeof path, PREDICT "?%s", bad[i]);
+        r = post(d, path, "text/vcf", &vcf);
+        char field[40];
+        snprintf(field, sizeof field, "%.*s", (int)(strchr(bad[i], '=') - bad[i]), bad[i]);
+        json_decref(expect_problem(r, 400, "invalid-parameter", PREDICT));
+        cr_assert(strstr(r->body, field), "%s: %s", bad[i], r->body);
+        http_free(r);
+    }
+    finish(d);
+    free(vcf.p);
+    free(p);
+    models_dir_free(models);
+    models_dir_free(spool);
+    models_dir_free(files);
+}

@@ -488,3 +488,103 @@ Test(cli, never_dumps_core)
     waitpid(pid, &st, 0);
     cr_assert(soft == 0 && hard == 0, "Max core file size %lld %lld (-1: unlimited)", soft, hard);
 }
+
+/* A panel of two PGS read from one VCF, in the three formats, with the
+ * variant log; two scores with opposite effect alleles at one variant are
+ * each scored on their own allele, and the table counts that record once. */
+static const char panel_vcf[] = "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+                                "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+                                "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n"
+                                "1\t200\t.\tC\tT\t.\t.\t.\tGT\t0/0\t0/1\n";
+#define PANEL_MANIFEST(n)                                                                          \
+    "{\"name\":\"" n "\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"pgs-catalog\","    \
+    "\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\"}"
+
+Test(cli, a_panel_in_every_format_with_its_variant_log)
+{
+    char *a = temp_bundle("manifest.json", PANEL_MANIFEST("a"), "s.txt",
+                          "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                          "1\t100\tG\tA\t1\n1\t200\tT\tC\t10\n",
+                          "p.vcf", panel_vcf, NULL);
+    char *b = temp_bundle("manifest.json", PANEL_MANIFEST("b"), "s.txt",
+                          "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                          "1\t100\tA\tG\t100\n",
+                          NULL);
+    char vcf[600], log[600], *out, *err;
+    snprintf(vcf, sizeof vcf, "%s/p.vcf", a);
+    snprintf(log, sizeof log, "%s/log.tsv", a);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", a, "--model", b, "--vcf", vcf,
+                         "--format", "sscore", "--variant-log", log, NULL),
+                 0, "%s", err);
+    /* S1: a = 1 (G) + 0 = 1, b = 100 x 1 (A); S2: a = 2 + 10, b = 0; two records */
+    cr_assert_str_eq(out, "#FID\tIID\tALLELE_CT\tDENOM\tNAMED_ALLELE_DOSAGE_SUM\ta_AVG\tb_AVG\t"
+                          "a_SUM\tb_SUM\n"
+                          "S1\tS1\t4\t4\t1\t0.25\t25\t1\t100\n"
+                          "S2\tS2\t4\t4\t3\t3\t0\t12\t0\n");
+    free(out);
+    free(err);
+    char *text = read_text(log);
+    cr_assert(strstr(text, "model\tfeature\tchrom\tpos\teffect_allele\tother_allele\tstatus\t"
+                           "match\tambiguous\tmultiallelic\trecord\treason\n"),
+              "%s", text);
+    cr_assert(strstr(text, "\t1\t100\tA\tG\tmatched\taltref\tfalse\tfalse\t1:100:A:G\t\n"), "%s",
+              text);
+    free(text);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", a, "--model", b, "--vcf", vcf,
+                         "--format", "tsv", "--sampleset", "demo", NULL),
+                 0, "%s", err);
+    cr_assert_str_eq(out, "sampleset\tFID\tIID\tPGS\tSUM\tDENOM\tAVG\n"
+                          "demo\tS1\tS1\ta\t1\t4\t0.25\n"
+                          "demo\tS1\tS1\tb\t100\t2\t50\n"
+                          "demo\tS2\tS2\ta\t12\t4\t3\n"
+                          "demo\tS2\tS2\tb\t0\t2\t0\n");
+    free(out);
+    free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", a, "--model", b, "--vcf", vcf,
+                         "--compact", "--explain", "false", NULL),
+                 0, "%s", err);
+    json_t *doc = json_loads(out, 0, NULL);
+    cr_assert(doc, "%s", out);
+    json_t *models = json_object_get(doc, "models");
+    cr_assert_eq(json_array_size(models), 2);
+    json_t *match = json_object_get(json_array_get(models, 1), "match");
+    cr_assert_eq(json_integer_value(json_object_get(match, "matched")), 1);
+    cr_assert(json_is_true(json_object_get(match, "passes")));
+    json_decref(doc);
+    free(out);
+    free(err);
+    temp_bundle_free(a);
+    temp_bundle_free(b);
+}
+
+Test(cli, panel_and_format_usage_errors)
+{
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "x.json",
+                         "--format", "csv", NULL),
+                 2);
+    cr_assert(strstr(err, "--format: 'csv' is not one of json, sscore, tsv"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "x.json",
+                         "--policy", "pgs", NULL),
+                 2);
+    cr_assert(strstr(err, "--policy: policy must be pgsc"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "x.json",
+                         "--variant-log", "l.tsv", NULL),
+                 2);
+    cr_assert(strstr(err, "--variant-log go with --vcf"), "%s", err);
+    free(out);
+    free(err);
+    char *in = in_file(request);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, "--format",
+                         "sscore", NULL),
+                 4);
+    cr_assert(strstr(err, "the sscore and tsv formats are for PGS models"), "%s", err);
+    free(out);
+    free(err);
+    drop(in);
+}
