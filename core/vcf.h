@@ -37,6 +37,11 @@ typedef struct {
                              * and every 1,024 BCF records; non-zero ends the read
                              * with GR_EIO, "stopped" */
     void *stop_arg;
+    int use_index; /* 1: when path (not fd) is a BGZF VCF with a .csi or .tbi index, or
+                    * a BCF with a .csi, read only the model's regions (vcf_region.c);
+                    * the file is streamed when the score is dense, a variant has no
+                    * position, or the index is missing, older than the file or
+                    * unreadable. 0: always stream (uploads, --no-index) */
 } gr_vcf_options;
 
 /* How the model's variants were found in the file, the same for every
@@ -56,7 +61,8 @@ typedef struct {
     char **warnings; /* never hold genotypes or sample ids */
     size_t n_warnings;
     const char *build; /* "GRCh37", "GRCh38" or "" when the header does not say */
-    size_t records;    /* records read */
+    size_t records;    /* records read (with an index: those of the regions read) */
+    int indexed;       /* 1 when only the model's regions were read, through the index */
 } gr_vcf_result;
 
 /* Reads the VCF/BCF at path (or from the open descriptor fd when fd >= 0;
