@@ -23,6 +23,7 @@
 #include "match.h"
 #include "vcf_body.h"
 #include "vcf_internal.h"
+#include "vcf_region.h"
 
 void gr_vcf_result_free(gr_vcf_result *r)
 {
@@ -394,6 +395,53 @@ static int bcf_wanted(ctx *c, bcf1_t *rec, int32_t code)
            (code >= 0 && gr_vcf_is_block(rec));
 }
 
+/* Reads the BCF record at the reader's position and uses it unless it lies
+ * past w (NULL: streaming); *got as gr_vcf_step says. A record is sized
+ * before bcf_read allocates what it claims. */
+static gr_status bcf_step(void *arg, const gr_window *w, int *got, gr_error *err)
+{
+    reader *rd = arg;
+    ctx *c = &rd->c;
+    gr_vcf_result *r = rd->r;
+    uint64_t size = 0;
+    int ret = 0;
+    *got = GR_STEP_END;
+    errno = 0;
+    int peek = gr_bcf_peek_size(rd->fp->fp.bgzf, &size);
+    if (peek > 0 && size > rd->max_line)
+        return gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,
+                            "record %zu is over the %zu-byte line limit (%" PRIu64 " bytes)",
+                            r->records + 1, rd->max_line, size);
+    if (peek >= 0) {
+        errno = 0;
+        ret = bcf_read(rd->fp, rd->hdr, rd->rec);
+    }
+    if (peek < 0 || ret != 0) {
+        if (errno == ENOMEM && (peek < 0 || ret < 0)) /* neither status tells */
+            return oom(err);
+        if (peek < 0 || ret < -1)
+            return gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,
+                                "read error after record %zu: truncated or corrupt BCF data",
+                                r->records);
+        return GR_OK; /* the end */
+    }
+    if (errno == ENOMEM) /* a record htslib could not build whole */
+        return oom(err);
+    bcf1_t *rec = rd->rec;
+    *got =
+        w && (rec->rid != w->tid || (int64_t)rec->pos + 1 > w->end) ? GR_STEP_PAST : GR_STEP_READ;
+    if (*got == GR_STEP_PAST)
+        return GR_OK;
+    r->records++;
+    int32_t code = rec->rid >= 0 && rec->rid < c->n_rid ? c->rid_code[rec->rid] : -1;
+    int wanted = bcf_wanted(c, rec, code);
+    if (wanted < 0)
+        return oom(err);
+    if (wanted)
+        gr_vcf_use_record(c, rd->hdr, rec, code, r);
+    return c->oom ? oom(err) : GR_OK;
+}
+
 /* BCF records, read on the caller. Text VCF brings its own workers
  * (vcf_body.c); BCF does not use htslib's BGZF threads: htslib 1.16's
  * (hts_set_threads) do not survive a failed allocation: bgzf_thread_pool
@@ -402,55 +450,114 @@ static int bcf_wanted(ctx *c, bcf1_t *rec, int32_t code)
  * memory as corrupt data. */
 static gr_status read_bcf_body(reader *rd, gr_error *err)
 {
-    ctx *c = &rd->c;
-    gr_vcf_result *r = rd->r;
-    int ret = 0, peek;
-    uint64_t size = 0;
-    const gr_vcf_options *opt = c->opt;
-    for (size_t n = 0;; n++) {
+    const gr_vcf_options *opt = rd->c.opt;
+    gr_status st = GR_OK;
+    int got = GR_STEP_READ;
+    for (size_t n = 0; got == GR_STEP_READ && !st; n++) {
         if (opt->stop && !(n & 1023) && opt->stop(opt->stop_arg))
             return gr_error_set(err, GR_EIO, rd->label, 0, NULL, "stopped");
-        /* a record is sized before bcf_read allocates what it claims */
-        errno = 0;
-        peek = gr_bcf_peek_size(rd->fp->fp.bgzf, &size);
-        if (peek < 0 || (peek && size > rd->max_line))
-            break;
-        errno = 0;
-        if ((ret = bcf_read(rd->fp, rd->hdr, rd->rec)) != 0)
-            break;
-        if (errno == ENOMEM) /* a record htslib could not build whole */
-            return oom(err);
-        r->records++;
-        bcf1_t *rec = rd->rec;
-        int32_t code = rec->rid >= 0 && rec->rid < c->n_rid ? c->rid_code[rec->rid] : -1;
-        int wanted = bcf_wanted(c, rec, code);
-        if (wanted < 0)
-            return oom(err);
-        if (wanted)
-            gr_vcf_use_record(c, rd->hdr, rec, code, r);
-        if (c->oom)
-            return oom(err);
+        st = bcf_step(rd, NULL, &got, err);
     }
-    if (peek > 0 && size > rd->max_line)
-        return gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,
-                            "record %zu is over the %zu-byte line limit (%" PRIu64 " bytes)",
-                            r->records + 1, rd->max_line, size);
-    if (errno == ENOMEM && (peek < 0 || ret < 0)) /* neither status tells */
+    return st;
+}
+
+static sink_state sink_for(reader *rd)
+{
+    return (sink_state){
+        &rd->c, rd->hdr, rd->rec, rd->r, &rd->line, rd->label, (uint64_t)rd->max_line * 4, 0, 0
+    };
+}
+
+/* A text VCF read through its index: each line goes through the streamed
+ * read's line ceiling, look and sink. */
+typedef struct {
+    reader *rd;
+    sink_state *ss;
+    kstring_t text; /* the line being read */
+} text_steps;
+
+static gr_status text_step(void *arg, const gr_window *w, int *got, gr_error *err)
+{
+    text_steps *t = arg;
+    reader *rd = t->rd;
+    int line = gr_bgzf_line(rd->fp->fp.bgzf, &t->text, rd->max_line);
+    size_t record = rd->r->records + 1, len = t->text.l;
+    const char *s = t->text.s;
+    *got = line == GR_LINE_END ? GR_STEP_END : GR_STEP_READ;
+    if (line == GR_LINE_END)
+        return GR_OK;
+    if (line == GR_LINE_OOM)
         return oom(err);
-    if (peek < 0 || ret < -1)
+    if (line == GR_LINE_BAD)
         return gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,
-                            "read error after record %zu: truncated or corrupt BCF data",
-                            r->records);
-    return GR_OK;
+                            "read error after record %zu: truncated or corrupt compressed data",
+                            record - 1);
+    if (line == GR_LINE_OK && len && s[len - 1] == '\r')
+        len--;
+    /* a streamed read refuses such a line wherever it is */
+    if (line == GR_LINE_LONG || len > rd->max_line)
+        return gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,
+                            "record %zu is over the %zu-byte line limit", record, rd->max_line);
+    if (len && s[0] != '#' && gr_vcf_text_past(&rd->c, s, len, w)) {
+        *got = GR_STEP_PAST;
+        return GR_OK;
+    }
+    rd->r->records = record;
+    if (!len || s[0] == '#')
+        return GR_OK;
+    int32_t code = 0;
+    int wanted = gr_vcf_line_wanted(&rd->c, s, len, &code);
+    return wanted ? body_sink(t->ss, s, len, record, wanted, code, err) : GR_OK;
+}
+
+/* 1 when every variant looked for has a position (chrx=skip's are not). */
+static int all_placed(const ctx *c)
+{
+    for (size_t f = 0; f < c->n_feat; f++)
+        if (!(c->rules[f] & RULE_SKIP) && !(c->feat[f].chrom[0] && c->feat[f].pos > 0))
+            return 0;
+    return 1;
+}
+
+/* The model's regions only, when the options, the input and the model allow
+ * it and the file's index says it pays (vcf_region.c); 0 in *done when the
+ * file is to be streamed instead. */
+static gr_status read_indexed(reader *rd, int *done, gr_error *err)
+{
+    const ctx *c = &rd->c;
+    const htsFormat *fmt = hts_get_format(rd->fp);
+    gr_vcf_plan *plan = NULL;
+    *done = 0;
+    /* uploads are not sought in; a variant without a position is found only
+     * by rsID, anywhere in the file */
+    if (!c->opt->use_index || rd->fd >= 0 || !c->n_pos || !all_placed(c) ||
+        fmt->compression != bgzf)
+        return GR_OK;
+    gr_status st = gr_vcf_index_plan(&rd->c, rd->path, rd->hdr, fmt->format == bcf, &plan, err);
+    if (st || !plan)
+        return st;
+    *done = rd->r->indexed = 1;
+    if (fmt->format == bcf) {
+        st = gr_vcf_plan_walk(plan, rd->fp->fp.bgzf, bcf_step, rd, c->opt, rd->label, err);
+    } else {
+        sink_state ss = sink_for(rd);
+        text_steps t = { rd, &ss, { 0, 0, NULL } };
+        st = gr_vcf_plan_walk(plan, rd->fp->fp.bgzf, text_step, &t, c->opt, rd->label, err);
+        free(t.text.s);
+    }
+    gr_vcf_plan_free(plan);
+    return st;
 }
 
 static gr_status read_body(reader *rd, gr_error *err)
 {
+    int done;
+    gr_status st = read_indexed(rd, &done, err);
+    if (st || done)
+        return st;
     if (hts_get_format(rd->fp)->format != vcf)
         return read_bcf_body(rd, err);
-    sink_state ss = {
-        &rd->c, rd->hdr, rd->rec, rd->r, &rd->line, rd->label, (uint64_t)rd->max_line * 4, 0, 0
-    };
+    sink_state ss = sink_for(rd);
     gr_body_reader body = { rd->label,       rd->c.opt->threads, rd->max_line,
                             body_filter,     body_sink,          &ss,
                             rd->c.opt->stop, rd->c.opt->stop_arg };

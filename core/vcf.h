@@ -39,6 +39,11 @@ typedef struct {
     void *stop_arg;
     int keep_records; /* 1: note each variant's record as CHROM:POS:REF:ALT
                        * (gr_vcf_result.record_text), for a variant log */
+    int use_index;    /* 1: when path (not fd) is a BGZF VCF with a .csi or .tbi index, or
+                    * a BCF with a .csi, read only the model's regions (vcf_region.c);
+                    * the file is streamed when the score is dense, a variant has no
+                    * position, or the index is missing, older than the file or
+                    * unreadable. 0: always stream (uploads, --no-index) */
 } gr_vcf_options;
 
 /* One model of a read and the matching policy it is read under (both
@@ -82,7 +87,8 @@ typedef struct {
     char **warnings; /* never hold genotypes or sample ids */
     size_t n_warnings;
     const char *build; /* "GRCh37", "GRCh38" or "" when the header does not say */
-    size_t records;    /* records read */
+    size_t records;    /* records read (with an index: those of the regions read) */
+    int indexed;       /* 1 when only the model's regions were read, through the index */
     /* per variant, all models' in a row (model k's from model_first[k]): */
     uint8_t *status;    /* gr_var_status */
     uint8_t *flags;     /* GR_MATCH_* of the match, or of the record that excluded it */

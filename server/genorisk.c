@@ -68,6 +68,9 @@ static const char usage_predict[] =
     "      --absent A       missing|ref: what a variant the VCF does not list is (missing)\n"
     "      --genotype G     auto|gt|ds: where dosages come from (auto: DS when declared)\n"
     "      --filter F       pass|any: skip records failing FILTER, or not (pass)\n"
+    "      --no-index       read the whole file even when it has a .csi or .tbi index\n"
+    "                       (by default only the score's regions are read; an rsID\n"
+    "                       matched at another position is then found only this way)\n"
     "\n"
     "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": "
     "\"A/G\", \"1:12345:A:G\": \"0/1\"}}],\n"
@@ -160,7 +163,7 @@ typedef struct {
     const char *input, *output, *vcf_path, *variant_log, *sampleset;
     gr_api_format format;
     long threads;
-    int compact, vcf_flags;
+    int compact, vcf_flags, no_index;
     gr_api_settings given; /* --explain, --top-k, --impute, --allow-low-coverage */
     gr_vcf_options vopt;
     const char **samples; /* --sample, repeatable (owned array) */
@@ -194,6 +197,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                                           { "format", required_argument, NULL, 'F' },
                                           { "variant-log", required_argument, NULL, 'G' },
                                           { "sampleset", required_argument, NULL, 'S' },
+                                          { "no-index", no_argument, NULL, 'N' },
                                           { NULL, 0, NULL, 0 } };
     int c;
     char why[240];
@@ -234,6 +238,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
             break;
         }
         case 'v': a->vcf_path = optarg; break;
+        case 'N': a->no_index = a->vcf_flags = 1; break;
         case 'L': a->given.allow_low_coverage = 1; break;
         case 's': {
             const char **more = realloc(a->samples, (a->n_samples + 1) * sizeof *more);
@@ -300,9 +305,11 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                 optind != argc ? ", and no other arguments" : "", usage_predict);
         return EXIT_USAGE;
     }
-    if (!a->vcf_path && (a->n_samples || a->vcf_flags || a->variant_log)) {
-        fprintf(stderr, "genorisk: --sample, --absent, --genotype, --filter and --variant-log go "
-                        "with --vcf\n");
+    if (!a->vcf_path && (a->n_samples || a->vcf_flags || a->variant_log || a->no_index)) {
+        fprintf(
+            stderr,
+            "genorisk: --sample, --absent, --genotype, --filter, --variant-log and --no-index go "
+            "with --vcf\n");
         return EXIT_USAGE;
     }
     return -1;
@@ -335,6 +342,7 @@ static int load_vcf(gr_model **ms, size_t n, predict_args *a, gr_vcf_result **vc
      * measured first, for the IDX claims htslib would size its tables by (a
      * pipe cannot be read twice, so stdin is not) */
     a->vopt.max_header = from_stdin ? 0 : (size_t)1 << 30; /* no real header comes near */
+    a->vopt.use_index = !from_stdin && !a->no_index;
     gr_status st = gr_vcf_read_models(vm, n, from_stdin ? "<stdin>" : a->vcf_path,
                                       from_stdin ? dup(0) : -1, &a->vopt, vcf, &err);
     free(vm);

@@ -19,6 +19,11 @@ same bytes for the same input). Subcommands:
                        a 100,000-variant PGS (bundle + plink2 weights).
   bench2   --out DIR   1000-sample BGZF VCF (100,000 records) and a
                        10,000-variant PGS (bundle + plink2 weights).
+  bench-index --out DIR  BGZF VCF of 5,000,000 SNV records (8 GT:DS:GQ:DP
+                       samples, long gnomAD-like INFO and a CSQ-like
+                       annotation: about 600 MB), its tabix index, a
+                       100-variant PGS drawn across it and its regions for
+                       bcftools view -R.
   fixtures --out DIR   tests/fixtures/vcf: a genorisk-linear bundle whose
                        variants exercise each matching rule, small VCF/BCF
                        files and expected.json with the dosages by rule.
@@ -657,6 +662,125 @@ def cmd_bench2(args):
     log("bench2: %d records x %d samples, %d PGS variants, %.1f s" % (n, ns, args.variants, time.time() - t0))
 
 
+# ------------------------------------------------------------------ indexed reads
+
+# One record's columns after REF and ALT, all of fixed width so that a whole
+# batch of records is one byte matrix filled column by column (the only way
+# Python writes gigabytes of text in seconds). ('d', k): k random digits;
+# ('c', options): one of equally wide options; bytes: written as they are.
+_IDX_INFO = [
+    b"\t", ("d", 2), b"\t", ("c", [b"PASS"] * 19 + [b"LowQ"]), b"\tAC=", ("c", [b"%02d" % i for i in range(10, 32)]),
+    b";AN=32;AF=0.", ("d", 4), b";DP=", ("d", 4), b";MQ=5", ("d", 1), b".", ("d", 2),
+    b";QD=", ("d", 2), b".", ("d", 2), b";FS=", ("d", 1), b".", ("d", 3), b";SOR=0.", ("d", 3),
+    b";MQRankSum=0.", ("d", 3), b";ReadPosRankSum=0.", ("d", 3), b";BaseQRankSum=0.", ("d", 3),
+    b";ExcessHet=", ("d", 1), b".", ("d", 4), b";VQSLOD=", ("d", 2), b".", ("d", 2),
+    b";AF_afr=0.", ("d", 4), b";AF_amr=0.", ("d", 4), b";AF_asj=0.", ("d", 4), b";AF_eas=0.", ("d", 4),
+    b";AF_fin=0.", ("d", 4), b";AF_nfe=0.", ("d", 4), b";AF_sas=0.", ("d", 4),
+    b";CSQ=", ("c", [b"missense_variant", b"upstream_variant"]),
+    b"|", ("c", [b"MODERATE", b"MODIFIER"]), b"|GENE", ("d", 5), b"|ENSG0000", ("d", 7),
+    b"|ENST0000", ("d", 7), b"|protein_coding|", ("d", 1), b"/", ("d", 2),
+    b"\tGT:DS:GQ:DP",
+]
+_IDX_SAMPLE = [b"\t", ("c", [b"0|0", b"0|1", b"1|0", b"1|1"]), b":", ("c", [b"0", b"1"]), b".", ("d", 3), b":",
+               ("d", 2), b":", ("d", 2)]
+_IDX_HEADER = [
+    '##FILTER=<ID=LowQ,Description="Low quality">',
+    '##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count">',
+    '##INFO=<ID=AN,Number=1,Type=Integer,Description="Allele number">',
+    '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency">',
+    '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+] + ['##INFO=<ID=%s,Number=1,Type=Float,Description="%s">' % (k, k) for k in (
+    "MQ", "QD", "FS", "SOR", "MQRankSum", "ReadPosRankSum", "BaseQRankSum", "ExcessHet", "VQSLOD",
+    "AF_afr", "AF_amr", "AF_asj", "AF_eas", "AF_fin", "AF_nfe", "AF_sas")] + [
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence|Impact|Gene|Gene ID|Transcript|Biotype|Exon">',
+    '##FORMAT=<ID=DS,Number=A,Type=Float,Description="ALT dosage">',
+    '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype quality">',
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+]
+
+
+def _fixed_rows(rng, n, pieces):
+    """n rows of the fixed-width template pieces, as an (n, width) uint8 matrix."""
+    width = sum(len(p) if isinstance(p, bytes) else (p[1] if p[0] == "d" else len(p[1][0]))
+                for p in pieces)
+    m = np.empty((n, width), dtype=np.uint8)
+    at = 0
+    for p in pieces:
+        if isinstance(p, bytes):
+            m[:, at:at + len(p)] = np.frombuffer(p, dtype=np.uint8)
+            at += len(p)
+        elif p[0] == "d":
+            m[:, at:at + p[1]] = rng.integers(48, 58, size=(n, p[1]), dtype=np.uint8)
+            at += p[1]
+        else:
+            opts = np.frombuffer(b"".join(p[1]), dtype=np.uint8).reshape(len(p[1]), -1)
+            m[:, at:at + opts.shape[1]] = opts[rng.integers(0, len(p[1]), size=n)]
+            at += opts.shape[1]
+    return m
+
+
+def _digits(v, w):
+    """(len(v), w) uint8 ASCII digits of v, each exactly w digits long."""
+    p = 10 ** np.arange(w - 1, -1, -1, dtype=np.int64)
+    return (v[:, None] // p % 10 + 48).astype(np.uint8)
+
+
+def cmd_bench_index(args):
+    """A BGZF VCF of many SNV records with long INFO (gnomAD-like keys and a
+    CSQ-like annotation) and a few GT:DS:GQ:DP samples, indexed with tabix,
+    and a PGS of a few variants drawn across it (tools/bench_index.sh)."""
+    t0 = time.time()
+    rng = np.random.default_rng(333)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    chroms = [c for c, _ in GRCH38 if c != "Y"]
+    cidx, pos = layout(rng, args.records, chroms)
+    n = len(pos)
+    ref, alt1, _ = draw_alleles(rng, n)
+    samples = ["S%02d" % (i + 1) for i in range(args.samples)]
+    path = os.path.join(out, "bench_index.vcf.gz")
+    w = BgzipWriter(path)
+    w.write(vcf_header(samples, [(c, CHROM_LEN[c]) for c in chroms], extra=_IDX_HEADER))
+    bases = np.frombuffer(b"ACGT", dtype=np.uint8)
+    tail = _IDX_INFO + _IDX_SAMPLE * args.samples + [b"\n"]
+    ndig = np.floor(np.log10(pos)).astype(np.int64) + 1
+    step = 100_000
+    # runs of records on one chromosome whose POS has as many digits
+    cut = np.flatnonzero((np.diff(cidx) != 0) | (np.diff(ndig) != 0)) + 1
+    for a0, b0 in zip(np.concatenate([[0], cut]), np.concatenate([cut, [n]])):
+        for a in range(a0, b0, step):
+            b = min(b0, a + step)
+            m = b - a
+            chrom = ("chr%s\t" % chroms[cidx[a]]).encode()
+            head = np.empty((m, len(chrom) + ndig[a] + 16), dtype=np.uint8)
+            head[:, :len(chrom)] = np.frombuffer(chrom, dtype=np.uint8)
+            at = len(chrom)
+            head[:, at:at + ndig[a]] = _digits(pos[a:b], ndig[a])
+            at += ndig[a]
+            head[:, at:at + 3] = np.frombuffer(b"\trs", dtype=np.uint8)
+            head[:, at + 3:at + 12] = _digits(np.arange(a, b, dtype=np.int64) * 7 + 10_000_000, 9)
+            at += 12
+            head[:, at] = ord("\t")
+            head[:, at + 1] = bases[ref[a:b]]
+            head[:, at + 2] = ord("\t")
+            head[:, at + 3] = bases[alt1[a:b]]
+            w.write(np.hstack([head, _fixed_rows(rng, m, tail)]).tobytes())
+    w.close()
+    log("bench-index: %d records written, %.1f s" % (n, time.time() - t0))
+    subprocess.run(["tabix", "-f", "-p", "vcf", path], check=True)
+    eligible = np.arange(n)
+    bench_pgs(rng, out, "bench_index", chroms, cidx, pos, ref, alt1, eligible, args.variants, 0)
+    with open(os.path.join(out, "bench_index_pgs.txt")) as f, \
+            open(os.path.join(out, "regions.txt"), "w") as r:
+        for line in f:
+            if line.startswith("#") or line.startswith("chr_name"):
+                continue
+            c, p = line.split("\t")[:2]
+            r.write("chr%s\t%s\n" % (c, p))
+    log("bench-index: %d records, %d PGS variants, %.0f MB, %.1f s" % (
+        n, args.variants, os.path.getsize(path) / 1e6, time.time() - t0))
+
+
 # ------------------------------------------------------------------ fixtures
 
 # Model variants (GRCh38 coordinates, bare chromosome names, `alt` counted).
@@ -1006,12 +1130,18 @@ def main():
     p.add_argument("--records", type=int, default=100_000)
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--variants", type=int, default=10_000)
+    p = sub.add_parser("bench-index")
+    p.add_argument("--out", required=True)
+    p.add_argument("--records", type=int, default=5_000_000)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--variants", type=int, default=100)
     p = sub.add_parser("fixtures")
     p.add_argument("--out", required=True)
     args = ap.parse_args()
     if shutil.which("bgzip") is None:
         sys.exit("make_vcf_data: bgzip not found (apt-get install tabix)")
-    {"parity": cmd_parity, "bench1": cmd_bench1, "bench2": cmd_bench2, "fixtures": cmd_fixtures}[args.cmd](args)
+    {"parity": cmd_parity, "bench1": cmd_bench1, "bench2": cmd_bench2, "bench-index": cmd_bench_index,
+     "fixtures": cmd_fixtures}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -576,7 +576,7 @@ Test(cli, panel_and_format_usage_errors)
     cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", "x.json",
                          "--variant-log", "l.tsv", NULL),
                  2);
-    cr_assert(strstr(err, "--variant-log go with --vcf"), "%s", err);
+    cr_assert(strstr(err, "--variant-log and --no-index go with --vcf"), "%s", err);
     free(out);
     free(err);
     char *in = in_file(request);
