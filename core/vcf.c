@@ -241,7 +241,12 @@ static gr_status open_input(reader *rd, gr_error *err)
     if (hpeek(rd->hf, bom, sizeof bom) == (ssize_t)sizeof bom && gr_utf8_bom(bom, sizeof bom) &&
         hread(rd->hf, bom, sizeof bom) != (ssize_t)sizeof bom)
         return gr_error_set(err, GR_EIO, rd->label, 0, NULL, "cannot read the VCF");
-    rd->fp = hts_hopen(rd->hf, rd->label, "r");
+    /* htslib's header reader loads NAME.tbi or NAME.csi beside the name it
+     * is given, to add the contigs an index lists: an upload or a pipe has
+     * no such file, so it gets a name under which none can exist (an
+     * upload named "upload" would read upload.tbi from the daemon's working
+     * directory) */
+    rd->fp = hts_hopen(rd->hf, rd->fd >= 0 ? "/dev/null/genorisk-stream" : rd->label, "r");
     if (!rd->fp)
         return errno == ENOMEM ? oom(err)
                                : gr_error_set(err, GR_EINPUT, rd->label, 0, NULL,

@@ -525,6 +525,14 @@ def group_pgs000586(t, cli, peers, tmp, data_only):
             + 1e-15]
         t.check("pgs000586: AVG = v2_scores AVG", not badavg,
                 "%d of %d differ by more than 1e-9 relative" % (len(badavg), len(tsv)))
+    # the VCF has pgsc_calc's .csi beside it: the read above went through the
+    # index (only the score's regions); streaming the whole file must agree
+    streamed = cli.run("pgs000586: predict --format tsv --no-index",
+                       ["predict", "--model", bundle, "--vcf", vcf_path, "--format", "tsv",
+                        "--no-index"])
+    if out is not None and streamed is not None:
+        t.check("pgs000586: indexed read (.csi) = streamed read", out == streamed,
+                "%d bytes, byte for byte" % len(out))
 
     # --- genorisk: match report and variant log ---
     vlog = os.path.join(tmp, "pgs000586.variants.tsv")

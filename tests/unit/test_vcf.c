@@ -4,9 +4,12 @@
 #include <htslib/kstring.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -919,4 +922,49 @@ Test(vcf, matching_policy_json_scores_as_the_vcf)
     gr_api_request_clear(&req);
     gr_model_free(pm);
     temp_bundle_free(b);
+}
+
+/* An input read from a descriptor (an upload, standard input) has no index
+ * beside it: htslib must not look for one under its label in the working
+ * directory (it once opened upload.csi there; a FIFO of that name hung the
+ * read). */
+Test(vcf, a_descriptor_input_never_loads_an_index_from_the_working_directory)
+{
+    char tmpl[] = "/tmp/genorisk-cwd-XXXXXX", old[4096];
+    cr_assert(mkdtemp(tmpl) && getcwd(old, sizeof old));
+    char path[600], fifo[600];
+    snprintf(path, sizeof path, "%s/upload.vcf", tmpl);
+    FILE *f = fopen(path, "w");
+    fputs(policy_vcf, f);
+    fclose(f);
+    static const char *const names[] = { "upload.csi", "upload.tbi" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(fifo, sizeof fifo, "%s/%s", tmpl, names[i]);
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmpl))
+            _exit(3);
+        gr_vcf_options o = { 0 };
+        gr_vcf_result *r = NULL;
+        gr_error e;
+        int fd = open("upload.vcf", O_RDONLY);
+        _exit(gr_vcf_read(m, "upload", fd, &o, &r, &e) == GR_OK ? 0 : 2);
+    }
+    int status = -1, waited = 0;
+    for (int t = 0; t < 100 && !(waited = waitpid(pid, &status, WNOHANG)); t++)
+        usleep(50000);
+    if (!waited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(fifo, sizeof fifo, "%s/%s", tmpl, names[i]);
+        unlink(fifo);
+    }
+    unlink(path);
+    rmdir(tmpl);
+    cr_assert(waited, "the read hung on a FIFO named like an index in the working directory");
+    cr_assert(WIFEXITED(status), "status %d", status);
 }
