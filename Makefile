@@ -69,8 +69,8 @@ DEPS_APT := gcc libc6-dev make binutils libblas3 liblapack3 \
             plink2 tabix bcftools htslib-test python-pyvcf-examples time openssl \
             python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
 
-.PHONY: all deps check test tsan-test run bench bench-http bench-vcf bench-index clean fixtures \
-        demo-models lint lint-deps format-check fresh-test test-peers
+.PHONY: all deps check test tsan-test run bench bench-http bench-vcf bench-index bench-panel \
+        clean fixtures demo-models lint lint-deps format-check fresh-test test-peers
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
 
@@ -196,6 +196,11 @@ test-peers: all
 # once into build/bench/index): indexed against streamed and bcftools view -R.
 bench-index: deps all
 	@tools/bench_index.sh $(BUILD)
+
+# Panels: ten scores from one read against one score, on bench-index's
+# whole-genome-like VCF and bench-vcf's 1,000-sample cohort (plink2 beside).
+bench-panel: deps all
+	@tools/bench_panel.sh $(BUILD)
 
 bench-http: deps all
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500

@@ -143,7 +143,7 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         samples = gr_api_job_samples(job);
     }
     gr_api_panel panel = {
-        jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL
+        jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL, 1
     };
     json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
     gr_status st = extra && jobs ? gr_api_panel_write(&panel, extra, sink_write, &k, &err)

@@ -2,6 +2,7 @@
  * JSON document, plink2's .sscore and pgsc_calc's long TSV, and the
  * per-variant log. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,11 @@ static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_f
 
 /* ---- tables ---- */
 
+/* Samples whose lines are made between two writes, and the most threads
+ * that make them. */
+#define TABLE_BLOCK 512
+#define TABLE_THREADS 64
+
 /* The shortest text that reads back as v ("NA" for NaN). */
 static void number(char *buf, size_t size, double v)
 {
@@ -257,105 +263,232 @@ static gr_status table_head(const gr_api_panel *p, gr_buf *b, gr_error *err)
     return bad ? oom(err) : GR_OK;
 }
 
-/* Sample i's line(s) into b. */
-static gr_status table_sample(const gr_api_panel *p, gr_api_scorer **sc, uint8_t **first, size_t i,
-                              double *sums, int *scored, gr_buf *b, gr_error *err)
+/* What one sample's line(s) hold, per model and, for .sscore, over the
+ * panel's records. */
+typedef struct {
+    size_t allele_ct, denom; /* sscore: each record once across the panel */
+    double named;
+} sample_sums;
+
+/* Scores sample i against model k into sums[k], scored[k] and (tsv) its
+ * own DENOM and AVG; adds model k's first uses of records to *t (sscore). */
+static gr_status score_one(const gr_api_panel *p, gr_api_scorer *sc, uint8_t *const *first,
+                           size_t k, size_t i, double *sum, int *scored, size_t *den, double *avg,
+                           sample_sums *t, gr_error *err)
 {
-    size_t allele_ct = 0, denom = 0;
-    double named = 0;
+    gr_prediction pr;
+    const double *x, *used;
+    gr_status st = gr_api_scorer_run(sc, i, &pr, &x, &used, scored, err);
+    if (st)
+        return st;
+    *sum = *scored ? pr.margin : NAN;
+    if (p->format == GR_API_FORMAT_TSV) {
+        gr_api_pgs g;
+        gr_api_scorer_pgs(sc, &pr, x, &g);
+        *den = g.denom;
+        *avg = *scored ? g.avg : NAN;
+        return GR_OK;
+    }
+    size_t nf = gr_model_get_info(p->jobs[k].m)->n_features;
+    for (size_t j = 0; j < nf; j++) {
+        if (!first[k][j])
+            continue;
+        t->allele_ct += isnan(x[j]) ? 0 : 2;
+        t->denom += isnan(used[j]) ? 0 : 2;
+        t->named += isnan(x[j]) ? 0 : x[j];
+    }
+    return GR_OK;
+}
+
+/* Sample i's line(s) into b, from its sums (row r of the part's arrays). */
+static int format_sample(const gr_api_panel *p, size_t i, const double *sum, const size_t *den,
+                         const double *avg, const sample_sums *t, gr_buf *b)
+{
     char id[300], n1[40], n2[40];
     sample_id(&p->jobs[0], i, id, sizeof id);
     int bad = 0;
-    for (size_t k = 0; k < p->n; k++) {
-        gr_prediction pr;
-        const double *x, *used;
-        gr_status st = gr_api_scorer_run(sc[k], i, &pr, &x, &used, &scored[k], err);
-        if (st)
-            return st;
-        size_t nf = gr_model_get_info(p->jobs[k].m)->n_features;
-        sums[k] = scored[k] ? pr.margin : NAN;
-        if (p->format == GR_API_FORMAT_TSV) {
-            gr_api_pgs g;
-            gr_api_scorer_pgs(sc[k], &pr, x, &g);
-            number(n1, sizeof n1, sums[k]);
-            number(n2, sizeof n2, scored[k] ? g.avg : NAN);
+    if (p->format == GR_API_FORMAT_TSV) {
+        for (size_t k = 0; k < p->n; k++) {
+            number(n1, sizeof n1, sum[k]);
+            number(n2, sizeof n2, avg[k]);
             bad |= gr_buf_printf(b, "%s\t%s\t%s\t%s\t%s\t%zu\t%s\n",
                                  p->sampleset ? p->sampleset : "cohort", id, id,
-                                 gr_model_get_info(p->jobs[k].m)->name, n1, g.denom, n2);
-            continue;
+                                 gr_model_get_info(p->jobs[k].m)->name, n1, den[k], n2);
         }
-        for (size_t j = 0; j < nf; j++) {
-            if (!first[k][j])
-                continue;
-            allele_ct += isnan(x[j]) ? 0 : 2;
-            denom += isnan(used[j]) ? 0 : 2;
-            named += isnan(x[j]) ? 0 : x[j];
+        return bad;
+    }
+    number(n1, sizeof n1, t->named);
+    bad |= gr_buf_printf(b, "%s\t%s\t%zu\t%zu\t%s", id, id, t->allele_ct, t->denom, n1);
+    for (int part = 0; part < 2; part++)
+        for (size_t k = 0; k < p->n; k++) {
+            double v = part ? sum[k] : t->denom ? sum[k] / (double)t->denom : NAN;
+            number(n1, sizeof n1, v);
+            bad |= gr_buf_printf(b, "\t%s", n1);
         }
-    }
-    if (p->format == GR_API_FORMAT_SSCORE) {
-        number(n1, sizeof n1, named);
-        bad |= gr_buf_printf(b, "%s\t%s\t%zu\t%zu\t%s", id, id, allele_ct, denom, n1);
-        for (int part = 0; part < 2; part++)
-            for (size_t k = 0; k < p->n; k++) {
-                double v = part ? sums[k] : denom ? sums[k] / (double)denom : NAN;
-                number(n1, sizeof n1, v);
-                bad |= gr_buf_printf(b, "\t%s", n1);
-            }
-        bad |= gr_buf_printf(b, "\n");
-    }
-    return bad ? oom(err) : GR_OK;
+    return bad | gr_buf_printf(b, "\n");
 }
 
+/* One thread's share of a block of samples: its own scorers (one per
+ * model) and the lines it writes. */
+typedef struct {
+    const gr_api_panel *p;
+    uint8_t *const *first;
+    gr_api_scorer **sc;
+    double *sum, *avg; /* TABLE_BLOCK x n models */
+    size_t *den;
+    int *scored;
+    sample_sums *tot; /* TABLE_BLOCK */
+    gr_buf b;
+    size_t lo, hi;
+    gr_status st;
+    gr_error err;
+} table_part;
+
+/* Scores the part's samples model by model (so that a model's
+ * coefficients stay in cache across samples), then writes their lines. */
+static void *table_part_run(void *arg)
+{
+    table_part *t = arg;
+    size_t n = t->p->n;
+    memset(t->tot, 0, TABLE_BLOCK * sizeof *t->tot);
+    for (size_t k = 0; k < n && !t->st; k++)
+        for (size_t i = t->lo, r = 0; i < t->hi && !t->st; i++, r++)
+            t->st =
+                score_one(t->p, t->sc[k], t->first, k, i, &t->sum[r * n + k], &t->scored[r * n + k],
+                          &t->den[r * n + k], &t->avg[r * n + k], &t->tot[r], &t->err);
+    for (size_t i = t->lo, r = 0; i < t->hi && !t->st; i++, r++)
+        if (format_sample(t->p, i, &t->sum[r * n], &t->den[r * n], &t->avg[r * n], &t->tot[r],
+                          &t->b))
+            t->st = gr_error_set(&t->err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    return NULL;
+}
+
+static void table_parts_free(table_part *parts, size_t n_parts, size_t n_models)
+{
+    for (size_t t = 0; parts && t < n_parts; t++) {
+        for (size_t k = 0; parts[t].sc && k < n_models; k++)
+            gr_api_scorer_free(parts[t].sc[k]);
+        free(parts[t].sc);
+        free(parts[t].sum);
+        free(parts[t].avg);
+        free(parts[t].den);
+        free(parts[t].scored);
+        free(parts[t].tot);
+        free(parts[t].b.s);
+    }
+    free(parts);
+}
+
+/* n_parts shares, each with a scorer per model; NULL when out of memory. */
+static table_part *table_parts_new(const gr_api_panel *p, uint8_t *const *first, size_t n_parts)
+{
+    table_part *parts = calloc(n_parts, sizeof *parts);
+    int bad = !parts;
+    for (size_t t = 0; !bad && t < n_parts; t++) {
+        table_part *x = &parts[t];
+        x->p = p;
+        x->first = first;
+        size_t cells = TABLE_BLOCK * p->n;
+        x->sc = calloc(p->n, sizeof *x->sc);
+        x->sum = calloc(cells, sizeof *x->sum);
+        x->avg = calloc(cells, sizeof *x->avg);
+        x->den = calloc(cells, sizeof *x->den);
+        x->scored = calloc(cells, sizeof *x->scored);
+        x->tot = calloc(TABLE_BLOCK, sizeof *x->tot);
+        bad = !x->sc || !x->sum || !x->avg || !x->den || !x->scored || !x->tot;
+        for (size_t k = 0; !bad && k < p->n; k++)
+            bad = !(x->sc[k] = gr_api_scorer_new(&p->jobs[k], t ? parts[0].sc[k] : NULL));
+    }
+    if (bad) {
+        table_parts_free(parts, n_parts, p->n);
+        return NULL;
+    }
+    return parts;
+}
+
+/* Samples [lo, hi) split among the parts, the last on the caller; the
+ * first failure's status and error into err. */
+static gr_status table_block(table_part *parts, size_t n_parts, size_t lo, size_t hi, gr_error *err)
+{
+    pthread_t tid[TABLE_THREADS];
+    int started[TABLE_THREADS] = { 0 };
+    size_t per = (hi - lo + n_parts - 1) / n_parts;
+    for (size_t t = 0; t < n_parts; t++) {
+        parts[t].lo = lo + t * per < hi ? lo + t * per : hi;
+        parts[t].hi = lo + (t + 1) * per < hi ? lo + (t + 1) * per : hi;
+        parts[t].st = GR_OK;
+        if (t + 1 < n_parts)
+            started[t] = !pthread_create(&tid[t], NULL, table_part_run, &parts[t]);
+        if (t + 1 == n_parts || !started[t])
+            table_part_run(&parts[t]);
+    }
+    gr_status st = GR_OK;
+    for (size_t t = 0; t < n_parts; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        if (!st && parts[t].st) {
+            st = parts[t].st;
+            if (err)
+                *err = parts[t].err;
+        }
+    }
+    return st;
+}
+
+static gr_status check_pgs(const gr_api_panel *p, gr_error *err)
+{
+    for (size_t k = 0; k < p->n; k++)
+        if (gr_model_get_info(p->jobs[k].m)->format != GR_FORMAT_PGS_CATALOG)
+            return gr_error_set(err, GR_EINPUT, NULL, 0, "format",
+                                "the sscore and tsv formats are for PGS models; %s is not one "
+                                "(ask for json)",
+                                gr_model_get_info(p->jobs[k].m)->name);
+    return GR_OK;
+}
+
+/* The table, a block of samples at a time: each block's lines are made by
+ * p->threads threads and written in sample order. */
 static gr_status write_table(const gr_api_panel *p, gr_api_write_fn write, void *arg, gr_error *err)
 {
-    gr_status st = GR_OK;
-    gr_buf b = { 0 };
-    gr_api_scorer **sc = calloc(p->n, sizeof *sc);
-    double *sums = calloc(p->n, sizeof *sums);
-    int *scored = calloc(p->n, sizeof *scored);
-    uint8_t **first = p->format == GR_API_FORMAT_SSCORE ? first_uses(p) : NULL;
-    if (!sc || !sums || !scored || (p->format == GR_API_FORMAT_SSCORE && !first)) {
+    size_t n = gr_api_job_samples(&p->jobs[0]);
+    size_t n_parts = p->threads < 1               ? 1
+                     : p->threads > TABLE_THREADS ? TABLE_THREADS
+                                                  : (size_t)p->threads;
+    if (n_parts > n)
+        n_parts = n ? n : 1;
+    gr_buf head = { 0 };
+    uint8_t **first = NULL;
+    table_part *parts = NULL;
+    gr_status st = check_pgs(p, err);
+    if (st)
+        goto fail;
+    first = p->format == GR_API_FORMAT_SSCORE ? first_uses(p) : NULL;
+    parts = table_parts_new(p, first, n_parts);
+    if (!parts || (p->format == GR_API_FORMAT_SSCORE && !first)) {
         st = oom(err);
         goto fail;
     }
-    for (size_t k = 0; k < p->n; k++)
-        if (gr_model_get_info(p->jobs[k].m)->format != GR_FORMAT_PGS_CATALOG) {
-            st = gr_error_set(err, GR_EINPUT, NULL, 0, "format",
-                              "the sscore and tsv formats are for PGS models; %s is not one "
-                              "(ask for json)",
-                              gr_model_get_info(p->jobs[k].m)->name);
-            goto fail;
-        } else if (!(sc[k] = gr_api_scorer_new(&p->jobs[k]))) {
-            st = oom(err);
-            goto fail;
-        }
-    if ((st = table_head(p, &b, err)))
+    if ((st = table_head(p, &head, err)) || (st = put(write, arg, head.s, head.len, err)))
         goto fail;
-    size_t n = gr_api_job_samples(&p->jobs[0]);
-    for (size_t i = 0; i < n && !st; i++) {
+    for (size_t lo = 0; lo < n && !st; lo += TABLE_BLOCK) {
         if (p->jobs[0].stop && p->jobs[0].stop(p->jobs[0].stop_arg)) {
             st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
             break;
         }
-        st = table_sample(p, sc, first, i, sums, scored, &b, err);
-        if (!st && (b.len >= 65536 || i + 1 == n)) { /* written a block at a time */
-            st = put(write, arg, b.s, b.len, err);
-            b.len = 0;
+        st = table_block(parts, n_parts, lo, lo + TABLE_BLOCK < n ? lo + TABLE_BLOCK : n, err);
+        for (size_t t = 0; t < n_parts; t++) {
+            if (!st && parts[t].b.len)
+                st = put(write, arg, parts[t].b.s, parts[t].b.len, err);
+            parts[t].b.len = 0;
         }
     }
-    if (!st && n == 0)
-        st = put(write, arg, b.s, b.len, err);
 
 fail:
-    for (size_t k = 0; sc && k < p->n; k++)
-        gr_api_scorer_free(sc[k]);
+    table_parts_free(parts, n_parts, p->n);
     for (size_t k = 0; first && k < p->n; k++)
         free(first[k]);
     free(first);
-    free(sc);
-    free(sums);
-    free(scored);
-    free(b.s);
+    free(head.s);
     return st;
 }
 

@@ -11,11 +11,11 @@
 #include "api/problem.h"
 
 typedef struct scratch scratch;
-static int scratch_init(scratch *sc, const gr_api_job *job);
+static int scratch_init(scratch *sc, const gr_api_job *job, const scratch *like, int values);
 static void scratch_free(scratch *sc);
 static const double *dosages(const gr_api_job *job, scratch *sc, size_t i);
 static int coverage_ok(const gr_api_job *job, size_t observed);
-static scratch *scratch_new(const gr_api_job *job);
+static scratch *scratch_new(const gr_api_job *job, const scratch *like);
 
 gr_api_settings gr_api_settings_unset(void)
 {
@@ -254,14 +254,19 @@ static void cohort_means(const gr_api_job *job, scratch *sc, double *mean)
 
 /* What each missing dosage of the job becomes (sc->fill): the policy's
  * left-out variants and, under drop_unmatched, variants the source does not
- * hold stay missing; the rest take the impute rule's value. */
-static void fill_values(const gr_api_job *job, scratch *sc)
+ * hold stay missing; the rest take the impute rule's value. Without values
+ * the cohort's means are not computed (a pass over every sample): only
+ * which features are left out is wanted. */
+static void fill_values(const gr_api_job *job, scratch *sc, int values)
 {
     const gr_model *m = job->m;
     size_t nf = gr_model_get_info(m)->n_features;
     gr_impute how = (gr_impute)job->set.impute;
-    if (how == GR_IMPUTE_COHORT)
+    if (how == GR_IMPUTE_COHORT && values)
         cohort_means(job, sc, sc->fill);
+    else if (how == GR_IMPUTE_COHORT)
+        for (size_t j = 0; j < nf; j++)
+            sc->fill[j] = NAN; /* the model's means stand in */
     for (size_t j = 0; j < nf; j++) {
         const gr_feature *f = gr_model_feature(m, j);
         double mean = f->mean;
@@ -275,7 +280,9 @@ static void fill_values(const gr_api_job *job, scratch *sc)
     }
 }
 
-static int scratch_init(scratch *sc, const gr_api_job *job)
+/* Sizes sc for job; its fill values are like's (NULL: computed; values 0:
+ * see fill_values). 0 when out of memory. */
+static int scratch_init(scratch *sc, const gr_api_job *job, const scratch *like, int values)
 {
     size_t nf = gr_model_get_info(job->m)->n_features;
     size_t n = nf ? nf : 1;
@@ -291,16 +298,21 @@ static int scratch_init(scratch *sc, const gr_api_job *job)
         !sc->once || !first_of_record(job, sc, nf))
         return 0;
     gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
-    fill_values(job, sc);
+    if (like) {
+        memcpy(sc->fill, like->fill, n * sizeof *sc->fill);
+        memcpy(sc->out, like->out, n);
+    } else {
+        fill_values(job, sc, values);
+    }
     gr_workspace_set_fill(sc->ws, sc->fill);
     return 1;
 }
 
 /* A new scratch, initialised; NULL when out of memory. */
-static scratch *scratch_new(const gr_api_job *job)
+static scratch *scratch_new(const gr_api_job *job, const scratch *like)
 {
     scratch *sc = calloc(1, sizeof *sc);
-    if (sc && !scratch_init(sc, job)) {
+    if (sc && !scratch_init(sc, job, like, 1)) {
         scratch_free(sc);
         free(sc);
         return NULL;
@@ -606,7 +618,7 @@ gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
     scratch sc = { 0 };
     gr_status st = GR_OK;
     size_t n = gr_api_job_samples(job);
-    if (job->lo + first < n && !scratch_init(&sc, job)) {
+    if (job->lo + first < n && !scratch_init(&sc, job, NULL, 1)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
@@ -716,7 +728,7 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
     scratch sc = { 0 };
     gr_status st = GR_OK;
     size_t n = gr_api_job_samples(job), first = 0, bad = 0;
-    if (!scratch_init(&sc, job)) {
+    if (!scratch_init(&sc, job, NULL, 0)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
@@ -726,6 +738,7 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
     if (n && bad == n) { /* decided before a byte is written */
         gr_prediction p;
         char detail[600];
+        fill_values(job, &sc, 1); /* the counts of the detail are the answer's */
         if ((st = gr_predict(job->m, sc.ws, dosages(job, &sc, first), &p, NULL, NULL, err)))
             goto fail;
         coverage_detail(job, first, &p, detail, sizeof detail);
@@ -837,7 +850,7 @@ gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err)
     scratch sc = { 0 };
     json_t *one = NULL;
     gr_status st = GR_OK;
-    if (!scratch_init(&sc, job)) {
+    if (!scratch_init(&sc, job, NULL, 1)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
@@ -917,10 +930,10 @@ struct gr_api_scorer {
     scratch *sc;
 };
 
-gr_api_scorer *gr_api_scorer_new(const gr_api_job *job)
+gr_api_scorer *gr_api_scorer_new(const gr_api_job *job, const gr_api_scorer *like)
 {
     gr_api_scorer *s = calloc(1, sizeof *s);
-    if (s && (s->job = job, !(s->sc = scratch_new(job)))) {
+    if (s && (s->job = job, !(s->sc = scratch_new(job, like ? like->sc : NULL)))) {
         gr_api_scorer_free(s);
         return NULL;
     }

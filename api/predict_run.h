@@ -81,9 +81,11 @@ void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *u
 void gr_api_job_set_vcf_model(gr_api_job *job, size_t k);
 
 /* One sample at a time, for writers other than the JSON one: new, or NULL
- * when out of memory; one per thread. */
+ * when out of memory; one per thread. like (NULL allowed; borrowed) is a
+ * scorer of the same job whose imputation values are taken rather than
+ * computed again (impute=cohort reads every sample for them). */
 typedef struct gr_api_scorer gr_api_scorer;
-gr_api_scorer *gr_api_scorer_new(const gr_api_job *job);
+gr_api_scorer *gr_api_scorer_new(const gr_api_job *job, const gr_api_scorer *like);
 void gr_api_scorer_free(gr_api_scorer *s);
 /* Predicts sample i into p (no attributions); *x gets its dosages as
  * given, *used as evaluated (imputed, or NaN), both borrowed until the

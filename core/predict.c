@@ -109,7 +109,8 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
         if (used)
             used[i] = v;
         /* Trees compare in single precision, as XGBoost and scikit-learn do. */
-        ws->xf[i] = isnan(v) ? v : (double)(float)v;
+        if (m->forest)
+            ws->xf[i] = isnan(v) ? v : (double)(float)v;
     }
     if (m->forest) {
         out->margin = m->info.base_margin + gr_forest_predict(m->forest, ws->xf);

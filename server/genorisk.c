@@ -457,7 +457,7 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, js
  * table) on the caller; then the variant log when asked for. */
 static gr_status answer(gr_api_job *jobs, size_t n, const predict_args *a, FILE *out, gr_error *err)
 {
-    gr_api_panel panel = { jobs, n, a->format, a->sampleset, !a->compact, 0, 0 };
+    gr_api_panel panel = { jobs, n, a->format, a->sampleset, !a->compact, 0, 0, (int)a->threads };
     gr_status st;
     if (n == 1 && a->format == GR_API_FORMAT_JSON) {
         json_t *extra = json_object(), *report = gr_api_match_report(&jobs[0], 0);

@@ -853,7 +853,7 @@ Test(vcf, matching_policy_rules_and_their_peers)
         given.policy = (int)pol[k].name;
         gr_api_job_init(&job, pm, NULL, r, &given);
         gr_api_job_set_vcf_model(&job, k);
-        gr_api_scorer *sc = gr_api_scorer_new(&job);
+        gr_api_scorer *sc = gr_api_scorer_new(&job, NULL);
         gr_prediction p;
         const double *x, *used;
         int scored;
@@ -902,7 +902,7 @@ Test(vcf, matching_policy_json_scores_as_the_vcf)
         gr_api_job jv, jj;
         gr_api_job_init(&jv, pm, NULL, r, &given);
         gr_api_job_init(&jj, pm, &req, NULL, &given);
-        gr_api_scorer *sv = gr_api_scorer_new(&jv), *sj = gr_api_scorer_new(&jj);
+        gr_api_scorer *sv = gr_api_scorer_new(&jv, NULL), *sj = gr_api_scorer_new(&jj, NULL);
         for (size_t s = 0; s < 2; s++) {
             gr_prediction a, c;
             const double *x, *used;
