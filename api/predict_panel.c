@@ -49,20 +49,37 @@ static const char *status_word(gr_var_status s)
                                                                : "unmatched";
 }
 
-/* One variant's row of the log, as an object; NULL when out of memory. */
-static json_t *variant_row(const gr_api_job *job, size_t j)
+/* One variant's row of the log (strings borrowed from the job). */
+typedef struct {
+    const gr_feature *ft;
+    const char *status, *match, *record, *reason;
+    int ambiguous, multiallelic;
+} variant_fields;
+
+static void variant_of(const gr_api_job *job, size_t j, variant_fields *v)
 {
     const gr_vcf_result *r = job->vcf;
     size_t f = r->model_first[job->vcf_model] + j;
-    const gr_feature *ft = gr_model_feature(job->m, j);
     gr_var_status s = (gr_var_status)r->status[f];
-    const char *rec = r->record_text && r->record_text[f] ? r->record_text[f] : "";
-    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "feature", ft->id,
-                     "chrom", ft->chrom, "pos", (json_int_t)ft->pos, "effect_allele", ft->alt,
-                     "other_allele", ft->ref, "status", status_word(s), "match", match_type(r, f),
-                     "ambiguous", gr_feature_ambiguous(ft), "multiallelic",
-                     !!(r->flags[f] & GR_MATCH_MULTI), "record", rec, "reason",
-                     s == GR_VAR_MATCHED ? "" : gr_var_status_name(s));
+    v->ft = gr_model_feature(job->m, j);
+    v->status = status_word(s);
+    v->match = match_type(r, f);
+    v->record = r->record_text && r->record_text[f] ? r->record_text[f] : "";
+    v->reason = s == GR_VAR_MATCHED ? "" : gr_var_status_name(s);
+    v->ambiguous = gr_feature_ambiguous(v->ft);
+    v->multiallelic = !!(r->flags[f] & GR_MATCH_MULTI);
+}
+
+/* One variant's row of the log, as an object; NULL when out of memory. */
+static json_t *variant_row(const gr_api_job *job, size_t j)
+{
+    variant_fields v;
+    variant_of(job, j, &v);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "feature", v.ft->id,
+                     "chrom", v.ft->chrom, "pos", (json_int_t)v.ft->pos, "effect_allele", v.ft->alt,
+                     "other_allele", v.ft->ref, "status", v.status, "match", v.match, "ambiguous",
+                     v.ambiguous, "multiallelic", v.multiallelic, "record", v.record, "reason",
+                     v.reason);
 }
 
 static json_t *policy_object(const gr_api_job *job)
@@ -512,31 +529,17 @@ gr_status gr_api_variant_log_write(const gr_api_panel *p, gr_api_write_fn write,
     gr_status st = GR_OK;
     int bad = gr_buf_printf(&b, "model\tfeature\tchrom\tpos\teffect_allele\tother_allele\tstatus\t"
                                 "match\tambiguous\tmultiallelic\trecord\treason\n");
-    for (size_t k = 0; k < p->n && !bad; k++) {
+    for (size_t k = 0; k < p->n && !bad && !st; k++) {
         const gr_api_job *job = &p->jobs[k];
-        if (!job->vcf)
-            continue;
-        size_t nf = gr_model_get_info(job->m)->n_features;
+        size_t nf = job->vcf ? gr_model_get_info(job->m)->n_features : 0;
         for (size_t j = 0; j < nf && !bad && !st; j++) {
-            json_t *row = variant_row(job, j);
-            if (!row) {
-                bad = 1;
-                break;
-            }
-            bad |= gr_buf_printf(
-                &b, "%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-                gr_model_get_info(job->m)->name, json_string_value(json_object_get(row, "feature")),
-                json_string_value(json_object_get(row, "chrom")),
-                (long long)json_integer_value(json_object_get(row, "pos")),
-                json_string_value(json_object_get(row, "effect_allele")),
-                json_string_value(json_object_get(row, "other_allele")),
-                json_string_value(json_object_get(row, "status")),
-                json_string_value(json_object_get(row, "match")),
-                json_is_true(json_object_get(row, "ambiguous")) ? "true" : "false",
-                json_is_true(json_object_get(row, "multiallelic")) ? "true" : "false",
-                json_string_value(json_object_get(row, "record")),
-                json_string_value(json_object_get(row, "reason")));
-            json_decref(row);
+            variant_fields v;
+            variant_of(job, j, &v);
+            bad = gr_buf_printf(&b, "%s\t%s\t%s\t%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+                                gr_model_get_info(job->m)->name, v.ft->id, v.ft->chrom,
+                                (long long)v.ft->pos, v.ft->alt, v.ft->ref, v.status, v.match,
+                                v.ambiguous ? "true" : "false", v.multiallelic ? "true" : "false",
+                                v.record, v.reason);
             if (!bad && b.len >= 65536) {
                 st = put(write, arg, b.s, b.len, err);
                 b.len = 0;

@@ -232,14 +232,16 @@ static const double *raw_dosages(const gr_api_job *job, double *x, size_t i)
 
 /* The mean dosage of variant j over the job's samples, NaN when fewer than
  * two samples or none observed (impute=cohort, as plink2 takes allele
- * frequencies from the samples it scores). */
-static void cohort_means(const gr_api_job *job, scratch *sc, double *mean)
+ * frequencies from the samples it scores). 0 when out of memory. */
+static int cohort_means(const gr_api_job *job, scratch *sc, double *mean)
 {
     size_t n = gr_api_job_samples(job), nf = gr_model_get_info(job->m)->n_features;
     size_t *count = calloc(nf ? nf : 1, sizeof *count);
+    if (!count)
+        return 0;
     for (size_t j = 0; j < nf; j++)
         mean[j] = 0;
-    for (size_t i = 0; count && n > 1 && i < n; i++) {
+    for (size_t i = 0; n > 1 && i < n; i++) {
         const double *x = raw_dosages(job, sc->x, i);
         for (size_t j = 0; j < nf; j++)
             if (!isnan(x[j])) {
@@ -248,25 +250,28 @@ static void cohort_means(const gr_api_job *job, scratch *sc, double *mean)
             }
     }
     for (size_t j = 0; j < nf; j++)
-        mean[j] = count && count[j] && n > 1 ? mean[j] / (double)count[j] : NAN;
+        mean[j] = count[j] && n > 1 ? mean[j] / (double)count[j] : NAN;
     free(count);
+    return 1;
 }
 
 /* What each missing dosage of the job becomes (sc->fill): the policy's
  * left-out variants and, under drop_unmatched, variants the source does not
  * hold stay missing; the rest take the impute rule's value. Without values
  * the cohort's means are not computed (a pass over every sample): only
- * which features are left out is wanted. */
-static void fill_values(const gr_api_job *job, scratch *sc, int values)
+ * which features are left out is wanted. 0 when out of memory. */
+static int fill_values(const gr_api_job *job, scratch *sc, int values)
 {
     const gr_model *m = job->m;
     size_t nf = gr_model_get_info(m)->n_features;
     gr_impute how = (gr_impute)job->set.impute;
-    if (how == GR_IMPUTE_COHORT && values)
-        cohort_means(job, sc, sc->fill);
-    else if (how == GR_IMPUTE_COHORT)
+    if (how == GR_IMPUTE_COHORT && values) {
+        if (!cohort_means(job, sc, sc->fill))
+            return 0;
+    } else if (how == GR_IMPUTE_COHORT) {
         for (size_t j = 0; j < nf; j++)
             sc->fill[j] = NAN; /* the model's means stand in */
+    }
     for (size_t j = 0; j < nf; j++) {
         const gr_feature *f = gr_model_feature(m, j);
         double mean = f->mean;
@@ -278,6 +283,7 @@ static void fill_values(const gr_api_job *job, scratch *sc, int values)
             mean = NAN;
         sc->fill[j] = mean;
     }
+    return 1;
 }
 
 /* Sizes sc for job; its fill values are like's (NULL: computed; values 0:
@@ -301,8 +307,8 @@ static int scratch_init(scratch *sc, const gr_api_job *job, const scratch *like,
     if (like) {
         memcpy(sc->fill, like->fill, n * sizeof *sc->fill);
         memcpy(sc->out, like->out, n);
-    } else {
-        fill_values(job, sc, values);
+    } else if (!fill_values(job, sc, values)) {
+        return 0;
     }
     gr_workspace_set_fill(sc->ws, sc->fill);
     return 1;
@@ -738,7 +744,10 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
     if (n && bad == n) { /* decided before a byte is written */
         gr_prediction p;
         char detail[600];
-        fill_values(job, &sc, 1); /* the counts of the detail are the answer's */
+        if (!fill_values(job, &sc, 1)) { /* the counts of the detail are the answer's */
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
         if ((st = gr_predict(job->m, sc.ws, dosages(job, &sc, first), &p, NULL, NULL, err)))
             goto fail;
         coverage_detail(job, first, &p, detail, sizeof detail);

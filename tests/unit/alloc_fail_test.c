@@ -44,7 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/buffer.h"
 #include "api/predict_json.h"
+#include "api/predict_panel.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
@@ -66,10 +68,10 @@ extern void *__libc_pvalloc(size_t n);
 enum { SCOPE_NONE, SCOPE_CALLER, SCOPE_WORKER };
 static _Thread_local int tl_scope;
 
-static atomic_long g_count;   /* allocations that could have been failed */
-static atomic_long g_failed;  /* allocations failed */
-static atomic_long g_seq;     /* allocations tracked (numbers in leak reports) */
-static atomic_long g_fail_at; /* 0: none */
+static atomic_long g_count;      /* allocations that could have been failed */
+static atomic_long g_failed;     /* allocations failed */
+static atomic_long g_seq;        /* allocations tracked (numbers in leak reports) */
+static atomic_long g_fail_at;    /* 0: none */
 static atomic_int g_fail_rest;   /* also fail every one after g_fail_at */
 static atomic_int g_caller_only; /* workers' allocations neither counted nor failed */
 static long g_trace_at;          /* ALLOC_FAIL_TRACE */
@@ -82,50 +84,65 @@ static long g_trace_at;          /* ALLOC_FAIL_TRACE */
  * status other than GR_ENOMEM when the first allocation failed was there. */
 typedef struct {
     const char *name, *why;
-    int never_fail;     /* 1: allocations here are not failed, nor counted */
-    gr_status allow;    /* else: the status accepted for a failure here */
-    int lexing_only;    /* only inside json_load* (see tl_lexing) */
-    uintptr_t lo, hi;   /* call site: return addresses in [lo, hi) */
-    atomic_long hits;   /* allocations kept from failing, or statuses accepted */
+    int never_fail;   /* 1: allocations here are not failed, nor counted */
+    gr_status allow;  /* else: the status accepted for a failure here */
+    int lexing_only;  /* only inside json_load* (see tl_lexing) */
+    uintptr_t lo, hi; /* call site: return addresses in [lo, hi) */
+    atomic_long hits; /* allocations kept from failing, or statuses accepted */
 } exemption;
 
-enum { EX_JANSSON_LEXER, EX_HTS_REALLOC_OR_DIE, EX_HTS_TPOOL_RESULT, EX_HTS_KGETLINE2,
-       N_EXEMPTIONS };
+enum {
+    EX_JANSSON_LEXER,
+    EX_HTS_REALLOC_OR_DIE,
+    EX_HTS_TPOOL_RESULT,
+    EX_HTS_KGETLINE2,
+    N_EXEMPTIONS
+};
 
 static exemption exemptions[N_EXEMPTIONS] = {
-    [EX_JANSSON_LEXER] = {
-        "jansson-lexer-buffer",
-        "jansson 2.14's lex_save() ignores a failed strbuffer_append_byte(): the byte is "
-        "dropped and the parse goes on with a corrupted token, which Debian's build, keeping "
-        "assertions, turns into an abort (assert(0) in lex_scan_string, assert(c == d) in "
-        "lex_unget_unsave). gr_json_load and gr_api_json_loadb refuse a text parsed while an "
-        "allocation failed, so only the abort is left: its buffer is never failed here.",
-        1, GR_OK, 1, 0, 0, 0 },
-    [EX_HTS_REALLOC_OR_DIE] = {
-        "htslib-hts_realloc_or_die",
-        "htslib 1.16's hts_expand() (in bcf_unpack, bcf_subset_format, bcf_update_filter and "
-        "the allele updates) grows arrays through hts_realloc_or_die(), which calls exit(1) "
-        "when realloc fails: never failed here.",
-        1, GR_OK, 0, 0, 0, 0 },
-    [EX_HTS_TPOOL_RESULT] = {
-        "htslib-tpool-result",
-        "htslib 1.16's thread-pool worker, when it cannot allocate a job's result "
-        "(hts_tpool_add_result), shuts the queues down and returns without freeing the job "
-        "or dropping its reference to the queue, so both leak (hts_tpool_process_destroy "
-        "then leaves the queue alone); gr_vcf_read fails cleanly otherwise: never failed here.",
-        1, GR_OK, 0, 0, 0, 0 },
-    [EX_HTS_KGETLINE2] = {
-        "htslib-kgetline2",
-        "htslib 1.16's kgetline2() (hts_getline, reading a plain VCF's header) turns a failed "
-        "allocation into an EINVAL error on the file (it calls hgetln with size 0 on purpose), "
-        "so vcf_hdr_read fails with errno EINVAL, as for a malformed header: the core can only "
-        "report GR_EINPUT there. Accepted; never a wrong result.",
-        0, GR_EINPUT, 0, 0, 0, 0 },
+    [EX_JANSSON_LEXER] = { "jansson-lexer-buffer",
+                           "jansson 2.14's lex_save() ignores a failed strbuffer_append_byte(): "
+                           "the byte is "
+                           "dropped and the parse goes on with a corrupted token, which Debian's "
+                           "build, keeping "
+                           "assertions, turns into an abort (assert(0) in lex_scan_string, "
+                           "assert(c == d) in "
+                           "lex_unget_unsave). gr_json_load and gr_api_json_loadb refuse a text "
+                           "parsed while an "
+                           "allocation failed, so only the abort is left: its buffer is never "
+                           "failed here.",
+                           1, GR_OK, 1, 0, 0, 0 },
+    [EX_HTS_REALLOC_OR_DIE] = { "htslib-hts_realloc_or_die",
+                                "htslib 1.16's hts_expand() (in bcf_unpack, bcf_subset_format, "
+                                "bcf_update_filter and "
+                                "the allele updates) grows arrays through hts_realloc_or_die(), "
+                                "which calls exit(1) "
+                                "when realloc fails: never failed here.",
+                                1, GR_OK, 0, 0, 0, 0 },
+    [EX_HTS_TPOOL_RESULT] = { "htslib-tpool-result",
+                              "htslib 1.16's thread-pool worker, when it cannot allocate a job's "
+                              "result "
+                              "(hts_tpool_add_result), shuts the queues down and returns without "
+                              "freeing the job "
+                              "or dropping its reference to the queue, so both leak "
+                              "(hts_tpool_process_destroy "
+                              "then leaves the queue alone); gr_vcf_read fails cleanly otherwise: "
+                              "never failed here.",
+                              1, GR_OK, 0, 0, 0, 0 },
+    [EX_HTS_KGETLINE2] = { "htslib-kgetline2",
+                           "htslib 1.16's kgetline2() (hts_getline, reading a plain VCF's header) "
+                           "turns a failed "
+                           "allocation into an EINVAL error on the file (it calls hgetln with size "
+                           "0 on purpose), "
+                           "so vcf_hdr_read fails with errno EINVAL, as for a malformed header: "
+                           "the core can only "
+                           "report GR_EINPUT there. Accepted; never a wrong result.",
+                           0, GR_EINPUT, 0, 0, 0, 0 },
 };
 static atomic_int g_first_failed_site; /* exemption index + 1 of the first failed allocation */
 static const void *_Atomic g_first_failed_ra; /* its call site, for reports */
-static _Thread_local int tl_lexing;    /* json_load* under way on this thread */
-static _Thread_local int tl_probe;     /* find_*_site: record the allocations (2: a worker) */
+static _Thread_local int tl_lexing;           /* json_load* under way on this thread */
+static _Thread_local int tl_probe; /* find_*_site: record the allocations (2: a worker) */
 #define MAX_PROBE 64
 static const void *g_probe_ra[MAX_PROBE];
 static size_t g_probe_size[MAX_PROBE];
@@ -689,8 +706,8 @@ static void describe_prediction(FILE *f, const gr_model *m, const double *x)
 static void describe_model_to(FILE *f, const gr_model *m)
 {
     const gr_model_info *in = gr_model_get_info(m);
-    fprintf(f, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%d %d %d %zu %zu %zu %d %zu %.17g %.17g\n",
-            in->name, in->version, in->description, in->genome_build, in->dir, in->artifact,
+    fprintf(f, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%d %d %d %zu %zu %zu %d %zu %.17g %.17g\n", in->name,
+            in->version, in->description, in->genome_build, in->dir, in->artifact,
             in->features_file, in->algorithm, in->explain_method, in->pgs_id, (int)in->task,
             (int)in->format, (int)in->space, in->n_features, in->n_trees, in->n_leaves,
             in->max_depth, in->n_features_with_mean, in->base_margin, in->min_coverage);
@@ -700,11 +717,10 @@ static void describe_model_to(FILE *f, const gr_model *m)
         char locus[600];
         snprintf(locus, sizeof locus, "%s:%lld:%s:%s", ft->chrom, (long long)ft->pos, ft->ref,
                  ft->alt);
-        fprintf(f, "%s %s %lld %s %s %s %.17g -> %ld %ld %ld\n", ft->id, ft->chrom,
-                (long long)ft->pos, ft->ref, ft->alt, ft->rsid, ft->mean,
-                gr_model_find_feature(m, ft->id),
-                ft->rsid[0] ? gr_model_find_feature(m, ft->rsid) : -9,
-                gr_model_find_feature(m, locus));
+        fprintf(
+            f, "%s %s %lld %s %s %s %.17g -> %ld %ld %ld\n", ft->id, ft->chrom, (long long)ft->pos,
+            ft->ref, ft->alt, ft->rsid, ft->mean, gr_model_find_feature(m, ft->id),
+            ft->rsid[0] ? gr_model_find_feature(m, ft->rsid) : -9, gr_model_find_feature(m, locus));
     }
     double *x = malloc((n ? n : 1) * sizeof *x);
     cr_assert_not_null(x);
@@ -887,8 +903,8 @@ static char *describe_vcf(const op *o, void *out)
     const gr_vcf_result *r = out;
     text t;
     FILE *f = text_open(&t);
-    fprintf(f, "%zu samples, %zu features, %zu records, build '%s'\n", r->n_samples,
-            r->n_features, r->records, r->build);
+    fprintf(f, "%zu samples, %zu features, %zu records, build '%s'\n", r->n_samples, r->n_features,
+            r->records, r->build);
     const gr_vcf_match *c = &r->match;
     fprintf(f, "match: %zu %zu %zu %zu %zu\n", c->matched, c->flipped, c->swapped, c->ambiguous,
             c->multiallelic);
@@ -935,6 +951,55 @@ fail:
     return st;
 }
 
+/* The panel's second model (loaded once, outside the sweep). */
+static gr_model *panel_second;
+
+static int to_buf(void *arg, const char *bytes, size_t n)
+{
+    return !gr_buf_append(arg, bytes, n, 0);
+}
+
+/* A panel of two PGS read in one pass and written as .sscore and tsv,
+ * with the variant log (the JSON writer has its own sweeps). */
+static gr_status run_vcf_panel(const op *o, void **out, gr_error *err)
+{
+    gr_vcf_options opt = vcf_options(o);
+    opt.keep_records = 1;
+    gr_vcf_result *v = NULL;
+    gr_buf b = { 0 };
+    gr_policy pol[2] = { gr_model_get_info(o->m)->policy, gr_policy_named(GR_POLICY_PLINK2) };
+    gr_vcf_model ms[2] = { { o->m, &pol[0] }, { panel_second, &pol[1] } };
+    gr_status st = gr_vcf_read_models(ms, 2, o->path, -1, &opt, &v, err);
+    if (st)
+        goto fail;
+    gr_api_settings given = gr_api_settings_unset();
+    given.allow_low_coverage = 1;
+    gr_api_job jobs[2];
+    for (size_t k = 0; k < 2; k++) {
+        gr_api_settings g = given;
+        g.policy = (int)pol[k].name;
+        gr_api_job_init(&jobs[k], ms[k].m, NULL, v, &g);
+        gr_api_job_set_vcf_model(&jobs[k], k);
+    }
+    static const gr_api_format formats[] = { GR_API_FORMAT_SSCORE, GR_API_FORMAT_TSV };
+    for (size_t f = 0; f < 2 && !st; f++) {
+        gr_api_panel panel = { jobs, 2, formats[f], "af", 0, 0, 0, o->threads ? 2 : 1 };
+        st = gr_api_panel_write(&panel, NULL, to_buf, &b, err);
+        if (!st && f == 1)
+            st = gr_api_variant_log_write(&panel, to_buf, &b, err);
+    }
+    if (st == GR_EIO) /* the buffer could not grow */
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!st) {
+        *out = b.s;
+        b.s = NULL;
+    }
+fail:
+    free(b.s);
+    gr_vcf_result_free(v);
+    return st;
+}
+
 /* ---- the sweep ---- */
 
 /* What a crash report names: the operation and the allocation being failed. */
@@ -945,10 +1010,9 @@ static volatile int crash_rest, crash_caller;
 static void on_crash(int sig)
 {
     char msg[300];
-    int n = snprintf(msg, sizeof msg,
-                     "alloc_fail: %s %d in %s failing allocation %ld%s%s\n",
-                     sig ? "signal" : "exit() called, signal", sig, crash_op,
-                     crash_n, crash_rest ? " and every later one" : "",
+    int n = snprintf(msg, sizeof msg, "alloc_fail: %s %d in %s failing allocation %ld%s%s\n",
+                     sig ? "signal" : "exit() called, signal", sig, crash_op, crash_n,
+                     crash_rest ? " and every later one" : "",
                      crash_caller ? " (calling thread only)" : "");
     write(2, msg, (size_t)n);
     void *frames[40];
@@ -1009,8 +1073,8 @@ static const char *first_failed(char *buf, size_t size)
         return buf;
     }
     const void *base = di.dli_sname ? di.dli_saddr : di.dli_fbase;
-    snprintf(buf, size, "; the first failed allocation was called from %s(%s+%#lx)",
-             di.dli_fname, di.dli_sname ? di.dli_sname : "",
+    snprintf(buf, size, "; the first failed allocation was called from %s(%s+%#lx)", di.dli_fname,
+             di.dli_sname ? di.dli_sname : "",
              (unsigned long)((const char *)ra - (const char *)base));
     return buf;
 }
@@ -1147,18 +1211,16 @@ static void sweep(op *o)
     for (int i = 0; i < N_EXEMPTIONS; i++)
         if (atomic_load(&exemptions[i].hits))
             snprintf(exempted + strlen(exempted), sizeof exempted - strlen(exempted),
-                     "; exemption %s: %ld %s", exemptions[i].name,
-                     atomic_load(&exemptions[i].hits),
+                     "; exemption %s: %ld %s", exemptions[i].name, atomic_load(&exemptions[i].hits),
                      exemptions[i].never_fail ? "allocations not failed" : "statuses accepted");
     fprintf(stderr,
             "alloc_fail: %-32s %6ld allocations%s%s, %6ld runs, %6ld failed allocations, "
             "%6ld errors (%s ), %ld succeeded past a failure, %.1f s%s\n",
-            o->name, counts[0], o->threaded ? " (all threads)" : "",
-            o->runs ? " (sampled)" : "", t.runs, t.failed_allocs,
-            t.errors, statuses, t.optional, secs, exempted);
+            o->name, counts[0], o->threaded ? " (all threads)" : "", o->runs ? " (sampled)" : "",
+            t.runs, t.failed_allocs, t.errors, statuses, t.optional, secs, exempted);
     free(want);
-    cr_assert_eq(t.problems, 0, "%s: %ld problems (first %d logged above)", o->name,
-                 t.problems, MAX_PROBLEMS);
+    cr_assert_eq(t.problems, 0, "%s: %ld problems (first %d logged above)", o->name, t.problems,
+                 MAX_PROBLEMS);
 }
 
 /* ---- the operations, one test each ---- */
@@ -1189,14 +1251,20 @@ static gr_model *load(const char *dir)
 
 static void load_op(const char *dir, long runs)
 {
-    op o = { .run = run_load, .describe = describe_model, .release = release_model, .path = dir,
+    op o = { .run = run_load,
+             .describe = describe_model,
+             .release = release_model,
+             .path = dir,
              .runs = runs };
     snprintf(o.name, sizeof o.name, "load %s", dir);
     sweep(&o);
 }
 
-#define LOAD_TEST(id, dir, runs) \
-    Test(alloc_fail, load_##id, .timeout = 1800) { load_op(dir, runs); }
+#define LOAD_TEST(id, dir, runs)                                                                   \
+    Test(alloc_fail, load_##id, .timeout = 1800)                                                   \
+    {                                                                                              \
+        load_op(dir, runs);                                                                        \
+    }
 
 LOAD_TEST(xgboost, "tests/fixtures/xgb_logitraw", 0)
 LOAD_TEST(trees_dt, "tests/fixtures/sk_dt_clf", 0)
@@ -1215,8 +1283,7 @@ Test(alloc_fail, modelset, .timeout = 1800)
     cr_assert_not_null(mkdtemp(tmpl));
     /* small bundles: the loaders are swept on their own above */
     static const char *const bundles[] = { "tests/fixtures/sk_dt_clf", "tests/fixtures/lin_lasso",
-                                           "tests/fixtures/pgs_synth",
-                                           "tests/fixtures/pgs000001" };
+                                           "tests/fixtures/pgs_synth", "tests/fixtures/pgs000001" };
     char cwd[512], from[1100], to[700];
     cr_assert_not_null(getcwd(cwd, sizeof cwd));
     for (size_t i = 0; i < 4; i++) {
@@ -1226,7 +1293,9 @@ Test(alloc_fail, modelset, .timeout = 1800)
     }
     snprintf(to, sizeof to, "%s/not-a-bundle", tmpl);
     cr_assert_eq(symlink(cwd, to), 0);
-    op o = { .run = run_modelset, .describe = describe_modelset, .release = release_modelset,
+    op o = { .run = run_modelset,
+             .describe = describe_modelset,
+             .release = release_modelset,
              .path = tmpl };
     snprintf(o.name, sizeof o.name, "modelset");
     sweep(&o);
@@ -1237,15 +1306,20 @@ Test(alloc_fail, modelset, .timeout = 1800)
 
 static void predict_op(const char *dir)
 {
-    op o = { .run = run_predict, .describe = describe_predicted, .release = release_predicted,
+    op o = { .run = run_predict,
+             .describe = describe_predicted,
+             .release = release_predicted,
              .m = load(dir) };
     snprintf(o.name, sizeof o.name, "predict %s", dir);
     sweep(&o);
     gr_model_free(o.m);
 }
 
-#define PREDICT_TEST(id, dir) \
-    Test(alloc_fail, predict_##id, .timeout = 600) { predict_op(dir); }
+#define PREDICT_TEST(id, dir)                                                                      \
+    Test(alloc_fail, predict_##id, .timeout = 600)                                                 \
+    {                                                                                              \
+        predict_op(dir);                                                                           \
+    }
 
 PREDICT_TEST(xgboost, "tests/fixtures/xgb_logitraw")
 PREDICT_TEST(trees, "tests/fixtures/sk_gb_reg")
@@ -1256,16 +1330,23 @@ static void json_op(const char *dir, long top_k)
 {
     char path[300];
     snprintf(path, sizeof path, "%s/example.json", dir);
-    op o = { .run = run_json, .describe = describe_string, .release = release_string,
-             .m = load(dir), .body = read_whole(path), .top_k = top_k };
+    op o = { .run = run_json,
+             .describe = describe_string,
+             .release = release_string,
+             .m = load(dir),
+             .body = read_whole(path),
+             .top_k = top_k };
     snprintf(o.name, sizeof o.name, "json %s top_k %ld", dir, top_k);
     sweep(&o);
     gr_model_free(o.m);
     free(o.body);
 }
 
-#define JSON_TEST(id, dir, top_k) \
-    Test(alloc_fail, json_##id, .timeout = 1800) { json_op(dir, top_k); }
+#define JSON_TEST(id, dir, top_k)                                                                  \
+    Test(alloc_fail, json_##id, .timeout = 1800)                                                   \
+    {                                                                                              \
+        json_op(dir, top_k);                                                                       \
+    }
 
 JSON_TEST(xgboost, "models/cad-xgb-demo", -1)
 JSON_TEST(xgboost_all, "models/cad-xgb-demo", 0)
@@ -1286,8 +1367,11 @@ static void vcf_op(const char *file, int threads, int predict, int some)
     op o = { .run = predict ? run_vcf_predict : run_vcf,
              .describe = predict ? describe_string : describe_vcf,
              .release = predict ? release_string : release_vcf,
-             .path = path, .threads = threads, .threaded = threads > 0,
-             .samples = some ? some_samples : NULL, .n_samples = some ? 2 : 0,
+             .path = path,
+             .threads = threads,
+             .threaded = threads > 0,
+             .samples = some ? some_samples : NULL,
+             .n_samples = some ? 2 : 0,
              .m = load("tests/fixtures/vcf/model") };
     snprintf(o.name, sizeof o.name, "%s %s threads %d%s", predict ? "vcf-predict" : "vcf",
              file[0] == '/' ? "gzip" : file, threads, some ? " samples S3,S1" : "");
@@ -1295,8 +1379,11 @@ static void vcf_op(const char *file, int threads, int predict, int some)
     gr_model_free(o.m);
 }
 
-#define VCF_TEST(id, file, threads) \
-    Test(alloc_fail, vcf_##id, .timeout = 1800) { vcf_op(file, threads, 0, 0); }
+#define VCF_TEST(id, file, threads)                                                                \
+    Test(alloc_fail, vcf_##id, .timeout = 1800)                                                    \
+    {                                                                                              \
+        vcf_op(file, threads, 0, 0);                                                               \
+    }
 
 VCF_TEST(plain, "a.vcf", 0)
 VCF_TEST(plain_threads, "a.vcf", 2)
@@ -1344,4 +1431,34 @@ Test(alloc_fail, vcf_gzip_threads, .timeout = 1800)
 Test(alloc_fail, vcf_predict, .timeout = 1800)
 {
     vcf_op("a.vcf", 0, 1, 0);
+}
+
+/* The demo VCF's first 12 records: every allocation of the read and the
+ * tables is failed in turn, so the input is kept small. */
+static void panel_op(int threads)
+{
+    char tmpl[] = "/tmp/genorisk-allocfail-XXXXXX", path[300], cmd[700];
+    cr_assert_not_null(mkdtemp(tmpl));
+    snprintf(path, sizeof path, "%s/panel.vcf", tmpl);
+    snprintf(cmd, sizeof cmd, "gzip -dc models/demo.vcf.gz | awk '/^#/ || n++ < 12' > '%s'", path);
+    cr_assert_eq(system(cmd), 0);
+    op o = { .run = run_vcf_panel,
+             .describe = describe_string,
+             .release = release_string,
+             .path = path,
+             .threads = threads,
+             .threaded = threads > 0,
+             .m = load("models/cad-pgs-demo") };
+    panel_second = load("tests/fixtures/pgs_synth");
+    snprintf(o.name, sizeof o.name, "vcf-panel demo.vcf (12 records) threads %d", threads);
+    sweep(&o);
+    gr_model_free(panel_second);
+    gr_model_free(o.m);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(alloc_fail, vcf_panel, .timeout = 1800)
+{
+    panel_op(2); /* the reader and the table on two threads */
 }
