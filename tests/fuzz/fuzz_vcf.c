@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/predict_panel.h"
 #include "api/predict_run.h"
 #include "tests/fuzz/common.h"
 
@@ -69,6 +70,33 @@ static int is_bcf(void)
     return yes;
 }
 
+static int discard(void *arg, const char *bytes, size_t n)
+{
+    (void)arg, (void)bytes, (void)n;
+    return 0;
+}
+
+/* Every variant's outcome is a status, each model's counts add up, a
+ * matched variant names its record. */
+static void check_outcomes(const gr_vcf_result *v)
+{
+    for (size_t k = 0; k < v->n_models; k++) {
+        gr_vcf_report r;
+        gr_vcf_model_report(v, k, &r);
+        size_t sum = 0;
+        for (int s = 0; s <= GR_VAR_MATCHED; s++)
+            sum += r.status[s];
+        if (sum != r.variants || r.matched != r.status[GR_VAR_MATCHED] ||
+            r.variants != v->model_first[k + 1] - v->model_first[k])
+            gr_fuzz_fail("a model's variant outcomes do not add up");
+    }
+    for (size_t f = 0; f < v->n_features; f++)
+        if (v->status[f] > GR_VAR_MATCHED ||
+            (v->status[f] == GR_VAR_MATCHED && v->how[f] != 3 && !v->record[f]) ||
+            (v->record_text && v->record[f] && !v->record_text[f]))
+            gr_fuzz_fail("a variant's outcome names no record");
+}
+
 /* Every dosage is missing or within 0..2; the match counts fit the model. */
 static void check(const gr_vcf_result *v)
 {
@@ -110,7 +138,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gr_fuzz_fail("cannot reopen the in-memory file");
     gr_vcf_result *v = NULL;
     gr_error err;
-    gr_status st = gr_vcf_read(m, "upload", fd, &opt, &v, &err);
+    /* the model under its own policy, with the other one under plink2's as
+     * a panel (records noted for the variant log on odd sizes) */
+    gr_policy pol[2] = { gr_model_get_info(m)->policy, gr_policy_named(GR_POLICY_PLINK2) };
+    gr_vcf_model ms[2] = { { m, &pol[0] }, { models[!mi], &pol[1] } };
+    opt.keep_records = size & 1;
+    gr_status st = gr_vcf_read_models(ms, 2, "upload", fd, &opt, &v, &err);
     if (st == GR_ENOMEM)
         gr_fuzz_fail("out of memory reported for something else");
     if (st) {
@@ -119,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check(v);
+    check_outcomes(v);
     /* the first MAX_SCORED samples (the dosage matrix is sample-major, so a
      * prefix of it is their whole VCF read) through the daemon's pipeline */
     gr_vcf_result first = *v;
@@ -139,6 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gr_fuzz_fail("a response that does not serialise");
     free(text);
     json_decref(doc);
+    gr_api_panel panel = { &job, 1, GR_API_FORMAT_JSON, NULL, 0, 0, 0, 1 };
+    if (gr_api_variant_log_write(&panel, discard, NULL, &err))
+        gr_fuzz_fail("the variant log could not be written");
     gr_vcf_result_free(v);
     return 0;
 }
