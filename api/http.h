@@ -81,6 +81,7 @@ typedef struct {
      * to tmp_dir. 0: no budget. A request that does not fit is 503. */
     size_t max_body_memory, max_spool_bytes;
     size_t max_samples;
+    size_t max_dosage_bytes;    /* a VCF upload's dosage matrix (gr_vcf_options), 0: none */
     size_t max_response_bytes;  /* a predict's answer, 0 = no limit */
     unsigned request_timeout_s; /* a predict's work, 0 = no limit */
     const char *tmp_dir;

@@ -238,6 +238,7 @@ static void run_predict_vcf(void *arg)
     r->vopt.max_line = r->h->env.max_vcf_line;
     r->vopt.max_header = r->h->env.max_vcf_header;
     r->vopt.max_samples = r->h->env.max_samples;
+    r->vopt.max_dosage_bytes = r->h->env.max_dosage_bytes;
     r->vopt.stop = clock_stop;
     r->vopt.stop_arg = &clock;
     r->vopt.keep_records = r->variant_rows;

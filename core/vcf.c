@@ -347,6 +347,13 @@ static gr_status alloc_result(reader *rd, gr_error *err)
                             "the VCF holds %zu samples; at most %zu per request (choose some "
                             "with ?sample=ID)",
                             ns, c->opt->max_samples);
+    /* the matrix the whole read fills, before it is sized */
+    if (c->opt->max_dosage_bytes && nf && ns > c->opt->max_dosage_bytes / 2 / nf)
+        return gr_error_set(err, GR_ELIMIT, rd->label, 0, "sample",
+                            "%zu samples x %zu model variants would take %.0f bytes of dosages, "
+                            "over the %zu-byte ceiling (--max-dosage-bytes); choose some samples "
+                            "with ?sample=ID, or fewer models",
+                            ns, nf, 2.0 * (double)ns * (double)nf, c->opt->max_dosage_bytes);
     c->rid_code = malloc((size_t)(c->n_rid > 0 ? c->n_rid : 1) * sizeof *c->rid_code);
     gr_vcf_result *r = rd->r = calloc(1, sizeof *r);
     c->kind = calloc(nf ? nf : 1, 1);

@@ -23,17 +23,19 @@ typedef struct {
     int filter_any;             /* 1: also use records failing FILTER */
     const char *const *samples; /* samples to read, NULL for every one (borrowed) */
     size_t n_samples;
-    int threads;            /* workers that inflate and scan text VCF (vcf_body.c), 0 to
+    int threads;             /* workers that inflate and scan text VCF (vcf_body.c), 0 to
                                   * do it all on the caller; BCF is read on the caller */
-    size_t max_line;        /* longest record accepted, bytes; 0 = 64 MiB */
-    size_t max_header;      /* largest header accepted, bytes; 0 = no limit and no
+    size_t max_line;         /* longest record accepted, bytes; 0 = 64 MiB */
+    size_t max_header;       /* largest header accepted, bytes; 0 = no limit and no
                                   * look at the header before htslib's (then the input
                                   * need not be seekable): its IDX attributes and names
                                   * built to collide in htslib's hash tables go unchecked */
-    size_t max_samples;     /* most samples read (those selected, else the file's);
+    size_t max_dosage_bytes; /* most bytes of dosages: 2 per sample read and variant of
+                              * every model; 0 = no limit. Checked with max_samples */
+    size_t max_samples;      /* most samples read (those selected, else the file's);
                                   * 0 = no limit. Checked after the header, before any
                                   * memory is sized by the sample count. */
-    int (*stop)(void *arg); /* optional: asked between batches of about 1 MiB of text
+    int (*stop)(void *arg);  /* optional: asked between batches of about 1 MiB of text
                              * and every 1,024 BCF records; non-zero ends the read
                              * with GR_EIO, "stopped" */
     void *stop_arg;

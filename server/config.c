@@ -41,6 +41,8 @@ const char gr_config_usage[] =
     "                                                             GENORISK_MAX_VCF_LINE_BYTES\n"
     "  --max-vcf-header-bytes N  largest VCF header (16777216)    GENORISK_MAX_VCF_HEADER_BYTES\n"
     "  --max-response-bytes N  a predict's answer, 0 = no limit (268435456)\n"
+    "  --max-dosage-bytes N  a VCF upload's dosages, 2 bytes per sample and variant of\n"
+    "                       every model scored, 0 = no limit (1073741824)\n"
     "                                                             GENORISK_MAX_RESPONSE_BYTES\n"
     "  --request-timeout-s N   a predict's work, 0 = no limit (300)  GENORISK_REQUEST_TIMEOUT_S\n"
     "  --auth-tokens FILE      bearer tokens, one per line; every route but\n"
@@ -112,6 +114,7 @@ enum {
     O_VLINE,
     O_VHEADER,
     O_RESPONSE,
+    O_DOSAGE,
     O_RTIMEOUT,
     O_AUTH,
     O_AUTH_METRICS,
@@ -143,6 +146,7 @@ static const struct {
                { O_VLINE, "GENORISK_MAX_VCF_LINE_BYTES" },
                { O_VHEADER, "GENORISK_MAX_VCF_HEADER_BYTES" },
                { O_RESPONSE, "GENORISK_MAX_RESPONSE_BYTES" },
+               { O_DOSAGE, "GENORISK_MAX_DOSAGE_BYTES" },
                { O_RTIMEOUT, "GENORISK_REQUEST_TIMEOUT_S" },
                { O_AUTH, "GENORISK_AUTH_TOKENS" },
                { O_AUTH_METRICS, "GENORISK_AUTH_METRICS" },
@@ -168,6 +172,7 @@ static const struct {
       offsetof(gr_config, max_vcf_header) },
     { O_RESPONSE, "max-response-bytes", 0, (long long)1 << 50,
       offsetof(gr_config, max_response_bytes) },
+    { O_DOSAGE, "max-dosage-bytes", 0, (long long)1 << 50, offsetof(gr_config, max_dosage_bytes) },
     { O_RTIMEOUT, "request-timeout-s", 0, 86400, offsetof(gr_config, request_timeout_s) },
     { O_BODYMEM, "max-body-memory-bytes", 4096, (long long)1 << 50,
       offsetof(gr_config, max_body_memory) },
@@ -248,6 +253,7 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_VLINE:
     case O_VHEADER:
     case O_RESPONSE:
+    case O_DOSAGE:
     case O_RTIMEOUT:
     case O_BODYMEM:
     case O_SPOOL:
@@ -275,6 +281,7 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
         }
         return 1;
     }
+    snprintf(why, n, "an option this build does not handle (%d)", opt); /* a table missed it */
     return 0;
 }
 
@@ -300,6 +307,7 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "max-vcf-line-bytes", required_argument, NULL, O_VLINE },
         { "max-vcf-header-bytes", required_argument, NULL, O_VHEADER },
         { "max-response-bytes", required_argument, NULL, O_RESPONSE },
+        { "max-dosage-bytes", required_argument, NULL, O_DOSAGE },
         { "request-timeout-s", required_argument, NULL, O_RTIMEOUT },
         { "auth-tokens", required_argument, NULL, O_AUTH },
         { "auth-metrics", no_argument, NULL, O_AUTH_METRICS },
@@ -331,6 +339,7 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     c->max_vcf_line = (size_t)64 << 20;
     c->max_vcf_header = (size_t)16 << 20;
     c->max_response_bytes = (size_t)256 << 20;
+    c->max_dosage_bytes = (size_t)1 << 30;
     c->request_timeout_s = 300;
     /* 16 bodies of the largest size; one upload of the largest size */
     c->max_body_memory = (size_t)256 << 20;

@@ -25,6 +25,7 @@ typedef struct {
     size_t max_body_memory, max_spool_bytes; /* all requests' bodies together */
     int connection_timeout_s;
     size_t max_response_bytes; /* a predict's answer, 0: none */
+    size_t max_dosage_bytes;   /* a VCF upload's dosage matrix, 0: none */
     size_t request_timeout_s;  /* a predict's work, seconds, 0: none */
 } gr_config;
 

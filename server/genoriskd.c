@@ -365,6 +365,7 @@ int main(int argc, char **argv)
         .max_json_string = s.cfg.max_json_string,
         .max_vcf_line = s.cfg.max_vcf_line,
         .max_vcf_header = s.cfg.max_vcf_header,
+        .max_dosage_bytes = s.cfg.max_dosage_bytes,
         .max_response_bytes = s.cfg.max_response_bytes,
         .request_timeout_s = (unsigned)s.cfg.request_timeout_s,
         .openapi = gr_openapi_yaml,

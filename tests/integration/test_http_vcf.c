@@ -1826,3 +1826,27 @@ Test(http_vcf, a_panel_of_models_from_one_upload)
     models_dir_free(spool);
     models_dir_free(files);
 }
+
+/* The dosage matrix of an upload has a ceiling: samples read x variants of
+ * every model scored x 2 bytes, checked before it is made. */
+Test(http_vcf, the_dosage_matrix_has_a_ceiling)
+{
+    char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
+    daemon_t *d = daemon_start(models, "--tmp-dir", spool, "--max-dosage-bytes", "1000", NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ 0 }); /* 3 samples x 300 variants: 1,800 bytes */
+    http_resp *r = post(d, PREDICT, "text/vcf", &vcf);
+    json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
+                     "3 samples x 300 model variants would take 1800 bytes of dosages, over the "
+                     "1000-byte ceiling (--max-dosage-bytes)"),
+              "%s", http_describe(r));
+    json_decref(p);
+    http_free(r);
+    r = post(d, PREDICT "?sample=P001&allow_low_coverage=true", "text/vcf", &vcf); /* 600 bytes */
+    expect_status(r, 200);
+    http_free(r);
+    finish(d);
+    free(vcf.p);
+    models_dir_free(models);
+    models_dir_free(spool);
+}

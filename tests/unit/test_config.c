@@ -116,6 +116,7 @@ Test(config, security_and_limit_flags)
     cr_assert_eq(c.max_vcf_line, (size_t)64 << 20);
     cr_assert_eq(c.max_vcf_header, (size_t)16 << 20);
     cr_assert_eq(c.max_response_bytes, (size_t)256 << 20);
+    cr_assert_eq(c.max_dosage_bytes, (size_t)1 << 30);
     cr_assert_eq(c.request_timeout_s, 300);
     cr_assert_eq(c.max_body_memory, (size_t)256 << 20);
     cr_assert_eq(c.max_spool_bytes, (size_t)4 << 30);
@@ -123,12 +124,33 @@ Test(config, security_and_limit_flags)
     cr_assert_null(c.tls_cert);
     cr_assert_eq(c.auth_metrics, 0);
 
-    char *argv[] = { "genoriskd", "--models", "m", "--max-connections", "5",
-                     "--connection-timeout-s", "2", "--max-json-depth", "4",
-                     "--max-json-string-bytes", "100", "--max-vcf-line-bytes", "2048",
-                     "--max-vcf-header-bytes", "4096", "--auth-tokens", "t", "--auth-metrics",
-                     "--tls-cert", "c.pem", "--tls-key", "k.pem", "--max-response-bytes", "0",
-                     "--request-timeout-s", "7", NULL };
+    char *argv[] = { "genoriskd",
+                     "--models",
+                     "m",
+                     "--max-connections",
+                     "5",
+                     "--connection-timeout-s",
+                     "2",
+                     "--max-json-depth",
+                     "4",
+                     "--max-json-string-bytes",
+                     "100",
+                     "--max-vcf-line-bytes",
+                     "2048",
+                     "--max-vcf-header-bytes",
+                     "4096",
+                     "--auth-tokens",
+                     "t",
+                     "--auth-metrics",
+                     "--tls-cert",
+                     "c.pem",
+                     "--tls-key",
+                     "k.pem",
+                     "--max-response-bytes",
+                     "0",
+                     "--request-timeout-s",
+                     "7",
+                     NULL };
     cr_assert_eq(gr_config_parse(26, argv, &c, why, sizeof why), 0, "%s", why);
     cr_assert_eq(c.max_response_bytes, 0, "0: no limit");
     cr_assert_eq(c.request_timeout_s, 7);
@@ -143,8 +165,8 @@ Test(config, security_and_limit_flags)
     cr_assert_str_eq(c.tls_cert, "c.pem");
     cr_assert_str_eq(c.tls_key, "k.pem");
 
-    char *budgets[] = { "genoriskd", "--models", "m", "--max-body-memory-bytes", "65536",
-                        "--max-spool-bytes", "1048576", NULL };
+    char *budgets[] = { "genoriskd", "--models",          "m",       "--max-body-memory-bytes",
+                        "65536",     "--max-spool-bytes", "1048576", NULL };
     cr_assert_eq(gr_config_parse(7, budgets, &c, why, sizeof why), 0, "%s", why);
     cr_assert_eq(c.max_body_memory, 65536);
     cr_assert_eq(c.max_spool_bytes, 1048576);
