@@ -177,7 +177,8 @@ static void run_predict(void *arg)
 {
     req *r = arg;
     gr_error err;
-    gr_api_request *areq = calloc(r->n_models, sizeof *areq);
+    size_t n = r->n_models; /* r may be gone once the answer streams */
+    gr_api_request *areq = calloc(n, sizeof *areq);
     int streamed = 0;
     work_clock clock = clock_start(r->h);
 
@@ -190,7 +191,7 @@ static void run_predict(void *arg)
                        : gr_error_set(&err, GR_ESYNTAX, NULL, 0, NULL,
                                       "the request body is empty; send a predict request as JSON");
     /* genotype keys name variants of each model: the body is read for each */
-    for (size_t m = 0; !st && m < r->n_models; m++)
+    for (size_t m = 0; !st && m < n; m++)
         st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &areq[m], &err);
     free(r->body);
     r->body = NULL;
@@ -201,7 +202,7 @@ static void run_predict(void *arg)
     streamed = answer_predict(r, areq, NULL, &clock);
 
 done:
-    for (size_t m = 0; areq && m < r->n_models; m++)
+    for (size_t m = 0; areq && m < n; m++)
         gr_api_request_clear(&areq[m]);
     free(areq);
     if (streamed)

@@ -176,8 +176,10 @@ static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_f
     json_t *value;
     json_object_foreach(extra, key, value)
     {
+        json_t *name = st ? NULL : json_string(key);
         char *v = st ? NULL : json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-        char *k = st ? NULL : json_dumps(json_string(key), JSON_ENCODE_ANY);
+        char *k = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+        json_decref(name);
         if (!st && (!v || !k))
             st = oom(err);
         if (!st && !(st = put(write, arg, ",", 1, err)) &&
@@ -235,7 +237,7 @@ static uint8_t **first_uses(const gr_api_panel *p)
     const gr_vcf_result *r = p->jobs[0].vcf;
     uint64_t max = 0;
     for (size_t f = 0; r && f < r->n_features; f++)
-        max = r->record[f] > max ? r->record[f] : max;
+        max = gr_api_shared_record(r, f) > max ? gr_api_shared_record(r, f) : max;
     uint8_t *seen = calloc(max + 1, 1);
     int bad = !first || !seen;
     for (size_t k = 0; k < p->n && !bad; k++) {
@@ -250,10 +252,9 @@ static uint8_t **first_uses(const gr_api_panel *p)
                 first[k][j] = 1;
                 continue;
             }
-            size_t f = r->model_first[job->vcf_model] + j;
-            uint64_t rec = r->record[f];
-            first[k][j] = r->status[f] == GR_VAR_MATCHED && !seen[rec];
-            seen[rec] |= r->status[f] == GR_VAR_MATCHED && rec;
+            uint64_t rec = gr_api_shared_record(r, r->model_first[job->vcf_model] + j);
+            first[k][j] = !rec || !seen[rec];
+            seen[rec] = 1;
         }
     }
     free(seen);
@@ -306,14 +307,11 @@ static gr_status score_one(const gr_api_panel *p, gr_api_scorer *sc, uint8_t *co
         *avg = *scored ? g.avg : NAN;
         return GR_OK;
     }
-    size_t nf = gr_model_get_info(p->jobs[k].m)->n_features;
-    for (size_t j = 0; j < nf; j++) {
-        if (!first[k][j])
-            continue;
-        t->allele_ct += isnan(x[j]) ? 0 : 2;
-        t->denom += isnan(used[j]) ? 0 : 2;
-        t->named += isnan(x[j]) ? 0 : x[j];
-    }
+    gr_api_pgs g; /* over the records this model is the first of the panel to use */
+    gr_api_pgs_numbers(&pr, x, used, first[k], gr_model_get_info(p->jobs[k].m)->n_features, &g);
+    t->allele_ct += g.allele_ct;
+    t->denom += g.denom;
+    t->named += g.named_dosage_sum;
     return GR_OK;
 }
 

@@ -15,6 +15,11 @@ static int scratch_init(scratch *sc, const gr_api_job *job, const scratch *like,
 static void scratch_free(scratch *sc);
 static const double *dosages(const gr_api_job *job, scratch *sc, size_t i);
 static int coverage_ok(const gr_api_job *job, size_t observed);
+
+struct gr_api_scorer {
+    const gr_api_job *job;
+    scratch *sc;
+};
 static scratch *scratch_new(const gr_api_job *job, const scratch *like);
 
 gr_api_settings gr_api_settings_unset(void)
@@ -185,6 +190,11 @@ static int by_record(const void *a, const void *b)
     return x->j < y->j ? -1 : x->j > y->j;
 }
 
+uint64_t gr_api_shared_record(const gr_vcf_result *r, size_t f)
+{
+    return r->status[f] == GR_VAR_MATCHED && r->how[f] != 3 ? r->record[f] : 0;
+}
+
 /* sc->once: every feature but those whose VCF record an earlier feature of
  * the model already uses (two rows of one score at one variant). 0 when
  * out of memory. */
@@ -193,12 +203,12 @@ static int first_of_record(const gr_api_job *job, scratch *sc, size_t nf)
     memset(sc->once, 1, nf ? nf : 1);
     if (!job->vcf)
         return 1;
-    const uint64_t *rec = job->vcf->record + job->vcf->model_first[job->vcf_model];
+    size_t from = job->vcf->model_first[job->vcf_model];
     use *u = malloc((nf ? nf : 1) * sizeof *u);
     if (!u)
         return 0;
     for (size_t j = 0; j < nf; j++)
-        u[j] = (use){ rec[j], j };
+        u[j] = (use){ gr_api_shared_record(job->vcf, from + j), j };
     qsort(u, nf, sizeof *u, by_record);
     for (size_t j = 1; j < nf; j++)
         if (u[j].record && u[j].record == u[j - 1].record)
@@ -277,7 +287,12 @@ static int fill_values(const gr_api_job *job, scratch *sc, int values)
         double mean = f->mean;
         if (how == GR_IMPUTE_COHORT && !isnan(sc->fill[j]))
             mean = sc->fill[j];
-        sc->out[j] = (uint8_t)gr_policy_excludes(&job->policy, f);
+        /* left out: what the policy excludes whatever the input, and a VCF's
+         * matches in multi-allelic records under multiallelic=drop */
+        sc->out[j] =
+            (uint8_t)(gr_policy_excludes(&job->policy, f) ||
+                      (job->vcf && job->vcf->status[job->vcf->model_first[job->vcf_model] + j] ==
+                                       GR_VAR_MULTIALLELIC));
         if (how == GR_IMPUTE_NONE || sc->out[j] ||
             (job->policy.drop_unmatched && !in_source(job, j)))
             mean = NAN;
@@ -624,7 +639,7 @@ gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
     scratch sc = { 0 };
     gr_status st = GR_OK;
     size_t n = gr_api_job_samples(job);
-    if (job->lo + first < n && !scratch_init(&sc, job, NULL, 1)) {
+    if (job->lo + first < n && !scratch_init(&sc, job, job->like ? job->like->sc : NULL, 1)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
@@ -933,11 +948,6 @@ gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
 }
 
 /* ---- one sample at a time ---- */
-
-struct gr_api_scorer {
-    const gr_api_job *job;
-    scratch *sc;
-};
 
 gr_api_scorer *gr_api_scorer_new(const gr_api_job *job, const gr_api_scorer *like)
 {

@@ -48,8 +48,11 @@ typedef struct {
     gr_match_counts vcf_counts; /* how that model's variants were found */
     int (*stop)(void *arg);     /* optional: asked between samples; non-zero stops */
     void *stop_arg;
-    size_t lo, hi;    /* gr_api_predict_range's window; 0, 0: every sample */
-    size_t max_bytes; /* the response's ceiling, 0: none (see gr_api_write_begin) */
+    size_t lo, hi;                    /* gr_api_predict_range's window; 0, 0: every sample */
+    size_t max_bytes;                 /* the response's ceiling, 0: none (see gr_api_write_begin) */
+    const struct gr_api_scorer *like; /* optional (borrowed): a scorer of this job whose
+                                       * imputation values every range reuses instead of
+                                       * reading every sample again (impute=cohort) */
 } gr_api_job;
 
 /* Fills job for m and one source. Settings are taken from `given` (query
@@ -75,6 +78,12 @@ typedef struct {
  * marks (all when NULL): a VCF record two rows of one score use counts once. */
 void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *used,
                         const uint8_t *once, size_t nf, gr_api_pgs *out);
+
+/* The record variant f of r shares with other variants, for counting a
+ * record once in ALLELE_CT and DENOM: its record's number when matched by a
+ * record (position or rsID), else 0 (a variant counted on its own: a
+ * reference block covers many, unmatched variants have none). */
+uint64_t gr_api_shared_record(const gr_vcf_result *r, size_t f);
 
 /* Makes job score model k of its VCF read (a panel's), after
  * gr_api_job_init. */

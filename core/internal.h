@@ -110,8 +110,11 @@ gr_linear *gr_linear_new(size_t n);
 void gr_linear_free(gr_linear *l);
 /* Fills expected[] from the features' means. */
 void gr_linear_finish(gr_linear *l, const gr_feature *features);
-/* x: dosages with NaN for missing (imputation happens here, not before:
- * impute=mean adds a missing term's expectation, impute=none adds nothing). */
+/* x: dosages with NaN for missing (imputation happens here, not before).
+ * A missing term adds, with fill (n values, borrowed), its expectation under
+ * Hardy-Weinberg frequencies at mean dosage fill[i] (nothing when that is
+ * NaN); without fill, impute=mean adds its expectation at the feature's own
+ * mean and impute=none nothing. */
 double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, const double *fill,
                          double *phi, double *base);
 

@@ -32,6 +32,14 @@ void gr_linear_free(gr_linear *l)
     free(l);
 }
 
+/* A term's expectation under Hardy-Weinberg genotype frequencies at mean
+ * dosage m (allele frequency m/2); for an additive term exactly w * m. */
+static double expectation(const double *c, double m)
+{
+    double p = m / 2, r = 1 - p;
+    return r * r * c[0] + 2 * p * r * c[1] + p * p * c[2];
+}
+
 void gr_linear_finish(gr_linear *l, const gr_feature *features)
 {
     for (size_t i = 0; i < l->n; i++) {
@@ -44,8 +52,7 @@ void gr_linear_finish(gr_linear *l, const gr_feature *features)
         }
         /* Hardy-Weinberg genotype frequencies at allele frequency m/2; for an
          * additive term this is exactly w * m whatever the true distribution. */
-        double p = m / 2, r = 1 - p;
-        l->expected[i] = r * r * c[0] + 2 * p * r * c[1] + p * p * c[2];
+        l->expected[i] = expectation(c, m);
         l->missing_term[i] = l->expected[i]; /* imputed: its expectation */
     }
 }
@@ -62,8 +69,8 @@ double gr_linear_predict(const gr_linear *l, const double *x, gr_impute impute, 
     for (size_t i = 0; i < l->n; i++) {
         const double *c = l->c + 3 * i;
         double term;
-        if (isnan(x[i]) && fill) /* the caller's values: NaN adds nothing */
-            term = isnan(fill[i]) ? 0 : contribution(c, fill[i]);
+        if (isnan(x[i]) && fill) /* the caller's mean dosages: NaN adds nothing */
+            term = isnan(fill[i]) ? 0 : expectation(c, fill[i]);
         else if (isnan(x[i]))
             term = impute != GR_IMPUTE_NONE ? l->missing_term[i] : 0;
         else

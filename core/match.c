@@ -401,8 +401,17 @@ int gr_policy_set(gr_policy *p, const char *key, const char *value, char *why, s
     return 1;
 }
 
+int gr_policy_drops_ambiguous(const gr_policy *p, const gr_feature *f)
+{
+    return p->drop_ambiguous && gr_feature_ambiguous(f);
+}
+
+int gr_policy_skips(const gr_policy *p, const gr_feature *f)
+{
+    return p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X");
+}
+
 int gr_policy_excludes(const gr_policy *p, const gr_feature *f)
 {
-    return (p->drop_ambiguous && gr_feature_ambiguous(f)) ||
-           (p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X"));
+    return gr_policy_drops_ambiguous(p, f) || gr_policy_skips(p, f);
 }

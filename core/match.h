@@ -48,8 +48,11 @@ const char *gr_policy_name_str(gr_policy_name name);
 int gr_policy_set(gr_policy *p, const char *key, const char *value, char *why, size_t why_size);
 
 /* 1 when the policy leaves feature f out whatever the input holds: an
- * ambiguous SNV under drop_ambiguous, a chrX variant under chrx=skip. */
+ * ambiguous SNV under drop_ambiguous (gr_policy_drops_ambiguous), a chrX
+ * variant under chrx=skip (gr_policy_skips, not even looked for). */
 int gr_policy_excludes(const gr_policy *p, const gr_feature *f);
+int gr_policy_drops_ambiguous(const gr_policy *p, const gr_feature *f);
+int gr_policy_skips(const gr_policy *p, const gr_feature *f);
 
 /* 1 for an SNV whose two alleles are each other's complement (A/T, C/G):
  * the same on both strands, so never flipped, and read on the model's. */

@@ -707,9 +707,9 @@ static gr_status gather_variants(ctx *c, gr_error *err)
             const gr_feature *f = &m->features[i];
             c->feat[c->n_feat] = *f;
             c->rules[c->n_feat] =
-                (uint8_t)((p->drop_ambiguous && gr_feature_ambiguous(f) ? RULE_DROP_AMBIGUOUS : 0) |
+                (uint8_t)((gr_policy_drops_ambiguous(p, f) ? RULE_DROP_AMBIGUOUS : 0) |
                           (p->drop_multiallelic ? RULE_DROP_MULTI : 0) |
-                          (p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X") ? RULE_SKIP : 0));
+                          (gr_policy_skips(p, f) ? RULE_SKIP : 0));
         }
     }
     c->first[c->n_models] = c->n_feat;

@@ -434,8 +434,12 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, js
     gr_api_writer w;
     size_t n = gr_api_job_samples(job);
     json_t **results = calloc(n ? n : 1, sizeof *results);
-    gr_status st = results ? gr_api_write_begin(&w, job, !a->compact, to_file, out, err)
-                           : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    /* the imputation values (a pass over every sample under impute=cohort)
+     * made once, for every chunk's threads */
+    gr_api_scorer *like = gr_api_scorer_new(job, NULL);
+    chunk.like = like;
+    gr_status st = results && like ? gr_api_write_begin(&w, job, !a->compact, to_file, out, err)
+                                   : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t lo = 0; !st && lo < n; lo += CHUNK) {
         chunk.lo = lo;
         chunk.hi = lo + CHUNK < n ? lo + CHUNK : n;
@@ -450,6 +454,7 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, js
     for (size_t i = 0; results && i < n; i++)
         json_decref(results[i]);
     free(results);
+    gr_api_scorer_free(like);
     return st;
 }
 
