@@ -325,7 +325,14 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
         a->bad = set ? 0 : 2;
         return set ? MHD_YES : MHD_NO;
     }
-    if (!strcmp(key, "model") && r->route == GR_ROUTE_PANEL) {
+    if (!strcmp(key, "model") && r->route != GR_ROUTE_PANEL) {
+        snprintf(a->why, sizeof a->why,
+                 "model names the models of a panel, on POST /v1/predict; this route scores "
+                 "the model its path names");
+        a->bad = 2;
+        return MHD_NO;
+    }
+    if (!strcmp(key, "model")) {
         snprintf(a->why, sizeof a->why, "model names a loaded model; at most %d per panel",
                  GR_HTTP_MAX_PANEL);
         char **more = value && *value && r->n_model_names < GR_HTTP_MAX_PANEL
@@ -390,15 +397,59 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* The q of media range text[0 .. len) for type ("text/tab-separated-values"
+ * or "application/json"): its own, or a wildcard's that covers it; -1 when
+ * the range does not cover it. */
+static double range_q(const char *text, size_t len, const char *type)
+{
+    const char *lim = text + len, *semi = memchr(text, ';', len), *end = semi ? semi : lim;
+    while (text < end && *text == ' ')
+        text++;
+    while (end > text && end[-1] == ' ')
+        end--;
+    size_t n = (size_t)(end - text), major = (size_t)(strchr(type, '/') - type);
+    int covers = (n == strlen(type) && !strncasecmp(text, type, n)) ||
+                 (n == 3 && !strncmp(text, "*/*", 3)) ||
+                 (n == major + 2 && !strncasecmp(text, type, major + 1) && text[major + 1] == '*');
+    if (!covers)
+        return -1;
+    double q = 1;
+    for (const char *p = semi; p && p < lim; p = memchr(p + 1, ';', (size_t)(lim - p - 1))) {
+        const char *v = p + 1;
+        while (v < lim && *v == ' ')
+            v++;
+        if (v + 2 <= lim && (v[0] | 32) == 'q' && v[1] == '=')
+            q = strtod(v + 2, NULL);
+    }
+    return q;
+}
+
+/* 1 when Accept prefers the .sscore table (text/tab-separated-values) to
+ * JSON: its q is above JSON's (ties go to JSON, the default). */
+static int accepts_table(const char *accept)
+{
+    double tsv = -1, json = -1;
+    for (const char *p = accept; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        double a = range_q(p, len, "text/tab-separated-values");
+        double b = range_q(p, len, "application/json");
+        tsv = a > tsv ? a : tsv;
+        json = b > json ? b : json;
+        p = comma ? comma + 1 : NULL;
+    }
+    return tsv > 0 && tsv > json;
+}
+
 /* The query's settings and VCF options: 1 when valid, else a 400 is set. */
 static int parse_query(req *r)
 {
     query_args a = { .r = r };
     r->given = gr_api_settings_unset();
-    /* Accept: text/tab-separated-values asks for the .sscore table; ?format= wins */
+    /* Accept preferring text/tab-separated-values asks for the .sscore
+     * table; ?format= wins */
     const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
-    r->format = accept && strstr(accept, "text/tab-separated-values") ? GR_API_FORMAT_SSCORE
-                                                                      : GR_API_FORMAT_JSON;
+    r->format = accept && accepts_table(accept) ? GR_API_FORMAT_SSCORE : GR_API_FORMAT_JSON;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (!a.bad)
         return 1;

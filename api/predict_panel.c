@@ -212,19 +212,13 @@ static void number(char *buf, size_t size, double v)
     }
 }
 
-/* A sample's id: the VCF's, or the JSON request's (its 1-based number when
- * it has none). */
-static void sample_id(const gr_api_job *job, size_t i, char *buf, size_t size)
+/* A sample's id (borrowed): the VCF's, or the JSON request's; NULL when
+ * it has none (its 1-based number then stands in). */
+static const char *sample_id(const gr_api_job *job, size_t i)
 {
-    if (job->vcf) {
-        snprintf(buf, size, "%s", job->vcf->sample_ids[i]);
-        return;
-    }
-    const char *id = json_string_value(json_array_get(job->json->ids, i));
-    if (id)
-        snprintf(buf, size, "%s", id);
-    else
-        snprintf(buf, size, "%zu", i + 1);
+    if (job->vcf)
+        return job->vcf->sample_ids[i];
+    return json_string_value(json_array_get(job->json->ids, i));
 }
 
 /* first[k][j]: variant j of model k is the first use of its VCF record
@@ -316,12 +310,17 @@ static gr_status score_one(const gr_api_panel *p, gr_api_scorer *sc, uint8_t *co
 }
 
 /* Sample i's line(s) into b, from its sums (row r of the part's arrays). */
-static int format_sample(const gr_api_panel *p, size_t i, const double *sum, const size_t *den,
-                         const double *avg, const sample_sums *t, gr_buf *b)
+static gr_status format_sample(const gr_api_panel *p, size_t i, const double *sum,
+                               const size_t *den, const double *avg, const sample_sums *t,
+                               gr_buf *b, gr_error *err)
 {
-    char id[300], n1[40], n2[40];
-    sample_id(&p->jobs[0], i, id, sizeof id);
-    int bad = 0;
+    char number_id[32], n1[40], n2[40];
+    const char *id = sample_id(&p->jobs[0], i);
+    if (!id) {
+        snprintf(number_id, sizeof number_id, "%zu", i + 1);
+        id = number_id;
+    }
+    int bad = 0; /* ids were checked before the table began (check_ids) */
     if (p->format == GR_API_FORMAT_TSV) {
         for (size_t k = 0; k < p->n; k++) {
             number(n1, sizeof n1, sum[k]);
@@ -330,7 +329,7 @@ static int format_sample(const gr_api_panel *p, size_t i, const double *sum, con
                                  p->sampleset ? p->sampleset : "cohort", id, id,
                                  gr_model_get_info(p->jobs[k].m)->name, n1, den[k], n2);
         }
-        return bad;
+        return bad ? oom(err) : GR_OK;
     }
     number(n1, sizeof n1, t->named);
     bad |= gr_buf_printf(b, "%s\t%s\t%zu\t%zu\t%s", id, id, t->allele_ct, t->denom, n1);
@@ -340,7 +339,7 @@ static int format_sample(const gr_api_panel *p, size_t i, const double *sum, con
             number(n1, sizeof n1, v);
             bad |= gr_buf_printf(b, "\t%s", n1);
         }
-    return bad | gr_buf_printf(b, "\n");
+    return bad | gr_buf_printf(b, "\n") ? oom(err) : GR_OK;
 }
 
 /* One thread's share of a block of samples: its own scorers (one per
@@ -372,9 +371,8 @@ static void *table_part_run(void *arg)
                 score_one(t->p, t->sc[k], t->first, k, i, &t->sum[r * n + k], &t->scored[r * n + k],
                           &t->den[r * n + k], &t->avg[r * n + k], &t->tot[r], &t->err);
     for (size_t i = t->lo, r = 0; i < t->hi && !t->st; i++, r++)
-        if (format_sample(t->p, i, &t->sum[r * n], &t->den[r * n], &t->avg[r * n], &t->tot[r],
-                          &t->b))
-            t->st = gr_error_set(&t->err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        t->st = format_sample(t->p, i, &t->sum[r * n], &t->den[r * n], &t->avg[r * n], &t->tot[r],
+                              &t->b, &t->err);
     return NULL;
 }
 
@@ -450,6 +448,21 @@ static gr_status table_block(table_part *parts, size_t n_parts, size_t lo, size_
     return st;
 }
 
+/* Every sample id fits a tab-separated line (checked before a byte is written). */
+static gr_status check_ids(const gr_api_panel *p, gr_error *err)
+{
+    size_t n = gr_api_job_samples(&p->jobs[0]);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = sample_id(&p->jobs[0], i);
+        if (id && strpbrk(id, "\t\r\n"))
+            return gr_error_set(err, GR_EINPUT, NULL, 0, "sample",
+                                "sample #%zu's id holds a tab or a line break, which a "
+                                "tab-separated table cannot hold; ask for json",
+                                i + 1);
+    }
+    return GR_OK;
+}
+
 static gr_status check_pgs(const gr_api_panel *p, gr_error *err)
 {
     for (size_t k = 0; k < p->n; k++)
@@ -475,7 +488,7 @@ static gr_status write_table(const gr_api_panel *p, gr_api_write_fn write, void 
     uint8_t **first = NULL;
     table_part *parts = NULL;
     gr_status st = check_pgs(p, err);
-    if (st)
+    if (st || (st = check_ids(p, err)))
         goto fail;
     first = p->format == GR_API_FORMAT_SSCORE ? first_uses(p) : NULL;
     parts = table_parts_new(p, first, n_parts);

@@ -382,10 +382,11 @@ static int slurp(FILE *f, char **buf, size_t *len)
     return 0;
 }
 
-/* Reads and parses the JSON request for m into req; returns an exit code.
+/* Reads the JSON request once and parses it for each of the n models into
+ * reqs[0 .. n); returns an exit code.
  * Offline the whole file is read, whatever its size (the daemon bounds
  * bodies by --max-body-bytes). */
-static int load_json(const gr_model *m, const char *input, gr_api_request *req)
+static int load_json(gr_model **ms, size_t n, const char *input, gr_api_request *reqs)
 {
     const char *name = strcmp(input, "-") ? input : "<stdin>";
     gr_error err;
@@ -403,7 +404,11 @@ static int load_json(const gr_model *m, const char *input, gr_api_request *req)
         fprintf(stderr, "genorisk: cannot read input: %s: %s\n", name, strerror(e));
         return EXIT_INPUT;
     }
-    gr_status st = gr_api_request_read(m, text, len, NULL, req, &err);
+    /* read once; its genotype keys name each model's variants, so each
+     * model parses the text */
+    gr_status st = GR_OK;
+    for (size_t k = 0; k < n && !st; k++)
+        st = gr_api_request_read(ms[k], text, len, NULL, &reqs[k], &err);
     free(text);
     if (st == GR_ESYNTAX) {
         fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name, err.text);
@@ -499,6 +504,14 @@ static int load_models(const predict_args *a, gr_model **ms)
             print_error("cannot load model", &err);
             return exit_for(st, 1);
         }
+        for (size_t j = 0; j < k; j++)
+            if (!strcmp(gr_model_get_info(ms[j])->name, gr_model_get_info(ms[k])->name)) {
+                fprintf(stderr,
+                        "genorisk: model %s is named twice (%s, %s); each model of a panel "
+                        "once\n",
+                        gr_model_get_info(ms[k])->name, a->model_dirs[j], a->model_dirs[k]);
+                return EXIT_USAGE;
+            }
         if (k && strcmp(gr_model_get_info(ms[k])->genome_build,
                         gr_model_get_info(ms[0])->genome_build)) {
             fprintf(stderr,
@@ -534,9 +547,8 @@ static int cmd_predict(int argc, char **argv)
     }
     if ((rc = load_models(&a, ms)) || (a.vcf_path && (rc = load_vcf(ms, n, &a, &vcf))))
         goto done;
-    for (size_t k = 0; !a.vcf_path && k < n; k++) /* JSON keys resolve per model */
-        if ((rc = load_json(ms[k], a.input, &reqs[k])))
-            goto done;
+    if (!a.vcf_path && (rc = load_json(ms, n, a.input, reqs)))
+        goto done;
     out = a.output ? fopen(a.output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "genorisk: cannot write %s: %s\n", a.output, strerror(errno));

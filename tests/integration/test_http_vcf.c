@@ -1795,6 +1795,26 @@ Test(http_vcf, a_panel_of_models_from_one_upload)
     expect_status(r, 200);
     cr_assert_str_eq(r->body, out, "Accept: text/tab-separated-values asks for the .sscore");
     http_free(r);
+    static const struct {
+        const char *accept;
+        int table;
+    } neg[] = { { "Accept: TEXT/Tab-Separated-Values", 1 },
+                { "Accept: text/tab-separated-values, application/json;q=0.9", 1 },
+                { "Accept: application/json, text/tab-separated-values;q=0.5", 0 },
+                { "Accept: text/tab-separated-values;q=0", 0 },
+                { "Accept: text/*;q=0.8, application/*;q=0.2", 1 },
+                { "Accept: */*", 0 } };
+    for (size_t i = 0; i < sizeof neg / sizeof *neg; i++) {
+        const char *h[] = { neg[i].accept, NULL };
+        http_req q = rq;
+        q.headers = h;
+        r = http_do(d->port, &q);
+        expect_status(r, 200);
+        cr_assert_str_eq(http_header(r, "Content-Type"),
+                         neg[i].table ? "text/tab-separated-values" : "application/json", "%s",
+                         neg[i].accept);
+        http_free(r);
+    }
     free(out);
     free(err);
 
@@ -1809,7 +1829,7 @@ Test(http_vcf, a_panel_of_models_from_one_upload)
     http_free(r);
     static const char *const bad[] = { "policy=pgs",   "ambiguous=maybe", "multiallelic=1",
                                        "chrx=haploid", "min_overlap=2",   "format=csv",
-                                       "report=all" };
+                                       "report=all",   "model=pgs_synth" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(path, sizeof path, PREDICT "?%s", bad[i]);
         r = post(d, path, "text/vcf", &vcf);

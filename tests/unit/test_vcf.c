@@ -968,3 +968,60 @@ Test(vcf, a_descriptor_input_never_loads_an_index_from_the_working_directory)
     cr_assert(waited, "the read hung on a FIFO named like an index in the working directory");
     cr_assert(WIFEXITED(status), "status %d", status);
 }
+
+/* Review fixes: a variant the VCF leaves out as multi-allelic is never
+ * imputed (under trained, which imputes the unmatched); variants one gVCF
+ * block covers each count in ALLELE_CT and DENOM; a recessive term
+ * imputed at mean 0.5 adds its Hardy-Weinberg expectation, 0.0625 w. */
+Test(vcf, left_out_blocks_and_recessive_terms_count_right)
+{
+    static const char score[] = "#genome_build=GRCh38\n"
+                                "chr_name\tchr_position\teffect_allele\tother_allele\t"
+                                "effect_weight\tis_recessive\tallelefrequency_effect\n"
+                                "1\t100\tG\tA\t1\tFalse\t0.5\n"
+                                "1\t300\tC\tA\t100\tFalse\t0.5\n"
+                                "1\t700\tT\tC\t1000\tFalse\t0.5\n"
+                                "1\t750\tT\tC\t10000\tFalse\t0.5\n"
+                                "1\t900\tT\tC\t100000\tTrue\t0.25\n";
+    static const char gvcf[] = "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+                               "##INFO=<ID=END,Number=1,Type=Integer,Description=\"end\">\n"
+                               "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                               "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\n"
+                               "1\t300\t.\tA\tG,C\t.\t.\t.\tGT\t0/2\n"
+                               "1\t650\t.\tC\t<NON_REF>\t.\t.\tEND=800\tGT\t0/0\n"
+                               "1\t900\t.\tC\tT\t.\t.\t.\tGT\t./.\n";
+    char *b = temp_bundle("manifest.json",
+                          "{\"name\":\"r\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                          "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
+                          "\"min_coverage\":0,\"policy\":\"trained\",\"multiallelic\":\"drop\","
+                          "\"impute\":\"mean\"}",
+                          "s.txt", score, "g.vcf", gvcf, NULL);
+    gr_model *pm = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(b, &pm, &err), GR_OK, "%s", err.text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/g.vcf", b);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = NULL;
+    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->status[1], GR_VAR_MULTIALLELIC);
+    gr_api_job job;
+    gr_api_job_init(&job, pm, NULL, r, NULL);
+    gr_api_scorer *sc = gr_api_scorer_new(&job, NULL);
+    gr_prediction p;
+    const double *x, *used;
+    int scored;
+    cr_assert_eq(gr_api_scorer_run(sc, 0, &p, &x, &used, &scored, &err), GR_OK);
+    /* 1 (G) + 0 (1:300 left out) + 0 + 0 (the block's hom-ref calls) +
+     * 100000 x 0.0625 (recessive, missing, imputed at frequency 0.25) */
+    cr_assert_float_eq(p.margin, 1 + 100000 * 0.0625, 1e-9, "%.17g", p.margin);
+    gr_api_pgs g;
+    gr_api_scorer_pgs(sc, &p, x, &g);
+    cr_assert_eq(g.allele_ct, 6, "1:100 and the block's two variants: %zu", g.allele_ct);
+    cr_assert_eq(g.denom, 8, "and 1:900 imputed: %zu", g.denom);
+    gr_api_scorer_free(sc);
+    gr_vcf_result_free(r);
+    gr_model_free(pm);
+    temp_bundle_free(b);
+}
