@@ -12,7 +12,8 @@ AF_BUILD  := build/alloc_fail
 AF_CC     ?= gcc
 AF_CFLAGS := $(BASE_CFLAGS) $(WARN) $(if $(WERROR),-Werror) -O1 -g
 AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
-             $(AF_BUILD)/api/predict_run.o $(AF_BUILD)/api/problem.o $(AF_BUILD)/api/buffer.o \
+             $(AF_BUILD)/api/predict_run.o $(AF_BUILD)/api/predict_input.o \
+             $(AF_BUILD)/api/problem.o $(AF_BUILD)/api/buffer.o \
              $(AF_BUILD)/api/predict_vcf.o $(AF_BUILD)/api/json_scan.o \
              $(AF_BUILD)/api/predict_panel.o
 AF_LIB    := $(AF_BUILD)/libgenorisk_af.a

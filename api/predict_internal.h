@@ -1,0 +1,42 @@
+/* predict_internal.h - what the pipeline's files share, private to api/
+ * (predict_input.c makes a sample's dosages under the job's policy,
+ * predict_run.c predicts and writes them). */
+#ifndef GR_API_PREDICT_INTERNAL_H
+#define GR_API_PREDICT_INTERNAL_H
+
+#include "api/predict_run.h"
+
+/* One thread's working memory for a job's samples. */
+typedef struct scratch scratch;
+struct scratch {
+    gr_workspace *ws;
+    double *x, *phi, *used; /* n_features each */
+    double *fill;           /* what a missing call becomes, NaN: stays missing */
+    double *fill_one;       /* fill for one JSON sample under drop_unmatched */
+    uint8_t *out;           /* the policy leaves the feature out (JSON input) */
+    uint8_t *once;          /* the feature is the first of the model's to use its VCF
+                             * record: what plink2 counts in ALLELE_CT and DENOM */
+};
+
+/* A one-sample scorer (predict_run.h): a job and its scratch. */
+struct gr_api_scorer {
+    const gr_api_job *job;
+    scratch *sc;
+};
+
+/* Sizes sc for job; its fill values are like's (NULL: computed; values 0:
+ * the cohort's means are not, see gr_api_scratch_fill). 0 when out of
+ * memory; free with gr_api_scratch_free either way. */
+int gr_api_scratch_init(scratch *sc, const gr_api_job *job, const scratch *like, int values);
+void gr_api_scratch_free(scratch *sc);
+/* What each missing dosage of the job becomes (sc->fill) and what the
+ * policy leaves out (sc->out); values 0 skips the cohort's means (a pass
+ * over every sample). 0 when out of memory. */
+int gr_api_scratch_fill(const gr_api_job *job, scratch *sc, int values);
+/* Sample i's dosages in model order, NaN for missing (borrowed), with the
+ * policy applied; sets the workspace's fill for that sample. */
+const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i);
+/* The job's coverage gate (min_overlap given, else min_coverage). */
+int gr_api_coverage_ok(const gr_api_job *job, size_t observed);
+
+#endif
