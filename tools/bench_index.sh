@@ -60,7 +60,7 @@ timed() {
     done
 }
 
-GR=(predict --compact --explain false --model "$D/pgs_bundle")
+GR=(predict --compact --explain false --policy plink2 --model "$D/pgs_bundle")
 records=$(bcftools index -n "$F" 2>/dev/null || echo "?")
 echo "bench-index: $RUNS runs each; $(( $(stat -L -c %s "$F") / 1000000 )) MB BGZF VCF, $records records, 100-variant score"
 timed indexed "$CLI" "${GR[@]}" --vcf "$F" --output /dev/null

@@ -15,6 +15,7 @@
 #            so genorisk imputes the same values)
 #   bgzip    -dc -@2 F > /dev/null
 #   genorisk predict --model BUNDLE --vcf F --threads 2 --compact --explain false --output /dev/null
+#            --policy plink2 --impute none (bench1) or mean (bench2), plink2's rules
 # Targets: genorisk/plink2 <= 0.5 (bench1), <= 0.8 (bench2); genorisk/bgzip
 # <= 3 (bench1); genorisk peak RSS <= 64 MB. Also checks once that genorisk's
 # sums equal plink2's SCORE1_SUM (printed to 6 significant digits) for
@@ -70,6 +71,10 @@ V2=$BENCH_DIR/vcf2/bench2.vcf.gz
 # shellcheck disable=SC2016  # plink2's own template, not shell
 IDS=(--set-all-var-ids '@:#:$r:$a')
 GR=(predict --threads 2 --compact --explain false)
+# plink2's matching, and its imputation: none for bench1 (no-mean-imputation),
+# the bundle's frequencies for bench2 (the data's own, as plink2 computes them)
+P1=(--policy plink2 --impute none)
+P2=(--policy plink2 --impute mean)
 
 echo "bench-vcf: $RUNS runs each; bench1 = 1 sample x 2,000,000 records, 100,000-variant PGS;" \
      "bench2 = 1000 samples x 100,000 records, 10,000-variant PGS"
@@ -77,19 +82,22 @@ timed bench1.plink2 plink2 --vcf "$V1" "${IDS[@]}" --score "$BENCH_DIR/vcf1/plin
     no-mean-imputation cols=+scoresums --threads 2 --out "$TMP/p1"
 # shellcheck disable=SC2016
 timed bench1.bgzip bash -c 'exec bgzip -dc -@2 "$0" > /dev/null' "$V1"
-timed bench1.genorisk "$CLI" "${GR[@]}" --model "$BENCH_DIR/vcf1/pgs_bundle" --vcf "$V1" --output /dev/null
+timed bench1.genorisk "$CLI" "${GR[@]}" "${P1[@]}" --model "$BENCH_DIR/vcf1/pgs_bundle" --vcf "$V1" \
+    --output /dev/null
 timed bench2.plink2 plink2 --vcf "$V2" "${IDS[@]}" --score "$BENCH_DIR/vcf2/plink2_weights.tsv" 1 2 3 header \
     cols=+scoresums --threads 2 --out "$TMP/p2"
 # shellcheck disable=SC2016
 timed bench2.bgzip bash -c 'exec bgzip -dc -@2 "$0" > /dev/null' "$V2"
-timed bench2.genorisk "$CLI" "${GR[@]}" --model "$BENCH_DIR/vcf2/pgs_bundle" --vcf "$V2" --output /dev/null
+timed bench2.genorisk "$CLI" "${GR[@]}" "${P2[@]}" --model "$BENCH_DIR/vcf2/pgs_bundle" --vcf "$V2" \
+    --output /dev/null
 
 # sums check: bench1's sample, bench2's first 10
 S10=()
 for i in $(seq 1 10); do S10+=(--sample "$(printf 'B%04d' "$i")"); done
-"$CLI" predict --compact --explain false --model "$BENCH_DIR/vcf1/pgs_bundle" --vcf "$V1" --output "$TMP/g1.json" ||
+"$CLI" predict --compact --explain false "${P1[@]}" --model "$BENCH_DIR/vcf1/pgs_bundle" --vcf "$V1" \
+    --output "$TMP/g1.json" ||
     { echo "bench_vcf: genorisk bench1 check run failed"; ERR=1; }
-"$CLI" predict --compact --explain false --model "$BENCH_DIR/vcf2/pgs_bundle" --vcf "$V2" "${S10[@]}" \
+"$CLI" predict --compact --explain false "${P2[@]}" --model "$BENCH_DIR/vcf2/pgs_bundle" --vcf "$V2" "${S10[@]}" \
     --output "$TMP/g2.json" || { echo "bench_vcf: genorisk bench2 check run failed"; ERR=1; }
 
 "$PY" - "$TMP" "$ERR" <<'EOF'
