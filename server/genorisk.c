@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -555,6 +556,10 @@ static int cmd_predict(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    /* only a regular file is ours to remove if the answer fails: --output
+     * /dev/null (or a FIFO, or a link to one) must survive a failed run */
+    struct stat os;
+    int regular = a.output && fstat(fileno(out), &os) == 0 && S_ISREG(os.st_mode);
     for (size_t k = 0; k < n; k++) {
         gr_api_job_init(&jobs[k], ms[k], a.vcf_path ? NULL : &reqs[k], vcf, &a.given);
         if (vcf)
@@ -574,7 +579,7 @@ static int cmd_predict(int argc, char **argv)
         print_error(NULL, &err);
         rc = exit_for(st, 0);
     }
-    if (rc && a.output) /* no half-written answer left behind */
+    if (rc && regular) /* no half-written answer left behind */
         unlink(a.output);
 
 done:

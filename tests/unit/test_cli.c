@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -586,5 +587,35 @@ Test(cli, panel_and_format_usage_errors)
     cr_assert(strstr(err, "the sscore and tsv formats are for PGS models"), "%s", err);
     free(out);
     free(err);
+    drop(in);
+}
+
+/* A failed run removes its half-written answer, but only a regular file:
+ * --output /dev/null (here a link to it) survives (the CLI, run as root
+ * by a benchmark whose score fell under min_coverage, deleted /dev/null). */
+Test(cli, a_failed_run_removes_only_a_regular_output_file)
+{
+    char dir[] = "/tmp/genorisk-out-XXXXXX", link[300], file[300];
+    cr_assert(mkdtemp(dir));
+    snprintf(link, sizeof link, "%s/to-null", dir);
+    snprintf(file, sizeof file, "%s/answer.tsv", dir);
+    cr_assert_eq(symlink("/dev/null", link), 0);
+    char *in = in_file(request), *out, *err;
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        const char *target = i ? file : link;
+        /* sscore of an XGBoost model fails after the output is opened */
+        cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", XGB, "--input", in, "--format",
+                             "sscore", "--output", target, NULL),
+                     4);
+        free(out);
+        free(err);
+    }
+    cr_assert_eq(lstat(link, &st), 0, "the link to /dev/null was removed");
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_assert(S_ISCHR(st.st_mode), "/dev/null is no longer a device");
+    cr_assert_neq(lstat(file, &st), 0, "a regular file half written is removed");
+    unlink(link);
+    rmdir(dir);
     drop(in);
 }
