@@ -154,43 +154,38 @@ void gr_api_scratch_free(scratch *sc)
     free(sc->once);
 }
 
-typedef struct {
-    uint64_t record;
-    size_t j;
-} use;
-
-static int by_record(const void *a, const void *b)
-{
-    const use *x = a, *y = b;
-    if (x->record != y->record)
-        return x->record < y->record ? -1 : 1;
-    return x->j < y->j ? -1 : x->j > y->j;
-}
-
 uint64_t gr_api_shared_record(const gr_vcf_result *r, size_t f)
 {
     return r->status[f] == GR_VAR_MATCHED && r->how[f] != 3 ? r->record[f] : 0;
 }
 
 /* sc->once: every feature but those whose VCF record an earlier feature of
- * the model already uses (two rows of one score at one variant). 0 when
- * out of memory. */
+ * the model already uses (two rows of one score at one variant), in one
+ * pass with a bit per record. 0 when out of memory. */
 static int first_of_record(const gr_api_job *job, scratch *sc, size_t nf)
 {
     memset(sc->once, 1, nf ? nf : 1);
+    sc->shared = 0;
     if (!job->vcf)
         return 1;
     size_t from = job->vcf->model_first[job->vcf_model];
-    use *u = malloc((nf ? nf : 1) * sizeof *u);
-    if (!u)
+    uint64_t max = 0;
+    for (size_t j = 0; j < nf; j++) {
+        uint64_t rec = gr_api_shared_record(job->vcf, from + j);
+        max = rec > max ? rec : max;
+    }
+    uint8_t *seen = calloc(max / 8 + 1, 1);
+    if (!seen)
         return 0;
-    for (size_t j = 0; j < nf; j++)
-        u[j] = (use){ gr_api_shared_record(job->vcf, from + j), j };
-    qsort(u, nf, sizeof *u, by_record);
-    for (size_t j = 1; j < nf; j++)
-        if (u[j].record && u[j].record == u[j - 1].record)
-            sc->once[u[j].j] = 0;
-    free(u);
+    for (size_t j = 0; j < nf; j++) {
+        uint64_t rec = gr_api_shared_record(job->vcf, from + j);
+        if (rec && (seen[rec >> 3] >> (rec & 7) & 1)) {
+            sc->once[j] = 0;
+            sc->shared = 1;
+        }
+        seen[rec >> 3] |= (uint8_t)(1u << (rec & 7));
+    }
+    free(seen);
     return 1;
 }
 
@@ -293,13 +288,18 @@ int gr_api_scratch_init(scratch *sc, const gr_api_job *job, const scratch *like,
     sc->out = malloc(n);
     sc->once = malloc(n);
     if (!sc->ws || !sc->x || !sc->phi || !sc->used || !sc->fill || !sc->fill_one || !sc->out ||
-        !sc->once || !first_of_record(job, sc, nf))
+        !sc->once)
         return 0;
     gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
+    /* like's values are copied; without values (the coverage check) the
+     * record-sharing mask is not wanted either (a sort of every variant) */
     if (like) {
         memcpy(sc->fill, like->fill, n * sizeof *sc->fill);
         memcpy(sc->out, like->out, n);
-    } else if (!gr_api_scratch_fill(job, sc, values)) {
+        memcpy(sc->once, like->once, n);
+        sc->shared = like->shared;
+    } else if (!gr_api_scratch_fill(job, sc, values) ||
+               (values ? !first_of_record(job, sc, nf) : !memset(sc->once, 1, n))) {
         return 0;
     }
     gr_workspace_set_fill(sc->ws, sc->fill);
@@ -383,8 +383,8 @@ void gr_api_scorer_free(gr_api_scorer *s)
 void gr_api_scorer_pgs(const gr_api_scorer *s, const gr_prediction *p, const double *x,
                        gr_api_pgs *out)
 {
-    gr_api_pgs_numbers(p, x, s->sc->used, s->sc->once, gr_model_get_info(s->job->m)->n_features,
-                       out);
+    gr_api_pgs_numbers(p, x, s->sc->used, s->sc->shared ? s->sc->once : NULL,
+                       gr_model_get_info(s->job->m)->n_features, out);
 }
 
 gr_status gr_api_scorer_run(gr_api_scorer *s, size_t i, gr_prediction *p, const double **x,

@@ -14,6 +14,7 @@ struct scratch {
     double *fill;           /* what a missing call becomes, NaN: stays missing */
     double *fill_one;       /* fill for one JSON sample under drop_unmatched */
     uint8_t *out;           /* the policy leaves the feature out (JSON input) */
+    int shared;             /* some record is used by two of the model's features */
     uint8_t *once;          /* the feature is the first of the model's to use its VCF
                              * record: what plink2 counts in ALLELE_CT and DENOM */
 };

@@ -191,6 +191,13 @@ void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *u
                         const uint8_t *once, size_t nf, gr_api_pgs *out)
 {
     out->sum = p->margin;
+    if (!once) { /* every variant counts: gr_predict's own counts */
+        out->allele_ct = 2 * p->n_observed;
+        out->denom = 2 * (p->n_observed + p->n_imputed);
+        out->named_dosage_sum = p->observed_sum;
+        out->avg = out->denom ? out->sum / (double)out->denom : NAN;
+        return;
+    }
     out->allele_ct = out->denom = 0;
     out->named_dosage_sum = 0;
     for (size_t j = 0; j < nf; j++) {
@@ -209,7 +216,8 @@ static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const d
                           const scratch *sc)
 {
     gr_api_pgs g;
-    gr_api_pgs_numbers(p, x, sc->used, sc->once, gr_model_get_info(job->m)->n_features, &g);
+    gr_api_pgs_numbers(p, x, sc->used, sc->shared ? sc->once : NULL,
+                       gr_model_get_info(job->m)->n_features, &g);
     return json_pack("{s:f, s:o, s:I, s:I, s:f}", "sum", g.sum, "avg",
                      isnan(g.avg) ? json_null() : json_real(g.avg), "denom", (json_int_t)g.denom,
                      "allele_ct", (json_int_t)g.allele_ct, "named_allele_dosage_sum",

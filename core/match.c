@@ -408,7 +408,7 @@ int gr_policy_drops_ambiguous(const gr_policy *p, const gr_feature *f)
 
 int gr_policy_skips(const gr_policy *p, const gr_feature *f)
 {
-    return p->chrx == GR_CHRX_SKIP && !strcmp(f->chrom, "X");
+    return p->chrx == GR_CHRX_SKIP && f->chrom[0] == 'X' && !f->chrom[1]; /* normalised */
 }
 
 int gr_policy_excludes(const gr_policy *p, const gr_feature *f)

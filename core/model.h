@@ -197,13 +197,15 @@ int gr_coverage_ok(const gr_model *m, size_t observed);
 int gr_call_dosage(int count, int ploidy, int chr_x);
 
 typedef struct {
-    double margin;     /* raw value before the link */
-    double score;      /* probability (classification) or prediction (regression) */
-    double base_value; /* expected value of the explained output; set when phi given */
-    size_t n_expected; /* features in the model */
-    size_t n_observed; /* features given a dosage */
-    size_t n_imputed;  /* missing, filled with the feature's mean (impute=mean) */
-    size_t n_missing;  /* missing and not imputed: trees take the default
+    double margin;       /* raw value before the link */
+    double score;        /* probability (classification) or prediction (regression) */
+    double base_value;   /* expected value of the explained output; set when phi given */
+    size_t n_expected;   /* features in the model */
+    size_t n_observed;   /* features given a dosage */
+    size_t n_imputed;    /* missing, filled with the feature's mean (impute=mean) */
+    double observed_sum; /* the observed dosages added up (plink2's
+                            NAMED_ALLELE_DOSAGE_SUM) */
+    size_t n_missing;    /* missing and not imputed: trees take the default
                            branch, linear terms add nothing */
 } gr_prediction;
 

@@ -105,6 +105,7 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
                                 "dosage must be a number from 0 to 2");
         } else {
             out->n_observed++;
+            out->observed_sum += v;
         }
         if (used)
             used[i] = v;
