@@ -304,15 +304,18 @@ gr_status gr_vcf_index_plan(ctx *c, const char *path, const bcf_hdr_t *hdr, int 
     loaded ix = { 0 };
     size_t n = 0;
     gr_vcf_plan *p = calloc(1, sizeof *p);
-    gr_region *g = model_regions(c, &n);
+    gr_region *g = NULL;
     *out = NULL;
-    if (p && g)
+    if (p)
         p->index_path = index_path(path, bcf, &p->file, &no_memory);
-    if (p && p->index_path && !dense(n, p->file))
+    /* the regions (a sort of every variant) only when there is an index */
+    if (p && p->index_path && !(g = model_regions(c, &n)))
+        no_memory = 1;
+    if (g && !dense(n, p->file))
         usable = load_index(c, path, p->index_path, hdr, bcf, &ix);
     if (usable > 0)
         usable = query(p, &ix, bcf, g, n) ? 1 : -1;
-    if (!p || !g || no_memory || usable < 0) {
+    if (!p || no_memory || usable < 0) {
         st = oom(err);
         goto fail;
     }
