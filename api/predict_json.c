@@ -558,6 +558,15 @@ static const char *space_name(gr_space s)
     return s == GR_SPACE_MARGIN ? "margin" : s == GR_SPACE_PROBABILITY ? "probability" : "identity";
 }
 
+json_t *gr_api_policy_json(const gr_policy *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", gr_policy_name_str(p->name), "ambiguous",
+                     p->drop_ambiguous ? "drop" : "keep", "multiallelic",
+                     p->drop_multiallelic ? "drop" : "keep", "chrx",
+                     p->chrx == GR_CHRX_SKIP ? "skip" : "double", "unmatched",
+                     p->drop_unmatched ? "left out" : "missing");
+}
+
 json_t *gr_api_model_json(const gr_model *m, int full)
 {
     const gr_model_info *in = gr_model_get_info(m);
@@ -587,13 +596,7 @@ json_t *gr_api_model_json(const gr_model *m, int full)
     json_object_set_new(o, "base_margin", json_real(in->base_margin));
     json_object_set_new(o, "min_coverage", json_real(in->min_coverage));
     json_object_set_new(o, "impute", json_string(gr_impute_name(in->impute)));
-    const gr_policy *p = &in->policy;
-    json_object_set_new(o, "policy",
-                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", gr_policy_name_str(p->name),
-                                  "ambiguous", p->drop_ambiguous ? "drop" : "keep", "multiallelic",
-                                  p->drop_multiallelic ? "drop" : "keep", "chrx",
-                                  p->chrx == GR_CHRX_SKIP ? "skip" : "double", "unmatched",
-                                  p->drop_unmatched ? "left out" : "missing"));
+    json_object_set_new(o, "policy", gr_api_policy_json(&in->policy));
     if (in->pgs_id[0])
         json_object_set_new(o, "pgs_id", json_string(in->pgs_id));
     if (in->format == GR_FORMAT_PGS_CATALOG) {

@@ -75,4 +75,9 @@ char *gr_api_json_dumps(const json_t *doc, size_t flags);
 /* Returns a new object describing m (name, version, task, format, ...). */
 json_t *gr_api_model_json(const gr_model *m, int full);
 
+/* {"name", "ambiguous", "multiallelic", "chrx", "unmatched"}: a matching
+ * policy in the words its settings take; returns new, NULL when out of
+ * memory. */
+json_t *gr_api_policy_json(const gr_policy *p);
+
 #endif

@@ -82,15 +82,16 @@ static json_t *variant_row(const gr_api_job *job, size_t j)
                      v.reason);
 }
 
+/* The policy a job runs under, with its impute rule; NULL when out of memory. */
 static json_t *policy_object(const gr_api_job *job)
 {
-    const gr_policy *p = &job->policy;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", gr_policy_name_str(p->name),
-                     "ambiguous", p->drop_ambiguous ? "drop" : "keep", "multiallelic",
-                     p->drop_multiallelic ? "drop" : "keep", "chrx",
-                     p->chrx == GR_CHRX_SKIP ? "skip" : "double", "unmatched",
-                     p->drop_unmatched ? "left out" : "missing", "impute",
-                     gr_impute_name((gr_impute)job->set.impute));
+    json_t *o = gr_api_policy_json(&job->policy);
+    if (o &&
+        json_object_set_new(o, "impute", json_string(gr_impute_name((gr_impute)job->set.impute)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 json_t *gr_api_match_report(const gr_api_job *job, int rows)

@@ -806,13 +806,20 @@ static const char policy_vcf[] = "##fileformat=VCFv4.2\n##contig=<ID=1>\n##conti
                                  "X\t400\t.\tC\tT\t.\t.\t.\tGT\t1\t0/1\n"
                                  "1\t600\t.\tC\tT\t.\t.\t.\tGT\t./.\t1/1\n";
 
+/* A bundle of policy_score (PGS, min_coverage 0) with policy_vcf beside it
+ * as p.vcf; returns its directory (temp_bundle_free). */
+static char *policy_bundle(void)
+{
+    return temp_bundle("manifest.json",
+                       "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                       "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
+                       "\"min_coverage\":0}",
+                       "s.txt", policy_score, "p.vcf", policy_vcf, NULL);
+}
+
 Test(vcf, matching_policy_rules_and_their_peers)
 {
-    char *b = temp_bundle("manifest.json",
-                          "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
-                          "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
-                          "\"min_coverage\":0}",
-                          "s.txt", policy_score, "p.vcf", policy_vcf, NULL);
+    char *b = policy_bundle();
     gr_model *pm = NULL;
     gr_error err;
     cr_assert_eq(gr_model_load(b, &pm, &err), GR_OK, "%s", err.text);
@@ -871,11 +878,7 @@ Test(vcf, matching_policy_rules_and_their_peers)
  * VCF does under every policy, and the coverage counts agree. */
 Test(vcf, matching_policy_json_scores_as_the_vcf)
 {
-    char *b = temp_bundle("manifest.json",
-                          "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
-                          "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
-                          "\"min_coverage\":0}",
-                          "s.txt", policy_score, "p.vcf", policy_vcf, NULL);
+    char *b = policy_bundle();
     static const char body[] =
         "{\"samples\":[{\"id\":\"S1\",\"genotypes\":{\"1:100:A:G\":\"0/1\",\"1:200:A:T\":\"1/1\","
         "\"X:400:C:T\":\"T\",\"1:600:C:T\":\"./.\"}},"
