@@ -895,6 +895,10 @@ Each directory is a model bundle (`manifest.json`, the artifact, and
     w*E[g] = w*2p, w*(1-(1-p)^2), w*p^2 respectively. Feature ids are
     `chrom:pos:other_allele:effect_allele`.
 
+`risk/risk.json` comes from its own script, not this one:
+`tools/make_risk_fixture.py` (SciPy's normal distribution, R2 from the AUC,
+logistic intercepts and absolute risks, for `tests/unit/test_risk.c`).
+
 Floats are written with Python's repr (round-trips to the same double).
 """
 
