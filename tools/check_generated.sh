@@ -10,11 +10,13 @@ fail=0
 /usr/bin/python3 tools/make_demo_models.py --out "$tmp/models" >>"$tmp/log" 2>&1 || { cat "$tmp/log"; fail=1; }
 /usr/bin/python3 tools/make_vcf_data.py fixtures --out "$tmp/vcf" >>"$tmp/log" 2>&1 || { cat "$tmp/log"; fail=1; }
 /usr/bin/python3 tools/make_risk_fixture.py --out "$tmp/risk" >>"$tmp/log" 2>&1 || { cat "$tmp/log"; fail=1; }
+/usr/bin/python3 tools/make_sha256_fixture.py --out "$tmp/sha256" >>"$tmp/log" 2>&1 || { cat "$tmp/log"; fail=1; }
 if [ $fail = 0 ]; then
-  diff -r -x vcf -x risk "$tmp/fixtures" tests/fixtures >"$tmp/diff" 2>&1 || { echo "tests/fixtures differs from tools/make_fixtures.py output:"; head -20 "$tmp/diff"; fail=1; }
+  diff -r -x vcf -x risk -x sha256 "$tmp/fixtures" tests/fixtures >"$tmp/diff" 2>&1 || { echo "tests/fixtures differs from tools/make_fixtures.py output:"; head -20 "$tmp/diff"; fail=1; }
   diff -r "$tmp/models" models >"$tmp/diff" 2>&1 || { echo "models/ differs from tools/make_demo_models.py output:"; head -20 "$tmp/diff"; fail=1; }
   diff -r "$tmp/vcf" tests/fixtures/vcf >"$tmp/diff" 2>&1 || { echo "tests/fixtures/vcf differs from tools/make_vcf_data.py output:"; head -20 "$tmp/diff"; fail=1; }
   diff -r "$tmp/risk" tests/fixtures/risk >"$tmp/diff" 2>&1 || { echo "tests/fixtures/risk differs from tools/make_risk_fixture.py output:"; head -20 "$tmp/diff"; fail=1; }
+  diff -r "$tmp/sha256" tests/fixtures/sha256 >"$tmp/diff" 2>&1 || { echo "tests/fixtures/sha256 differs from tools/make_sha256_fixture.py output:"; head -20 "$tmp/diff"; fail=1; }
 fi
-if [ $fail = 0 ]; then echo "generated: 4 passed, 0 failed"; else echo "generated: FAILED"; fi
+if [ $fail = 0 ]; then echo "generated: 5 passed, 0 failed"; else echo "generated: FAILED"; fi
 exit $fail

@@ -895,9 +895,12 @@ Each directory is a model bundle (`manifest.json`, the artifact, and
     w*E[g] = w*2p, w*(1-(1-p)^2), w*p^2 respectively. Feature ids are
     `chrom:pos:other_allele:effect_allele`.
 
-`risk/risk.json` comes from its own script, not this one:
-`tools/make_risk_fixture.py` (SciPy's normal distribution, R2 from the AUC,
-logistic intercepts and absolute risks, for `tests/unit/test_risk.c`).
+Two directories come from their own scripts, not this one:
+`risk/risk.json` (`tools/make_risk_fixture.py`: SciPy's normal distribution,
+R2 from the AUC, logistic intercepts and absolute risks, for
+`tests/unit/test_risk.c`) and `sha256/` (`tools/make_sha256_fixture.py`: a
+pseudo-random file and hashlib's digests of it, for
+`tests/unit/test_sha256.c`).
 
 Floats are written with Python's repr (round-trips to the same double).
 """
