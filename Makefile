@@ -206,6 +206,10 @@ bench-http: deps all
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
 	@tools/bench_http.sh $(BUILD) $(BENCH_DIR)/xgb500
 
+# Renders a report document (api/report.h) for tools/check_report.py.
+$(BUILD)/render_report: tools/render_report.c $(HEADERS) $(APILIB) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(APILIB) $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
+
 $(BUILD)/bench_core: tests/bench/bench_core.c $(HEADERS) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
 
