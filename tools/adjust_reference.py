@@ -24,7 +24,6 @@ import argparse
 import bisect
 import gzip
 import json
-import math
 import os
 import sys
 

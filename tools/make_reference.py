@@ -41,11 +41,11 @@ Mode (b) choices (all from the reference alone, never from targets):
     <= --max-missing (0.1), MAF >= --maf (0.05), HWE exact-test p >= --hwe
     (1e-4; 0 disables) within each label (--hwe-scope label; pgsc_calc's
     plink2 --hwe over the pooled panel, --hwe-scope all, drops the
-    ancestry-informative variants: Wahlund effect), optional greedy r^2 pruning (--ld-r2, window
-    --ld-window variants); statistics over the training samples (labelled,
-    unrelated, not held out);
+    ancestry-informative variants: Wahlund effect), optional greedy r^2
+    pruning (--ld-r2, window --ld-window variants); statistics over the
+    training samples (labelled, unrelated, not held out);
   * samples in the PCA: the training samples (related and held-out samples
-    take no part, as pgsc_calc's reference PCA on the unrelated panel);
+    take no part);
   * PCA: FRAPOSA's: per-variant standardisation by the reference mean and SD
     of the ALT dosage (SD 0 -> 1, missing -> 0 after standardising),
     eigendecomposition of X'X, 10 PCs, U = X V / s for the top dim_online=40.
@@ -106,7 +106,7 @@ def read_tsv(path):
 
 
 def read_pcs(path):
-    """FRAPOSA .pcs: FID IID PC1..PCk -> (list of (FID, IID), float64 n x k)."""
+    """FRAPOSA .pcs: FID IID PC1..PCk -> ([(FID, IID)], float64 n x k)."""
     header, rows = read_tsv(path)
     if header[:2] != ["FID", "IID"]:
         raise RefError("%s: expected FID and IID as first columns" % path)
@@ -648,11 +648,13 @@ def write_bundle(out, doc, clf, proj=None, vtext=None):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--ref-pcs", help="FRAPOSA .pcs of the reference (mode a)")
+    src.add_argument("--ref-pcs",
+                     help="FRAPOSA .pcs of the reference (mode a)")
     src.add_argument("--vcf", help="reference genotypes (mode b)")
     ap.add_argument("--labels", required=True, help="plink2 .psam")
     ap.add_argument("--label-column", default="SuperPop")
-    ap.add_argument("--exclude", help="related sample IDs (king.cutoff.out.id)")
+    ap.add_argument("--exclude",
+                    help="related sample IDs (king.cutoff.out.id)")
     ap.add_argument("--ref-scores", help="pgsc_calc aggregated_scores.txt")
     ap.add_argument("--ref-sampleset", default="reference")
     ap.add_argument("--name", required=True)
