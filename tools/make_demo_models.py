@@ -10,6 +10,11 @@ bundle formats; they carry no medical meaning whatsoever.
                          (genorisk-trees via tools/export_sklearn.py)
   models/cad-pgs-demo    synthetic PGS Catalog scoring file, 300 variants
   models/cad-logit-demo  LogisticRegression, 50 SNPs (genorisk-linear)
+  models/demo-reference  synthetic reference population (genorisk-reference
+                         bundle by tools/make_reference.py): 5 populations
+                         POP-A..POP-E x 130 samples over the union of the
+                         demo models' variants, with cad-pgs-demo's
+                         distributions
 
 Every bundle also gets example.json, an example /predict request body, and
 models/demo.vcf.gz holds four synthetic samples over the whole panel (a few
@@ -42,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import export_sklearn  # noqa: E402
+import make_reference  # noqa: E402
 
 DISCLAIMER = "SYNTHETIC DEMO - not for clinical use."
 SEED = 20240601
@@ -305,6 +311,86 @@ def make_demo_vcf(out, snps):
     return path
 
 
+REF_POPS = ["POP-A", "POP-B", "POP-C", "POP-D", "POP-E"]
+REF_PER_POP = 130
+REF_FST = 0.1
+
+
+def demo_variants(out):
+    """Union of the demo bundles' variants as (chrom, pos, ref, alt), alt =
+    the counted (effect) allele, read back from the written bundles, in
+    panel order."""
+    seen = {}
+    for name in ("cad-xgb-demo", "cad-rf-demo", "cad-logit-demo"):
+        with open(os.path.join(out, name, "features.tsv"),
+                  encoding="utf-8") as f:
+            rows = [ln.rstrip("\n").split("\t") for ln in f][1:]
+        for r in rows:
+            seen[(r[1], int(r[2]), r[3], r[4])] = None
+    weights = {}
+    with open(os.path.join(out, "cad-pgs-demo", "cad_pgs_demo.txt"),
+              encoding="utf-8") as f:
+        lines = [ln.rstrip("\n") for ln in f if not ln.startswith("#")]
+    h = lines[0].split("\t")
+    for ln in lines[1:]:
+        r = dict(zip(h, ln.split("\t")))
+        key = (r["chr_name"], int(r["chr_position"]), r["other_allele"],
+               r["effect_allele"])
+        seen[key] = None
+        weights[key] = float(r["effect_weight"])
+    keys = sorted(seen, key=lambda k: (CHROMS.index(k[0]), k[1]))
+    return keys, weights
+
+
+def make_reference_population(out, snps):
+    """models/demo-reference: a synthetic reference panel. Five populations
+    drift from the panel's allele frequencies (Balding-Nichols, F = 0.1);
+    130 samples each are drawn from their population's frequencies; the
+    bundle is then fitted exactly as tools/make_reference.py mode (b) fits a
+    real panel (FRAPOSA PCA + OADP projection data, RandomForest on PC1..5,
+    pgsc_calc normalisations) with cad-pgs-demo's score. No sample is
+    related or held out, every variant is kept (MAF/missingness/HWE filters
+    off) so the projection variants are exactly the demo models' union.
+    Own random stream: the models do not change with it."""
+    d = os.path.join(out, "demo-reference")
+    fresh_dir(d)
+    rng = np.random.RandomState(SEED + 11)
+    keys, weights = demo_variants(out)
+    p0 = {(s["chrom"], s["pos"], s["ref"], s["alt"]): s["p"] for s in snps}
+    anc = np.array([p0[k] for k in keys])
+    a, b = anc * (1 - REF_FST) / REF_FST, (1 - anc) * (1 - REF_FST) / REF_FST
+    D, labels, iids = [], [], []
+    for k, pop in enumerate(REF_POPS):
+        pk = np.clip(rng.beta(a, b), 0.02, 0.98)
+        D.append(rng.binomial(2, pk, size=(REF_PER_POP, len(keys))))
+        labels += [pop] * REF_PER_POP
+        iids += ["%s-%03d" % (pop, i + 1) for i in range(REF_PER_POP)]
+    D = np.vstack(D).T.astype(np.float64)          # variants x samples
+    w = np.array([weights.get(k, 0.0) for k in keys])
+    score = [float(v) for v in w @ D]
+    variants = [k + (".",) for k in keys]
+    ref, clf, proj, vtext, _ = make_reference.build_from_genotypes(
+        variants, iids, D, labels, [False] * len(iids),
+        {"cad-pgs-demo": score}, {"cad-pgs-demo": len(weights)},
+        var_opts={"maf": 0.0, "max_missing": 1.0, "hwe": 0.0},
+        log=lambda msg: None)
+    assert proj["n_variants"] == len(keys), proj["n_variants"]
+    doc = make_reference.assemble(
+        ref, "demo-reference",
+        DISCLAIMER + " A made-up reference panel: five synthetic populations "
+        "(POP-A..POP-E, 130 samples each, allele frequencies drifted from the "
+        "demo panel's with F = 0.1) genotyped at the %d variants of the demo "
+        "models, with the distributions of cad-pgs-demo. The populations "
+        "stand for no real group; its percentiles and Z scores mean "
+        "nothing." % len(keys), True, "GRCh38", "population",
+        "tools/make_demo_models.py (synthetic; fitted by "
+        "tools/make_reference.py build_from_genotypes)",
+        {"method": "oadp", "file": "projection.json",
+         "variants": "projection_variants.tsv"})
+    make_reference.write_bundle(d, doc, clf, proj, vtext)
+    return d
+
+
 README = """\
 # models/ - SYNTHETIC DEMO MODELS
 
@@ -321,6 +407,7 @@ They exist only to demonstrate genorisk and its bundle formats:
 | `cad-rf-demo` | genorisk-trees | RandomForestClassifier, 50 trees, depth 6, 50 SNPs |
 | `cad-pgs-demo` | pgs-catalog | synthetic PGS Catalog scoring file, 300 variants |
 | `cad-logit-demo` | genorisk-linear | LogisticRegression, 50 SNPs |
+| `demo-reference` | genorisk-reference | synthetic reference panel: populations POP-A..POP-E (130 samples each, made-up allele frequencies) at the union of the demo models' variants, with the `cad-pgs-demo` score's distributions |
 
 `demo.vcf.gz` holds four synthetic samples (DEMO-001..DEMO-004) genotyped at
 all 300 SNPs, for the VCF examples of the README:
@@ -360,6 +447,7 @@ def main():
             make_logit(args.out, rng, snps, X, y, idx50),
             make_pgs(args.out, rng, snps, causal, beta)]
     make_demo_vcf(args.out, snps)
+    made.append(make_reference_population(args.out, snps))
     with open(os.path.join(args.out, "README.md"), "w",
               encoding="utf-8") as f:
         f.write(README)
@@ -367,6 +455,7 @@ def main():
         sizes = {fn: os.path.getsize(os.path.join(d, fn))
                  for fn in sorted(os.listdir(d))}
         assert all(v < 1_000_000 for v in sizes.values()), sizes
+        assert sum(sizes.values()) < 2_000_000, sizes
         print("%s: %s" % (os.path.relpath(d, REPO), ", ".join(
             "%s %.1f kB" % (k, v / 1e3) for k, v in sizes.items())))
 
