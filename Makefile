@@ -215,6 +215,7 @@ $(BUILD)/bench_core: tests/bench/bench_core.c $(HEADERS) $(LIB)
 
 fixtures:
 	$(PYTHON) tools/make_fixtures.py
+	$(PYTHON) tools/make_oadp_fixture.py
 
 demo-models:
 	$(PYTHON) tools/make_demo_models.py
