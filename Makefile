@@ -131,31 +131,32 @@ $(BUILD)/tests/helpers.o: tests/unit/helpers.c $(HEADERS)
 # GENORISK_CLI tells the CLI tests which binary to run. RUN_SUITES sets
 # fail=1 when a suite fails.
 RUN_SUITES = for t in $(TEST_BIN); do \
-	  GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
+	  GENORISK_CLI=$(CLI) $$t --jobs 2 || { fail=1; failed="$$failed $${t\#\#*/}"; }; \
 	done; \
 	for t in $(ITEST_BIN); do \
-	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || fail=1; \
+	  GENORISKD=$(DAEMON) GENORISK_CLI=$(CLI) $$t --jobs 2 || { fail=1; failed="$$failed $${t\#\#*/}"; }; \
 	done; \
-	$(MAKE) --no-print-directory fuzz-replay || fail=1
+	$(MAKE) --no-print-directory fuzz-replay || { fail=1; failed="$$failed fuzz-replay"; }
 
 # The edit-test loop: what the code does, without apt or root.
 check:
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(TEST_BIN) $(ITEST_BIN)
-	@fail=0; $(RUN_SUITES); \
-	if [ $$fail != 0 ]; then echo "make check: FAILED ($(BUILD))"; exit 1; fi; \
+	@fail=0; failed=; $(RUN_SUITES); \
+	if [ $$fail != 0 ]; then echo "make check: FAILED ($(BUILD)):$$failed"; exit 1; fi; \
 	echo "make check: all suites passed ($(BUILD))"
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all $(TEST_BIN) $(ITEST_BIN)
-	@fail=0; $(RUN_SUITES); \
-	$(MAKE) --no-print-directory alloc-fail-test || fail=1; \
-	tools/failover_test.sh $(BUILD) || fail=1; \
-	$(PYTHON) tools/check_schemas.py $(CLI) || fail=1; \
-	$(PYTHON) tools/check_readme.py $(BUILD) || fail=1; \
-	tools/check_generated.sh || fail=1; \
+	@fail=0; failed=; $(RUN_SUITES); \
+	$(MAKE) --no-print-directory alloc-fail-test || { fail=1; failed="$$failed alloc-fail"; }; \
+	tools/failover_test.sh $(BUILD) || { fail=1; failed="$$failed failover"; }; \
+	$(PYTHON) tools/check_schemas.py $(CLI) || { fail=1; failed="$$failed schemas"; }; \
+	$(PYTHON) tools/check_readme.py $(BUILD) || { fail=1; failed="$$failed readme"; }; \
+	tools/check_generated.sh || { fail=1; failed="$$failed generated"; }; \
 	tmp=$$(mktemp -d) && $(PYTHON) tools/make_vcf_data.py parity --out $$tmp >/dev/null && \
-	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; [ $$rc = 0 ] || fail=1; \
-	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD))"; exit 1; fi; \
+	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; \
+	  [ $$rc = 0 ] || { fail=1; failed="$$failed plink2-parity"; }; \
+	if [ $$fail != 0 ]; then echo "make test: FAILED ($(BUILD)):$$failed"; exit 1; fi; \
 	echo "make test: all suites passed ($(BUILD))"
 
 # ThreadSanitizer: the daemon and CLI built with it, the integration suites

@@ -15,6 +15,7 @@
 #include "api/http_internal.h"
 #include "api/predict_json.h"
 #include "api/predict_panel.h"
+#include "api/predict_place.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
@@ -120,21 +121,43 @@ static int sink_write(void *arg, const char *bytes, size_t n)
     return k->small.len > SMALL_ANSWER && !start_streaming(k);
 }
 
+/* What an input is read for: the request's models, then the variant sets
+ * of their references (predict_place.h). */
+typedef struct {
+    const gr_model **all;
+    size_t total;
+    uint8_t *usable; /* JSON: the body named variants of set k */
+} reads;
+
+static int reads_init(reads *rd, const req *r)
+{
+    rd->all = calloc(2 * r->n_models, sizeof *rd->all);
+    rd->usable = calloc(2 * r->n_models, 1);
+    rd->total = rd->all && rd->usable ? gr_api_read_list(r->models, r->n_models, rd->all) : 0;
+    return rd->total != 0;
+}
+
+static void reads_clear(reads *rd)
+{
+    free(rd->all);
+    free(rd->usable);
+}
+
 /* The pipeline's part of both predict routes. What the request's samples
  * decide before a byte is written (a 422 when none can be scored) is an
  * ordinary answer, and so is a small 200. A large 200 is streamed as the
  * worker computes it (http_stream.c), and 1 is returned: the request then
  * belongs to libmicrohttpd and the worker must not touch it again. */
 static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf,
-                          work_clock *clock)
+                          const reads *rd, work_clock *clock)
 {
     gr_error err;
     answer_sink k = { .r = r };
     size_t n = r->n_models, samples = 0;
-    gr_api_job *jobs = calloc(n, sizeof *jobs);
-    for (size_t m = 0; jobs && m < n; m++) {
+    gr_api_job *jobs = calloc(rd->total, sizeof *jobs);
+    for (size_t m = 0; jobs && m < rd->total; m++) {
         gr_api_job *job = &jobs[m];
-        gr_api_job_init(job, r->models[m], json ? &json[m] : NULL, vcf, &r->given);
+        gr_api_job_init(job, rd->all[m], json ? &json[m] : NULL, vcf, m < n ? &r->given : NULL);
         if (vcf)
             gr_api_job_set_vcf_model(job, m);
         job->stop = clock_stop;
@@ -142,6 +165,8 @@ static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_resul
         job->max_bytes = r->h->env.max_response_bytes;
         samples = gr_api_job_samples(job);
     }
+    if (jobs)
+        gr_api_bind_places(jobs, rd->all, n, rd->total, json ? rd->usable : NULL);
     gr_api_panel panel = {
         jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL, 1
     };
@@ -178,7 +203,10 @@ static void run_predict(void *arg)
     req *r = arg;
     gr_error err;
     size_t n = r->n_models; /* r may be gone once the answer streams */
-    gr_api_request *areq = calloc(n, sizeof *areq);
+    reads rd = { 0 };
+    int have = reads_init(&rd, r);
+    size_t total = rd.total;
+    gr_api_request *areq = have ? calloc(total, sizeof *areq) : NULL;
     int streamed = 0;
     work_clock clock = clock_start(r->h);
 
@@ -193,18 +221,22 @@ static void run_predict(void *arg)
     /* genotype keys name variants of each model: the body is read for each */
     for (size_t m = 0; !st && m < n; m++)
         st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &areq[m], &err);
+    for (size_t m = n; !st && m < total; m++)
+        rd.usable[m] =
+            (uint8_t)gr_api_place_read_json(rd.all[m], r->body, r->body_len, &lim, &areq[m]);
     free(r->body);
     r->body = NULL;
     if (st) {
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    streamed = answer_predict(r, areq, NULL, &clock);
+    streamed = answer_predict(r, areq, NULL, &rd, &clock);
 
 done:
-    for (size_t m = 0; areq && m < n; m++)
+    for (size_t m = 0; areq && m < total; m++)
         gr_api_request_clear(&areq[m]);
     free(areq);
+    reads_clear(&rd);
     if (streamed)
         return; /* r may be gone */
     atomic_store(&r->job, JOB_DONE);
@@ -216,6 +248,7 @@ static void run_predict_vcf(void *arg)
     req *r = arg;
     gr_error err;
     gr_vcf_result *v = NULL;
+    reads rd = { 0 };
     int streamed = 0;
     work_clock clock = clock_start(r->h);
     if (r->pp && (r->pp_failed || !r->got_file) && !r->write_failed) {
@@ -243,16 +276,17 @@ static void run_predict_vcf(void *arg)
     r->vopt.stop = clock_stop;
     r->vopt.stop_arg = &clock;
     r->vopt.keep_records = r->variant_rows;
-    gr_policy *policy = calloc(r->n_models, sizeof *policy);
-    gr_vcf_model *ms = calloc(r->n_models, sizeof *ms);
-    for (size_t m = 0; policy && ms && m < r->n_models; m++) {
+    int have = reads_init(&rd, r);
+    gr_policy *policy = have ? calloc(rd.total, sizeof *policy) : NULL;
+    gr_vcf_model *ms = have ? calloc(rd.total, sizeof *ms) : NULL;
+    for (size_t m = 0; policy && ms && m < rd.total; m++) {
         gr_impute unused;
-        gr_api_resolve_policy(r->models[m], &r->given, &policy[m], &unused);
-        ms[m] = (gr_vcf_model){ r->models[m], &policy[m] };
+        gr_api_resolve_policy(rd.all[m], m < r->n_models ? &r->given : NULL, &policy[m], &unused);
+        ms[m] = (gr_vcf_model){ rd.all[m], &policy[m] };
     }
     gr_status st;
     if (policy && ms) {
-        st = gr_vcf_read_models(ms, r->n_models, "upload", r->spool, &r->vopt, &v, &err);
+        st = gr_vcf_read_models(ms, rd.total, "upload", r->spool, &r->vopt, &v, &err);
         r->spool = -1; /* the reader took the descriptor, on every path */
     } else {
         st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
@@ -265,10 +299,11 @@ static void run_predict_vcf(void *arg)
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
         goto done;
     }
-    streamed = answer_predict(r, NULL, v, &clock);
+    streamed = answer_predict(r, NULL, v, &rd, &clock);
 
 done:
     gr_vcf_result_free(v);
+    reads_clear(&rd);
     if (streamed)
         return; /* r may be gone */
     atomic_store(&r->job, JOB_DONE);
@@ -397,59 +432,15 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* The q of media range text[0 .. len) for type ("text/tab-separated-values"
- * or "application/json"): its own, or a wildcard's that covers it; -1 when
- * the range does not cover it. */
-static double range_q(const char *text, size_t len, const char *type)
-{
-    const char *lim = text + len, *semi = memchr(text, ';', len), *end = semi ? semi : lim;
-    while (text < end && *text == ' ')
-        text++;
-    while (end > text && end[-1] == ' ')
-        end--;
-    size_t n = (size_t)(end - text), major = (size_t)(strchr(type, '/') - type);
-    int covers = (n == strlen(type) && !strncasecmp(text, type, n)) ||
-                 (n == 3 && !strncmp(text, "*/*", 3)) ||
-                 (n == major + 2 && !strncasecmp(text, type, major + 1) && text[major + 1] == '*');
-    if (!covers)
-        return -1;
-    double q = 1;
-    for (const char *p = semi; p && p < lim; p = memchr(p + 1, ';', (size_t)(lim - p - 1))) {
-        const char *v = p + 1;
-        while (v < lim && *v == ' ')
-            v++;
-        if (v + 2 <= lim && (v[0] | 32) == 'q' && v[1] == '=')
-            q = strtod(v + 2, NULL);
-    }
-    return q;
-}
-
-/* 1 when Accept prefers the .sscore table (text/tab-separated-values) to
- * JSON: its q is above JSON's (ties go to JSON, the default). */
-static int accepts_table(const char *accept)
-{
-    double tsv = -1, json = -1;
-    for (const char *p = accept; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        double a = range_q(p, len, "text/tab-separated-values");
-        double b = range_q(p, len, "application/json");
-        tsv = a > tsv ? a : tsv;
-        json = b > json ? b : json;
-        p = comma ? comma + 1 : NULL;
-    }
-    return tsv > 0 && tsv > json;
-}
-
 /* The query's settings and VCF options: 1 when valid, else a 400 is set. */
 static int parse_query(req *r)
 {
     query_args a = { .r = r };
     r->given = gr_api_settings_unset();
-    /* Accept preferring text/tab-separated-values asks for the .sscore
-     * table; ?format= wins */
+    /* Accept chooses the format (text/tab-separated-values the .sscore
+     * table, text/html the report); ?format= wins */
     const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
-    r->format = accept && accepts_table(accept) ? GR_API_FORMAT_SSCORE : GR_API_FORMAT_JSON;
+    r->format = gr_api_format_accepted(accept);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
     if (!a.bad)
         return 1;

@@ -152,6 +152,12 @@ void gr_api_scratch_free(scratch *sc)
     free(sc->fill_one);
     free(sc->out);
     free(sc->once);
+    if (sc->place) {
+        gr_api_scratch_free(sc->place);
+        free(sc->place);
+    }
+    gr_reference_ws_free(sc->rws);
+    memset(sc, 0, sizeof *sc);
 }
 
 uint64_t gr_api_shared_record(const gr_vcf_result *r, size_t f)
@@ -275,6 +281,16 @@ int gr_api_scratch_fill(const gr_api_job *job, scratch *sc, int values)
 
 /* Sizes sc for job; its fill values are like's (NULL: computed; values 0:
  * see fill_values). 0 when out of memory. */
+/* The scratch of job->place and the reference's projection scratch. */
+static int place_init(scratch *sc, const gr_api_job *job)
+{
+    const gr_reference *ref = gr_model_reference(job->m, NULL);
+    sc->place = calloc(1, sizeof *sc->place);
+    if (!sc->place || !gr_api_scratch_init(sc->place, job->place, NULL, 1))
+        return 0;
+    return ref && (sc->rws = gr_reference_ws_new(ref)) != NULL;
+}
+
 int gr_api_scratch_init(scratch *sc, const gr_api_job *job, const scratch *like, int values)
 {
     size_t nf = gr_model_get_info(job->m)->n_features;
@@ -303,7 +319,7 @@ int gr_api_scratch_init(scratch *sc, const gr_api_job *job, const scratch *like,
         return 0;
     }
     gr_workspace_set_fill(sc->ws, sc->fill);
-    return 1;
+    return !job->place || place_init(sc, job);
 }
 
 /* A new scratch, initialised; NULL when out of memory. */

@@ -5,6 +5,7 @@
 #define GR_API_PREDICT_INTERNAL_H
 
 #include "api/predict_run.h"
+#include "core/reference.h"
 
 /* One thread's working memory for a job's samples. */
 typedef struct scratch scratch;
@@ -17,6 +18,8 @@ struct scratch {
     int shared;             /* some record is used by two of the model's features */
     uint8_t *once;          /* the feature is the first of the model's to use its VCF
                              * record: what plink2 counts in ALLELE_CT and DENOM */
+    scratch *place;         /* the place job's (job->place), or NULL */
+    gr_reference_ws *rws;   /* projection scratch of the model's reference, or NULL */
 };
 
 /* A one-sample scorer (predict_run.h): a job and its scratch. */

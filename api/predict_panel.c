@@ -6,16 +6,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/buffer.h"
 #include "api/predict_panel.h"
+#include "api/predict_place.h"
+#include "api/report.h"
 #include "core/match.h"
+
+static const struct {
+    const char *name, *media_type;
+} formats[GR_API_FORMATS] = {
+    [GR_API_FORMAT_JSON] = { "json", "application/json" },
+    [GR_API_FORMAT_SSCORE] = { "sscore", "text/tab-separated-values" },
+    [GR_API_FORMAT_TSV] = { "tsv", "text/tab-separated-values" },
+    [GR_API_FORMAT_HTML] = { "html", "text/html; charset=utf-8" },
+    [GR_API_FORMAT_SVG] = { "svg", "image/svg+xml" },
+};
 
 int gr_api_format_parse(const char *s, gr_api_format *out)
 {
-    static const char *const names[] = { "json", "sscore", "tsv" };
-    for (int f = 0; f < 3; f++)
-        if (s && !strcmp(s, names[f])) {
+    for (int f = 0; f < GR_API_FORMATS; f++)
+        if (s && !strcmp(s, formats[f].name)) {
             *out = (gr_api_format)f;
             return 1;
         }
@@ -24,7 +36,59 @@ int gr_api_format_parse(const char *s, gr_api_format *out)
 
 const char *gr_api_format_media_type(gr_api_format f)
 {
-    return f == GR_API_FORMAT_JSON ? "application/json" : "text/tab-separated-values";
+    return f < GR_API_FORMATS ? formats[f].media_type : formats[0].media_type;
+}
+
+/* The q a media range (text[0 .. len)) gives type, -1 when it does not
+ * cover it (the wildcards "*" + "/" + "*" and "text/" + "*" cover text types). */
+static double range_q(const char *text, size_t len, const char *type)
+{
+    const char *lim = text + len, *semi = memchr(text, ';', len), *end = semi ? semi : lim;
+    while (text < end && *text == ' ')
+        text++;
+    while (end > text && end[-1] == ' ')
+        end--;
+    size_t n = (size_t)(end - text), major = (size_t)(strchr(type, '/') - type);
+    int covers = (n == strlen(type) && !strncasecmp(text, type, n)) ||
+                 (n == 3 && !strncmp(text, "*/*", 3)) ||
+                 (n == major + 2 && !strncasecmp(text, type, major + 1) && text[major + 1] == '*');
+    if (!covers)
+        return -1;
+    double q = 1;
+    for (const char *p = semi; p && p < lim; p = memchr(p + 1, ';', (size_t)(lim - p - 1))) {
+        const char *v = p + 1;
+        while (v < lim && *v == ' ')
+            v++;
+        if (v + 2 <= lim && (v[0] | 32) == 'q' && v[1] == '=')
+            q = strtod(v + 2, NULL);
+    }
+    return q;
+}
+
+gr_api_format gr_api_format_accepted(const char *accept)
+{
+    static const gr_api_format order[] = { GR_API_FORMAT_JSON, GR_API_FORMAT_SSCORE,
+                                           GR_API_FORMAT_HTML, GR_API_FORMAT_SVG };
+    static const char *const types[] = { "application/json", "text/tab-separated-values",
+                                         "text/html", "image/svg+xml" };
+    double best[4] = { -1, -1, -1, -1 };
+    for (const char *p = accept; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        /* a report is asked for by name: a wildcard range never picks one */
+        int named = memchr(p, '*', len) == NULL;
+        for (int f = 0; f < 4; f++) {
+            double q = range_q(p, len, types[f]);
+            if (q > best[f] && (f < 2 || named))
+                best[f] = q;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    int pick = 0; /* ties go to JSON, the default */
+    for (int f = 1; f < 4; f++)
+        if (best[f] > 0 && best[f] > best[pick])
+            pick = f;
+    return order[pick];
 }
 
 /* ---- the match report ---- */
@@ -190,6 +254,46 @@ static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_f
         free(k);
     }
     return st ? st : put(write, arg, "}\n", 2, err);
+}
+
+/* ---- the report ---- */
+
+static int to_buf(void *arg, const char *bytes, size_t n)
+{
+    return !gr_buf_append(arg, bytes, n, 0);
+}
+
+/* One sample's HTML report or SVG waterfall: its JSON document, made in
+ * memory, read back into the report's document. */
+static gr_status write_report(const gr_api_panel *p, gr_api_write_fn write, void *arg,
+                              gr_error *err)
+{
+    gr_buf b = { 0 };
+    json_t *doc = NULL, *report = NULL;
+    gr_status st;
+    size_t samples = p->n == 1 ? gr_api_job_samples(&p->jobs[0]) : 0;
+    if (p->n != 1 || samples != 1)
+        return gr_error_set(err, GR_EINPUT, NULL, 0, p->n != 1 ? "model" : "samples",
+                            p->n != 1 ? "a report is one model's: ask for one model"
+                                      : "a report is one sample's; this request has %zu (a VCF "
+                                        "upload chooses one with sample=)",
+                            samples);
+    if ((st = write_document(p, &p->jobs[0], NULL, to_buf, &b, err)))
+        goto fail;
+    json_error_t je;
+    if (!(doc = gr_api_json_loadb(b.s, b.len, 0, &je)) ||
+        !(report = gr_api_report_doc(&p->jobs[0], doc))) {
+        st = oom(err);
+        goto fail;
+    }
+    st = p->format == GR_API_FORMAT_HTML ? gr_api_report_html(report, write, arg, err)
+                                         : gr_api_report_svg(report, write, arg, err);
+
+fail:
+    json_decref(report);
+    json_decref(doc);
+    free(b.s);
+    return st;
 }
 
 /* ---- tables ---- */
@@ -531,6 +635,8 @@ gr_status gr_api_panel_write(const gr_api_panel *p, json_t *extra, gr_api_write_
     }
     if (p->format == GR_API_FORMAT_JSON)
         return write_json(p, extra, write, arg, err);
+    if (p->format == GR_API_FORMAT_HTML || p->format == GR_API_FORMAT_SVG)
+        return write_report(p, write, arg, err);
     return write_table(p, write, arg, err);
 }
 

@@ -10,10 +10,24 @@
 
 #include "api/predict_run.h"
 
-typedef enum { GR_API_FORMAT_JSON, GR_API_FORMAT_SSCORE, GR_API_FORMAT_TSV } gr_api_format;
+/* The answer's formats: the JSON document, plink2's .sscore, pgsc_calc's
+ * long TSV, one sample's HTML report, its attributions as an SVG
+ * waterfall (api/report.h). */
+typedef enum {
+    GR_API_FORMAT_JSON,
+    GR_API_FORMAT_SSCORE,
+    GR_API_FORMAT_TSV,
+    GR_API_FORMAT_HTML,
+    GR_API_FORMAT_SVG,
+    GR_API_FORMATS
+} gr_api_format;
 
-/* "json", "sscore" or "tsv" into *out: 1, or 0 when s is none of them. */
+/* "json", "sscore", "tsv", "html" or "svg" into *out: 1, or 0 when s is
+ * none of them. */
 int gr_api_format_parse(const char *s, gr_api_format *out);
+/* The format an Accept header prefers (highest q; JSON on a tie or when it
+ * names none of them): text/tab-separated-values asks for sscore. */
+gr_api_format gr_api_format_accepted(const char *accept);
 /* The Content-Type of an answer in format f. */
 const char *gr_api_format_media_type(gr_api_format f);
 
@@ -35,7 +49,8 @@ typedef struct {
  * JSON job, or when out of memory. Returns new. */
 json_t *gr_api_match_report(const gr_api_job *job, int rows);
 
-/* Writes the panel's answer: JSON, one model's document as
+/* Writes the panel's answer: html or svg, the report of the one sample of
+ * the one model (GR_EINPUT otherwise); JSON, one model's document as
  * gr_api_predict_write writes it (with its "match" report and the members
  * of extra) or, for several (or when listed), {"models": [those documents],
  * extra...};

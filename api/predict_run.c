@@ -9,6 +9,7 @@
 
 #include "api/buffer.h"
 #include "api/predict_internal.h"
+#include "api/predict_place.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
 
@@ -226,8 +227,9 @@ static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const d
 
 /* A scored sample's result; NULL when out of memory. */
 static json_t *scored_result(const gr_api_job *job, size_t i, const gr_prediction *p,
-                             const double *x, const scratch *sc, int low)
+                             const double *x, scratch *sc, int low)
 {
+    json_t *risk = NULL, *pop = gr_api_population(job, sc, i, p->score, &risk);
     json_t *r = json_object();
     int bad = json_object_set_new(r, "sample", sample_label(job, i));
     bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
@@ -238,6 +240,14 @@ static json_t *scored_result(const gr_api_job *job, size_t i, const gr_predictio
         bad |= json_object_set_new(r, "pgs", pgs_object(job, p, x, sc));
     if (low)
         bad |= json_object_set_new(r, "low_coverage", json_true());
+    if (!pop || !json_is_null(pop))
+        bad |= json_object_set_new(r, "population", pop);
+    else
+        json_decref(pop);
+    if (risk && !json_is_null(risk))
+        bad |= json_object_set_new(r, "risk", risk);
+    else
+        json_decref(risk);
     if (job->set.explain && !bad)
         bad |= json_object_set_new(r, "explanation", explanation(job, p, x, sc));
     if (bad) {
@@ -494,6 +504,12 @@ gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err)
     }
     if ((st = put(w, w->pretty ? "\n  ]" : "]", w->pretty ? 4 : 1, err)) ||
         (st = put_member(w, "warnings", warnings, 0, err)))
+        goto fail;
+    json_t *prov = gr_api_provenance(w->job);
+    st = prov ? put_member(w, "provenance", prov, 0, err)
+              : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    json_decref(prov);
+    if (st)
         goto fail;
     const char *key;
     json_t *value;

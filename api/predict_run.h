@@ -36,7 +36,8 @@ gr_api_settings gr_api_settings_unset(void);
 
 /* A request's samples and its settings. All pointers are borrowed and must
  * outlive the job; exactly one of json and vcf is set. */
-typedef struct {
+typedef struct gr_api_job gr_api_job;
+struct gr_api_job {
     const gr_model *m;
     const gr_api_request *json; /* parsed JSON request, or */
     const gr_vcf_result *vcf;   /* a VCF read for m */
@@ -53,7 +54,11 @@ typedef struct {
     const struct gr_api_scorer *like; /* optional (borrowed): a scorer of this job whose
                                        * imputation values every range reuses instead of
                                        * reading every sample again (impute=cohort) */
-} gr_api_job;
+    const gr_api_job *place;          /* optional: the job of the model's reference's variant set
+                              * over the same source, which places each sample among
+                              * the reference (predict_place.h); NULL: not placed */
+    const char *place_why;            /* when place is NULL for a model with a reference: why */
+};
 
 /* Fills job for m and one source. Settings are taken from `given` (query
  * parameters or CLI flags; NULL for none), then the JSON body's explain and

@@ -3,6 +3,7 @@
 #ifndef GR_INTERNAL_H
 #define GR_INTERNAL_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -91,6 +92,22 @@ double gr_forest_predict(const gr_forest *f, const double *xf);
  * dir is n_nodes bytes of scratch. */
 void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *phi);
 
+/* A genorisk-trees document parsed (load_trees.c): the forest (new, owned
+ * by the caller), how it combines, its link and estimator names (borrowed
+ * from the JSON, NULL when absent). */
+typedef struct {
+    gr_forest *forest;
+    gr_combine combine;
+    double scale, base_margin;
+    const char *link, *estimator;
+} gr_trees_doc;
+
+/* Parses the genorisk-trees object root over n_features inputs; errors
+ * name path and the field under where ("" at the top of the file). On
+ * failure out->forest is NULL. */
+gr_status gr_trees_parse(json_t *root, size_t n_features, const char *path, const char *where,
+                         gr_trees_doc *out, gr_error *err);
+
 /* ---- linear models (linear.c) ---- */
 
 /* Contribution of feature i at dosage d is piecewise linear through
@@ -147,6 +164,7 @@ struct gr_model {
     int weight_log;    /* pgs-catalog: score log(weight) (manifest weight_transform) */
     char *weight_type; /* pgs-catalog: the file's #weight_type, or NULL */
     size_t pgs_unscored[GR_PGS_UNSCORED_KINDS];
+    char *pgs_meta[GR_PGS_META_KEYS]; /* pgs-catalog header facts, or NULL */
     gr_link link;
     size_t n_features, cap_features;
     gr_feature *features;
@@ -156,7 +174,20 @@ struct gr_model {
     char *locus_keys;  /* storage of the "chrom:pos:ref:alt" keys */
     gr_forest *forest; /* exactly one of forest and linear is set */
     gr_linear *linear;
+    char sha256[65];           /* gr_bundle_digest over manifest, features, artifact */
+    int synthetic;             /* manifest "synthetic" */
+    struct gr_reference *ref;  /* the manifest's reference bundle (owned), or NULL */
+    long ref_score;            /* this model's score in ref, or -1 */
+    char *ref_name;            /* manifest "reference" ("" for none) */
+    struct gr_risk_decl *risk; /* manifest "risk" (owned), or NULL */
 };
+
+/* A variant set as a model that scores nothing (every weight 0): the
+ * projection variants of a reference, matched to a sample's genotypes as
+ * any model's features are. tsv is in features.tsv layout. On success *out
+ * is new. */
+gr_status gr_model_load_variants(const char *tsv, const char *name, const char *genome_build,
+                                 gr_model **out, gr_error *err);
 
 /* manifest.c: parsed manifest.json. */
 typedef struct {
@@ -164,11 +195,19 @@ typedef struct {
     gr_task task;
     gr_format format;
     double min_coverage;
-    gr_policy policy; /* "policy" and its rules, else the format's set */
-    gr_impute impute; /* "impute", else the policy's, else none for xgboost-json and
+    gr_policy policy;      /* "policy" and its rules, else the format's set */
+    gr_impute impute;      /* "impute", else the policy's, else none for xgboost-json and
                          mean otherwise */
-    int weight_log;   /* "weight_transform": "log" (pgs-catalog only) */
+    int weight_log;        /* "weight_transform": "log" (pgs-catalog only) */
+    char *reference;       /* a reference bundle beside this one, "" for none */
+    char *reference_score; /* the score's id in it, "" for the model's name */
+    int synthetic;         /* "synthetic": made-up data */
+    json_t *risk;          /* "risk", or NULL (a new reference) */
 } gr_manifest;
+
+/* A bundle is self-contained: its files are plain names inside it (no
+ * '/', not "." or "..", under 256 bytes). */
+int gr_valid_file_name(const char *s);
 
 gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err);
 void gr_manifest_clear(gr_manifest *m);

@@ -144,6 +144,7 @@ typedef struct {
     char *fields[MAX_PGS_COLUMNS];
     int col[N_PGS_COLS];
     char build[32], hm_build[32], pgs_id[64], fmt_version[16], weight_type[32];
+    char meta[GR_PGS_META_KEYS][512]; /* gr_pgs_meta's header facts */
     size_t header_cols;
     int ratio_col; /* the weights are this OR or HR column (no effect_weight), or -1 */
 } pgs_reader;
@@ -195,6 +196,11 @@ static gr_status read_meta(pgs_reader *rd, char *line, gr_error *err)
         snprintf(rd->weight_type, sizeof rd->weight_type, "%s", val);
     else if (!strcmp(key, "variants_number"))
         return reserve_variants(rd, val, err);
+    for (int k = 0; k < GR_PGS_META_KEYS; k++)
+        if (!strcmp(key, gr_pgs_meta_name((gr_pgs_meta)k))) {
+            snprintf(rd->meta[k], sizeof rd->meta[k], "%s", val);
+            gr_utf8_trim(rd->meta[k]);
+        }
     return GR_OK;
 }
 
@@ -470,6 +476,9 @@ static gr_status finish(pgs_reader *rd, gr_error *err)
     m->linear = gr_linear_new(m->n_features);
     m->pgs_id = gr_strdup(rd->pgs_id);
     m->weight_type = gr_strdup(gr_utf8_valid(rd->weight_type) ? rd->weight_type : "");
+    for (int k = 0; k < GR_PGS_META_KEYS; k++)
+        if (!(m->pgs_meta[k] = gr_strdup(gr_utf8_valid(rd->meta[k]) ? rd->meta[k] : "")))
+            return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
     m->algorithm = malloc(200);
     if (!m->linear || !m->pgs_id || !m->weight_type || !m->algorithm)
         return gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");

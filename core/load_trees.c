@@ -12,11 +12,11 @@
 #include "internal.h"
 #include "json_arrays.h"
 
-static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays *a,
-                           const char *path, gr_error *err)
+static gr_status load_tree(gr_forest *f, json_t *tree, size_t ti, gr_tree_arrays *a,
+                           const char *path, const char *where, gr_error *err)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "trees[%zu]", ti);
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "%s%strees[%zu]", where, *where ? "." : "", ti);
     json_t *cl = json_object_get(tree, "children_left");
     if (!json_is_object(tree) || !json_is_array(cl) || json_array_size(cl) == 0)
         return gr_error_set(err, GR_EMODEL, path, 0, prefix,
@@ -32,62 +32,91 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         a->thr[i] = nextafter(a->thr[i], INFINITY);
     gr_raw_tree raw = { n,      a->left,  a->right, a->feature,
                         a->thr, a->value, a->cover, a->default_left };
-    return gr_forest_add_tree(m->forest, &raw, ti, path, err);
+    return gr_forest_add_tree(f, &raw, ti, path, err);
+}
+
+/* A field name under where ("" at the top of a file). */
+static const char *at(char *buf, size_t size, const char *where, const char *key)
+{
+    snprintf(buf, size, "%s%s%s", where, *where ? "." : "", key);
+    return buf;
+}
+
+gr_status gr_trees_parse(json_t *root, size_t n_features, const char *path, const char *where,
+                         gr_trees_doc *out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    gr_tree_arrays arrays = { 0 };
+    char field[200];
+    memset(out, 0, sizeof *out);
+    out->scale = 1;
+    const char *combine = json_string_value(json_object_get(root, "combine"));
+    json_t *nfeat = json_object_get(root, "n_features");
+    json_t *trees = json_object_get(root, "trees");
+    json_t *lr = json_object_get(root, "learning_rate");
+    json_t *bm = json_object_get(root, "base_margin");
+    out->link = json_string_value(json_object_get(root, "link"));
+    out->estimator = json_string_value(json_object_get(root, "estimator"));
+    if ((st = gr_json_check_format(root, "genorisk-trees", path, err)))
+        goto fail;
+    if (!json_is_integer(nfeat) || json_integer_value(nfeat) != (json_int_t)n_features) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, at(field, sizeof field, where, "n_features"),
+                          "must equal the %zu features of the features file", n_features);
+        goto fail;
+    }
+    if (!combine || (strcmp(combine, "mean") && strcmp(combine, "sum"))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, at(field, sizeof field, where, "combine"),
+                          "must be \"mean\" or \"sum\"");
+        goto fail;
+    }
+    out->combine = strcmp(combine, "sum") ? GR_COMBINE_MEAN : GR_COMBINE_SUM;
+    if (lr && (!json_is_number(lr) || !isfinite(out->scale = json_number_value(lr)))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, at(field, sizeof field, where, "learning_rate"),
+                          "not a finite number");
+        goto fail;
+    }
+    if (bm && (!json_is_number(bm) || !isfinite(out->base_margin = json_number_value(bm)))) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, at(field, sizeof field, where, "base_margin"),
+                          "not a finite number");
+        goto fail;
+    }
+    if (!json_is_array(trees) || json_array_size(trees) == 0) {
+        st = gr_error_set(err, GR_EMODEL, path, 0, at(field, sizeof field, where, "trees"),
+                          json_is_array(trees) ? "the forest is empty" : "missing or not an array");
+        goto fail;
+    }
+    out->forest = gr_forest_new(n_features, out->combine, out->scale);
+    if (!out->forest) {
+        st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t t = 0; t < json_array_size(trees); t++)
+        if ((st = load_tree(out->forest, json_array_get(trees, t), t, &arrays, path, where, err)))
+            goto fail;
+    st = gr_forest_finish(out->forest, path, err);
+
+fail:
+    if (st) {
+        gr_forest_free(out->forest);
+        out->forest = NULL;
+    }
+    gr_tree_arrays_free(&arrays);
+    return st;
 }
 
 gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
-    gr_tree_arrays arrays = { 0 };
+    gr_trees_doc doc;
     json_t *root = gr_json_load(path, JSON_REJECT_DUPLICATES, GR_MODEL_MAX_JSON, err);
     if (!root)
         return err->status;
-    const char *combine = json_string_value(json_object_get(root, "combine"));
-    const char *link = json_string_value(json_object_get(root, "link"));
-    const char *est = json_string_value(json_object_get(root, "estimator"));
-    json_t *nfeat = json_object_get(root, "n_features");
-    json_t *trees = json_object_get(root, "trees");
-    json_t *lr = json_object_get(root, "learning_rate");
-    json_t *bm = json_object_get(root, "base_margin");
-    if ((st = gr_json_check_format(root, "genorisk-trees", path, err)))
+    if ((st = gr_trees_parse(root, m->n_features, path, "", &doc, err)))
         goto fail;
-    if (!json_is_integer(nfeat) || json_integer_value(nfeat) != (json_int_t)m->n_features) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "n_features",
-                          "must equal the %zu features of the features file", m->n_features);
-        goto fail;
-    }
-    if (!combine || (strcmp(combine, "mean") && strcmp(combine, "sum"))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "combine", "must be \"mean\" or \"sum\"");
-        goto fail;
-    }
+    m->forest = doc.forest;
+    m->info.base_margin = doc.base_margin;
     /* identity suits classifier forests too: they average probabilities */
-    if ((st = gr_model_set_link(m, link, 0, path, err)))
-        goto fail;
-    double scale = 1, base = 0;
-    if (lr && (!json_is_number(lr) || !isfinite(scale = json_number_value(lr)))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "learning_rate", "not a finite number");
-        goto fail;
-    }
-    if (bm && (!json_is_number(bm) || !isfinite(base = json_number_value(bm)))) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "base_margin", "not a finite number");
-        goto fail;
-    }
-    m->info.base_margin = base;
-    if (!json_is_array(trees) || json_array_size(trees) == 0) {
-        st = gr_error_set(err, GR_EMODEL, path, 0, "trees",
-                          json_is_array(trees) ? "the forest is empty" : "missing or not an array");
-        goto fail;
-    }
-    m->forest = gr_forest_new(m->n_features,
-                              strcmp(combine, "sum") ? GR_COMBINE_MEAN : GR_COMBINE_SUM, scale);
-    if (!m->forest) {
-        st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
-        goto fail;
-    }
-    for (size_t t = 0; t < json_array_size(trees); t++)
-        if ((st = load_tree(m, json_array_get(trees, t), t, &arrays, path, err)))
-            goto fail;
-    if ((st = gr_forest_finish(m->forest, path, err)))
+    if ((st = gr_model_set_link(m, doc.link, 0, path, err)))
         goto fail;
     m->algorithm = malloc(160);
     if (!m->algorithm) {
@@ -95,13 +124,13 @@ gr_status gr_load_trees(gr_model *m, const char *path, gr_error *err)
         goto fail;
     }
     char name[61]; /* the estimator's name, cut to 60 bytes on a character boundary */
-    snprintf(name, sizeof name, "%s", est ? est : "tree ensemble");
+    snprintf(name, sizeof name, "%s", doc.estimator ? doc.estimator : "tree ensemble");
     gr_utf8_trim(name);
-    snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-trees, %s of %zu tree%s)", name, combine,
-             m->forest->n_trees, m->forest->n_trees == 1 ? "" : "s");
+    snprintf(m->algorithm, 160, "scikit-learn %s (genorisk-trees, %s of %zu tree%s)", name,
+             doc.combine == GR_COMBINE_SUM ? "sum" : "mean", m->forest->n_trees,
+             m->forest->n_trees == 1 ? "" : "s");
 
 fail:
-    gr_tree_arrays_free(&arrays);
     json_decref(root);
     return st;
 }

@@ -25,17 +25,18 @@ static int valid_name(const char *s)
     return 1;
 }
 
-/* A bundle is self-contained: its files are plain names inside it. */
-static int valid_file_name(const char *s)
+int gr_valid_file_name(const char *s)
 {
     return s[0] && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
-static const char *const known_keys[] = {
-    "$schema",  "name",      "version",      "description",  "task",   "format",
-    "artifact", "features",  "genome_build", "min_coverage", "impute", "weight_transform",
-    "policy",   "ambiguous", "multiallelic", "chrx",         NULL
-};
+static const char *const known_keys[] = { "$schema",      "name",      "version",
+                                          "description",  "task",      "format",
+                                          "artifact",     "features",  "genome_build",
+                                          "min_coverage", "impute",    "weight_transform",
+                                          "policy",       "ambiguous", "multiallelic",
+                                          "chrx",         "reference", "reference_score",
+                                          "synthetic",    "risk",      NULL };
 
 /* The matching policy: the format's default set (pgsc for PGS Catalog
  * files, trained for the rest), then "policy", then each rule's key. */
@@ -65,6 +66,9 @@ void gr_manifest_clear(gr_manifest *m)
     free(m->genome_build);
     free(m->artifact);
     free(m->features);
+    free(m->reference);
+    free(m->reference_score);
+    json_decref(m->risk);
     memset(m, 0, sizeof *m);
 }
 
@@ -87,6 +91,37 @@ static gr_status get_string(json_t *obj, const char *key, int required, size_t m
         return gr_error_set(err, GR_EMODEL, path, 0, key, "contains a NUL character");
     *dst = gr_strdup(json_string_value(v));
     return *dst ? GR_OK : gr_error_set(err, GR_ENOMEM, path, 0, key, "out of memory");
+}
+
+/* What a score means beside its number: the reference population it is
+ * read against (a bundle beside this one), the score's id there, whether
+ * the bundle is made-up data, and the risk block (checked by the model
+ * loader, core/risk.c). */
+static gr_status read_context(json_t *root, const char *path, gr_manifest *out, gr_error *err)
+{
+    gr_status st;
+    json_t *syn = json_object_get(root, "synthetic"), *risk = json_object_get(root, "risk");
+    if ((st = get_string(root, "reference", 0, 64, &out->reference, path, err)) ||
+        (st = get_string(root, "reference_score", 0, 128, &out->reference_score, path, err)))
+        return st;
+    if (*out->reference && !valid_name(out->reference))
+        return gr_error_set(err, GR_EMODEL, path, 0, "reference",
+                            "must name a reference bundle beside this one: "
+                            "[a-z0-9][a-z0-9._-]{0,63}");
+    if (*out->reference_score && !*out->reference)
+        return gr_error_set(err, GR_EMODEL, path, 0, "reference_score",
+                            "needs a \"reference\" to look the score up in");
+    if (syn && !json_is_boolean(syn))
+        return gr_error_set(err, GR_EMODEL, path, 0, "synthetic", "must be true or false");
+    out->synthetic = json_is_true(syn);
+    if (risk && !json_is_object(risk))
+        return gr_error_set(err, GR_EMODEL, path, 0, "risk", "must be an object");
+    if (risk && !*out->reference)
+        return gr_error_set(err, GR_EMODEL, path, 0, "risk",
+                            "risk categories read percentiles of a reference population: "
+                            "add \"reference\"");
+    out->risk = json_incref(risk);
+    return GR_OK;
 }
 
 gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
@@ -165,7 +200,7 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
                           "must be \"GRCh37\" or \"GRCh38\"");
         goto fail;
     }
-    if (!valid_file_name(out->artifact)) {
+    if (!gr_valid_file_name(out->artifact)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "artifact",
                           "must name a file inside the bundle directory (no '/')");
         goto fail;
@@ -183,7 +218,7 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
                               "set task to \"regression\"");
             goto fail;
         }
-    } else if (!valid_file_name(out->features)) {
+    } else if (!gr_valid_file_name(out->features)) {
         st = gr_error_set(err, GR_EMODEL, path, 0, "features",
                           out->features[0] ? "must name a file inside the bundle directory"
                                            : "required key is missing");
@@ -227,6 +262,12 @@ gr_status gr_manifest_load(const char *path, gr_manifest *out, gr_error *err)
         goto fail;
     }
     out->weight_log = wts && !strcmp(wts, "log");
+    if ((st = read_context(root, path, out, err)))
+        goto fail;
+    /* a score read against a reference must not depend on the samples sent
+     * with it: the cohort's means would make it so */
+    if (*out->reference && !im && out->impute == GR_IMPUTE_COHORT)
+        out->impute = GR_IMPUTE_MEAN;
 
 fail:
     json_decref(root);

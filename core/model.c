@@ -168,3 +168,15 @@ void gr_model_index_free(gr_model *m)
     free(m->locus_keys);
     m->locus_keys = NULL;
 }
+
+const struct gr_reference *gr_model_reference(const gr_model *m, long *score)
+{
+    if (score)
+        *score = m->ref ? m->ref_score : -1;
+    return m->ref;
+}
+
+const struct gr_risk_decl *gr_model_risk(const gr_model *m)
+{
+    return m->risk;
+}

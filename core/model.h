@@ -106,6 +106,19 @@ typedef enum {
 /* "haplotype", "diplotype", "interaction", "effect_allele_not_acgt". */
 const char *gr_pgs_unscored_name(gr_pgs_unscored k);
 
+/* The scoring file's header facts an answer's provenance cites. */
+typedef enum {
+    GR_PGS_NAME,
+    GR_PGS_TRAIT,
+    GR_PGS_TRAIT_EFO,
+    GR_PGS_CITATION,
+    GR_PGS_LICENSE,
+    GR_PGS_META_KEYS
+} gr_pgs_meta;
+/* The header key of each: "pgs_name", "trait_reported", "trait_efo",
+ * "citation", "license". */
+const char *gr_pgs_meta_name(gr_pgs_meta k);
+
 /* Everything a caller may want to show about a model. Strings are borrowed
  * from the model and live as long as it does; optional ones are "" when absent. */
 typedef struct {
@@ -137,6 +150,12 @@ typedef struct {
     const char *weight_type;
     int weight_log;
     size_t pgs_unscored[GR_PGS_UNSCORED_KINDS];
+    const char *pgs_meta[GR_PGS_META_KEYS]; /* "" when the header lacks one */
+    /* provenance and context (docs/model-format.md, "Population context") */
+    const char *sha256;          /* 64 hex digits over the bundle's files */
+    int synthetic;               /* the manifest says the bundle is made-up data */
+    const char *reference;       /* the reference bundle's name, "" for none */
+    const char *reference_score; /* the score's id in it, "" for none */
 } gr_model_info;
 
 typedef struct {
@@ -158,6 +177,22 @@ void gr_model_free(gr_model *m);
 
 /* Borrowed; valid while m lives. */
 const gr_model_info *gr_model_get_info(const gr_model *m);
+
+struct gr_reference;
+struct gr_risk_decl;
+/* The reference population m's scores are read against (core/reference.h),
+ * and m's score's index in it; NULL and -1 when the manifest names none.
+ * Borrowed. */
+const struct gr_reference *gr_model_reference(const gr_model *m, long *score);
+/* The manifest's risk categories and absolute-risk method (core/risk_decl.h),
+ * or NULL. Borrowed. */
+const struct gr_risk_decl *gr_model_risk(const gr_model *m);
+/* Gives m the reference r in place of its manifest's (takes ownership of
+ * r; the CLI's --reference). Before m is shared with other threads only.
+ * Unlike a manifest's reference, r may hold no score for m (its name, else
+ * its PGS id): samples are then placed, and their scores not read against
+ * it (gr_model_reference's score is -1). GR_OK. */
+gr_status gr_model_set_reference(gr_model *m, struct gr_reference *r, gr_error *err);
 
 /* Borrowed feature i (i < n_features). */
 const gr_feature *gr_model_feature(const gr_model *m, size_t i);

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "internal.h"
+#include "match.h"
+#include "reference.h"
+#include "risk_decl.h"
 
 static const char *const format_names[GR_FORMAT_COUNT] = {
 #define GR_FORMAT_NAME(id, name, loader) [id] = name,
@@ -27,6 +31,13 @@ int gr_format_parse(const char *s, gr_format *out)
             return 1;
         }
     return 0;
+}
+
+const char *gr_pgs_meta_name(gr_pgs_meta k)
+{
+    static const char *const names[GR_PGS_META_KEYS] = { "pgs_name", "trait_reported", "trait_efo",
+                                                         "citation", "license" };
+    return k < GR_PGS_META_KEYS ? names[k] : "";
 }
 
 typedef gr_status (*loader_fn)(gr_model *m, const char *path, gr_error *err);
@@ -55,6 +66,11 @@ void gr_model_free(gr_model *m)
     free(m->algorithm);
     free(m->pgs_id);
     free(m->weight_type);
+    free(m->ref_name);
+    for (int k = 0; k < GR_PGS_META_KEYS; k++)
+        free(m->pgs_meta[k]);
+    gr_reference_free(m->ref);
+    gr_risk_decl_free(m->risk);
     free(m);
 }
 
@@ -102,6 +118,13 @@ static gr_status fill_info(gr_model *m)
     in->weight_type = m->weight_type ? m->weight_type : "";
     in->weight_log = m->weight_log;
     memcpy(in->pgs_unscored, m->pgs_unscored, sizeof in->pgs_unscored);
+    for (int k = 0; k < GR_PGS_META_KEYS; k++)
+        in->pgs_meta[k] = m->pgs_meta[k] ? m->pgs_meta[k] : "";
+    in->sha256 = m->sha256;
+    in->synthetic = m->synthetic;
+    in->reference = m->ref ? gr_reference_get_info(m->ref)->name : "";
+    in->reference_score =
+        m->ref && m->ref_score >= 0 ? gr_reference_score_id(m->ref, (size_t)m->ref_score) : "";
     in->n_features = m->n_features;
     in->n_features_with_mean = 0;
     for (size_t i = 0; i < m->n_features; i++)
@@ -123,13 +146,88 @@ static gr_status fill_info(gr_model *m)
     return GR_OK;
 }
 
+/* The directory a bundle sits in: "models" for "models/x" or "models/x/",
+ * "." for "x". Returns new. */
+static char *parent_dir(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    while (n > 0 && dir[n - 1] != '/')
+        n--;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return gr_strdup(".");
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, dir, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+/* The score of m a reference must hold: reference_score, else its name,
+ * else its PGS Catalog id. */
+static long find_score(const gr_model *m, const struct gr_reference *r, const char *want)
+{
+    if (want && *want)
+        return gr_reference_score(r, want);
+    long k = gr_reference_score(r, m->name);
+    return k >= 0 || !m->pgs_id ? k : gr_reference_score(r, m->pgs_id);
+}
+
+gr_status gr_model_set_reference(gr_model *m, struct gr_reference *r, gr_error *err)
+{
+    (void)err;
+    gr_reference_free(m->ref);
+    m->ref = r;
+    m->ref_score = find_score(m, r, NULL);
+    fill_info(m);
+    return GR_OK;
+}
+
+/* The manifest's reference (a bundle beside this one) and risk block. */
+static gr_status load_reference(gr_model *m, const char *dir, const char *score_id, json_t *risk,
+                                gr_error *err)
+{
+    gr_status st = GR_OK;
+    char *parent = NULL, *rdir = NULL;
+    if (*m->ref_name) {
+        if (!(parent = parent_dir(dir)) || !(rdir = gr_path_join(parent, m->ref_name))) {
+            st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+            goto fail;
+        }
+        if ((st = gr_reference_load(rdir, &m->ref, err)))
+            goto fail;
+        if ((m->ref_score = find_score(m, m->ref, score_id)) < 0) {
+            st = gr_error_set(err, GR_EMODEL, rdir, 0, "scores",
+                              "reference %s holds no score %s for model %s", m->ref_name,
+                              *score_id ? score_id : m->name, m->name);
+            goto fail;
+        }
+    }
+    if (risk) {
+        char *mpath = gr_path_join(dir, "manifest.json");
+        st = mpath ? gr_risk_decl_from_json(risk, mpath, &m->risk, err)
+                   : gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
+        free(mpath);
+    }
+
+fail:
+    free(parent);
+    free(rdir);
+    return st;
+}
+
 gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
 {
     gr_error local, *err = user_err ? user_err : &local;
     gr_status st = GR_OK;
     gr_manifest man;
     gr_model *m = NULL;
-    char *mpath = NULL, *apath = NULL, *fpath = NULL;
+    char *mpath = NULL, *apath = NULL, *fpath = NULL, *score_id = NULL;
+    json_t *risk = NULL;
     gr_error_clear(err);
     memset(&man, 0, sizeof man);
     *out = NULL;
@@ -160,6 +258,11 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     m->weight_log = man.weight_log;
     m->info.task = man.task;
     m->info.format = man.format;
+    m->ref_name = man.reference;
+    m->ref_score = -1;
+    m->synthetic = man.synthetic;
+    score_id = man.reference_score;
+    risk = man.risk;
     memset(&man, 0, sizeof man); /* ownership moved into m */
     m->dir = gr_strdup(dir);
     apath = gr_path_join(dir, m->artifact);
@@ -181,15 +284,58 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
     if ((st = gr_model_build_index(m, fpath ? fpath : apath, err)) ||
         (st = check_range(m, apath, err)))
         goto fail;
+    const char *files[] = { "manifest.json", m->features_file ? m->features_file : "",
+                            m->artifact };
+    if ((st = gr_bundle_digest(dir, files, 3, m->sha256, err)) ||
+        (st = load_reference(m, dir, score_id, risk, err)))
+        goto fail;
     fill_info(m);
     *out = m;
     m = NULL;
 
 fail:
+    free(score_id);
+    json_decref(risk);
     gr_manifest_clear(&man);
     gr_model_free(m);
     free(mpath);
     free(apath);
     free(fpath);
+    return st;
+}
+
+gr_status gr_model_load_variants(const char *tsv, const char *name, const char *genome_build,
+                                 gr_model **out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    gr_model *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m || !(m->name = gr_strdup(name)) || !(m->version = gr_strdup("")) ||
+        !(m->description = gr_strdup("")) || !(m->genome_build = gr_strdup(genome_build)) ||
+        !(m->dir = gr_strdup("")) || !(m->artifact = gr_strdup("")) ||
+        !(m->features_file = gr_strdup(tsv)) || !(m->algorithm = gr_strdup("variant set"))) {
+        st = gr_error_set(err, GR_ENOMEM, tsv, 0, NULL, "out of memory");
+        goto fail;
+    }
+    m->info.task = GR_TASK_REGRESSION;
+    m->info.format = GR_FORMAT_GENORISK_LINEAR;
+    m->impute = GR_IMPUTE_NONE;
+    m->policy = gr_policy_named(GR_POLICY_TRAINED);
+    m->ref_score = -1;
+    if ((st = gr_features_load(m, tsv, err)))
+        goto fail;
+    if (!(m->linear = gr_linear_new(m->n_features))) {
+        st = gr_error_set(err, GR_ENOMEM, tsv, 0, NULL, "out of memory");
+        goto fail;
+    }
+    gr_linear_finish(m->linear, m->features);
+    if ((st = gr_model_build_index(m, tsv, err)))
+        goto fail;
+    fill_info(m);
+    *out = m;
+    m = NULL;
+
+fail:
+    gr_model_free(m);
     return st;
 }

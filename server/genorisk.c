@@ -13,11 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/adjust.h"
 #include "api/predict_json.h"
 #include "api/predict_panel.h"
+#include "api/predict_place.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
+#include "core/reference.h"
 #include "server/process.h"
 
 enum { EXIT_USAGE = 2, EXIT_MODEL = 3, EXIT_INPUT = 4 };
@@ -30,6 +33,10 @@ static const char usage_main[] =
     "  predict --model DIR --vcf FILE          the same for the samples of a VCF/BCF\n"
     "  models validate DIR...                  load each bundle, report what is wrong\n"
     "  models show DIR                         print a bundle's metadata as JSON\n"
+    "  adjust --reference DIR --pcs FILE --scores FILE\n"
+    "                                          scores computed elsewhere, read against a\n"
+    "                                          reference population (pgsc_calc's columns)\n"
+    "  report --model DIR (--input F | --vcf F) one sample's HTML report (or --svg)\n"
     "\n"
     "Options: --help, --version. 'genorisk <command> --help' for details.\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad model, 4 bad input.\n";
@@ -49,8 +56,11 @@ static const char usage_predict[] =
     "      --top-k N        attributions per sample, 0 = all (default: the request's, else 10)\n"
     "      --impute M       none|mean|cohort: what a missing genotype becomes (default: the\n"
     "                       policy's, else the model's; none for xgboost-json)\n"
-    "      --format F       json|sscore|tsv: the answer as JSON, plink2's .sscore or\n"
-    "                       pgsc_calc's long table (sscore and tsv: PGS models)\n"
+    "      --format F       json|sscore|tsv|html|svg: the answer as JSON, plink2's .sscore,\n"
+    "                       pgsc_calc's long table (sscore and tsv: PGS models), or one\n"
+    "                       sample's HTML report or SVG attribution waterfall\n"
+    "      --reference DIR  read scores against this reference population instead of\n"
+    "                       the one the manifest names (docs/population.md)\n"
     "      --sampleset NAME the tsv format's first column (default cohort)\n"
     "Matching policy (docs/vcf-matching.md, \"Matching policy\"; default: the model's,\n"
     "pgsc for PGS Catalog files, trained for the rest):\n"
@@ -76,6 +86,24 @@ static const char usage_predict[] =
     "Request: {\"samples\": [{\"id\": \"P001\", \"genotypes\": {\"rs123\": 2, \"rs456\": "
     "\"A/G\", \"1:12345:A:G\": \"0/1\"}}],\n"
     "          \"explain\": true, \"top_k\": 10}  (docs/predict-json.md)\n";
+
+static const char usage_adjust[] =
+    "usage: genorisk adjust --reference DIR --pcs FILE --scores FILE [options]\n"
+    "\n"
+    "Reads polygenic scores computed elsewhere against a reference population, as\n"
+    "pgsc_calc's --run_ancestry does (docs/population.md).\n"
+    "\n"
+    "  -r, --reference DIR  reference bundle (reference.json; tools/make_reference.py)\n"
+    "      --pcs FILE       the samples' PCs: FRAPOSA's FID IID PC1.. or plink2's\n"
+    "                       #FID IID PC1.. (.eigenvec); plain or gzip\n"
+    "      --scores FILE    pgsc_calc's long format: sampleset FID IID PGS SUM ...\n"
+    "      --sampleset NAME adjust this sampleset's rows (default: all but \"reference\")\n"
+    "  -o, --output FILE    write there instead of standard output\n"
+    "      --similarity FILE  also write each sample's PCs, RF_P_* and MostSimilarPop\n"
+    "                       (pgsc_calc's popsimilarity columns)\n"
+    "\n"
+    "Output (tab-separated): sampleset FID IID PGS SUM MostSimilarPop\n"
+    "percentile_MostSimilarPop Z_MostSimilarPop Z_norm1 Z_norm2\n";
 
 static const char usage_models[] = "usage: genorisk models validate DIR...\n"
                                    "       genorisk models show DIR\n";
@@ -162,6 +190,7 @@ typedef struct {
     const char **model_dirs; /* --model, repeatable (owned array) */
     size_t n_models;
     const char *input, *output, *vcf_path, *variant_log, *sampleset;
+    const char *reference; /* --reference: every model's, in place of its manifest's */
     gr_api_format format;
     long threads;
     int compact, vcf_flags, no_index;
@@ -199,6 +228,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                                           { "variant-log", required_argument, NULL, 'G' },
                                           { "sampleset", required_argument, NULL, 'S' },
                                           { "no-index", no_argument, NULL, 'N' },
+                                          { "reference", required_argument, NULL, 'R' },
                                           { NULL, 0, NULL, 0 } };
     int c;
     char why[240];
@@ -226,6 +256,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
             break;
         case 'G': a->variant_log = optarg; break;
         case 'S': a->sampleset = optarg; break;
+        case 'R': a->reference = optarg; break;
         case 'i': a->input = optarg; break;
         case 'o': a->output = optarg; break;
         case 'c': a->compact = 1; break;
@@ -316,23 +347,25 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
     return -1;
 }
 
-/* Reads the VCF for the n models ms (each under the policy the flags
- * resolve for it) into *vcf; returns an exit code (0 ok). */
-static int load_vcf(gr_model **ms, size_t n, predict_args *a, gr_vcf_result **vcf)
+/* Reads the VCF for the total models ms (the n asked for, each under the
+ * policy the flags resolve for it, then the variant sets that place
+ * samples, as trained) into *vcf; returns an exit code (0 ok). */
+static int load_vcf(const gr_model **ms, size_t n, size_t total, predict_args *a,
+                    gr_vcf_result **vcf)
 {
     gr_error err;
     int from_stdin = !strcmp(a->vcf_path, "-");
-    gr_vcf_model *vm = calloc(n, sizeof *vm);
-    gr_policy *pol = calloc(n, sizeof *pol);
+    gr_vcf_model *vm = calloc(total, sizeof *vm);
+    gr_policy *pol = calloc(total, sizeof *pol);
     if (!vm || !pol) {
         free(vm);
         free(pol);
         fprintf(stderr, "genorisk: out of memory\n");
         return 1;
     }
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; k < total; k++) {
         gr_impute unused;
-        gr_api_resolve_policy(ms[k], &a->given, &pol[k], &unused);
+        gr_api_resolve_policy(ms[k], k < n ? &a->given : NULL, &pol[k], &unused);
         vm[k] = (gr_vcf_model){ ms[k], &pol[k] };
     }
     a->vopt.keep_records = a->variant_log != NULL;
@@ -344,7 +377,7 @@ static int load_vcf(gr_model **ms, size_t n, predict_args *a, gr_vcf_result **vc
      * pipe cannot be read twice, so stdin is not) */
     a->vopt.max_header = from_stdin ? 0 : (size_t)1 << 30; /* no real header comes near */
     a->vopt.use_index = !from_stdin && !a->no_index;
-    gr_status st = gr_vcf_read_models(vm, n, from_stdin ? "<stdin>" : a->vcf_path,
+    gr_status st = gr_vcf_read_models(vm, total, from_stdin ? "<stdin>" : a->vcf_path,
                                       from_stdin ? dup(0) : -1, &a->vopt, vcf, &err);
     free(vm);
     free(pol);
@@ -384,10 +417,12 @@ static int slurp(FILE *f, char **buf, size_t *len)
 }
 
 /* Reads the JSON request once and parses it for each of the n models into
- * reqs[0 .. n); returns an exit code.
+ * reqs[0 .. n), and for each variant set after them (usable[k] 0 when
+ * the body names none of it); returns an exit code.
  * Offline the whole file is read, whatever its size (the daemon bounds
  * bodies by --max-body-bytes). */
-static int load_json(gr_model **ms, size_t n, const char *input, gr_api_request *reqs)
+static int load_json(const gr_model **ms, size_t n, size_t total, const char *input,
+                     gr_api_request *reqs, uint8_t *usable)
 {
     const char *name = strcmp(input, "-") ? input : "<stdin>";
     gr_error err;
@@ -410,6 +445,8 @@ static int load_json(gr_model **ms, size_t n, const char *input, gr_api_request 
     gr_status st = GR_OK;
     for (size_t k = 0; k < n && !st; k++)
         st = gr_api_request_read(ms[k], text, len, NULL, &reqs[k], &err);
+    for (size_t k = n; k < total && !st; k++)
+        usable[k] = (uint8_t)gr_api_place_read_json(ms[k], text, len, NULL, &reqs[k]);
     free(text);
     if (st == GR_ESYNTAX) {
         fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name, err.text);
@@ -496,6 +533,14 @@ static gr_status answer(gr_api_job *jobs, size_t n, const predict_args *a, FILE 
 }
 
 /* Loads every --model; returns an exit code (0 ok). */
+/* --reference DIR: m's scores are read against DIR's population. */
+static gr_status attach_reference(gr_model *m, const char *dir, gr_error *err)
+{
+    gr_reference *r = NULL;
+    gr_status st = gr_reference_load(dir, &r, err);
+    return st ? st : gr_model_set_reference(m, r, err);
+}
+
 static int load_models(const predict_args *a, gr_model **ms)
 {
     gr_error err;
@@ -521,6 +566,10 @@ static int load_models(const predict_args *a, gr_model **ms)
                     gr_model_get_info(ms[0])->name, gr_model_get_info(ms[k])->name);
             return EXIT_USAGE;
         }
+        if (a->reference && (st = attach_reference(ms[k], a->reference, &err))) {
+            print_error("--reference", &err);
+            return exit_for(st, 1);
+        }
     }
     return 0;
 }
@@ -531,6 +580,9 @@ static int cmd_predict(int argc, char **argv)
     gr_model **ms = NULL;
     gr_api_request *reqs = NULL;
     gr_api_job *jobs = NULL;
+    const gr_model **all = NULL; /* the models, then the variant sets that place samples */
+    uint8_t *usable = NULL;
+    size_t total = 0;
     gr_vcf_result *vcf = NULL;
     FILE *out = NULL;
     gr_error err;
@@ -539,16 +591,21 @@ static int cmd_predict(int argc, char **argv)
         goto done;
     size_t n = a.n_models;
     ms = calloc(n, sizeof *ms);
-    reqs = calloc(n, sizeof *reqs);
-    jobs = calloc(n, sizeof *jobs);
-    if (!ms || !reqs || !jobs) {
+    reqs = calloc(2 * n, sizeof *reqs);
+    jobs = calloc(2 * n, sizeof *jobs);
+    all = calloc(2 * n, sizeof *all);
+    usable = calloc(2 * n, 1);
+    if (!ms || !reqs || !jobs || !all || !usable) {
         fprintf(stderr, "genorisk: out of memory\n");
         rc = 1;
         goto done;
     }
-    if ((rc = load_models(&a, ms)) || (a.vcf_path && (rc = load_vcf(ms, n, &a, &vcf))))
+    if ((rc = load_models(&a, ms)))
         goto done;
-    if (!a.vcf_path && (rc = load_json(ms, n, a.input, reqs)))
+    total = gr_api_read_list((const gr_model *const *)ms, n, all);
+    if (a.vcf_path && (rc = load_vcf(all, n, total, &a, &vcf)))
+        goto done;
+    if (!a.vcf_path && (rc = load_json(all, n, total, a.input, reqs, usable)))
         goto done;
     out = a.output ? fopen(a.output, "w") : stdout;
     if (!out) {
@@ -560,11 +617,13 @@ static int cmd_predict(int argc, char **argv)
      * /dev/null (or a FIFO, or a link to one) must survive a failed run */
     struct stat os;
     int regular = a.output && fstat(fileno(out), &os) == 0 && S_ISREG(os.st_mode);
-    for (size_t k = 0; k < n; k++) {
-        gr_api_job_init(&jobs[k], ms[k], a.vcf_path ? NULL : &reqs[k], vcf, &a.given);
+    for (size_t k = 0; k < total; k++) {
+        gr_api_job_init(&jobs[k], all[k], a.vcf_path ? NULL : &reqs[k], vcf,
+                        k < n ? &a.given : NULL);
         if (vcf)
             gr_api_job_set_vcf_model(&jobs[k], k);
     }
+    gr_api_bind_places(jobs, all, n, total, vcf ? NULL : usable);
     gr_status st = answer(jobs, n, &a, out, &err);
     if (out != stdout && fclose(out) && !st)
         st = gr_error_set(&err, GR_EIO, NULL, 0, NULL, "the response could not be written");
@@ -585,7 +644,7 @@ static int cmd_predict(int argc, char **argv)
 done:
     if (out && out != stdout)
         fclose(out);
-    for (size_t k = 0; k < a.n_models && reqs; k++)
+    for (size_t k = 0; k < total && reqs; k++)
         gr_api_request_clear(&reqs[k]);
     for (size_t k = 0; k < a.n_models && ms; k++)
         gr_model_free(ms[k]);
@@ -595,6 +654,114 @@ done:
     free(ms);
     free(reqs);
     free(jobs);
+    free(all);
+    free(usable);
+    return rc;
+}
+
+/* `genorisk report ARGS`: `genorisk predict --format html ARGS` (a
+ * --format among ARGS, svg for one, comes later and wins). */
+static int cmd_report(int argc, char **argv)
+{
+    char **v = calloc((size_t)argc + 3, sizeof *v);
+    if (!v) {
+        fprintf(stderr, "genorisk: out of memory\n");
+        return 1;
+    }
+    v[0] = argv[0];
+    v[1] = (char *)"--format";
+    v[2] = (char *)"html";
+    for (int i = 1; i < argc; i++)
+        v[i + 2] = argv[i];
+    int rc = cmd_predict(argc + 2, v);
+    free(v);
+    return rc;
+}
+
+/* ---- adjust ---- */
+
+typedef struct {
+    const char *reference, *pcs, *scores, *sampleset, *output, *similarity;
+} adjust_args;
+
+static int parse_adjust_flags(int argc, char **argv, adjust_args *a)
+{
+    static const struct option opts[] = { { "reference", required_argument, NULL, 'r' },
+                                          { "pcs", required_argument, NULL, 'p' },
+                                          { "scores", required_argument, NULL, 's' },
+                                          { "sampleset", required_argument, NULL, 'S' },
+                                          { "output", required_argument, NULL, 'o' },
+                                          { "similarity", required_argument, NULL, 'y' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { "version", no_argument, NULL, 'V' },
+                                          { NULL, 0, NULL, 0 } };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': a->reference = optarg; break;
+        case 'p': a->pcs = optarg; break;
+        case 's': a->scores = optarg; break;
+        case 'S': a->sampleset = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'y': a->similarity = optarg; break;
+        case 'h': fputs(usage_adjust, stdout); return 0;
+        case 'V': printf("genorisk %s\n", GR_VERSION); return 0;
+        default: fputs(usage_adjust, stderr); return EXIT_USAGE;
+        }
+    }
+    if (!a->reference || !a->pcs || !a->scores || optind != argc) {
+        fprintf(stderr, "genorisk: adjust needs --reference, --pcs and --scores%s\n\n%s",
+                optind != argc ? ", and no other arguments" : "", usage_adjust);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Opens path for writing ("-" or NULL: standard output). */
+static FILE *open_out(const char *path)
+{
+    return !path || !strcmp(path, "-") ? stdout : fopen(path, "w");
+}
+
+static int cmd_adjust(int argc, char **argv)
+{
+    adjust_args a = { 0 };
+    gr_reference *ref = NULL;
+    FILE *out = NULL, *sim = NULL;
+    gr_error err;
+    size_t rows = 0;
+    int rc = parse_adjust_flags(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    gr_status st = gr_reference_load(a.reference, &ref, &err);
+    if (st) {
+        print_error("cannot load reference", &err);
+        return exit_for(st, 1);
+    }
+    if (!(out = open_out(a.output)) || (a.similarity && !(sim = open_out(a.similarity)))) {
+        fprintf(stderr, "genorisk: cannot write %s: %s\n", out ? a.similarity : a.output,
+                strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    gr_api_adjust_args args = {
+        ref, a.pcs, a.scores, a.sampleset, to_file, out, sim ? to_file : NULL, sim
+    };
+    st = gr_api_adjust(&args, &rows, &err);
+    if (!st && (fflush(out) || (sim && fflush(sim))))
+        st = gr_error_set(&err, GR_EIO, NULL, 0, NULL, "the output could not be written");
+    if (st) {
+        print_error(NULL, &err);
+        rc = exit_for(st, 0);
+    }
+
+done:
+    if (out && out != stdout)
+        fclose(out);
+    if (sim && sim != stdout)
+        fclose(sim);
+    gr_reference_free(ref);
     return rc;
 }
 
@@ -688,6 +855,10 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(argv[1], "models"))
         return cmd_models(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "adjust"))
+        return cmd_adjust(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "report"))
+        return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "genorisk: unknown command '%s'\n\n%s", argv[1], usage_main);
     return EXIT_USAGE;
 }

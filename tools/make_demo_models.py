@@ -172,7 +172,17 @@ def manifest(name, description, task, fmt, artifact, features=True):
     if features:
         m["features"] = "features.tsv"
     m["genome_build"] = "GRCh38"
+    m["synthetic"] = True
     return m
+
+
+def mark_synthetic(d):
+    """Says in the exporter's manifest that the bundle is made-up data."""
+    path = os.path.join(d, "manifest.json")
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f)
+    m["synthetic"] = True
+    write_json(path, m)
 
 
 def make_xgb(out, rng, snps, X, y):
@@ -191,6 +201,7 @@ def make_xgb(out, rng, snps, X, y):
         "cad-xgb-demo", "XGBoost (binary:logistic, 100 trees, depth 4) over "
         "200 synthetic SNPs predicting a made-up coronary artery disease "
         "label.", "classification", "xgboost-json", "model.json"))
+    mark_synthetic(d)
     write_json(os.path.join(d, "example.json"),
                example_request(rng, sub, "model"))
     return d
@@ -208,6 +219,7 @@ def make_rf(out, rng, snps, X, y, idx):
         DISCLAIMER + " RandomForestClassifier (50 trees, depth 6) over 50 "
         "synthetic SNPs predicting a made-up coronary artery disease label.",
         "GRCh38")
+    mark_synthetic(d)
     write_json(os.path.join(d, "example.json"),
                example_request(rng, sub, "model"))
     return d
@@ -223,6 +235,7 @@ def make_logit(out, rng, snps, X, y, idx):
         est, features_text(sub), d, "cad-logit-demo", "0.1.0",
         DISCLAIMER + " LogisticRegression over 50 synthetic SNPs predicting "
         "a made-up coronary artery disease label.", "GRCh38")
+    mark_synthetic(d)
     write_json(os.path.join(d, "example.json"),
                example_request(rng, sub, "model"))
     return d
@@ -246,6 +259,10 @@ def make_pgs(out, rng, snps, causal, beta):
         "#genome_build=GRCh38",
         "#variants_number=%d" % len(snps),
         "#weight_type=beta",
+        "##SOURCE INFORMATION",
+        "#citation=genorisk synthetic demo (tools/make_demo_models.py); "
+        "no publication",
+        "#license=CC0-1.0 (synthetic data)",
         "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"
         "\tallelefrequency_effect"]
     for s, wt in zip(snps, w):
@@ -257,10 +274,19 @@ def make_pgs(out, rng, snps, causal, beta):
             repr(round(float(wt), 6)), repr(s["p"])))
     with open(os.path.join(d, artifact), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    write_json(os.path.join(d, "manifest.json"), manifest(
+    m = manifest(
         "cad-pgs-demo", "Synthetic PGS Catalog format scoring file (300 "
         "variants, additive betas) for a made-up coronary artery disease "
-        "score.", "regression", "pgs-catalog", artifact, features=False))
+        "score.", "regression", "pgs-catalog", artifact, features=False)
+    # read against the synthetic reference population, with risk
+    # categories and a made-up prevalence and AUC
+    m["reference"] = "demo-reference"
+    m["risk"] = {"categories": [{"name": "low", "from": 0},
+                                {"name": "average", "from": 20},
+                                {"name": "elevated", "from": 80},
+                                {"name": "high", "from": 95}],
+                 "prevalence": 0.06, "auc": 0.62, "z": "z_norm2"}
+    write_json(os.path.join(d, "manifest.json"), m)
     write_json(os.path.join(d, "example.json"),
                example_request(rng, snps, "pgs"))
     return d

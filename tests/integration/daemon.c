@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -217,11 +218,11 @@ static const char *cli_bin(void)
 /* ------------------------------------------------------------------ */
 /* the daemon process                                                   */
 
-static const char *const daemon_env_vars[] = {
-    "GENORISK_MODELS", "GENORISK_LISTEN", "GENORISK_WORKERS", "GENORISK_QUEUE_DEPTH",
-    "GENORISK_MAX_BODY_BYTES", "GENORISK_MAX_SAMPLES", "GENORISK_DRAIN_TIMEOUT_S",
-    "GENORISK_LOG_FORMAT", "GENORISK_LOG_LEVEL", NULL
-};
+static const char *const daemon_env_vars[] = { "GENORISK_MODELS",          "GENORISK_LISTEN",
+                                               "GENORISK_WORKERS",         "GENORISK_QUEUE_DEPTH",
+                                               "GENORISK_MAX_BODY_BYTES",  "GENORISK_MAX_SAMPLES",
+                                               "GENORISK_DRAIN_TIMEOUT_S", "GENORISK_LOG_FORMAT",
+                                               "GENORISK_LOG_LEVEL",       NULL };
 
 static pid_t spawn_daemon(const char *models_dir, const char *const *args, const char *const *env,
                           bool add_listen, const char *out_path, const char *log_path)
@@ -525,12 +526,34 @@ static const char *base_or(const char *src, const char *name, char *buf, size_t 
     return basename(buf);
 }
 
+/* A bundle whose manifest names a reference population (a bundle beside
+ * it) takes the reference along, once, into dir. */
+static void bring_reference(const char *dir, const char *src)
+{
+    char path[PATH_MAX], from[PATH_MAX], to[PATH_MAX], parent[PATH_MAX];
+    snprintf(path, sizeof path, "%s/manifest.json", src);
+    json_t *m = json_load_file(path, 0, NULL);
+    const char *ref = json_string_value(json_object_get(m, "reference"));
+    if (ref) {
+        snprintf(parent, sizeof parent, "%s", src);
+        snprintf(from, sizeof from, "%s/%s", dirname(parent), ref);
+        snprintf(to, sizeof to, "%s/%s", dir, ref);
+        struct stat sb;
+        if (stat(to, &sb) != 0) {
+            const char *argv[] = { "/bin/cp", "-rL", "--", from, to, NULL };
+            cr_assert_eq(run_argv_quiet(argv), 0, "cp -rL %s %s failed", from, to);
+        }
+    }
+    json_decref(m);
+}
+
 void models_dir_copy(const char *dir, const char *src, const char *name)
 {
     char b[PATH_MAX], dst[PATH_MAX];
     snprintf(dst, sizeof dst, "%s/%s", dir, base_or(src, name, b, sizeof b));
     const char *argv[] = { "/bin/cp", "-rL", "--", src, dst, NULL };
     cr_assert_eq(run_argv_quiet(argv), 0, "cp -rL %s %s failed", src, dst);
+    bring_reference(dir, src);
 }
 
 void models_dir_link(const char *dir, const char *src, const char *name)
@@ -539,6 +562,7 @@ void models_dir_link(const char *dir, const char *src, const char *name)
     snprintf(dst, sizeof dst, "%s/%s", dir, base_or(src, name, b, sizeof b));
     cr_assert(realpath(src, abs), "realpath %s: %s", src, strerror(errno));
     cr_assert_eq(symlink(abs, dst), 0, "symlink %s: %s", dst, strerror(errno));
+    bring_reference(dir, src);
 }
 
 void models_dir_write(const char *dir, const char *relpath, const char *content)
@@ -771,8 +795,9 @@ http_resp *http_method(const daemon_t *d, const char *method, const char *path)
 http_resp *http_post(const daemon_t *d, const char *path, const char *content_type,
                      const char *body, size_t len)
 {
-    http_req rq = { .method = "POST", .path = path, .content_type = content_type,
-                    .body = body, .body_len = len };
+    http_req rq = {
+        .method = "POST", .path = path, .content_type = content_type, .body = body, .body_len = len
+    };
     return http_do(d->port, &rq);
 }
 
@@ -835,8 +860,8 @@ json_t *expect_problem(const http_resp *r, long status, const char *slug, const 
     cr_assert(json_is_string(t) && strcmp(json_string_value(t), want_type) == 0,
               "problem type should be %s; %s", want_type, http_describe(r));
     json_t *title = json_object_get(j, "title");
-    cr_assert(json_is_string(title) && json_string_length(title) > 0,
-              "problem title missing; %s", http_describe(r));
+    cr_assert(json_is_string(title) && json_string_length(title) > 0, "problem title missing; %s",
+              http_describe(r));
     json_t *st = json_object_get(j, "status");
     cr_assert(json_is_integer(st) && json_integer_value(st) == status,
               "problem status should be %ld; %s", status, http_describe(r));
@@ -1141,8 +1166,8 @@ static double metric_value_a(const char *text, const char *name, const char *con
                         break;
                     close++;
                 }
-                ok = close < line + len &&
-                     labels_match(v + 1, (size_t)(close - v - 1), want, nwant);
+                ok =
+                    close < line + len && labels_match(v + 1, (size_t)(close - v - 1), want, nwant);
                 v = close + 1;
             } else {
                 ok = nwant == 0;
@@ -1271,8 +1296,8 @@ int run_cmd(const char *const *argv, char **out, char **err, long timeout_ms)
 
 json_t *cli_predict(const char *bundle_dir, const char *input_path)
 {
-    const char *argv[] = { cli_bin(), "predict", "--model", bundle_dir, "--input", input_path,
-                           "--compact", NULL };
+    const char *argv[] = { cli_bin(), "predict",  "--model",   bundle_dir,
+                           "--input", input_path, "--compact", NULL };
     char *out = NULL, *err = NULL;
     int rc = run_cmd(argv, &out, &err, 20000);
     cr_assert_eq(rc, 0, "%s predict --model %s --input %s exited %d: %s", cli_bin(), bundle_dir,

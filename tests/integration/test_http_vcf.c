@@ -1616,12 +1616,12 @@ Test(http_vcf, answer_over_max_response_bytes_is_refused_up_front)
         ids[i] = names[i];
     }
     char *models = models_dir_with(PGS, NULL);
-    daemon_t *d = daemon_start(models, "--max-response-bytes", "2000000", NULL);
+    daemon_t *d = daemon_start(models, "--max-response-bytes", "8000000", NULL);
     buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
     http_resp *r = post(d, PREDICT "?top_k=0", "text/vcf", &vcf);
     json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
-                     "(2000 samples x 300 attributions), over the 2000000-byte limit on answers "
+                     "(2000 samples x 300 attributions), over the 8000000-byte limit on answers "
                      "(--max-response-bytes)"),
               "%s", http_describe(r));
     json_decref(p);
@@ -1848,21 +1848,23 @@ Test(http_vcf, a_panel_of_models_from_one_upload)
 }
 
 /* The dosage matrix of an upload has a ceiling: samples read x variants of
- * every model scored x 2 bytes, checked before it is made. */
+ * every model scored (and of the reference populations they are read
+ * against: cad-pgs-demo's places samples by 300 more) x 2 bytes, checked
+ * before it is made. */
 Test(http_vcf, the_dosage_matrix_has_a_ceiling)
 {
     char *models = models_dir_with(PGS, NULL), *spool = models_dir_new();
-    daemon_t *d = daemon_start(models, "--tmp-dir", spool, "--max-dosage-bytes", "1000", NULL);
-    buf_t vcf = make_vcf(&(vcf_opts){ 0 }); /* 3 samples x 300 variants: 1,800 bytes */
+    daemon_t *d = daemon_start(models, "--tmp-dir", spool, "--max-dosage-bytes", "2000", NULL);
+    buf_t vcf = make_vcf(&(vcf_opts){ 0 }); /* 3 samples x 600 variants: 3,600 bytes */
     http_resp *r = post(d, PREDICT, "text/vcf", &vcf);
     json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
-                     "3 samples x 300 model variants would take 1800 bytes of dosages, over the "
-                     "1000-byte ceiling (--max-dosage-bytes)"),
+                     "3 samples x 600 model variants would take 3600 bytes of dosages, over the "
+                     "2000-byte ceiling (--max-dosage-bytes)"),
               "%s", http_describe(r));
     json_decref(p);
     http_free(r);
-    r = post(d, PREDICT "?sample=P001&allow_low_coverage=true", "text/vcf", &vcf); /* 600 bytes */
+    r = post(d, PREDICT "?sample=P001&allow_low_coverage=true", "text/vcf", &vcf); /* 1200 bytes */
     expect_status(r, 200);
     http_free(r);
     finish(d);

@@ -19,6 +19,10 @@ static char *dir_with(const char *const *bundles, size_t n)
         snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/b%zu'", bundles[i], d, i);
         cr_assert_eq(system(cmd), 0);
     }
+    /* cad-pgs-demo reads its scores against the demo reference beside it */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp -r models/demo-reference '%s/'", d);
+    cr_assert_eq(system(cmd), 0);
     return d;
 }
 
@@ -154,8 +158,8 @@ static void expect_refused(const char *d, const char *name, gr_status st, const 
     cr_assert_null(m);
     cr_assert(strstr(err.text, needle), "%s: '%s' lacks '%s'", name, err.text, needle);
     size_t n = strlen(err.source), k = strlen(name);
-    cr_assert(n >= k && !strcmp(err.source + n - k, name), "the error names %s, not %s",
-              err.source, name);
+    cr_assert(n >= k && !strcmp(err.source + n - k, name), "the error names %s, not %s", err.source,
+              name);
     if (!strcmp(name, "manifest.json"))
         return;
     gr_modelset *s = NULL;
