@@ -67,7 +67,8 @@ DEPS_APT := gcc libc6-dev make binutils libblas3 liblapack3 \
             libcriterion-dev pkg-config libcurl4-gnutls-dev wrk curl procps iproute2 \
             python3 python3-fastapi python3-uvicorn \
             plink2 tabix bcftools htslib-test python-pyvcf-examples time openssl \
-            python3-xgboost python3-sklearn python3-numpy python3-yaml python3-jsonschema
+            python3-xgboost python3-sklearn python3-numpy python3-scipy python3-yaml \
+            python3-jsonschema chromium
 
 .PHONY: all deps check test tsan-test run bench bench-http bench-vcf bench-index bench-panel \
         clean fixtures demo-models lint lint-deps format-check fresh-test test-peers
@@ -153,6 +154,8 @@ test: deps
 	$(PYTHON) tools/check_schemas.py $(CLI) || { fail=1; failed="$$failed schemas"; }; \
 	$(PYTHON) tools/check_readme.py $(BUILD) || { fail=1; failed="$$failed readme"; }; \
 	tools/check_generated.sh || { fail=1; failed="$$failed generated"; }; \
+	tools/check_report_demo.sh $(BUILD) >$(BUILD)/report-check.log 2>&1 || \
+	  { cat $(BUILD)/report-check.log; fail=1; failed="$$failed report"; }; tail -1 $(BUILD)/report-check.log; \
 	tmp=$$(mktemp -d) && $(PYTHON) tools/make_vcf_data.py parity --out $$tmp >/dev/null && \
 	  tools/plink2_parity.sh $$tmp $(CLI) | tail -1; rc=$$?; rm -rf $$tmp; \
 	  [ $$rc = 0 ] || { fail=1; failed="$$failed plink2-parity"; }; \

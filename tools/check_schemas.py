@@ -167,6 +167,15 @@ INVALID = [
     ("description null", "cad-logit-demo", _set("description", None)),
     ("name missing", "cad-logit-demo", _drop("name")),
     ("pgs-catalog with features \"\"", "cad-pgs-demo", _set("features", "")),
+    ("risk without reference", "cad-logit-demo", _set("risk", {"prevalence": 0.1, "auc": 0.6})),
+    ("reference_score without reference", "cad-logit-demo", _set("reference_score", "x")),
+    ("synthetic a string", "cad-logit-demo", _set("synthetic", "yes")),
+    ("reference not a bundle name", "cad-pgs-demo", _set("reference", "../x")),
+    ("risk auc without prevalence", "cad-pgs-demo", _set("risk", {"auc": 0.6})),
+    ("risk auc under 0.5", "cad-pgs-demo", _set("risk", {"prevalence": 0.1, "auc": 0.4})),
+    ("risk with an unknown key", "cad-pgs-demo", _set("risk", {"prevalance": 0.1})),
+    ("risk categories not from 0", "cad-pgs-demo",
+     _set("risk", {"categories": [{"name": "a", "from": 10}]})),
 ]
 
 # (label, base bundle, change): the schema and the loader must both accept.
@@ -180,6 +189,11 @@ VALID = [
      _all(_set("$schema", "../../docs/manifest.schema.json"), _set("min_coverage", 0.9),
           _set("impute", "none"))),
     ("impute mean on xgboost-json", "cad-xgb-demo", _set("impute", "mean")),
+    ("risk by odds ratio, z", "cad-pgs-demo",
+     _set("risk", {"prevalence": 0.1, "odds_ratio_per_sd": 1.5, "z": "z"})),
+    ("risk categories alone", "cad-pgs-demo",
+     _set("risk", {"categories": [{"name": "lower", "from": 0}, {"name": "top", "from": 90}]})),
+    ("synthetic false", "cad-logit-demo", _set("synthetic", False)),
 ]
 
 
@@ -190,6 +204,9 @@ def loader_verdict(cli, base, manifest):
     try:
         bundle = os.path.join(tmp, "bundle")
         shutil.copytree(os.path.join(REPO, "models", base), bundle)
+        ref = manifest.get("reference") if isinstance(manifest, dict) else None
+        if isinstance(ref, str) and os.path.isdir(os.path.join(REPO, "models", ref)):
+            shutil.copytree(os.path.join(REPO, "models", ref), os.path.join(tmp, ref))
         with open(os.path.join(bundle, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f)
         rc, out, err = run_cli(cli, ["models", "validate", bundle])
@@ -653,6 +670,40 @@ class Live:
                     return None if got == json.loads(out) else "differs from `genorisk predict`"
                 self.check("POST predict %s%s: 200 PredictResponse, as the CLI"
                            % (rel(ex), query), fn)
+
+        # the report: one sample of every example, as HTML and as the SVG
+        # waterfall (Accept, or format=); several samples are refused
+        for ex in self.examples:
+            bundle = os.path.dirname(ex)
+            with open(ex, encoding="utf-8") as f:
+                request = json.load(f)
+            with open(os.path.join(bundle, "manifest.json"), encoding="utf-8") as f:
+                name = json.load(f)["name"]
+            one = json.dumps(dict(request, samples=request["samples"][:1]))
+            for how, headers, ctype, start in (
+                    ("Accept: text/html", {"Accept": "text/html"}, "text/html", b"<!DOCTYPE html>"),
+                    ("?format=svg", {}, "image/svg+xml", b"<svg")):
+                def fn(name=name, how=how, headers=headers, ctype=ctype, start=start):
+                    query = "?format=svg" if how.startswith("?") else ""
+                    r = self.call(d, "POST", "/v1/models/%s/predict%s" % (name, query), P, one,
+                                  dict(headers, **{"Content-Type": "application/json"}))
+                    why = T(r, P, "post", 200, ctype)
+                    if why:
+                        return why
+                    if not r.body.lstrip().startswith(start):
+                        return "the body starts %r" % r.body[:40]
+                    return None
+                self.check("POST predict %s, one sample, %s: 200 %s" % (rel(ex), how, ctype), fn)
+            if len(request["samples"]) > 1:
+                problem_body = json.dumps(request)
+
+                def several(name=name, body=problem_body):
+                    r = self.call(d, "POST", "/v1/models/%s/predict?format=html" % name, P, body,
+                                  {"Content-Type": "application/json"})
+                    return T(r, P, "post", 422, "application/problem+json", "invalid-input",
+                             field="samples")
+                self.check("POST predict %s?format=html, several samples: 422" % rel(ex),
+                           several)
 
         # problems
         xgb = "/v1/models/%s/predict" % (names[-1] if names else "x")
@@ -1399,7 +1450,8 @@ def main(argv):
     schemas = openapi.get("components", {}).get("schemas", {})
     for name in ("PredictRequest", "Sample", "PredictResponse", "Result", "Coverage",
                  "Explanation", "Attribution", "ModelSummary", "ModelDetail", "RequestId",
-                 "HealthStatus", "ReadyStatus", "ModelList", "Problem", "Manifest"):
+                 "HealthStatus", "ReadyStatus", "ModelList", "Problem", "Manifest",
+                 "Population", "Risk", "Provenance"):
         c.check("openapi.yaml: %s is a draft 2020-12 schema" % name,
                 lambda name=name: Draft202012Validator.check_schema(schemas[name]))
 

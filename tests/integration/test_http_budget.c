@@ -160,7 +160,8 @@ Test(http_budget, json_bodies_share_one_memory_budget)
     r = http_post_json(d, XGB_PREDICT, example);
     expect_status(r, 200);
     http_free(r);
-    cr_assert_eq(gauge_down_to(d, "genorisk_body_memory_bytes", 0), 0, "finished requests hold nothing");
+    cr_assert_eq(gauge_down_to(d, "genorisk_body_memory_bytes", 0), 0,
+                 "finished requests hold nothing");
     free((char *)example);
     itest_finish(d, dir);
 }

@@ -19,9 +19,9 @@ static const char *const DEMOS[] = { "cad-logit-demo", "cad-pgs-demo", "cad-rf-d
 /* A dir with the four demo models plus fixtures xgb_clf and pgs000001. */
 static char *six_models(void)
 {
-    return models_dir_with("models/cad-xgb-demo", "tests/fixtures/xgb_clf",
-                           "models/cad-rf-demo", "tests/fixtures/pgs000001",
-                           "models/cad-logit-demo", "models/cad-pgs-demo", NULL);
+    return models_dir_with("models/cad-xgb-demo", "tests/fixtures/xgb_clf", "models/cad-rf-demo",
+                           "tests/fixtures/pgs000001", "models/cad-logit-demo",
+                           "models/cad-pgs-demo", NULL);
 }
 
 static json_t *models_show(const char *bundle)
@@ -62,8 +62,7 @@ Test(http_endpoints, healthz)
     expect_status(r, 200);
     expect_json_ct(r);
     json_t *j = http_json(r);
-    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok", "%s",
-                     http_describe(r));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "ok", "%s", http_describe(r));
     cr_assert(is_uuid_v4(http_header(r, "X-Request-ID")),
               "X-Request-ID should be a UUID v4 when none was sent, got %s",
               http_header(r, "X-Request-ID"));
@@ -301,12 +300,17 @@ Test(http_endpoints, openapi_yaml_documents_the_endpoints)
     daemon_t *d = daemon_start(dir, NULL);
     http_resp *r = http_get(d, "/openapi.yaml");
     expect_status(r, 200);
-    const char *paths[] = { "/healthz:", "/readyz:", "/v1/models:", "/v1/models/{name}:",
-                            "/v1/models/{name}/predict:", "/metrics:", "/openapi.yaml:" };
+    const char *paths[] = { "/healthz:",
+                            "/readyz:",
+                            "/v1/models:",
+                            "/v1/models/{name}:",
+                            "/v1/models/{name}/predict:",
+                            "/metrics:",
+                            "/openapi.yaml:" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         cr_assert(strstr(r->body, paths[i]), "served openapi.yaml has no path %.*s (paths: %.60s)",
-                  (int)strlen(paths[i]) - 1, paths[i], strstr(r->body, "\npaths:")
-                  ? strstr(r->body, "\npaths:") + 1 : "(none)");
+                  (int)strlen(paths[i]) - 1, paths[i],
+                  strstr(r->body, "\npaths:") ? strstr(r->body, "\npaths:") + 1 : "(none)");
     http_free(r);
     cr_assert_eq(daemon_stop(d, 10000), 0);
     daemon_free(d);
@@ -350,8 +354,8 @@ Test(http_endpoints, metrics_exposes_every_spec_metric)
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         char line[200];
         snprintf(line, sizeof line, "# TYPE %s %s\n", ms[i].name, ms[i].type);
-        cr_assert(strstr(r->body, line), "metrics lack '# TYPE %s %s'\n%s", ms[i].name,
-                  ms[i].type, r->body);
+        cr_assert(strstr(r->body, line), "metrics lack '# TYPE %s %s'\n%s", ms[i].name, ms[i].type,
+                  r->body);
     }
     const char *samples[] = { "genorisk_request_duration_seconds_bucket",
                               "genorisk_request_duration_seconds_sum",
@@ -381,9 +385,8 @@ Test(http_endpoints, metrics_exposes_every_spec_metric)
                  r->body);
     /* buckets are cumulative: non-decreasing as le grows, for every route */
     const char *routes[] = { "/healthz", "/v1/models/{name}/predict" };
-    const char *les[] = { "0.0001", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-                          "0.05",   "0.1",    "0.25",  "0.5",    "1",     "2.5",  "5",
-                          "10",     "+Inf" };
+    const char *les[] = { "0.0001", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                          "0.1",    "0.25",   "0.5",   "1",      "2.5",   "5",    "10",    "+Inf" };
     for (size_t k = 0; k < 2; k++) {
         char rl[80];
         snprintf(rl, sizeof rl, "route=%s", routes[k]);
@@ -392,8 +395,8 @@ Test(http_endpoints, metrics_exposes_every_spec_metric)
         for (size_t i = 0; i < sizeof les / sizeof les[0]; i++) {
             char ll[40];
             snprintf(ll, sizeof ll, "le=%s", les[i]);
-            double v = metric_value(r->body, "genorisk_request_duration_seconds_bucket", rl, ll,
-                                    NULL);
+            double v =
+                metric_value(r->body, "genorisk_request_duration_seconds_bucket", rl, ll, NULL);
             if (isnan(v))
                 continue;
             seen++;
@@ -414,8 +417,8 @@ Test(http_endpoints, metrics_counters_increment)
     daemon_t *d = daemon_start(dir, NULL);
     http_resp *r = http_get(d, "/metrics");
     expect_status(r, 200);
-    double h0 = metric_value(r->body, "genorisk_requests_total", "route=/healthz", "code=200",
-                             NULL);
+    double h0 =
+        metric_value(r->body, "genorisk_requests_total", "route=/healthz", "code=200", NULL);
     if (isnan(h0))
         h0 = 0;
     double p0 = metric_value(r->body, "genorisk_predictions_total", "model=xgb_clf", NULL);
@@ -424,10 +427,12 @@ Test(http_endpoints, metrics_counters_increment)
 
     for (int i = 0; i < 3; i++)
         http_free(http_get(d, "/healthz"));
-    double h1 = metric_wait(d, h0 + 3, 3000, "genorisk_requests_total", "route=/healthz",
-                            "code=200", NULL);
-    cr_assert_eq(h1, h0 + 3, "requests_total{route=/healthz,code=200}: %g before 3 requests, %g "
-                             "after", h0, h1);
+    double h1 =
+        metric_wait(d, h0 + 3, 3000, "genorisk_requests_total", "route=/healthz", "code=200", NULL);
+    cr_assert_eq(h1, h0 + 3,
+                 "requests_total{route=/healthz,code=200}: %g before 3 requests, %g "
+                 "after",
+                 h0, h1);
 
     /* 3 + 2 samples on xgb_clf; a 404 under route "other" */
     http_resp *det = http_get(d, "/v1/models/xgb_clf");
@@ -460,8 +465,8 @@ Test(http_endpoints, metrics_counters_increment)
     http_resp *nf404 = http_get(d, "/no/such/route-xyzzy");
     expect_status(nf404, 404);
     http_free(nf404);
-    double other = metric_wait(d, 1, 3000, "genorisk_requests_total", "route=other", "code=404",
-                               NULL);
+    double other =
+        metric_wait(d, 1, 3000, "genorisk_requests_total", "route=other", "code=404", NULL);
     cr_assert_eq(other, 1.0, "unmatched path should count under route=\"other\", got %g", other);
     r = http_get(d, "/metrics");
     cr_assert_null(strstr(r->body, "xyzzy"), "raw request paths must not become label values");
@@ -477,14 +482,14 @@ Test(http_endpoints, head_is_accepted_wherever_get_is)
 {
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
     daemon_t *d = daemon_start(dir, NULL);
-    const char *paths[] = { "/healthz", "/readyz", "/v1/models", "/v1/models/cad-xgb-demo",
+    const char *paths[] = { "/healthz",      "/readyz", "/v1/models", "/v1/models/cad-xgb-demo",
                             "/openapi.yaml", "/metrics" };
     for (size_t i = 0; i < 6; i++) {
         http_resp *g = http_get(d, paths[i]);
         expect_status(g, 200);
         char req[300];
-        snprintf(req, sizeof req, "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                 paths[i]);
+        snprintf(req, sizeof req,
+                 "HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", paths[i]);
         int fd = raw_connect(d->port);
         cr_assert(fd >= 0);
         cr_assert_eq(raw_send_str(fd, req), 0);
@@ -535,8 +540,8 @@ Test(http_endpoints, query_overrides_explain_and_top_k)
     j = predict_ok(d, "/v1/models/cad-xgb-demo/predict?top_k=3", body);
     res = json_object_get(j, "results");
     for (size_t i = 0; i < 3; i++) {
-        json_t *att = json_object_get(json_object_get(json_array_get(res, i), "explanation"),
-                                      "attributions");
+        json_t *att =
+            json_object_get(json_object_get(json_array_get(res, i), "explanation"), "attributions");
         cr_assert_eq(json_array_size(att), 3, "top_k=3: results[%zu] has %zu attributions", i,
                      json_array_size(att));
     }
@@ -550,8 +555,8 @@ Test(http_endpoints, query_overrides_explain_and_top_k)
     json_decref(j);
 
     j = predict_ok(d, "/v1/models/cad-xgb-demo/predict?explain=false&top_k=3", body);
-    cr_assert_null(json_object_get(json_array_get(json_object_get(j, "results"), 0),
-                                   "explanation"));
+    cr_assert_null(
+        json_object_get(json_array_get(json_object_get(j, "results"), 0), "explanation"));
     json_decref(j);
     free(body);
 
@@ -575,8 +580,11 @@ Test(http_endpoints, request_log_line)
     daemon_t *d = daemon_start(dir, NULL);
     char *body = slurp_file("models/cad-xgb-demo/example.json");
     const char *hdrs[] = { "X-Request-ID: log-check-0001", NULL };
-    http_req rq = { .method = "POST", .path = "/v1/models/cad-xgb-demo/predict",
-                    .content_type = "application/json", .body = body, .headers = hdrs };
+    http_req rq = { .method = "POST",
+                    .path = "/v1/models/cad-xgb-demo/predict",
+                    .content_type = "application/json",
+                    .body = body,
+                    .headers = hdrs };
     http_resp *r = http_do(d->port, &rq);
     expect_status(r, 200);
     http_free(r);

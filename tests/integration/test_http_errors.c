@@ -82,8 +82,9 @@ Test(http_errors, unknown_route_404)
 {
     char *dir;
     daemon_t *d = start_xgb(&dir, NULL);
-    const char *paths[] = { "/", "/nope", "/v1", "/v2/models", "/healthz/extra",
-                            "/v1/models/cad-xgb-demo/predict/extra" };
+    const char *paths[] = {
+        "/", "/nope", "/v1", "/v2/models", "/healthz/extra", "/v1/models/cad-xgb-demo/predict/extra"
+    };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         http_resp *r = http_get(d, paths[i]);
         json_decref(expect_problem(r, 404, "not-found", paths[i]));
@@ -173,7 +174,8 @@ Test(http_errors, body_too_large_413_by_content_length)
     http_resp *h = raw_read_response(fd, false, 3000);
     cr_assert_eq(h->status, 413,
                  "Content-Length over the limit should be answered with 413 before the body is "
-                 "sent; %s", http_describe(h));
+                 "sent; %s",
+                 http_describe(h));
     json_decref(expect_problem(h, 413, "body-too-large", PREDICT));
     http_free(h);
     close(fd);
@@ -284,8 +286,7 @@ Test(http_errors, invalid_input_422_names_the_field)
     cr_assert_eq(r->status, 200, "2 samples with --max-samples 2; %s", http_describe(r));
     http_free(r);
     free(two);
-    expect_invalid_input(d,
-                         "{\"samples\":[{\"id\":\"SECRET-1\",\"genotypes\":{\"rs9000001\":3}}]}",
+    expect_invalid_input(d, "{\"samples\":[{\"id\":\"SECRET-1\",\"genotypes\":{\"rs9000001\":3}}]}",
                          "samples[0].genotypes.rs9000001");
     expect_invalid_input(d,
                          "{\"samples\":[{\"genotypes\":{\"rs9000001\":1}},"
@@ -309,8 +310,8 @@ Test(http_errors, invalid_query_parameter_400)
     char *dir;
     daemon_t *d = start_xgb(&dir, NULL);
     char *body = slurp_file("models/cad-xgb-demo/example.json");
-    const char *qs[] = { "?explain=maybe", "?top_k=-1", "?top_k=abc", "?top_k=1.5",
-                         "?explain=", "?top_k=" };
+    const char *qs[] = { "?explain=maybe", "?top_k=-1", "?top_k=abc",
+                         "?top_k=1.5",     "?explain=", "?top_k=" };
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         char path[200];
         snprintf(path, sizeof path, "%s%s", PREDICT, qs[i]);
@@ -328,8 +329,8 @@ Test(http_errors, query_parameters_are_strict)
     char *dir;
     daemon_t *d = start_xgb(&dir, NULL);
     char *body = slurp_file("models/cad-xgb-demo/example.json");
-    const char *qs[] = { "?explain=1", "?explain=0", "?explain=TRUE", "?top_k=%2B3",
-                         "?top_k=%203", "?top_k=3x" };
+    const char *qs[] = { "?explain=1",  "?explain=0",  "?explain=TRUE",
+                         "?top_k=%2B3", "?top_k=%203", "?top_k=3x" };
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         char path[200];
         snprintf(path, sizeof path, "%s%s", PREDICT, qs[i]);
@@ -408,16 +409,18 @@ Test(http_errors, request_id_echo_and_replacement)
             http_free(r);
         }
     }
-    const char *insane[] = { too_long, "has space", "semi;colon", "slash/x", "quote\"x",
-                             "caf\xc3\xa9", "{\"x\":1}" };
+    const char *insane[] = { too_long,   "has space",   "semi;colon", "slash/x",
+                             "quote\"x", "caf\xc3\xa9", "{\"x\":1}" };
     for (size_t i = 0; i < sizeof insane / sizeof insane[0]; i++) {
         char hdr[300];
         snprintf(hdr, sizeof hdr, "X-Request-ID: %s", insane[i]);
         http_resp *r = get_with_id(d, "/readyz", hdr);
         expect_status(r, 200);
         const char *got = http_header(r, "X-Request-ID");
-        cr_assert(is_uuid_v4(got), "insane X-Request-ID '%s' should be replaced by a UUID v4, got "
-                                   "'%s'", insane[i], got ? got : "(none)");
+        cr_assert(is_uuid_v4(got),
+                  "insane X-Request-ID '%s' should be replaced by a UUID v4, got "
+                  "'%s'",
+                  insane[i], got ? got : "(none)");
         json_t *j = http_json(r);
         cr_assert_str_eq(json_string_value(json_object_get(j, "request_id")), got);
         json_decref(j);
@@ -437,8 +440,11 @@ Test(http_errors, request_id_echo_and_replacement)
     http_free(b);
     /* problem responses on POST carry it too */
     const char *hdrs[] = { "X-Request-ID: err-id-77", NULL };
-    http_req rq = { .method = "POST", .path = PREDICT, .content_type = "text/plain",
-                    .body = "hello", .headers = hdrs };
+    http_req rq = { .method = "POST",
+                    .path = PREDICT,
+                    .content_type = "text/plain",
+                    .body = "hello",
+                    .headers = hdrs };
     r = http_do(d->port, &rq);
     json_t *j = expect_problem(r, 415, "unsupported-media-type", PREDICT);
     cr_assert_str_eq(json_string_value(json_object_get(j, "request_id")), "err-id-77");

@@ -73,7 +73,9 @@ static char *pgs_vcf(int n)
         len += (size_t)sprintf(v + len, "chr%s\t%ld\t.\t%s\t%s\t.\tPASS\t.\tGT", chr, pos, oa, ea);
         for (int s = 0; s < n; s++, k++)
             len += (size_t)sprintf(v + len, "\t%s",
-                                   k % 3 == 0 ? "0/1" : k % 3 == 1 ? "1|1" : "0/0");
+                                   k % 3 == 0   ? "0/1"
+                                   : k % 3 == 1 ? "1|1"
+                                                : "0/0");
         v[len++] = '\n';
         cr_assert_lt(len + 64 + 4 * (size_t)n, cap);
     }
@@ -156,19 +158,25 @@ static void kinds_init(kinds_t *ks)
     char *logit = slurp_file("models/cad-logit-demo/example.json");
     cr_assert(xgb && logit);
     char *x200 = make_dosage_request(200, 200, 3, true, 5, "M");
-    ks->k[ks->n++] = (kind_t){ "xgb-json", XGB_PREDICT, "application/json", xgb, strlen(xgb),
-                               "cad-xgb-demo", 2 };
-    ks->k[ks->n++] = (kind_t){ "pgs-vcf", PGS_PREDICT, "text/vcf", vcf, vlen, "cad-pgs-demo",
-                               VCF_SAMPLES };
-    ks->k[ks->n++] = (kind_t){ "logit-json", LOGIT_PREDICT, "application/json", logit,
-                               strlen(logit), "cad-logit-demo", 2 };
+    ks->k[ks->n++] = (kind_t){ "xgb-json", XGB_PREDICT, "application/json",
+                               xgb,        strlen(xgb), "cad-xgb-demo",
+                               2 };
+    ks->k[ks->n++] =
+        (kind_t){ "pgs-vcf", PGS_PREDICT, "text/vcf", vcf, vlen, "cad-pgs-demo", VCF_SAMPLES };
+    ks->k[ks->n++] = (kind_t){
+        "logit-json", LOGIT_PREDICT, "application/json", logit, strlen(logit), "cad-logit-demo", 2
+    };
     ks->k[ks->n++] = (kind_t){ "pgs-vcf-gzip", PGS_PREDICT "?top_k=2", "application/gzip", gz,
-                               glen, "cad-pgs-demo", VCF_SAMPLES };
-    ks->k[ks->n++] = (kind_t){ "xgb-json-200", XGB_PREDICT, "application/json", x200,
-                               strlen(x200), "cad-xgb-demo", 200 };
-    ks->k[ks->n++] = (kind_t){ "pgs-multipart", PGS_PREDICT "?sample=S3",
-                               "multipart/form-data; boundary=" BOUNDARY, mp, mlen,
-                               "cad-pgs-demo", 1 };
+                               glen,           "cad-pgs-demo",         VCF_SAMPLES };
+    ks->k[ks->n++] = (kind_t){ "xgb-json-200", XGB_PREDICT, "application/json", x200, strlen(x200),
+                               "cad-xgb-demo", 200 };
+    ks->k[ks->n++] = (kind_t){ "pgs-multipart",
+                               PGS_PREDICT "?sample=S3",
+                               "multipart/form-data; boundary=" BOUNDARY,
+                               mp,
+                               mlen,
+                               "cad-pgs-demo",
+                               1 };
 }
 
 static void kinds_free(kinds_t *ks)
@@ -272,8 +280,13 @@ static void *hup_thread(void *p)
     void *h = http_handle_new();
     for (size_t i = (size_t)a->t; !atomic_load(a->stop) && a->n < 100000; i++) {
         const kind_t *k = &a->ks->k[i % a->ks->n];
-        http_req rq = { .method = "POST", .path = k->path, .content_type = k->ctype,
-                        .body = k->body, .body_len = k->len, .curl = h, .timeout_ms = 20000 };
+        http_req rq = { .method = "POST",
+                        .path = k->path,
+                        .content_type = k->ctype,
+                        .body = k->body,
+                        .body_len = k->len,
+                        .curl = h,
+                        .timeout_ms = 20000 };
         http_resp *r = http_do(a->d->port, &rq);
         a->n++;
         const char *why = r->status == 200 ? check_200(k, r) : NULL;
@@ -354,7 +367,8 @@ static int send_request(int fd, const kind_t *k, const char *extra)
     char head[600];
     snprintf(head, sizeof head,
              "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
-             "Content-Length: %zu\r\n%s\r\n", k->path, k->ctype, k->len, extra ? extra : "");
+             "Content-Length: %zu\r\n%s\r\n",
+             k->path, k->ctype, k->len, extra ? extra : "");
     if (raw_send_str(fd, head))
         return -1;
     return extra ? 0 : raw_send(fd, k->body, k->len);
@@ -511,8 +525,8 @@ Test(http_faults, sigterm_under_load_leaves_no_truncated_response)
     kinds_t ks;
     kinds_init(&ks);
     char *big = make_dosage_request(LONG_SAMPLES, 200, 8, true, 5, "L");
-    kind_t long_kind = { "xgb-json-long", XGB_PREDICT, "application/json", big, strlen(big),
-                         "cad-xgb-demo", LONG_SAMPLES };
+    kind_t long_kind = { "xgb-json-long", XGB_PREDICT,    "application/json", big,
+                         strlen(big),     "cad-xgb-demo", LONG_SAMPLES };
     atomic_int term = 0, started = 0;
     pthread_t th[TERM_THREADS], lth[2];
     term_arg a[TERM_THREADS];
@@ -547,8 +561,9 @@ Test(http_faults, sigterm_under_load_leaves_no_truncated_response)
     for (int t = 0; t < TERM_THREADS; t++) {
         cr_assert_eq(a[t].truncated + a[t].invalid + a[t].early_close + a[t].early_refused, 0,
                      "client %d: %d truncated, %d invalid, %d closed and %d refused before "
-                     "SIGTERM; first: %s", t, a[t].truncated, a[t].invalid, a[t].early_close,
-                     a[t].early_refused, a[t].first_err);
+                     "SIGTERM; first: %s",
+                     t, a[t].truncated, a[t].invalid, a[t].early_close, a[t].early_refused,
+                     a[t].first_err);
         ok200 += a[t].ok200;
         after += a[t].ok200_after;
         over += a[t].overloaded;
@@ -571,8 +586,9 @@ Test(http_faults, sigterm_under_load_leaves_no_truncated_response)
                 "long ones), %d x 503 overloaded, %d x 503 not-ready, %d unanswered",
                 ok200, after, long_after, over, notready, unans);
     cr_assert_eq(code, 0, "the daemon should exit 0 after the drain, got %d", code);
-    cr_assert_geq(long_after, 1, "the long requests were answered before SIGTERM: the test did "
-                                 "not catch them in flight");
+    cr_assert_geq(long_after, 1,
+                  "the long requests were answered before SIGTERM: the test did "
+                  "not catch them in flight");
     char *log = daemon_log(d);
     const char *dl = strstr(log, "\"msg\":\"draining\"");
     cr_assert(dl, "no draining line: %.500s", log);
@@ -722,7 +738,8 @@ static int leave_at_once(const daemon_t *d, const kinds_t *ks)
         char head[600];
         snprintf(head, sizeof head,
                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\n\r\n", k->path, k->ctype, 4 * k->len);
+                 "Content-Length: %zu\r\n\r\n",
+                 k->path, k->ctype, 4 * k->len);
         cr_assert_eq(raw_send_str(fd, head), 0);
         cr_assert_eq(raw_send(fd, k->body, part), 0);
         close(fd);
@@ -766,7 +783,8 @@ Test(http_faults, clients_closing_right_after_part_of_a_body_are_let_go_at_once)
     cr_assert(cw == 0 && fds1 == fds0,
               "%d clients sent part of a body and closed: 3 s later the daemon still holds %d "
               "of their connections in CLOSE-WAIT, and %g descriptors against %g before (it "
-              "lets them go only at --connection-timeout-s)", n, cw, fds1, fds0);
+              "lets them go only at --connection-timeout-s)",
+              n, cw, fds1, fds0);
     cr_assert_eq(c499, (double)n, "499 counted %g times for %d clients gone", c499, n);
     for (size_t i = 0; i < ks.n; i++) {
         http_resp *r = http_post(d, ks.k[i].path, ks.k[i].ctype, ks.k[i].body, ks.k[i].len);
@@ -796,9 +814,10 @@ Test(http_faults, sigterm_is_not_held_up_by_clients_that_left)
     if (dl)
         snprintf(line, sizeof line, "%.*s", (int)strcspn(dl, "\n"), dl);
     cr_log_info("SIGTERM after %d clients left: exit %d after %ld ms (%s)", n, code, took, line);
-    cr_assert_eq(code, 0, "SIGTERM with nothing to do but %d connections whose clients had "
-                 "left: %s after %ld ms; the drain waits for them (%s)", n,
-                 code == DAEMON_TIMEOUT ? "no exit" : "a bad exit", took, line);
+    cr_assert_eq(code, 0,
+                 "SIGTERM with nothing to do but %d connections whose clients had "
+                 "left: %s after %ld ms; the drain waits for them (%s)",
+                 n, code == DAEMON_TIMEOUT ? "no exit" : "a bad exit", took, line);
     free(log);
     kinds_free(&ks);
     daemon_free(d);
@@ -823,8 +842,12 @@ static void *burst_thread(void *p)
     burst_arg *a = p;
     pthread_barrier_wait(a->bar);
     for (a->attempts = 1; a->attempts <= 15; a->attempts++) {
-        http_req rq = { .method = "POST", .path = a->k->path, .content_type = a->k->ctype,
-                        .body = a->k->body, .body_len = a->k->len, .timeout_ms = 30000 };
+        http_req rq = { .method = "POST",
+                        .path = a->k->path,
+                        .content_type = a->k->ctype,
+                        .body = a->k->body,
+                        .body_len = a->k->len,
+                        .timeout_ms = 30000 };
         http_resp *r = http_do(a->d->port, &rq);
         if (a->attempts == 1)
             a->first_status = (int)r->status;
@@ -870,8 +893,9 @@ Test(http_faults, burst_over_queue_depth_gets_503_retry_after_then_recovers)
     burst_arg a[BURST];
     long t0 = now_ms();
     for (int t = 0; t < BURST; t++) {
-        a[t] = (burst_arg){ .d = d, .k = t % 4 == 3 ? &kv : &kj, .bar = &bar,
-                            .seed = 7919u * (unsigned)t + 1 };
+        a[t] = (burst_arg){
+            .d = d, .k = t % 4 == 3 ? &kv : &kj, .bar = &bar, .seed = 7919u * (unsigned)t + 1
+        };
         cr_assert_eq(pthread_create(&th[t], NULL, burst_thread, &a[t]), 0);
     }
     for (int t = 0; t < BURST; t++)
@@ -881,8 +905,10 @@ Test(http_faults, burst_over_queue_depth_gets_503_retry_after_then_recovers)
     int first503 = 0, total503 = 0, maxattempts = 0;
     for (int t = 0; t < BURST; t++) {
         cr_assert_eq(a[t].err[0], '\0', "client %d (%s): %s", t, a[t].k->name, a[t].err);
-        cr_assert_eq(a[t].final_status, 200, "client %d (%s) was never served: %d attempts, "
-                     "last status %d", t, a[t].k->name, a[t].attempts, a[t].final_status);
+        cr_assert_eq(a[t].final_status, 200,
+                     "client %d (%s) was never served: %d attempts, "
+                     "last status %d",
+                     t, a[t].k->name, a[t].attempts, a[t].final_status);
         first503 += a[t].first_status == 503;
         total503 += a[t].n503;
         if (a[t].attempts > maxattempts)
@@ -891,8 +917,10 @@ Test(http_faults, burst_over_queue_depth_gets_503_retry_after_then_recovers)
     cr_log_info("burst: %d requests at once on 1 worker + 2 queue slots: %d refused at first "
                 "(%d 503 in all, at most %d attempts), all served within %ld ms",
                 BURST, first503, total503, maxattempts, took);
-    cr_assert_geq(first503, BURST / 2, "a burst of %d on --workers 1 --queue-depth 2 had only %d "
-                                       "503 at first", BURST, first503);
+    cr_assert_geq(first503, BURST / 2,
+                  "a burst of %d on --workers 1 --queue-depth 2 had only %d "
+                  "503 at first",
+                  BURST, first503);
     /* the pool is empty again and the 503s were counted */
     double q = NAN, b = NAN;
     for (long end = now_ms() + 3000; now_ms() < end; sleep_ms(30)) {

@@ -231,9 +231,9 @@ Test(http_framing, the_log_says_what_libmicrohttpd_answered_on_its_own)
     daemon_t *d = daemon_start(dir, NULL);
     size_t ext = 60000;
     char *req = malloc(ext + 512);
-    int n = sprintf(req,
-                    "POST " PREDICT " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: long-chunk-line\r\n"
-                    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+    int n = sprintf(req, "POST " PREDICT
+                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: long-chunk-line\r\n"
+                         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1;");
     memset(req + n, 'a', ext);
     strcpy(req + n + ext, "\r\n{\r\n0\r\n\r\n");
     int fd = raw_connect(d->port);
@@ -251,8 +251,8 @@ Test(http_framing, the_log_says_what_libmicrohttpd_answered_on_its_own)
     const char *line = strstr(log, "\"request_id\":\"long-chunk-line\"");
     const char *eol = strchr(line, '\n');
     const char *st = strstr(line, want);
-    cr_assert(st && st < eol, "the log line should say status %ld: %.*s", status,
-              (int)(eol - line), line);
+    cr_assert(st && st < eol, "the log line should say status %ld: %.*s", status, (int)(eol - line),
+              line);
     free(log);
     free(r.bytes);
     free(req);

@@ -33,8 +33,8 @@ static http_resp *health_get(const daemon_t *d, const char *path, const char *he
 Test(http_health, probes_answer_while_the_main_listener_is_full)
 {
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
-    daemon_t *d = daemon_start(dir, "--max-connections", "4", "--health-listen", "127.0.0.1:0",
-                               NULL);
+    daemon_t *d =
+        daemon_start(dir, "--max-connections", "4", "--health-listen", "127.0.0.1:0", NULL);
     cr_assert_gt(d->health_port, 0, "the listening line should give health_port");
     cr_assert_neq(d->health_port, d->port);
 
@@ -83,8 +83,9 @@ Test(http_health, probes_answer_while_the_main_listener_is_full)
         http_free(r);
     }
     const char *example = slurp_file("models/cad-xgb-demo/example.json");
-    http_req post = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                      .body = example };
+    http_req post = {
+        .method = "POST", .path = XGB_PREDICT, .content_type = "application/json", .body = example
+    };
     r = http_do(d->health_port, &post);
     json_decref(expect_problem(r, 404, "not-found", XGB_PREDICT));
     http_free(r);
@@ -134,8 +135,8 @@ Test(http_health, the_health_listener_keeps_the_token_rules)
 Test(http_health, readiness_turns_503_on_the_health_listener_during_a_drain)
 {
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
-    daemon_t *d = daemon_start(dir, "--health-listen", "127.0.0.1:0", "--drain-timeout-s", "20",
-                               NULL);
+    daemon_t *d =
+        daemon_start(dir, "--health-listen", "127.0.0.1:0", "--drain-timeout-s", "20", NULL);
     /* a request in flight holds the drain open */
     int slow = raw_connect(d->port);
     cr_assert(slow >= 0);

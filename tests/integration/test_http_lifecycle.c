@@ -27,7 +27,7 @@ TestSuite(http_lifecycle, .fini = itest_cleanup, .timeout = 45);
 typedef struct {
     const daemon_t *d;
     int t;
-    char **bodies;       /* CC_THREADS * CC_EACH single-sample requests */
+    char **bodies; /* CC_THREADS * CC_EACH single-sample requests */
     long status[CC_EACH];
     double score[CC_EACH], margin[CC_EACH];
     char sample[CC_EACH][32];
@@ -40,17 +40,22 @@ static void *cc_thread(void *p)
     void *h = http_handle_new(); /* keep-alive across this thread's requests */
     for (int i = 0; i < CC_EACH; i++) {
         int k = a->t * CC_EACH + i;
-        http_req rq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                        .body = a->bodies[k], .curl = h };
+        http_req rq = { .method = "POST",
+                        .path = XGB_PREDICT,
+                        .content_type = "application/json",
+                        .body = a->bodies[k],
+                        .curl = h };
         http_resp *r = http_do(a->d->port, &rq);
         a->status[i] = r->status;
         snprintf(a->err[i], sizeof a->err[i], "%.199s", http_describe(r));
         json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
         json_t *res = json_array_get(json_object_get(j, "results"), 0);
         a->score[i] = json_is_number(json_object_get(res, "score"))
-                          ? json_number_value(json_object_get(res, "score")) : NAN;
+                          ? json_number_value(json_object_get(res, "score"))
+                          : NAN;
         a->margin[i] = json_is_number(json_object_get(res, "margin"))
-                           ? json_number_value(json_object_get(res, "margin")) : NAN;
+                           ? json_number_value(json_object_get(res, "margin"))
+                           : NAN;
         const char *s = json_string_value(json_object_get(res, "sample"));
         snprintf(a->sample[i], sizeof a->sample[i], "%s", s ? s : "(none)");
         json_decref(j);
@@ -96,19 +101,18 @@ Test(http_lifecycle, concurrent_clients_get_correct_answers)
             json_t *w = json_array_get(wres, k);
             char id[32];
             snprintf(id, sizeof id, "C%zu", k);
-            cr_assert_eq(args[t].status[i], 200, "thread %d request %d: %s", t, i,
-                         args[t].err[i]);
+            cr_assert_eq(args[t].status[i], 200, "thread %d request %d: %s", t, i, args[t].err[i]);
             cr_assert_str_eq(args[t].sample[i], id, "thread %d request %d got another sample", t,
                              i);
             cr_assert(args[t].score[i] == json_number_value(json_object_get(w, "score")) &&
                           args[t].margin[i] == json_number_value(json_object_get(w, "margin")),
-                      "thread %d request %d (%s): score %.17g margin %.17g, CLI %.17g %.17g", t,
-                      i, id, args[t].score[i], args[t].margin[i],
+                      "thread %d request %d (%s): score %.17g margin %.17g, CLI %.17g %.17g", t, i,
+                      id, args[t].score[i], args[t].margin[i],
                       json_number_value(json_object_get(w, "score")),
                       json_number_value(json_object_get(w, "margin")));
         }
-    double p = metric_wait(d, (double)n, 3000, "genorisk_predictions_total",
-                           "model=cad-xgb-demo", NULL);
+    double p =
+        metric_wait(d, (double)n, 3000, "genorisk_predictions_total", "model=cad-xgb-demo", NULL);
     cr_assert_eq(p, (double)n, "predictions_total should be %zu, got %g", n, p);
     for (size_t k = 0; k < n; k++)
         free(bodies[k]);
@@ -136,8 +140,11 @@ static void *sat_thread(void *p)
 {
     sat_arg *a = p;
     pthread_barrier_wait(a->bar);
-    http_req rq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                    .body = a->body, .timeout_ms = 30000 };
+    http_req rq = { .method = "POST",
+                    .path = XGB_PREDICT,
+                    .content_type = "application/json",
+                    .body = a->body,
+                    .timeout_ms = 30000 };
     a->r = http_do(a->d->port, &rq);
     return NULL;
 }
@@ -240,8 +247,11 @@ Test(http_lifecycle, slow_clients_do_not_block_others)
     cr_assert(r->seconds < 2.0, "healthz took %.2f s behind stalled clients", r->seconds);
     http_free(r);
     char *body = slurp_file("models/cad-xgb-demo/example.json");
-    http_req pq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                    .body = body, .timeout_ms = 3000 };
+    http_req pq = { .method = "POST",
+                    .path = XGB_PREDICT,
+                    .content_type = "application/json",
+                    .body = body,
+                    .timeout_ms = 3000 };
     r = http_do(d->port, &pq);
     cr_assert_eq(r->status, 200, "predict behind stalled clients: %s", http_describe(r));
     http_free(r);
@@ -456,8 +466,12 @@ static void *rl_thread(void *p)
     rl_arg *a = p;
     void *h = http_handle_new();
     while (!*a->stop && a->n < 100000) {
-        http_req rq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                        .body = a->body, .curl = h, .timeout_ms = 10000 };
+        http_req rq = { .method = "POST",
+                        .path = XGB_PREDICT,
+                        .content_type = "application/json",
+                        .body = a->body,
+                        .curl = h,
+                        .timeout_ms = 10000 };
         http_resp *r = http_do(a->d->port, &rq);
         a->n++;
         json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
@@ -532,8 +546,11 @@ typedef struct {
 static void *drain_thread(void *p)
 {
     drain_arg *a = p;
-    http_req rq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                    .body = a->body, .timeout_ms = 30000 };
+    http_req rq = { .method = "POST",
+                    .path = XGB_PREDICT,
+                    .content_type = "application/json",
+                    .body = a->body,
+                    .timeout_ms = 30000 };
     a->r = http_do(a->d->port, &rq);
     return NULL;
 }
@@ -694,8 +711,7 @@ Test(http_lifecycle, logs_and_metrics_hold_no_ids_or_genotypes)
     for (size_t i = 0; i < 4; i++) {
         r = http_post_json(d, XGB_PREDICT, bad[i]);
         cr_assert(r->status == 400 || r->status == 422, "%s", http_describe(r));
-        cr_assert_null(strstr(r->body, "PATIENT-SECRET"), "error body echoes the id: %s",
-                       r->body);
+        cr_assert_null(strstr(r->body, "PATIENT-SECRET"), "error body echoes the id: %s", r->body);
         http_free(r);
     }
     r = http_post(d, XGB_PREDICT, "text/plain", ok, strlen(ok));
@@ -712,9 +728,19 @@ Test(http_lifecycle, logs_and_metrics_hold_no_ids_or_genotypes)
     for (const char *q = log; (q = strstr(q, "\"msg\":\"request\"")); q++)
         nreq++;
     cr_assert_geq(nreq, 7, "expected >= 7 request log lines, got %d:\n%s", nreq, log);
-    const char *needles[] = { "PATIENT-SECRET", "1.2345678", "0.8765432", "3.1415926",
-                              "1.7654321", "52068481", "rsSECRETKEY999", "rs9000003",
-                              "rs9000005", "rs9000004", "0/1", "1|1", "0/7" };
+    const char *needles[] = { "PATIENT-SECRET",
+                              "1.2345678",
+                              "0.8765432",
+                              "3.1415926",
+                              "1.7654321",
+                              "52068481",
+                              "rsSECRETKEY999",
+                              "rs9000003",
+                              "rs9000005",
+                              "rs9000004",
+                              "0/1",
+                              "1|1",
+                              "0/7" };
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
         const char *l = strstr(log, needles[i]);
         cr_assert_null(l, "the log contains '%s': ...%.200s", needles[i],
@@ -778,8 +804,8 @@ Test(http_lifecycle, usage_errors_exit_2)
     for (size_t i = 0; i < 4; i++) {
         char *log = NULL;
         int code = daemon_run_to_exit(dir, cases[i], NULL, NULL, &log, 10000);
-        cr_assert_eq(code, 2, "`%s %s` should be a usage error (exit 2), got %d:\n%s",
-                     cases[i][0], cases[i][1] ? cases[i][1] : "", code, log);
+        cr_assert_eq(code, 2, "`%s %s` should be a usage error (exit 2), got %d:\n%s", cases[i][0],
+                     cases[i][1] ? cases[i][1] : "", code, log);
         free(log);
     }
     /* no models dir at all */

@@ -37,8 +37,12 @@ static http_resp *post_with(const daemon_t *d, const char *path, const char *cty
                             const char *body, size_t len, const char *auth)
 {
     const char *h[] = { auth, NULL };
-    http_req rq = { .method = "POST", .path = path, .content_type = ctype, .body = body,
-                    .body_len = len, .headers = auth ? h : NULL };
+    http_req rq = { .method = "POST",
+                    .path = path,
+                    .content_type = ctype,
+                    .body = body,
+                    .body_len = len,
+                    .headers = auth ? h : NULL };
     return http_do(d->port, &rq);
 }
 
@@ -282,8 +286,8 @@ Test(http_security, bad_token_files_and_flags_stop_the_start)
         { NULL, NULL, 1, "No such file" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *path = cases[i].content ? temp_file_with(cases[i].content)
-                                      : "/nonexistent/genorisk-tokens";
+        char *path =
+            cases[i].content ? temp_file_with(cases[i].content) : "/nonexistent/genorisk-tokens";
         const char *args[] = { "--auth-tokens", path, NULL };
         char *log = NULL;
         int rc = daemon_run_to_exit(dir, args, NULL, NULL, &log, 10000);
@@ -308,8 +312,8 @@ Test(http_security, bad_token_files_and_flags_stop_the_start)
 /* A request whose method holds bytes that are not UTF-8, with a guessed
  * token: a probe an audit must see. */
 #define GUESS "Authorization: Bearer guessed-token-0123456789\r\n"
-static const char not_utf8_method[] = "G\xff\xfeT /v1/models HTTP/1.1\r\nHost: localhost\r\n" GUESS
-                                      "Connection: close\r\n\r\n";
+static const char not_utf8_method[] =
+    "G\xff\xfeT /v1/models HTTP/1.1\r\nHost: localhost\r\n" GUESS "Connection: close\r\n\r\n";
 
 Test(http_security, a_method_that_is_not_utf8_still_logs_status_and_request_id)
 {
@@ -329,8 +333,7 @@ Test(http_security, a_method_that_is_not_utf8_still_logs_status_and_request_id)
     cr_assert_eq(json_integer_value(json_object_get(o, "status")), 401, "%s", line);
     cr_assert_str_eq(json_string_value(json_object_get(o, "problem")), "unauthorized");
     /* each byte that is not UTF-8 is one U+FFFD */
-    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "G\uFFFD\uFFFDT", "%s",
-                     line);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "G\uFFFD\uFFFDT", "%s", line);
     cr_assert_null(strstr(log, "guessed-token"), "the guessed token is logged");
     json_decref(o);
     free(log);
@@ -391,8 +394,11 @@ Test(http_security, tls_with_a_self_signed_certificate)
     http_resp *r = http_do(d->port, &rq);
     expect_status(r, 200);
     http_free(r);
-    http_req pq = { .method = "POST", .path = XGB_PREDICT, .content_type = "application/json",
-                    .body = example_json(), .cainfo = cert };
+    http_req pq = { .method = "POST",
+                    .path = XGB_PREDICT,
+                    .content_type = "application/json",
+                    .body = example_json(),
+                    .cainfo = cert };
     r = http_do(d->port, &pq);
     expect_status(r, 200);
     json_t *j = http_json(r);
@@ -518,7 +524,8 @@ Test(http_security, ten_thousand_idle_connections_meet_a_clean_refusal)
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_cur < IDLE_CONNECTIONS + 200) {
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > IDLE_CONNECTIONS + 200
-                          ? IDLE_CONNECTIONS + 200 : rl.rlim_max;
+                          ? IDLE_CONNECTIONS + 200
+                          : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
@@ -528,8 +535,8 @@ Test(http_security, ten_thousand_idle_connections_meet_a_clean_refusal)
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
     char limit[16];
     snprintf(limit, sizeof limit, "%d", MAX_CONNECTIONS);
-    daemon_t *d = daemon_start(dir, "--max-connections", limit, "--connection-timeout-s", "20",
-                               NULL);
+    daemon_t *d =
+        daemon_start(dir, "--max-connections", limit, "--connection-timeout-s", "20", NULL);
     static int fds[IDLE_CONNECTIONS];
     int opened = 0;
     for (int i = 0; i < IDLE_CONNECTIONS; i++) {
@@ -599,8 +606,7 @@ Test(http_security, idle_and_slowloris_connections_time_out)
 Test(http_security, json_depth_and_string_limits)
 {
     char *dir = models_dir_with("models/cad-xgb-demo", NULL);
-    daemon_t *d = daemon_start(dir, "--max-json-depth", "8", "--max-json-string-bytes", "64",
-                               NULL);
+    daemon_t *d = daemon_start(dir, "--max-json-depth", "8", "--max-json-string-bytes", "64", NULL);
     char deep[200] = "{\"samples\":";
     for (int i = 0; i < 9; i++)
         strcat(deep, "[");
@@ -617,8 +623,8 @@ Test(http_security, json_depth_and_string_limits)
     snprintf(longs, sizeof longs, "{\"samples\":[{\"id\":\"%070d\",\"dosages\":[]}]}", 7);
     r = http_post_json(d, XGB_PREDICT, longs);
     p = expect_problem(r, 400, "invalid-json", XGB_PREDICT);
-    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "longer than 64 bytes"),
-              "%s", r->body);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "longer than 64 bytes"), "%s",
+              r->body);
     cr_assert_null(strstr(r->body, "0000000007"), "the string is echoed: %s", r->body);
     json_decref(p);
     http_free(r);
@@ -626,8 +632,9 @@ Test(http_security, json_depth_and_string_limits)
     r = http_post_json(d, XGB_PREDICT, example_json());
     expect_status(r, 200);
     http_free(r);
-    r = http_post_json(d, XGB_PREDICT, "{\"samples\":[{\"id\":\"a\\\"[[[[[[[[[[\\\\\",\"dosages\""
-                                       ":[]}]}");
+    r = http_post_json(d, XGB_PREDICT,
+                       "{\"samples\":[{\"id\":\"a\\\"[[[[[[[[[[\\\\\",\"dosages\""
+                       ":[]}]}");
     cr_assert_neq(r->status, 400, "brackets inside a string counted as nesting: %s",
                   http_describe(r));
     http_free(r);
@@ -660,7 +667,10 @@ static char *pgs_vcf(const char *const *samples, size_t pad_header)
             continue;
         len += (size_t)sprintf(v + len, "chr%s\t%ld\t.\t%s\t%s\t.\tPASS\t.\tGT", chr, pos, oa, ea);
         for (size_t s = 0; samples[s]; s++, k++)
-            len += (size_t)sprintf(v + len, "\t%s", k % 3 == 0 ? "0/1" : k % 3 == 1 ? "1|1" : "0/0");
+            len += (size_t)sprintf(v + len, "\t%s",
+                                   k % 3 == 0   ? "0/1"
+                                   : k % 3 == 1 ? "1|1"
+                                                : "0/0");
         v[len++] = '\n';
     }
     v[len] = '\0';
@@ -671,8 +681,8 @@ static char *pgs_vcf(const char *const *samples, size_t pad_header)
 Test(http_security, vcf_line_header_and_multipart_limits)
 {
     char *dir = models_dir_with("models/cad-pgs-demo", NULL);
-    daemon_t *d = daemon_start(dir, "--max-vcf-header-bytes", "4096", "--max-vcf-line-bytes",
-                               "2048", NULL);
+    daemon_t *d =
+        daemon_start(dir, "--max-vcf-header-bytes", "4096", "--max-vcf-line-bytes", "2048", NULL);
     const char *two[] = { "S1", "S2", NULL };
     char *ok = pgs_vcf(two, 0);
     http_resp *r = post_with(d, PGS_PREDICT, "text/vcf", ok, strlen(ok), NULL);
@@ -682,7 +692,8 @@ Test(http_security, vcf_line_header_and_multipart_limits)
     r = post_with(d, PGS_PREDICT, "text/vcf", big_header, strlen(big_header), NULL);
     json_t *p = expect_problem(r, 422, "invalid-input", PGS_PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
-                     "header is over the 4096-byte limit"), "%s", r->body);
+                     "header is over the 4096-byte limit"),
+              "%s", r->body);
     json_decref(p);
     http_free(r);
     /* one record of 3000 bytes: a long ID field */
@@ -695,16 +706,18 @@ Test(http_security, vcf_line_header_and_multipart_limits)
     strcpy(long_line + head + 3000, id + 1); /* replaces the "." */
     r = post_with(d, PGS_PREDICT, "text/vcf", long_line, strlen(long_line), NULL);
     p = expect_problem(r, 422, "invalid-input", PGS_PREDICT);
-    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "2048-byte line limit"),
-              "%s", r->body);
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "2048-byte line limit"), "%s",
+              r->body);
     json_decref(p);
     http_free(r);
     /* a multipart body of 40 parts */
     size_t cap = 1 << 20, len = 0;
     char *mp = malloc(cap + n);
     for (int i = 0; i < 40; i++)
-        len += (size_t)sprintf(mp + len, "--XyZ\r\nContent-Disposition: form-data; name=\"f%d\""
-                                         "\r\n\r\nv\r\n", i);
+        len += (size_t)sprintf(mp + len,
+                               "--XyZ\r\nContent-Disposition: form-data; name=\"f%d\""
+                               "\r\n\r\nv\r\n",
+                               i);
     len += (size_t)sprintf(mp + len, "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
                                      "filename=\"a.vcf\"\r\n\r\n");
     memcpy(mp + len, ok, n);
@@ -745,13 +758,16 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
         { PGS_PREDICT "?sample=PATIENT-SECRET-V2", "text/vcf", vcf, 200 },
         { PGS_PREDICT "?sample=PATIENT-SECRET-NOPE", "text/vcf", vcf, 422 },
         { XGB_PREDICT, "application/json",
-          "{\"samples\":[{\"id\":\"PATIENT-SECRET-J2\",\"genotypes\":{\"rs9000008\":\"0/7\"}}]}", 0 },
+          "{\"samples\":[{\"id\":\"PATIENT-SECRET-J2\",\"genotypes\":{\"rs9000008\":\"0/7\"}}]}",
+          0 },
         { XGB_PREDICT, "application/json", "{\"samples\":[{\"id\":\"PATIENT-SECRET-J3\"", 400 },
         { XGB_PREDICT, "application/json",
           "{\"samples\":[{\"id\":\"PATIENT-SECRET-J4\",\"dosages\":[1.7654321]}]}", 0 },
-        { PGS_PREDICT, "text/vcf", "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER"
-                                   "\tINFO\tFORMAT\tPATIENT-SECRET-V3\nchr1\tNaN\t.\tA\tG\t.\t.\t"
-                                   ".\tGT\t0/1\n", 422 },
+        { PGS_PREDICT, "text/vcf",
+          "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER"
+          "\tINFO\tFORMAT\tPATIENT-SECRET-V3\nchr1\tNaN\t.\tA\tG\t.\t.\t"
+          ".\tGT\t0/1\n",
+          422 },
         /* the path is not health data (instance and detail name it), the body is */
         { "/v1/models/no-such-model/predict", "application/json", json_ok, 404 },
     };
@@ -764,8 +780,7 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
             else if (session[i].want)
                 cr_assert_eq(r->status, session[i].want, "step %zu: %s", i, http_describe(r));
             else
-                cr_assert(r->status >= 400 && r->status < 500, "step %zu: %s", i,
-                          http_describe(r));
+                cr_assert(r->status >= 400 && r->status < 500, "step %zu: %s", i, http_describe(r));
             if (r->status >= 400)
                 cr_assert_null(strstr(r->body, "PATIENT-SECRET"), "step %zu echoes an id: %s", i,
                                r->body);
@@ -781,9 +796,11 @@ Test(http_security, a_whole_session_leaves_no_ids_or_genotypes_behind)
     sleep_ms(100);
     char *log = daemon_log(d);
     char *out = daemon_stdout(d);
-    const char *needles[] = { "PATIENT-SECRET", "1.2345678", "1.7654321", "52068481",
-                              "rsSECRETKEY999", "rs9000003", "0/1", "1|1", "0/7", "NaN",
-                              TOKEN_A };
+    const char *needles[] = {
+        "PATIENT-SECRET", "1.2345678", "1.7654321", "52068481", "rsSECRETKEY999",
+        "rs9000003",      "0/1",       "1|1",       "0/7",      "NaN",
+        TOKEN_A
+    };
     for (size_t i = 0; i < sizeof needles / sizeof *needles; i++) {
         const char *l = strstr(log, needles[i]);
         cr_assert_null(l, "the log holds '%s': ...%.200s", needles[i],

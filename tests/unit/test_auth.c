@@ -45,7 +45,8 @@ Test(auth, tokens_pass_and_nothing_else_does)
 
 Test(auth, byte_order_mark_is_skipped)
 {
-    char *p = write_tokens("\xEF\xBB\xBF" "alpha-token-0123456789\n");
+    char *p = write_tokens("\xEF\xBB\xBF"
+                           "alpha-token-0123456789\n");
     char why[300] = "";
     gr_auth *a = gr_auth_load(p, NULL, NULL, why, sizeof why);
     unlink(p);
@@ -78,8 +79,12 @@ Test(auth, bad_lines_are_skipped_and_reported_by_number)
         size_t len; /* 0: strlen */
     } cases[] = {
         { "good-token-000000001\nshort\n", 1, { 2 }, 1, "a token must be 16 to 4096", 0 },
-        { "good-token-000000001\ntwo words-but-long-enough\ngood-token-000000002\n", 2, { 2 }, 1,
-          "printable", 0 },
+        { "good-token-000000001\ntwo words-but-long-enough\ngood-token-000000002\n",
+          2,
+          { 2 },
+          1,
+          "printable",
+          0 },
         { "tab\tinside-the-token-x\ngood-token-000000001\n", 1, { 1 }, 1, "without spaces", 0 },
         { "caf\xc3\xa9-not-ascii-token\n\nshort\n# short comment\n", 0, { 1, 3 }, 2, "token", 0 },
         { NUL_LINE, 0, { 1 }, 1, "token", sizeof NUL_LINE - 1 },

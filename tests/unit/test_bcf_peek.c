@@ -111,7 +111,8 @@ static void write_bgzf(const char *path, const size_t *sizes, size_t n_sizes)
         size_t n = at ? sizes[k % n_sizes] : header_len();
         n = n < raw_len - at ? n : raw_len - at;
         unsigned char *h = o;
-        static const unsigned char head[16] = { 31, 139, 8, 4, 0, 0, 0, 0, 0, 255, 6, 0, 'B', 'C', 2, 0 };
+        static const unsigned char head[16] = { 31, 139, 8, 4, 0,   0,   0, 0,
+                                                0,  255, 6, 0, 'B', 'C', 2, 0 };
         memcpy(h, head, sizeof head);
         size_t z = libdeflate_deflate_compress(c, raw + at, n, h + 18, 65536);
         cr_assert(z > 0 && z + 26 <= 65536);
@@ -124,8 +125,8 @@ static void write_bgzf(const char *path, const size_t *sizes, size_t n_sizes)
         o = t + 8;
         at += n;
     }
-    static const unsigned char eof[28] = { 31, 139, 8, 4, 0, 0, 0, 0, 0, 255, 6, 0, 66, 67,
-                                           2,  0,   27, 0, 3, 0, 0, 0, 0, 0, 0,   0, 0, 0 };
+    static const unsigned char eof[28] = { 31, 139, 8,  4, 0, 0, 0, 0, 0, 255, 6, 0, 66, 67,
+                                           2,  0,   27, 0, 3, 0, 0, 0, 0, 0,   0, 0, 0,  0 };
     memcpy(o, eof, sizeof eof);
     o += sizeof eof;
     write_all(path, out, (size_t)(o - out));

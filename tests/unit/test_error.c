@@ -42,7 +42,8 @@ Test(error, format_truncates_safely)
 Test(error, set_stores_utf8_only)
 {
     gr_error err;
-    gr_error_set(&err, GR_EINPUT, "f\xff.txt", 3, "key \xc3", "'%.3s' and '\xe2\x82'", "ab\xc3\xa9");
+    gr_error_set(&err, GR_EINPUT, "f\xff.txt", 3, "key \xc3", "'%.3s' and '\xe2\x82'",
+                 "ab\xc3\xa9");
     cr_assert_str_eq(err.source, "f?.txt");
     cr_assert_str_eq(err.field, "key ?");
     cr_assert_str_eq(err.text, "'ab?' and '?\?'");

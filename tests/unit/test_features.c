@@ -8,15 +8,16 @@
 #include "core/lines.h"
 #include "helpers.h"
 
-#define MANIFEST                                                                                \
-    "{\"name\":\"m\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","  \
+#define MANIFEST                                                                                   \
+    "{\"name\":\"m\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","    \
     "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}"
-#define MODEL2 "{\"format\":\"genorisk-linear\",\"intercept\":0,\"weights\":[1,2],\"link\":\"identity\"}"
+#define MODEL2                                                                                     \
+    "{\"format\":\"genorisk-linear\",\"intercept\":0,\"weights\":[1,2],\"link\":\"identity\"}"
 
 static gr_model *load2(const char *tsv)
 {
-    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2, NULL);
     gr_model *m = NULL;
     gr_error err;
     cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
@@ -26,8 +27,8 @@ static gr_model *load2(const char *tsv)
 
 static void bad(const char *tsv, const char *needle, const char *field, long line)
 {
-    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2, NULL);
     gr_model *m = NULL;
     gr_error err;
     cr_assert_neq(gr_model_load(dir, &m, &err), GR_OK, "expected failure for: %s", tsv);
@@ -44,14 +45,17 @@ static void bad(const char *tsv, const char *needle, const char *field, long lin
  * visibly has feature_id must be read as having it. */
 Test(features, byte_order_mark_is_skipped)
 {
-    gr_model *m = load2("\xEF\xBB\xBF" "feature_id\tchrom\tpos\tref\talt\r\n"
+    gr_model *m = load2("\xEF\xBB\xBF"
+                        "feature_id\tchrom\tpos\tref\talt\r\n"
                         "snp1\t1\t100\tA\tG\r\nsnp2\t2\t200\tC\tT\r\n");
     cr_assert_str_eq(gr_model_feature(m, 0)->id, "snp1");
     gr_model_free(m);
     /* only at the start of the file: elsewhere it is part of the text */
-    m = load2("feature_id\tchrom\tpos\tref\talt\n\xEF\xBB\xBF" "snp1\t1\t100\tA\tG\n"
+    m = load2("feature_id\tchrom\tpos\tref\talt\n\xEF\xBB\xBF"
+              "snp1\t1\t100\tA\tG\n"
               "snp2\t2\t200\tC\tT\n");
-    cr_assert_str_eq(gr_model_feature(m, 0)->id, "\xEF\xBB\xBF" "snp1");
+    cr_assert_str_eq(gr_model_feature(m, 0)->id, "\xEF\xBB\xBF"
+                                                 "snp1");
     gr_model_free(m);
 }
 
@@ -120,7 +124,8 @@ Test(features, malformed)
     bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\t2.5\ny\t1\t2\tA\tG\t1\n",
         "from 0 to 2", "mean", 2);
     bad("feature_id\tchrom\tpos\tref\talt\nx\t1\t5\tA\ny\t1\t2\tA\tG\n", "4 columns", NULL, 2);
-    bad("feature_id\tchrom\tpos\tref\talt\n\t1\t5\tA\tG\ny\t1\t2\tA\tG\n", "empty", "feature_id", 2);
+    bad("feature_id\tchrom\tpos\tref\talt\n\t1\t5\tA\tG\ny\t1\t2\tA\tG\n", "empty", "feature_id",
+        2);
     bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\tinf\ny\t1\t2\tA\tG\t1\n",
         "from 0 to 2", "mean", 2);
     bad("feature_id\tchrom\tpos\tref\talt\tmean\nx\t1\t5\tA\tG\tnan\ny\t1\t2\tA\tG\t1\n",
@@ -139,8 +144,8 @@ Test(features, a_line_past_1_mib_is_refused_naming_it)
     size_t h = strlen(tsv);
     memset(tsv + h, 'y', n); /* a feature_id nothing else bounds */
     strcpy(tsv + h + n, "\t1\t6\tA\tG\n");
-    char *dir = temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", MANIFEST, "features.tsv", tsv, "model.json", MODEL2, NULL);
     free(tsv);
     gr_model *m = NULL;
     gr_error err;

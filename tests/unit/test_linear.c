@@ -44,11 +44,26 @@ static void check(const char *name)
     gr_model_free(m);
 }
 
-Test(linear, logistic_regression) { check("lin_logistic"); }
-Test(linear, ordinary_least_squares) { check("lin_ols"); }
-Test(linear, ridge) { check("lin_ridge"); }
-Test(linear, lasso) { check("lin_lasso"); }
-Test(linear, elastic_net) { check("lin_enet"); }
+Test(linear, logistic_regression)
+{
+    check("lin_logistic");
+}
+Test(linear, ordinary_least_squares)
+{
+    check("lin_ols");
+}
+Test(linear, ridge)
+{
+    check("lin_ridge");
+}
+Test(linear, lasso)
+{
+    check("lin_lasso");
+}
+Test(linear, elastic_net)
+{
+    check("lin_enet");
+}
 
 Test(linear, space_and_method)
 {
@@ -64,15 +79,16 @@ Test(linear, space_and_method)
 Test(linear, missing_with_mean_is_imputed_without_mean_adds_nothing)
 {
     const char *manifest =
-        "{\"name\":\"lin\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-linear\","
+        "{\"name\":\"lin\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-"
+        "linear\","
         "\"artifact\":\"model.json\",\"features\":\"features.tsv\",\"genome_build\":\"GRCh38\"}";
     const char *features = "feature_id\tchrom\tpos\tref\talt\tmean\n"
                            "a\t1\t10\tA\tG\t0.5\n"
                            "b\t1\t20\tC\tT\t\n";
     const char *model = "{\"format\":\"genorisk-linear\",\"intercept\":1.0,\"weights\":[2.0,3.0],"
                         "\"link\":\"identity\"}";
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json",
-                            model, NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", model, NULL);
     gr_model *m = NULL;
     cr_assert_eq(gr_model_load(dir, &m, NULL), GR_OK);
     gr_workspace *ws = gr_workspace_new(m);

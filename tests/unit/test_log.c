@@ -28,15 +28,17 @@ static void json_lines(void)
 {
     gr_log l = { 1, GR_LOG_INFO };
     gr_log_write(&l, GR_LOG_DEBUG, "hidden", json_pack("{s:i}", "x", 1));
-    gr_log_write(&l, GR_LOG_INFO, "request", json_pack("{s:s, s:i}", "route", "/healthz", "status", 200));
+    gr_log_write(&l, GR_LOG_INFO, "request",
+                 json_pack("{s:s, s:i}", "route", "/healthz", "status", 200));
     gr_log_write(&l, GR_LOG_ERROR, "reload failed", NULL);
 }
 
 static void text_lines(void)
 {
     gr_log l = { 0, GR_LOG_DEBUG };
-    gr_log_write(&l, GR_LOG_WARN, "request", json_pack("{s:s, s:f, s:s}", "route", "/v1/models",
-                                                       "duration_ms", 1.5, "error", "a b"));
+    gr_log_write(
+        &l, GR_LOG_WARN, "request",
+        json_pack("{s:s, s:f, s:s}", "route", "/v1/models", "duration_ms", 1.5, "error", "a b"));
 }
 
 Test(log, json_lines_and_levels)
@@ -143,8 +145,9 @@ static void hostile_lines(void)
         gr_log_write(i ? &json : &text, GR_LOG_INFO, "request",
                      json_pack("{s:o, s:s, s:s, s:s, s:s, s:s}", "method",
                                gr_log_string("G\x1b[31mT"), "del", "G\x7f", "c1",
-                               "a\xc2\x9b" "2J", "quote", "say \"hi\\\"", "word", "caf\xc3\xa9",
-                               "nl", "a\nb"));
+                               "a\xc2\x9b"
+                               "2J",
+                               "quote", "say \"hi\\\"", "word", "caf\xc3\xa9", "nl", "a\nb"));
 }
 
 Test(log, control_bytes_never_reach_the_terminal)

@@ -16,28 +16,39 @@ Test(metrics, counters_histograms_and_gauges)
     gr_metrics_predictions(m, "cad", 2);
     gr_metrics_reload(m, 0);
     size_t len;
-    gr_metrics_gauges g = { .queue_depth = 3, .workers_busy = 1, .models_loaded = 4,
-                            .connections_open = 5, .connections_refused = 6,
-                            .body_memory_bytes = 7, .spool_bytes = 8 };
+    gr_metrics_gauges g = { .queue_depth = 3,
+                            .workers_busy = 1,
+                            .models_loaded = 4,
+                            .connections_open = 5,
+                            .connections_refused = 6,
+                            .body_memory_bytes = 7,
+                            .spool_bytes = 8 };
     char *t = gr_metrics_render(m, &g, &len);
     cr_assert_eq(strlen(t), len);
     const char *want[] = {
         "genorisk_requests_total{route=\"/v1/models/{name}/predict\",code=\"200\"} 2\n",
         "genorisk_requests_total{route=\"/v1/models/{name}/predict\",code=\"422\"} 1\n",
         "genorisk_requests_total{route=\"other\",code=\"404\"} 1\n",
-        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/predict\",le=\"0.0005\"} 1\n",
-        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/predict\",le=\"0.005\"} 2\n",
-        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/predict\",le=\"+Inf\"} 3\n",
+        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/"
+        "predict\",le=\"0.0005\"} 1\n",
+        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/"
+        "predict\",le=\"0.005\"} 2\n",
+        "genorisk_request_duration_seconds_bucket{route=\"/v1/models/{name}/predict\",le=\"+Inf\"} "
+        "3\n",
         "genorisk_request_duration_seconds_count{route=\"/v1/models/{name}/predict\"} 3\n",
-        "genorisk_queue_depth 3\n", "genorisk_workers_busy 1\n", "genorisk_models_loaded 4\n",
-        "genorisk_connections_open 5\n", "genorisk_connections_refused_total 6\n",
+        "genorisk_queue_depth 3\n",
+        "genorisk_workers_busy 1\n",
+        "genorisk_models_loaded 4\n",
+        "genorisk_connections_open 5\n",
+        "genorisk_connections_refused_total 6\n",
         "# TYPE genorisk_body_memory_bytes gauge\ngenorisk_body_memory_bytes 7\n",
         "# TYPE genorisk_spool_bytes gauge\ngenorisk_spool_bytes 8\n",
         "# TYPE process_open_fds gauge\n",
         "genorisk_predictions_total{model=\"cad\"} 7\n",
         "genorisk_reloads_total{result=\"success\"} 0\n",
         "genorisk_reloads_total{result=\"failure\"} 1\n",
-        "# TYPE process_resident_memory_bytes gauge\n", "process_cpu_seconds_total ",
+        "# TYPE process_resident_memory_bytes gauge\n",
+        "process_cpu_seconds_total ",
         "process_start_time_seconds ",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)

@@ -34,8 +34,14 @@ static void check(const char *name)
     gr_model_free(m);
 }
 
-Test(pgs, pgs000001_sums) { check("pgs000001"); }
-Test(pgs, dominant_recessive_and_frequencies) { check("pgs_synth"); }
+Test(pgs, pgs000001_sums)
+{
+    check("pgs000001");
+}
+Test(pgs, dominant_recessive_and_frequencies)
+{
+    check("pgs_synth");
+}
 
 Test(pgs, pgs000001_metadata_and_features)
 {
@@ -58,12 +64,14 @@ Test(pgs, pgs000001_metadata_and_features)
     gr_model_free(m);
 }
 
-static void with_file(const char *manifest_build, const char *file, gr_status st, const char *needle)
+static void with_file(const char *manifest_build, const char *file, gr_status st,
+                      const char *needle)
 {
     char manifest[512];
     snprintf(manifest, sizeof manifest,
              "{\"name\":\"p\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"pgs-catalog\","
-             "\"artifact\":\"s.txt\",\"genome_build\":\"%s\"}", manifest_build);
+             "\"artifact\":\"s.txt\",\"genome_build\":\"%s\"}",
+             manifest_build);
     char *dir = temp_bundle("manifest.json", manifest, "s.txt", file, NULL);
     if (st == GR_OK) {
         gr_model *m = NULL;
@@ -96,18 +104,16 @@ Test(pgs, malformed_rows)
               GR_EMODEL, "lacks effect_allele");
     with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\n1\t1\tA\n", GR_EMODEL,
               "effect_weight");
-    with_file("GRCh37",
-              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\tx\tA\t0.1\n",
+    with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\tx\tA\t0.1\n",
               GR_EMODEL, "not a positive integer");
-    with_file("GRCh37",
-              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\tNaN\n",
+    with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\tNaN\n",
+              GR_EMODEL, "not a finite number");
+    with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\t-inf\n",
               GR_EMODEL, "not a finite number");
     with_file("GRCh37",
-              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n1\t5\tA\t-inf\n",
-              GR_EMODEL, "not a finite number");
-    with_file("GRCh37",
-              HDR "chr_name\tchr_position\teffect_allele\teffect_weight\tis_dominant\tis_recessive\n"
-                  "1\t5\tA\t0.1\tTrue\tTrue\n",
+              HDR
+              "chr_name\tchr_position\teffect_allele\teffect_weight\tis_dominant\tis_recessive\n"
+              "1\t5\tA\t0.1\tTrue\tTrue\n",
               GR_EMODEL, "both dominant and recessive");
     with_file("GRCh37",
               HDR "chr_name\tchr_position\teffect_allele\teffect_weight\tallelefrequency_effect\n"
@@ -119,8 +125,7 @@ Test(pgs, malformed_rows)
     with_file("GRCh37", HDR, GR_EMODEL, "no column header");
     with_file("GRCh37", HDR "chr_name\tchr_position\teffect_allele\teffect_weight\n", GR_EMODEL,
               "no variants");
-    with_file("GRCh37",
-              HDR "rsID\teffect_allele\teffect_weight\nrs1\tA\t0.1\nrs1\tA\t0.2\n",
+    with_file("GRCh37", HDR "rsID\teffect_allele\teffect_weight\nrs1\tA\t0.1\nrs1\tA\t0.2\n",
               GR_EMODEL, "listed twice");
 }
 
@@ -155,7 +160,8 @@ Test(pgs, truncated_gzip_is_an_error)
                             NULL);
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "f=tests/fixtures/pgs_synth/pgs_synth.txt.gz; head -c $(( $(stat -c %%s $f) / 2 )) $f > %s/s.txt.gz",
+             "f=tests/fixtures/pgs_synth/pgs_synth.txt.gz; head -c $(( $(stat -c %%s $f) / 2 )) $f "
+             "> %s/s.txt.gz",
              dir);
     cr_assert_eq(system(cmd), 0);
     gr_model *m = NULL;

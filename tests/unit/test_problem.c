@@ -11,11 +11,13 @@
 Test(problem, body_fields)
 {
     size_t len;
-    char *s = gr_problem_json(422, "invalid-input", "Unprocessable input", "a dosage must be from 0 to 2",
-                              "samples[0].genotypes.rs1", "/v1/models/m/predict", "rid-1", &len);
+    char *s =
+        gr_problem_json(422, "invalid-input", "Unprocessable input", "a dosage must be from 0 to 2",
+                        "samples[0].genotypes.rs1", "/v1/models/m/predict", "rid-1", &len);
     json_t *o = json_loads(s, 0, NULL);
     cr_assert_not_null(o);
-    cr_assert_str_eq(json_string_value(json_object_get(o, "type")), "urn:genorisk:problem:invalid-input");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "type")),
+                     "urn:genorisk:problem:invalid-input");
     cr_assert_str_eq(json_string_value(json_object_get(o, "title")), "Unprocessable input");
     cr_assert_eq(json_integer_value(json_object_get(o, "status")), 422);
     cr_assert_str_eq(json_string_value(json_object_get(o, "instance")), "/v1/models/m/predict");
@@ -34,8 +36,7 @@ Test(problem, status_mapping)
 {
     cr_assert_eq(gr_problem_kind_of(gr_problem_for_status(GR_EINPUT))->status, 422);
     cr_assert_eq(gr_problem_kind_of(gr_problem_for_status(GR_ELIMIT))->status, 422);
-    cr_assert_str_eq(gr_problem_kind_of(gr_problem_for_status(GR_ECOVERAGE))->slug,
-                     "low-coverage");
+    cr_assert_str_eq(gr_problem_kind_of(gr_problem_for_status(GR_ECOVERAGE))->slug, "low-coverage");
     cr_assert_eq(gr_problem_kind_of(gr_problem_for_status(GR_ENOMEM))->status, 500);
     cr_assert_eq(gr_problem_kind_of(gr_problem_for_status(GR_EINVAL))->status, 500);
 }
@@ -51,7 +52,8 @@ Test(problem, text_that_is_not_utf8)
     cr_assert_not_null(s);
     json_t *o = json_loads(s, 0, NULL);
     cr_assert_not_null(o, "%s", s);
-    cr_assert_str_eq(json_string_value(json_object_get(o, "detail")), "no model named '?\?' is loaded");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "detail")),
+                     "no model named '?\?' is loaded");
     cr_assert_str_eq(json_string_value(json_object_get(o, "field")), "samples[0].genotypes.rs?");
     cr_assert_str_eq(json_string_value(json_object_get(o, "instance")), "/v1/models/?\?");
     json_decref(o);

@@ -65,13 +65,13 @@ Test(tls, wrong_or_missing_files_are_refused)
     struct {
         const char *cert, *key, *needle;
     } cases[] = {
-        { "0.pem", "1.key", "--tls-key" },          /* another certificate's key */
+        { "0.pem", "1.key", "--tls-key" }, /* another certificate's key */
         { "0.pem", "missing.key", "No such file" },
         { "missing.pem", "0.key", "No such file" },
         { "junk.pem", "0.key", "--tls-cert" },
         { "0.pem", "junk.pem", "--tls-key" },
         { "empty.pem", "0.key", "empty" },
-        { "0.key", "0.pem", "--tls-cert" },         /* swapped */
+        { "0.key", "0.pem", "--tls-cert" }, /* swapped */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *cert = (char *)1, *key = (char *)1, why[400] = "";

@@ -43,15 +43,42 @@ static void check(const char *name, gr_space space)
     gr_model_free(m);
 }
 
-Test(trees, random_forest_classifier) { check("sk_rf_clf", GR_SPACE_PROBABILITY); }
-Test(trees, random_forest_classifier_weighted) { check("sk_rf_clf_weighted", GR_SPACE_PROBABILITY); }
-Test(trees, random_forest_regressor) { check("sk_rf_reg", GR_SPACE_IDENTITY); }
-Test(trees, extra_trees_classifier) { check("sk_et_clf", GR_SPACE_PROBABILITY); }
-Test(trees, extra_trees_regressor) { check("sk_et_reg", GR_SPACE_IDENTITY); }
-Test(trees, gradient_boosting_classifier) { check("sk_gb_clf", GR_SPACE_MARGIN); }
-Test(trees, gradient_boosting_regressor) { check("sk_gb_reg", GR_SPACE_IDENTITY); }
-Test(trees, decision_tree_classifier) { check("sk_dt_clf", GR_SPACE_PROBABILITY); }
-Test(trees, decision_tree_regressor) { check("sk_dt_reg", GR_SPACE_IDENTITY); }
+Test(trees, random_forest_classifier)
+{
+    check("sk_rf_clf", GR_SPACE_PROBABILITY);
+}
+Test(trees, random_forest_classifier_weighted)
+{
+    check("sk_rf_clf_weighted", GR_SPACE_PROBABILITY);
+}
+Test(trees, random_forest_regressor)
+{
+    check("sk_rf_reg", GR_SPACE_IDENTITY);
+}
+Test(trees, extra_trees_classifier)
+{
+    check("sk_et_clf", GR_SPACE_PROBABILITY);
+}
+Test(trees, extra_trees_regressor)
+{
+    check("sk_et_reg", GR_SPACE_IDENTITY);
+}
+Test(trees, gradient_boosting_classifier)
+{
+    check("sk_gb_clf", GR_SPACE_MARGIN);
+}
+Test(trees, gradient_boosting_regressor)
+{
+    check("sk_gb_reg", GR_SPACE_IDENTITY);
+}
+Test(trees, decision_tree_classifier)
+{
+    check("sk_dt_clf", GR_SPACE_PROBABILITY);
+}
+Test(trees, decision_tree_regressor)
+{
+    check("sk_dt_reg", GR_SPACE_IDENTITY);
+}
 
 Test(trees, missing_value_without_mean_takes_default_branch)
 {
@@ -97,8 +124,8 @@ static void free_originals(void)
 static void broken_json(json_t *root, gr_status st, const char *needle, const char *field)
 {
     char *bad = json_dumps(root, 0);
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, st, needle, field);
     temp_bundle_free(dir);
     free(bad);
@@ -184,8 +211,8 @@ Test(trees_bad, logistic_link_needs_classification)
     json_t *r = json_loads(model_json, 0, NULL);
     json_object_set_new(r, "link", json_string("logistic"));
     char *bad = json_dumps(r, 0);
-    char *dir = temp_bundle("manifest.json", man, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", man, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, GR_EMODEL, "classification", "link");
     temp_bundle_free(dir);
     free(bad);

@@ -60,8 +60,8 @@ static char *random_forest_json(int n_trees, int depth, double zero_cover_p, con
 {
     json_t *trees = json_array();
     for (int k = 0; k < n_trees; k++) {
-        jtree t = { json_array(), json_array(), json_array(), json_array(), json_array(),
-                    json_array(), json_array(), 0 };
+        jtree t = { json_array(), json_array(), json_array(), json_array(),
+                    json_array(), json_array(), json_array(), 0 };
         grow_node(&t, depth, 100.0, zero_cover_p);
         json_array_append_new(trees, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "children_left",
                                                t.left, "children_right", t.right, "feature", t.feat,
@@ -128,17 +128,30 @@ static void compare(int n_trees, int depth, double zero_cover_p, const char *com
     free(model);
 }
 
-Test(treeshap, shallow_trees_sum) { compare(8, 3, 0, "sum", 30, 0); }
-Test(treeshap, repeated_features_on_deep_paths) { compare(4, 12, 0, "sum", 20, 0); }
-Test(treeshap, zero_cover_subtrees) { compare(6, 6, 0.3, "mean", 30, 0); }
-Test(treeshap, imputed_means_and_missing) { compare(6, 6, 0.1, "mean", 30, 1); }
+Test(treeshap, shallow_trees_sum)
+{
+    compare(8, 3, 0, "sum", 30, 0);
+}
+Test(treeshap, repeated_features_on_deep_paths)
+{
+    compare(4, 12, 0, "sum", 20, 0);
+}
+Test(treeshap, zero_cover_subtrees)
+{
+    compare(6, 6, 0.3, "mean", 30, 0);
+}
+Test(treeshap, imputed_means_and_missing)
+{
+    compare(6, 6, 0.1, "mean", 30, 1);
+}
 
 Test(treeshap, single_leaf_tree_moves_only_the_base)
 {
     const char *model =
         "{\"format\":\"genorisk-trees\",\"n_features\":9,\"combine\":\"sum\",\"link\":\"identity\","
         "\"base_margin\":1,\"trees\":[{\"children_left\":[-1],\"children_right\":[-1],"
-        "\"feature\":[-2],\"threshold\":[-2],\"value\":[0.75],\"cover\":[5],\"default_left\":[0]}]}";
+        "\"feature\":[-2],\"threshold\":[-2],\"value\":[0.75],\"cover\":[5],\"default_left\":[0]}]"
+        "}";
     char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features_tsv(0),
                             "model.json", model, NULL);
     gr_model *m = NULL;

@@ -51,11 +51,25 @@ Test(util, parse_double_is_strtod_bit_for_bit)
     }
     /* the edges of the fast path: 15 and 16 significant digits, 10^22 and
      * 10^23, leading zeros that do not count, negative zero */
-    const char *edges[] = { "999999999999999",  "9999999999999999", "1e22",  "1e23",
-                            "123456789012345e-22", "123456789012345e-23", "0.000000000000000000001",
-                            "000000000000000000000012.5", "-0", "-0.0e0", "7.", ".5", "+.5",
-                            "0.1", "0.3", "2.2250738585072014e-308", "1e308",
-                            "0.00650182", "-1.25E+3" };
+    const char *edges[] = { "999999999999999",
+                            "9999999999999999",
+                            "1e22",
+                            "1e23",
+                            "123456789012345e-22",
+                            "123456789012345e-23",
+                            "0.000000000000000000001",
+                            "000000000000000000000012.5",
+                            "-0",
+                            "-0.0e0",
+                            "7.",
+                            ".5",
+                            "+.5",
+                            "0.1",
+                            "0.3",
+                            "2.2250738585072014e-308",
+                            "1e308",
+                            "0.00650182",
+                            "-1.25E+3" };
     for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
         double want = strtod(edges[i], NULL), got = 12345;
         cr_assert(gr_parse_double(edges[i], &got), "'%s' refused", edges[i]);
@@ -66,8 +80,9 @@ Test(util, parse_double_is_strtod_bit_for_bit)
 
 Test(util, parse_double_refuses_what_is_not_a_finite_number)
 {
-    const char *bad[] = { "", ".", "-", "+", "e5", "1e", "1e+", "1.2.3", "1,5", "1 ", "0x",
-                          "inf", "-Infinity", "nan", "1e400", "--1", "1e5x", "NA", "." };
+    const char *bad[] = { "",      ".",   "-",    "+",  "e5",  "1e",        "1e+",
+                          "1.2.3", "1,5", "1 ",   "0x", "inf", "-Infinity", "nan",
+                          "1e400", "--1", "1e5x", "NA", "." };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         double v = 7;
         cr_assert(!gr_parse_double(bad[i], &v), "'%s' accepted as %g", bad[i], v);

@@ -28,7 +28,7 @@ typedef struct {
 typedef struct {
     seen *v;
     size_t n, cap;
-    size_t fail_at;     /* the sink fails at this record (0: never) */
+    size_t fail_at; /* the sink fails at this record (0: never) */
 } sink_log;
 
 static uint64_t fnv(const char *s, size_t n)
@@ -54,8 +54,8 @@ static int filter(void *arg, const char *s, size_t len, int32_t *tag)
     return pos % 7 == 0;
 }
 
-static gr_status sink(void *arg, const char *s, size_t len, size_t record, int wanted,
-                      int32_t tag, gr_error *err)
+static gr_status sink(void *arg, const char *s, size_t len, size_t record, int wanted, int32_t tag,
+                      gr_error *err)
 {
     sink_log *lg = arg;
     if (lg->fail_at && record == lg->fail_at)
@@ -244,8 +244,8 @@ static void expect_error(const char *name, int threads, size_t max_line, const c
     size_t records = 0;
     gr_status st = read_body(name, threads, max_line, &got, &records, &err);
     cr_assert_eq(st, GR_EINPUT, "%s, %d threads: status %d", name, threads, st);
-    cr_assert(strstr(err.text, needle), "%s, %d threads: '%s' lacks '%s'", name, threads,
-              err.text, needle);
+    cr_assert(strstr(err.text, needle), "%s, %d threads: '%s' lacks '%s'", name, threads, err.text,
+              needle);
     free(got.v);
 }
 
@@ -271,8 +271,10 @@ Test(vcf_body, damaged_compressed_data_is_an_error)
     /* data that inflates but whose CRC32 is wrong: the third block's CRC */
     size_t at = 0;
     for (int blk = 0; blk < 2; blk++)
-        at += ((size_t)(unsigned char)data[at + 16] | (size_t)(unsigned char)data[at + 17] << 8) + 1;
-    size_t total = ((size_t)(unsigned char)data[at + 16] | (size_t)(unsigned char)data[at + 17] << 8) + 1;
+        at +=
+            ((size_t)(unsigned char)data[at + 16] | (size_t)(unsigned char)data[at + 17] << 8) + 1;
+    size_t total =
+        ((size_t)(unsigned char)data[at + 16] | (size_t)(unsigned char)data[at + 17] << 8) + 1;
     data[at + total - 8] ^= 1;
     g = fopen(path_of("crc.vcf.gz"), "wb");
     fwrite(data, 1, n, g);

@@ -45,11 +45,26 @@ static void check_parity(const char *name, double tol)
     gr_model_free(m);
 }
 
-Test(xgboost, classifier_matches_xgboost) { check_parity("xgb_clf", 1e-5); }
-Test(xgboost, missing_values_and_base_score) { check_parity("xgb_clf_missing", 1e-5); }
-Test(xgboost, regression_with_base_score) { check_parity("xgb_reg", 1e-5); }
-Test(xgboost, deep_trees) { check_parity("xgb_deep", 1e-5); }
-Test(xgboost, fractional_dosages_compare_in_float) { check_parity("xgb_fractional", 1e-5); }
+Test(xgboost, classifier_matches_xgboost)
+{
+    check_parity("xgb_clf", 1e-5);
+}
+Test(xgboost, missing_values_and_base_score)
+{
+    check_parity("xgb_clf_missing", 1e-5);
+}
+Test(xgboost, regression_with_base_score)
+{
+    check_parity("xgb_reg", 1e-5);
+}
+Test(xgboost, deep_trees)
+{
+    check_parity("xgb_deep", 1e-5);
+}
+Test(xgboost, fractional_dosages_compare_in_float)
+{
+    check_parity("xgb_fractional", 1e-5);
+}
 
 Test(xgboost, logitraw_margin_and_probability)
 {
@@ -134,14 +149,15 @@ static void check_response(const char *form, json_t *doc, const fixture_cases *f
         json_t *ex = json_object_get(one, "explanation");
         const double *c = fc->contribs + r * (n + 1);
         double base = json_number_value(json_object_get(ex, "base_value"));
-        cr_assert(fabs(base - c[n]) <= tol, "%s row %zu: base %.9g, bias %.9g", form, r, base, c[n]);
+        cr_assert(fabs(base - c[n]) <= tol, "%s row %zu: base %.9g, bias %.9g", form, r, base,
+                  c[n]);
         json_t *attrs = json_object_get(ex, "attributions");
         cr_assert_eq(json_array_size(attrs), n);
         for (size_t j = 0; j < n; j++) {
             json_t *a = json_array_get(attrs, j);
             double v = json_number_value(json_object_get(a, "value"));
-            cr_assert(fabs(v - c[j]) <= tol, "%s row %zu feature %zu: phi %.9g, xgboost %.9g",
-                      form, r, j, v, c[j]);
+            cr_assert(fabs(v - c[j]) <= tol, "%s row %zu feature %zu: phi %.9g, xgboost %.9g", form,
+                      r, j, v, c[j]);
             cr_assert_null(json_object_get(a, "imputed"), "%s: nothing is imputed", form);
         }
         size_t missing = 0;
@@ -288,8 +304,8 @@ static void broken(const char *from, const char *to, gr_status st, const char *n
                    const char *field)
 {
     char *bad = replace_once(model_json, from, to);
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, st, needle, field);
     temp_bundle_free(dir);
     free(bad);
@@ -320,8 +336,8 @@ Test(xgboost_bad, multiclass)
 
 Test(xgboost_bad, feature_count_mismatch)
 {
-    broken("\"num_feature\":\"40\",\"num_target\"", "\"num_feature\":\"41\",\"num_target\"", GR_EMODEL, "features file lists 40",
-           "num_feature");
+    broken("\"num_feature\":\"40\",\"num_target\"", "\"num_feature\":\"41\",\"num_target\"",
+           GR_EMODEL, "features file lists 40", "num_feature");
 }
 
 Test(xgboost_bad, child_index_out_of_range)
@@ -339,8 +355,8 @@ Test(xgboost_bad, truncated_file)
 {
     char *bad = strdup(model_json);
     bad[strlen(bad) / 2] = '\0';
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, GR_EMODEL, "invalid JSON", NULL);
     temp_bundle_free(dir);
     free(bad);
@@ -372,13 +388,13 @@ Test(xgboost_bad, categorical_split)
 Test(xgboost_bad, empty_forest)
 {
     json_t *root = json_loads(model_json, 0, NULL);
-    json_t *model = json_object_get(json_object_get(json_object_get(root, "learner"),
-                                                    "gradient_booster"), "model");
+    json_t *model = json_object_get(
+        json_object_get(json_object_get(root, "learner"), "gradient_booster"), "model");
     json_object_set_new(model, "trees", json_array());
     json_object_set_new(model, "tree_info", json_array());
     char *bad = json_dumps(root, 0);
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, GR_EMODEL, "empty", "trees");
     temp_bundle_free(dir);
     free(bad);
@@ -387,10 +403,9 @@ Test(xgboost_bad, empty_forest)
 
 Test(xgboost_bad, feature_names_must_match_features_file)
 {
-    char *bad = replace_once(model_json, "\"feature_names\":[]",
-                             "\"feature_names\":[\"a\",\"b\"]");
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad,
-                            NULL);
+    char *bad = replace_once(model_json, "\"feature_names\":[]", "\"feature_names\":[\"a\",\"b\"]");
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", bad, NULL);
     expect_load_error(dir, GR_EMODEL, "2 names", "feature_names");
     temp_bundle_free(dir);
     free(bad);
@@ -416,7 +431,8 @@ static char *chain_model(int depth)
     ADD("{\"learner\":{\"learner_model_param\":{\"base_score\":\"5E-1\",\"num_class\":\"0\","
         "\"num_feature\":\"40\"},\"objective\":{\"name\":\"binary:logistic\"},"
         "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0],\"trees\":[{"
-        "\"tree_param\":{\"num_nodes\":\"%zu\"},\"left_children\":[", n);
+        "\"tree_param\":{\"num_nodes\":\"%zu\"},\"left_children\":[",
+        n);
     for (size_t i = 0; i < n; i++)
         ADD("%s%lld", i ? "," : "", i < (size_t)depth ? (long long)(i + 1) : -1LL);
     ADD("],\"right_children\":[");
@@ -445,8 +461,8 @@ static char *chain_model(int depth)
 Test(xgboost_bad, deeper_than_supported)
 {
     char *ok = chain_model(GR_MAX_TREE_DEPTH);
-    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", ok,
-                            NULL);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", ok, NULL);
     gr_model *m = NULL;
     gr_error err;
     cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
@@ -456,8 +472,8 @@ Test(xgboost_bad, deeper_than_supported)
     free(ok);
 
     char *deep = chain_model(GR_MAX_TREE_DEPTH + 1);
-    dir = temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", deep,
-                      NULL);
+    dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", features, "model.json", deep, NULL);
     expect_load_error(dir, GR_ELIMIT, "deeper than", "trees[0]");
     temp_bundle_free(dir);
     free(deep);
