@@ -188,12 +188,17 @@ bench-vcf: deps all
 
 # Parity with the peers' real data (tools/test_peers.py): PGS000586 x 1000
 # Genomes against pgsc_calc, PGS001229 x CINECA against plink2's .sscore,
-# pgscatalog-match's fixtures. Needs the ../shared/peers folder, which stays
-# outside the repository (PEERS=DIR for another place); without it the target
-# fails, it does not skip. Temporary bundles go to a mktemp directory.
+# pgscatalog-match's fixtures, pgsc_calc's ancestry adjustment (HGDP x 1000G)
+# against genorisk adjust, and held-out 1000G samples placed by genorisk
+# predict --reference (tools/make_reference.py builds both references:
+# numpy, scipy, scikit-learn, bcftools). Needs the ../shared/peers folder,
+# which stays outside the repository (PEERS=DIR for another place); without it
+# the target fails, it does not skip. Temporary bundles go to a mktemp
+# directory.
 PEERS ?= ../shared/peers
 test-peers: all
-	@tools/apt_install.sh test-peers plink2 zstd
+	@tools/apt_install.sh test-peers plink2 zstd bcftools python3-numpy python3-scipy \
+	    python3-sklearn
 	@$(PYTHON) tools/test_peers.py --cli $(CLI) --peers $(PEERS)
 
 # A 100-variant score on an indexed 5,000,000-record VCF (760 MB, generated

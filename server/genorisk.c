@@ -734,6 +734,7 @@ static int cmd_adjust(int argc, char **argv)
     int rc = parse_adjust_flags(argc, argv, &a);
     if (rc >= 0)
         return rc;
+    rc = 0; /* -1 meant "go on"; it must not become the exit status */
     gr_status st = gr_reference_load(a.reference, &ref, &err);
     if (st) {
         print_error("cannot load reference", &err);

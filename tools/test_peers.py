@@ -10,7 +10,7 @@ bundles, VCFs and scoring files this script writes go to a mktemp directory
 (bundles point at the peer files through symbolic links), removed at the end
 unless --keep.
 
-Three groups of checks, each expected value taken from a peer's own file, or,
+Five groups of checks, each expected value taken from a peer's own file, or,
 where the peer asserts it only in prose, from the section of the peers'
 README.md named beside it:
 
@@ -25,6 +25,18 @@ README.md named beside it:
    bundle per accession: two scores with opposite effect alleles at one
    variant, the ambiguous variant, multi-allelic records kept and dropped,
    additive/dominant/recessive rows.
+4. ancestry: pgsc_calc's ancestry adjustment (README section 3): a reference
+   bundle from the stored 1000G PCs, labels, relatedness and PGS001229 scores
+   (tools/make_reference.py) against the fitted numbers of hgdp_info.json,
+   then `genorisk adjust` on the 929 HGDP targets against hgdp_pgs and
+   hgdp_popsimilarity (percentile, Z, Z_norm1 within 1e-9, Z_norm2 within
+   1e-6, RF_P_* and MostSimilarPop equal); adjust's input errors.
+5. holdout (issue 12 item 4): a reference built from the real genotypes of
+   pgs000586_1000g less a stratified 10% (make_reference.py --vcf --holdout
+   0.1 --seed 1), the held-out samples placed by `genorisk predict
+   --reference`: most_similar right for >= 95% of AFR, EAS, EUR and SAS (the
+   table is printed), a sample alone answered as in the batch, the PCs equal
+   to tools/holdout_check.py's numpy within 1e-9.
 
 Before using genorisk, each group checks the peer data itself (the "data:"
 lines): an independent reading in Python of the policy (match by position
@@ -32,8 +44,9 @@ then alleles with strand flips, strand-ambiguous SNVs and multi-allelic
 records excluded, chrX skipped, missing calls imputed with the cohort mean)
 must reproduce the peers' numbers, and plink2 must reproduce the .sscore it
 wrote. Those lines prove the expected values are read right; they pass
-without genorisk's predict. --data-only runs only them and the bundles'
-`genorisk models validate`.
+without genorisk's predict. --data-only runs only them, the reference
+bundle's numbers against hgdp_info.json (tools/make_reference.py's, no C)
+and the bundles' `genorisk models validate`.
 
 One line per check, PASS or FAIL with its numbers; the last line is
 "test-peers: N passed, M failed". Exit 1 when a check failed, or when the
@@ -1013,6 +1026,290 @@ def check_fixture_sums(t, name, tsv, models, vcf):
 
 
 # ---------------------------------------------------------------------------
+# 4. pgsc_calc's ancestry adjustment: 1000G reference, HGDP targets (README
+#    section 3), through tools/make_reference.py and `genorisk adjust`
+# ---------------------------------------------------------------------------
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ADJ_HEADER = ["sampleset", "FID", "IID", "PGS", "SUM", "MostSimilarPop",
+              "percentile_MostSimilarPop", "Z_MostSimilarPop", "Z_norm1", "Z_norm2"]
+
+
+def run_tool(t, name, args):
+    """A tools/ script under this Python; True when it exited 0."""
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, args[0])] + args[1:],
+                       capture_output=True, timeout=600)
+    if r.returncode != 0:
+        err = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+        t.check(name, False, "exit %d: %s: %s" % (r.returncode, " ".join(args[:1]),
+                                                  err[-1][:300] if err else "(no message)"))
+        return False
+    return True
+
+
+def read_table(path):
+    """[dict per row] of a tab-separated file (plain or gzip) with a header."""
+    lines = [l for l in read_text(path) if l]
+    head = lines[0].split(SEP)
+    return [dict(zip(head, l.split(SEP))) for l in lines[1:]]
+
+
+def max_diff(pairs):
+    """Largest |a - b| over (a, b) text or float pairs; inf when one is not a
+    number or either is NaN."""
+    worst = 0.0
+    for a, b in pairs:
+        try:
+            d = abs(float(a) - float(b))
+        except (TypeError, ValueError):
+            return float("inf")
+        worst = max(worst, d if d == d else float("inf"))
+    return worst
+
+
+def group_ancestry(t, cli, peers, tmp, data_only):
+    d = os.path.join(peers, "ancestry_hgdp_vs_1000g")
+    up = os.path.join(d, "upstream_outputs")
+    work = os.path.join(tmp, "ancestry")
+    os.makedirs(work)
+    ref = os.path.join(work, "reference")
+    scores = os.path.join(d, "aggregated_scores.txt")
+    pgs_up = [r for r in read_table(os.path.join(up, "hgdp_pgs.txt.gz")) if r["sampleset"] == "hgdp"]
+    sim_up = [r for r in read_table(os.path.join(up, "hgdp_popsimilarity.txt.gz"))
+              if r["sampleset"] == "hgdp"]
+    with gzip.open(os.path.join(up, "hgdp_info.json.gz"), "rt", encoding="utf-8") as f:
+        info = json.load(f)
+    t.check("ancestry data: upstream outputs read", len(pgs_up) == 929 and len(sim_up) == 929,
+            "hgdp rows: hgdp_pgs %d, hgdp_popsimilarity %d (README section 3: 929 targets)" % (
+                len(pgs_up), len(sim_up)))
+    if not run_tool(t, "ancestry data: tools/make_reference.py --ref-pcs", [
+            "make_reference.py", "--ref-pcs", os.path.join(d, "ref.pcs"),
+            "--labels", os.path.join(d, "ref.psam"), "--label-column", "SuperPop",
+            "--exclude", os.path.join(d, "ref.king.cutoff.id"), "--ref-scores", scores,
+            "--name", "1000g", "--out", ref]):
+        return
+    with open(os.path.join(ref, "reference.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+
+    # --- the bundle's fitted numbers against pgsc_calc's hgdp_info.json
+    pgs = "PGS001229_hmPOS_GRCh38"
+    mine, theirs = doc["scores"][pgs], info["pgs"]["dist_empirical"][pgs]
+    pops = sorted(theirs)
+    bad = [p for p in pops if p not in mine["distributions"]
+           or mine["distributions"][p]["percentiles"] != theirs[p]["percentiles"]
+           or mine["distributions"][p]["mean"] != theirs[p]["mean"]
+           or mine["distributions"][p]["sd"] != theirs[p]["std"]]
+    t.check("ancestry bundle: percentiles, mean, sd per population = hgdp_info.json",
+            not bad and doc["populations"] == pops,
+            "populations %s; %d of %d differ%s (101 percentiles each, exactly)" % (
+                doc["populations"], len(bad), len(pops), ": " + ", ".join(bad) if bad else ""))
+    adj = info["pgs"]["adjust_pcs"]
+    norm = adj["norm_pcs"]
+    pcn = ["PC%d" % (j + 1) for j in range(4)]
+    t.check("ancestry bundle: PC normalisation and offset = hgdp_info.json",
+            doc["normalization"]["mean"] == [norm[c]["mean"] for c in pcn]
+            and doc["normalization"]["sd"] == [norm[c]["pc_std"] for c in pcn]
+            and mine["pgs_offset"] == adj["PGS"][pgs]["pgs_offset"],
+            "PC1-4 mean and SD, pgs_offset %r, exactly" % mine["pgs_offset"])
+    z1, z2 = adj["PGS"][pgs]["Z_norm1"], adj["PGS"][pgs]["Z_norm2"]
+    m1 = max_diff([(mine["z_norm1"]["intercept"], z1["_intercept"])] +
+                  list(zip(mine["z_norm1"]["coef"], [z1["_coef"][c] for c in pcn])))
+    m2 = max_diff([(mine["z_norm2"]["mu_intercept"], z2["mu_intercept"]),
+                   (mine["z_norm2"]["var_intercept"], z2["var_intercept"])] +
+                  list(zip(mine["z_norm2"]["mu_coef"], [z2["mu_coef"][c] for c in pcn])) +
+                  list(zip(mine["z_norm2"]["var_coef"], [z2["var_coef"][c] for c in pcn])))
+    t.check("ancestry bundle: Z_norm1 and Z_norm2 coefficients within 1e-9 of hgdp_info.json",
+            m1 <= 1e-9 and m2 <= 1e-9, "largest |difference|: Z_norm1 intercept and coef %.2g, "
+            "Z_norm2 mu and var intercept and coef %.2g" % (m1, m2))
+    if data_only:
+        return
+
+    # --- genorisk adjust against hgdp_pgs and hgdp_popsimilarity
+    sim_path = os.path.join(work, "similarity.tsv")
+    out = cli.run("ancestry: genorisk adjust", [
+        "adjust", "--reference", ref, "--pcs", os.path.join(d, "target.pcs"), "--scores", scores,
+        "--sampleset", "hgdp", "--similarity", sim_path])
+    rows = parse_tsv(t, "ancestry: adjust", out, ADJ_HEADER)
+    if rows is not None:
+        got = {(r["FID"], r["IID"]): r for r in rows}
+        want = {(r["FID"], r["IID"]): r for r in pgs_up}
+        miss = sorted(set(want) - set(got))
+        t.check("ancestry: adjust rows = hgdp_pgs's 929", len(rows) == 929 and not miss
+                and set(got) == set(want) and all(
+                    got[k]["sampleset"] == "hgdp" and got[k]["PGS"] == w["PGS"]
+                    and float(got[k]["SUM"]) == float(w["SUM"]) for k, w in want.items()
+                    if k in got),
+                "%d rows, %d of hgdp_pgs missing, sampleset, PGS and SUM as upstream" % (
+                    len(rows), len(miss)))
+        common = [k for k in want if k in got]
+        mx = {c: max_diff((got[k][c], want[k][c]) for k in common)
+              for c in ("percentile_MostSimilarPop", "Z_MostSimilarPop", "Z_norm1", "Z_norm2")}
+        t.check("ancestry: percentile_MostSimilarPop, Z_MostSimilarPop, Z_norm1 within 1e-9",
+                all(mx[c] <= 1e-9 for c in list(mx)[:3]) and common,
+                "largest |difference| over %d samples: percentile %.2g, Z %.2g, Z_norm1 %.2g" % (
+                    len(common), mx["percentile_MostSimilarPop"], mx["Z_MostSimilarPop"],
+                    mx["Z_norm1"]))
+        t.check("ancestry: Z_norm2 within 1e-6", mx["Z_norm2"] <= 1e-6 and common,
+                "largest |difference| over %d samples: %.2g (the BFGS optimum)" % (
+                    len(common), mx["Z_norm2"]))
+    sim = read_table(sim_path) if out is not None and os.path.exists(sim_path) else None
+    if sim is not None:
+        got = {(r["FID"], r["IID"]): r for r in sim}
+        want = {(r["FID"], r["IID"]): r for r in sim_up}
+        rf = ["RF_P_%s" % p for p in pops]
+        pcc = ["PC%d" % (j + 1) for j in range(10)]
+        common = [k for k in want if k in got]
+        mrf = max_diff((got[k][c], want[k][c]) for k in common for c in rf)
+        mpc = max_diff((got[k][c], want[k][c]) for k in common for c in pcc)
+        pop = sum(got[k]["MostSimilarPop"] == want[k]["MostSimilarPop"] for k in common)
+        low = sum(got[k]["MostSimilarPop_LowConfidence"] == want[k]["MostSimilarPop_LowConfidence"]
+                  for k in common)
+        adj = {(r["FID"], r["IID"]): r for r in rows or []}
+        same = sum(k in adj and adj[k]["MostSimilarPop"] == got[k]["MostSimilarPop"]
+                   for k in common)
+        t.check("ancestry: RF_P_* within 1e-12, MostSimilarPop and _LowConfidence equal",
+                len(sim) == 929 and len(common) == 929 and mrf <= 1e-12 and mpc <= 1e-12
+                and pop == low == 929 and same == 929,
+                "%d rows; largest |RF_P difference| %.2g, PC1-10 %.2g; MostSimilarPop equal for "
+                "%d, LowConfidence for %d of 929; adjust's MostSimilarPop the same for %d" % (
+                    len(sim), mrf, mpc, pop, low, same))
+    elif out is not None:
+        t.check("ancestry: adjust --similarity", False, "%s was not written" % sim_path)
+
+    # --- errors: precise, exit 4, a line number, no sample id
+    hg = [l for l in read_text(scores) if l.startswith("hgdp\t")][:3]
+    head = read_text(scores)[0]
+    bad_pgs = os.path.join(work, "bad_pgs.txt")
+    with open(bad_pgs, "w") as f:
+        f.write("\n".join([head, hg[0], hg[1].replace(pgs, "PGS999999"), hg[2]]) + "\n")
+    r = subprocess.run([cli.path, "adjust", "--reference", ref, "--pcs",
+                        os.path.join(d, "target.pcs"), "--scores", bad_pgs, "--sampleset", "hgdp"],
+                       capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace").strip()
+    iid = hg[1].split(SEP)[2]
+    t.check("ancestry: adjust, a score the reference lacks: exit 4, file and line named",
+            r.returncode == 4 and ("%s:3:" % bad_pgs) in err and "PGS999999" in err
+            and iid not in err, "exit %d: %s" % (r.returncode, err[:300]))
+    ok_scores = os.path.join(work, "three.txt")
+    with open(ok_scores, "w") as f:
+        f.write("\n".join([head] + hg) + "\n")
+    lines = read_text(os.path.join(d, "target.pcs"))
+    pcs_missing = os.path.join(work, "missing.pcs")
+    with open(pcs_missing, "w") as f:
+        f.write("\n".join(l for l in lines if l.split(SEP)[1] != iid) + "\n")
+    r = subprocess.run([cli.path, "adjust", "--reference", ref, "--pcs", pcs_missing,
+                        "--scores", ok_scores, "--sampleset", "hgdp"],
+                       capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace").strip()
+    t.check("ancestry: adjust, a sample without PCs: exit 4, file and line named",
+            r.returncode == 4 and ("%s:3:" % ok_scores) in err and iid not in err,
+            "exit %d: %s" % (r.returncode, err[:300]))
+
+
+# ---------------------------------------------------------------------------
+# 5. Held-out projection (issue 12 item 4): a reference built from 90% of the
+#    real 1000 Genomes genotypes of pgs000586_1000g places the other 10%
+# ---------------------------------------------------------------------------
+HOLDOUT_NEED = ("AFR", "EAS", "EUR", "SAS")
+HOLDOUT_SINGLE = 5  # samples also projected one per run
+
+
+def group_holdout(t, cli, peers, tmp, data_only):
+    d = os.path.join(peers, "pgs000586_1000g")
+    a = os.path.join(peers, "ancestry_hgdp_vs_1000g")
+    vcf_path = os.path.join(d, "PGS000586_GRCh38.vcf.gz")
+    work = os.path.join(tmp, "holdout")
+    os.makedirs(work)
+    ref, held_path = os.path.join(work, "reference"), os.path.join(work, "held.txt")
+    if not run_tool(t, "holdout data: tools/make_reference.py --vcf --holdout 0.1", [
+            "make_reference.py", "--vcf", vcf_path, "--labels", os.path.join(a, "ref.psam"),
+            "--label-column", "SuperPop", "--exclude", os.path.join(a, "ref.king.cutoff.id"),
+            "--holdout", "0.1", "--seed", "1", "--holdout-out", held_path,
+            "--genome-build", "GRCh38", "--name", "1000g-holdout", "--out", ref]):
+        return
+    labels = {}
+    for l in read_text(os.path.join(a, "ref.psam"))[1:]:
+        f = l.split(SEP)
+        labels[f[0]] = f[4]
+    held = [l.strip() for l in read_text(held_path) if l.strip()]
+    with open(os.path.join(ref, "reference.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    t.check("holdout data: reference built, 10% per population held out",
+            len(held) == len(set(held)) > 0 and all(s in labels for s in held)
+            and doc["n_reference"] + len(held) == 3202,
+            "%d held out (%s), %d in the reference, %s" % (
+                len(held), ", ".join("%s %d" % kv for kv in sorted(
+                    collections.Counter(labels[s] for s in held).items())),
+                doc["n_reference"], open(os.path.join(ref, "projection_variants.tsv")).read()
+                .count("\n") - 1) + " projection variants")
+    model = write_bundle(os.path.join(work, "pgs000586"), "pgs000586",
+                         os.path.join(d, "PGS000586_hmPOS_GRCh38.txt.gz"), "GRCh38")
+    cli.validate("holdout pgs000586", model)
+    if data_only:
+        return
+
+    base = ["predict", "--model", model, "--reference", ref, "--vcf", vcf_path,
+            "--format", "json", "--explain", "false", "--compact"]
+    out = cli.run("holdout: predict --reference, the held-out samples",
+                  base + sum((["--sample", s] for s in held), []))
+    docs = parse_json_models(t, "holdout", out)
+    if docs is None:
+        return
+    res = {r.get("sample"): r for r in docs.get("pgs000586", {}).get("results", [])}
+    pops = [res.get(s, {}).get("population") or {} for s in held]
+    placed = sum(1 for p in pops if p.get("placed") is True and p.get("most_similar")
+                 and "percentile" not in p and len(p.get("pcs") or []) == 10)
+    t.check("holdout: every held-out sample placed, no percentile (no reference score)",
+            len(res) == len(held) and placed == len(held),
+            "%d results for %d samples; %d placed with 10 PCs and most_similar, without percentile"
+            " (%s)" % (len(res), len(held), placed, pops[0].get("unscored") if pops else ""))
+    table = collections.OrderedDict((p, [0, 0]) for p in sorted(set(labels[s] for s in held)))
+    for s, p in zip(held, pops):
+        table[labels[s]][0] += 1
+        table[labels[s]][1] += p.get("most_similar") == labels[s]
+    low = [p for p in HOLDOUT_NEED if table.get(p, [0, 0])[0] == 0
+           or table[p][1] / table[p][0] < 0.95]
+    n, c = sum(v[0] for v in table.values()), sum(v[1] for v in table.values())
+    t.check("holdout: most_similar right for >= 95%% of %s" % ", ".join(HOLDOUT_NEED), not low,
+            "; ".join("%s %d/%d %.3f" % (p, v[1], v[0], v[1] / v[0]) for p, v in table.items()) +
+            "; all %d/%d %.3f%s" % (c, n, c / n, " (below: %s)" % ", ".join(low) if low else ""))
+    print("  %-6s %5s %8s %7s" % ("population", "n", "correct", "share"))
+    for p, v in list(table.items()) + [("total", [n, c])]:
+        print("  %-10s %5d %8d %7.3f" % (p, v[0], v[1], v[1] / v[0]))
+
+    # --- one sample per run: the same answer as in the batch
+    first = collections.OrderedDict()
+    for s in held:
+        first.setdefault(labels[s], s)
+    single = list(first.values())[:HOLDOUT_SINGLE]
+    diff = []
+    for s in single:
+        o = parse_json_models(t, "holdout " + s, cli.run("holdout: predict --sample " + s,
+                                                           base + ["--sample", s]))
+        r = (o or {}).get("pgs000586", {}).get("results", [{}])[0]
+        strip = lambda x: {k: v for k, v in x.items() if k != "index"}
+        if strip(r) != strip(res.get(s, {})):
+            diff.append(s)
+    t.check("holdout: a sample alone = the same sample in the batch", not diff,
+            "%d samples (%s) projected one per run: %s" % (
+                len(single), ", ".join("%s %s" % (labels[s], s) for s in single),
+                "differ: " + ", ".join(diff) if diff else "every member equal, exactly"))
+
+    # --- tools/holdout_check.py (numpy's OADP and forest) beside the C answers
+    sys.path.insert(0, TOOLS)
+    import holdout_check  # numpy; imported here so that only this check needs it
+    ptable, prows = holdout_check.holdout_table(ref, vcf_path, held, labels)
+    mx, agree = 0.0, 0
+    for s, _lab, got, pcs in prows:
+        mx = max(mx, max_diff(zip(res[s]["population"]["pcs"], pcs)))
+        agree += got == res[s]["population"]["most_similar"]
+    t.check("holdout: C projection = tools/holdout_check.py's numpy (PCs within 1e-9)",
+            mx <= 1e-9 and agree == len(held) and {k: list(v) for k, v in ptable.items()} ==
+            {k: v for k, v in table.items()},
+            "largest |PC difference| %.2g over %d samples; most_similar equal for %d" % (
+                mx, len(held), agree))
+
+
+# ---------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", default="build/genorisk")
@@ -1022,7 +1319,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     a = ap.parse_args()
     t = Tally()
-    need = ["pgs000586_1000g", "cineca_pgs001229_chr22", "match_fixtures"]
+    need = ["pgs000586_1000g", "cineca_pgs001229_chr22", "match_fixtures",
+            "ancestry_hgdp_vs_1000g"]
     missing = [n for n in need if not os.path.isdir(os.path.join(a.peers, n))]
     if missing:
         t.check("peers folder", False, "%s lacks %s: make test-peers needs the peer data "
@@ -1037,7 +1335,8 @@ def main():
     peers = os.path.abspath(a.peers)
     tmp = tempfile.mkdtemp(prefix="test_peers.")
     try:
-        for group in (group_pgs000586, group_cineca, group_match_fixtures):
+        for group in (group_pgs000586, group_cineca, group_match_fixtures, group_ancestry,
+                      group_holdout):
             try:
                 group(t, cli, peers, tmp, a.data_only)
             except Exception as e:  # a harness bug or an unreadable peer file: a failure
