@@ -198,7 +198,11 @@ static int place(const gr_api_job *job, scratch *sc, size_t i, double x, json_t 
                                          json_string("the reference holds no distribution of "
                                                      "this model's score: no percentile or Z"));
     }
-    gr_reference_adjust(ref, (size_t)k, &a, x, &adj);
+    if (gr_reference_adjust(ref, (size_t)k, &a, x, &adj, &err)) {
+        /* placed, but its Z would overflow: said, not answered with a 500 */
+        *risk = json_null();
+        return bad | json_object_set_new(o, "unscored", json_string(err.text));
+    }
     bad |= json_object_set_new(o, "percentile", json_real(adj.percentile));
     bad |= json_object_set_new(o, "z", json_real(adj.z));
     bad |= json_object_set_new(o, "z_norm1", json_real(adj.z_norm1));
