@@ -318,7 +318,9 @@ static gr_status score_row(const gr_api_adjust_args *a, pc_table *t, const score
         return st;
     gr_adjusted adj;
     const gr_ancestry *g = &t->anc[row];
-    gr_reference_adjust(a->ref, (size_t)k, g, x, &adj);
+    gr_error why; /* names the score and the reference, no sample */
+    if (gr_reference_adjust(a->ref, (size_t)k, g, x, &adj, &why))
+        return gr_error_set(err, GR_EINPUT, r->path, r->line, NULL, "%s", why.text);
     kstring_t s = { 0 };
     int bad = ksprintf(&s, "%s\t%s\t%s\t%s\t%s\t%s\t%.17g\t%.17g\t%.17g\t%.17g\n", f[c->set],
                        c->fid >= 0 ? f[c->fid] : "", f[c->iid], f[c->pgs], f[c->sum],

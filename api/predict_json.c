@@ -75,9 +75,9 @@ void gr_api_request_clear(gr_api_request *r)
     memset(r, 0, sizeof *r);
 }
 
-static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, double *x,
-                                     uint32_t *seen, const char **seen_key, json_t *warnings,
-                                     gr_match_counts *mc, gr_error *err)
+static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, int names_only,
+                                     double *x, uint32_t *seen, const char **seen_key,
+                                     json_t *warnings, gr_match_counts *mc, gr_error *err)
 {
     char field[GR_API_MAX_ID_LEN + 64];
     size_t nf = gr_model_get_info(m)->n_features;
@@ -95,6 +95,8 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
     }
     for (size_t j = 0; j < nf; j++)
         x[j] = NAN;
+    if (dense && names_only)
+        return GR_OK;
     if (dense) {
         snprintf(field, sizeof field, "samples[%zu].dosages", si);
         if (!json_is_array(dense))
@@ -419,8 +421,8 @@ static int keep_cells(gr_api_request *out, size_t i, const double *x, const uint
 }
 
 /* Sample i, parsed from its own bytes: its id, dosages and match counts. */
-static gr_status read_sample(const gr_model *m, const char *text, span v, size_t i, double *x,
-                             uint32_t *seen, const char **seen_key, gr_api_request *out,
+static gr_status read_sample(const gr_model *m, const char *text, span v, size_t i, int names_only,
+                             double *x, uint32_t *seen, const char **seen_key, gr_api_request *out,
                              gr_error *err)
 {
     gr_status st = GR_OK;
@@ -455,7 +457,8 @@ static gr_status read_sample(const gr_model *m, const char *text, span v, size_t
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    if ((st = parse_sample_values(m, s, i, x, seen, seen_key, out->warnings, &out->match[i], err)))
+    if ((st = parse_sample_values(m, s, i, names_only, x, seen, seen_key, out->warnings,
+                                  &out->match[i], err)))
         goto fail;
     out->keyed[i] = json_object_get(s, "genotypes") != NULL;
 fail:
@@ -538,7 +541,8 @@ gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
         goto fail;
     for (size_t i = 0; i < b.n_elems; i++) {
         span v = { b.elems[2 * i], b.elems[2 * i + 1], 1 };
-        if ((st = read_sample(m, text, v, i, x, seen, seen_key, out, err)))
+        if ((st = read_sample(m, text, v, i, limits && limits->names_only, x, seen, seen_key, out,
+                              err)))
             goto fail;
         if (!keep_cells(out, i, x, seen, &cap)) {
             st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");

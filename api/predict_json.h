@@ -19,6 +19,9 @@ typedef struct {
     size_t max_samples; /* 0 means GR_API_DEFAULT_MAX_SAMPLES */
     size_t max_depth;   /* arrays and objects nested, 0 = no limit */
     size_t max_string;  /* bytes of a string as written, 0 = no limit */
+    int names_only;     /* a sample's "dosages" array is read as no call at all: it is in
+                         * another model's order, so it names no variant of this one (a
+                         * reference's projection variants, predict_place.h) */
 } gr_api_limits;
 
 /* One given dosage of a sample. */

@@ -33,7 +33,12 @@ int gr_api_place_read_json(const gr_model *set, const char *text, size_t len,
                            const gr_api_limits *limits, gr_api_request *req)
 {
     gr_error err;
-    if (gr_api_request_read(set, text, len, limits, req, &err) == GR_OK)
+    /* a sample's dosage array (model order) is no call here, so that it
+     * neither is placed by dosages read in the wrong order nor, when its
+     * length is not the set's, keeps the other samples from being placed */
+    gr_api_limits lim = limits ? *limits : (gr_api_limits){ 0 };
+    lim.names_only = 1;
+    if (gr_api_request_read(set, text, len, &lim, req, &err) == GR_OK)
         return 1;
     gr_api_request_clear(req);
     memset(req, 0, sizeof *req);
@@ -167,6 +172,11 @@ static int place(const gr_api_job *job, scratch *sc, size_t i, double x, json_t 
     long k;
     const gr_reference *ref = gr_model_reference(job->m, &k);
     const gr_reference_info *in = gr_reference_get_info(ref);
+    const gr_api_request *pr = job->place->json;
+    if (pr && pr->keyed && !pr->keyed[i])
+        return not_placed(o, "the sample gave a dosage array in model order, which names no "
+                             "variant of the reference's projection; send genotypes keyed by "
+                             "variant to place it");
     const double *d = gr_api_dosages(job->place, sc->place, i);
     size_t observed = 0;
     for (size_t j = 0; j < in->n_variants; j++)
@@ -198,7 +208,11 @@ static int place(const gr_api_job *job, scratch *sc, size_t i, double x, json_t 
                                          json_string("the reference holds no distribution of "
                                                      "this model's score: no percentile or Z"));
     }
-    gr_reference_adjust(ref, (size_t)k, &a, x, &adj);
+    if (gr_reference_adjust(ref, (size_t)k, &a, x, &adj, &err)) {
+        /* placed, but its Z would overflow: said, not answered with a 500 */
+        *risk = json_null();
+        return bad | json_object_set_new(o, "unscored", json_string(err.text));
+    }
     bad |= json_object_set_new(o, "percentile", json_real(adj.percentile));
     bad |= json_object_set_new(o, "z", json_real(adj.z));
     bad |= json_object_set_new(o, "z_norm1", json_real(adj.z_norm1));

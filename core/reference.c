@@ -338,6 +338,9 @@ static gr_status read_norms(const gr_reference *r, json_t *o, score *s, const ch
     return GR_OK;
 }
 
+static int adjust_score(const gr_reference *r, const score *s, const gr_ancestry *a, double x,
+                        gr_adjusted *out);
+
 static gr_status read_score(const gr_reference *r, const char *id, json_t *o, score *s,
                             const char *path, gr_error *err)
 {
@@ -359,6 +362,22 @@ static gr_status read_score(const gr_reference *r, const char *id, json_t *o, sc
         snprintf(f2, sizeof f2, "%s.distributions.%s", field, r->pops[p]);
         if ((st = read_dist(json_object_get(ds, r->pops[p]), &s->dists[p], path, f2, err)))
             return st;
+    }
+    /* a sample at the centre of the reference's PCs, scored at each
+     * population's lowest and highest percentile, adjusts to finite numbers
+     * (an SD of 1e-310 or a var_intercept of -1000 passes every check above
+     * and makes every answer's Z infinite) */
+    gr_ancestry centre = { .n_pcs = r->info.n_norm_pcs };
+    memcpy(centre.pcs, r->norm_mean, sizeof centre.pcs);
+    for (size_t p = 0; p < r->info.n_populations; p++) {
+        gr_adjusted adj;
+        centre.most_similar = p;
+        if (!adjust_score(r, s, &centre, s->dists[p].pct[0], &adj) ||
+            !adjust_score(r, s, &centre, s->dists[p].pct[100], &adj))
+            return gr_error_set(err, GR_EMODEL, path, 0, field,
+                                "reads a score of %s to a Z that is not finite: an SD too close "
+                                "to 0 or a z_norm2 var_intercept too far from it",
+                                r->pops[p]);
     }
     return GR_OK;
 }
@@ -596,10 +615,10 @@ static double percentile_of(const double *a, size_t n, double x)
     return (double)(left + right + (right > left)) * (50.0 / (double)n);
 }
 
-void gr_reference_adjust(const gr_reference *r, size_t k, const gr_ancestry *a, double x,
-                         gr_adjusted *out)
+/* Fills out; 1 when every number is finite. */
+static int adjust_score(const gr_reference *r, const score *s, const gr_ancestry *a, double x,
+                        gr_adjusted *out)
 {
-    const score *s = &r->scores[k];
     const dist *d = &s->dists[a->most_similar];
     double xc = x - s->offset, y1 = s->n1_int, mu = s->mu_int, lv = s->var_int;
     out->percentile = percentile_of(d->sorted, d->n, x);
@@ -612,4 +631,17 @@ void gr_reference_adjust(const gr_reference *r, size_t k, const gr_ancestry *a, 
     }
     out->z_norm1 = (xc - y1) / s->n1_sd;
     out->z_norm2 = (xc - mu) / sqrt(exp(lv));
+    return isfinite(out->z) && isfinite(out->z_norm1) && isfinite(out->z_norm2);
+}
+
+gr_status gr_reference_adjust(const gr_reference *r, size_t k, const gr_ancestry *a, double x,
+                              gr_adjusted *out, gr_error *err)
+{
+    const score *s = &r->scores[k];
+    if (!isfinite(x) || !adjust_score(r, s, a, x, out))
+        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL,
+                            "score %.128s read against reference %.64s gives a Z that is not "
+                            "finite (PCs or a score far outside the reference's)",
+                            s->id, r->name);
+    return GR_OK;
 }

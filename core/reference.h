@@ -94,9 +94,12 @@ typedef struct {
     double z_norm2;    /* (x - offset - mu(PC)) / sqrt(exp(var(PC))) */
 } gr_adjusted;
 
-/* Adjusts score x of reference score k for a sample placed at a. */
-void gr_reference_adjust(const gr_reference *r, size_t k, const gr_ancestry *a, double x,
-                         gr_adjusted *out);
+/* Adjusts score x of reference score k for a sample placed at a. GR_OK, or
+ * GR_EINPUT (err says which score and reference) when x or any adjusted
+ * number is not finite: PCs or a score so far outside the reference's that
+ * a Z overflows (out then holds them, for no use). */
+gr_status gr_reference_adjust(const gr_reference *r, size_t k, const gr_ancestry *a, double x,
+                              gr_adjusted *out, gr_error *err);
 
 /* Score k's distribution in population p: its 101 percentiles (0..100)
  * (borrowed), and how many unrelated reference samples it holds. */

@@ -27,13 +27,15 @@ run vcf /usr/bin/python3 tools/make_vcf_data.py fixtures
 run risk /usr/bin/python3 tools/make_risk_fixture.py
 run sha256 /usr/bin/python3 tools/make_sha256_fixture.py
 run oadp /usr/bin/python3 tools/make_oadp_fixture.py
+run adjust /usr/bin/python3 tools/make_adjust_fixture.py
 if [ $fail = 0 ]; then
-  check fixtures tests/fixtures -x vcf -x risk -x sha256 -x oadp
+  check fixtures tests/fixtures -x vcf -x risk -x sha256 -x oadp -x adjust
   check models models
   check vcf tests/fixtures/vcf
   check risk tests/fixtures/risk
   check sha256 tests/fixtures/sha256
   check oadp tests/fixtures/oadp
+  check adjust tests/fixtures/adjust
 fi
 if [ $fail = 0 ]; then echo "generated: $n passed, 0 failed"; else echo "generated: FAILED"; fi
 exit $fail

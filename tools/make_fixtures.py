@@ -895,12 +895,15 @@ Each directory is a model bundle (`manifest.json`, the artifact, and
     w*E[g] = w*2p, w*(1-(1-p)^2), w*p^2 respectively. Feature ids are
     `chrom:pos:other_allele:effect_allele`.
 
-Two directories come from their own scripts, not this one:
+Three directories come from their own scripts, not this one:
 `risk/risk.json` (`tools/make_risk_fixture.py`: SciPy's normal distribution,
 R2 from the AUC, logistic intercepts and absolute risks, for
-`tests/unit/test_risk.c`) and `sha256/` (`tools/make_sha256_fixture.py`: a
+`tests/unit/test_risk.c`), `sha256/` (`tools/make_sha256_fixture.py`: a
 pseudo-random file and hashlib's digests of it, for
-`tests/unit/test_sha256.c`).
+`tests/unit/test_sha256.c`) and `adjust/` (`tools/make_adjust_fixture.py`:
+PCs and pgsc_calc score tables of three made-up samples in every layout
+`genorisk adjust` reads, and one broken file per error, for
+`tests/unit/test_adjust.c`).
 
 Floats are written with Python's repr (round-trips to the same double).
 """

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/predict_run.h"
@@ -118,6 +119,15 @@ static const char *in_dir(const char *dir, const char *name)
     static char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return path;
+}
+
+const char *gr_fuzz_subdir(const char *dir, const char *name)
+{
+    const char *path = in_dir(dir, name);
+    if (mkdir(path, 0700) < 0)
+        gr_fuzz_fail("cannot make a temporary directory");
+    remember(path);
+    return cleanup_paths[n_cleanup - 1];
 }
 
 void gr_fuzz_put(const char *dir, const char *name, const void *data, size_t size)

@@ -37,6 +37,8 @@ void gr_fuzz_memfd_set(int fd, const void *data, size_t size);
 /* A new temporary directory (under $TMPDIR, else /tmp) that is removed with
  * everything put in it by the functions below when the process exits. */
 const char *gr_fuzz_tmpdir(void);
+/* A new directory name inside dir (one of gr_fuzz_tmpdir's), removed with it. */
+const char *gr_fuzz_subdir(const char *dir, const char *name);
 /* Puts a file name into dir with the given bytes. */
 void gr_fuzz_put(const char *dir, const char *name, const void *data, size_t size);
 /* Puts a copy of repository file rel into dir under name. */

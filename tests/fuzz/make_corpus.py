@@ -198,6 +198,112 @@ def manifest_seeds():
                               "format": "genorisk-linear", "artifact": "model.json",
                               "features": "features.tsv", "genome_build": "GRCh37"}))
     c.add("demo-logit.json", read("models/cad-logit-demo/manifest.json"))
+    # fuzz_manifest.c's bundle has models/demo-reference beside it, as
+    # demo-reference
+    c.add("pgs-reference-risk.json",
+          m(name="cad-pgs-demo", task="regression", format="pgs-catalog",
+            artifact="scores.txt.gz", synthetic=True, reference="demo-reference",
+            risk={"categories": [{"name": "low", "from": 0}, {"name": "average", "from": 20},
+                                 {"name": "high", "from": 95}],
+                  "prevalence": 0.06, "auc": 0.62, "z": "z_norm2"}))
+    c.add("linear-reference-score.json",
+          m(task="classification", format="genorisk-linear", artifact="model.json",
+            features="features.tsv", reference="demo-reference",
+            reference_score="cad-pgs-demo", impute="mean",
+            risk={"categories": [{"name": "low", "from": 0}, {"name": "high", "from": 90}],
+                  "prevalence": 0.1, "odds_ratio_per_sd": 1.5, "z": "z"}))
+    c.add("pgs-missing-reference.json",
+          m(task="regression", format="pgs-catalog", artifact="scores.txt.gz",
+            synthetic=False, reference="no-such-reference"))
+    return c.n
+
+
+def round_floats(o, digits=4):
+    """o with every float rounded to digits significant digits (rounding
+    keeps an ascending list ascending)."""
+    if isinstance(o, float):
+        return float("%.*g" % (digits, o))
+    if isinstance(o, list):
+        return [round_floats(v, digits) for v in o]
+    if isinstance(o, dict):
+        return {k: round_floats(v, digits) for k, v in o.items()}
+    return o
+
+
+def small_reference():
+    """models/demo-reference's reference.json, small: 5 scores a
+    population, 4 significant digits, a short description."""
+    d = json.loads(read("models/demo-reference/reference.json"))
+    d["description"] = "SYNTHETIC DEMO, trimmed for fuzzing"
+    d["source"] = "tests/fuzz/make_corpus.py"
+    for sc in d["scores"].values():
+        for dist in sc["distributions"].values():
+            dist["scores"] = dist["scores"][::26][:5]
+            dist["n"] = len(dist["scores"])
+    return round_floats(d)
+
+
+# fuzz_reference.c: reference.json beside models/demo-reference's other files
+def reference_seeds():
+    c = Corpus("reference")
+    c.add("demo.json", read("models/demo-reference/reference.json"))
+    small = small_reference()
+    c.add("small.json", dumps(small))
+    d = json.loads(json.dumps(small))
+    d["projection"] = None
+    d["synthetic"] = False
+    d["genome_build"] = "GRCh37"
+    c.add("no-projection.json", dumps(d))
+    d = json.loads(json.dumps(small))
+    sc = d["scores"]["cad-pgs-demo"]
+    d["scores"]["PGS000001"] = json.loads(json.dumps(sc))
+    d["scores"]["PGS000001"]["pgs_offset"] = -1.5
+    d["scores"]["PGS000001"]["z_norm2"]["var_intercept"] = 3
+    d["normalization"] = {"n_pcs": 2, "mean": [0, 0], "sd": [3, 2]}
+    for s in d["scores"].values():
+        for k in ("coef",):
+            s["z_norm1"][k] = s["z_norm1"][k][:2]
+        for k in ("mu_coef", "var_coef"):
+            s["z_norm2"][k] = s["z_norm2"][k][:2]
+    c.add("two-scores-2-norm-pcs.json", dumps(d))
+    d = json.loads(json.dumps(small))
+    d["scores"] = {}
+    d["pcs"] = 12
+    c.add("pcs-mismatch.json", dumps(d))
+    d = json.loads(json.dumps(small))
+    d["format"] = "genorisk-classifier"
+    c.add("wrong-format.json", dumps(d))
+    return c.n
+
+
+# fuzz_adjust.c: PCs, a line "%%", scores; against models/demo-reference
+def adjust_seeds():
+    c = Corpus("adjust")
+    pcs = [[-1.85, 0.20, 1.35, -1.37, 0.93, -0.12, 0.56, 0.11, -2.00, 1.28],
+           [3.1, -2.2, 0.4, 0.9, -0.3, 0.0, 0.1, -0.2, 0.3, -0.4],
+           [0.0] * 10]
+    def pc_file(head, with_fid=True):
+        rows = [head + "".join("\tPC%d" % (j + 1) for j in range(10))]
+        for i, p in enumerate(pcs):
+            ids = ("F%d\tS%d" % (i, i)) if with_fid else "S%d" % i
+            rows.append(ids + "".join("\t%g" % v for v in p))
+        return "\n".join(rows) + "\n"
+    def scores(with_fid=True, sets=("test",)):
+        rows = ["sampleset\tFID\tIID\tPGS\tSUM\tDENOM" if with_fid
+                else "sampleset\tIID\tPGS\tSUM"]
+        for st in sets:
+            for i in range(len(pcs)):
+                x = 0.3 * i - 0.2
+                rows.append(("%s\tF%d\tS%d\tcad-pgs-demo\t%g\t600" % (st, i, i, x)) if with_fid
+                            else "%s\tS%d\tcad-pgs-demo\t%g" % (st, i, x))
+        return "\n".join(rows) + "\n"
+    c.add("fraposa.txt", pc_file("FID\tIID") + "%%\n" + scores())
+    c.add("plink2.txt", pc_file("#FID\tIID") + "%%\n" + scores(sets=("reference", "test", "other")))
+    c.add("iid-only.txt", pc_file("#IID", with_fid=False) + "%%\n" + scores(with_fid=False))
+    c.add("gzip-scores.bin", pc_file("FID IID").encode() + b"%%\n" + gz(scores().encode()))
+    c.add("errors.txt", "FID IID PC1 PC2 PC3 PC4 PC5\nF0 S0 1 2 3 4 5\nF0 S0 1 2 3 4 5\n%%\n"
+                        "sampleset FID IID PGS SUM\ntest F0 S0 PGS9 x\n")
+    c.add("no-separator.txt", pc_file("FID\tIID"))
     return c.n
 
 
@@ -305,19 +411,24 @@ def multipart_seeds():
 
 
 def main():
-    counts = {
-        "load_xgboost": xgboost_seeds(),
-        "load_trees": trees_seeds(),
-        "load_linear": linear_seeds(),
-        "load_pgs": pgs_seeds(),
-        "features": features_seeds(),
-        "manifest": manifest_seeds(),
-        "predict_json": predict_json_seeds(),
-        "vcf": vcf_seeds(),
-        "multipart": multipart_seeds(),
+    """Writes every corpus, or those named on the command line."""
+    only = set(sys.argv[1:])
+    makers = {
+        "load_xgboost": xgboost_seeds,
+        "load_trees": trees_seeds,
+        "load_linear": linear_seeds,
+        "load_pgs": pgs_seeds,
+        "features": features_seeds,
+        "manifest": manifest_seeds,
+        "predict_json": predict_json_seeds,
+        "vcf": vcf_seeds,
+        "multipart": multipart_seeds,
+        "reference": reference_seeds,
+        "adjust": adjust_seeds,
     }
-    for k, v in counts.items():
-        print("%-13s %3d seeds" % (k, v))
+    for k, make in makers.items():
+        if not only or k in only:
+            print("%-13s %3d seeds" % (k, make()))
 
 
 if __name__ == "__main__":
