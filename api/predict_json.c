@@ -7,6 +7,7 @@
 
 #include "api/json_scan.h"
 #include "api/predict_json.h"
+#include "core/reference.h"
 #include "core/match.h"
 
 char *gr_api_json_error(const json_error_t *je, char *buf, size_t size)
@@ -571,6 +572,24 @@ json_t *gr_api_policy_json(const gr_policy *p)
                      p->drop_unmatched ? "left out" : "missing");
 }
 
+/* The reference population m's scores are read against, or JSON null. */
+static json_t *reference_json(const gr_model *m)
+{
+    long k;
+    const gr_reference *r = gr_model_reference(m, &k);
+    if (!r)
+        return json_null();
+    const gr_reference_info *in = gr_reference_get_info(r);
+    json_t *pops = json_array();
+    for (size_t p = 0; pops && p < in->n_populations; p++)
+        json_array_append_new(pops, json_string(in->populations[p]));
+    return json_pack("{s:s, s:s, s:b, s:o, s:o, s:I, s:I}", "name", in->name, "sha256", in->sha256,
+                     "synthetic", in->synthetic, "score",
+                     k >= 0 ? json_string(gr_reference_score_id(r, (size_t)k)) : json_null(),
+                     "populations", pops, "projection_variants", (json_int_t)in->n_variants,
+                     "unrelated_samples", (json_int_t)in->n_unrelated);
+}
+
 json_t *gr_api_model_json(const gr_model *m, int full)
 {
     const gr_model_info *in = gr_model_get_info(m);
@@ -612,6 +631,9 @@ json_t *gr_api_model_json(const gr_model *m, int full)
                                 json_integer((json_int_t)in->pgs_unscored[k]));
         json_object_set_new(o, "rows_not_scored", skipped);
     }
+    json_object_set_new(o, "sha256", json_string(in->sha256));
+    json_object_set_new(o, "synthetic", json_boolean(in->synthetic));
+    json_object_set_new(o, "reference", reference_json(m));
     json_t *files = json_object();
     json_object_set_new(files, "artifact", json_string(in->artifact));
     if (in->features_file[0])
