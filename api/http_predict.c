@@ -222,8 +222,8 @@ static void run_predict(void *arg)
     for (size_t m = 0; !st && m < n; m++)
         st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &areq[m], &err);
     for (size_t m = n; !st && m < total; m++)
-        rd.usable[m] =
-            (uint8_t)gr_api_place_read_json(rd.all[m], r->body, r->body_len, &lim, &areq[m]);
+        st = gr_api_place_read_json(rd.all[m], r->body, r->body_len, &lim, &areq[m], &rd.usable[m],
+                                    &err);
     free(r->body);
     r->body = NULL;
     if (st) {

@@ -29,20 +29,22 @@ size_t gr_api_read_list(const gr_model *const *ms, size_t n, const gr_model **al
     return total;
 }
 
-int gr_api_place_read_json(const gr_model *set, const char *text, size_t len,
-                           const gr_api_limits *limits, gr_api_request *req)
+gr_status gr_api_place_read_json(const gr_model *set, const char *text, size_t len,
+                                 const gr_api_limits *limits, gr_api_request *req, uint8_t *usable,
+                                 gr_error *err)
 {
-    gr_error err;
     /* a sample's dosage array (model order) is no call here, so that it
      * neither is placed by dosages read in the wrong order nor, when its
      * length is not the set's, keeps the other samples from being placed */
     gr_api_limits lim = limits ? *limits : (gr_api_limits){ 0 };
     lim.names_only = 1;
-    if (gr_api_request_read(set, text, len, &lim, req, &err) == GR_OK)
-        return 1;
+    gr_status st = gr_api_request_read(set, text, len, &lim, req, err);
+    *usable = st == GR_OK;
+    if (st == GR_OK)
+        return GR_OK;
     gr_api_request_clear(req);
     memset(req, 0, sizeof *req);
-    return 0;
+    return st == GR_ENOMEM ? st : GR_OK;
 }
 
 void gr_api_bind_places(gr_api_job *jobs, const gr_model *const *all, size_t n, size_t total,

@@ -22,11 +22,14 @@ struct scratch; /* predict_internal.h */
 size_t gr_api_read_list(const gr_model *const *ms, size_t n, const gr_model **all);
 
 /* Reads the JSON body for variant set all[k] (k >= n) into req, as the
- * models' own reads (gr_api_request_read). A body the set cannot be read
- * from (dosage arrays in model order, which name no variant) leaves req
- * cleared and returns 0: its samples are not placed, and why is said. */
-int gr_api_place_read_json(const gr_model *set, const char *text, size_t len,
-                           const gr_api_limits *limits, gr_api_request *req);
+ * models' own reads (gr_api_request_read), and sets *usable to 1. A body
+ * the set cannot be read from (dosage arrays in model order, which name no
+ * variant) leaves req cleared and *usable 0: its samples are not placed,
+ * and why is said. Returns GR_OK, or GR_ENOMEM (req cleared): running out
+ * of memory is an error, not a body that names no variant. */
+gr_status gr_api_place_read_json(const gr_model *set, const char *text, size_t len,
+                                 const gr_api_limits *limits, gr_api_request *req, uint8_t *usable,
+                                 gr_error *err);
 
 /* After every job of all (total of them: jobs[k] over all[k]) is made:
  * points each model's job (k < n) at the job of its reference's variant

@@ -3,7 +3,7 @@
 # ASan's allocator forbids, so it is built here without sanitizers and
 # whatever SANITIZE says, with plain gcc -O1 -g, into build/alloc_fail/.
 #
-#   make alloc-fail-test      build and run it (about 35 s on 2 cores)
+#   make alloc-fail-test      build and run it (about 80 s on 2 cores)
 #
 # The core and the API files it drives are compiled again here, into
 # libgenorisk_af.a: build/sanitize/libgenorisk.a would bring ASan along.
@@ -16,7 +16,7 @@ AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
              $(AF_BUILD)/api/problem.o $(AF_BUILD)/api/buffer.o \
              $(AF_BUILD)/api/predict_vcf.o $(AF_BUILD)/api/json_scan.o \
              $(AF_BUILD)/api/predict_panel.o $(AF_BUILD)/api/predict_place.o \
-             $(AF_BUILD)/api/report.o
+             $(AF_BUILD)/api/report.o $(AF_BUILD)/api/adjust.o
 AF_LIB    := $(AF_BUILD)/libgenorisk_af.a
 AF_BIN    := $(AF_BUILD)/alloc_fail_test
 

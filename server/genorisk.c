@@ -446,7 +446,7 @@ static int load_json(const gr_model **ms, size_t n, size_t total, const char *in
     for (size_t k = 0; k < n && !st; k++)
         st = gr_api_request_read(ms[k], text, len, NULL, &reqs[k], &err);
     for (size_t k = n; k < total && !st; k++)
-        usable[k] = (uint8_t)gr_api_place_read_json(ms[k], text, len, NULL, &reqs[k]);
+        st = gr_api_place_read_json(ms[k], text, len, NULL, &reqs[k], &usable[k], &err);
     free(text);
     if (st == GR_ESYNTAX) {
         fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name, err.text);

@@ -827,6 +827,157 @@ def pgs_synth_case(outdir):
         % (n, dom.sum(), rec.sum(), X.shape[0]))
 
 
+# ------------------------------------------------ a tiny reference population
+
+TINY_POPS = ["POP-A", "POP-B", "POP-C"]
+TINY_PER_POP = 10
+TINY_VARIANTS = 30
+TINY_DIM_ONLINE = 20  # the least OADP allows: dim_stu (20)
+TINY_TREES = 4
+TINY_SAMPLES = ["TINY-001", "TINY-002", "TINY-003"]
+
+
+def tiny_ref_cases(outdir):
+    """ref_tiny (a genorisk-reference bundle, tools/make_reference.py
+    build_from_genotypes with few trees and dim_online 20) and pgs_tiny_ref
+    (a PGS Catalog bundle over its 30 variants whose manifest names it, with
+    a risk block), small enough for tests/unit/alloc_fail_test.c to fail
+    every allocation of a load or a placed prediction in turn. pgs_tiny_ref
+    also holds tiny.vcf (three samples at the 30 variants), example.json
+    (two of them as a JSON request) and adjust.pcs / adjust_scores.txt
+    (genorisk adjust inputs)."""
+    import make_reference
+    rng = np.random.RandomState(20261207)
+    used, snps = set(), []
+    for _ in range(TINY_VARIANTS):
+        c = str(rng.choice(CHROMS[:22], p=_chrom_probs(CHROMS[:22])))
+        while True:
+            pos = int(rng.randint(1_000_000, CHROM_LEN[c] - 1_000_000))
+            if (c, pos) not in used:
+                used.add((c, pos))
+                break
+        ref, alt = ALLELE_PAIRS[rng.randint(len(ALLELE_PAIRS))]
+        snps.append({"chrom": c, "pos": pos, "ref": ref, "alt": alt,
+                     "p": round(float(rng.uniform(0.1, 0.5)), 4),
+                     "w": round(float(rng.normal(0, 0.2)), 6)})
+    snps.sort(key=lambda s: (CHROMS.index(s["chrom"]), s["pos"]))
+    # three populations drifted from the panel's frequencies (F = 0.1)
+    anc = np.array([s["p"] for s in snps])
+    a, b = anc * 9.0, (1 - anc) * 9.0
+    D, labels, iids = [], [], []
+    for pop in TINY_POPS:
+        pk = np.clip(rng.beta(a, b), 0.05, 0.95)
+        D.append(rng.binomial(2, pk, size=(TINY_PER_POP, len(snps))))
+        labels += [pop] * TINY_PER_POP
+        iids += ["%s-%02d" % (pop, i + 1) for i in range(TINY_PER_POP)]
+    D = np.vstack(D).T.astype(np.float64)          # variants x samples
+    w = np.array([s["w"] for s in snps])
+    score = [float(v) for v in w @ D]
+    variants = [(s["chrom"], s["pos"], s["ref"], s["alt"], ".") for s in snps]
+    ref, clf, proj, vtext, (sids, spcs) = make_reference.build_from_genotypes(
+        variants, iids, D, labels, [False] * len(iids),
+        {"pgs_tiny_ref": score}, {"pgs_tiny_ref": len(snps)},
+        var_opts={"maf": 0.0, "max_missing": 1.0, "hwe": 0.0},
+        log=lambda msg: None, n_trees=TINY_TREES, dim_online=TINY_DIM_ONLINE)
+    assert proj["n_variants"] == len(snps) and proj["dim_online"] == 20
+    d = os.path.join(outdir, "ref_tiny")
+    fresh_dir(d)
+    doc = make_reference.assemble(
+        ref, "ref_tiny", "SYNTHETIC test fixture: three made-up populations "
+        "x 10 samples at 30 made-up variants, for the allocation failure "
+        "test.", True, "GRCh38", "population",
+        "tools/make_fixtures.py (synthetic; fitted by tools/make_reference.py "
+        "build_from_genotypes)",
+        {"method": "oadp", "file": "projection.json",
+         "variants": "projection_variants.tsv"})
+    make_reference.write_bundle(d, doc, clf, proj, vtext)
+
+    d = os.path.join(outdir, "pgs_tiny_ref")
+    fresh_dir(d)
+    lines = ["###PGS CATALOG SCORING FILE - see https://www.pgscatalog.org/"
+             "downloads/#dl_ftp_scoring for additional information",
+             "#format_version=2.0",
+             "##POLYGENIC SCORE (PGS) INFORMATION",
+             "#pgs_id=PGS_TINY_REF",
+             "#pgs_name=TINY30",
+             "#trait_reported=Synthetic test trait",
+             "#genome_build=GRCh38",
+             "#variants_number=%d" % len(snps),
+             "#weight_type=beta",
+             "chr_name\tchr_position\teffect_allele\tother_allele\t"
+             "effect_weight\tallelefrequency_effect"]
+    for s in snps:  # effect allele = ALT, as the reference counts it
+        lines.append("%s\t%d\t%s\t%s\t%s\t%s" % (
+            s["chrom"], s["pos"], s["alt"], s["ref"], repr(s["w"]),
+            repr(s["p"])))
+    with open(os.path.join(d, "pgs_tiny_ref.txt"), "w",
+              encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    m = write_manifest(d, "pgs_tiny_ref", "synthetic PGS Catalog scoring file "
+                       "over ref_tiny's 30 variants, read against ref_tiny - "
+                       "test fixture", "regression", "pgs-catalog",
+                       "pgs_tiny_ref.txt", features=False)
+    m["synthetic"] = True
+    m["reference"] = "ref_tiny"
+    m["risk"] = {"categories": [{"name": "low", "from": 0},
+                                {"name": "average", "from": 20},
+                                {"name": "high", "from": 80}],
+                 "prevalence": 0.06, "auc": 0.62, "z": "z_norm2"}
+    write_json(os.path.join(d, "manifest.json"), m)
+    # three samples drawn from POP-A, POP-B and POP-C's first frequencies
+    G = np.array([rng.binomial(2, np.clip(anc, 0.05, 0.95))
+                  for _ in TINY_SAMPLES])      # samples x variants
+    vcf = ["##fileformat=VCFv4.2",
+           "##source=tools/make_fixtures.py (synthetic test fixture)",
+           "##reference=GRCh38",
+           '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
+    vcf += ["##contig=<ID=chr%s,length=%d>" % (c, CHROM_LEN[c])
+            for c in CHROMS[:22] if any(s["chrom"] == c for s in snps)]
+    vcf.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL",
+                          "FILTER", "INFO", "FORMAT"] + TINY_SAMPLES))
+    for j, s in enumerate(snps):
+        swap = j % 5 == 2   # REF/ALT in the other order, as VCFs may have them
+        ref, alt = (s["alt"], s["ref"]) if swap else (s["ref"], s["alt"])
+        calls = []
+        for k in range(len(TINY_SAMPLES)):
+            n_alt = 2 - G[k, j] if swap else G[k, j]
+            calls.append("./." if (j * 3 + k) % 17 == 5 else
+                         ["0/0", "0/1", "1/1"][n_alt])
+        vcf.append("\t".join(["chr" + s["chrom"], str(s["pos"]), ".", ref, alt,
+                              ".", "PASS", ".", "GT"] + calls))
+    with open(os.path.join(d, "tiny.vcf"), "w", encoding="utf-8") as f:
+        f.write("\n".join(vcf) + "\n")
+    samples = []
+    for k in range(2):
+        geno = {}
+        for j, s in enumerate(snps):
+            key = "%s:%d:%s:%s" % (s["chrom"], s["pos"], s["ref"], s["alt"])
+            geno[key] = None if (j + k) % 11 == 4 else int(G[k, j])
+        samples.append({"id": TINY_SAMPLES[k], "genotypes": geno})
+    write_json(os.path.join(d, "example.json"),
+               {"samples": samples, "explain": True, "top_k": 3})
+    # genorisk adjust: two samples' PCs near two reference samples', their
+    # scores (and a reference row, skipped)
+    pcl = ["FID\tIID\t" + "\t".join("PC%d" % (j + 1)
+                                      for j in range(spcs.shape[1]))]
+    scl = ["sampleset\tFID\tIID\tPGS\tSUM"]
+    for k, r in enumerate((0, 2 * TINY_PER_POP - 1)):
+        pcs = spcs[r] + rng.normal(0, 0.05, size=spcs.shape[1])
+        pcl.append("FAM%d\t%s\t%s" % (k + 1, TINY_SAMPLES[k], "\t".join(
+            repr(round(float(v), 6)) for v in pcs)))
+        scl.append("target\tFAM%d\t%s\tpgs_tiny_ref\t%s" % (
+            k + 1, TINY_SAMPLES[k], repr(round(score[r] + 0.1, 6))))
+    scl.append("reference\t%s\t%s\tpgs_tiny_ref\t0.5" % (sids[0][0],
+                                                          sids[0][1]))
+    with open(os.path.join(d, "adjust.pcs"), "w", encoding="utf-8") as f:
+        f.write("\n".join(pcl) + "\n")
+    with open(os.path.join(d, "adjust_scores.txt"), "w",
+              encoding="utf-8") as f:
+        f.write("\n".join(scl) + "\n")
+    log("  ref_tiny, pgs_tiny_ref: %d variants, %d reference samples"
+        % (len(snps), len(iids)))
+
+
 README = """\
 # genorisk test fixtures
 
@@ -894,6 +1045,14 @@ Each directory is a model bundle (`manifest.json`, the artifact, and
     g(d) = d, min(d,1) (dominant), max(d-1,0) (recessive); a null contributes
     w*E[g] = w*2p, w*(1-(1-p)^2), w*p^2 respectively. Feature ids are
     `chrom:pos:other_allele:effect_allele`.
+* Reference population (no cases.json; for `tests/unit/alloc_fail_test.c`):
+  `ref_tiny` is a `genorisk-reference` bundle fitted by
+  `tools/make_reference.py` (`build_from_genotypes`, 4 trees, dim_online 20)
+  on three made-up populations x 10 samples at 30 made-up variants;
+  `pgs_tiny_ref` a PGS Catalog bundle over those variants whose manifest
+  names `ref_tiny` and declares a risk block, with `tiny.vcf` (three samples
+  at its variants), `example.json` (two of them as a request) and
+  `adjust.pcs` / `adjust_scores.txt` (`genorisk adjust` inputs).
 
 Three directories come from their own scripts, not this one:
 `risk/risk.json` (`tools/make_risk_fixture.py`: SciPy's normal distribution,
@@ -927,6 +1086,7 @@ def main():
     ests = sklearn_cases(args.out)
     pgs000001_case(args.out, args.pgs_source)
     pgs_synth_case(args.out)
+    tiny_ref_cases(args.out)
     with open(os.path.join(args.out, "README.md"), "w",
               encoding="utf-8") as f:
         f.write(README)

@@ -182,11 +182,13 @@ def col_std0(x):
     return math.sqrt(((avg - x) ** 2).sum() / x.shape[0])
 
 
-def fit_forest(X5, labels):
+def fit_forest(X5, labels, n_trees=None):
     """pgsc_calc compare_ancestry: RandomForestClassifier(random_state=32) on
-    the training rows' PC1..5, labels as str."""
+    the training rows' PC1..5, labels as str. n_trees: sklearn's default
+    (100, as pgsc_calc) unless given (small test bundles)."""
     from sklearn.ensemble import RandomForestClassifier
-    clf = RandomForestClassifier(random_state=RF_SEED)
+    kw = {"n_estimators": n_trees} if n_trees else {}
+    clf = RandomForestClassifier(random_state=RF_SEED, **kw)
     clf.fit(np.ascontiguousarray(X5, dtype=np.float64),
             np.array([str(v) for v in labels], dtype=object))
     return clf
@@ -315,19 +317,20 @@ def distributions(scores_train, labels_train, populations):
     return out
 
 
-def build(ids, pcs, labels, related, scores, score_nvar=None):
+def build(ids, pcs, labels, related, scores, score_nvar=None, n_trees=None):
     """Fit everything of a bundle from reference rows.
 
     ids: [(FID, IID)] in row order; pcs: n x >=5 float64; labels: [str];
     related: [bool]; scores: {PGS: [SUM per row]} (rows without a score: the
-    whole score is refused). Returns (reference dict without the descriptive
-    keys, classifier dict)."""
+    whole score is refused); n_trees: fit_forest's. Returns (reference dict
+    without the descriptive keys, classifier dict)."""
     train = [i for i in range(len(ids)) if not related[i]]
     if len(train) < 10:
         raise RefError("only %d unrelated reference samples" % len(train))
     populations = sorted(set(labels[i] for i in train))
     ptrain = pcs[train]
-    clf = fit_forest(ptrain[:, :N_POPCOMP], [labels[i] for i in train])
+    clf = fit_forest(ptrain[:, :N_POPCOMP], [labels[i] for i in train],
+                     n_trees)
     assert [str(c) for c in clf.classes_] == populations
     features = ["PC%d" % (j + 1) for j in range(N_POPCOMP)]
     nmean = [float(col_mean(ptrain[:, j])) for j in range(N_NORM)]
@@ -503,9 +506,10 @@ def choose_variants(variants, G, cols, maf=0.05, max_missing=0.1, hwe=1e-4,
     return keep, counts
 
 
-def reference_pca(D):
+def reference_pca(D, dim_online=DIM_ONLINE):
     """FRAPOSA reference PCA of D (p x n ALT dosages, NaN missing), in float64.
-    Returns mean, sd, U (p x 40), s (40), V (n x 40), pcs (n x 10)."""
+    Returns mean, sd, U (p x 40), s (40), V (n x 40), pcs (n x 10) (40:
+    dim_online)."""
     p, n = D.shape
     miss = np.isnan(D)
     mean = np.zeros(p)
@@ -521,7 +525,7 @@ def reference_pca(D):
     ssq, V = np.linalg.eigh(XTX)
     s = np.sqrt(np.abs(ssq))[::-1]
     V = V[:, ::-1]
-    k = min(DIM_ONLINE, n, p)
+    k = min(dim_online, n, p)
     V = np.array(V[:, :k])
     s = np.array(s[:k])
     for j in range(k):
@@ -565,10 +569,13 @@ def holdout_split(iids, labels, fraction, seed):
 
 
 def build_from_genotypes(variants, iids, D, labels, related, scores,
-                         score_nvar=None, var_opts=None, log=print):
+                         score_nvar=None, var_opts=None, log=print,
+                         n_trees=None, dim_online=DIM_ONLINE):
     """Mode (b) core. variants [(chrom,pos,ref,alt,id)], D p x n float64
     dosages (NaN missing) over the reference samples iids (row order), labels,
-    related flags, scores {PGS: [per sample]}. Returns (ref, clf, proj,
+    related flags, scores {PGS: [per sample]}. n_trees (forest size, default
+    100) and dim_online (at least DIM_STU) are for small test bundles; real
+    and demo bundles keep the defaults. Returns (ref, clf, proj,
     variants_text, pcs_table)."""
     train = [i for i in range(len(iids)) if not related[i]]
     var_opts = dict(var_opts or {})
@@ -580,10 +587,10 @@ def build_from_genotypes(variants, iids, D, labels, related, scores,
     log("variants: %d of %d kept; dropped: %s" % (
         len(keep), len(variants),
         ", ".join("%s %d" % kv for kv in sorted(counts.items())) or "none"))
-    if len(keep) < DIM_ONLINE + 1:
+    if len(keep) < dim_online + 1:
         raise RefError("only %d PCA variants" % len(keep))
     Dt = D[np.ix_(keep, train)]
-    mean, sd, U, s, V, pcs_t = reference_pca(Dt)
+    mean, sd, U, s, V, pcs_t = reference_pca(Dt, dim_online)
     pcs = np.full((len(iids), DIM_REF), np.nan)
     pcs[train] = pcs_t
     # related rows: not in the PCA, not used for any fit; give them no PCs
@@ -591,7 +598,7 @@ def build_from_genotypes(variants, iids, D, labels, related, scores,
     ref, clf = build(sub_ids, pcs_t, [labels[i] for i in train],
                      [False] * len(train),
                      {k: [v[i] for i in train] for k, v in scores.items()},
-                     score_nvar)
+                     score_nvar, n_trees)
     ref["n_reference"] = len(iids)
     proj = projection_json(mean, sd, U, s, V, pcs_t)
     vt = variants_tsv([variants[i] for i in keep], mean)

@@ -1,12 +1,14 @@
 /* alloc_fail_test.c - allocation failure injection, as SQLite and curl do
  * it: each core operation (model loads of every bundle kind, a models
  * directory, predict with SHAP, the predict JSON and VCF requests, VCF/BCF
- * reading with and without worker threads) runs once to count its
- * allocations, then again failing the Nth, for every N, and again failing
- * the Nth and every later one. Each run must return an error (GR_ENOMEM)
- * or, when the failed allocation was optional, the same result as a run
- * without failures; nothing may crash, and every allocation the run made
- * must be freed once its result is.
+ * reading with and without worker threads; a PGS placed among a reference
+ * population with its risk, one sample's HTML report and genorisk adjust,
+ * all over tests/fixtures/ref_tiny, small enough to sweep whole) runs once
+ * to count its allocations, then again failing the Nth, for every N, and
+ * again failing the Nth and every later one. Each run must return an error
+ * (GR_ENOMEM) or, when the failed allocation was optional, the same result
+ * as a run without failures; nothing may crash, and every allocation the
+ * run made must be freed once its result is.
  *
  * malloc and friends are replaced for the whole process (so htslib's,
  * jansson's and libdeflate's allocations fail too), forwarding to glibc's
@@ -44,13 +46,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/adjust.h"
 #include "api/buffer.h"
 #include "api/predict_json.h"
 #include "api/predict_panel.h"
+#include "api/predict_place.h"
 #include "api/predict_run.h"
 #include "api/predict_vcf.h"
 #include "core/model.h"
 #include "core/modelset.h"
+#include "core/reference.h"
 #include "core/vcf.h"
 
 /* ---- the allocator ---- */
@@ -661,6 +666,7 @@ struct op {
                  * same kind are swept whole) */
     gr_model *m;
     char *body;
+    const char *scores; /* gr_api_adjust's scores (path: its PCs) */
 };
 
 /* a stream to describe results into; the text is returned by done() */
@@ -721,6 +727,38 @@ static void describe_model_to(FILE *f, const gr_model *m)
             f, "%s %s %lld %s %s %s %.17g -> %ld %ld %ld\n", ft->id, ft->chrom, (long long)ft->pos,
             ft->ref, ft->alt, ft->rsid, ft->mean, gr_model_find_feature(m, ft->id),
             ft->rsid[0] ? gr_model_find_feature(m, ft->rsid) : -9, gr_model_find_feature(m, locus));
+    }
+    long score;
+    const gr_reference *ref = gr_model_reference(m, &score);
+    if (ref) {
+        const gr_reference_info *ri = gr_reference_get_info(ref);
+        fprintf(
+            f,
+            "reference %s %s %zu populations %zu pcs %zu variants %zu scores, score %ld, risk %d\n",
+            ri->name, ri->sha256, ri->n_populations, ri->n_pcs, ri->n_variants, ri->n_scores, score,
+            gr_model_risk(m) != NULL);
+        for (size_t p = 0; p < ri->n_populations && score >= 0; p++) {
+            size_t np;
+            const double *pct = gr_reference_percentiles(ref, (size_t)score, p, &np);
+            fprintf(f, "%s: %zu, %.17g %.17g\n", ri->populations[p], np, pct[0], pct[100]);
+        }
+        /* the projection and the forest, through one placement */
+        double *d = malloc((ri->n_variants ? ri->n_variants : 1) * sizeof *d);
+        gr_reference_ws *rws = gr_reference_ws_new(ref);
+        gr_ancestry a;
+        gr_error err;
+        cr_assert(d && rws);
+        for (size_t j = 0; j < ri->n_variants; j++)
+            d[j] = j % 7 == 3 ? NAN : (double)(j % 3);
+        gr_status st = gr_reference_place(ref, rws, d, &a, &err);
+        fprintf(f, "placed %d %zu %d:", st, a.most_similar, a.low_confidence);
+        for (size_t i = 0; !st && i < a.n_pcs; i++)
+            fprintf(f, " %.17g", a.pcs[i]);
+        for (size_t c = 0; !st && c < ri->n_populations; c++)
+            fprintf(f, " %.17g", a.prob[c]);
+        fputc('\n', f);
+        gr_reference_ws_free(rws);
+        free(d);
     }
     double *x = malloc((n ? n : 1) * sizeof *x);
     cr_assert_not_null(x);
@@ -844,17 +882,28 @@ static void release_predicted(void *out)
 
 static gr_status run_json(const op *o, void **out, gr_error *err)
 {
-    gr_api_request req;
+    /* the model's read, and one of its reference's variant set if it
+     * names one, bound as the front ends bind them (api/predict_place.h) */
+    const gr_model *ms[1] = { o->m }, *all[2];
+    size_t total = gr_api_read_list(ms, 1, all), len = strlen(o->body);
+    gr_api_request reqs[2];
+    gr_api_job jobs[2];
+    uint8_t usable[2] = { 1, 1 };
     gr_status st = GR_OK;
     json_t *doc = NULL;
-    memset(&req, 0, sizeof req);
-    if ((st = gr_api_request_read(o->m, o->body, strlen(o->body), NULL, &req, err)))
+    memset(reqs, 0, sizeof reqs);
+    if ((st = gr_api_request_read(o->m, o->body, len, NULL, &reqs[0], err)))
+        goto fail;
+    for (size_t k = 1; k < total && !st; k++)
+        st = gr_api_place_read_json(all[k], o->body, len, NULL, &reqs[k], &usable[k], err);
+    if (st)
         goto fail;
     gr_api_settings given = gr_api_settings_unset();
     given.top_k = o->top_k;
-    gr_api_job job;
-    gr_api_job_init(&job, o->m, &req, NULL, &given);
-    if ((st = gr_api_predict_all(&job, &doc, err)))
+    for (size_t k = 0; k < total; k++)
+        gr_api_job_init(&jobs[k], all[k], &reqs[k], NULL, k < 1 ? &given : NULL);
+    gr_api_bind_places(jobs, all, 1, total, usable);
+    if ((st = gr_api_predict_all(&jobs[0], &doc, err)))
         goto fail;
     char *s = gr_api_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!s) {
@@ -864,7 +913,8 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
     *out = s;
 fail:
     json_decref(doc);
-    gr_api_request_clear(&req);
+    for (size_t k = 0; k < 2; k++)
+        gr_api_request_clear(&reqs[k]);
     return st;
 }
 
@@ -959,28 +1009,39 @@ static int to_buf(void *arg, const char *bytes, size_t n)
     return !gr_buf_append(arg, bytes, n, 0);
 }
 
-/* A panel of two PGS read in one pass and written as .sscore and tsv,
- * with the variant log (the JSON writer has its own sweeps). */
+/* A panel of two PGS read in one pass, with the projection variants of
+ * the first's reference as the front ends add them (api/predict_place.h),
+ * written as .sscore and tsv, with the variant log (the JSON writer has its
+ * own sweeps). */
 static gr_status run_vcf_panel(const op *o, void **out, gr_error *err)
 {
     gr_vcf_options opt = vcf_options(o);
     opt.keep_records = 1;
     gr_vcf_result *v = NULL;
     gr_buf b = { 0 };
-    gr_policy pol[2] = { gr_model_get_info(o->m)->policy, gr_policy_named(GR_POLICY_PLINK2) };
-    gr_vcf_model ms[2] = { { o->m, &pol[0] }, { panel_second, &pol[1] } };
-    gr_status st = gr_vcf_read_models(ms, 2, o->path, -1, &opt, &v, err);
+    const gr_model *ms[2] = { o->m, panel_second }, *all[4];
+    size_t total = gr_api_read_list(ms, 2, all);
+    gr_policy pol[4] = { gr_model_get_info(o->m)->policy, gr_policy_named(GR_POLICY_PLINK2) };
+    gr_vcf_model vm[4];
+    for (size_t k = 0; k < total; k++) {
+        gr_impute unused;
+        if (k >= 2)
+            gr_api_resolve_policy(all[k], NULL, &pol[k], &unused);
+        vm[k] = (gr_vcf_model){ all[k], &pol[k] };
+    }
+    gr_status st = gr_vcf_read_models(vm, total, o->path, -1, &opt, &v, err);
     if (st)
         goto fail;
     gr_api_settings given = gr_api_settings_unset();
     given.allow_low_coverage = 1;
-    gr_api_job jobs[2];
-    for (size_t k = 0; k < 2; k++) {
+    gr_api_job jobs[4];
+    for (size_t k = 0; k < total; k++) {
         gr_api_settings g = given;
         g.policy = (int)pol[k].name;
-        gr_api_job_init(&jobs[k], ms[k].m, NULL, v, &g);
+        gr_api_job_init(&jobs[k], all[k], NULL, v, k < 2 ? &g : NULL);
         gr_api_job_set_vcf_model(&jobs[k], k);
     }
+    gr_api_bind_places(jobs, all, 2, total, NULL);
     static const gr_api_format formats[] = { GR_API_FORMAT_SSCORE, GR_API_FORMAT_TSV };
     for (size_t f = 0; f < 2 && !st; f++) {
         gr_api_panel panel = { jobs, 2, formats[f], "af", 0, 0, 0, o->threads ? 2 : 1 };
@@ -997,6 +1058,83 @@ static gr_status run_vcf_panel(const op *o, void **out, gr_error *err)
 fail:
     free(b.s);
     gr_vcf_result_free(v);
+    return st;
+}
+
+/* One sample's HTML report from a VCF, as `genorisk report` makes it: the
+ * model and its reference's projection variants read in one pass, the
+ * sample placed, its answer rendered (api/report.c). */
+static gr_status run_vcf_report(const op *o, void **out, gr_error *err)
+{
+    gr_vcf_options opt = vcf_options(o);
+    gr_vcf_result *v = NULL;
+    gr_buf b = { 0 };
+    const gr_model *ms[1] = { o->m }, *all[2];
+    size_t total = gr_api_read_list(ms, 1, all);
+    gr_api_settings given = gr_api_settings_unset();
+    gr_policy pol[2];
+    gr_vcf_model vm[2];
+    for (size_t k = 0; k < total; k++) {
+        gr_impute unused;
+        gr_api_resolve_policy(all[k], k < 1 ? &given : NULL, &pol[k], &unused);
+        vm[k] = (gr_vcf_model){ all[k], &pol[k] };
+    }
+    gr_status st = gr_vcf_read_models(vm, total, o->path, -1, &opt, &v, err);
+    if (st)
+        goto fail;
+    gr_api_job jobs[2];
+    for (size_t k = 0; k < total; k++) {
+        gr_api_job_init(&jobs[k], all[k], NULL, v, k < 1 ? &given : NULL);
+        gr_api_job_set_vcf_model(&jobs[k], k);
+    }
+    gr_api_bind_places(jobs, all, 1, total, NULL);
+    gr_api_panel panel = { jobs, 1, GR_API_FORMAT_HTML, NULL, 0, 0, 0, 1 };
+    st = gr_api_panel_write(&panel, NULL, to_buf, &b, err);
+    if (st == GR_EIO) /* the buffer could not grow */
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!st) {
+        *out = b.s;
+        b.s = NULL;
+    }
+fail:
+    free(b.s);
+    gr_vcf_result_free(v);
+    return st;
+}
+
+/* The report with its time stamp ("generated", which differs between
+ * runs a second apart) blotted out. */
+static char *describe_report(const op *o, void *out)
+{
+    char *s = strdup(out);
+    cr_assert_not_null(s);
+    for (char *p = s; *p; p++)
+        if (p[0] >= '0' && p[0] <= '9' && strlen(p) >= 20 && p[4] == '-' && p[7] == '-' &&
+            p[10] == 'T' && p[13] == ':' && p[16] == ':' && p[19] == 'Z')
+            memset(p, '#', 20);
+    return s;
+}
+
+/* `genorisk adjust`: PCs and scores from files read against a reference. */
+static gr_status run_adjust(const op *o, void **out, gr_error *err)
+{
+    gr_buf b = { 0 };
+    size_t rows = 0;
+    gr_api_adjust_args a = {
+        gr_model_reference(o->m, NULL), o->path, o->scores, NULL, to_buf, &b, to_buf, &b
+    };
+    gr_status st = gr_api_adjust(&a, &rows, err);
+    if (st == GR_EIO) /* the buffer could not grow (the files were read once already) */
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    char n[32];
+    snprintf(n, sizeof n, "%zu rows\n", rows);
+    if (!st && !gr_buf_append(&b, n, strlen(n), 0))
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!st) {
+        *out = b.s;
+        b.s = NULL;
+    }
+    free(b.s);
     return st;
 }
 
@@ -1273,7 +1411,10 @@ LOAD_TEST(linear, "tests/fixtures/lin_lasso", 0)
 LOAD_TEST(linear_demo, "models/cad-logit-demo", 0)
 LOAD_TEST(pgs_plain, "tests/fixtures/pgs000001", 0)
 LOAD_TEST(pgs_gzip, "tests/fixtures/pgs_synth", 0)
-LOAD_TEST(pgs_demo, "models/cad-pgs-demo", 0)
+/* a PGS whose manifest names a reference population and a risk block:
+ * models/cad-pgs-demo's (demo-reference) is 1.3 MB of JSON, too big to fail
+ * every allocation of; this one's is 40 kB */
+LOAD_TEST(pgs_reference, "tests/fixtures/pgs_tiny_ref", 0)
 LOAD_TEST(xgboost_demo, "models/cad-xgb-demo", 400)
 LOAD_TEST(trees_demo, "models/cad-rf-demo", 400)
 
@@ -1353,7 +1494,7 @@ JSON_TEST(xgboost_all, "models/cad-xgb-demo", 0)
 JSON_TEST(xgboost_sorted, "models/cad-xgb-demo", 100)
 JSON_TEST(trees, "models/cad-rf-demo", -1)
 JSON_TEST(linear, "models/cad-logit-demo", -1)
-JSON_TEST(pgs, "models/cad-pgs-demo", -1)
+JSON_TEST(pgs, "tests/fixtures/pgs_tiny_ref", -1) /* placed among ref_tiny, with risk */
 
 static const char *const some_samples[] = { "S3", "S1" };
 
@@ -1433,32 +1574,55 @@ Test(alloc_fail, vcf_predict, .timeout = 1800)
     vcf_op("a.vcf", 0, 1, 0);
 }
 
-/* The demo VCF's first 12 records: every allocation of the read and the
- * tables is failed in turn, so the input is kept small. */
+/* pgs_tiny_ref (and its reference's projection variants) with pgs_synth,
+ * over tiny.vcf's 30 records: every allocation of the read and the tables
+ * is failed in turn, so the input is kept small. */
 static void panel_op(int threads)
 {
-    char tmpl[] = "/tmp/genorisk-allocfail-XXXXXX", path[300], cmd[700];
-    cr_assert_not_null(mkdtemp(tmpl));
-    snprintf(path, sizeof path, "%s/panel.vcf", tmpl);
-    snprintf(cmd, sizeof cmd, "gzip -dc models/demo.vcf.gz | awk '/^#/ || n++ < 12' > '%s'", path);
-    cr_assert_eq(system(cmd), 0);
     op o = { .run = run_vcf_panel,
              .describe = describe_string,
              .release = release_string,
-             .path = path,
+             .path = "tests/fixtures/pgs_tiny_ref/tiny.vcf",
              .threads = threads,
              .threaded = threads > 0,
-             .m = load("models/cad-pgs-demo") };
+             .m = load("tests/fixtures/pgs_tiny_ref") };
     panel_second = load("tests/fixtures/pgs_synth");
-    snprintf(o.name, sizeof o.name, "vcf-panel demo.vcf (12 records) threads %d", threads);
+    snprintf(o.name, sizeof o.name, "vcf-panel tiny.vcf threads %d", threads);
     sweep(&o);
     gr_model_free(panel_second);
     gr_model_free(o.m);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-    cr_assert_eq(system(cmd), 0);
 }
 
 Test(alloc_fail, vcf_panel, .timeout = 1800)
 {
     panel_op(2); /* the reader and the table on two threads */
+}
+
+static const char *const report_sample[] = { "TINY-002" };
+
+Test(alloc_fail, vcf_report, .timeout = 1800)
+{
+    op o = { .run = run_vcf_report,
+             .describe = describe_report,
+             .release = release_string,
+             .path = "tests/fixtures/pgs_tiny_ref/tiny.vcf",
+             .samples = report_sample,
+             .n_samples = 1,
+             .m = load("tests/fixtures/pgs_tiny_ref") };
+    snprintf(o.name, sizeof o.name, "vcf-report tiny.vcf sample TINY-002 html");
+    sweep(&o);
+    gr_model_free(o.m);
+}
+
+Test(alloc_fail, adjust, .timeout = 1800)
+{
+    op o = { .run = run_adjust,
+             .describe = describe_string,
+             .release = release_string,
+             .path = "tests/fixtures/pgs_tiny_ref/adjust.pcs",
+             .scores = "tests/fixtures/pgs_tiny_ref/adjust_scores.txt",
+             .m = load("tests/fixtures/pgs_tiny_ref") };
+    snprintf(o.name, sizeof o.name, "adjust pgs_tiny_ref against ref_tiny");
+    sweep(&o);
+    gr_model_free(o.m);
 }

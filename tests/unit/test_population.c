@@ -58,7 +58,9 @@ static json_t *predict_with(const gr_model *mm, const char *body)
     cr_assert_eq(total, 2, "the demo model's reference adds its variant set");
     cr_assert_eq(gr_api_request_read(mm, body, strlen(body), NULL, &reqs[0], &err), GR_OK, "%s",
                  err.text);
-    usable[1] = (uint8_t)gr_api_place_read_json(all[1], body, strlen(body), NULL, &reqs[1]);
+    cr_assert_eq(
+        gr_api_place_read_json(all[1], body, strlen(body), NULL, &reqs[1], &usable[1], &err), GR_OK,
+        "%s", err.text);
     for (size_t k = 0; k < total; k++)
         gr_api_job_init(&jobs[k], all[k], &reqs[k], NULL, k < 1 ? &given : NULL);
     gr_api_bind_places(jobs, all, 1, total, usable);
