@@ -656,6 +656,7 @@ struct op {
     const char *const *samples;
     size_t n_samples;
     long top_k; /* -1: the request's */
+    int group_by; /* a gr_api_group_by (run_json) */
     long runs;  /* 0: fail every allocation in turn; else about this many, evenly spread
                  * (bundles too big for a sweep of every one: the small fixtures of the
                  * same kind are swept whole) */
@@ -852,6 +853,7 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
         goto fail;
     gr_api_settings given = gr_api_settings_unset();
     given.top_k = o->top_k;
+    given.group_by = o->group_by;
     gr_api_job job;
     gr_api_job_init(&job, o->m, &req, NULL, &given);
     if ((st = gr_api_predict_all(&job, &doc, err)))
@@ -1354,6 +1356,29 @@ JSON_TEST(xgboost_sorted, "models/cad-xgb-demo", 100)
 JSON_TEST(trees, "models/cad-rf-demo", -1)
 JSON_TEST(linear, "models/cad-logit-demo", -1)
 JSON_TEST(pgs, "models/cad-pgs-demo", -1)
+
+/* group_by=locus: the groups of PGS000001's loci, made at the first
+ * explanation of each scratch. */
+Test(alloc_fail, json_group_by_locus, .timeout = 1800)
+{
+    op o = { .run = run_json,
+             .describe = describe_string,
+             .release = release_string,
+             .m = load("tests/fixtures/pgs000001"),
+             .top_k = 5,
+             .group_by = GR_API_GROUP_LOCUS };
+    size_t nf = gr_model_get_info(o.m)->n_features, len = 0;
+    o.body = malloc(64 + 4 * nf);
+    cr_assert_not_null(o.body);
+    len += (size_t)sprintf(o.body, "{\"samples\":[{\"dosages\":[");
+    for (size_t j = 0; j < nf; j++)
+        len += (size_t)sprintf(o.body + len, "%s%zu", j ? "," : "", j % 3);
+    sprintf(o.body + len, "]}]}");
+    snprintf(o.name, sizeof o.name, "json group_by locus");
+    sweep(&o);
+    gr_model_free(o.m);
+    free(o.body);
+}
 
 static const char *const some_samples[] = { "S3", "S1" };
 
