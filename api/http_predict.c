@@ -346,7 +346,7 @@ typedef struct {
 } query_args;
 
 /* One query parameter: a setting (explain, top_k, impute,
- * allow_low_coverage) for any predict, or a VCF option (sample, absent,
+ * allow_low_coverage, group_by, ...) for any predict, or a VCF option (sample, absent,
  * genotype, filter). A key given bare ("?explain") has a NULL value. */
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
@@ -583,6 +583,13 @@ int gr_http_predict_headers(req *r, const char *name)
         return 0;
     if (r->route == GR_ROUTE_PANEL && !panel_models(r))
         return 0;
+    for (size_t m = 0; m < r->n_models; m++) {
+        char why[320];
+        if (!gr_api_group_by_ok(r->models[m], &r->given, why, sizeof why)) {
+            gr_http_set_problem(r, GR_PROBLEM_INVALID_PARAMETER, why, "group_by");
+            return 0;
+        }
+    }
     if (!r->vcf)
         return 1;
     return gr_http_open_upload(r, multipart);

@@ -13,7 +13,16 @@
 
 gr_api_settings gr_api_settings_unset(void)
 {
-    return (gr_api_settings){ -1, -1, -1, -1, -1, -1, -1, -1, NAN };
+    return (gr_api_settings){ .explain = -1,
+                              .top_k = -1,
+                              .impute = -1,
+                              .allow_low_coverage = -1,
+                              .policy = -1,
+                              .ambiguous = -1,
+                              .multiallelic = -1,
+                              .chrx = -1,
+                              .min_overlap = NAN,
+                              .group_by = -1 };
 }
 
 void gr_api_resolve_policy(const gr_model *m, const gr_api_settings *given, gr_policy *policy,
@@ -56,6 +65,8 @@ void gr_api_job_init(gr_api_job *job, const gr_model *m, const gr_api_request *j
     s.impute = (int)impute;
     if (s.allow_low_coverage < 0)
         s.allow_low_coverage = 0;
+    if (s.group_by < 0)
+        s.group_by = json ? json->group_by : GR_API_GROUP_NONE;
     job->min_coverage = isnan(s.min_overlap) ? in->min_coverage : s.min_overlap;
     job->set = s;
     if (vcf)
@@ -117,6 +128,18 @@ int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value,
         s->impute = (int)v;
         return 1;
     }
+    if (!strcmp(key, "group_by")) {
+        static const char *const names[] = { "none", "locus", "gene" };
+        for (int g = 0; g < 3; g++)
+            if (value && !strcmp(value, names[g])) {
+                s->group_by = g;
+                return 1;
+            }
+        snprintf(why, why_size,
+                 "group_by must be none, locus (sum the attributions of each locus) or gene "
+                 "(of each gene)");
+        return 0;
+    }
     if (!strcmp(key, "min_overlap")) {
         char *end = NULL;
         double v = value && *value ? strtod(value, &end) : NAN;
@@ -152,6 +175,10 @@ void gr_api_scratch_free(scratch *sc)
     free(sc->fill_one);
     free(sc->out);
     free(sc->once);
+    free(sc->group_of);
+    free(sc->group_first);
+    free(sc->group_n);
+    free(sc->group_sum);
     if (sc->place) {
         gr_api_scratch_free(sc->place);
         free(sc->place);

@@ -19,7 +19,12 @@ struct scratch {
     uint8_t *once;          /* the feature is the first of the model's to use its VCF
                              * record: what plink2 counts in ALLELE_CT and DENOM */
     scratch *place;         /* the place job's (job->place), or NULL */
-    gr_reference_ws *rws;   /* projection scratch of the model's reference, or NULL */
+    /* group_by, made at the first explanation: feature j's group
+     * group_of[j] < n_groups; each group's first feature (its name),
+     * member count and, per sample, sum */
+    size_t *group_of, *group_first, *group_n, n_groups;
+    double *group_sum;
+    gr_reference_ws *rws; /* projection scratch of the model's reference, or NULL */
 };
 
 /* A one-sample scorer (predict_run.h): a job and its scratch. */

@@ -211,7 +211,7 @@ typedef struct {
 } span;
 
 typedef struct {
-    span samples, explain, top_k, unknown; /* unknown: the first other key */
+    span samples, explain, top_k, group_by, unknown; /* unknown: the first other key */
     int samples_array;
     int not_object; /* the text is one value, not an object */
     size_t *elems;  /* start and end of each sample, for the first max + 1 */
@@ -296,10 +296,11 @@ static int walk_member(gr_json_scan *sc, body_spans *b)
         return gr_json_fail_here(sc, "a key that is not a JSON string (an escape or a "
                                      "control byte)");
     }
-    span *v = !strcmp(key, "samples")   ? &b->samples
-              : !strcmp(key, "explain") ? &b->explain
-              : !strcmp(key, "top_k")   ? &b->top_k
-                                        : &b->unknown;
+    span *v = !strcmp(key, "samples")    ? &b->samples
+              : !strcmp(key, "explain")  ? &b->explain
+              : !strcmp(key, "top_k")    ? &b->top_k
+              : !strcmp(key, "group_by") ? &b->group_by
+                                         : &b->unknown;
     if (v->given && v != &b->unknown) {
         sc->at = ks;
         return gr_json_fail_here(sc, "duplicate object key");
@@ -370,15 +371,29 @@ static json_t *load_span(const char *text, span v, size_t flags, gr_status *st, 
     return NULL;
 }
 
-/* explain and top_k, when given. */
+/* explain, top_k and group_by, when given. */
 static gr_status read_settings(const char *text, const body_spans *b, size_t nf,
                                gr_api_request *out, gr_error *err)
 {
     gr_status st = GR_OK;
     json_t *ex = b->explain.given ? load_span(text, b->explain, 0, &st, err) : NULL;
     json_t *tk = !st && b->top_k.given ? load_span(text, b->top_k, 0, &st, err) : NULL;
+    json_t *gb = !st && b->group_by.given ? load_span(text, b->group_by, 0, &st, err) : NULL;
     if (st)
         goto fail;
+    if (gb) { /* the query parameter's words, in gr_api_group_by's order */
+        static const char *const names[] = { "none", "locus", "gene" };
+        out->group_by = -1;
+        for (int g = 0; g < 3 && json_is_string(gb); g++)
+            if (!strcmp(json_string_value(gb), names[g]))
+                out->group_by = g;
+        if (out->group_by < 0) {
+            st = gr_error_set(err, GR_EINPUT, NULL, 0, "group_by",
+                              "must be \"none\", \"locus\" (sum the attributions of each "
+                              "locus) or \"gene\" (of each gene)");
+            goto fail;
+        }
+    }
     if (ex && !json_is_boolean(ex)) {
         st = gr_error_set(err, GR_EINPUT, NULL, 0, "explain", "must be true or false");
         goto fail;
@@ -395,6 +410,7 @@ static gr_status read_settings(const char *text, const body_spans *b, size_t nf,
 fail:
     json_decref(ex);
     json_decref(tk);
+    json_decref(gb);
     return st;
 }
 
@@ -472,7 +488,7 @@ static gr_status check_members(const body_spans *b, size_t max, const char *unkn
 {
     if (b->unknown.given)
         return gr_error_set(err, GR_EINPUT, NULL, 0, unknown,
-                            "unknown key; a request has samples, explain and top_k");
+                            "unknown key; a request has samples, explain, top_k and group_by");
     if (!b->samples.given || !b->samples_array)
         return gr_error_set(err, GR_EINPUT, NULL, 0, "samples",
                             b->samples.given ? "must be an array" : "required key is missing");
@@ -611,6 +627,12 @@ json_t *gr_api_model_json(const gr_model *m, int full)
         json_pack("{s:s, s:s}", "method", in->explain_method, "space", space_name(in->space)));
     json_object_set_new(o, "n_features_with_mean",
                         json_integer((json_int_t)in->n_features_with_mean));
+    json_t *groupings = json_array(); /* the group_by values it answers, none aside */
+    if (in->n_features_with_locus)
+        json_array_append_new(groupings, json_string("locus"));
+    if (in->n_features_with_gene)
+        json_array_append_new(groupings, json_string("gene"));
+    json_object_set_new(o, "group_by", groupings);
     if (in->n_trees) {
         json_object_set_new(o, "n_trees", json_integer((json_int_t)in->n_trees));
         json_object_set_new(o, "n_leaves", json_integer((json_int_t)in->n_leaves));

@@ -40,6 +40,7 @@ typedef struct {
     size_t *first_cell;     /* sample i's are cells[first_cell[i] .. first_cell[i + 1]) */
     int explain;            /* default 1 */
     long top_k;             /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
+    int group_by;           /* a gr_api_group_by (predict_run.h), default 0: none */
     json_t *warnings;       /* array of strings (owned) */
     gr_match_counts *match; /* per sample: how its genotype keys matched (owned) */
     uint8_t *keyed;         /* per sample: 1 when it gave "genotypes" (owned) */

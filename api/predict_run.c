@@ -79,14 +79,145 @@ static void top_features(const double *phi, size_t nf, size_t k, ranked *order)
     }
 }
 
+/* ---- group_by: attributions summed per locus or gene ---- */
+
+/* Feature j's group name under by: its locus or gene, "" for none. */
+static const char *group_label(const gr_model *m, size_t j, int by)
+{
+    const gr_feature *f = gr_model_feature(m, j);
+    return by == GR_API_GROUP_LOCUS ? f->locus : by == GR_API_GROUP_GENE ? f->gene : "";
+}
+
+int gr_api_group_by_ok(const gr_model *m, const gr_api_settings *s, char *why, size_t why_size)
+{
+    int by = s ? s->group_by : -1;
+    if (by != GR_API_GROUP_LOCUS && by != GR_API_GROUP_GENE)
+        return 1;
+    const gr_model_info *in = gr_model_get_info(m);
+    if ((by == GR_API_GROUP_LOCUS ? in->n_features_with_locus : in->n_features_with_gene) > 0)
+        return 1;
+    snprintf(why, why_size,
+             "group_by=%s: model %.64s names no %s for any of its variants (%s); ask without "
+             "group_by for the attribution of each variant",
+             by == GR_API_GROUP_LOCUS ? "locus" : "gene", in->name,
+             by == GR_API_GROUP_LOCUS ? "locus" : "gene",
+             by == GR_API_GROUP_LOCUS
+                 ? "a locus column in features.tsv, or locus_name in a PGS Catalog scoring file"
+                 : "a gene column in features.tsv");
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    size_t j;
+} named;
+
+static int by_name(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int c = x->name == y->name ? 0 : strcmp(x->name, y->name);
+    return c ? c : x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* Features that share a locus (gene) form one group; a feature with none is
+ * a group of its own, named by its feature id. Groups are numbered in the
+ * order of their first feature. Done once per scratch: a sort by name. */
+static int groups_init(scratch *sc, const gr_api_job *job)
+{
+    int by = job->set.group_by;
+    if (by != GR_API_GROUP_LOCUS && by != GR_API_GROUP_GENE)
+        return 1;
+    size_t nf = gr_model_get_info(job->m)->n_features, n = nf ? nf : 1, ng = 0;
+    named *ord = malloc(n * sizeof *ord);
+    sc->group_of = malloc(n * sizeof *sc->group_of);
+    sc->group_first = malloc(n * sizeof *sc->group_first);
+    sc->group_n = calloc(n, sizeof *sc->group_n);
+    sc->group_sum = malloc(n * sizeof *sc->group_sum);
+    if (!ord || !sc->group_of || !sc->group_first || !sc->group_n || !sc->group_sum) {
+        free(ord);
+        free(sc->group_of); /* NULL: made again at the next explanation */
+        free(sc->group_first);
+        free(sc->group_n);
+        free(sc->group_sum);
+        sc->group_of = sc->group_first = sc->group_n = NULL;
+        sc->group_sum = NULL;
+        return 0;
+    }
+    for (size_t j = 0; j < nf; j++)
+        ord[j] = (named){ group_label(job->m, j, by), j };
+    qsort(ord, nf, sizeof *ord, by_name);
+    /* a named group's features: each takes the group's first (lowest) index */
+    for (size_t r = 0; r < nf; r++) {
+        size_t j = ord[r].j;
+        int same = r > 0 && ord[r].name[0] && !strcmp(ord[r].name, ord[r - 1].name);
+        sc->group_of[j] = same ? sc->group_of[ord[r - 1].j] : j;
+    }
+    free(ord);
+    /* renumber in feature order */
+    for (size_t j = 0; j < nf; j++) {
+        size_t lead = sc->group_of[j];
+        if (lead == j) {
+            sc->group_first[ng] = j;
+            sc->group_of[j] = ng++;
+        } else {
+            sc->group_of[j] = sc->group_of[lead]; /* lead < j: renumbered already */
+        }
+        sc->group_n[sc->group_of[j]]++;
+    }
+    sc->n_groups = ng;
+    return 1;
+}
+
+/* Appends group g's {"group", "value", "features"}; non-zero when out of
+ * memory. */
+static int add_group(json_t *groups, const gr_api_job *job, const scratch *sc, size_t g)
+{
+    size_t j = sc->group_first[g];
+    const char *name = group_label(job->m, j, job->set.group_by);
+    json_t *o =
+        json_pack("{s:s, s:f, s:I}", "group", name[0] ? name : gr_model_feature(job->m, j)->id,
+                  "value", sc->group_sum[g], "features", (json_int_t)sc->group_n[g]);
+    return !o || json_array_append_new(groups, o);
+}
+
+/* The groups of the sample just explained (sc->phi), largest |value|
+ * first (ties in the order of their first feature), the job's top_k of
+ * them (0: all); NULL when out of memory. */
+static json_t *groups_array(const gr_api_job *job, scratch *sc)
+{
+    if (!sc->group_of && !groups_init(sc, job))
+        return NULL;
+    size_t nf = gr_model_get_info(job->m)->n_features, ng = sc->n_groups;
+    size_t k = job->set.top_k == 0 || (size_t)job->set.top_k > ng ? ng : (size_t)job->set.top_k;
+    double *sum = sc->group_sum;
+    for (size_t g = 0; g < ng; g++)
+        sum[g] = 0;
+    for (size_t j = 0; j < nf; j++)
+        sum[sc->group_of[j]] += sc->phi[j];
+    ranked *order = malloc((ng ? ng : 1) * sizeof *order);
+    json_t *groups = json_array();
+    int bad = !order || !groups;
+    if (!bad)
+        top_features(sum, ng, k, order);
+    for (size_t r = 0; r < k && !bad; r++)
+        bad |= add_group(groups, job, sc, order[r].i);
+    free(order);
+    if (bad) {
+        json_decref(groups);
+        return NULL;
+    }
+    return groups;
+}
+
 static const char *space_name(gr_space s)
 {
     return s == GR_SPACE_MARGIN ? "margin" : s == GR_SPACE_PROBABILITY ? "probability" : "identity";
 }
 
-/* {"method", "space", "base_value", "attributions"}; NULL when out of memory. */
+/* {"method", "space", "base_value", "attributions"} and, with group_by,
+ * "groups"; NULL when out of memory. */
 static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const double *x,
-                           const scratch *sc)
+                           scratch *sc)
 {
     const gr_model_info *info = gr_model_get_info(job->m);
     size_t nf = info->n_features;
@@ -108,6 +239,8 @@ static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const 
     }
     free(order);
     bad |= json_object_set_new(ex, "attributions", attrs);
+    if (!bad && (job->set.group_by == GR_API_GROUP_LOCUS || job->set.group_by == GR_API_GROUP_GENE))
+        bad |= json_object_set_new(ex, "groups", groups_array(job, sc));
     if (bad) {
         json_decref(ex);
         return NULL;
@@ -402,6 +535,11 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
     size_t n = gr_api_job_samples(job), first = 0, bad = 0;
     if (!gr_api_scratch_init(&sc, job, NULL, 0)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    char why[320];
+    if (!gr_api_group_by_ok(job->m, &job->set, why, sizeof why)) { /* the body's group_by */
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, "group_by", "%s", why);
         goto fail;
     }
     bad = count_unscored(job, &sc, &first);

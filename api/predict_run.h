@@ -18,6 +18,11 @@
 #include "core/model.h"
 #include "core/vcf.h"
 
+/* What an explanation's attributions are also summed by (group_by): nothing,
+ * each feature's locus (features.tsv's locus, a PGS scoring file's
+ * locus_name) or its gene (features.tsv's gene). */
+typedef enum { GR_API_GROUP_NONE, GR_API_GROUP_LOCUS, GR_API_GROUP_GENE } gr_api_group_by;
+
 /* How a request is answered. In a gr_api_settings given by a caller, -1 in
  * a field means "not given here". */
 typedef struct {
@@ -29,6 +34,7 @@ typedef struct {
     int ambiguous, multiallelic, chrx; /* one rule each: 1 drop (chrx: skip), 0 keep
                                         * (double); they win over policy */
     double min_overlap;                /* NaN: the model's min_coverage */
+    int group_by;                      /* a gr_api_group_by (default none) */
 } gr_api_settings;
 
 /* Every field -1 (min_overlap NaN): nothing given. */
@@ -184,11 +190,19 @@ gr_status gr_api_predict_all(const gr_api_job *job, json_t **doc, gr_error *err)
 void gr_api_resolve_policy(const gr_model *m, const gr_api_settings *given, gr_policy *policy,
                            gr_impute *impute);
 
+/* Whether m can answer the group_by of settings s (NULL: none given): 1
+ * when none is asked, or when at least one of m's features names its locus
+ * (gene); else 0 with why saying what the model lacks. Every front end asks
+ * before it scores: a model that names no locus (gene) is refused (HTTP
+ * 400 invalid-parameter, CLI exit 2), never answered with each variant as
+ * its own "group". */
+int gr_api_group_by_ok(const gr_model *m, const gr_api_settings *s, char *why, size_t why_size);
+
 /* Parses a query parameter or CLI flag value into a gr_api_settings field:
  * "true"/"false" for explain and allow_low_coverage, a whole number >= 0
  * for top_k (huge values mean all), "none"/"mean"/"cohort" for impute,
  * policy, ambiguous, multiallelic and chrx (gr_policy_set's words), a
- * number from 0 to 1 for min_overlap. Returns 1 when key is one of these
+ * number from 0 to 1 for min_overlap, "none"/"locus"/"gene" for group_by. Returns 1 when key is one of these
  * and value is valid, 0 when invalid (a message listing the choices in
  * why), -1 when key is not a setting. */
 int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value, char *why,

@@ -21,9 +21,21 @@ static int normalize_allele(char *a)
     return 1;
 }
 
+/* A copy of a feature's group name (locus or gene) in m's arena: "" for
+ * none, the previous feature's copy when it is the same name. NULL when out
+ * of memory. */
+static const char *group_name(gr_model *m, const char *name, const char *prev)
+{
+    if (!name || !name[0])
+        return "";
+    if (prev && !strcmp(prev, name))
+        return prev;
+    return gr_arena_strdup(&m->strings, name);
+}
+
 gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
                                const char *ref, const char *alt, const char *rsid, double mean,
-                               gr_error *err)
+                               const char *locus, const char *gene, gr_error *err)
 {
     size_t n = m->n_features;
     if (n == m->cap_features) {
@@ -49,20 +61,38 @@ gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, i
         dst[i] = p;
         p += len[i] + 1;
     }
+    const gr_feature *prev = n ? &m->features[n - 1] : NULL;
+    const char *lcopy = group_name(m, locus, prev ? prev->locus : NULL);
+    const char *gcopy = group_name(m, gene, prev ? prev->gene : NULL);
+    if (!lcopy || !gcopy)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     m->features[n] = (gr_feature){ .id = dst[0],
                                    .chrom = dst[1],
                                    .pos = pos,
                                    .ref = dst[2],
                                    .alt = dst[3],
                                    .rsid = dst[4],
-                                   .mean = mean };
+                                   .mean = mean,
+                                   .locus = lcopy,
+                                   .gene = gcopy };
     m->n_features = n + 1;
     return GR_OK;
 }
 
-enum { COL_ID, COL_CHROM, COL_POS, COL_REF, COL_ALT, COL_MEAN, COL_RSID, N_COLS };
-static const char *const col_names[N_COLS] = { "feature_id", "chrom", "pos", "ref",
-                                               "alt",        "mean",  "rsid" };
+enum {
+    COL_ID,
+    COL_CHROM,
+    COL_POS,
+    COL_REF,
+    COL_ALT,
+    COL_MEAN,
+    COL_RSID,
+    COL_LOCUS,
+    COL_GENE,
+    N_COLS
+};
+static const char *const col_names[N_COLS] = { "feature_id", "chrom", "pos",   "ref", "alt",
+                                               "mean",       "rsid",  "locus", "gene" };
 
 #define MAX_COLUMNS 256
 
@@ -92,7 +122,8 @@ gr_status gr_features_load(gr_model *m, const char *path, gr_error *err)
         if (col[c] < 0 && c < COL_MEAN) {
             st = gr_error_set(err, GR_EMODEL, path, r.line, col_names[c],
                               "header lacks the required column; expected "
-                              "feature_id, chrom, pos, ref, alt, and optionally mean, rsid");
+                              "feature_id, chrom, pos, ref, alt, and optionally mean, rsid, "
+                              "locus, gene");
             goto fail;
         }
     }
@@ -138,13 +169,24 @@ gr_status gr_features_load(gr_model *m, const char *path, gr_error *err)
             }
         }
         const char *rsid = col[COL_RSID] >= 0 ? fields[col[COL_RSID]] : "";
-        if (!gr_utf8_valid(id) || !gr_utf8_valid(rsid)) { /* the API prints them in JSON */
-            st = gr_error_set(err, GR_EMODEL, path, r.line,
-                              gr_utf8_valid(id) ? "rsid" : "feature_id", "not UTF-8 text");
+        const char *locus = col[COL_LOCUS] >= 0 ? fields[col[COL_LOCUS]] : "";
+        const char *gene = col[COL_GENE] >= 0 ? fields[col[COL_GENE]] : "";
+        /* the API prints them in JSON */
+        const char *bad_text = !gr_utf8_valid(id)      ? "feature_id"
+                               : !gr_utf8_valid(rsid)  ? "rsid"
+                               : !gr_utf8_valid(locus) ? "locus"
+                               : !gr_utf8_valid(gene)  ? "gene"
+                                                       : NULL;
+        if (bad_text) {
+            st = gr_error_set(err, GR_EMODEL, path, r.line, bad_text, "not UTF-8 text");
             goto fail;
         }
+        if (!strcmp(locus, "NA") || !strcmp(locus, "."))
+            locus = "";
+        if (!strcmp(gene, "NA") || !strcmp(gene, "."))
+            gene = "";
         if ((st = gr_model_add_feature(m, id, fields[col[COL_CHROM]], pos, ref, alt, rsid, mean,
-                                       err)))
+                                       locus, gene, err)))
             goto fail;
     }
     if (got < 0) {

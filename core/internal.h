@@ -214,10 +214,13 @@ void gr_manifest_clear(gr_manifest *m);
 
 /* features.c: reads features.tsv into m->features. */
 gr_status gr_features_load(gr_model *m, const char *path, gr_error *err);
-/* Adds one feature (copies the strings); used by features.tsv and PGS loaders. */
+/* Adds one feature (copies the strings); used by features.tsv and PGS loaders.
+ * locus and gene may be NULL or "" (none); a locus or gene equal to the
+ * previous feature's shares its copy, as a scoring file lists a locus's
+ * variants together. */
 gr_status gr_model_add_feature(gr_model *m, const char *id, const char *chrom, int64_t pos,
                                const char *ref, const char *alt, const char *rsid, double mean,
-                               gr_error *err);
+                               const char *locus, const char *gene, gr_error *err);
 
 /* The key index (model.c). gr_model_load indexes every feature id, then the
  * rsIDs and loci as aliases. A loader that needs to know as it reads whether

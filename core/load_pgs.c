@@ -38,6 +38,7 @@ enum {
     C_HAPLOTYPE,
     C_DIPLOTYPE,
     C_INTERACTION,
+    C_LOCUS,
     N_PGS_COLS
 };
 static const char *const pgs_cols[N_PGS_COLS] = { "chr_name",
@@ -60,7 +61,8 @@ static const char *const pgs_cols[N_PGS_COLS] = { "chr_name",
                                                   "HR",
                                                   "is_haplotype",
                                                   "is_diplotype",
-                                                  "is_interaction" };
+                                                  "is_interaction",
+                                                  "locus_name" };
 
 static const char *const unscored_names[GR_PGS_UNSCORED_KINDS] = { "haplotype", "diplotype",
                                                                    "interaction",
@@ -365,7 +367,8 @@ static int unscored(pgs_reader *rd, const char *ea, gr_error *err)
 
 /* Adds the row's variant as a feature named by its rsID, or by its locus
  * key when the rsID is taken or absent; the same variant twice is an error,
- * the same rsID with other alleles (a multi-allelic site) is not. */
+ * the same rsID with other alleles (a multi-allelic site) is not. Its
+ * locus is the row's locus_name ("" when the file has none). */
 static gr_status add_variant(pgs_reader *rd, const char *chr, int64_t pos, const char *oa,
                              const char *ea, const char *rsid, double mean, const double c[3],
                              gr_error *err)
@@ -392,11 +395,14 @@ static gr_status add_variant(pgs_reader *rd, const char *chr, int64_t pos, const
         return gr_error_set(err, GR_EMODEL, path, at, NULL,
                             "variant %.200s is listed twice with the same alleles", vkey);
     int by_rsid = rsid[0] && gr_model_index_get(m, rsid) == -1;
+    const char *locus = CELL(rd, C_LOCUS);
+    if (!gr_utf8_valid(locus)) /* the API prints it in JSON */
+        return gr_error_set(err, GR_EMODEL, path, at, pgs_cols[C_LOCUS], "not UTF-8 text");
     if (!gr_utf8_valid(rsid) || !gr_utf8_valid(vkey)) /* ids the API prints in JSON */
         return gr_error_set(err, GR_EMODEL, path, at, NULL,
                             "the rsID, chromosome or alleles are not UTF-8 text");
-    gr_status st =
-        gr_model_add_feature(m, by_rsid ? rsid : vkey, chr, pos, oa, ea, rsid, mean, err);
+    gr_status st = gr_model_add_feature(m, by_rsid ? rsid : vkey, chr, pos, oa, ea, rsid, mean,
+                                        locus, NULL, err);
     if (st)
         return st;
     int ret = 1;

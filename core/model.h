@@ -137,11 +137,13 @@ typedef struct {
     size_t n_leaves; /* 0 for linear models */
     int max_depth;   /* longest root-to-leaf path in edges */
     size_t n_features_with_mean;
-    double base_margin;      /* bias before any tree or weight */
-    double min_coverage;     /* manifest: least share of observed variants */
-    gr_impute impute;        /* manifest: the default for missing dosages */
-    gr_policy policy;        /* manifest: the default matching policy (match.h) */
-    int alleles_are_ref_alt; /* each feature's ref and alt are the genome's REF and ALT
+    size_t n_features_with_locus; /* features whose locus (gene) is not "": what */
+    size_t n_features_with_gene;  /* group_by=locus (gene) needs at least one of */
+    double base_margin;           /* bias before any tree or weight */
+    double min_coverage;          /* manifest: least share of observed variants */
+    gr_impute impute;             /* manifest: the default for missing dosages */
+    gr_policy policy;             /* manifest: the default matching policy (match.h) */
+    int alleles_are_ref_alt;      /* each feature's ref and alt are the genome's REF and ALT
                                 (features.tsv); 0 for a PGS, whose other allele may be
                                 either */
     /* pgs-catalog only: the file's #weight_type ("" when absent), whether
@@ -166,6 +168,8 @@ typedef struct {
     const char *alt;   /* the counted allele: dosage = copies of alt */
     const char *rsid;  /* "" if none */
     double mean;       /* population mean dosage in 0..2, NaN if unknown */
+    const char *locus; /* features.tsv's locus, a PGS scoring file's locus_name; "" if none */
+    const char *gene;  /* features.tsv's gene; "" if none */
 } gr_feature;
 
 /* Loads the bundle in dir. On success *out is new (free with gr_model_free).

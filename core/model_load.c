@@ -126,9 +126,12 @@ static gr_status fill_info(gr_model *m)
     in->reference_score =
         m->ref && m->ref_score >= 0 ? gr_reference_score_id(m->ref, (size_t)m->ref_score) : "";
     in->n_features = m->n_features;
-    in->n_features_with_mean = 0;
-    for (size_t i = 0; i < m->n_features; i++)
+    in->n_features_with_mean = in->n_features_with_locus = in->n_features_with_gene = 0;
+    for (size_t i = 0; i < m->n_features; i++) {
         in->n_features_with_mean += !isnan(m->features[i].mean);
+        in->n_features_with_locus += m->features[i].locus[0] != '\0';
+        in->n_features_with_gene += m->features[i].gene[0] != '\0';
+    }
     if (m->forest) {
         in->n_trees = m->forest->n_trees;
         in->n_leaves = m->forest->n_leaf_nodes;

@@ -54,6 +54,11 @@ static const char usage_predict[] =
     "      --compact        one-line JSON instead of indented\n"
     "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
     "      --top-k N        attributions per sample, 0 = all (default: the request's, else 10)\n"
+    "      --group-by G     none|locus|gene: also sum the attributions of each locus or gene\n"
+    "                       (features.tsv's locus/gene, a PGS file's locus_name) into the\n"
+    "                       explanation's \"groups\", largest |value| first, top-k of them;\n"
+    "                       a variant naming none is a group of its own, named by its id;\n"
+    "                       a model naming no locus (gene) at all is refused (exit 2)\n"
     "      --impute M       none|mean|cohort: what a missing genotype becomes (default: the\n"
     "                       policy's, else the model's; none for xgboost-json)\n"
     "      --format F       json|sscore|tsv|html|svg: the answer as JSON, plink2's .sscore,\n"
@@ -229,6 +234,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                                           { "sampleset", required_argument, NULL, 'S' },
                                           { "no-index", no_argument, NULL, 'N' },
                                           { "reference", required_argument, NULL, 'R' },
+                                          { "group-by", required_argument, NULL, 'B' },
                                           { NULL, 0, NULL, 0 } };
     int c;
     char why[240];
@@ -307,6 +313,7 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
         case 'A':
         case 'M':
         case 'X':
+        case 'B':
         case 'O': {
             /* the query parameters' rules, so the CLI and the daemon agree */
             const char *key = c == 'e'   ? "explain"
@@ -316,11 +323,13 @@ static int parse_predict_flags(int argc, char **argv, predict_args *a)
                               : c == 'A' ? "ambiguous"
                               : c == 'M' ? "multiallelic"
                               : c == 'X' ? "chrx"
+                              : c == 'B' ? "group_by"
                                          : "min_overlap";
             if (gr_api_setting_parse(&a->given, key, optarg, why, sizeof why) != 1) {
                 fprintf(stderr, "genorisk: --%s: %s\n",
                         c == 'k'   ? "top-k"
                         : c == 'O' ? "min-overlap"
+                        : c == 'B' ? "group-by"
                                    : key,
                         why);
                 return EXIT_USAGE;
@@ -564,6 +573,11 @@ static int load_models(const predict_args *a, gr_model **ms)
                     "genorisk: models %s and %s are on different genome builds; a panel "
                     "scores one input, on one build\n",
                     gr_model_get_info(ms[0])->name, gr_model_get_info(ms[k])->name);
+            return EXIT_USAGE;
+        }
+        char why[320];
+        if (!gr_api_group_by_ok(ms[k], &a->given, why, sizeof why)) {
+            fprintf(stderr, "genorisk: --group-by: %s\n", why);
             return EXIT_USAGE;
         }
         if (a->reference && (st = attach_reference(ms[k], a->reference, &err))) {

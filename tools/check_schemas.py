@@ -29,8 +29,9 @@
    parameters; the VCF problems (400, 413 by Content-Length and chunked, 415,
    422 for garbage, no samples, unknown sample, build mismatch, low coverage;
    503 when the spool cannot be created); --tmp-dir left empty; no VCF sample
-   id in the log. Every response code documented under paths but 500 must
-   have been seen.
+   id in the log. group_by=locus on a PGS Catalog file with locus_name
+   (tests/fixtures/pgs000001), as the CLI answers, and its 400s. Every
+   response code documented under paths but 500 must have been seen.
 
 Prints one line per check and closes with "schemas: N passed, M failed";
 exits 1 if anything failed. Needs only Debian's python3-yaml and
@@ -555,6 +556,7 @@ class Live:
             self.run_main(daemons)
             self.run_limits(daemons)
             self.run_auth(daemons)
+            self.run_group_by(daemons)
             self.run_vcf(daemons)
             self.run_overload_and_drain(daemons)
         except Exception as e:  # a daemon that would not start: the rest cannot run
@@ -943,6 +945,69 @@ class Live:
         self.check("SIGTERM: \"draining\" and \"stopped\" logged",
                    lambda: None if d.wait_log("draining", timeout=1) and
                    d.wait_log("stopped", timeout=1) else "missing")
+
+    def run_group_by(self, daemons):
+        """group_by=locus on a model whose variants name their locus (the PGS
+        Catalog's PGS000001, locus_name), as the CLI answers; the groups add
+        up to the attributions; 400 for a model naming no gene, and for a
+        value that is not a choice."""
+        models = os.path.join(self.tmp, "group_by_models")
+        os.makedirs(models)
+        shutil.copytree(os.path.join(REPO, "tests", "fixtures", "pgs000001"),
+                        os.path.join(models, "pgs000001"))
+        d = Daemon(self.exe, [], models)
+        daemons.append(d)
+        T = self.expect
+        P = "/v1/models/{name}/predict"
+        path = "/v1/models/pgs000001/predict"
+        body = {"samples": [{"genotypes": {"rs78540526": 2, "rs75915166": 1, "rs7726159": 2,
+                                           "rs10069690": 1, "rs2588809": 0}}],
+                "top_k": 0}
+
+        def groups_ok(query, body=body, cli_flags=()):
+            r = self.call(d, "POST", path + query, P, json.dumps(body))
+            why = T(r, P, "post", 200, "application/json")
+            if why:
+                return why
+            ex = r.json()["results"][0]["explanation"]
+            total = sum(a["value"] for a in ex["attributions"])
+            if abs(sum(g["value"] for g in ex["groups"]) - total) > 1e-12:
+                return "the groups do not add up to the attributions"
+            if sum(g["features"] for g in ex["groups"]) != len(ex["attributions"]):
+                return "the groups do not hold every feature"
+            if not any(g["group"] == "CCND1" and g["features"] == 3 for g in ex["groups"]):
+                return "no group CCND1 of 3 features"
+            rc, out, err = run_cli(self.cli, ["predict", "--model", "tests/fixtures/pgs000001",
+                                              "--input", "-", "--compact",
+                                              "--allow-low-coverage"] + list(cli_flags),
+                                   json.dumps(body))
+            if rc:
+                return "genorisk predict: exit %d: %s" % (rc, err.strip())
+            got = r.json()
+            got.pop("request_id")
+            return None if got == json.loads(out) else "differs from `genorisk predict`"
+
+        self.check("POST predict?group_by=locus&allow_low_coverage=true: 200 with groups, "
+                   "as the CLI", lambda: groups_ok("?group_by=locus&allow_low_coverage=true",
+                                                   cli_flags=("--group-by", "locus")))
+        self.check("POST predict, body group_by locus: 200 with groups, as the CLI",
+                   lambda: groups_ok("?allow_low_coverage=true",
+                                     dict(body, group_by="locus")))
+        self.check("GET /v1/models/pgs000001: group_by [locus]",
+                   lambda: T(self.call(d, "GET", "/v1/models/pgs000001", "/v1/models/{name}"),
+                             "/v1/models/{name}", "get", 200, "application/json") or
+                   (None if self.call(d, "GET", "/v1/models/pgs000001", "/v1/models/{name}")
+                    .json().get("group_by") == ["locus"] else "group_by is not [locus]"))
+        for query in ("?group_by=gene", "?group_by=pathway"):
+            self.check("POST predict%s: 400 invalid-parameter" % query,
+                       lambda query=query: T(self.call(d, "POST", path + query, P,
+                                                       json.dumps(body)),
+                                             P, "post", 400, "application/problem+json",
+                                             "invalid-parameter", "group_by"))
+        self.check("POST predict, body group_by gene: 422 invalid-input",
+                   lambda: T(self.call(d, "POST", path, P, json.dumps(dict(body, group_by="gene"))),
+                             P, "post", 422, "application/problem+json", "invalid-input",
+                             "group_by"))
 
     def run_auth(self, daemons):
         """--auth-tokens with --auth-metrics: 401 where openapi.yaml says, 200 with a token."""

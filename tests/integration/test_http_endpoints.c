@@ -702,3 +702,163 @@ Test(http_endpoints, probe_requests_are_logged_at_debug)
     daemon_free(d);
     models_dir_free(dir);
 }
+
+/* PGS000001's locus_name per rsID, from the scoring file itself: the
+ * locus of feature id (its rsID), or NULL. text is the file, cut in place. */
+static const char *pgs1_locus(char **rows, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i += 2)
+        if (!strcmp(rows[i], id))
+            return rows[i + 1];
+    return NULL;
+}
+
+static size_t pgs1_loci(char *text, char **rows, size_t cap)
+{
+    size_t n = 0;
+    int rs = -1, loc = -1;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#')
+            continue;
+        char *cells[32];
+        int nc = 0;
+        for (char *p = line; nc < 32;) {
+            cells[nc++] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab)
+                break;
+            *tab = '\0';
+            p = tab + 1;
+        }
+        if (rs < 0) {
+            for (int c = 0; c < nc; c++) {
+                rs = !strcmp(cells[c], "rsID") ? c : rs;
+                loc = !strcmp(cells[c], "locus_name") ? c : loc;
+            }
+            cr_assert(rs >= 0 && loc >= 0);
+            continue;
+        }
+        cr_assert_lt(n + 2, cap);
+        rows[n++] = cells[rs];
+        rows[n++] = cells[loc];
+    }
+    return n;
+}
+
+/* ?group_by=locus on the PGS Catalog's PGS000001 (locus_name): each
+ * result's groups are the sums of their members' attributions (1e-12),
+ * largest |value| first, and add up with base_value to the margin; a VCF
+ * upload gets them too; a value that is no choice, or a model naming no
+ * locus (gene), is 400 invalid-parameter naming group_by. */
+Test(http_endpoints, group_by_locus_sums_attributions_per_locus)
+{
+    char *dir = models_dir_with("tests/fixtures/pgs000001", "models/cad-xgb-demo", NULL);
+    daemon_t *d = daemon_start(dir, NULL);
+    char *text = slurp_file("tests/fixtures/pgs000001/PGS000001_hmPOS_GRCh38.txt");
+    char *rows[200];
+    size_t nrows = pgs1_loci(text, rows, 200);
+    cr_assert_eq(nrows, 2 * 77);
+    const char *body = "{\"samples\":[{\"id\":\"G1\",\"genotypes\":{\"rs78540526\":2,"
+                       "\"rs75915166\":1,\"rs554219\":1,\"rs7726159\":2,\"rs10069690\":1,"
+                       "\"rs2736108\":2,\"rs2588809\":1,\"rs999737\":2,\"rs10759243\":1}}],"
+                       "\"top_k\":0}";
+    json_t *j =
+        predict_ok(d, "/v1/models/pgs000001/predict?group_by=locus&allow_low_coverage=true", body);
+    json_t *r0 = json_array_get(json_object_get(j, "results"), 0);
+    json_t *ex = json_object_get(r0, "explanation");
+    json_t *attrs = json_object_get(ex, "attributions"), *groups = json_object_get(ex, "groups");
+    cr_assert_eq(json_array_size(attrs), 77);
+    cr_assert_gt(json_array_size(groups), 40);
+    cr_assert_lt(json_array_size(groups), 77, "variants of one locus are summed");
+    double total = json_number_value(json_object_get(ex, "base_value")), prev = INFINITY;
+    size_t members = 0;
+    for (size_t g = 0; g < json_array_size(groups); g++) {
+        json_t *grp = json_array_get(groups, g);
+        const char *name = json_string_value(json_object_get(grp, "group"));
+        double want = 0, value = json_number_value(json_object_get(grp, "value"));
+        size_t count = 0;
+        for (size_t a = 0; a < json_array_size(attrs); a++) {
+            json_t *at = json_array_get(attrs, a);
+            const char *locus =
+                pgs1_locus(rows, nrows, json_string_value(json_object_get(at, "feature")));
+            cr_assert_not_null(locus);
+            if (!strcmp(locus, name)) {
+                want += json_number_value(json_object_get(at, "value"));
+                count++;
+            }
+        }
+        cr_assert(fabs(value - want) <= 1e-12, "group %s: %.17g vs its members' %.17g", name, value,
+                  want);
+        cr_assert_eq(json_integer_value(json_object_get(grp, "features")), (json_int_t)count);
+        cr_assert_leq(fabs(value), prev, "group %s out of order", name);
+        prev = fabs(value);
+        total += value;
+        members += count;
+    }
+    cr_assert_eq(members, 77);
+    cr_assert(fabs(total - json_number_value(json_object_get(r0, "margin"))) <= 1e-12);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(groups, 0), "group")),
+                     "CCND1");
+    json_decref(j);
+
+    /* the model says what it answers */
+    http_resp *r = http_get(d, "/v1/models/pgs000001");
+    expect_status(r, 200);
+    j = http_json(r);
+    json_t *want = json_pack("[s]", "locus");
+    cr_assert(json_equal(json_object_get(j, "group_by"), want));
+    json_decref(want);
+    json_decref(j);
+    http_free(r);
+
+    /* a VCF upload: the same rule, top_k applied to the groups */
+    const char vcf[] = "##fileformat=VCFv4.2\n"
+                       "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+                       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tV1\n"
+                       "5\t1279675\trs10069690\tC\tT\t.\tPASS\t.\tGT\t0/1\n"
+                       "5\t1282204\trs7726159\tC\tA\t.\tPASS\t.\tGT\t1/1\n"
+                       "11\t69516650\trs78540526\tC\tT\t.\tPASS\t.\tGT\t1/1\n"
+                       "11\t69564393\trs75915166\tC\tA\t.\tPASS\t.\tGT\t0/1\n";
+    r = http_post(d, "/v1/models/pgs000001/predict?group_by=locus&top_k=1&allow_low_coverage=true",
+                  "text/vcf", vcf, strlen(vcf));
+    expect_status(r, 200);
+    j = http_json(r);
+    groups = json_object_get(
+        json_object_get(json_array_get(json_object_get(j, "results"), 0), "explanation"), "groups");
+    cr_assert_eq(json_array_size(groups), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(groups, 0), "group")),
+                     "CCND1");
+    cr_assert_float_eq(json_number_value(json_object_get(json_array_get(groups, 0), "value")),
+                       2 * 0.16220388 + 0.023618866, 1e-12);
+    json_decref(j);
+    http_free(r);
+
+    /* 400s naming the parameter and what to do */
+    static const struct {
+        const char *path, *needle;
+    } bad[] = {
+        { "/v1/models/pgs000001/predict?group_by=pathway", "none, locus" },
+        { "/v1/models/pgs000001/predict?group_by=", "gene" },
+        { "/v1/models/pgs000001/predict?group_by=gene", "model pgs000001 names no gene" },
+        { "/v1/models/cad-xgb-demo/predict?group_by=locus", "model cad-xgb-demo names no locus" },
+        { "/v1/predict?model=pgs000001&model=cad-xgb-demo&group_by=locus",
+          "cad-xgb-demo names no locus" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = http_post_json(d, bad[i].path, body);
+        char instance[128];
+        snprintf(instance, sizeof instance, "%.*s", (int)strcspn(bad[i].path, "?"), bad[i].path);
+        j = expect_problem(r, 400, "invalid-parameter", instance);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "field")), "group_by", "%s",
+                         bad[i].path);
+        const char *detail = json_string_value(json_object_get(j, "detail"));
+        cr_assert(strstr(detail, bad[i].needle), "%s: %s", bad[i].path, detail);
+        json_decref(j);
+        http_free(r);
+    }
+    free(text);
+    cr_assert_eq(daemon_stop(d, 10000), 0);
+    daemon_free(d);
+    models_dir_free(dir);
+}

@@ -661,6 +661,7 @@ struct op {
     const char *const *samples;
     size_t n_samples;
     long top_k; /* -1: the request's */
+    int group_by; /* a gr_api_group_by (run_json) */
     long runs;  /* 0: fail every allocation in turn; else about this many, evenly spread
                  * (bundles too big for a sweep of every one: the small fixtures of the
                  * same kind are swept whole) */
@@ -900,6 +901,7 @@ static gr_status run_json(const op *o, void **out, gr_error *err)
         goto fail;
     gr_api_settings given = gr_api_settings_unset();
     given.top_k = o->top_k;
+    given.group_by = o->group_by;
     for (size_t k = 0; k < total; k++)
         gr_api_job_init(&jobs[k], all[k], &reqs[k], NULL, k < 1 ? &given : NULL);
     gr_api_bind_places(jobs, all, 1, total, usable);
@@ -1495,6 +1497,29 @@ JSON_TEST(xgboost_sorted, "models/cad-xgb-demo", 100)
 JSON_TEST(trees, "models/cad-rf-demo", -1)
 JSON_TEST(linear, "models/cad-logit-demo", -1)
 JSON_TEST(pgs, "tests/fixtures/pgs_tiny_ref", -1) /* placed among ref_tiny, with risk */
+
+/* group_by=locus: the groups of PGS000001's loci, made at the first
+ * explanation of each scratch. */
+Test(alloc_fail, json_group_by_locus, .timeout = 1800)
+{
+    op o = { .run = run_json,
+             .describe = describe_string,
+             .release = release_string,
+             .m = load("tests/fixtures/pgs000001"),
+             .top_k = 5,
+             .group_by = GR_API_GROUP_LOCUS };
+    size_t nf = gr_model_get_info(o.m)->n_features, len = 0;
+    o.body = malloc(64 + 4 * nf);
+    cr_assert_not_null(o.body);
+    len += (size_t)sprintf(o.body, "{\"samples\":[{\"dosages\":[");
+    for (size_t j = 0; j < nf; j++)
+        len += (size_t)sprintf(o.body + len, "%s%zu", j ? "," : "", j % 3);
+    sprintf(o.body + len, "]}]}");
+    snprintf(o.name, sizeof o.name, "json group_by locus");
+    sweep(&o);
+    gr_model_free(o.m);
+    free(o.body);
+}
 
 static const char *const some_samples[] = { "S3", "S1" };
 

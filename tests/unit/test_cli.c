@@ -619,3 +619,59 @@ Test(cli, a_failed_run_removes_only_a_regular_output_file)
     rmdir(dir);
     drop(in);
 }
+
+/* --group-by: the query parameter's rule (one function in api/): groups
+ * from PGS000001's locus_name; a value that is no choice, or a model naming
+ * no gene, is a usage error (exit 2) that says why; the body's group_by
+ * for a model naming none is bad input (exit 4). */
+Test(cli, group_by_sums_attributions_per_locus)
+{
+    char *in = in_file("{\"samples\":[{\"id\":\"s\",\"genotypes\":{\"rs78540526\":2,"
+                       "\"rs75915166\":1,\"rs7726159\":2,\"rs10069690\":1}}],\"top_k\":2}");
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "tests/fixtures/pgs000001",
+                         "--input", in, "--allow-low-coverage", "--group-by", "locus", NULL),
+                 0, "%s", err);
+    json_error_t je;
+    json_t *r = json_loads(out, 0, &je);
+    cr_assert(r, "%s", je.text);
+    json_t *ex = json_object_get(json_array_get(json_object_get(r, "results"), 0), "explanation");
+    json_t *groups = json_object_get(ex, "groups");
+    cr_assert_eq(json_array_size(groups), 2, "top_k applies to groups");
+    json_t *g0 = json_array_get(groups, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(g0, "group")), "CCND1");
+    cr_assert_eq(json_integer_value(json_object_get(g0, "features")), 3);
+    /* CCND1: rs78540526 (2 copies) and rs75915166 (1) of the scoring file's weights */
+    cr_assert_float_eq(json_number_value(json_object_get(g0, "value")),
+                       2 * 0.16220388 + 0.023618866, 1e-12);
+    json_decref(r);
+    free(out), free(err);
+
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "tests/fixtures/pgs000001",
+                         "--input", in, "--group-by", "pathway", NULL),
+                 2);
+    cr_assert(strstr(err, "--group-by: group_by must be none, locus") && strstr(err, "gene"), "%s",
+              err);
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "tests/fixtures/pgs000001",
+                         "--input", in, "--group-by", "gene", NULL),
+                 2);
+    cr_assert(strstr(err, "model pgs000001 names no gene"), "%s", err);
+    cr_assert_eq(out[0], '\0', "nothing is scored");
+    free(out), free(err);
+    drop(in);
+
+    in = in_file("{\"samples\":[{\"genotypes\":{\"rs78540526\":2}}],\"group_by\":\"gene\"}");
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "tests/fixtures/pgs000001",
+                         "--input", in, "--allow-low-coverage", NULL),
+                 4);
+    cr_assert(strstr(err, "group_by: group_by=gene: model pgs000001 names no gene"), "%s", err);
+    free(out), free(err);
+    /* the flag wins over the body */
+    cr_assert_eq(run_cli(&out, &err, NULL, "predict", "--model", "tests/fixtures/pgs000001",
+                         "--input", in, "--allow-low-coverage", "--group-by", "locus", NULL),
+                 0, "%s", err);
+    cr_assert(strstr(out, "\"group\": \"CCND1\""), "%s", out);
+    free(out), free(err);
+    drop(in);
+}

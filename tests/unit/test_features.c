@@ -87,7 +87,41 @@ Test(features, parses_and_normalises)
     cr_assert_eq(gr_model_find_feature(m, "1:101:A:G"), -1);
     cr_assert_eq(gr_model_find_feature(m, "rs2"), -1);
     cr_assert_eq(gr_model_get_info(m)->n_features_with_mean, 1);
+    cr_assert_str_eq(gr_model_feature(m, 0)->gene, "X1");
+    cr_assert_str_eq(gr_model_feature(m, 1)->gene, "X2");
+    cr_assert_str_eq(gr_model_feature(m, 0)->locus, "", "no locus column: none");
     gr_model_free(m);
+}
+
+/* The optional locus and gene columns (what group_by sums attributions by):
+ * read as written, "", NA and "." meaning none, counted in the model's
+ * info; a name repeated on the next row is stored once. */
+Test(features, locus_and_gene_columns_are_optional_and_read)
+{
+    gr_model *m = load2("feature_id\tchrom\tpos\tref\talt\tgene\tlocus\n"
+                        "snp1\t1\t100\tA\tG\tCDKN2B-AS1\t9p21\n"
+                        "snp2\t1\t200\tC\tT\tNA\t9p21\n");
+    const gr_feature *a = gr_model_feature(m, 0), *b = gr_model_feature(m, 1);
+    cr_assert_str_eq(a->locus, "9p21");
+    cr_assert_str_eq(a->gene, "CDKN2B-AS1");
+    cr_assert_str_eq(b->locus, "9p21");
+    cr_assert_str_eq(b->gene, "", "NA is no gene");
+    cr_assert_eq(a->locus, b->locus, "a repeated locus is stored once");
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_locus, 2);
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_gene, 1);
+    gr_model_free(m);
+    m = load2("feature_id\tchrom\tpos\tref\talt\tlocus\n"
+              "snp1\t1\t100\tA\tG\t.\n"
+              "snp2\t1\t200\tC\tT\t\n");
+    cr_assert_str_eq(gr_model_feature(m, 0)->locus, "");
+    cr_assert_str_eq(gr_model_feature(m, 1)->locus, "");
+    cr_assert_str_eq(gr_model_feature(m, 1)->gene, "");
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_locus, 0);
+    gr_model_free(m);
+    bad("feature_id\tchrom\tpos\tref\talt\tgene\n"
+        "snp1\t1\t100\tA\tG\tBR\xC3\n"
+        "snp2\t1\t200\tC\tT\tX\n",
+        "not UTF-8", "gene", 2);
 }
 
 Test(features, shared_rsid_is_ambiguous)

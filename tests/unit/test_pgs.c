@@ -64,6 +64,50 @@ Test(pgs, pgs000001_metadata_and_features)
     gr_model_free(m);
 }
 
+/* The scoring file's locus_name is each variant's locus, as the file
+ * writes it (read here from the file itself); a scoring file has no gene. */
+Test(pgs, locus_name_is_each_variant_s_locus)
+{
+    gr_model *m = fixture_model("pgs000001");
+    char *text = read_text("tests/fixtures/pgs000001/PGS000001_hmPOS_GRCh38.txt");
+    int col = -1;
+    size_t row = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '#')
+            continue;
+        char *cells[32];
+        int n = 0;
+        for (char *p = line; n < 32;) { /* cells may be empty: no strtok */
+            cells[n++] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab)
+                break;
+            *tab = '\0';
+            p = tab + 1;
+        }
+        if (col < 0) {
+            for (int c = 0; c < n; c++)
+                if (!strcmp(cells[c], "locus_name"))
+                    col = c;
+            cr_assert_geq(col, 0, "the fixture has locus_name");
+            continue;
+        }
+        const gr_feature *f = gr_model_feature(m, row++);
+        cr_assert_not_null(f);
+        cr_assert_str_eq(f->locus, cells[col], "row %zu", row);
+        cr_assert_str_eq(f->gene, "");
+    }
+    cr_assert_eq(row, 77);
+    cr_assert_str_eq(gr_model_feature(m, 0)->locus, "CCND1");
+    cr_assert_eq(gr_model_feature(m, 0)->locus, gr_model_feature(m, 1)->locus,
+                 "a locus repeated on the next row is stored once");
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_locus, 77);
+    cr_assert_eq(gr_model_get_info(m)->n_features_with_gene, 0);
+    free(text);
+    gr_model_free(m);
+}
+
 static void with_file(const char *manifest_build, const char *file, gr_status st,
                       const char *needle)
 {

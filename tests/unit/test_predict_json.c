@@ -1,5 +1,6 @@
 /* test_predict_json.c - the predict request/response JSON (api/): genotype
- * keys and values, dense dosages, warnings, limits, top_k and explain. */
+ * keys and values, dense dosages, warnings, limits, top_k, explain and
+ * group_by. */
 #include <criterion/criterion.h>
 #include <htslib/kstring.h>
 #include <sys/resource.h>
@@ -48,7 +49,7 @@ TestSuite(predict_json, .init = setup, .fini = teardown);
 /* The settings run() predicts with, as query parameters would give them:
  * the suite's tests of keys, values and encoding score whatever the
  * coverage; the coverage tests reset this. */
-static gr_api_settings given = { -1, -1, -1, 1, -1, -1, -1, -1, NAN };
+static gr_api_settings given = { -1, -1, -1, 1, -1, -1, -1, -1, NAN, -1 };
 
 /* Parses and predicts body for model mm through the pipeline; returns the
  * response (new) or NULL with *st set. */
@@ -778,4 +779,249 @@ Test(predict_json, answers_bounded_by_max_bytes)
     cr_assert_eq(gr_api_predict_all(&job, &doc, &err), GR_OK, "%s", err.text);
     json_decref(doc);
     gr_api_request_clear(&req);
+}
+
+/* ---- group_by: attributions summed per locus or gene ---- */
+
+/* Checks the groups of every result of resp against its attributions (all
+ * of them: top_k 0) under model gm's loci (by 1) or genes (2): each group's
+ * value is the sum of its members' to 1e-12, members named by the locus or,
+ * for a feature naming none, by its own id; largest |value| first;
+ * base_value + the groups' sum is the margin. Returns the groups seen. */
+static size_t check_groups(const gr_model *gm, json_t *resp, int by)
+{
+    size_t n = 0;
+    json_t *results = at(resp, "results");
+    for (size_t i = 0; i < json_array_size(results); i++) {
+        json_t *ex = at(json_array_get(results, i), "explanation");
+        json_t *attrs = at(ex, "attributions"), *groups = at(ex, "groups");
+        size_t nf = gr_model_get_info(gm)->n_features, members = 0;
+        cr_assert_eq(json_array_size(attrs), nf, "top_k 0: every attribution");
+        double total = num(ex, "base_value"), prev = INFINITY;
+        for (size_t g = 0; g < json_array_size(groups); g++) {
+            json_t *grp = json_array_get(groups, g);
+            const char *name = json_string_value(json_object_get(grp, "group"));
+            double want = 0;
+            size_t count = 0;
+            for (size_t a = 0; a < nf; a++) {
+                json_t *at_a = json_array_get(attrs, a);
+                const char *id = json_string_value(json_object_get(at_a, "feature"));
+                const gr_feature *f = gr_model_feature(gm, (size_t)gr_model_find_feature(gm, id));
+                const char *label = by == 1 ? f->locus : f->gene;
+                if (label[0] ? !strcmp(label, name) : !strcmp(f->id, name)) {
+                    want += json_number_value(json_object_get(at_a, "value"));
+                    count++;
+                }
+            }
+            double value = json_number_value(json_object_get(grp, "value"));
+            cr_assert(fabs(value - want) <= 1e-12, "group %s: %.17g, its members sum to %.17g",
+                      name, value, want);
+            cr_assert_eq(json_integer_value(json_object_get(grp, "features")), (json_int_t)count,
+                         "group %s", name);
+            cr_assert_leq(fabs(value), prev, "group %s is out of order", name);
+            prev = fabs(value);
+            total += value;
+            members += count;
+            n++;
+        }
+        cr_assert_eq(members, nf, "every feature in exactly one group");
+        cr_assert(fabs(total - num(json_array_get(results, i), "margin")) <= 1e-12,
+                  "base_value + groups %.17g, margin %.17g", total,
+                  num(json_array_get(results, i), "margin"));
+    }
+    return n;
+}
+
+/* PGS000001's 77 variants name 50-odd loci (its locus_name): a random
+ * sample's groups add up to their members, in order of magnitude, and to
+ * the margin; top_k keeps the first k groups. */
+Test(predict_json, group_by_locus_sums_each_locus_of_a_pgs)
+{
+    gr_model *pm = fixture_model("pgs000001");
+    size_t nf = gr_model_get_info(pm)->n_features;
+    char body[4096];
+    int len = snprintf(body, sizeof body, "{\"group_by\":\"locus\",\"top_k\":0,\"samples\":[");
+    srand(7);
+    for (int smp = 0; smp < 3; smp++) {
+        len += snprintf(body + len, sizeof body - (size_t)len, "%s{\"dosages\":[", smp ? "," : "");
+        for (size_t j = 0; j < nf; j++)
+            len += snprintf(body + len, sizeof body - (size_t)len, "%s%.3f", j ? "," : "",
+                            (double)(rand() % 2001) / 1000.0);
+        len += snprintf(body + len, sizeof body - (size_t)len, "]}");
+    }
+    snprintf(body + len, sizeof body - (size_t)len, "]}");
+    gr_status st;
+    gr_error err;
+    json_t *all = run_model(pm, body, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
+    size_t n = check_groups(pm, all, 1);
+    cr_assert_lt(n, 3 * nf, "variants of one locus were summed");
+    cr_assert_gt(n, 3 * 40);
+    /* top_k 3: the first three groups, and the attributions as top_k says */
+    char *k3 = replace_once(body, "\"top_k\":0", "\"top_k\":3");
+    json_t *top = run_model(pm, k3, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s", err.text);
+    for (int smp = 0; smp < 3; smp++) {
+        char path[64];
+        snprintf(path, sizeof path, "results.%d.explanation.groups", smp);
+        cr_assert_eq(json_array_size(at(top, path)), 3);
+        for (int g = 0; g < 3; g++)
+            cr_assert(json_equal(json_array_get(at(top, path), (size_t)g),
+                                 json_array_get(at(all, path), (size_t)g)));
+        snprintf(path, sizeof path, "results.%d.explanation.attributions", smp);
+        cr_assert_eq(json_array_size(at(top, path)), 3);
+    }
+    /* none, and no group_by: no groups */
+    char *none = replace_once(body, "\"locus\"", "\"none\"");
+    json_t *plain = run_model(pm, none, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s", err.text);
+    cr_assert_null(json_object_get(at(plain, "results.0.explanation"), "groups"));
+    json_decref(plain);
+    json_decref(top);
+    json_decref(all);
+    free(none);
+    free(k3);
+    gr_model_free(pm);
+}
+
+/* A feature naming no gene is a group of its own, named by its feature_id;
+ * the groups still add up to the margin. */
+Test(predict_json, a_feature_naming_no_gene_is_its_own_group)
+{
+    char *gdir = temp_bundle(
+        "manifest.json",
+        "{\"name\":\"genes\",\"version\":\"1\",\"task\":\"regression\",\"format\":\"genorisk-"
+        "linear\",\"artifact\":\"model.json\",\"features\":\"features.tsv\","
+        "\"genome_build\":\"GRCh38\"}",
+        "features.tsv",
+        "feature_id\tchrom\tpos\tref\talt\tmean\tgene\n"
+        "a\t1\t100\tA\tG\t1\tAPOB\n"
+        "b\t1\t200\tC\tT\t0.5\t\n"
+        "c\t2\t300\tG\tA\t0.2\tAPOB\n"
+        "d\t2\t400\tG\tA\t0.1\tLPA\n",
+        "model.json",
+        "{\"format\":\"genorisk-linear\",\"intercept\":0.5,\"weights\":[1,-2,3,0.25],\"link\":"
+        "\"identity\"}",
+        NULL);
+    gr_model *gm;
+    gr_error err;
+    cr_assert_eq(gr_model_load(gdir, &gm, &err), GR_OK, "%s", err.text);
+    gr_status st;
+    json_t *r = run_model(
+        gm, "{\"group_by\":\"gene\",\"top_k\":0,\"samples\":[{\"dosages\":[2,2,1,0]}]}", &st, &err);
+    cr_assert_eq(st, GR_OK, "%s", err.text);
+    cr_assert_eq(check_groups(gm, r, 2), 3);
+    /* APOB = 1*(2-1) + 3*(1-0.2) = 3.4, b = -2*(2-0.5) = -3, LPA = 0.25*(0-0.1) */
+    cr_assert_str_eq(str(r, "results.0.explanation.groups.0.group"), "APOB");
+    cr_assert_float_eq(num(r, "results.0.explanation.groups.0.value"), 3.4, 1e-12);
+    cr_assert_str_eq(str(r, "results.0.explanation.groups.1.group"), "b");
+    cr_assert_float_eq(num(r, "results.0.explanation.groups.1.value"), -3, 1e-12);
+    cr_assert_eq(json_integer_value(at(r, "results.0.explanation.groups.1.features")), 1);
+    cr_assert_str_eq(str(r, "results.0.explanation.groups.2.group"), "LPA");
+    json_decref(r);
+    /* this model names genes but no locus: group_by=locus is refused */
+    gr_api_settings s = gr_api_settings_unset();
+    char why[320];
+    cr_assert_eq(gr_api_setting_parse(&s, "group_by", "locus", why, sizeof why), 1);
+    cr_assert_eq(gr_api_group_by_ok(gm, &s, why, sizeof why), 0);
+    cr_assert(strstr(why, "names no locus"), "%s", why);
+    s.group_by = GR_API_GROUP_GENE;
+    cr_assert_eq(gr_api_group_by_ok(gm, &s, why, sizeof why), 1);
+    gr_model_free(gm);
+    temp_bundle_free(gdir);
+}
+
+/* group_by's values, in the body and as a query parameter or flag; a model
+ * naming no locus is refused, not answered with a group per variant. */
+Test(predict_json, group_by_values_and_a_model_without_loci)
+{
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":\"pathway\"}", GR_EINPUT, "group_by",
+          "\"none\", \"locus\"");
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":1}", GR_EINPUT, "group_by",
+          "\"gene\"");
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":\"locus\"}", GR_EINPUT, "group_by",
+          "model lin3 names no locus for any of its variants");
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":\"gene\"}", GR_EINPUT, "group_by",
+          "a gene column in features.tsv");
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":\"none\",\"group_by\":\"none\"}",
+          GR_ESYNTAX, "", "duplicate");
+    json_t *r = ok("{\"samples\":[{\"dosages\":[1,1,1]}],\"group_by\":\"none\"}");
+    cr_assert_null(json_object_get(at(r, "results.0.explanation"), "groups"));
+    json_decref(r);
+    fails("{\"samples\":[{\"dosages\":[1,1,1]}],\"group\":\"locus\"}", GR_EINPUT, "group",
+          "samples, explain, top_k and group_by");
+
+    gr_api_settings s = gr_api_settings_unset();
+    char why[240] = "";
+    cr_assert_eq(s.group_by, -1);
+    cr_assert_eq(gr_api_setting_parse(&s, "group_by", "Locus", why, sizeof why), 0);
+    cr_assert(strstr(why, "none") && strstr(why, "locus") && strstr(why, "gene"), "%s", why);
+    cr_assert_eq(gr_api_setting_parse(&s, "group_by", NULL, why, sizeof why), 0);
+    cr_assert_eq(gr_api_setting_parse(&s, "group_by", "gene", why, sizeof why), 1);
+    cr_assert_eq(s.group_by, GR_API_GROUP_GENE);
+    cr_assert_eq(gr_api_setting_parse(&s, "group_by", "none", why, sizeof why), 1);
+    cr_assert_eq(s.group_by, GR_API_GROUP_NONE);
+    cr_assert_eq(gr_api_group_by_ok(m, &s, why, sizeof why), 1, "none asks nothing");
+    cr_assert_eq(gr_api_group_by_ok(m, NULL, why, sizeof why), 1);
+}
+
+/* The same rule for a VCF as for JSON: PGS000001's variants as VCF records
+ * and as JSON keys give the same groups. */
+Test(predict_json, vcf_and_json_get_the_same_groups)
+{
+    gr_model *pm = fixture_model("pgs000001");
+    size_t nf = gr_model_get_info(pm)->n_features;
+    static const char *const gt[] = { "0/0", "0/1", "1/1" };
+    char *vcf = NULL, *body = NULL;
+    size_t vlen = 0, blen = 0;
+    FILE *v = open_memstream(&vcf, &vlen), *b = open_memstream(&body, &blen);
+    fprintf(v, "##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n");
+    fprintf(b, "{\"top_k\":0,\"group_by\":\"locus\",\"samples\":[{\"id\":\"S1\",\"genotypes\":{");
+    for (size_t i = 0; i < nf; i++) {
+        const gr_feature *f = gr_model_feature(pm, i);
+        const char *call = gt[(i * 5) % 3];
+        fprintf(v, "%s\t%lld\t.\t%s\t%s\t.\tPASS\t.\tGT\t%s\n", f->chrom, (long long)f->pos, f->ref,
+                f->alt, call);
+        fprintf(b, "%s\"%s:%lld:%s:%s\":\"%s\"", i ? "," : "", f->chrom, (long long)f->pos, f->ref,
+                f->alt, call);
+    }
+    fprintf(b, "}}]}");
+    fclose(v);
+    fclose(b);
+    gr_status st;
+    gr_error err;
+    json_t *from_json = run_model(pm, body, &st, &err);
+    cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
+    char *vdir = temp_bundle("in.vcf", vcf, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", vdir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *vr = NULL;
+    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &vr, &err), GR_OK, "%s", err.text);
+    gr_api_settings s = gr_api_settings_unset();
+    s.top_k = 0;
+    s.group_by = GR_API_GROUP_LOCUS;
+    gr_api_job job;
+    gr_api_job_init(&job, pm, NULL, vr, &s);
+    json_t *from_vcf = NULL;
+    cr_assert_eq(gr_api_predict_all(&job, &from_vcf, &err), GR_OK, "%s", err.text);
+    check_groups(pm, from_vcf, 1);
+    json_t *gj = at(from_json, "results.0.explanation.groups"),
+           *gv = at(from_vcf, "results.0.explanation.groups");
+    cr_assert_eq(json_array_size(gj), json_array_size(gv));
+    for (size_t g = 0; g < json_array_size(gj); g++) {
+        json_t *a = json_array_get(gj, g), *c = json_array_get(gv, g);
+        cr_assert_str_eq(json_string_value(json_object_get(a, "group")),
+                         json_string_value(json_object_get(c, "group")));
+        cr_assert_float_eq(json_number_value(json_object_get(a, "value")),
+                           json_number_value(json_object_get(c, "value")), 1e-12);
+    }
+    json_decref(from_json);
+    json_decref(from_vcf);
+    gr_vcf_result_free(vr);
+    temp_bundle_free(vdir);
+    free(vcf);
+    free(body);
+    gr_model_free(pm);
 }
