@@ -268,3 +268,8 @@ double cpu_seconds(void)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+int grows_linearly(double t_small, double t_big)
+{
+    return t_big <= 5.5 * t_small + 0.02;
+}

@@ -33,8 +33,7 @@ char *replace_once(const char *s, const char *from, const char *to);
 
 /* Loads dir, expecting failure with status st and text containing needle
  * (and field containing field_needle when non-NULL). */
-void expect_load_error(const char *dir, gr_status st, const char *needle,
-                       const char *field_needle);
+void expect_load_error(const char *dir, gr_status st, const char *needle, const char *field_needle);
 
 /* Exact Shapley values of the model's explained output by enumerating every
  * coalition, with cover-weighted conditional expectations (path-dependent
@@ -49,5 +48,13 @@ int run_cli(char **out, char **err, const char *in_path, const char *first_arg, 
 /* CPU seconds this process has used so far: the time ratios of the
  * linear-cost tests, steadier than the wall clock on a shared machine. */
 double cpu_seconds(void);
+
+/* Whether work that took t_small CPU seconds on an input and t_big on one
+ * 3x its size grows linearly: at most 5.5x (and a timer tick), halfway in
+ * ratio between linear (3x) and quadratic (9x), so other jobs on the
+ * machine slowing one run cannot fail it and a quadratic cost still does.
+ * Callers time each size as the best of GR_TIMING_RUNS runs. */
+int grows_linearly(double t_small, double t_big);
+#define GR_TIMING_RUNS 3
 
 #endif

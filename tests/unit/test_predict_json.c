@@ -713,17 +713,20 @@ Test(predict_json, body_cost_is_linear_in_its_size)
     for (int big = 0; big < 2; big++) {
         char *b = body_of("{}", big ? 3 * 1800000 : 1800000, &len[big]);
         size_t before = peak_rss();
-        double t0 = cpu_seconds();
-        cr_assert_eq(read_only(b, len[big], NULL, &err), GR_ELIMIT);
-        t[big] = cpu_seconds() - t0;
+        t[big] = INFINITY;
+        for (int run = 0; run < GR_TIMING_RUNS; run++) {
+            double t0 = cpu_seconds();
+            cr_assert_eq(read_only(b, len[big], NULL, &err), GR_ELIMIT);
+            t[big] = fmin(t[big], cpu_seconds() - t0);
+        }
         cr_assert(strstr(err.text, "samples; at most 10000 per request"), "%s", err.text);
         if (MEASURES_MEMORY)
             cr_assert_leq(peak_rss() - before, len[big] / 4, "%zu-byte body: the peak grew by %zu",
                           len[big], peak_rss() - before);
         free(b);
     }
-    cr_assert(t[1] <= 3.5 * t[0] + 0.02, "%zu bytes %.3f s, %zu bytes %.3f s", len[0], t[0], len[1],
-              t[1]);
+    cr_assert(grows_linearly(t[0], t[1]), "%zu bytes %.3f s, %zu bytes %.3f s", len[0], t[0],
+              len[1], t[1]);
     /* 10,000 samples of every feature by key: read at 2x the body at most */
     kstring_t k = { 0, 0, NULL };
     kputs("{\"id\":\"sample\",\"genotypes\":{", &k);
