@@ -556,6 +556,23 @@ void models_dir_copy(const char *dir, const char *src, const char *name)
     bring_reference(dir, src);
 }
 
+void models_dir_copy_unplaced(const char *dir, const char *src)
+{
+    char b[PATH_MAX], rel[PATH_MAX * 2], path[PATH_MAX];
+    models_dir_copy(dir, src, NULL);
+    snprintf(path, sizeof path, "%s/manifest.json", src);
+    json_t *m = json_load_file(path, 0, NULL);
+    cr_assert_not_null(m, "%s", path);
+    json_object_del(m, "reference");
+    json_object_del(m, "reference_score");
+    json_object_del(m, "risk");
+    char *text = json_dumps(m, 0);
+    snprintf(rel, sizeof rel, "%s/manifest.json", base_or(src, NULL, b, sizeof b));
+    models_dir_write(dir, rel, text);
+    free(text);
+    json_decref(m);
+}
+
 void models_dir_link(const char *dir, const char *src, const char *name)
 {
     char b[PATH_MAX], dst[PATH_MAX], abs[PATH_MAX];

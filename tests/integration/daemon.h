@@ -23,12 +23,12 @@
 
 typedef struct {
     pid_t pid;
-    int port;            /* from the "listening" log line */
-    int health_port;     /* its health_port (--health-listen), else 0 */
-    char *log_path;      /* captured stderr */
-    char *out_path;      /* captured stdout */
+    int port;        /* from the "listening" log line */
+    int health_port; /* its health_port (--health-listen), else 0 */
+    char *log_path;  /* captured stderr */
+    char *out_path;  /* captured stdout */
     bool exited;
-    int wait_status;     /* raw waitpid status once exited */
+    int wait_status; /* raw waitpid status once exited */
 } daemon_t;
 
 /* Starts build/genoriskd --models DIR --listen 127.0.0.1:0 ARGS... (args: a
@@ -79,6 +79,11 @@ uint32_t itest_crc32(const void *data, size_t n);
 
 /* A new empty directory (removed by models_dir_free / itest_cleanup). */
 char *models_dir_new(void);
+/* Copies the bundle src into dir without its manifest's reference
+ * population (and risk): for tests of many samples or many reloads, where
+ * placing each sample (a projection, ~20 ms under ThreadSanitizer) or
+ * loading the reference is not what they test. */
+void models_dir_copy_unplaced(const char *dir, const char *src);
 /* Adds bundle src (e.g. "models/cad-xgb-demo") to dir as NAME (NULL = the
  * basename of src): a recursive copy, which may be modified freely. */
 void models_dir_copy(const char *dir, const char *src, const char *name);
@@ -95,28 +100,28 @@ char *models_dir_with(const char *first_src, ...);
 /* ---- HTTP over libcurl ---- */
 
 typedef struct {
-    long status;          /* 0 when the transfer failed */
-    int curl_code;        /* CURLE_OK = 0 */
+    long status;   /* 0 when the transfer failed */
+    int curl_code; /* CURLE_OK = 0 */
     char curl_error[256];
-    size_t n_headers;     /* of the final response */
+    size_t n_headers; /* of the final response */
     char **header_names;
     char **header_values;
-    char *body;           /* NUL-terminated (body_len excludes the NUL) */
+    char *body; /* NUL-terminated (body_len excludes the NUL) */
     size_t body_len;
-    double seconds;       /* total time */
+    double seconds; /* total time */
 } http_resp;
 
 typedef struct {
-    const char *method;        /* NULL = GET; "HEAD" sends no body */
-    const char *path;          /* with query string */
-    const char *content_type;  /* NULL: none sent (curl's default removed) */
-    const char *body;          /* NULL: no body */
-    size_t body_len;           /* 0 with body set: strlen(body) */
-    const char *const *headers;/* extra "Name: value" lines, NULL-terminated */
-    long timeout_ms;           /* 0 = 20 s */
-    void *curl;                /* a CURL * to reuse (keep-alive); NULL = fresh */
-    const char *cainfo;        /* set: https://localhost, trusting this PEM file */
-    long tls_version;          /* with cainfo: CURLOPT_SSLVERSION (min | max); 0 = curl's */
+    const char *method;         /* NULL = GET; "HEAD" sends no body */
+    const char *path;           /* with query string */
+    const char *content_type;   /* NULL: none sent (curl's default removed) */
+    const char *body;           /* NULL: no body */
+    size_t body_len;            /* 0 with body set: strlen(body) */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
+    long timeout_ms;            /* 0 = 20 s */
+    void *curl;                 /* a CURL * to reuse (keep-alive); NULL = fresh */
+    const char *cainfo;         /* set: https://localhost, trusting this PEM file */
+    long tls_version;           /* with cainfo: CURLOPT_SSLVERSION (min | max); 0 = curl's */
 } http_req;
 
 http_resp *http_do(int port, const http_req *rq);
@@ -134,15 +139,15 @@ void http_free(http_resp *r);
 /* "status 200 (curl: ...) body: ..." for assertion messages; static buffer. */
 const char *http_describe(const http_resp *r);
 
-void *http_handle_new(void);   /* a CURL * for http_req.curl */
+void *http_handle_new(void); /* a CURL * for http_req.curl */
 void http_handle_free(void *h);
 
 /* Asserts status, Content-Type application/problem+json, the RFC 9457 fields
  * (type urn:genorisk:problem:SLUG, title, status, detail, instance == the
  * request path, request_id == the X-Request-ID header). Returns the body. */
 json_t *expect_problem(const http_resp *r, long status, const char *slug, const char *instance);
-#define expect_status(r, code)                                                              \
-    cr_assert_eq((r)->status, (long)(code), "expected HTTP %d, got %s", (int)(code),       \
+#define expect_status(r, code)                                                                     \
+    cr_assert_eq((r)->status, (long)(code), "expected HTTP %d, got %s", (int)(code),               \
                  http_describe(r))
 
 /* ---- raw sockets ---- */

@@ -303,8 +303,11 @@ static void *hup_thread(void *p)
 
 Test(http_faults, sighup_every_100_to_200_ms_under_load_answers_every_request)
 {
-    char *dir = models_dir_with("models/cad-xgb-demo", "models/cad-logit-demo",
-                                "models/cad-pgs-demo", NULL);
+    /* cad-pgs-demo without its reference: placing each VCF sample and
+     * loading the reference at every reload take most of the 3 s under
+     * ThreadSanitizer, which left too few reloads to test */
+    char *dir = models_dir_with("models/cad-xgb-demo", "models/cad-logit-demo", NULL);
+    models_dir_copy_unplaced(dir, "models/cad-pgs-demo");
     daemon_t *d = daemon_start(dir, "--workers", "2", NULL);
     kinds_t ks;
     kinds_init(&ks);

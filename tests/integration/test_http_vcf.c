@@ -1615,13 +1615,14 @@ Test(http_vcf, answer_over_max_response_bytes_is_refused_up_front)
         snprintf(names[i], sizeof names[i], "S%04d", i);
         ids[i] = names[i];
     }
-    char *models = models_dir_with(PGS, NULL);
-    daemon_t *d = daemon_start(models, "--max-response-bytes", "8000000", NULL);
+    char *models = models_dir_new();
+    models_dir_copy_unplaced(models, PGS);
+    daemon_t *d = daemon_start(models, "--max-response-bytes", "2000000", NULL);
     buf_t vcf = make_vcf(&(vcf_opts){ .samples = ids });
     http_resp *r = post(d, PREDICT "?top_k=0", "text/vcf", &vcf);
     json_t *p = expect_problem(r, 422, "invalid-input", PREDICT);
     cr_assert(strstr(json_string_value(json_object_get(p, "detail")),
-                     "(2000 samples x 300 attributions), over the 8000000-byte limit on answers "
+                     "(2000 samples x 300 attributions), over the 2000000-byte limit on answers "
                      "(--max-response-bytes)"),
               "%s", http_describe(r));
     json_decref(p);
