@@ -40,6 +40,8 @@ SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 else
 BUILD   ?= build
 endif
+# Leaks inside third-party test machinery (tools/lsan.supp) are not ours.
+export LSAN_OPTIONS ?= suppressions=$(CURDIR)/tools/lsan.supp:print_suppressions=0
 ALL_CFLAGS = $(BASE_CFLAGS) $(WARN) $(if $(WERROR),-Werror) $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 
