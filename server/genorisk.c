@@ -110,8 +110,9 @@ static const char usage_adjust[] =
     "Output (tab-separated): sampleset FID IID PGS SUM MostSimilarPop\n"
     "percentile_MostSimilarPop Z_MostSimilarPop Z_norm1 Z_norm2\n";
 
-static const char usage_models[] = "usage: genorisk models validate DIR...\n"
-                                   "       genorisk models show DIR\n";
+static const char usage_models[] =
+    "usage: genorisk models validate DIR...  (model or reference bundles)\n"
+    "       genorisk models show DIR\n";
 
 /* What went wrong decides the exit code: while loading a model anything but
  * memory is a bad model; while reading a request, a bad input. */
@@ -782,6 +783,53 @@ done:
 
 /* ---- models ---- */
 
+/* A reference population bundle: reference.json and no manifest.json. */
+static int is_reference_dir(const char *dir)
+{
+    char a[4096], b[4096];
+    struct stat sb;
+    snprintf(a, sizeof a, "%s/manifest.json", dir);
+    snprintf(b, sizeof b, "%s/reference.json", dir);
+    return stat(a, &sb) != 0 && stat(b, &sb) == 0;
+}
+
+/* `models validate` of one bundle: prints ok or FAIL; returns the exit code. */
+static int validate_model(const char *dir)
+{
+    gr_model *m = NULL;
+    gr_error err;
+    char buf[1200];
+    gr_status st = gr_model_load(dir, &m, &err);
+    if (st) {
+        printf("FAIL %s: %s\n", dir, gr_error_format(&err, buf, sizeof buf));
+        return exit_for(st, 1);
+    }
+    const gr_model_info *in = gr_model_get_info(m);
+    printf("ok   %s: %s %s, %s, %zu features\n", dir, in->name, in->version, in->algorithm,
+           in->n_features);
+    gr_model_free(m);
+    return 0;
+}
+
+static int validate_reference(const char *dir)
+{
+    gr_reference *r = NULL;
+    gr_error err;
+    char buf[1200];
+    gr_status st = gr_reference_load(dir, &r, &err);
+    if (st) {
+        printf("FAIL %s: %s\n", dir, gr_error_format(&err, buf, sizeof buf));
+        return exit_for(st, 1);
+    }
+    const gr_reference_info *in = gr_reference_get_info(r);
+    printf("ok   %s: reference population %s, %zu populations, %zu projection variants, %zu "
+           "score%s\n",
+           dir, in->name, in->n_populations, in->n_variants, in->n_scores,
+           in->n_scores == 1 ? "" : "s");
+    gr_reference_free(r);
+    return 0;
+}
+
 static int cmd_models(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -804,20 +852,10 @@ static int cmd_models(int argc, char **argv)
                 fputs(usage_models, stdout);
                 return 0;
             }
-            gr_model *m = NULL;
-            gr_error err;
-            gr_status st = gr_model_load(argv[i], &m, &err);
-            if (st) {
-                char buf[1200];
-                printf("FAIL %s: %s\n", argv[i], gr_error_format(&err, buf, sizeof buf));
-                if (!rc)
-                    rc = exit_for(st, 1);
-                continue;
-            }
-            const gr_model_info *in = gr_model_get_info(m);
-            printf("ok   %s: %s %s, %s, %zu features\n", argv[i], in->name, in->version,
-                   in->algorithm, in->n_features);
-            gr_model_free(m);
+            int st =
+                is_reference_dir(argv[i]) ? validate_reference(argv[i]) : validate_model(argv[i]);
+            if (st && !rc)
+                rc = st;
         }
         return rc;
     }

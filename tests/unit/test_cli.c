@@ -291,6 +291,27 @@ Test(cli, models_validate_reports_every_bundle)
     free(out), free(err);
 }
 
+/* A reference population bundle (reference.json, no manifest) is
+ * validated as one: the image checks every directory of models/ so. */
+Test(cli, models_validate_knows_reference_bundles)
+{
+    char *dir = temp_bundle("reference.json", "{\"format\": \"genorisk-reference\"}", NULL);
+    char *out, *err;
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", "models/demo-reference",
+                         "tests/fixtures/ref_tiny", NULL),
+                 0);
+    cr_assert(strstr(out, "ok   models/demo-reference: reference population demo-reference, 5 "
+                          "populations, 300 projection variants, 1 score"),
+              "%s", out);
+    cr_assert(strstr(out, "ok   tests/fixtures/ref_tiny: reference population ref_tiny"), "%s",
+              out);
+    free(out), free(err);
+    cr_assert_eq(run_cli(&out, &err, NULL, "models", "validate", dir, NULL), 3);
+    cr_assert(strstr(out, "FAIL ") && strstr(out, "reference.json: name"), "%s", out);
+    free(out), free(err);
+    temp_bundle_free(dir);
+}
+
 Test(cli, models_show_prints_metadata)
 {
     char *out, *err;
