@@ -273,3 +273,17 @@ int grows_linearly(double t_small, double t_big)
 {
     return t_big <= 5.5 * t_small + 0.02;
 }
+
+double json_num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    cr_assert(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
+}
+
+double json_num_at(const json_t *o, const char *key, size_t i)
+{
+    const json_t *v = json_array_get(json_object_get(o, key), i);
+    cr_assert(json_is_number(v), "%s[%zu] is not a number", key, i);
+    return json_number_value(v);
+}

@@ -47,6 +47,11 @@ int run_cli(char **out, char **err, const char *in_path, const char *first_arg, 
 
 /* CPU seconds this process has used so far: the time ratios of the
  * linear-cost tests, steadier than the wall clock on a shared machine. */
+/* o[key], and o[key][i], which must be JSON numbers (else the test fails
+ * naming the key). */
+double json_num(const json_t *o, const char *key);
+double json_num_at(const json_t *o, const char *key, size_t i);
+
 double cpu_seconds(void);
 
 /* Whether work that took t_small CPU seconds on an input and t_big on one

@@ -383,6 +383,20 @@ static char comp(char b)
     return b == 'A' ? 'T' : b == 'T' ? 'A' : b == 'C' ? 'G' : 'C';
 }
 
+/* The VCF text read for pm as a file (default options); returns new. */
+static gr_vcf_result *read_vcf_text(const gr_model *pm, const char *vcf)
+{
+    gr_error err;
+    char *vdir = temp_bundle("in.vcf", vcf, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/in.vcf", vdir);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *vr = NULL;
+    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &vr, &err), GR_OK, "%s", err.text);
+    temp_bundle_free(vdir);
+    return vr;
+}
+
 /* The same genotypes, spelled as a VCF spells them (REF and ALT in the
  * genome's order, which for a PGS is the effect allele as often as not, or
  * on the other strand) score the same from JSON as from the VCF. */
@@ -427,12 +441,7 @@ Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
     gr_status st;
     json_t *from_json = run_model(pm, body, &st, &err);
     cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
-    char *vdir = temp_bundle("in.vcf", vcf, NULL);
-    char path[512];
-    snprintf(path, sizeof path, "%s/in.vcf", vdir);
-    gr_vcf_options o = { 0 };
-    gr_vcf_result *vr = NULL;
-    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &vr, &err), GR_OK, "%s", err.text);
+    gr_vcf_result *vr = read_vcf_text(pm, vcf);
     cr_assert_gt(vr->match.swapped, 50);
     cr_assert_gt(vr->match.flipped, 50);
     gr_api_job job;
@@ -460,7 +469,6 @@ Test(predict_json, json_spelled_as_the_vcf_scores_as_the_vcf)
     json_decref(from_json);
     json_decref(from_vcf);
     gr_vcf_result_free(vr);
-    temp_bundle_free(vdir);
     free(vcf);
     free(body);
     gr_model_free(pm);
@@ -996,12 +1004,7 @@ Test(predict_json, vcf_and_json_get_the_same_groups)
     gr_error err;
     json_t *from_json = run_model(pm, body, &st, &err);
     cr_assert_eq(st, GR_OK, "%s: %s", err.field, err.text);
-    char *vdir = temp_bundle("in.vcf", vcf, NULL);
-    char path[512];
-    snprintf(path, sizeof path, "%s/in.vcf", vdir);
-    gr_vcf_options o = { 0 };
-    gr_vcf_result *vr = NULL;
-    cr_assert_eq(gr_vcf_read(pm, path, -1, &o, &vr, &err), GR_OK, "%s", err.text);
+    gr_vcf_result *vr = read_vcf_text(pm, vcf);
     gr_api_settings s = gr_api_settings_unset();
     s.top_k = 0;
     s.group_by = GR_API_GROUP_LOCUS;
@@ -1023,7 +1026,6 @@ Test(predict_json, vcf_and_json_get_the_same_groups)
     json_decref(from_json);
     json_decref(from_vcf);
     gr_vcf_result_free(vr);
-    temp_bundle_free(vdir);
     free(vcf);
     free(body);
     gr_model_free(pm);

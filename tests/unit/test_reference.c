@@ -116,20 +116,6 @@ static json_t *dist_of(json_t *doc, const char *pop)
         pop);
 }
 
-static double num(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    cr_assert(json_is_number(v), "%s is not a number", key);
-    return json_number_value(v);
-}
-
-static double at(const json_t *o, const char *key, size_t i)
-{
-    const json_t *v = json_array_get(json_object_get(o, key), i);
-    cr_assert(json_is_number(v), "%s[%zu] is not a number", key, i);
-    return json_number_value(v);
-}
-
 /* ---- loading the demo reference ---- */
 
 Test(reference, demo_loads_and_describes_itself)
@@ -165,9 +151,9 @@ Test(reference, demo_loads_and_describes_itself)
     const double *pct = gr_reference_percentiles(r, 0, 3, &n);
     json_t *doc = load_json(REF_JSON);
     json_t *d = dist_of(doc, "POP-D");
-    cr_assert_eq(n, (size_t)num(d, "n"));
+    cr_assert_eq(n, (size_t)json_num(d, "n"));
     for (size_t i = 0; i < 101; i++)
-        cr_assert_eq(pct[i], at(d, "percentiles", i), "percentile %zu", i);
+        cr_assert_eq(pct[i], json_num_at(d, "percentiles", i), "percentile %zu", i);
     json_decref(doc);
     gr_reference_free(r);
 }
@@ -180,14 +166,14 @@ Test(reference, demo_distributions_hold_what_their_mean_and_sd_say)
         json_t *d = dist_of(doc, json_string_value(json_array_get(pops, p)));
         size_t n = json_array_size(json_object_get(d, "scores"));
         double s = 0, ss = 0;
-        cr_assert_eq(n, (size_t)num(d, "n"));
+        cr_assert_eq(n, (size_t)json_num(d, "n"));
         for (size_t i = 0; i < n; i++)
-            s += at(d, "scores", i);
+            s += json_num_at(d, "scores", i);
         double mean = s / (double)n;
         for (size_t i = 0; i < n; i++)
-            ss += (at(d, "scores", i) - mean) * (at(d, "scores", i) - mean);
-        cr_assert(fabs(mean - num(d, "mean")) < 1e-12, "population %zu mean", p);
-        cr_assert(fabs(sqrt(ss / (double)n) - num(d, "sd")) < 1e-12, "population %zu sd", p);
+            ss += (json_num_at(d, "scores", i) - mean) * (json_num_at(d, "scores", i) - mean);
+        cr_assert(fabs(mean - json_num(d, "mean")) < 1e-12, "population %zu mean", p);
+        cr_assert(fabs(sqrt(ss / (double)n) - json_num(d, "sd")) < 1e-12, "population %zu sd", p);
     }
     json_decref(doc);
 }
@@ -505,25 +491,29 @@ Test(reference, adjust_follows_the_formulas_of_docs_population)
     gr_error err;
     cr_assert_eq(gr_reference_classify(r, PCS, 10, &a, &err), GR_OK);
     json_t *d = dist_of(doc, "POP-D"), *scores = json_object_get(d, "scores");
-    double lo = at(d, "scores", 0), hi = at(d, "scores", json_array_size(scores) - 1);
+    double lo = json_num_at(d, "scores", 0),
+           hi = json_num_at(d, "scores", json_array_size(scores) - 1);
     /* below everything, on a score (ties), between, above everything */
-    const double xs[] = { lo - 1, lo,    at(d, "scores", 7), at(d, "scores", 64), 0.1234, -0.2,
-                          hi,     hi + 1 };
-    double offset = num(sc, "pgs_offset");
-    double y1 = num(n1, "intercept"), mu = num(n2, "mu_intercept"), lv = num(n2, "var_intercept");
+    const double xs[] = {
+        lo - 1, lo,    json_num_at(d, "scores", 7), json_num_at(d, "scores", 64), 0.1234, -0.2,
+        hi,     hi + 1
+    };
+    double offset = json_num(sc, "pgs_offset");
+    double y1 = json_num(n1, "intercept"), mu = json_num(n2, "mu_intercept"),
+           lv = json_num(n2, "var_intercept");
     for (size_t i = 0; i < 4; i++) {
-        double pc = (PCS[i] - at(norm, "mean", i)) / at(norm, "sd", i);
-        y1 += at(n1, "coef", i) * pc;
-        mu += at(n2, "mu_coef", i) * pc;
-        lv += at(n2, "var_coef", i) * pc;
+        double pc = (PCS[i] - json_num_at(norm, "mean", i)) / json_num_at(norm, "sd", i);
+        y1 += json_num_at(n1, "coef", i) * pc;
+        mu += json_num_at(n2, "mu_coef", i) * pc;
+        lv += json_num_at(n2, "var_coef", i) * pc;
     }
     for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
         double x = xs[i];
         gr_adjusted got;
         cr_assert_eq(gr_reference_adjust(r, 0, &a, x, &got, &err), GR_OK, "%s", err.text);
         double pct = rank_percentile(scores, x);
-        double z = (x - num(d, "mean")) / num(d, "sd");
-        double z1 = (x - offset - y1) / num(n1, "resid_sd");
+        double z = (x - json_num(d, "mean")) / json_num(d, "sd");
+        double z1 = (x - offset - y1) / json_num(n1, "resid_sd");
         double z2 = (x - offset - mu) / sqrt(exp(lv));
         cr_assert(fabs(got.percentile - pct) < 1e-12, "x=%g: percentile %.17g vs %.17g", x,
                   got.percentile, pct);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/risk.h"
+#include "helpers.h"
 
 #define FIXTURE "tests/fixtures/risk/risk.json"
 #define REL_TOL 1e-9 /* the agreement asked of the models */
@@ -19,20 +20,6 @@ static json_t *fixture(void)
     json_t *root = json_load_file(FIXTURE, 0, &je);
     cr_assert(root, "%s:%d: %s", FIXTURE, je.line, je.text);
     return root;
-}
-
-static double num(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    cr_assert(json_is_number(v), "%s is not a number", key);
-    return json_number_value(v);
-}
-
-static double at(const json_t *o, const char *key, size_t i)
-{
-    const json_t *v = json_array_get(json_object_get(o, key), i);
-    cr_assert(json_is_number(v), "%s[%zu] is not a number", key, i);
-    return json_number_value(v);
 }
 
 static double rel_err(double got, double want)
@@ -49,7 +36,7 @@ Test(risk, quantile_agrees_with_scipy_into_the_tails)
     double worst = 0;
     cr_assert_gt(n, 200);
     for (size_t i = 0; i < n; i++) {
-        double p = at(q, "p", i), want = at(q, "x", i), got = gr_norm_quantile(p);
+        double p = json_num_at(q, "p", i), want = json_num_at(q, "x", i), got = gr_norm_quantile(p);
         /* at p = 1/2 SciPy gives 0 exactly, as must we */
         double e = want == 0 ? fabs(got) : rel_err(got, want);
         cr_assert(e <= 1e-14, "p=%.17g: %.17g vs scipy %.17g (rel %.3g)", p, got, want, e);
@@ -65,7 +52,8 @@ Test(risk, cdf_agrees_with_scipy_into_the_lower_tail)
     size_t n = json_array_size(json_object_get(c, "x"));
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = at(c, "x", i), want = at(c, "p", i), e = rel_err(gr_norm_cdf(x), want);
+        double x = json_num_at(c, "x", i), want = json_num_at(c, "p", i),
+               e = rel_err(gr_norm_cdf(x), want);
         cr_assert(e <= 1e-13, "x=%g: %.17g vs scipy %.17g", x, gr_norm_cdf(x), want);
         worst = fmax(worst, e);
     }
@@ -94,10 +82,11 @@ static double check_risks(const json_t *c, const gr_risk_model *m)
 {
     double worst = 0;
     for (size_t j = 0; j < json_array_size(json_object_get(c, "z")); j++) {
-        double z = at(c, "z", j), want = at(c, "risk", j), got = gr_risk_absolute(m, z);
+        double z = json_num_at(c, "z", j), want = json_num_at(c, "risk", j),
+               got = gr_risk_absolute(m, z);
         double e = rel_err(got, want);
-        cr_assert(e <= REL_TOL, "K=%g z=%g: risk %.17g vs scipy %.17g", num(c, "prevalence"), z,
-                  got, want);
+        cr_assert(e <= REL_TOL, "K=%g z=%g: risk %.17g vs scipy %.17g", json_num(c, "prevalence"),
+                  z, got, want);
         worst = fmax(worst, e);
     }
     return worst;
@@ -110,16 +99,16 @@ Test(risk, liability_r2_and_risks_agree_with_scipy)
     cr_assert_gt(json_array_size(cases), 50);
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
-        double K = num(c, "prevalence"), auc = num(c, "auc");
+        double K = json_num(c, "prevalence"), auc = json_num(c, "auc");
         gr_risk_model *m = NULL;
         gr_error err;
         cr_assert_eq(gr_risk_model_new(GR_RISK_LIABILITY_AUC, K, auc, &m, &err), GR_OK,
                      "K=%g AUC=%g: %s", K, auc, err.text);
-        double e = rel_err(gr_risk_model_r2(m), num(c, "r2"));
+        double e = rel_err(gr_risk_model_r2(m), json_num(c, "r2"));
         cr_assert(e <= REL_TOL, "K=%g AUC=%g: R2 %.17g vs scipy %.17g", K, auc, gr_risk_model_r2(m),
-                  num(c, "r2"));
+                  json_num(c, "r2"));
         worst_r2 = fmax(worst_r2, e);
-        worst_t = fmax(worst_t, rel_err(gr_risk_model_threshold(m), num(c, "threshold")));
+        worst_t = fmax(worst_t, rel_err(gr_risk_model_threshold(m), json_num(c, "threshold")));
         worst_risk = fmax(worst_risk, check_risks(c, m));
         cr_assert(isnan(gr_risk_model_intercept(m)));
         gr_risk_model_free(m);
@@ -137,7 +126,8 @@ Test(risk, logistic_intercept_and_risks_agree_with_scipy)
     cr_assert_gt(json_array_size(cases), 50);
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i);
-        double K = num(c, "prevalence"), odds = num(c, "odds_ratio"), want = num(c, "intercept");
+        double K = json_num(c, "prevalence"), odds = json_num(c, "odds_ratio"),
+               want = json_num(c, "intercept");
         gr_risk_model *m = NULL;
         gr_error err;
         cr_assert_eq(gr_risk_model_new(GR_RISK_LOGISTIC_OR, K, odds, &m, &err), GR_OK,
@@ -165,12 +155,12 @@ Test(risk, an_auc_no_score_reaches_at_the_prevalence_is_refused_with_the_maximum
         gr_risk_model *m = (gr_risk_model *)&m;
         gr_error err;
         char max[32];
-        cr_assert_eq(
-            gr_risk_model_new(GR_RISK_LIABILITY_AUC, num(c, "prevalence"), num(c, "auc"), &m, &err),
-            GR_EINVAL);
+        cr_assert_eq(gr_risk_model_new(GR_RISK_LIABILITY_AUC, json_num(c, "prevalence"),
+                                       json_num(c, "auc"), &m, &err),
+                     GR_EINVAL);
         cr_assert_null(m);
         cr_assert_str_eq(err.field, "auc");
-        snprintf(max, sizeof max, "at most %.6g,", num(c, "max_auc"));
+        snprintf(max, sizeof max, "at most %.6g,", json_num(c, "max_auc"));
         cr_assert(strstr(err.text, max), "%s lacks %s", err.text, max);
     }
     json_decref(root);
