@@ -32,7 +32,10 @@ void gr_forest_free(gr_forest *f)
     free(f->conds);
     free(f->slot_feat);
     free(f->slot_zero);
-    free(f->shap_w);
+    free(f->groups);
+    free(f->group_zero);
+    free(f->quad_t);
+    free(f->quad_w);
     free(f);
 }
 
@@ -319,20 +322,8 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err)
     if (f->n_trees == 0)
         return gr_error_set(err, GR_EMODEL, source, 0, "trees", "the model has no trees");
     path_builder *b = calloc(1, sizeof *b);
-    size_t stride = GR_MAX_TREE_DEPTH + 1;
-    f->shap_w = calloc(stride * stride, sizeof *f->shap_w);
-    if (!b || !f->shap_w) {
-        free(b);
+    if (!b)
         return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
-    }
-    /* s!(d-s-1)!/d! = 1 / (d * C(d-1, s)) */
-    for (size_t d = 1; d <= GR_MAX_TREE_DEPTH; d++) {
-        double c = 1;
-        for (size_t s = 0; s < d; s++) {
-            f->shap_w[d * stride + s] = 1.0 / ((double)d * c);
-            c = c * (double)(d - 1 - s) / (double)(s + 1);
-        }
-    }
     b->f = f;
     /* At least one entry each, so that treeshap.c's per-leaf offsets always
      * point into a table: a forest of stumps has no conditions or slots, and
@@ -351,5 +342,7 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err)
         }
     }
     free(b);
+    if (!gr_forest_shap_tables(f))
+        return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
     return GR_OK;
 }

@@ -45,6 +45,15 @@ typedef struct {
     uint8_t slot;      /* the path's distinct-feature slot of that node's feature */
 } gr_cond;
 
+/* Up to GR_SHAP_LANES consecutive entries of one shape (d, pair or not),
+ * which treeshap.c explains side by side for one row; their slot fractions
+ * are also stored lane by lane: group_zero[(soa + s) * GR_SHAP_LANES + b]
+ * is slot s of entry first + b (0 past n). */
+typedef struct {
+    uint32_t first, soa;
+    uint8_t n, d, pair;
+} gr_leaf_group;
+
 typedef enum { GR_COMBINE_SUM, GR_COMBINE_MEAN } gr_combine;
 
 typedef struct gr_forest {
@@ -64,8 +73,12 @@ typedef struct gr_forest {
     int32_t *slot_feat;
     double *slot_zero;
     double expected; /* sum over trees of the scaled cover-weighted leaf mean */
-    int max_slots;   /* largest d over all leaves */
-    double *shap_w;  /* shap_w[d * (GR_MAX_TREE_DEPTH + 1) + s] = s!(d-s-1)!/d! */
+    int max_slots;   /* largest distinct-feature count of an entry (d, plus one for a pair) */
+    size_t n_groups;            /* entries in groups of one shape (sorted by it) */
+    gr_leaf_group *groups;
+    double *group_zero;
+    double *quad_t;  /* Gauss-Legendre rules on [0, 1]: the n-point rule's nodes start at */
+    double *quad_w;  /* index n(n-1)/2, its weights likewise (treeshap.c) */
 } gr_forest;
 
 /* A tree as loaders find it: node i has children left[i]/right[i] (-1 at a
@@ -88,9 +101,28 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err);
 /* Raw ensemble output before base margin and link: sum or mean of tree values.
  * xf holds (double)(float) dosages, NaN for missing. */
 double gr_forest_predict(const gr_forest *f, const double *xf);
-/* Path-dependent TreeSHAP: adds each feature's attribution to phi.
- * dir is n_nodes bytes of scratch. */
-void gr_forest_shap(const gr_forest *f, const double *xf, uint8_t *dir, double *phi);
+/* Rows explained together by gr_forest_shap_batch. */
+#define GR_SHAP_LANES 8
+
+/* The instruction sets treeshap.c's kernel is compiled for. */
+typedef enum { GR_SIMD_AUTO, GR_SIMD_BASE, GR_SIMD_AVX2, GR_SIMD_AVX512 } gr_simd;
+
+/* The best kernel this CPU runs; and a kernel's name. */
+gr_simd gr_simd_best(void);
+const char *gr_simd_name(gr_simd s);
+
+/* Path-dependent TreeSHAP for nb rows (1..GR_SHAP_LANES) at once: adds each
+ * feature's attribution for row b to phi[b]. xf[b] as gr_forest_predict's;
+ * mask is n_nodes bytes of scratch. simd picks the kernel (AUTO: the best;
+ * all give the same bits). Returns 1, or 0 when nb is out of range or the
+ * CPU lacks the kernel asked for (nothing is added then). */
+int gr_forest_shap_batch(const gr_forest *f, gr_simd simd, size_t nb, const double *const *xf,
+                         uint8_t *mask, double *const *phi);
+
+/* Once every entry is in (gr_forest_finish): sorts the entries by shape,
+ * groups them for one-row explanations and fills the quadrature rules.
+ * 1, or 0 when out of memory (f keeps its entries, unsorted or sorted). */
+int gr_forest_shap_tables(gr_forest *f);
 
 /* A genorisk-trees document parsed (load_trees.c): the forest (new, owned
  * by the caller), how it combines, its link and estimator names (borrowed

@@ -10,8 +10,9 @@ struct gr_workspace {
     const gr_model *m;
     gr_impute impute;
     const double *fill; /* borrowed; NULL: the impute rule's values */
-    double *xf;         /* dosages as the trees compare them: (double)(float) */
-    uint8_t *dir;       /* per forest node: does this row go left */
+    double *xf;         /* GR_SHAP_LANES rows of dosages as the trees compare
+                         * them: (double)(float) */
+    uint8_t *mask;      /* per forest node: which rows of a batch go left */
 };
 
 gr_workspace *gr_workspace_new(const gr_model *m)
@@ -21,9 +22,9 @@ gr_workspace *gr_workspace_new(const gr_model *m)
         return NULL;
     ws->m = m;
     ws->impute = m->impute;
-    ws->xf = malloc((m->n_features ? m->n_features : 1) * sizeof *ws->xf);
-    ws->dir = malloc(m->forest && m->forest->n_nodes ? m->forest->n_nodes : 1);
-    if (!ws->xf || !ws->dir) {
+    ws->xf = malloc((m->n_features ? m->n_features : 1) * GR_SHAP_LANES * sizeof *ws->xf);
+    ws->mask = malloc(m->forest && m->forest->n_nodes ? m->forest->n_nodes : 1);
+    if (!ws->xf || !ws->mask) {
         gr_workspace_free(ws);
         return NULL;
     }
@@ -35,7 +36,7 @@ void gr_workspace_free(gr_workspace *ws)
     if (!ws)
         return;
     free(ws->xf);
-    free(ws->dir);
+    free(ws->mask);
     free(ws);
 }
 
@@ -80,12 +81,11 @@ int gr_call_dosage(int count, int ploidy, int chr_x)
     return count > 2 ? 2 : count;
 }
 
-gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_prediction *out,
-                     double *phi, double *used, gr_error *err)
+/* Stage one of a row: checks x, imputes, counts into out, fills used and
+ * (for a forest) xf, the row as the trees compare it. */
+static gr_status prepare(const gr_model *m, const gr_workspace *ws, const double *x,
+                         gr_prediction *out, double *used, double *xf, gr_error *err)
 {
-    if (!m || !ws || ws->m != m || !x || !out)
-        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
-                            "gr_predict needs a model, its own workspace, input and output");
     memset(out, 0, sizeof *out);
     const size_t n = m->n_features;
     out->n_expected = n;
@@ -111,18 +111,94 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
             used[i] = v;
         /* Trees compare in single precision, as XGBoost and scikit-learn do. */
         if (m->forest)
-            ws->xf[i] = isnan(v) ? v : (double)(float)v;
+            xf[i] = isnan(v) ? v : (double)(float)v;
     }
-    if (m->forest) {
-        out->margin = m->info.base_margin + gr_forest_predict(m->forest, ws->xf);
-        if (phi) {
-            memset(phi, 0, n * sizeof *phi);
-            gr_forest_shap(m->forest, ws->xf, ws->dir, phi);
-            out->base_value = m->info.base_margin + m->forest->expected;
-        }
-    } else {
-        out->margin = gr_linear_predict(m->linear, x, ws->impute, ws->fill, phi, &out->base_value);
-    }
-    out->score = m->link == GR_LINK_LOGISTIC ? 1.0 / (1.0 + exp(-out->margin)) : out->margin;
     return GR_OK;
+}
+
+/* Stage two, for rows [0, nb) of a batch whose first stage is done: the
+ * forest's sum and, when phi is given, its attributions, all rows in one
+ * pass over the trees. */
+static void forest_rows(const gr_model *m, gr_workspace *ws, size_t nb, gr_prediction *out,
+                        double *const *phi)
+{
+    const gr_forest *f = m->forest;
+    const size_t n = m->n_features;
+    const double *xf[GR_SHAP_LANES];
+    for (size_t b = 0; b < nb; b++) {
+        xf[b] = ws->xf + b * n;
+        out[b].margin = m->info.base_margin + gr_forest_predict(f, xf[b]);
+    }
+    if (!phi)
+        return;
+    for (size_t b = 0; b < nb; b++) {
+        memset(phi[b], 0, n * sizeof *phi[b]);
+        out[b].base_value = m->info.base_margin + f->expected;
+    }
+    gr_forest_shap_batch(f, GR_SIMD_AUTO, nb, xf, ws->mask, phi);
+}
+
+static void link_rows(const gr_model *m, size_t nb, gr_prediction *out)
+{
+    for (size_t b = 0; b < nb; b++)
+        out[b].score =
+            m->link == GR_LINK_LOGISTIC ? 1.0 / (1.0 + exp(-out[b].margin)) : out[b].margin;
+}
+
+/* Rows [0, nb) of x, nb <= GR_SHAP_LANES: 0 and *bad = nb when all went
+ * through, else the first failing row's status with *bad its index (rows
+ * before it are complete). */
+static gr_status batch(const gr_model *m, gr_workspace *ws, size_t nb, const double *const *x,
+                       gr_prediction *out, double *const *phi, double *const *used, size_t *bad,
+                       gr_error *err)
+{
+    gr_status st = GR_OK;
+    size_t ok = 0;
+    for (; ok < nb; ok++) {
+        double *xf = ws->xf + ok * m->n_features;
+        if ((st = prepare(m, ws, x[ok], &out[ok], used ? used[ok] : NULL, xf, err)))
+            break;
+    }
+    *bad = ok;
+    if (m->forest) {
+        if (ok)
+            forest_rows(m, ws, ok, out, phi);
+    } else {
+        for (size_t b = 0; b < ok; b++)
+            out[b].margin = gr_linear_predict(m->linear, x[b], ws->impute, ws->fill,
+                                              phi ? phi[b] : NULL, &out[b].base_value);
+    }
+    link_rows(m, ok, out);
+    return st;
+}
+
+gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const double *const *x,
+                           gr_prediction *out, double *const *phi, double *const *used,
+                           size_t *bad, gr_error *err)
+{
+    size_t done = 0;
+    if (!m || !ws || ws->m != m || !x || !out) {
+        if (bad)
+            *bad = 0;
+        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
+                            "gr_predict needs a model, its own workspace, input and output");
+    }
+    gr_status st = GR_OK;
+    while (done < n) {
+        size_t nb = n - done < GR_SHAP_LANES ? n - done : GR_SHAP_LANES, got;
+        st = batch(m, ws, nb, x + done, out + done, phi ? phi + done : NULL,
+                   used ? used + done : NULL, &got, err);
+        done += got;
+        if (st)
+            break;
+    }
+    if (bad)
+        *bad = done;
+    return st;
+}
+
+gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_prediction *out,
+                     double *phi, double *used, gr_error *err)
+{
+    return gr_predict_batch(m, ws, 1, &x, out, phi ? &phi : NULL, used ? &used : NULL, NULL, err);
 }

@@ -1,16 +1,21 @@
-/* test_treeshap.c - the closed-form TreeSHAP against brute-force Shapley
+/* test_treeshap.c - the quadrature TreeSHAP against brute-force Shapley
  * enumeration on random trees built to hit the hard cases: a feature split
  * several times on one path, zero-cover nodes, missing values with either
- * default, single-leaf trees, and paths deeper than the feature count. */
+ * default, single-leaf trees, paths deeper than the feature count, and
+ * sixteen distinct features on one path; and the batched kernels against
+ * one row at a time, bit for bit, on every instruction set the CPU has. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h"
 #include "helpers.h"
 
-#define NF 9
+#define NF_MAX 16
+static int nf = 9; /* features of the test models */
+static int distinct_levels; /* 1: level k of a tree splits on feature k */
 
 static unsigned long long rng = 88172645463325252ULL;
 static double urand(void)
@@ -25,7 +30,7 @@ static double urand(void)
  * returns its root index. */
 typedef struct {
     json_t *left, *right, *feat, *thr, *val, *cover, *dl;
-    int n;
+    int n, level;
 } jtree;
 
 static int grow_node(jtree *t, int depth, double cover, double zero_cover_p)
@@ -41,14 +46,16 @@ static int grow_node(jtree *t, int depth, double cover, double zero_cover_p)
     if (depth == 0 || urand() < 0.15)
         return id;
     /* few features, so deep paths repeat them */
-    int f = (int)(urand() * NF);
+    int f = distinct_levels ? t->level : (int)(urand() * nf);
     double thr = (double)(int)(urand() * 3) + 0.5 * (urand() < 0.8); /* 0, .5, 1, 1.5, 2 */
     double share = urand();
     if (urand() < zero_cover_p)
         share = 0; /* an empty left child: zero-cover subtree */
     double lc = cover * share, rc = cover - lc;
+    t->level++;
     int l = grow_node(t, depth - 1, lc, zero_cover_p);
     int r = grow_node(t, depth - 1, rc, zero_cover_p);
+    t->level--;
     json_array_set_new(t->left, (size_t)id, json_integer(l));
     json_array_set_new(t->right, (size_t)id, json_integer(r));
     json_array_set_new(t->feat, (size_t)id, json_integer(f));
@@ -61,7 +68,7 @@ static char *random_forest_json(int n_trees, int depth, double zero_cover_p, con
     json_t *trees = json_array();
     for (int k = 0; k < n_trees; k++) {
         jtree t = { json_array(), json_array(), json_array(), json_array(),
-                    json_array(), json_array(), json_array(), 0 };
+                    json_array(), json_array(), json_array(), 0, 0 };
         grow_node(&t, depth, 100.0, zero_cover_p);
         json_array_append_new(trees, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "children_left",
                                                t.left, "children_right", t.right, "feature", t.feat,
@@ -70,7 +77,7 @@ static char *random_forest_json(int n_trees, int depth, double zero_cover_p, con
     }
     json_t *root = json_pack("{s:s,s:i,s:s,s:i,s:s,s:f,s:f,s:s,s:o}", "format", "genorisk-trees",
                              "format_version", 1, "estimator", "random test forest", "n_features",
-                             NF, "combine", combine, "learning_rate", 0.3, "base_margin", 0.25,
+                             nf, "combine", combine, "learning_rate", 0.3, "base_margin", 0.25,
                              "link", "identity", "trees", trees);
     char *s = json_dumps(root, JSON_REAL_PRECISION(17));
     json_decref(root);
@@ -83,9 +90,9 @@ static const char manifest[] =
 
 static char *features_tsv(int with_means)
 {
-    static char buf[4096];
+    static char buf[8192];
     size_t n = (size_t)snprintf(buf, sizeof buf, "feature_id\tchrom\tpos\tref\talt\tmean\n");
-    for (int i = 0; i < NF; i++)
+    for (int i = 0; i < nf; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "f%d\t1\t%d\tA\tG\t%s\n", i, 1000 + i,
                               with_means ? (i % 2 ? "0.7" : "") : "");
     return buf;
@@ -101,9 +108,9 @@ static void compare(int n_trees, int depth, double zero_cover_p, const char *com
     gr_error err;
     cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
     gr_workspace *ws = gr_workspace_new(m);
-    double x[NF], phi[NF], bf[NF];
+    double x[NF_MAX], phi[NF_MAX], bf[NF_MAX];
     for (int r = 0; r < rows; r++) {
-        for (int i = 0; i < NF; i++) {
+        for (int i = 0; i < nf; i++) {
             double u = urand();
             x[i] = u < 0.15 ? NAN : u < 0.4 ? 0 : u < 0.6 ? 1 : u < 0.8 ? 2 : urand() * 2;
         }
@@ -113,7 +120,7 @@ static void compare(int n_trees, int depth, double zero_cover_p, const char *com
         cr_assert(fabs(base - p.base_value) <= 1e-9 * fmax(1, fabs(base)), "base %.17g vs %.17g",
                   p.base_value, base);
         double sum = p.base_value;
-        for (int j = 0; j < NF; j++) {
+        for (int j = 0; j < nf; j++) {
             cr_assert(fabs(phi[j] - bf[j]) <= 1e-9 * fmax(1, fabs(bf[j])),
                       "depth %d row %d feature %d: %.17g vs brute %.17g", depth, r, j, phi[j],
                       bf[j]);
@@ -157,14 +164,141 @@ Test(treeshap, single_leaf_tree_moves_only_the_base)
     gr_model *m = NULL;
     cr_assert_eq(gr_model_load(dir, &m, NULL), GR_OK);
     gr_workspace *ws = gr_workspace_new(m);
-    double x[NF] = { 0 }, phi[NF];
+    double x[NF_MAX] = { 0 }, phi[NF_MAX];
     gr_prediction p;
     cr_assert_eq(gr_predict(m, ws, x, &p, phi, NULL, NULL), GR_OK);
     cr_assert_float_eq(p.margin, 1.75, 1e-15);
     cr_assert_float_eq(p.base_value, 1.75, 1e-15);
-    for (int j = 0; j < NF; j++)
+    for (int j = 0; j < nf; j++)
         cr_assert_eq(phi[j], 0);
     gr_workspace_free(ws);
     gr_model_free(m);
     temp_bundle_free(dir);
+}
+
+/* Sixteen levels, each splitting on its own feature: entries of up to
+ * seventeen distinct features, integrated by rules of up to nine points
+ * (beyond the shapes compiled for fixed depths). */
+Test(treeshap, sixteen_distinct_features_on_one_path)
+{
+    nf = 16;
+    distinct_levels = 1;
+    compare(1, 15, 0.05, "sum", 2, 1);
+}
+
+/* n random rows (some missing) of the model in dir's forest. */
+static double *random_rows(int n)
+{
+    double *x = malloc((size_t)n * nf * sizeof *x);
+    for (int i = 0; i < n * nf; i++) {
+        double u = urand();
+        x[i] = u < 0.15 ? NAN : u < 0.4 ? 0 : u < 0.6 ? 1 : u < 0.8 ? 2 : urand() * 2;
+    }
+    return x;
+}
+
+/* gr_predict_batch gives every row the bits gr_predict gives it alone,
+ * whatever the batch size (partial groups of lanes included), and every
+ * kernel of gr_forest_shap_batch gives the baseline kernel's bits. */
+Test(treeshap, batches_and_kernels_give_the_same_bits)
+{
+    char *model = random_forest_json(20, 7, 0.1, "sum");
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features_tsv(1),
+                            "model.json", model, NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    gr_workspace *ws = gr_workspace_new(m);
+    const int n = 19;
+    double *x = random_rows(n), one[NF_MAX], phis[19][NF_MAX], used[19][NF_MAX];
+    const double *xp[19];
+    double *pp[19], *up[19];
+    gr_prediction out[19], p;
+    for (int i = 0; i < n; i++) {
+        xp[i] = x + i * nf;
+        pp[i] = phis[i];
+        up[i] = used[i];
+    }
+    for (int size = 1; size <= n; size += 3) {
+        size_t bad = 99;
+        cr_assert_eq(gr_predict_batch(m, ws, (size_t)size, xp, out, pp, up, &bad, &err), GR_OK);
+        cr_assert_eq(bad, (size_t)size);
+        for (int i = 0; i < size; i++) {
+            cr_assert_eq(gr_predict(m, ws, xp[i], &p, one, NULL, NULL), GR_OK);
+            cr_assert(!memcmp(one, phis[i], (size_t)nf * sizeof *one), "batch of %d, row %d",
+                      size, i);
+            cr_assert(!memcmp(&p, &out[i], sizeof p), "batch of %d, row %d: prediction", size,
+                      i);
+        }
+    }
+
+    const gr_forest *f = m->forest;
+    uint8_t *mask = malloc(f->n_nodes);
+    double xf[8][NF_MAX], want[8][NF_MAX], got[8][NF_MAX];
+    const double *xfp[8];
+    double *wp[8], *gp[8];
+    for (int b = 0; b < 8; b++) {
+        for (int i = 0; i < nf; i++)
+            xf[b][i] = isnan(x[b * nf + i]) ? NAN : (double)(float)x[b * nf + i];
+        xfp[b] = xf[b];
+        wp[b] = want[b];
+        gp[b] = got[b];
+    }
+    const gr_simd kinds[] = { GR_SIMD_AVX2, GR_SIMD_AVX512, GR_SIMD_AUTO };
+    for (size_t nb = 1; nb <= 8; nb++) {
+        memset(want, 0, sizeof want);
+        cr_assert(gr_forest_shap_batch(f, GR_SIMD_BASE, nb, xfp, mask, wp));
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+            memset(got, 0, sizeof got);
+            if (!gr_forest_shap_batch(f, kinds[k], nb, xfp, mask, gp)) {
+                cr_assert(kinds[k] > gr_simd_best(), "%s refused", gr_simd_name(kinds[k]));
+                continue; /* this CPU lacks it */
+            }
+            cr_assert(!memcmp(want, got, sizeof want), "%s, %zu rows", gr_simd_name(kinds[k]),
+                      nb);
+        }
+    }
+    cr_assert(!gr_forest_shap_batch(f, GR_SIMD_BASE, 0, xfp, mask, wp));
+    cr_assert(!gr_forest_shap_batch(f, GR_SIMD_BASE, 9, xfp, mask, wp));
+    free(mask);
+    free(x);
+    gr_workspace_free(ws);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    free(model);
+}
+
+/* A bad dosage in row 5 of 12: rows 0-4 are complete, *bad names row 5. */
+Test(treeshap, a_bad_row_stops_the_batch_there)
+{
+    char *model = random_forest_json(5, 5, 0, "sum");
+    char *dir = temp_bundle("manifest.json", manifest, "features.tsv", features_tsv(0),
+                            "model.json", model, NULL);
+    gr_model *m = NULL;
+    cr_assert_eq(gr_model_load(dir, &m, NULL), GR_OK);
+    gr_workspace *ws = gr_workspace_new(m);
+    double *x = random_rows(12), phis[12][NF_MAX], one[NF_MAX];
+    x[5 * nf + 3] = 2.5;
+    const double *xp[12];
+    double *pp[12];
+    gr_prediction out[12], p;
+    for (int i = 0; i < 12; i++) {
+        xp[i] = x + i * nf;
+        pp[i] = phis[i];
+    }
+    size_t bad = 0;
+    gr_error err;
+    cr_assert_eq(gr_predict_batch(m, ws, 12, xp, out, pp, NULL, &bad, &err), GR_EINPUT);
+    cr_assert_eq(bad, 5);
+    cr_assert_str_eq(err.field, "f3");
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(gr_predict(m, ws, xp[i], &p, one, NULL, NULL), GR_OK);
+        cr_assert(!memcmp(one, phis[i], (size_t)nf * sizeof *one), "row %d", i);
+        cr_assert_eq(p.margin, out[i].margin);
+    }
+    free(x);
+    gr_workspace_free(ws);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    free(model);
 }
