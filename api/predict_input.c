@@ -168,11 +168,11 @@ int gr_api_setting_parse(gr_api_settings *s, const char *key, const char *value,
 void gr_api_scratch_free(scratch *sc)
 {
     gr_workspace_free(sc->ws);
-    free(sc->x);
-    free(sc->phi);
-    free(sc->used);
+    free(sc->lane_x);
+    free(sc->lane_phi);
+    free(sc->lane_used);
     free(sc->fill);
-    free(sc->fill_one);
+    free(sc->lane_fill);
     free(sc->out);
     free(sc->once);
     free(sc->group_of);
@@ -322,17 +322,20 @@ int gr_api_scratch_init(scratch *sc, const gr_api_job *job, const scratch *like,
 {
     size_t nf = gr_model_get_info(job->m)->n_features;
     size_t n = nf ? nf : 1;
+    size_t lanes = gr_model_batch_width(job->m);
     sc->ws = gr_workspace_new(job->m);
-    sc->x = malloc(n * sizeof *sc->x);
-    sc->phi = malloc(n * sizeof *sc->phi);
-    sc->used = malloc(n * sizeof *sc->used);
+    sc->lanes = lanes;
+    sc->lane_x = malloc(lanes * n * sizeof *sc->lane_x);
+    sc->lane_phi = malloc(lanes * n * sizeof *sc->lane_phi);
+    sc->lane_used = malloc(lanes * n * sizeof *sc->lane_used);
     sc->fill = malloc(n * sizeof *sc->fill);
-    sc->fill_one = malloc(n * sizeof *sc->fill_one);
+    sc->lane_fill = malloc(lanes * n * sizeof *sc->lane_fill);
     sc->out = malloc(n);
     sc->once = malloc(n);
-    if (!sc->ws || !sc->x || !sc->phi || !sc->used || !sc->fill || !sc->fill_one || !sc->out ||
-        !sc->once)
+    if (!sc->ws || !sc->lane_x || !sc->lane_phi || !sc->lane_used || !sc->fill || !sc->lane_fill ||
+        !sc->out || !sc->once)
         return 0;
+    gr_api_scratch_lane(sc, job, 0);
     gr_workspace_set_impute(sc->ws, (gr_impute)job->set.impute);
     /* like's values are copied; without values (the coverage check) the
      * record-sharing mask is not wanted either (a sort of every variant) */
@@ -361,12 +364,30 @@ static scratch *scratch_new(const gr_api_job *job, const scratch *like)
     return sc;
 }
 
+void gr_api_scratch_lane(scratch *sc, const gr_api_job *job, size_t k)
+{
+    size_t nf = gr_model_get_info(job->m)->n_features, n = nf ? nf : 1;
+    sc->x = sc->lane_x + k * n;
+    sc->phi = sc->lane_phi + k * n;
+    sc->used = sc->lane_used + k * n;
+    sc->fill_one = sc->lane_fill + k * n;
+}
+
+const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i)
+{
+    const double *fill;
+    const double *x = gr_api_dosages_fill(job, sc, i, &fill);
+    gr_workspace_set_fill(sc->ws, fill);
+    return x;
+}
+
 /* Sample i's dosages in model order, NaN for missing (borrowed), with the
  * policy applied: variants it leaves out are missing and never imputed;
  * under drop_unmatched, so are those a JSON sample did not give. */
-const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i)
+const double *gr_api_dosages_fill(const gr_api_job *job, scratch *sc, size_t i, const double **fill)
 {
     const double *x = raw_dosages(job, sc->x, i);
+    *fill = sc->fill;
     if (!job->json)
         return x; /* the reader applied the policy */
     size_t nf = job->json->n_features;
@@ -378,10 +399,8 @@ const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i)
         if (sc->out[j])
             sc->x[j] = NAN;
     if (!job->policy.drop_unmatched || job->json->x || !job->json->keyed ||
-        !job->json->keyed[i]) { /* a "dosages" array gives every variant */
-        gr_workspace_set_fill(sc->ws, sc->fill);
+        !job->json->keyed[i]) /* a "dosages" array gives every variant */
         return x;
-    }
     /* a genotype key the sample did not send is unmatched: left out */
     for (size_t j = 0; j < nf; j++)
         sc->fill_one[j] = NAN;
@@ -389,7 +408,7 @@ const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i)
         uint32_t j = job->json->cells[c].feature;
         sc->fill_one[j] = sc->fill[j];
     }
-    gr_workspace_set_fill(sc->ws, sc->fill_one);
+    *fill = sc->fill_one;
     return x;
 }
 

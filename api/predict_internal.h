@@ -11,14 +11,17 @@
 typedef struct scratch scratch;
 struct scratch {
     gr_workspace *ws;
-    double *x, *phi, *used; /* n_features each */
+    double *x, *phi, *used; /* n_features each: the current lane's */
     double *fill;           /* what a missing call becomes, NaN: stays missing */
-    double *fill_one;       /* fill for one JSON sample under drop_unmatched */
-    uint8_t *out;           /* the policy leaves the feature out (JSON input) */
-    int shared;             /* some record is used by two of the model's features */
-    uint8_t *once;          /* the feature is the first of the model's to use its VCF
+    double *fill_one;       /* fill for one JSON sample under drop_unmatched: the lane's */
+    size_t lanes;           /* samples predicted together (gr_model_batch_width) */
+    double *lane_x, *lane_phi, *lane_used, *lane_fill; /* lanes x n_features each, where
+                                                        * x, phi, used, fill_one point */
+    uint8_t *out;   /* the policy leaves the feature out (JSON input) */
+    int shared;     /* some record is used by two of the model's features */
+    uint8_t *once;  /* the feature is the first of the model's to use its VCF
                              * record: what plink2 counts in ALLELE_CT and DENOM */
-    scratch *place;         /* the place job's (job->place), or NULL */
+    scratch *place; /* the place job's (job->place), or NULL */
     /* group_by, made at the first explanation: feature j's group
      * group_of[j] < n_groups; each group's first feature (its name),
      * member count and, per sample, sum */
@@ -45,6 +48,12 @@ int gr_api_scratch_fill(const gr_api_job *job, scratch *sc, int values);
 /* Sample i's dosages in model order, NaN for missing (borrowed), with the
  * policy applied; sets the workspace's fill for that sample. */
 const double *gr_api_dosages(const gr_api_job *job, scratch *sc, size_t i);
+/* The same without touching the workspace: *fill receives what a missing
+ * dosage of sample i becomes (borrowed from sc). */
+const double *gr_api_dosages_fill(const gr_api_job *job, scratch *sc, size_t i,
+                                  const double **fill);
+/* Points sc's x, phi, used and fill_one at lane k's memory. */
+void gr_api_scratch_lane(scratch *sc, const gr_api_job *job, size_t k);
 /* The job's coverage gate (min_overlap given, else min_coverage). */
 int gr_api_coverage_ok(const gr_api_job *job, size_t observed);
 

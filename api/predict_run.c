@@ -390,30 +390,51 @@ static json_t *scored_result(const gr_api_job *job, size_t i, const gr_predictio
     return r;
 }
 
-static gr_status predict_one(const gr_api_job *job, scratch *sc, size_t i, json_t **result,
-                             gr_error *err)
+/* Sample i's result, once predicted into p from x (its lane's). */
+static gr_status answer(const gr_api_job *job, scratch *sc, size_t i, const gr_prediction *p,
+                        const double *x, json_t **result, gr_error *err)
 {
-    const double *x = gr_api_dosages(job, sc, i);
-    gr_prediction p;
-    gr_status st =
-        gr_predict(job->m, sc->ws, x, &p, job->set.explain ? sc->phi : NULL, sc->used, err);
-    if (st) {
-        if (err) { /* name the sample before the feature the core named */
-            char feature[sizeof err->field];
-            memcpy(feature, err->field, sizeof feature);
-            snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
-        }
-        return st;
-    }
-    int low = !gr_api_coverage_ok(job, p.n_observed);
+    int low = !gr_api_coverage_ok(job, p->n_observed);
     if (low && !job->set.allow_low_coverage) {
         char detail[600];
-        coverage_detail(job, i, &p, detail, sizeof detail);
-        *result = error_result(job, i, &p, detail);
+        coverage_detail(job, i, p, detail, sizeof detail);
+        *result = error_result(job, i, p, detail);
     } else {
-        *result = scored_result(job, i, &p, x, sc, low);
+        *result = scored_result(job, i, p, x, sc, low);
     }
     return *result ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+/* Samples idx[0..nb) (nb <= sc->lanes) predicted together, one lane each,
+ * then answered in order into results[0..nb). On a bad sample, the ones
+ * before it are answered and the error names it. */
+static gr_status predict_lanes(const gr_api_job *job, scratch *sc, const size_t *idx, size_t nb,
+                               json_t **results, gr_error *err)
+{
+    const double *x[GR_BATCH_MAX], *fill[GR_BATCH_MAX];
+    double *phi[GR_BATCH_MAX], *used[GR_BATCH_MAX];
+    gr_prediction p[GR_BATCH_MAX];
+    for (size_t k = 0; k < nb; k++) {
+        gr_api_scratch_lane(sc, job, k);
+        x[k] = gr_api_dosages_fill(job, sc, idx[k], &fill[k]);
+        phi[k] = sc->phi;
+        used[k] = sc->used;
+    }
+    size_t good = 0;
+    gr_status st = gr_predict_batch(job->m, sc->ws, nb, x, fill, p, job->set.explain ? phi : NULL,
+                                    used, &good, err);
+    if (st && err) { /* name the sample before the feature the core named */
+        char feature[sizeof err->field];
+        memcpy(feature, err->field, sizeof feature);
+        snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", idx[good], feature);
+    }
+    gr_status ans = GR_OK;
+    for (size_t k = 0; k < good && !ans; k++) {
+        gr_api_scratch_lane(sc, job, k);
+        ans = answer(job, sc, idx[k], &p[k], x[k], &results[k], err);
+    }
+    gr_api_scratch_lane(sc, job, 0);
+    return ans ? ans : st;
 }
 
 gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
@@ -427,12 +448,21 @@ gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    size_t end = job->hi && job->hi < n ? job->hi : n;
+    size_t end = job->hi && job->hi < n ? job->hi : n, idx[GR_BATCH_MAX], nb = 0;
     for (size_t i = job->lo + first; i < end; i += step ? step : 1) {
+        idx[nb++] = i;
+        if (nb < sc.lanes && i + (step ? step : 1) < end)
+            continue;
         if (job->stop && job->stop(job->stop_arg))
             break;
-        if ((st = predict_one(job, &sc, i, &results[i], err)))
+        json_t *lane[GR_BATCH_MAX] = { 0 };
+        st = predict_lanes(job, &sc, idx, nb, lane, err);
+        for (size_t k = 0; k < nb; k++)
+            if (lane[k])
+                results[idx[k]] = lane[k];
+        if (st)
             break;
+        nb = 0;
     }
 
 fail:
@@ -667,24 +697,29 @@ gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err)
 {
     const gr_api_job *job = w->job;
     scratch sc = { 0 };
-    json_t *one = NULL;
+    json_t *lane[GR_BATCH_MAX] = { 0 };
+    size_t idx[GR_BATCH_MAX], n = gr_api_job_samples(job);
     gr_status st = GR_OK;
     if (!gr_api_scratch_init(&sc, job, NULL, 1)) {
         st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < gr_api_job_samples(job); i++) {
+    for (size_t i = 0; i < n; i += sc.lanes) {
         if (job->stop && job->stop(job->stop_arg)) {
             st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
             goto fail;
         }
-        if ((st = predict_one(job, &sc, i, &one, err)) ||
-            (st = gr_api_write_results(w, &one, 0, 1, err)))
+        size_t nb = n - i < sc.lanes ? n - i : sc.lanes;
+        for (size_t k = 0; k < nb; k++)
+            idx[k] = i + k;
+        if ((st = predict_lanes(job, &sc, idx, nb, lane, err)) ||
+            (st = gr_api_write_results(w, lane, 0, nb, err)))
             goto fail;
     }
 
 fail:
-    json_decref(one);
+    for (size_t k = 0; k < GR_BATCH_MAX; k++)
+        json_decref(lane[k]);
     gr_api_scratch_free(&sc);
     return st;
 }

@@ -74,11 +74,11 @@ typedef struct gr_forest {
     double *slot_zero;
     double expected; /* sum over trees of the scaled cover-weighted leaf mean */
     int max_slots;   /* largest distinct-feature count of an entry (d, plus one for a pair) */
-    size_t n_groups;            /* entries in groups of one shape (sorted by it) */
+    size_t n_groups; /* entries in groups of one shape (sorted by it) */
     gr_leaf_group *groups;
     double *group_zero;
-    double *quad_t;  /* Gauss-Legendre rules on [0, 1]: the n-point rule's nodes start at */
-    double *quad_w;  /* index n(n-1)/2, its weights likewise (treeshap.c) */
+    double *quad_t; /* Gauss-Legendre rules on [0, 1]: the n-point rule's nodes start at */
+    double *quad_w; /* index n(n-1)/2, its weights likewise (treeshap.c) */
 } gr_forest;
 
 /* A tree as loaders find it: node i has children left[i]/right[i] (-1 at a
@@ -102,7 +102,7 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err);
  * xf holds (double)(float) dosages, NaN for missing. */
 double gr_forest_predict(const gr_forest *f, const double *xf);
 /* Rows explained together by gr_forest_shap_batch. */
-#define GR_SHAP_LANES 8
+#define GR_SHAP_LANES GR_BATCH_MAX
 
 /* The instruction sets treeshap.c's kernel is compiled for. */
 typedef enum { GR_SIMD_AUTO, GR_SIMD_BASE, GR_SIMD_AVX2, GR_SIMD_AVX512 } gr_simd;

@@ -259,14 +259,21 @@ gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_pr
                      double *phi, double *used, gr_error *err);
 
 /* Predicts n samples as gr_predict would predict each, explaining up to
- * eight of them in one pass over the trees (faster than one at a time;
- * the same numbers). x[i], out[i], phi[i] and used[i] are gr_predict's x,
- * out, phi and used for sample i; phi and used are NULL or arrays of n
- * pointers (used's may be NULL). On failure, the failing sample's status,
- * with *bad (when non-NULL) its index: samples before it are complete. On
- * success *bad = n. */
+ * gr_model_batch_width(m) of them in one pass over the trees (faster than
+ * one at a time; the same bits). x[i], out[i], phi[i] and used[i] are
+ * gr_predict's x, out, phi and used for sample i; phi and used are NULL or
+ * arrays of n pointers (used's may be NULL). fill, when non-NULL, holds
+ * per sample what gr_workspace_set_fill would set (each may be NULL: the
+ * workspace's own). On failure, the failing sample's status, with *bad
+ * (when non-NULL) its index: samples before it are complete. On success
+ * *bad = n. */
 gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const double *const *x,
-                           gr_prediction *out, double *const *phi, double *const *used,
-                           size_t *bad, gr_error *err);
+                           const double *const *fill, gr_prediction *out, double *const *phi,
+                           double *const *used, size_t *bad, gr_error *err);
+
+/* How many samples gr_predict_batch explains per pass for m: GR_BATCH_MAX
+ * for a forest, 1 for a linear model (nothing is gained by more). */
+#define GR_BATCH_MAX 8
+size_t gr_model_batch_width(const gr_model *m);
 
 #endif

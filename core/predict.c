@@ -84,7 +84,8 @@ int gr_call_dosage(int count, int ploidy, int chr_x)
 /* Stage one of a row: checks x, imputes, counts into out, fills used and
  * (for a forest) xf, the row as the trees compare it. */
 static gr_status prepare(const gr_model *m, const gr_workspace *ws, const double *x,
-                         gr_prediction *out, double *used, double *xf, gr_error *err)
+                         const double *fill, gr_prediction *out, double *used, double *xf,
+                         gr_error *err)
 {
     memset(out, 0, sizeof *out);
     const size_t n = m->n_features;
@@ -92,8 +93,8 @@ static gr_status prepare(const gr_model *m, const gr_workspace *ws, const double
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
         if (isnan(v)) {
-            if (ws->fill)
-                v = ws->fill[i];
+            if (fill)
+                v = fill[i];
             else if (ws->impute != GR_IMPUTE_NONE)
                 v = m->features[i].mean;
             if (isnan(v))
@@ -149,14 +150,15 @@ static void link_rows(const gr_model *m, size_t nb, gr_prediction *out)
  * through, else the first failing row's status with *bad its index (rows
  * before it are complete). */
 static gr_status batch(const gr_model *m, gr_workspace *ws, size_t nb, const double *const *x,
-                       gr_prediction *out, double *const *phi, double *const *used, size_t *bad,
-                       gr_error *err)
+                       const double *const *fill, gr_prediction *out, double *const *phi,
+                       double *const *used, size_t *bad, gr_error *err)
 {
     gr_status st = GR_OK;
     size_t ok = 0;
     for (; ok < nb; ok++) {
         double *xf = ws->xf + ok * m->n_features;
-        if ((st = prepare(m, ws, x[ok], &out[ok], used ? used[ok] : NULL, xf, err)))
+        const double *fl = fill && fill[ok] ? fill[ok] : ws->fill;
+        if ((st = prepare(m, ws, x[ok], fl, &out[ok], used ? used[ok] : NULL, xf, err)))
             break;
     }
     *bad = ok;
@@ -165,16 +167,22 @@ static gr_status batch(const gr_model *m, gr_workspace *ws, size_t nb, const dou
             forest_rows(m, ws, ok, out, phi);
     } else {
         for (size_t b = 0; b < ok; b++)
-            out[b].margin = gr_linear_predict(m->linear, x[b], ws->impute, ws->fill,
-                                              phi ? phi[b] : NULL, &out[b].base_value);
+            out[b].margin =
+                gr_linear_predict(m->linear, x[b], ws->impute, fill && fill[b] ? fill[b] : ws->fill,
+                                  phi ? phi[b] : NULL, &out[b].base_value);
     }
     link_rows(m, ok, out);
     return st;
 }
 
+size_t gr_model_batch_width(const gr_model *m)
+{
+    return m && m->forest ? GR_SHAP_LANES : 1;
+}
+
 gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const double *const *x,
-                           gr_prediction *out, double *const *phi, double *const *used,
-                           size_t *bad, gr_error *err)
+                           const double *const *fill, gr_prediction *out, double *const *phi,
+                           double *const *used, size_t *bad, gr_error *err)
 {
     size_t done = 0;
     if (!m || !ws || ws->m != m || !x || !out) {
@@ -186,8 +194,8 @@ gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const 
     gr_status st = GR_OK;
     while (done < n) {
         size_t nb = n - done < GR_SHAP_LANES ? n - done : GR_SHAP_LANES, got;
-        st = batch(m, ws, nb, x + done, out + done, phi ? phi + done : NULL,
-                   used ? used + done : NULL, &got, err);
+        st = batch(m, ws, nb, x + done, fill ? fill + done : NULL, out + done,
+                   phi ? phi + done : NULL, used ? used + done : NULL, &got, err);
         done += got;
         if (st)
             break;
@@ -200,5 +208,6 @@ gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const 
 gr_status gr_predict(const gr_model *m, gr_workspace *ws, const double *x, gr_prediction *out,
                      double *phi, double *used, gr_error *err)
 {
-    return gr_predict_batch(m, ws, 1, &x, out, phi ? &phi : NULL, used ? &used : NULL, NULL, err);
+    return gr_predict_batch(m, ws, 1, &x, NULL, out, phi ? &phi : NULL, used ? &used : NULL, NULL,
+                            err);
 }

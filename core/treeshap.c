@@ -45,8 +45,8 @@ typedef int64_t vi __attribute__((vector_size(GR_SHAP_LANES * sizeof(int64_t))))
 /* Each lane's bit moved to the exponent field of 1.0 (0x3FF0...), or left
  * 0, and the bits read as doubles: no integer-to-double conversion, which
  * AVX-512F lacks. */
-#define LANES_OF(mask)                                                                          \
-    ((vd)(((((vi){ 0 } + (int64_t)(mask)) >> (vi){ 0, 1, 2, 3, 4, 5, 6, 7 }) & 1) *           \
+#define LANES_OF(mask)                                                                             \
+    ((vd)(((((vi){ 0 } + (int64_t)(mask)) >> (vi){ 0, 1, 2, 3, 4, 5, 6, 7 }) & 1) *                \
           (int64_t)0x3FF0000000000000))
 #define ALWAYS static inline __attribute__((always_inline))
 
@@ -55,8 +55,8 @@ typedef int64_t vi __attribute__((vector_size(GR_SHAP_LANES * sizeof(int64_t))))
  * o_l (ol) with the two leaves' values and fractions; a single leaf's value
  * is vl. Writes each slot's attribution to add[s] and a pair's split
  * feature's to add[d]. */
-ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd *z, vd ol,
-                      vd vl, vd vr, vd zl, vd zr, vd *add)
+ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd *z, vd ol, vd vl,
+                      vd vr, vd zl, vd zr, vd *add)
 {
     vd acc[GR_MAX_TREE_DEPTH], suf[GR_MAX_TREE_DEPTH + 1], fk[GR_MAX_TREE_DEPTH];
     for (int s = 0; s < d; s++)
@@ -98,10 +98,8 @@ ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd
 ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z, vd ol, vd vl,
                   vd vr, vd zl, vd zr, vd *add)
 {
-#define GR_SHAPE(dd, pp)                                                                         \
-    case (dd)*2 + (pp):                                                                          \
-        paths_any(f, dd, pp, o, z, ol, vl, vr, zl, zr, add);                                     \
-        return;
+#define GR_SHAPE(dd, pp)                                                                           \
+    case (dd)*2 + (pp): paths_any(f, dd, pp, o, z, ol, vl, vr, zl, zr, add); return;
     switch (d * 2 + pair) {
         GR_SHAPE(0, 1)
         GR_SHAPE(1, 0)
@@ -119,8 +117,7 @@ ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z,
         GR_SHAPE(7, 0)
         GR_SHAPE(7, 1)
         GR_SHAPE(8, 0)
-    default:
-        paths_any(f, d, pair, o, z, ol, vl, vr, zl, zr, add);
+    default: paths_any(f, d, pair, o, z, ol, vl, vr, zl, zr, add);
     }
 #undef GR_SHAPE
 }
@@ -167,8 +164,8 @@ ALWAYS void by_rows(const gr_forest *f, int nb, const uint8_t *mask, double *con
             z[s] = SPLAT(sz[s]);
         }
         vd ol = pair ? LANES_OF(mask[lf->split]) : SPLAT(0);
-        paths(f, d, pair, o, z, ol, SPLAT(lf->value), SPLAT(lf->value_right),
-              SPLAT(lf->zero_left), SPLAT(lf->zero_right), add);
+        paths(f, d, pair, o, z, ol, SPLAT(lf->value), SPLAT(lf->value_right), SPLAT(lf->zero_left),
+              SPLAT(lf->zero_right), add);
         for (int s = 0; s < d; s++)
             for (int b = 0; b < nb; b++)
                 phi[b][sf[s]] += add[s][b];
@@ -248,16 +245,15 @@ static void kernel_base(const gr_forest *f, int nb, const double *const *xf, uin
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static void kernel_avx2(const gr_forest *f, int nb,
-                                                        const double *const *xf, uint8_t *mask,
-                                                        double *const *phi)
+__attribute__((target("avx2"))) static void
+kernel_avx2(const gr_forest *f, int nb, const double *const *xf, uint8_t *mask, double *const *phi)
 {
     kernel(f, nb, xf, mask, phi);
 }
 
 __attribute__((target("avx512f"))) static void kernel_avx512(const gr_forest *f, int nb,
-                                                             const double *const *xf,
-                                                             uint8_t *mask, double *const *phi)
+                                                             const double *const *xf, uint8_t *mask,
+                                                             double *const *phi)
 {
     kernel(f, nb, xf, mask, phi);
 }

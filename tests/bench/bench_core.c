@@ -130,7 +130,7 @@ int main(int argc, char **argv)
         }
         single_ms[r] = (now() - t0) * 1e3 / (double)rows;
         t0 = now();
-        gr_predict_batch(m, ws, rows, xp, ps, phip, NULL, NULL, NULL);
+        gr_predict_batch(m, ws, rows, xp, NULL, ps, phip, NULL, NULL, NULL);
         sink += phis[0];
         shap_ms[r] = (now() - t0) * 1e3 / (double)rows;
     }

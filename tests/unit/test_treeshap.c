@@ -14,7 +14,7 @@
 #include "helpers.h"
 
 #define NF_MAX 16
-static int nf = 9; /* features of the test models */
+static int nf = 9;          /* features of the test models */
 static int distinct_levels; /* 1: level k of a tree splits on feature k */
 
 static unsigned long long rng = 88172645463325252ULL;
@@ -67,8 +67,15 @@ static char *random_forest_json(int n_trees, int depth, double zero_cover_p, con
 {
     json_t *trees = json_array();
     for (int k = 0; k < n_trees; k++) {
-        jtree t = { json_array(), json_array(), json_array(), json_array(),
-                    json_array(), json_array(), json_array(), 0, 0 };
+        jtree t = { json_array(),
+                    json_array(),
+                    json_array(),
+                    json_array(),
+                    json_array(),
+                    json_array(),
+                    json_array(),
+                    0,
+                    0 };
         grow_node(&t, depth, 100.0, zero_cover_p);
         json_array_append_new(trees, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "children_left",
                                                t.left, "children_right", t.right, "feature", t.feat,
@@ -221,14 +228,14 @@ Test(treeshap, batches_and_kernels_give_the_same_bits)
     }
     for (int size = 1; size <= n; size += 3) {
         size_t bad = 99;
-        cr_assert_eq(gr_predict_batch(m, ws, (size_t)size, xp, out, pp, up, &bad, &err), GR_OK);
+        cr_assert_eq(gr_predict_batch(m, ws, (size_t)size, xp, NULL, out, pp, up, &bad, &err),
+                     GR_OK);
         cr_assert_eq(bad, (size_t)size);
         for (int i = 0; i < size; i++) {
             cr_assert_eq(gr_predict(m, ws, xp[i], &p, one, NULL, NULL), GR_OK);
-            cr_assert(!memcmp(one, phis[i], (size_t)nf * sizeof *one), "batch of %d, row %d",
-                      size, i);
-            cr_assert(!memcmp(&p, &out[i], sizeof p), "batch of %d, row %d: prediction", size,
+            cr_assert(!memcmp(one, phis[i], (size_t)nf * sizeof *one), "batch of %d, row %d", size,
                       i);
+            cr_assert(!memcmp(&p, &out[i], sizeof p), "batch of %d, row %d: prediction", size, i);
         }
     }
 
@@ -254,8 +261,7 @@ Test(treeshap, batches_and_kernels_give_the_same_bits)
                 cr_assert(kinds[k] > gr_simd_best(), "%s refused", gr_simd_name(kinds[k]));
                 continue; /* this CPU lacks it */
             }
-            cr_assert(!memcmp(want, got, sizeof want), "%s, %zu rows", gr_simd_name(kinds[k]),
-                      nb);
+            cr_assert(!memcmp(want, got, sizeof want), "%s, %zu rows", gr_simd_name(kinds[k]), nb);
         }
     }
     cr_assert(!gr_forest_shap_batch(f, GR_SIMD_BASE, 0, xfp, mask, wp));
@@ -288,7 +294,7 @@ Test(treeshap, a_bad_row_stops_the_batch_there)
     }
     size_t bad = 0;
     gr_error err;
-    cr_assert_eq(gr_predict_batch(m, ws, 12, xp, out, pp, NULL, &bad, &err), GR_EINPUT);
+    cr_assert_eq(gr_predict_batch(m, ws, 12, xp, NULL, out, pp, NULL, &bad, &err), GR_EINPUT);
     cr_assert_eq(bad, 5);
     cr_assert_str_eq(err.field, "f3");
     for (int i = 0; i < 5; i++) {
