@@ -95,11 +95,11 @@ ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd
 /* paths_any for the shapes of trees up to depth 8 with d and pair known
  * when compiling, so that its loops unroll and its vectors stay in
  * registers; the same operations in the same order. */
-ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z, vd ol, vd vl,
-                  vd vr, vd zl, vd zr, vd *add)
+ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z, const ends *e,
+                  vd *add)
 {
 #define GR_SHAPE(dd, pp)                                                                           \
-    case (dd)*2 + (pp): paths_any(f, dd, pp, o, z, ol, vl, vr, zl, zr, add); return;
+    case (dd)*2 + (pp): paths_any(f, dd, pp, o, z, e, add); return;
     switch (d * 2 + pair) {
         GR_SHAPE(0, 1)
         GR_SHAPE(1, 0)
@@ -199,7 +199,7 @@ ALWAYS void by_entries(const gr_forest *f, const uint8_t *mask, double *phi)
             continue;
         const gr_leaf *lfs = f->leaves + gp->first;
         unsigned om[GR_MAX_TREE_DEPTH] = { 0 }, ml = 0;
-        vd vl = SPLAT(0), vr = SPLAT(0), zl = SPLAT(0), zr = SPLAT(0);
+        ends e = { SPLAT(0), SPLAT(0), SPLAT(0), SPLAT(0), SPLAT(0) };
         for (int b = 0; b < nl; b++) {
             const gr_leaf *lf = &lfs[b];
             uint64_t agree = agree_bits(f, lf, mask);
@@ -207,17 +207,18 @@ ALWAYS void by_entries(const gr_forest *f, const uint8_t *mask, double *phi)
                 om[s] |= (unsigned)(agree >> s & 1u) << b;
             if (pair)
                 ml |= (unsigned)(mask[lf->split] & 1u) << b;
-            vl[b] = lf->value;
-            vr[b] = lf->value_right;
-            zl[b] = lf->zero_left;
-            zr[b] = lf->zero_right;
+            e.vl[b] = lf->value;
+            e.vr[b] = lf->value_right;
+            e.zl[b] = lf->zero_left;
+            e.zr[b] = lf->zero_right;
         }
         const double *zs = f->group_zero + (size_t)gp->soa * GR_SHAP_LANES;
         for (int s = 0; s < d; s++) {
             o[s] = LANES_OF(om[s]);
             memcpy(&z[s], zs + (size_t)s * GR_SHAP_LANES, sizeof z[s]);
         }
-        paths(f, d, pair, o, z, LANES_OF(ml), vl, vr, zl, zr, add);
+        e.ol = LANES_OF(ml);
+        paths(f, d, pair, o, z, &e, add);
         for (int b = 0; b < nl; b++) {
             const int32_t *sf = f->slot_feat + lfs[b].slot_off;
             for (int s = 0; s < d; s++)
