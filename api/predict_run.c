@@ -470,6 +470,78 @@ fail:
     return st;
 }
 
+/* Lanes from..nb of gr_api_predict_jobs predicted together (a linear
+ * model: one, with its own workspace); returns how many lanes it consumed,
+ * a failing one included. */
+static size_t jobs_pass(const gr_api_job *const *lane, scratch *sc, const size_t *at, size_t from,
+                        size_t nb, const double **x, const double **fill, double **phi,
+                        double **used, gr_prediction *p, json_t **results, gr_status *st,
+                        gr_error *errs)
+{
+    size_t take = gr_model_batch_width(lane[from]->m) > 1 ? nb - from : 1, good = 0;
+    gr_error e;
+    gr_status bad = gr_predict_batch(lane[from]->m, sc[at[from]].ws, take, x + from, fill + from,
+                                     p + from, phi ? phi + from : NULL, used + from, &good, &e);
+    for (size_t j = from; j < from + good; j++) {
+        size_t k = at[j];
+        st[k] =
+            answer(lane[j], &sc[k], lane[j]->lo, &p[j], x[j], &results[k], errs ? &errs[k] : NULL);
+    }
+    if (!bad)
+        return good;
+    size_t k = at[from + good];
+    st[k] = bad;
+    if (errs) {
+        errs[k] = e;
+        snprintf(errs[k].field, sizeof errs[k].field, "samples[%zu].%.80s", lane[from + good]->lo,
+                 e.field);
+    }
+    return good + 1;
+}
+
+size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **results, gr_status *st,
+                           gr_error *errs)
+{
+    scratch sc[GR_BATCH_MAX] = { { 0 } };
+    const double *x[GR_BATCH_MAX], *fill[GR_BATCH_MAX];
+    double *phi[GR_BATCH_MAX], *used[GR_BATCH_MAX];
+    gr_prediction p[GR_BATCH_MAX];
+    const gr_api_job *lane[GR_BATCH_MAX];
+    size_t at[GR_BATCH_MAX], nb = 0, done = 0;
+    int explain = 0;
+    n = n < GR_BATCH_MAX ? n : GR_BATCH_MAX;
+    for (size_t k = 0; k < n; k++) {
+        gr_error *err = errs ? &errs[k] : NULL;
+        results[k] = NULL;
+        st[k] = GR_OK;
+        if (jobs[k]->m != jobs[0]->m) {
+            st[k] = gr_error_set(err, GR_EINVAL, NULL, 0, NULL, "jobs batched need one model");
+            continue;
+        }
+        if (!gr_api_scratch_init(&sc[k], jobs[k], NULL, 1)) {
+            st[k] = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            continue;
+        }
+        lane[nb] = jobs[k];
+        at[nb] = k;
+        x[nb] = gr_api_dosages_fill(jobs[k], &sc[k], jobs[k]->lo, &fill[nb]);
+        phi[nb] = sc[k].phi;
+        used[nb] = sc[k].used;
+        explain |= jobs[k]->set.explain;
+        nb++;
+    }
+    /* One sample's failure must not take the others: after a bad one the
+     * rest are predicted again from past it. */
+    for (size_t from = 0; from < nb;)
+        from += jobs_pass(lane, sc, at, from, nb, x, fill, explain ? phi : NULL, used, p, results,
+                          st, errs);
+    for (size_t k = 0; k < n; k++) {
+        done += results[k] != NULL;
+        gr_api_scratch_free(&sc[k]);
+    }
+    return done;
+}
+
 /* ---- the response, written as it is computed ---- */
 
 /* The first of the job's samples that may not be scored, and how many may

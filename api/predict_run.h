@@ -135,6 +135,15 @@ size_t gr_api_job_samples(const gr_api_job *job);
 gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
                                gr_error *err);
 
+/* Several requests' samples predicted together (the daemon's dynamic
+ * batching): the first sample of each of jobs[0..n) (borrowed; one model,
+ * 1 <= n <= GR_BATCH_MAX), as gr_api_predict_range would predict it alone,
+ * the same bits, with each job's own settings and policy. results[k]
+ * receives job k's result (new), or stays NULL with st[k] and errs[k] (when
+ * errs is non-NULL) set. Returns the number of jobs that got a result. */
+size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **results, gr_status *st,
+                           gr_error *errs);
+
 /* The response is written as it is computed, through a write function:
  * 0 to go on, non-zero when the bytes could not be taken (the writer then
  * stops with GR_EIO). The document is {"model", "results", "warnings"}
