@@ -51,13 +51,29 @@ typedef int64_t vi __attribute__((vector_size(GR_SHAP_LANES * sizeof(int64_t))))
 #define ALWAYS static inline __attribute__((always_inline))
 
 /* One path shape (d slots, a pair or not) in every lane: lane b has slot
- * fractions z[s][b], one fractions o[s][b], and for a pair the split's
- * o_l (ol) with the two leaves' values and fractions; a single leaf's value
- * is vl. Writes each slot's attribution to add[s] and a pair's split
- * feature's to add[d]. */
-ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd *z, vd ol, vd vl,
-                      vd vr, vd zl, vd zr, vd *add)
+ * fractions z[s][b] and one fractions o[s][b]; bit b of ml is the one
+ * fraction of a pair's left leaf. The entries' ends: lf[0] in every lane
+ * (rows), or lf[b] in lane b < nl. Writes each slot's attribution to
+ * add[s] and a pair's split feature's to add[d]. (No vector is passed by
+ * value: that would tie the functions' ABI to the instruction set.) */
+ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd *z,
+                      const gr_leaf *lf, int rows, int nl, unsigned ml, vd *add)
 {
+    const vd ol = LANES_OF(ml);
+    vd vl = SPLAT(0), vr = SPLAT(0), zl = SPLAT(0), zr = SPLAT(0);
+    if (rows) {
+        vl = SPLAT(lf->value);
+        vr = SPLAT(lf->value_right);
+        zl = SPLAT(lf->zero_left);
+        zr = SPLAT(lf->zero_right);
+    } else {
+        for (int b = 0; b < nl; b++) {
+            vl[b] = lf[b].value;
+            vr[b] = lf[b].value_right;
+            zl[b] = lf[b].zero_left;
+            zr[b] = lf[b].zero_right;
+        }
+    }
     vd acc[GR_MAX_TREE_DEPTH], suf[GR_MAX_TREE_DEPTH + 1], fk[GR_MAX_TREE_DEPTH];
     for (int s = 0; s < d; s++)
         acc[s] = SPLAT(0);
@@ -95,11 +111,11 @@ ALWAYS void paths_any(const gr_forest *f, int d, int pair, const vd *o, const vd
 /* paths_any for the shapes of trees up to depth 8 with d and pair known
  * when compiling, so that its loops unroll and its vectors stay in
  * registers; the same operations in the same order. */
-ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z, const ends *e,
-                  vd *add)
+ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z, const gr_leaf *lf,
+                  int rows, int nl, unsigned ml, vd *add)
 {
 #define GR_SHAPE(dd, pp)                                                                           \
-    case (dd)*2 + (pp): paths_any(f, dd, pp, o, z, e, add); return;
+    case (dd)*2 + (pp): paths_any(f, dd, pp, o, z, lf, rows, nl, ml, add); return;
     switch (d * 2 + pair) {
         GR_SHAPE(0, 1)
         GR_SHAPE(1, 0)
@@ -117,7 +133,7 @@ ALWAYS void paths(const gr_forest *f, int d, int pair, const vd *o, const vd *z,
         GR_SHAPE(7, 0)
         GR_SHAPE(7, 1)
         GR_SHAPE(8, 0)
-    default: paths_any(f, d, pair, o, z, ol, vl, vr, zl, zr, add);
+    default: paths_any(f, d, pair, o, z, lf, rows, nl, ml, add);
     }
 #undef GR_SHAPE
 }
@@ -163,9 +179,7 @@ ALWAYS void by_rows(const gr_forest *f, int nb, const uint8_t *mask, double *con
             o[s] = LANES_OF(om[s]);
             z[s] = SPLAT(sz[s]);
         }
-        vd ol = pair ? LANES_OF(mask[lf->split]) : SPLAT(0);
-        paths(f, d, pair, o, z, ol, SPLAT(lf->value), SPLAT(lf->value_right), SPLAT(lf->zero_left),
-              SPLAT(lf->zero_right), add);
+        paths(f, d, pair, o, z, lf, 1, 0, pair ? mask[lf->split] : 0u, add);
         for (int s = 0; s < d; s++)
             for (int b = 0; b < nb; b++)
                 phi[b][sf[s]] += add[s][b];
@@ -199,7 +213,6 @@ ALWAYS void by_entries(const gr_forest *f, const uint8_t *mask, double *phi)
             continue;
         const gr_leaf *lfs = f->leaves + gp->first;
         unsigned om[GR_MAX_TREE_DEPTH] = { 0 }, ml = 0;
-        ends e = { SPLAT(0), SPLAT(0), SPLAT(0), SPLAT(0), SPLAT(0) };
         for (int b = 0; b < nl; b++) {
             const gr_leaf *lf = &lfs[b];
             uint64_t agree = agree_bits(f, lf, mask);
@@ -207,18 +220,13 @@ ALWAYS void by_entries(const gr_forest *f, const uint8_t *mask, double *phi)
                 om[s] |= (unsigned)(agree >> s & 1u) << b;
             if (pair)
                 ml |= (unsigned)(mask[lf->split] & 1u) << b;
-            e.vl[b] = lf->value;
-            e.vr[b] = lf->value_right;
-            e.zl[b] = lf->zero_left;
-            e.zr[b] = lf->zero_right;
         }
         const double *zs = f->group_zero + (size_t)gp->soa * GR_SHAP_LANES;
         for (int s = 0; s < d; s++) {
             o[s] = LANES_OF(om[s]);
             memcpy(&z[s], zs + (size_t)s * GR_SHAP_LANES, sizeof z[s]);
         }
-        e.ol = LANES_OF(ml);
-        paths(f, d, pair, o, z, &e, add);
+        paths(f, d, pair, o, z, lfs, 0, nl, ml, add);
         for (int b = 0; b < nl; b++) {
             const int32_t *sf = f->slot_feat + lfs[b].slot_off;
             for (int s = 0; s < d; s++)
