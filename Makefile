@@ -184,7 +184,8 @@ run: deps
 # and its predict bodies (1 to 10,000 samples, JSON and VCF) are made once
 # into build/bench. `make bench`: TreeSHAP against XGBoost's pred_contribs,
 # the CLI end to end against the Python peer (tools/peer_e2e.py), then the
-# cost curve (docs/performance.md). About 6 to 10 minutes on 2 cores.
+# cost curve (docs/performance.md). About 5 minutes on 2 idle cores;
+# BENCH_CURVE_RUNS=1 shortens the curve (3 runs a row by default).
 BENCH_DIR := build/bench
 BENCH_BODIES := $(BENCH_DIR)/bodies
 BENCH_CURVE_RUNS ?= 3
