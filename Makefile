@@ -72,7 +72,7 @@ DEPS_APT := gcc libc6-dev make binutils libblas3 liblapack3 \
             python3-xgboost python3-sklearn python3-numpy python3-scipy python3-yaml \
             python3-jsonschema chromium
 
-.PHONY: all deps check test tsan-test run bench bench-http bench-vcf bench-index bench-panel \
+.PHONY: all deps check test tsan-test run bench bench-curve bench-http bench-vcf bench-index bench-panel \
         clean fixtures demo-models lint lint-deps format-check fresh-test test-peers
 
 all: $(LIB) $(APILIB) $(CLI) $(DAEMON)
@@ -180,10 +180,29 @@ run: deps
 	@echo "           http://$(LISTEN)/v1/models/cad-xgb-demo/predict"
 	$(DAEMON) --models models --listen $(LISTEN) --log-format text
 
+# The bench bundle (a 500-tree depth-6 XGBoost classifier over 1,000 SNPs)
+# and its predict bodies (1 to 10,000 samples, JSON and VCF) are made once
+# into build/bench. `make bench`: TreeSHAP against XGBoost's pred_contribs,
+# the CLI end to end against the Python peer (tools/peer_e2e.py), then the
+# cost curve (docs/performance.md). About 5 minutes on 2 idle cores;
+# BENCH_CURVE_RUNS=1 shortens the curve (3 runs a row by default).
 BENCH_DIR := build/bench
+BENCH_BODIES := $(BENCH_DIR)/bodies
+BENCH_CURVE_RUNS ?= 3
 bench: deps all $(BUILD)/bench_core
 	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
+	@test -f $(BENCH_BODIES)/bodies.json || $(PYTHON) tools/make_bench_bodies.py \
+	    --bundle $(BENCH_DIR)/xgb500 --out $(BENCH_BODIES) --check $(CLI)
 	@tools/run_bench.sh $(BUILD)/bench_core $(BENCH_DIR)/xgb500
+	@tools/bench_e2e.sh $(BUILD) $(BENCH_DIR)/xgb500 $(BENCH_BODIES)
+	@$(MAKE) --no-print-directory bench-curve
+
+bench-curve: deps all
+	@test -f $(BENCH_DIR)/xgb500/model.json || $(PYTHON) tools/make_bench_model.py --out $(BENCH_DIR)/xgb500
+	@test -f $(BENCH_BODIES)/bodies.json || $(PYTHON) tools/make_bench_bodies.py \
+	    --bundle $(BENCH_DIR)/xgb500 --out $(BENCH_BODIES) --check $(CLI)
+	@$(PYTHON) tools/bench_curve.py --build $(BUILD) --bundle $(BENCH_DIR)/xgb500 \
+	    --bodies $(BENCH_BODIES) --runs $(BENCH_CURVE_RUNS) --markdown
 
 bench-vcf: deps all
 	@tools/bench_vcf.sh $(BUILD)

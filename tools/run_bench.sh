@@ -14,7 +14,7 @@ import json, sys
 peer, ours = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 shap = peer["shap_ms_per_sample_median"] / ours["shap_ms_per_sample_median"]
 pred = peer["predict_us_per_sample_median"] / ours["predict_us_per_sample_median"]
-print("TreeSHAP per sample, 1 thread: genorisk %.3f ms, xgboost %.3f ms -> %.1fx faster (target >= 3x)"
+print("TreeSHAP per sample, 1 thread: genorisk %.3f ms, xgboost %.3f ms -> %.1fx faster (target >= 15x)"
       % (ours["shap_ms_per_sample_median"], peer["shap_ms_per_sample_median"], shap))
 print("prediction per sample: genorisk %.2f us (target < 20 us), xgboost %.2f us -> %.1fx"
       % (ours["predict_us_per_sample_median"], peer["predict_us_per_sample_median"], pred))
@@ -22,7 +22,7 @@ print("model load: %.1f ms (target < 200 ms); %d trees, %d leaves, depth %d"
       % (ours["load_ms_median"], ours["trees"], ours["leaves"], ours["max_depth"]))
 print("largest |genorisk - xgboost| over 20 rows' SHAP values: %.2g (tolerance 1e-5)"
       % ours["max_abs_diff_vs_xgboost"])
-ok = shap >= 3 and ours["predict_us_per_sample_median"] < 20 and ours["load_ms_median"] < 200 \
+ok = shap >= 15 and ours["predict_us_per_sample_median"] < 20 and ours["load_ms_median"] < 200 \
      and 0 <= ours["max_abs_diff_vs_xgboost"] <= 1e-5
 print("bench: %s" % ("all targets met" if ok else "TARGET MISSED"))
 PY
