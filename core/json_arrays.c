@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_arrays.h"
@@ -74,6 +75,363 @@ json_t *gr_json_load(const char *path, size_t flags, uint64_t max_bytes, gr_erro
     return NULL;
 }
 
+/* ---- gr_json_load_lean ------------------------------------------------
+ * An XGBoost model is a few megabytes of number arrays; Jansson makes a
+ * json_t of each number (half a million mallocs for 500 trees). Here the
+ * file's text is read whole, the arrays of numbers under the given member
+ * names are parsed into one table, each replaced in a copy of the text by a
+ * short string naming its place in the table, and Jansson parses what is
+ * left: the objects, strings and small arrays. */
+
+#define MARK_TEXT "\\u0001gr" /* a marker as the copy spells it; Jansson decodes "\x01gr" */
+#define MAX_MARKED_DEPTH 1024 /* deeper arrays are left to Jansson and its depth limit */
+
+struct gr_json_side {
+    gr_json_num *num;
+    size_t n_num, cap_num;
+    size_t *start; /* array k is num[start[k]] .. num[start[k + 1] - 1] */
+    size_t n_arr, cap_arr;
+};
+
+void gr_json_side_free(gr_json_side *side)
+{
+    if (!side)
+        return;
+    free(side->num);
+    free(side->start);
+    free(side);
+}
+
+const gr_json_num *gr_json_side_array(const gr_json_side *side, const json_t *v, size_t *n)
+{
+    const char *s = json_string_value(v);
+    if (!side || !s || s[0] != 1 || s[1] != 'g' || s[2] != 'r' || s[3] < '0' || s[3] > '9')
+        return NULL;
+    size_t k = 0;
+    for (s += 3; *s >= '0' && *s <= '9' && k <= side->n_arr; s++)
+        k = k * 10 + (size_t)(*s - '0');
+    if (*s || k >= side->n_arr)
+        return NULL;
+    *n = side->start[k + 1] - side->start[k];
+    return side->num + side->start[k];
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t skip_ws(const char *t, size_t i, size_t n)
+{
+    while (i < n && is_ws(t[i]))
+        i++;
+    return i;
+}
+
+static int push_num(gr_json_side *sd, gr_json_num v)
+{
+    if (sd->n_num == sd->cap_num) {
+        size_t cap = sd->cap_num * 2;
+        gr_json_num *num = realloc(sd->num, cap * sizeof *num);
+        if (!num)
+            return 0;
+        sd->num = num;
+        sd->cap_num = cap;
+    }
+    sd->num[sd->n_num++] = v;
+    return 1;
+}
+
+/* One value of a number array at t[i] (t is NUL-terminated at n) as
+ * Jansson's lexer reads it; the index after it, or 0 when it is not such a
+ * value or Jansson would refuse it (an integer or a real out of range). */
+static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
+{
+    size_t p = i;
+    if (n - i >= 4 && !memcmp(t + i, "true", 4)) {
+        *out = (gr_json_num){ .v.i = 1, .kind = GR_JNUM_BOOL };
+        return i + 4;
+    }
+    if (n - i >= 5 && !memcmp(t + i, "false", 5)) {
+        *out = (gr_json_num){ .v.i = 0, .kind = GR_JNUM_BOOL };
+        return i + 5;
+    }
+    if (p < n && t[p] == '-')
+        p++;
+    if (p < n && t[p] == '0')
+        p++;
+    else if (p < n && t[p] >= '1' && t[p] <= '9')
+        while (p < n && t[p] >= '0' && t[p] <= '9')
+            p++;
+    else
+        return 0;
+    int real = 0;
+    if (p < n && t[p] == '.') {
+        real = 1;
+        if (++p >= n || t[p] < '0' || t[p] > '9')
+            return 0;
+        while (p < n && t[p] >= '0' && t[p] <= '9')
+            p++;
+    }
+    if (p < n && (t[p] == 'e' || t[p] == 'E')) {
+        real = 1;
+        if (++p < n && (t[p] == '+' || t[p] == '-'))
+            p++;
+        if (p >= n || t[p] < '0' || t[p] > '9')
+            return 0;
+        while (p < n && t[p] >= '0' && t[p] <= '9')
+            p++;
+    }
+    char *end;
+    errno = 0;
+    if (!real) {
+        long long v = strtoll(t + i, &end, 10);
+        if (errno == ERANGE || end != t + p)
+            return 0;
+        *out = (gr_json_num){ .v.i = v, .kind = GR_JNUM_INT };
+    } else {
+        double d = strtod(t + i, &end);
+        if (((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) || end != t + p)
+            return 0;
+        *out = (gr_json_num){ .v.d = d, .kind = GR_JNUM_REAL };
+    }
+    return p;
+}
+
+/* The array at t[i] ('[') into sd when it holds only numbers (and
+ * booleans): the index after its ']', else 0 with sd as it was; -1 out of
+ * memory. */
+static long long scan_array(gr_json_side *sd, const char *t, size_t i, size_t n)
+{
+    size_t mark = sd->n_num, p = skip_ws(t, i + 1, n);
+    if (p < n && t[p] == ']')
+        return (long long)p + 1;
+    for (;;) {
+        gr_json_num v;
+        size_t q = scan_number(t, p, n, &v);
+        if (!q)
+            break;
+        if (!push_num(sd, v))
+            return -1;
+        p = skip_ws(t, q, n);
+        if (p < n && t[p] == ']')
+            return (long long)p + 1;
+        if (p >= n || t[p] != ',')
+            break;
+        p = skip_ws(t, p + 1, n);
+    }
+    sd->n_num = mark;
+    return 0;
+}
+
+/* 1 when the key t[a..b) is one of keys (the bytes as written: a key spelt
+ * with escapes is left to Jansson). */
+static int wanted_key(const char *const *keys, const char *t, size_t a, size_t b)
+{
+    for (; *keys; keys++)
+        if (strlen(*keys) == b - a && !memcmp(*keys, t + a, b - a))
+            return 1;
+    return 0;
+}
+
+/* The member value at t[v] ('[') replaced by a marker in out when it is a
+ * number array no shorter than its marker: the index after it, or 0 to copy
+ * on; -1 out of memory. */
+static long long mark_array(gr_json_side *sd, const char *t, size_t v, size_t n, char *out,
+                            size_t *o)
+{
+    size_t first = sd->n_num;
+    long long end = scan_array(sd, t, v, n);
+    if (end <= 0)
+        return end;
+    char m[40];
+    int len = snprintf(m, sizeof m, "\"" MARK_TEXT "%zu\"", sd->n_arr);
+    if ((size_t)len > (size_t)end - v) { /* the copy may only shrink */
+        sd->n_num = first;
+        return 0;
+    }
+    if (sd->n_arr + 2 > sd->cap_arr) {
+        size_t cap = sd->cap_arr * 2;
+        size_t *start = realloc(sd->start, cap * sizeof *start);
+        if (!start)
+            return -1;
+        sd->start = start;
+        sd->cap_arr = cap;
+    }
+    sd->start[sd->n_arr++] = first;
+    sd->start[sd->n_arr] = sd->n_num;
+    memcpy(out + *o, m, (size_t)len);
+    *o += (size_t)len;
+    return end;
+}
+
+/* Copies t (n bytes, NUL after them) into out (n + 1 bytes), with the
+ * arrays under keys marked (sd); *o the bytes written; 0 out of memory. */
+static int shrink(gr_json_side *sd, const char *const *keys, const char *t, size_t n, char *out,
+                  size_t *o)
+{
+    size_t i = 0, depth = 0;
+    *o = 0;
+    while (i < n) {
+        char c = t[i];
+        if (c != '"') {
+            depth += c == '[' || c == '{';
+            depth -= depth && (c == ']' || c == '}');
+            out[(*o)++] = c;
+            i++;
+            continue;
+        }
+        size_t q0 = i, j = i + 1;
+        while (j < n && t[j] != '"')
+            j += t[j] == '\\' ? 2 : 1;
+        if (j >= n) { /* an unterminated string: Jansson will say so */
+            memcpy(out + *o, t + i, n - i);
+            *o += n - i;
+            break;
+        }
+        memcpy(out + *o, t + i, j + 1 - i);
+        *o += j + 1 - i;
+        size_t colon = skip_ws(t, j + 1, n), v;
+        i = j + 1;
+        if (colon >= n || t[colon] != ':' || depth >= MAX_MARKED_DEPTH ||
+            !wanted_key(keys, t, q0 + 1, j))
+            continue;
+        v = skip_ws(t, colon + 1, n);
+        if (v >= n || t[v] != '[')
+            continue;
+        size_t o0 = *o;
+        memcpy(out + *o, t + i, v - i); /* the colon and the spaces around it */
+        *o += v - i;
+        long long end = mark_array(sd, t, v, n, out, o);
+        if (end < 0)
+            return 0;
+        if (end == 0) {
+            *o = o0;
+            continue;
+        }
+        i = (size_t)end;
+    }
+    out[*o] = '\0';
+    return 1;
+}
+
+/* The whole of path, at most max_bytes after a byte-order mark (as
+ * gr_json_load reads it), into *buf (returns new, NUL after *len bytes). */
+static gr_status read_whole(const char *path, uint64_t max_bytes, char **buf, size_t *len,
+                            size_t *bom, gr_error *err)
+{
+    char limit[32];
+    int fd;
+    struct stat sb;
+    gr_status st = gr_model_file_open(path, max_bytes, &fd, err);
+    if (st)
+        return st;
+    /* the size was checked, but a file may grow while it is read: room for
+     * what it claims, more as it comes, up to one byte past the limit */
+    uint64_t most = max_bytes + 3 + 1;
+    size_t cap = !fstat(fd, &sb) && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536, n = 0;
+    char *b = NULL;
+    for (;;) {
+        if (n + 1 >= cap || !b) {
+            cap = b ? cap * 2 : cap;
+            char *nb = realloc(b, cap + 1);
+            if (!nb) {
+                st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+                goto fail;
+            }
+            b = nb;
+        }
+        size_t want = cap - n;
+        if (want > most - n)
+            want = (size_t)(most - n);
+        ssize_t got = want ? read(fd, b + n, want) : 0;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            st = gr_error_set(err, GR_EIO, path, 0, NULL, "read error");
+            goto fail;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    *bom = gr_utf8_bom(b, n < 3 ? n : 3) ? 3 : 0;
+    if (n - *bom > max_bytes) {
+        st = gr_error_set(err, GR_ELIMIT, path, 0, NULL,
+                          "grew past the %s a file of this kind may have while it was read",
+                          gr_size_text(max_bytes, limit));
+        goto fail;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    b = NULL;
+fail:
+    free(b);
+    close(fd);
+    return st;
+}
+
+static gr_json_side *side_new(void)
+{
+    gr_json_side *sd = calloc(1, sizeof *sd);
+    if (!sd)
+        return NULL;
+    sd->cap_num = 4096;
+    sd->cap_arr = 64;
+    sd->num = malloc(sd->cap_num * sizeof *sd->num);
+    sd->start = malloc(sd->cap_arr * sizeof *sd->start);
+    if (!sd->num || !sd->start) {
+        gr_json_side_free(sd);
+        return NULL;
+    }
+    return sd;
+}
+
+json_t *gr_json_load_lean(const char *path, size_t flags, uint64_t max_bytes,
+                          const char *const *keys, gr_json_side **side, gr_error *err)
+{
+    char *text = NULL, *out = NULL;
+    size_t len = 0, bom = 0, o = 0;
+    gr_json_side *sd = NULL;
+    json_t *root = NULL;
+    json_error_t je;
+    *side = NULL;
+    if (read_whole(path, max_bytes, &text, &len, &bom, err))
+        return NULL;
+    /* a document that spells a marker itself is read as it is */
+    if (!memmem(text, len, MARK_TEXT, strlen(MARK_TEXT))) {
+        if (!(sd = side_new()) || !(out = malloc(len - bom + 1)) ||
+            !shrink(sd, keys, text + bom, len - bom, out, &o)) {
+            gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+        errno = 0;
+        root = json_loadb(out, o, flags, &je);
+        if (errno == ENOMEM || (!root && json_error_code(&je) == json_error_out_of_memory)) {
+            json_decref(root);
+            root = NULL;
+            gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
+            goto fail;
+        }
+    }
+    if (!root) { /* Jansson refuses it (or it spells a marker): its own words, as before */
+        gr_json_side_free(sd);
+        sd = NULL;
+        root = gr_json_load(path, flags, max_bytes, err);
+    } else if (!sd->n_arr) {
+        gr_json_side_free(sd);
+        sd = NULL;
+    }
+    *side = sd;
+    sd = NULL;
+fail:
+    gr_json_side_free(sd);
+    free(out);
+    free(text);
+    return root;
+}
+
 gr_status gr_json_check_format(json_t *root, const char *want, const char *path, gr_error *err)
 {
     const char *fmt = json_string_value(json_object_get(root, "format"));
@@ -123,38 +481,90 @@ void gr_tree_arrays_free(gr_tree_arrays *a)
     *a = (gr_tree_arrays){ 0 };
 }
 
-static gr_status get_array(json_t *obj, const char *key, size_t n, json_t **arr, const char *path,
+/* obj[key] as an array of n entries: *arr (a json_t array) or, for a
+ * marker of side, *nums. */
+static gr_status get_array(const gr_json_side *side, json_t *obj, const char *key, size_t n,
+                           json_t **arr, const gr_json_num **nums, const char *path,
                            const char *prefix, gr_error *err)
 {
     char field[96];
+    size_t have = 0;
     snprintf(field, sizeof field, "%s.%s", prefix, key);
     *arr = json_object_get(obj, key);
-    if (!json_is_array(*arr))
+    *nums = gr_json_side_array(side, *arr, &have);
+    if (!*nums && !json_is_array(*arr))
         return gr_error_set(err, GR_EMODEL, path, 0, field, "missing or not an array");
-    if (json_array_size(*arr) != n)
-        return gr_error_set(err, GR_EMODEL, path, 0, field, "has %zu entries, expected %zu",
-                            json_array_size(*arr), n);
+    if (!*nums)
+        have = json_array_size(*arr);
+    if (have != n)
+        return gr_error_set(err, GR_EMODEL, path, 0, field, "has %zu entries, expected %zu", have,
+                            n);
+    return GR_OK;
+}
+
+static gr_status not_a(const char *what, const char *key, size_t i, const char *path,
+                       const char *prefix, gr_error *err)
+{
+    char field[96];
+    snprintf(field, sizeof field, "%s.%s[%zu]", prefix, key, i);
+    return gr_error_set(err, GR_EMODEL, path, 0, field, "%s", what);
+}
+
+static gr_status ints_side(const gr_json_side *side, json_t *obj, const char *key, size_t n,
+                           int bools, int64_t *out, const char *path, const char *prefix,
+                           gr_error *err)
+{
+    json_t *arr;
+    const gr_json_num *nums;
+    gr_status st = get_array(side, obj, key, n, &arr, &nums, path, prefix, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        if (nums) { /* as below: an integer, or a boolean when bools is set */
+            if (nums[i].kind == GR_JNUM_INT || (bools && nums[i].kind == GR_JNUM_BOOL))
+                out[i] = nums[i].v.i;
+            else
+                return not_a("not an integer", key, i, path, prefix, err);
+            continue;
+        }
+        json_t *v = json_array_get(arr, i);
+        if (json_is_integer(v))
+            out[i] = (int64_t)json_integer_value(v);
+        else if (bools && json_is_boolean(v))
+            out[i] = json_is_true(v);
+        else
+            return not_a("not an integer", key, i, path, prefix, err);
+    }
     return GR_OK;
 }
 
 gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_t *out,
                        const char *path, const char *prefix, gr_error *err)
 {
+    return ints_side(NULL, obj, key, n, bools, out, path, prefix, err);
+}
+
+static gr_status doubles_side(const gr_json_side *side, json_t *obj, const char *key, size_t n,
+                              double *out, const char *path, const char *prefix, gr_error *err)
+{
     json_t *arr;
-    gr_status st = get_array(obj, key, n, &arr, path, prefix, err);
+    const gr_json_num *nums;
+    gr_status st = get_array(side, obj, key, n, &arr, &nums, path, prefix, err);
     if (st)
         return st;
     for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(arr, i);
-        if (json_is_integer(v))
-            out[i] = (int64_t)json_integer_value(v);
-        else if (bools && json_is_boolean(v))
-            out[i] = json_is_true(v);
-        else {
-            char field[96];
-            snprintf(field, sizeof field, "%s.%s[%zu]", prefix, key, i);
-            return gr_error_set(err, GR_EMODEL, path, 0, field, "not an integer");
+        if (nums) { /* json_number_value: an integer is converted, a boolean is no number */
+            if (nums[i].kind == GR_JNUM_BOOL)
+                return not_a("not a finite number", key, i, path, prefix, err);
+            out[i] = nums[i].kind == GR_JNUM_INT ? (double)nums[i].v.i : nums[i].v.d;
+            if (!isfinite(out[i]))
+                return not_a("not a finite number", key, i, path, prefix, err);
+            continue;
         }
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+            return not_a("not a finite number", key, i, path, prefix, err);
+        out[i] = json_number_value(v);
     }
     return GR_OK;
 }
@@ -162,39 +572,28 @@ gr_status gr_json_ints(json_t *obj, const char *key, size_t n, int bools, int64_
 gr_status gr_json_doubles(json_t *obj, const char *key, size_t n, double *out, const char *path,
                           const char *prefix, gr_error *err)
 {
-    json_t *arr;
-    gr_status st = get_array(obj, key, n, &arr, path, prefix, err);
-    if (st)
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(arr, i);
-        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-            char field[96];
-            snprintf(field, sizeof field, "%s.%s[%zu]", prefix, key, i);
-            return gr_error_set(err, GR_EMODEL, path, 0, field, "not a finite number");
-        }
-        out[i] = json_number_value(v);
-    }
-    return GR_OK;
+    return doubles_side(NULL, obj, key, n, out, path, prefix, err);
 }
 
-gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k, gr_tree_arrays *a,
-                              const char *path, const char *prefix, gr_error *err)
+gr_status gr_tree_arrays_read_side(const gr_json_side *side, json_t *tree, size_t n,
+                                   const gr_tree_keys *k, gr_tree_arrays *a, const char *path,
+                                   const char *prefix, gr_error *err)
 {
     gr_status st;
     json_t *first;
+    const gr_json_num *nums;
     /* n may be a count the file claims (XGBoost's num_nodes): check it
      * against an array before allocating for it, so that a few bytes
      * claiming a billion nodes ask for nothing */
-    if ((st = get_array(tree, k->left, n, &first, path, prefix, err)) ||
+    if ((st = get_array(side, tree, k->left, n, &first, &nums, path, prefix, err)) ||
         (st = gr_tree_arrays_reserve(a, n, path, err)) ||
-        (st = gr_json_ints(tree, k->left, n, 0, a->left, path, prefix, err)) ||
-        (st = gr_json_ints(tree, k->right, n, 0, a->right, path, prefix, err)) ||
-        (st = gr_json_ints(tree, k->feature, n, 0, a->feature, path, prefix, err)) ||
-        (st = gr_json_doubles(tree, k->thr, n, a->thr, path, prefix, err)) ||
-        (k->value && (st = gr_json_doubles(tree, k->value, n, a->value, path, prefix, err))) ||
-        (st = gr_json_doubles(tree, k->cover, n, a->cover, path, prefix, err)) ||
-        (st = gr_json_ints(tree, k->default_left, n, 1, a->scratch, path, prefix, err)))
+        (st = ints_side(side, tree, k->left, n, 0, a->left, path, prefix, err)) ||
+        (st = ints_side(side, tree, k->right, n, 0, a->right, path, prefix, err)) ||
+        (st = ints_side(side, tree, k->feature, n, 0, a->feature, path, prefix, err)) ||
+        (st = doubles_side(side, tree, k->thr, n, a->thr, path, prefix, err)) ||
+        (k->value && (st = doubles_side(side, tree, k->value, n, a->value, path, prefix, err))) ||
+        (st = doubles_side(side, tree, k->cover, n, a->cover, path, prefix, err)) ||
+        (st = ints_side(side, tree, k->default_left, n, 1, a->scratch, path, prefix, err)))
         return st;
     for (size_t i = 0; i < n; i++) {
         a->default_left[i] = a->scratch[i] != 0;
@@ -202,4 +601,10 @@ gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k, gr_
             a->value[i] = a->thr[i];
     }
     return GR_OK;
+}
+
+gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *k, gr_tree_arrays *a,
+                              const char *path, const char *prefix, gr_error *err)
+{
+    return gr_tree_arrays_read_side(NULL, tree, n, k, a, path, prefix, err);
 }

@@ -17,6 +17,32 @@
  * GR_ENOMEM when an allocation failed while it was read. */
 json_t *gr_json_load(const char *path, size_t flags, uint64_t max_bytes, gr_error *err);
 
+/* Numeric arrays of a document kept out of its json_t tree (made by
+ * gr_json_load_lean): one number of such an array. */
+typedef struct {
+    union {
+        int64_t i; /* GR_JNUM_INT, GR_JNUM_BOOL (0 or 1) */
+        double d;  /* GR_JNUM_REAL */
+    } v;
+    uint8_t kind;
+} gr_json_num;
+enum { GR_JNUM_INT, GR_JNUM_REAL, GR_JNUM_BOOL };
+typedef struct gr_json_side gr_json_side;
+
+/* gr_json_load, but the arrays of numbers (and true/false) that are the
+ * value of a member named in keys (NULL-terminated) are parsed straight into
+ * *side (returns new; NULL when none were) rather than into a json_t per
+ * number: in the tree each is a string that gr_json_side_array resolves.
+ * The numbers are read as Jansson reads them (strtoll, strtod on the same
+ * text); a document Jansson refuses, or one holding the marker's text, is
+ * read by gr_json_load, so every error is as it gives it. */
+json_t *gr_json_load_lean(const char *path, size_t flags, uint64_t max_bytes,
+                          const char *const *keys, gr_json_side **side, gr_error *err);
+void gr_json_side_free(gr_json_side *side);
+/* The numbers v (a member's value) stands for, *n of them (borrowed from
+ * side), or NULL when v is not a marker of side (side may be NULL). */
+const gr_json_num *gr_json_side_array(const gr_json_side *side, const json_t *v, size_t *n);
+
 /* Checks an artifact's "format" is want and its "format_version", when
  * present, is 1 (what this genorisk reads). */
 gr_status gr_json_check_format(json_t *root, const char *want, const char *path, gr_error *err);
@@ -40,6 +66,10 @@ typedef struct {
  * prefix.key[i]. Without keys->value, value[] is a copy of thr[]. */
 gr_status gr_tree_arrays_read(json_t *tree, size_t n, const gr_tree_keys *keys, gr_tree_arrays *a,
                               const char *path, const char *prefix, gr_error *err);
+/* The same, the arrays also looked for in side (borrowed; NULL: none). */
+gr_status gr_tree_arrays_read_side(const gr_json_side *side, json_t *tree, size_t n,
+                                   const gr_tree_keys *keys, gr_tree_arrays *a, const char *path,
+                                   const char *prefix, gr_error *err);
 
 gr_status gr_tree_arrays_reserve(gr_tree_arrays *a, size_t n, const char *path, gr_error *err);
 void gr_tree_arrays_free(gr_tree_arrays *a);

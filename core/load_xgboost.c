@@ -42,8 +42,33 @@ static int param_double(json_t *v, double *out)
     return gr_parse_double(s, out);
 }
 
-static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays *a,
-                           const char *path, gr_error *err)
+/* The per-node arrays of a tree: read by json_arrays.c's scanner, not as a
+ * json_t per number (the unused ones are skipped the same way). */
+static const char *const node_arrays[] = { "left_children",
+                                           "right_children",
+                                           "split_indices",
+                                           "split_conditions",
+                                           "sum_hessian",
+                                           "default_left",
+                                           "split_type",
+                                           "base_weights",
+                                           "loss_changes",
+                                           "parents",
+                                           NULL };
+
+/* split_type[i] as json_integer_value(json_array_get(...)) gives it: 0 for
+ * a missing entry or one that is not an integer. */
+static long long split_type_at(const gr_json_side *side, json_t *stype, size_t i)
+{
+    size_t n;
+    const gr_json_num *nums = gr_json_side_array(side, stype, &n);
+    if (!nums)
+        return json_integer_value(json_array_get(stype, i));
+    return i < n && nums[i].kind == GR_JNUM_INT ? nums[i].v.i : 0;
+}
+
+static gr_status load_tree(gr_model *m, const gr_json_side *side, json_t *tree, size_t ti,
+                           gr_tree_arrays *a, const char *path, gr_error *err)
 {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "trees[%zu]", ti);
@@ -58,13 +83,12 @@ static gr_status load_tree(gr_model *m, json_t *tree, size_t ti, gr_tree_arrays 
         "left_children", "right_children", "split_indices", "split_conditions", NULL,
         "sum_hessian",   "default_left"
     };
-    gr_status st = gr_tree_arrays_read(tree, n, &keys, a, path, prefix, err);
+    gr_status st = gr_tree_arrays_read_side(side, tree, n, &keys, a, path, prefix, err);
     if (st)
         return st;
     json_t *stype = json_object_get(tree, "split_type");
     for (size_t i = 0; i < n; i++) {
-        json_t *t = json_array_get(stype, i);
-        if (t && json_integer_value(t) != 0)
+        if (split_type_at(side, stype, i) != 0)
             return gr_error_set(err, GR_EUNSUPPORTED, path, 0, prefix,
                                 "node %zu is a categorical split; only numeric splits are "
                                 "supported",
@@ -82,7 +106,8 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
 {
     gr_status st = GR_OK;
     gr_tree_arrays arrays = { 0 };
-    json_t *root = gr_json_load(path, 0, GR_MODEL_MAX_JSON, err);
+    gr_json_side *side = NULL;
+    json_t *root = gr_json_load_lean(path, 0, GR_MODEL_MAX_JSON, node_arrays, &side, err);
     if (!root)
         return err->status;
     json_t *learner = json_object_get(root, "learner");
@@ -217,7 +242,7 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
         goto fail;
     }
     for (size_t t = 0; t < nt; t++)
-        if ((st = load_tree(m, json_array_get(trees, t), t, &arrays, path, err)))
+        if ((st = load_tree(m, side, json_array_get(trees, t), t, &arrays, path, err)))
             goto fail;
     if ((st = gr_forest_finish(m->forest, path, err)))
         goto fail;
@@ -238,6 +263,7 @@ gr_status gr_load_xgboost(gr_model *m, const char *path, gr_error *err)
 
 fail:
     gr_tree_arrays_free(&arrays);
+    gr_json_side_free(side);
     json_decref(root);
     return st;
 }

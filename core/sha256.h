@@ -20,6 +20,10 @@ typedef struct {
     uint64_t bytes;    /* message length so far */
     uint8_t block[64]; /* a partial block */
     size_t fill;       /* bytes in block */
+    int portable;      /* 1: the C rounds; gr_sha256_init sets 0 when the CPU has
+                        * SHA instructions (x86 SHA-NI), which are then used.
+                        * Setting 1 after init forces the C rounds (the unit
+                        * suite checks both give the same digest) */
 } gr_sha256_ctx;
 
 /* Starts ctx on an empty message. */

@@ -669,6 +669,7 @@ static void reader_close(reader *rd)
     kh_destroy(vname, c->id_first);
     free(c->by_pos);
     free(c->seen_bits);
+    free(c->id_bits);
     free(c->by_id);
     free(c->kind);
     free(c->flags);

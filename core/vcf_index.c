@@ -83,7 +83,8 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     }
     qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
     c->seen_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->seen_bits);
-    if (!c->seen_bits)
+    c->id_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->id_bits);
+    if (!c->seen_bits || !c->id_bits)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < c->n_pos; i++) {
         uint32_t s = seen_slot(c->by_pos[i].key);
@@ -98,6 +99,8 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     /* rsIDs: features grouped by rsid; the key is the group's first slot */
     for (size_t i = 0; i < n_id; i++) {
         const char *rs = c->feat[c->by_id[i].feature].rsid;
+        uint32_t s = id_slot(rs, strlen(rs));
+        c->id_bits[s >> 6] |= (uint64_t)1 << (s & 63);
         int ret;
         khint_t k = kh_put(vname, c->id_first, rs, &ret);
         if (ret < 0)
@@ -146,7 +149,7 @@ int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
     if (p == e)
         return 1;
     size_t n = (size_t)(p - id);
-    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256) {
+    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256 && maybe_id(c, id, n)) {
         char buf[256];
         memcpy(buf, id, n);
         buf[n] = '\0';

@@ -49,7 +49,8 @@ static const char usage_predict[] =
     "  -i, --input FILE     predict request JSON; '-' reads standard input\n"
     "      --vcf FILE       VCF or BCF (plain, gzip or BGZF); '-' reads standard input\n"
     "  -t, --threads N      threads (default 1): samples are split among them, and a\n"
-    "                       VCF is inflated and scanned by N workers when N > 1\n"
+    "                       text VCF is inflated and scanned by N workers (2 when\n"
+    "                       N is 1, as bgzip -@2)\n"
     "  -o, --output FILE    write the response there instead of standard output\n"
     "      --compact        one-line JSON instead of indented\n"
     "      --explain B      true|false: attributions or not (default: the request's, else true)\n"
@@ -381,7 +382,9 @@ static int load_vcf(const gr_model **ms, size_t n, size_t total, predict_args *a
     a->vopt.keep_records = a->variant_log != NULL;
     a->vopt.samples = a->samples;
     a->vopt.n_samples = a->n_samples;
-    a->vopt.threads = a->threads > 1 ? (int)a->threads : 0;
+    /* two inflating workers even at --threads 1: the reading thread mostly
+     * waits for them, and a lone caller did all of it at half the speed */
+    a->vopt.threads = a->threads > 1 ? (int)a->threads : 2;
     /* offline, a header of any size is read, but a file's header is still
      * measured first, for the IDX claims htslib would size its tables by (a
      * pipe cannot be read twice, so stdin is not) */

@@ -19,6 +19,9 @@ same bytes for the same input). Subcommands:
                        a 100,000-variant PGS (bundle + plink2 weights).
   bench2   --out DIR   1000-sample BGZF VCF (100,000 records) and a
                        10,000-variant PGS (bundle + plink2 weights).
+  bench3   --out DIR   single-sample BGZF VCF as a WGS call set comes (2,000,000
+                       records, rsIDs, QUAL ., PASS, INFO AF;DP, GT:DP:GQ) and a
+                       100,000-variant PGS with rsIDs drawn from it (bundle).
   bench-index --out DIR  BGZF VCF of 5,000,000 SNV records (8 GT:DS:GQ:DP
                        samples, long gnomAD-like INFO and a CSQ-like
                        annotation: about 600 MB), its tabix index, a
@@ -127,10 +130,10 @@ def vcf_header(samples, contigs, chr_prefix=True, extra=(), fmt_gt=True, fmt_ds=
     return "\n".join(h) + "\n"
 
 
-def write_pgs(path, rows, build, name, with_freq=True, pgs_id="PGS000000"):
+def write_pgs(path, rows, build, name, with_freq=True, pgs_id="PGS000000", with_rsid=False):
     """rows: dicts chr_name chr_position effect_allele other_allele
-    effect_weight(str) allelefrequency_effect(str)."""
-    cols = ["chr_name", "chr_position", "effect_allele", "other_allele", "effect_weight"]
+    effect_weight(str) allelefrequency_effect(str) [rsID]."""
+    cols = (["rsID"] if with_rsid else []) + ["chr_name", "chr_position", "effect_allele", "other_allele", "effect_weight"]
     if with_freq:
         cols.append("allelefrequency_effect")
     with open(path, "w") as f:
@@ -511,11 +514,15 @@ def make_pyvcf(src, out):
 
 # ------------------------------------------------------------------ benchmarks
 
-def _prefix_bytes(chrom_names, cidx, pos, ref, alt_str, qual, filt, info, fmt):
-    """Vectorised 'CHROM\\tPOS\\tID\\tREF\\tALT\\tQUAL\\tFILTER\\tINFO\\tFORMAT\\t'."""
+def _prefix_bytes(chrom_names, cidx, pos, ref, alt_str, qual, filt, info, fmt, ids=None):
+    """Vectorised 'CHROM\\tPOS\\tID\\tREF\\tALT\\tQUAL\\tFILTER\\tINFO\\tFORMAT\\t' (ID '.'
+    unless ids is given)."""
     cn = np.array([("chr" + c + "\t").encode() for c in chrom_names])[cidx]
     s = np.char.add(cn, pos.astype("S10"))
-    s = np.char.add(s, b"\t.\t")
+    if ids is None:
+        s = np.char.add(s, b"\t.\t")
+    else:
+        s = np.char.add(np.char.add(np.char.add(s, b"\t"), ids), b"\t")
     s = np.char.add(s, BASES.astype("S1")[ref])
     s = np.char.add(s, b"\t")
     s = np.char.add(s, alt_str)
@@ -539,8 +546,10 @@ def _alt_strings(ref, alt1, alt2):
     return a
 
 
-def bench_pgs(rng, out, tag, chroms, cidx, pos, ref, alt1, eligible, n_var, n_absent, freq=None):
-    """PGS drawn from eligible records (+ n_absent absent ones), bundle and plink2 weights."""
+def bench_pgs(rng, out, tag, chroms, cidx, pos, ref, alt1, eligible, n_var, n_absent, freq=None, rsid=None,
+              min_coverage=None):
+    """PGS drawn from eligible records (+ n_absent absent ones), bundle and plink2 weights;
+    with an rsID column (the records' IDs) when rsid is given."""
     pick = np.sort(rng.choice(eligible, size=n_var - n_absent, replace=False))
     eff_is_alt = rng.random(len(pick)) < 0.6
     wts = rng.normal(0, 0.02, size=n_var)
@@ -554,6 +563,8 @@ def bench_pgs(rng, out, tag, chroms, cidx, pos, ref, alt1, eligible, n_var, n_ab
     for j in range(len(pick)):
         d = dict(chr_name=chr_name[j], chr_position=int(pos[pick[j]]), effect_allele=eff[j],
                  other_allele=oth[j], effect_weight=fmt_w(wts[j]), _id=p2id[j], _a1=eff[j])
+        if rsid is not None:
+            d["rsID"] = rsid[pick[j]].decode()
         if freq is not None:
             fa = freq[pick[j]]
             d["allelefrequency_effect"] = repr(float(fa if eff_is_alt[j] else 1.0 - fa))
@@ -571,14 +582,16 @@ def bench_pgs(rng, out, tag, chroms, cidx, pos, ref, alt1, eligible, n_var, n_ab
         d = dict(chr_name=chroms[ci], chr_position=p, effect_allele=b[a[0]], other_allele=b[a[1]],
                  effect_weight=fmt_w(wts[len(pick) + j]),
                  _id="%s:%d:%s:%s" % (chroms[ci], p, b[a[1]], b[a[0]]), _a1=b[a[0]])
+        if rsid is not None:
+            d["rsID"] = "rs%d" % (900_000_000 + j)
         if freq is not None:
             d["allelefrequency_effect"] = "0.25"
         rows.append(d)
     order = {c: i for i, c in enumerate(chroms)}
     rows.sort(key=lambda d: (order[d["chr_name"]], d["chr_position"]))
     pgs_path = os.path.join(out, "%s_pgs.txt" % tag)
-    write_pgs(pgs_path, rows, "GRCh38", "%s-pgs" % tag, with_freq=freq is not None)
-    write_bundle(os.path.join(out, "pgs_bundle"), "%s-pgs" % tag, pgs_path, "GRCh38")
+    write_pgs(pgs_path, rows, "GRCh38", "%s-pgs" % tag, with_freq=freq is not None, with_rsid=rsid is not None)
+    write_bundle(os.path.join(out, "pgs_bundle"), "%s-pgs" % tag, pgs_path, "GRCh38", min_coverage)
     with open(os.path.join(out, "plink2_weights.tsv"), "w") as f:
         f.write("ID\tA1\tWEIGHT\n")
         f.write("".join("%s\t%s\t%s\n" % (d["_id"], d["_a1"], d["effect_weight"]) for d in rows))
@@ -660,6 +673,57 @@ def cmd_bench2(args):
     freq = alt_count / obs
     bench_pgs(rng, out, "bench2", chroms, cidx, pos, ref, alt1, np.arange(n), args.variants, 0, freq=freq)
     log("bench2: %d records x %d samples, %d PGS variants, %.1f s" % (n, ns, args.variants, time.time() - t0))
+
+
+def cmd_bench3(args):
+    """A typical single-sample WGS call set, as a lab hands it out: every
+    record has an rsID (most of them) or '.', QUAL '.', FILTER PASS, INFO
+    AF;DP, and FORMAT GT:DP:GQ (GATK's single-sample output without the
+    bulky AD/PL; an imputation server's GT:DS:GP would be longer still, so
+    the inflating share of the work only grows). The PGS has an rsID column,
+    as PGS Catalog files usually do, so the line filter also looks up IDs."""
+    t0 = time.time()
+    rng = np.random.default_rng(333)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    chroms = [c for c, _ in GRCH38 if c != "Y"]
+    cidx, pos = layout(rng, args.records, chroms)
+    n = len(pos)
+    ref, alt1, alt2 = draw_alleles(rng, n, multi_frac=0.01)
+    multi = alt2 >= 0
+    u = rng.random(n)
+    gt = np.where(u < 0.6, b"0/1", np.where(u < 0.98, b"1/1", b"./."))
+    gt[multi] = b"1/2"
+    rs = 1000 + np.arange(n, dtype=np.int64) * 60 + rng.integers(0, 60, size=n)
+    rsid = np.char.add(b"rs", rng.permutation(rs).astype("S11"))
+    rsid[rng.random(n) < 0.05] = b"."
+    dp = rng.integers(8, 80, size=n).astype("S2")
+    gq = rng.integers(20, 100, size=n).astype("S2")
+    info = np.char.add(np.char.add(np.char.add(b"AF=", np.char.mod("%.4f", rng.uniform(0.0002, 1, size=n))
+                                               .astype("S6")), b";DP="), dp)
+    sample = np.char.add(np.char.add(np.char.add(np.char.add(gt, b":"), dp), b":"), gq)
+    qual = np.full(n, b".", dtype="S1")
+    filt = np.full(n, b"PASS", dtype="S4")
+    alt_s = _alt_strings(ref, alt1, alt2)
+    w = BgzipWriter(os.path.join(out, "bench3.vcf.gz"))
+    extra = ['##INFO=<ID=DP,Number=1,Type=Integer,Description="Read depth">',
+             '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Read depth">',
+             '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Genotype quality">']
+    w.write(vcf_header(["WGS1"], [(c, CHROM_LEN[c]) for c in chroms], extra=extra, info_af=True))
+    step = 250_000
+    for a in range(0, n, step):
+        sl = slice(a, min(n, a + step))
+        pre = _prefix_bytes(chroms, cidx[sl], pos[sl], ref[sl], alt_s[sl], qual[sl], filt[sl], info[sl],
+                            b"GT:DP:GQ", ids=rsid[sl])
+        lines = np.char.add(np.char.add(pre, sample[sl]), b"\n")
+        w.write(b"".join(lines.tolist()))
+    w.close()
+    eligible = np.flatnonzero(~multi & (gt != b"./.") & (rsid != b"."))
+    # min_coverage 0.5: the default policy drops the A/T and C/G third of the
+    # score (ambiguous=drop), which the default 0.75 would refuse
+    bench_pgs(rng, out, "bench3", chroms, cidx, pos, ref, alt1, eligible, args.variants, 0, rsid=rsid,
+              min_coverage=0.5)
+    log("bench3: %d records, %d PGS variants, %.1f s" % (n, args.variants, time.time() - t0))
 
 
 # ------------------------------------------------------------------ indexed reads
@@ -1130,6 +1194,10 @@ def main():
     p.add_argument("--records", type=int, default=100_000)
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--variants", type=int, default=10_000)
+    p = sub.add_parser("bench3")
+    p.add_argument("--out", required=True)
+    p.add_argument("--records", type=int, default=2_000_000)
+    p.add_argument("--variants", type=int, default=100_000)
     p = sub.add_parser("bench-index")
     p.add_argument("--out", required=True)
     p.add_argument("--records", type=int, default=5_000_000)
@@ -1140,7 +1208,7 @@ def main():
     args = ap.parse_args()
     if shutil.which("bgzip") is None:
         sys.exit("make_vcf_data: bgzip not found (apt-get install tabix)")
-    {"parity": cmd_parity, "bench1": cmd_bench1, "bench2": cmd_bench2, "bench-index": cmd_bench_index,
+    {"parity": cmd_parity, "bench1": cmd_bench1, "bench2": cmd_bench2, "bench3": cmd_bench3, "bench-index": cmd_bench_index,
      "fixtures": cmd_fixtures}[args.cmd](args)
 
 

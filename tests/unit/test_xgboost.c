@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/predict_run.h"
+#include "core/json_arrays.h"
 #include "helpers.h"
 
 static void check_parity(const char *name, double tol)
@@ -477,4 +479,184 @@ Test(xgboost_bad, deeper_than_supported)
     expect_load_error(dir, GR_ELIMIT, "deeper than", "trees[0]");
     temp_bundle_free(dir);
     free(deep);
+}
+
+/* ---- the lean reader of model.json (core/json_arrays.c) ---- */
+
+static const char *const lean_keys[] = { "left_children",
+                                         "right_children",
+                                         "split_indices",
+                                         "split_conditions",
+                                         "sum_hessian",
+                                         "default_left",
+                                         "split_type",
+                                         "base_weights",
+                                         "loss_changes",
+                                         "parents",
+                                         "a",
+                                         NULL };
+
+static char *temp_json(const char *text, size_t n)
+{
+    char *path = strdup("/tmp/gr_lean_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* Every marked array holds what Jansson makes of the same text, to the bit. */
+static void same_numbers(const gr_json_side *side, json_t *lean, json_t *full, int *marked)
+{
+    if (json_is_object(full)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(full, key, v) same_numbers(side, json_object_get(lean, key), v, marked);
+        return;
+    }
+    size_t n;
+    const gr_json_num *nums = gr_json_side_array(side, lean, &n);
+    if (!nums) {
+        if (json_is_array(full))
+            for (size_t i = 0; i < json_array_size(full); i++)
+                same_numbers(side, json_array_get(lean, i), json_array_get(full, i), marked);
+        return;
+    }
+    (*marked)++;
+    cr_assert_eq(n, json_array_size(full));
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(full, i);
+        if (json_is_integer(v)) {
+            cr_assert_eq(nums[i].kind, GR_JNUM_INT);
+            cr_assert_eq(nums[i].v.i, json_integer_value(v));
+        } else if (json_is_real(v)) {
+            double d = json_real_value(v);
+            cr_assert_eq(nums[i].kind, GR_JNUM_REAL);
+            cr_assert_eq(memcmp(&nums[i].v.d, &d, sizeof d), 0, "entry %zu: %.17g vs %.17g", i,
+                         nums[i].v.d, d);
+        } else {
+            cr_assert(json_is_boolean(v));
+            cr_assert_eq(nums[i].kind, GR_JNUM_BOOL);
+            cr_assert_eq(nums[i].v.i, json_is_true(v));
+        }
+    }
+}
+
+static void lean_matches_jansson(const char *path, int at_least)
+{
+    gr_error e1, e2;
+    gr_json_side *side = NULL;
+    json_t *full = gr_json_load(path, 0, GR_MODEL_MAX_JSON, &e1);
+    json_t *lean = gr_json_load_lean(path, 0, GR_MODEL_MAX_JSON, lean_keys, &side, &e2);
+    cr_assert(full, "%s", e1.text);
+    cr_assert(lean, "%s", e2.text);
+    int marked = 0;
+    same_numbers(side, lean, full, &marked);
+    cr_assert_geq(marked, at_least, "%s: %d arrays marked", path, marked);
+    json_decref(full);
+    json_decref(lean);
+    gr_json_side_free(side);
+}
+
+Test(xgboost_lean, every_tree_array_of_the_fixtures_reads_as_jansson_reads_it)
+{
+    static const char *const names[] = { "xgb_clf",        "xgb_clf_missing", "xgb_deep",
+                                         "xgb_fractional", "xgb_logitraw",    "xgb_reg" };
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "tests/fixtures/%s/model.json", names[k]);
+        char *text = read_text(path);
+        json_t *doc = json_loads(text, 0, NULL);
+        size_t nt = json_array_size(json_object_get(
+            json_object_get(json_object_get(json_object_get(doc, "learner"), "gradient_booster"),
+                            "model"),
+            "trees"));
+        cr_assert_gt(nt, 0);
+        /* at least the long arrays of every tree are taken out */
+        int want = -(int)nt;
+        lean_matches_jansson(path, -want);
+        json_decref(doc);
+        free(text);
+    }
+}
+
+static void same_error(const char *text)
+{
+    char *path = temp_json(text, strlen(text));
+    gr_error e1, e2;
+    gr_json_side *side = NULL;
+    cr_assert_null(gr_json_load(path, 0, GR_MODEL_MAX_JSON, &e1));
+    cr_assert_null(gr_json_load_lean(path, 0, GR_MODEL_MAX_JSON, lean_keys, &side, &e2));
+    cr_assert_null(side);
+    cr_assert_eq(e1.status, e2.status);
+    cr_assert_eq(e1.line, e2.line);
+    cr_assert_str_eq(e1.text, e2.text, "%s", text);
+    unlink(path);
+    free(path);
+}
+
+Test(xgboost_lean, what_jansson_refuses_it_refuses_in_the_same_words)
+{
+    same_error("{\"a\":[1,2,3,4,5,6,99999999999999999999999]}");
+    same_error("{\"a\":[1,2,3,4,5,6,-99999999999999999999999]}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,1e999]}");
+    same_error("{\"a\":[01,2,3,4,5,6,7,8,9]}");
+    same_error("{\"a\":[1.,2,3,4,5,6,7,8,9]}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9,]}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9] x}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9],}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9]");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9,\n truex]}");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,9");
+    same_error("{\"a\":[1,2,3,4,5,6,7,8,-]}");
+    same_error("{\"a\":\"\x01gr0\",\"b\":[1,2,3,4,5,6,7,8,9,10]}");
+}
+
+static json_t *lean_of(const char *text, gr_json_side **side)
+{
+    char *path = temp_json(text, strlen(text));
+    gr_error err;
+    json_t *root = gr_json_load_lean(path, 0, GR_MODEL_MAX_JSON, lean_keys, side, &err);
+    cr_assert(root, "%s: %s", text, err.text);
+    unlink(path);
+    free(path);
+    return root;
+}
+
+Test(xgboost_lean, only_plain_number_arrays_under_the_names_are_taken_out)
+{
+    gr_json_side *side;
+    size_t n;
+    /* a string among the numbers, an escaped key, a short array: Jansson's */
+    const char *kept[] = { "{\"a\":[1,2,3,4,5,6,\"x\",8,9,10]}",
+                           "{\"\\u0061\":[1,2,3,4,5,6,7,8,9,10]}",
+                           "{\"a\":[1]}",
+                           "{\"b\":[1,2,3,4,5,6,7,8,9,10]}",
+                           "[\"a\",[1,2,3,4,5,6,7,8,9,10]]",
+                           "{\"s\":\"\\u0001gr0\",\"a\":[1,2,3,4,5,6,7,8,9,10]}" };
+    for (size_t k = 0; k < sizeof kept / sizeof *kept; k++) {
+        json_t *root = lean_of(kept[k], &side);
+        cr_assert_null(side, "%s", kept[k]);
+        json_decref(root);
+    }
+    json_t *root = lean_of("\xEF\xBB\xBF{\"s\":\"x\\\"a\\\":[1,2,3]\", \"a\" : [ true ,false,-0,"
+                           "-0.0, 2.5E-3 ,9223372036854775807,1e-400 ], \"z\":[]}",
+                           &side);
+    cr_assert_not_null(side);
+    const gr_json_num *a = gr_json_side_array(side, json_object_get(root, "a"), &n);
+    cr_assert_not_null(a);
+    cr_assert_eq(n, 7);
+    cr_assert(a[0].kind == GR_JNUM_BOOL && a[0].v.i == 1 && a[1].kind == GR_JNUM_BOOL &&
+              a[1].v.i == 0);
+    cr_assert(a[2].kind == GR_JNUM_INT && a[2].v.i == 0);
+    cr_assert(a[3].kind == GR_JNUM_REAL && a[3].v.d == 0 && signbit(a[3].v.d));
+    cr_assert(a[4].kind == GR_JNUM_REAL && a[4].v.d == strtod("2.5E-3", NULL));
+    cr_assert(a[5].kind == GR_JNUM_INT && a[5].v.i == INT64_MAX);
+    cr_assert(a[6].kind == GR_JNUM_REAL && a[6].v.d == 0);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "s")), "x\"a\":[1,2,3]");
+    cr_assert(json_is_array(json_object_get(root, "z")));
+    cr_assert_null(gr_json_side_array(side, json_object_get(root, "s"), &n));
+    json_decref(root);
+    gr_json_side_free(side);
 }
