@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "api/buffer.h"
 #include "api/predict_json.h"
 #include "core/model.h"
 #include "core/vcf.h"
@@ -64,6 +65,8 @@ struct gr_api_job {
                               * over the same source, which places each sample among
                               * the reference (predict_place.h); NULL: not placed */
     const char *place_why;            /* when place is NULL for a model with a reference: why */
+    int pretty;                       /* gr_api_predict_range lays results out for an indented
+                 * document (gr_api_write_begin's pretty), else a compact one */
 };
 
 /* Fills job for m and one source. Settings are taken from `given` (query
@@ -123,16 +126,18 @@ void gr_api_scorer_pgs(const gr_api_scorer *s, const gr_prediction *p, const dou
 size_t gr_api_job_samples(const gr_api_job *job);
 
 /* Predicts samples lo + first, lo + first + step, ... below hi (the job's
- * window; hi 0 means every sample) into results[i] (new result objects;
- * results has gr_api_job_samples slots, NULL on entry).
+ * window; hi 0 means every sample) into results[i]: the result's JSON
+ * text, appended (results has gr_api_job_samples slots, empty on entry;
+ * their memory is the caller's), laid out for a document as job->pretty
+ * says. A slot left empty is a sample not done.
  * Threads may each run a range over one job with their own first.
  * A sample below the model's min_coverage (and allow_low_coverage not set)
  * gets a result holding an "error" problem object and no score; whether the
  * request may be answered at all (its one sample, or every sample, below
  * it) is gr_api_write_begin's decision, made first. When stop says so, the
- * samples not yet done stay NULL and
+ * samples not yet done stay empty and
  * GR_OK is returned. Other errors name the sample in err->field. */
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, gr_buf *results,
                                gr_error *err);
 
 /* The response is written as it is computed, through a write function:
@@ -165,8 +170,10 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
  * that would pass it). */
 gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
                              gr_api_write_fn write, void *arg, gr_error *err);
-/* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */
-gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
+/* Writes results[lo .. hi), in order, and frees them (emptying the
+ * slots). Each was made by gr_api_predict_range for a job as pretty as
+ * the writer (the text is written as it is); an empty one is GR_EINVAL. */
+gr_status gr_api_write_results(gr_api_writer *w, gr_buf *results, size_t lo, size_t hi,
                                gr_error *err);
 /* Predicts every sample on the calling thread and writes each result as it
  * is computed: memory holds one result at a time. A stop asked for between
