@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api/buffer.h"
+#include "api/json_out.h"
 #include "api/predict_panel.h"
 #include "api/predict_place.h"
 #include "api/report.h"
@@ -239,20 +240,24 @@ static gr_status write_json(const gr_api_panel *p, json_t *extra, gr_api_write_f
         st = put(write, arg, "]", 1, err);
     const char *key;
     json_t *value;
+    gr_buf b = { 0 };
     json_object_foreach(extra, key, value)
     {
-        json_t *name = st ? NULL : json_string(key);
-        char *v = st ? NULL : json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-        char *k = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
-        json_decref(name);
-        if (!st && (!v || !k))
-            st = oom(err);
-        if (!st && !(st = put(write, arg, ",", 1, err)) &&
-            !(st = put(write, arg, k, strlen(k), err)) && !(st = put(write, arg, ":", 1, err)))
-            st = put(write, arg, v, strlen(v), err);
-        free(v);
-        free(k);
+        gr_jw jw; /* ,"key":value */
+        gr_jw_init_in(&jw, &b, 0, 1, 1);
+        gr_jw_key(&jw, key);
+        gr_jw_json(&jw, value);
+        if (!st && jw.bad)
+            st = jw.bad == GR_JW_NOMEM ? oom(err)
+                                       : gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
+                                                      "member %.64s of the answer cannot be "
+                                                      "written as JSON",
+                                                      key);
+        if (!st)
+            st = put(write, arg, b.s, b.len, err);
+        b.len = 0;
     }
+    free(b.s);
     return st ? st : put(write, arg, "}\n", 2, err);
 }
 

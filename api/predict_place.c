@@ -75,46 +75,55 @@ void gr_api_bind_places(gr_api_job *jobs, const gr_model *const *all, size_t n, 
 }
 
 /* {"AFR": 0.01, ...} in the reference's order. */
-static json_t *probabilities(const gr_reference *ref, const gr_ancestry *a)
+static void probabilities(gr_jw *w, const gr_reference *ref, const gr_ancestry *a)
 {
     const gr_reference_info *in = gr_reference_get_info(ref);
-    json_t *o = json_object();
-    for (size_t c = 0; o && c < in->n_populations; c++)
-        if (json_object_set_new(o, in->populations[c], json_real(a->prob[c]))) {
-            json_decref(o);
-            return NULL;
-        }
-    return o;
-}
-
-static json_t *pcs_array(const gr_ancestry *a)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < a->n_pcs; i++)
-        if (json_array_append_new(arr, json_real(a->pcs[i]))) {
-            json_decref(arr);
-            return NULL;
-        }
-    return arr;
-}
-
-static json_t *categories_json(const gr_risk_spec *spec)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < spec->n; i++) {
-        double to = i + 1 < spec->n ? spec->cats[i + 1].lower : 100;
-        if (json_array_append_new(a, json_pack("{s:s, s:f, s:f}", "name", spec->cats[i].name,
-                                               "from", spec->cats[i].lower, "to", to))) {
-            json_decref(a);
-            return NULL;
-        }
+    gr_jw_object(w);
+    for (size_t c = 0; c < in->n_populations; c++) {
+        gr_jw_key(w, in->populations[c]);
+        gr_jw_real(w, a->prob[c]);
     }
-    return a;
+    gr_jw_object_end(w);
+}
+
+static void pcs_array(gr_jw *w, const gr_ancestry *a)
+{
+    gr_jw_array(w);
+    for (size_t i = 0; i < a->n_pcs; i++)
+        gr_jw_real(w, a->pcs[i]);
+    gr_jw_array_end(w);
+}
+
+/* Member key: v. */
+static void real_member(gr_jw *w, const char *key, double v)
+{
+    gr_jw_key(w, key);
+    gr_jw_real(w, v);
+}
+
+static void str_member(gr_jw *w, const char *key, const char *s)
+{
+    gr_jw_key(w, key);
+    gr_jw_str(w, s);
+}
+
+static void categories_json(gr_jw *w, const gr_risk_spec *spec)
+{
+    gr_jw_array(w);
+    for (size_t i = 0; i < spec->n; i++) {
+        double to = i + 1 < spec->n ? spec->cats[i + 1].lower : 100;
+        gr_jw_object(w);
+        str_member(w, "name", spec->cats[i].name);
+        real_member(w, "from", spec->cats[i].lower);
+        real_member(w, "to", to);
+        gr_jw_object_end(w);
+    }
+    gr_jw_array_end(w);
 }
 
 /* The absolute risk at the declared standardized score, its method, inputs
  * and assumptions. */
-static json_t *absolute_json(const gr_risk_decl *d, const gr_adjusted *adj)
+static void absolute_json(gr_jw *w, const gr_risk_decl *d, const gr_adjusted *adj)
 {
     const gr_risk_model *rm = gr_risk_decl_absolute(d);
     gr_risk_z which = gr_risk_decl_z(d);
@@ -122,130 +131,145 @@ static json_t *absolute_json(const gr_risk_decl *d, const gr_adjusted *adj)
     int liability = gr_risk_model_method(rm) == GR_RISK_LIABILITY_AUC;
     size_t n;
     const char *const *why = gr_risk_assumptions(rm, &n);
-    json_t *as = json_array();
-    for (size_t i = 0; as && i < n; i++)
-        if (json_array_append_new(as, json_string(why[i]))) {
-            json_decref(as);
-            as = NULL;
-        }
-    json_t *o = json_pack("{s:f, s:f, s:s, s:{s:f}, s:s, s:f, s:o}", "risk",
-                          gr_risk_absolute(rm, z), "prevalence", gr_risk_model_prevalence(rm),
-                          "method", liability ? "liability_threshold" : "logistic", "effect",
-                          liability ? "auc" : "odds_ratio_per_sd", gr_risk_model_effect(rm),
-                          "z_used", gr_risk_z_name(which), "z", z, "assumptions", as);
-    if (o && liability && json_object_set_new(o, "r2_liability", json_real(gr_risk_model_r2(rm)))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    gr_jw_object(w);
+    real_member(w, "risk", gr_risk_absolute(rm, z));
+    real_member(w, "prevalence", gr_risk_model_prevalence(rm));
+    str_member(w, "method", liability ? "liability_threshold" : "logistic");
+    gr_jw_key(w, "effect");
+    gr_jw_object(w);
+    real_member(w, liability ? "auc" : "odds_ratio_per_sd", gr_risk_model_effect(rm));
+    gr_jw_object_end(w);
+    str_member(w, "z_used", gr_risk_z_name(which));
+    real_member(w, "z", z);
+    gr_jw_key(w, "assumptions");
+    gr_jw_array(w);
+    for (size_t i = 0; i < n; i++)
+        gr_jw_str(w, why[i]);
+    gr_jw_array_end(w);
+    if (liability)
+        real_member(w, "r2_liability", gr_risk_model_r2(rm));
+    gr_jw_object_end(w);
 }
 
-/* The model's risk block read at the adjusted score: new, JSON null when the
- * model declares none. */
-static json_t *risk_json(const gr_model *m, const gr_adjusted *adj)
+/* Member "risk": the model's risk block read at the adjusted score; none
+ * when the model declares none. */
+static void risk_json(gr_jw *w, const gr_model *m, const gr_adjusted *adj)
 {
     const gr_risk_decl *d = gr_model_risk(m);
     if (!d)
-        return json_null();
+        return;
     const gr_risk_spec *spec = gr_risk_decl_categories(d);
-    const char *cat = gr_risk_category(spec, adj->percentile);
-    json_t *o =
-        json_pack("{s:f, s:o, s:o}", "percentile", adj->percentile, "category",
-                  cat ? json_string(cat) : json_null(), "categories", categories_json(spec));
-    if (o && gr_risk_decl_absolute(d) &&
-        json_object_set_new(o, "absolute", absolute_json(d, adj))) {
-        json_decref(o);
-        return NULL;
+    gr_jw_key(w, "risk");
+    gr_jw_object(w);
+    real_member(w, "percentile", adj->percentile);
+    str_member(w, "category", gr_risk_category(spec, adj->percentile)); /* NULL: null */
+    gr_jw_key(w, "categories");
+    categories_json(w, spec);
+    if (gr_risk_decl_absolute(d)) {
+        gr_jw_key(w, "absolute");
+        absolute_json(w, d, adj);
     }
-    return o;
+    gr_jw_object_end(w);
 }
 
-/* Marks o not placed, for why. */
-static int not_placed(json_t *o, const char *why)
+/* Marks the population object not placed, for why. */
+static void not_placed(gr_jw *w, const char *why)
 {
-    return json_object_set_new(o, "placed", json_false()) ||
-           json_object_set_new(o, "reason", json_string(why));
+    gr_jw_key(w, "placed");
+    gr_jw_bool(w, 0);
+    str_member(w, "reason", why);
 }
 
-/* Places sample i and reads its score x: members of o; *risk gets the
- * model's risk block (new) when the sample is placed. */
-static int place(const gr_api_job *job, scratch *sc, size_t i, double x, json_t *o, json_t **risk)
+/* Places sample i and reads its score x: members of the population
+ * object. Returns 1 when *adj holds the score read against the reference
+ * (the risk block is then read at it), else 0. */
+static int place(gr_jw *w, const gr_api_job *job, scratch *sc, size_t i, double x, gr_adjusted *adj)
 {
     long k;
     const gr_reference *ref = gr_model_reference(job->m, &k);
     const gr_reference_info *in = gr_reference_get_info(ref);
     const gr_api_request *pr = job->place->json;
-    if (pr && pr->keyed && !pr->keyed[i])
-        return not_placed(o, "the sample gave a dosage array in model order, which names no "
-                             "variant of the reference's projection; send genotypes keyed by "
-                             "variant to place it");
+    if (pr && pr->keyed && !pr->keyed[i]) {
+        not_placed(w, "the sample gave a dosage array in model order, which names no "
+                      "variant of the reference's projection; send genotypes keyed by "
+                      "variant to place it");
+        return 0;
+    }
     const double *d = gr_api_dosages(job->place, sc->place, i);
     size_t observed = 0;
     for (size_t j = 0; j < in->n_variants; j++)
         observed += !isnan(d[j]);
-    int bad = json_object_set_new(o, "projection",
-                                  json_pack("{s:I, s:I}", "variants", (json_int_t)in->n_variants,
-                                            "observed", (json_int_t)observed));
+    gr_jw_key(w, "projection");
+    gr_jw_object(w);
+    gr_jw_key(w, "variants");
+    gr_jw_int(w, (long long)in->n_variants);
+    gr_jw_key(w, "observed");
+    gr_jw_int(w, (long long)observed);
+    gr_jw_object_end(w);
     if ((double)observed < GR_API_MIN_PLACED * (double)in->n_variants) {
         char why[200];
         snprintf(why, sizeof why,
                  "%zu of the reference's %zu projection variants observed; at least half are "
                  "needed to place a sample",
                  observed, in->n_variants);
-        return bad | not_placed(o, why);
+        not_placed(w, why);
+        return 0;
     }
     gr_ancestry a;
-    gr_adjusted adj;
     gr_error err;
-    if (gr_reference_place(ref, sc->rws, d, &a, &err))
-        return bad | not_placed(o, err.text);
-    bad |= json_object_set_new(o, "placed", json_true());
-    bad |= json_object_set_new(o, "pcs", pcs_array(&a));
-    bad |= json_object_set_new(o, "most_similar", json_string(in->populations[a.most_similar]));
-    bad |= json_object_set_new(o, "probabilities", probabilities(ref, &a));
-    bad |= json_object_set_new(o, "low_confidence", json_boolean(a.low_confidence));
+    if (gr_reference_place(ref, sc->rws, d, &a, &err)) {
+        not_placed(w, err.text);
+        return 0;
+    }
+    gr_jw_key(w, "placed");
+    gr_jw_bool(w, 1);
+    gr_jw_key(w, "pcs");
+    pcs_array(w, &a);
+    str_member(w, "most_similar", in->populations[a.most_similar]);
+    gr_jw_key(w, "probabilities");
+    probabilities(w, ref, &a);
+    gr_jw_key(w, "low_confidence");
+    gr_jw_bool(w, a.low_confidence);
     if (k < 0) { /* placed by a --reference that holds no distribution of this score */
-        *risk = json_null();
-        return bad | json_object_set_new(o, "unscored",
-                                         json_string("the reference holds no distribution of "
-                                                     "this model's score: no percentile or Z"));
+        str_member(w, "unscored",
+                   "the reference holds no distribution of this model's score: "
+                   "no percentile or Z");
+        return 0;
     }
-    if (gr_reference_adjust(ref, (size_t)k, &a, x, &adj, &err)) {
+    if (gr_reference_adjust(ref, (size_t)k, &a, x, adj, &err)) {
         /* placed, but its Z would overflow: said, not answered with a 500 */
-        *risk = json_null();
-        return bad | json_object_set_new(o, "unscored", json_string(err.text));
+        str_member(w, "unscored", err.text);
+        return 0;
     }
-    bad |= json_object_set_new(o, "percentile", json_real(adj.percentile));
-    bad |= json_object_set_new(o, "z", json_real(adj.z));
-    bad |= json_object_set_new(o, "z_norm1", json_real(adj.z_norm1));
-    bad |= json_object_set_new(o, "z_norm2", json_real(adj.z_norm2));
-    *risk = risk_json(job->m, &adj);
-    return bad || !*risk;
+    real_member(w, "percentile", adj->percentile);
+    real_member(w, "z", adj->z);
+    real_member(w, "z_norm1", adj->z_norm1);
+    real_member(w, "z_norm2", adj->z_norm2);
+    return 1;
 }
 
-json_t *gr_api_population(const gr_api_job *job, scratch *sc, size_t i, double x, json_t **risk)
+void gr_api_population(gr_jw *w, const gr_api_job *job, scratch *sc, size_t i, double x)
 {
     long k;
     const gr_reference *ref = gr_model_reference(job->m, &k);
-    *risk = NULL;
     if (!ref)
-        return json_null();
+        return;
     const gr_reference_info *in = gr_reference_get_info(ref);
-    json_t *o =
-        json_pack("{s:s, s:b, s:o}", "reference", in->name, "synthetic", in->synthetic, "score",
-                  k >= 0 ? json_string(gr_reference_score_id(ref, (size_t)k)) : json_null());
-    int bad = !o;
-    if (!bad && !job->place)
-        bad = not_placed(o, job->place_why ? job->place_why : "not placed");
-    else if (!bad)
-        bad = place(job, sc, i, x, o, risk);
-    if (bad) {
-        json_decref(o);
-        json_decref(*risk);
-        *risk = NULL;
-        return NULL;
-    }
-    return o;
+    gr_adjusted adj;
+    gr_jw_key(w, "population");
+    gr_jw_object(w);
+    str_member(w, "reference", in->name);
+    gr_jw_key(w, "synthetic");
+    gr_jw_bool(w, in->synthetic);
+    str_member(w, "score", k >= 0 ? gr_reference_score_id(ref, (size_t)k) : NULL);
+    int read = 0;
+    if (!job->place)
+        not_placed(w, job->place_why ? job->place_why : "not placed");
+    else
+        read = place(w, job, sc, i, x, &adj);
+    gr_jw_object_end(w);
+    if (read)
+        risk_json(w, job->m, &adj);
 }
 
 /* The scoring file's facts (pgs-catalog models), else JSON null. */

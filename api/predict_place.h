@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "api/json_out.h"
 #include "api/predict_run.h"
 
 struct scratch; /* predict_internal.h */
@@ -38,13 +39,12 @@ gr_status gr_api_place_read_json(const gr_model *set, const char *text, size_t l
 void gr_api_bind_places(gr_api_job *jobs, const gr_model *const *all, size_t n, size_t total,
                         const uint8_t *usable);
 
-/* Sample i's population context under job: new object (JSON null when the
- * model names no reference), NULL when out of memory. x is the sample's
- * score; sc the caller's scratch for job. *risk gets the model's risk
- * block read at the sample's percentile and Z (new; JSON null when the
- * model declares none), or NULL when the sample is not placed. */
-json_t *gr_api_population(const gr_api_job *job, struct scratch *sc, size_t i, double x,
-                          json_t **risk);
+/* Sample i's population context under job, as members of its result
+ * (open in w): "population" (none when the model names no reference) and,
+ * when the sample is placed and its score x read against the reference,
+ * "risk": the model's risk block read at its percentile and Z (none when
+ * the model declares none). sc is the caller's scratch for job. */
+void gr_api_population(gr_jw *w, const gr_api_job *job, struct scratch *sc, size_t i, double x);
 
 /* The answer's provenance for job (docs/predict-json.md, "Provenance"):
  * new, NULL when out of memory. */

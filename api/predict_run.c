@@ -8,20 +8,20 @@
 #include <string.h>
 
 #include "api/buffer.h"
+#include "api/json_out.h"
 #include "api/predict_internal.h"
 #include "api/predict_place.h"
 #include "api/predict_vcf.h"
 #include "api/problem.h"
 
-/* Sample i's label: a new reference to its id, or to null. NULL when out
- * of memory. */
-static json_t *sample_label(const gr_api_job *job, size_t i)
+/* Sample i's label: its id, or null. */
+static void sample_label(gr_jw *w, const gr_api_job *job, size_t i)
 {
-    if (job->json) {
-        json_t *id = json_array_get(job->json->ids, i);
-        return json_incref(id ? id : json_null());
-    }
-    return json_string(job->vcf->sample_ids[i]);
+    const json_t *id = job->json ? json_array_get(job->json->ids, i) : NULL;
+    if (job->json)
+        gr_jw_json(w, id ? id : json_null());
+    else
+        gr_jw_str(w, job->vcf->sample_ids[i]);
 }
 
 typedef struct {
@@ -37,21 +37,25 @@ static int by_magnitude(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Appends feature j's attribution to attrs; non-zero when out of memory. */
-static int add_attribution(json_t *attrs, const gr_model *m, size_t j, double phi, double orig,
-                           double used)
+/* Feature j's attribution, an element of the attributions array. */
+static void add_attribution(gr_jw *w, const gr_model *m, size_t j, double phi, double orig,
+                            double used)
 {
-    json_t *a = json_object();
-    int bad = json_object_set_new(a, "feature", json_string(gr_model_feature(m, j)->id));
-    bad |= json_object_set_new(a, "value", json_real(phi));
-    bad |= json_object_set_new(a, "dosage", isnan(used) ? json_null() : json_real(used));
-    if (isnan(orig) && !isnan(used))
-        bad |= json_object_set_new(a, "imputed", json_true());
-    if (bad) {
-        json_decref(a);
-        return 1;
+    gr_jw_object(w);
+    gr_jw_key(w, "feature");
+    gr_jw_str(w, gr_model_feature(m, j)->id);
+    gr_jw_key(w, "value");
+    gr_jw_real(w, phi);
+    gr_jw_key(w, "dosage");
+    if (isnan(used))
+        gr_jw_null(w);
+    else
+        gr_jw_real(w, used);
+    if (isnan(orig) && !isnan(used)) {
+        gr_jw_key(w, "imputed");
+        gr_jw_bool(w, 1);
     }
-    return json_array_append_new(attrs, a);
+    gr_jw_object_end(w);
 }
 
 /* The k largest |phi| in order, ties by feature order, into order[0..k). */
@@ -168,25 +172,46 @@ static int groups_init(scratch *sc, const gr_api_job *job)
     return 1;
 }
 
-/* Appends group g's {"group", "value", "features"}; non-zero when out of
- * memory. */
-static int add_group(json_t *groups, const gr_api_job *job, const scratch *sc, size_t g)
+/* Group g's {"group", "value", "features"}, an element of the groups
+ * array. */
+static void add_group(gr_jw *w, const gr_api_job *job, const scratch *sc, size_t g)
 {
     size_t j = sc->group_first[g];
     const char *name = group_label(job->m, j, job->set.group_by);
-    json_t *o =
-        json_pack("{s:s, s:f, s:I}", "group", name[0] ? name : gr_model_feature(job->m, j)->id,
-                  "value", sc->group_sum[g], "features", (json_int_t)sc->group_n[g]);
-    return !o || json_array_append_new(groups, o);
+    gr_jw_object(w);
+    gr_jw_key(w, "group");
+    gr_jw_str(w, name[0] ? name : gr_model_feature(job->m, j)->id);
+    gr_jw_key(w, "value");
+    gr_jw_real(w, sc->group_sum[g]);
+    gr_jw_key(w, "features");
+    gr_jw_int(w, (long long)sc->group_n[g]);
+    gr_jw_object_end(w);
+}
+
+/* Room for the order of the top k of n, without an allocation for the
+ * usual small k (top_features then fills only order[0 .. k)); NULL when
+ * out of memory. Free with order_free. */
+#define SMALL_K 32
+static ranked *order_new(size_t n, size_t k, ranked *small)
+{
+    return k <= SMALL_K ? small : malloc((n ? n : 1) * sizeof(ranked));
+}
+
+static void order_free(ranked *order, const ranked *small)
+{
+    if (order != small)
+        free(order);
 }
 
 /* The groups of the sample just explained (sc->phi), largest |value|
  * first (ties in the order of their first feature), the job's top_k of
- * them (0: all); NULL when out of memory. */
-static json_t *groups_array(const gr_api_job *job, scratch *sc)
+ * them (0: all), as an array. */
+static void groups_array(gr_jw *w, const gr_api_job *job, scratch *sc)
 {
-    if (!sc->group_of && !groups_init(sc, job))
-        return NULL;
+    if (!sc->group_of && !groups_init(sc, job)) {
+        w->bad = w->bad ? w->bad : GR_JW_NOMEM;
+        return;
+    }
     size_t nf = gr_model_get_info(job->m)->n_features, ng = sc->n_groups;
     size_t k = job->set.top_k == 0 || (size_t)job->set.top_k > ng ? ng : (size_t)job->set.top_k;
     double *sum = sc->group_sum;
@@ -194,19 +219,17 @@ static json_t *groups_array(const gr_api_job *job, scratch *sc)
         sum[g] = 0;
     for (size_t j = 0; j < nf; j++)
         sum[sc->group_of[j]] += sc->phi[j];
-    ranked *order = malloc((ng ? ng : 1) * sizeof *order);
-    json_t *groups = json_array();
-    int bad = !order || !groups;
-    if (!bad)
-        top_features(sum, ng, k, order);
-    for (size_t r = 0; r < k && !bad; r++)
-        bad |= add_group(groups, job, sc, order[r].i);
-    free(order);
-    if (bad) {
-        json_decref(groups);
-        return NULL;
+    ranked small[SMALL_K], *order = order_new(ng, k, small);
+    if (!order) {
+        w->bad = w->bad ? w->bad : GR_JW_NOMEM;
+        return;
     }
-    return groups;
+    top_features(sum, ng, k, order);
+    gr_jw_array(w);
+    for (size_t r = 0; r < k; r++)
+        add_group(w, job, sc, order[r].i);
+    gr_jw_array_end(w);
+    order_free(order, small);
 }
 
 static const char *space_name(gr_space s)
@@ -215,64 +238,76 @@ static const char *space_name(gr_space s)
 }
 
 /* {"method", "space", "base_value", "attributions"} and, with group_by,
- * "groups"; NULL when out of memory. */
-static json_t *explanation(const gr_api_job *job, const gr_prediction *p, const double *x,
-                           scratch *sc)
+ * "groups". */
+static void explanation(gr_jw *w, const gr_api_job *job, const gr_prediction *p, const double *x,
+                        scratch *sc)
 {
     const gr_model_info *info = gr_model_get_info(job->m);
     size_t nf = info->n_features;
     size_t k = job->set.top_k == 0 ? nf : (size_t)job->set.top_k;
-    ranked *order = malloc((nf ? nf : 1) * sizeof *order);
-    json_t *ex = json_object(), *attrs = json_array();
-    int bad = !order || json_object_set_new(ex, "method", json_string(info->explain_method));
-    bad |= json_object_set_new(ex, "space", json_string(space_name(info->space)));
-    bad |= json_object_set_new(ex, "base_value", json_real(p->base_value));
-    if (!bad && k == nf) {
-        for (size_t j = 0; j < nf && !bad; j++)
-            bad |= add_attribution(attrs, job->m, j, sc->phi[j], x[j], sc->used[j]);
-    } else if (!bad) {
+    ranked small[SMALL_K], *order = k == nf ? small : order_new(nf, k, small);
+    if (!order) {
+        w->bad = w->bad ? w->bad : GR_JW_NOMEM;
+        return;
+    }
+    gr_jw_object(w);
+    gr_jw_key(w, "method");
+    gr_jw_str(w, info->explain_method);
+    gr_jw_key(w, "space");
+    gr_jw_str(w, space_name(info->space));
+    gr_jw_key(w, "base_value");
+    gr_jw_real(w, p->base_value);
+    gr_jw_key(w, "attributions");
+    gr_jw_array(w);
+    if (k == nf) {
+        for (size_t j = 0; j < nf && !w->bad; j++)
+            add_attribution(w, job->m, j, sc->phi[j], x[j], sc->used[j]);
+    } else {
         top_features(sc->phi, nf, k, order);
-        for (size_t r = 0; r < k && !bad; r++) {
+        for (size_t r = 0; r < k && !w->bad; r++) {
             size_t j = order[r].i;
-            bad |= add_attribution(attrs, job->m, j, sc->phi[j], x[j], sc->used[j]);
+            add_attribution(w, job->m, j, sc->phi[j], x[j], sc->used[j]);
         }
     }
-    free(order);
-    bad |= json_object_set_new(ex, "attributions", attrs);
-    if (!bad && (job->set.group_by == GR_API_GROUP_LOCUS || job->set.group_by == GR_API_GROUP_GENE))
-        bad |= json_object_set_new(ex, "groups", groups_array(job, sc));
-    if (bad) {
-        json_decref(ex);
-        return NULL;
+    order_free(order, small);
+    gr_jw_array_end(w);
+    if (job->set.group_by == GR_API_GROUP_LOCUS || job->set.group_by == GR_API_GROUP_GENE) {
+        gr_jw_key(w, "groups");
+        groups_array(w, job, sc);
     }
-    return ex;
+    gr_jw_object_end(w);
+}
+
+/* Member key: count. */
+static void count(gr_jw *w, const char *key, size_t n)
+{
+    gr_jw_key(w, key);
+    gr_jw_int(w, (long long)n);
 }
 
 /* {"expected", "observed", "imputed", "missing"} plus how the model's
  * variants were matched: by the file's records for a VCF, by sample i's
  * genotype keys for JSON (not for a dense "dosages" array, which names no
- * variant). NULL when out of memory. */
-static json_t *coverage(const gr_api_job *job, size_t i, const gr_prediction *p)
+ * variant). */
+static void coverage(gr_jw *w, const gr_api_job *job, size_t i, const gr_prediction *p)
 {
-    json_t *c = json_pack("{s:I, s:I, s:I, s:I}", "expected", (json_int_t)p->n_expected, "observed",
-                          (json_int_t)p->n_observed, "imputed", (json_int_t)p->n_imputed, "missing",
-                          (json_int_t)p->n_missing);
     const gr_match_counts *mt = job->vcf ? &job->vcf_counts
                                 : job->json && job->json->keyed && job->json->keyed[i]
                                     ? &job->json->match[i]
                                     : NULL;
-    if (!c || !mt)
-        return c;
-    json_t *more =
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "matched", (json_int_t)mt->matched, "flipped",
-                  (json_int_t)mt->flipped, "swapped", (json_int_t)mt->swapped, "ambiguous",
-                  (json_int_t)mt->ambiguous, "multiallelic", (json_int_t)mt->multiallelic);
-    if (!more || json_object_update(c, more)) {
-        json_decref(c);
-        c = NULL;
+    gr_jw_object(w);
+    count(w, "expected", p->n_expected);
+    count(w, "observed", p->n_observed);
+    count(w, "imputed", p->n_imputed);
+    count(w, "missing", p->n_missing);
+    if (mt) {
+        count(w, "matched", mt->matched);
+        count(w, "flipped", mt->flipped);
+        count(w, "swapped", mt->swapped);
+        count(w, "ambiguous", mt->ambiguous);
+        count(w, "multiallelic", mt->multiallelic);
     }
-    json_decref(more);
-    return c;
+    gr_jw_object_end(w);
 }
 
 /* Why sample i may not be scored, for its error or the request's 422. */
@@ -302,23 +337,23 @@ static void coverage_detail(const gr_api_job *job, size_t i, const gr_prediction
 }
 
 /* The result of a sample that may not be scored: its label, coverage and
- * a problem object. NULL when out of memory. */
-static json_t *error_result(const gr_api_job *job, size_t i, const gr_prediction *p,
-                            const char *detail)
+ * a problem object. */
+static void error_result(gr_jw *w, const gr_api_job *job, size_t i, const gr_prediction *p,
+                         const char *detail)
 {
     const gr_problem_kind *k = gr_problem_kind_of(GR_PROBLEM_LOW_COVERAGE);
-    json_t *r = json_object();
-    int bad = json_object_set_new(r, "sample", sample_label(job, i));
-    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
-    bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
-    bad |= json_object_set_new(
-        r, "error",
-        gr_problem_object(k->status, k->slug, k->title, detail, "coverage", NULL, NULL));
-    if (bad) {
-        json_decref(r);
-        return NULL;
-    }
-    return r;
+    json_t *problem =
+        gr_problem_object(k->status, k->slug, k->title, detail, "coverage", NULL, NULL);
+    gr_jw_object(w);
+    gr_jw_key(w, "sample");
+    sample_label(w, job, i);
+    count(w, "index", i);
+    gr_jw_key(w, "coverage");
+    coverage(w, job, i, p);
+    gr_jw_key(w, "error");
+    gr_jw_json(w, problem); /* NULL: out of memory */
+    gr_jw_object_end(w);
+    json_decref(problem);
 }
 
 void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *used,
@@ -345,71 +380,110 @@ void gr_api_pgs_numbers(const gr_prediction *p, const double *x, const double *u
 }
 
 /* {"sum", "avg", "denom", "allele_ct", "named_allele_dosage_sum"} of a PGS
- * model's sample; NULL when out of memory. */
-static json_t *pgs_object(const gr_api_job *job, const gr_prediction *p, const double *x,
-                          const scratch *sc)
+ * model's sample. */
+static void pgs_object(gr_jw *w, const gr_api_job *job, const gr_prediction *p, const double *x,
+                       const scratch *sc)
 {
     gr_api_pgs g;
     gr_api_pgs_numbers(p, x, sc->used, sc->shared ? sc->once : NULL,
                        gr_model_get_info(job->m)->n_features, &g);
-    return json_pack("{s:f, s:o, s:I, s:I, s:f}", "sum", g.sum, "avg",
-                     isnan(g.avg) ? json_null() : json_real(g.avg), "denom", (json_int_t)g.denom,
-                     "allele_ct", (json_int_t)g.allele_ct, "named_allele_dosage_sum",
-                     g.named_dosage_sum);
+    gr_jw_object(w);
+    gr_jw_key(w, "sum");
+    gr_jw_real(w, g.sum);
+    gr_jw_key(w, "avg");
+    if (isnan(g.avg))
+        gr_jw_null(w);
+    else
+        gr_jw_real(w, g.avg);
+    count(w, "denom", g.denom);
+    count(w, "allele_ct", g.allele_ct);
+    gr_jw_key(w, "named_allele_dosage_sum");
+    gr_jw_real(w, g.named_dosage_sum);
+    gr_jw_object_end(w);
 }
 
-/* A scored sample's result; NULL when out of memory. */
-static json_t *scored_result(const gr_api_job *job, size_t i, const gr_prediction *p,
-                             const double *x, scratch *sc, int low)
+/* A scored sample's result. */
+static void scored_result(gr_jw *w, const gr_api_job *job, size_t i, const gr_prediction *p,
+                          const double *x, scratch *sc, int low)
 {
-    json_t *risk = NULL, *pop = gr_api_population(job, sc, i, p->score, &risk);
-    json_t *r = json_object();
-    int bad = json_object_set_new(r, "sample", sample_label(job, i));
-    bad |= json_object_set_new(r, "index", json_integer((json_int_t)i));
-    bad |= json_object_set_new(r, "score", json_real(p->score));
-    bad |= json_object_set_new(r, "margin", json_real(p->margin));
-    bad |= json_object_set_new(r, "coverage", coverage(job, i, p));
-    if (gr_model_get_info(job->m)->format == GR_FORMAT_PGS_CATALOG)
-        bad |= json_object_set_new(r, "pgs", pgs_object(job, p, x, sc));
-    if (low)
-        bad |= json_object_set_new(r, "low_coverage", json_true());
-    if (!pop || !json_is_null(pop))
-        bad |= json_object_set_new(r, "population", pop);
-    else
-        json_decref(pop);
-    if (risk && !json_is_null(risk))
-        bad |= json_object_set_new(r, "risk", risk);
-    else
-        json_decref(risk);
-    if (job->set.explain && !bad)
-        bad |= json_object_set_new(r, "explanation", explanation(job, p, x, sc));
-    if (bad) {
-        json_decref(r);
-        return NULL;
+    gr_jw_object(w);
+    gr_jw_key(w, "sample");
+    sample_label(w, job, i);
+    count(w, "index", i);
+    gr_jw_key(w, "score");
+    gr_jw_real(w, p->score);
+    gr_jw_key(w, "margin");
+    gr_jw_real(w, p->margin);
+    gr_jw_key(w, "coverage");
+    coverage(w, job, i, p);
+    if (gr_model_get_info(job->m)->format == GR_FORMAT_PGS_CATALOG) {
+        gr_jw_key(w, "pgs");
+        pgs_object(w, job, p, x, sc);
     }
-    return r;
+    if (low) {
+        gr_jw_key(w, "low_coverage");
+        gr_jw_bool(w, 1);
+    }
+    gr_api_population(w, job, sc, i, p->score); /* "population" and "risk" */
+    if (job->set.explain && !w->bad) {
+        gr_jw_key(w, "explanation");
+        explanation(w, job, p, x, sc);
+    }
+    gr_jw_object_end(w);
 }
 
-/* Sample i's result, once predicted into p from x (its lane's). */
+/* The error of a part of the answer the writer could not write (w->bad):
+ * sample i's result, or the document's own members when i is NO_SAMPLE. */
+#define NO_SAMPLE ((size_t)-1)
+static gr_status encode_error(const gr_jw *w, size_t i, gr_error *err)
+{
+    char what[48] = "the answer";
+    if (i != NO_SAMPLE)
+        snprintf(what, sizeof what, "sample #%zu", i + 1);
+    if (w->bad == GR_JW_NONFINITE)
+        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
+                            "%s: the model gave a number that is not finite (NaN or infinity), "
+                            "which JSON cannot hold",
+                            what);
+    if (w->bad == GR_JW_UTF8)
+        return gr_error_set(err, GR_EINPUT, NULL, 0, NULL,
+                            "%s: a name in it (a sample id, or a name in the model) is not UTF-8",
+                            what);
+    return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+/* Predicts sample i and appends its result to out, laid out as the
+ * results of a document that is pretty or not; on failure out is as it
+ * was. */
+/* Sample i's result, once predicted into p from x (its lane's), appended
+ * to out as laid out for a document as pretty as `pretty`. */
 static gr_status answer(const gr_api_job *job, scratch *sc, size_t i, const gr_prediction *p,
-                        const double *x, json_t **result, gr_error *err)
+                        const double *x, gr_buf *out, int pretty, gr_error *err)
 {
     int low = !gr_api_coverage_ok(job, p->n_observed);
+    size_t len = out->len;
+    gr_jw w;
+    gr_jw_init(&w, out, pretty, 2); /* in the document's "results" */
     if (low && !job->set.allow_low_coverage) {
         char detail[600];
         coverage_detail(job, i, p, detail, sizeof detail);
-        *result = error_result(job, i, p, detail);
+        error_result(&w, job, i, p, detail);
     } else {
-        *result = scored_result(job, i, p, x, sc, low);
+        scored_result(&w, job, i, p, x, sc, low);
     }
-    return *result ? GR_OK : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    if (!w.bad)
+        return GR_OK;
+    out->len = len;
+    if (out->s)
+        out->s[len] = '\0';
+    return encode_error(&w, i, err);
 }
 
 /* Samples idx[0..nb) (nb <= sc->lanes) predicted together, one lane each,
- * then answered in order into results[0..nb). On a bad sample, the ones
- * before it are answered and the error names it. */
+ * then answered in order, sample idx[k]'s into out[k]. On a bad sample,
+ * the ones before it are answered and the error names it. */
 static gr_status predict_lanes(const gr_api_job *job, scratch *sc, const size_t *idx, size_t nb,
-                               json_t **results, gr_error *err)
+                               gr_buf *const *out, int pretty, gr_error *err)
 {
     const double *x[GR_BATCH_MAX], *fill[GR_BATCH_MAX];
     double *phi[GR_BATCH_MAX], *used[GR_BATCH_MAX];
@@ -431,13 +505,13 @@ static gr_status predict_lanes(const gr_api_job *job, scratch *sc, const size_t 
     gr_status ans = GR_OK;
     for (size_t k = 0; k < good && !ans; k++) {
         gr_api_scratch_lane(sc, job, k);
-        ans = answer(job, sc, idx[k], &p[k], x[k], &results[k], err);
+        ans = answer(job, sc, idx[k], &p[k], x[k], out[k], pretty, err);
     }
     gr_api_scratch_lane(sc, job, 0);
     return ans ? ans : st;
 }
 
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, gr_buf *results,
                                gr_error *err)
 {
     scratch sc = { 0 };
@@ -449,18 +523,15 @@ gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step,
         goto fail;
     }
     size_t end = job->hi && job->hi < n ? job->hi : n, idx[GR_BATCH_MAX], nb = 0;
+    gr_buf *out[GR_BATCH_MAX];
     for (size_t i = job->lo + first; i < end; i += step ? step : 1) {
+        out[nb] = &results[i];
         idx[nb++] = i;
         if (nb < sc.lanes && i + (step ? step : 1) < end)
             continue;
         if (job->stop && job->stop(job->stop_arg))
             break;
-        json_t *lane[GR_BATCH_MAX] = { 0 };
-        st = predict_lanes(job, &sc, idx, nb, lane, err);
-        for (size_t k = 0; k < nb; k++)
-            if (lane[k])
-                results[idx[k]] = lane[k];
-        if (st)
+        if ((st = predict_lanes(job, &sc, idx, nb, out, job->pretty, err)))
             break;
         nb = 0;
     }
@@ -475,7 +546,7 @@ fail:
  * a failing one included. */
 static size_t jobs_pass(const gr_api_job *const *lane, scratch *sc, const size_t *at, size_t from,
                         size_t nb, const double **x, const double **fill, double **phi,
-                        double **used, gr_prediction *p, json_t **results, gr_status *st,
+                        double **used, gr_prediction *p, gr_buf *results, gr_status *st,
                         gr_error *errs)
 {
     size_t take = gr_model_batch_width(lane[from]->m) > 1 ? nb - from : 1, good = 0;
@@ -484,8 +555,8 @@ static size_t jobs_pass(const gr_api_job *const *lane, scratch *sc, const size_t
                                      p + from, phi ? phi + from : NULL, used + from, &good, &e);
     for (size_t j = from; j < from + good; j++) {
         size_t k = at[j];
-        st[k] =
-            answer(lane[j], &sc[k], lane[j]->lo, &p[j], x[j], &results[k], errs ? &errs[k] : NULL);
+        st[k] = answer(lane[j], &sc[k], lane[j]->lo, &p[j], x[j], &results[k], lane[j]->pretty,
+                       errs ? &errs[k] : NULL);
     }
     if (!bad)
         return good;
@@ -499,7 +570,7 @@ static size_t jobs_pass(const gr_api_job *const *lane, scratch *sc, const size_t
     return good + 1;
 }
 
-size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **results, gr_status *st,
+size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, gr_buf *results, gr_status *st,
                            gr_error *errs)
 {
     scratch sc[GR_BATCH_MAX] = { { 0 } };
@@ -512,7 +583,6 @@ size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **res
     n = n < GR_BATCH_MAX ? n : GR_BATCH_MAX;
     for (size_t k = 0; k < n; k++) {
         gr_error *err = errs ? &errs[k] : NULL;
-        results[k] = NULL;
         st[k] = GR_OK;
         if (jobs[k]->m != jobs[0]->m) {
             st[k] = gr_error_set(err, GR_EINVAL, NULL, 0, NULL, "jobs batched need one model");
@@ -536,7 +606,7 @@ size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **res
         from += jobs_pass(lane, sc, at, from, nb, x, fill, explain ? phi : NULL, used, p, results,
                           st, errs);
     for (size_t k = 0; k < n; k++) {
-        done += results[k] != NULL;
+        done += st[k] == GR_OK;
         gr_api_scratch_free(&sc[k]);
     }
     return done;
@@ -582,29 +652,18 @@ static gr_status put(gr_api_writer *w, const char *bytes, size_t n, gr_error *er
     return GR_OK;
 }
 
-/* Writes member "key": value of the top-level object (value borrowed). */
+/* Writes member "key": value of the top-level object (value borrowed;
+ * NULL: out of memory). */
 static gr_status put_member(gr_api_writer *w, const char *key, const json_t *value, int first,
                             gr_error *err)
 {
-    size_t flags =
-        JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY | (w->pretty ? JSON_INDENT(2) : JSON_COMPACT);
-    char *text = gr_api_json_dumps(value, flags);
-    if (!text)
-        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    char head[80];
-    int n = snprintf(head, sizeof head, "%s%s\"%s\":%s", first ? "" : ",", w->pretty ? "\n  " : "",
-                     key, w->pretty ? " " : "");
-    gr_status st = put(w, head, (size_t)n, err);
-    /* indented one level deeper than jansson writes a top-level value */
-    for (const char *p = text; !st && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-        st = put(w, p, len, err);
-        if (!st && nl && w->pretty)
-            st = put(w, "  ", 2, err);
-        p += len;
-    }
-    free(text);
+    gr_buf b = { 0 };
+    gr_jw jw;
+    gr_jw_init_in(&jw, &b, w->pretty, 1, !first);
+    gr_jw_key(&jw, key);
+    gr_jw_json(&jw, value);
+    gr_status st = jw.bad ? encode_error(&jw, NO_SAMPLE, err) : put(w, b.s, b.len, err);
+    free(b.s);
     return st;
 }
 
@@ -692,33 +751,30 @@ gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty
     return st;
 }
 
-gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
+/* Writes one result's text (laid out for this document) after the ones
+ * before it. */
+static gr_status put_result(gr_api_writer *w, const gr_buf *text, gr_error *err)
+{
+    static const char sep[] = ",\n    ";
+    size_t skip = w->written ? 0 : 1, n = (w->pretty ? 6 : 1) - skip;
+    gr_status st = n ? put(w, sep + skip, n, err) : GR_OK;
+    if (!st)
+        st = put(w, text->s, text->len, err);
+    w->written++;
+    return st;
+}
+
+gr_status gr_api_write_results(gr_api_writer *w, gr_buf *results, size_t lo, size_t hi,
                                gr_error *err)
 {
     gr_status st = GR_OK;
-    size_t flags = JSON_REAL_PRECISION(17) | (w->pretty ? JSON_INDENT(2) : JSON_COMPACT);
     for (size_t i = lo; i < hi; i++) {
-        char *text = st ? NULL : gr_api_json_dumps(results[i], flags);
-        json_decref(results[i]);
-        results[i] = NULL;
-        if (st)
-            continue;
-        if (!text) {
-            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            continue;
-        }
-        st = put(w, w->written ? "," : "", w->written ? 1 : 0, err);
-        for (const char *p = text; !st && *p;) { /* each line indented two levels */
-            const char *nl = strchr(p, '\n');
-            size_t len = nl ? (size_t)(nl - p + 1) : strlen(p);
-            if (w->pretty)
-                st = put(w, p == text ? "\n    " : "    ", p == text ? 5 : 4, err);
-            if (!st)
-                st = put(w, p, len, err);
-            p += len;
-        }
-        w->written++;
-        free(text);
+        if (!st && !results[i].len)
+            st = gr_error_set(err, GR_EINVAL, NULL, 0, NULL, "result #%zu was not made", i + 1);
+        if (!st)
+            st = put_result(w, &results[i], err);
+        free(results[i].s);
+        results[i] = (gr_buf){ 0 };
     }
     return st;
 }
@@ -769,7 +825,8 @@ gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err)
 {
     const gr_api_job *job = w->job;
     scratch sc = { 0 };
-    json_t *lane[GR_BATCH_MAX] = { 0 };
+    gr_buf lane[GR_BATCH_MAX] = { { 0 } }; /* each batch's results, their room kept */
+    gr_buf *out[GR_BATCH_MAX];
     size_t idx[GR_BATCH_MAX], n = gr_api_job_samples(job);
     gr_status st = GR_OK;
     if (!gr_api_scratch_init(&sc, job, NULL, 1)) {
@@ -782,16 +839,21 @@ gr_status gr_api_write_samples(gr_api_writer *w, gr_error *err)
             goto fail;
         }
         size_t nb = n - i < sc.lanes ? n - i : sc.lanes;
-        for (size_t k = 0; k < nb; k++)
+        for (size_t k = 0; k < nb; k++) {
             idx[k] = i + k;
-        if ((st = predict_lanes(job, &sc, idx, nb, lane, err)) ||
-            (st = gr_api_write_results(w, lane, 0, nb, err)))
+            lane[k].len = 0;
+            out[k] = &lane[k];
+        }
+        if ((st = predict_lanes(job, &sc, idx, nb, out, w->pretty, err)))
             goto fail;
+        for (size_t k = 0; k < nb; k++)
+            if ((st = put_result(w, &lane[k], err)))
+                goto fail;
     }
 
 fail:
     for (size_t k = 0; k < GR_BATCH_MAX; k++)
-        json_decref(lane[k]);
+        free(lane[k].s);
     gr_api_scratch_free(&sc);
     return st;
 }

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "api/buffer.h"
 #include "api/predict_json.h"
 #include "core/model.h"
 #include "core/vcf.h"
@@ -64,6 +65,8 @@ struct gr_api_job {
                               * over the same source, which places each sample among
                               * the reference (predict_place.h); NULL: not placed */
     const char *place_why;            /* when place is NULL for a model with a reference: why */
+    int pretty;                       /* gr_api_predict_range lays results out for an indented
+                 * document (gr_api_write_begin's pretty), else a compact one */
 };
 
 /* Fills job for m and one source. Settings are taken from `given` (query
@@ -123,25 +126,28 @@ void gr_api_scorer_pgs(const gr_api_scorer *s, const gr_prediction *p, const dou
 size_t gr_api_job_samples(const gr_api_job *job);
 
 /* Predicts samples lo + first, lo + first + step, ... below hi (the job's
- * window; hi 0 means every sample) into results[i] (new result objects;
- * results has gr_api_job_samples slots, NULL on entry).
+ * window; hi 0 means every sample) into results[i]: the result's JSON
+ * text, appended (results has gr_api_job_samples slots, empty on entry;
+ * their memory is the caller's), laid out for a document as job->pretty
+ * says. A slot left empty is a sample not done.
  * Threads may each run a range over one job with their own first.
  * A sample below the model's min_coverage (and allow_low_coverage not set)
  * gets a result holding an "error" problem object and no score; whether the
  * request may be answered at all (its one sample, or every sample, below
  * it) is gr_api_write_begin's decision, made first. When stop says so, the
- * samples not yet done stay NULL and
+ * samples not yet done stay empty and
  * GR_OK is returned. Other errors name the sample in err->field. */
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, json_t **results,
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, gr_buf *results,
                                gr_error *err);
 
 /* Several requests' samples predicted together (the daemon's dynamic
  * batching): the first sample of each of jobs[0..n) (borrowed; one model,
  * 1 <= n <= GR_BATCH_MAX), as gr_api_predict_range would predict it alone,
- * the same bits, with each job's own settings and policy. results[k]
- * receives job k's result (new), or stays NULL with st[k] and errs[k] (when
- * errs is non-NULL) set. Returns the number of jobs that got a result. */
-size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, json_t **results, gr_status *st,
+ * the same bits, with each job's own settings and policy. Job k's result
+ * is appended to results[k] (the caller's buffers, laid out as
+ * job->pretty says), with st[k] GR_OK; else st[k] and errs[k] (when errs
+ * is non-NULL) say why. Returns the number of jobs that got a result. */
+size_t gr_api_predict_jobs(const gr_api_job *const *jobs, size_t n, gr_buf *results, gr_status *st,
                            gr_error *errs);
 
 /* The response is written as it is computed, through a write function:
@@ -174,8 +180,10 @@ gr_status gr_api_job_check(const gr_api_job *job, size_t *unscored, gr_error *er
  * that would pass it). */
 gr_status gr_api_write_begin(gr_api_writer *w, const gr_api_job *job, int pretty,
                              gr_api_write_fn write, void *arg, gr_error *err);
-/* Writes results[lo .. hi), in order, and frees them (NULL-ing the slots). */
-gr_status gr_api_write_results(gr_api_writer *w, json_t **results, size_t lo, size_t hi,
+/* Writes results[lo .. hi), in order, and frees them (emptying the
+ * slots). Each was made by gr_api_predict_range for a job as pretty as
+ * the writer (the text is written as it is); an empty one is GR_EINVAL. */
+gr_status gr_api_write_results(gr_api_writer *w, gr_buf *results, size_t lo, size_t hi,
                                gr_error *err);
 /* Predicts every sample on the calling thread and writes each result as it
  * is computed: memory holds one result at a time. A stop asked for between

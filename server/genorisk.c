@@ -138,7 +138,7 @@ static void print_error(const char *what, const gr_error *err)
 /* One thread's share of the samples: first, first + step, ... */
 typedef struct {
     const gr_api_job *job;
-    json_t **results;
+    gr_buf *results;
     size_t first, step;
     gr_status st;
     gr_error err;
@@ -153,7 +153,7 @@ static void *run_share(void *arg)
 
 /* Runs the job on `threads` threads into results (n slots); returns the
  * status of the first sample that failed, its error in *err. */
-static gr_status run_threads(const gr_api_job *job, long threads, json_t **results, gr_error *err)
+static gr_status run_threads(const gr_api_job *job, long threads, gr_buf *results, gr_error *err)
 {
     size_t n = job->hi ? job->hi : gr_api_job_samples(job);
     share *sh = calloc((size_t)threads, sizeof *sh);
@@ -177,7 +177,7 @@ static gr_status run_threads(const gr_api_job *job, long threads, json_t **resul
     /* a thread stops at its first failure and leaves that slot empty: the
      * first empty slot of the window is the first sample that failed */
     for (size_t i = job->lo; i < n; i++)
-        if (!results[i]) {
+        if (!results[i].len) {
             share *f = &sh[(i - job->lo) % (size_t)threads];
             st = f->st ? f->st : GR_ENOMEM;
             if (err)
@@ -489,11 +489,12 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, js
     gr_api_job chunk = *job;
     gr_api_writer w;
     size_t n = gr_api_job_samples(job);
-    json_t **results = calloc(n ? n : 1, sizeof *results);
+    gr_buf *results = calloc(n ? n : 1, sizeof *results);
     /* the imputation values (a pass over every sample under impute=cohort)
      * made once, for every chunk's threads */
     gr_api_scorer *like = gr_api_scorer_new(job, NULL);
     chunk.like = like;
+    chunk.pretty = !a->compact; /* the results' layout: the document's */
     gr_status st = results && like ? gr_api_write_begin(&w, job, !a->compact, to_file, out, err)
                                    : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t lo = 0; !st && lo < n; lo += CHUNK) {
@@ -508,7 +509,7 @@ static gr_status write_response(const gr_api_job *job, const predict_args *a, js
     if (!st && (fputc('\n', out) == EOF || fflush(out)))
         st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
     for (size_t i = 0; results && i < n; i++)
-        json_decref(results[i]);
+        free(results[i].s);
     free(results);
     gr_api_scorer_free(like);
     return st;

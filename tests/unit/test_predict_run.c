@@ -45,15 +45,14 @@ static void request(one *o, const gr_model *m, unsigned seed, long top_k, int ex
     free(body);
 }
 
-/* The job's one result, predicted alone, as compact text (new). */
+/* The job's one result, predicted alone, as text (new). */
 static char *alone(const gr_api_job *job)
 {
-    json_t *res[1] = { NULL };
+    gr_buf res[1] = { { 0 } };
     gr_error err;
     cr_assert_eq(gr_api_predict_range(job, 0, 1, res, &err), GR_OK, "%s", err.text);
-    char *s = json_dumps(res[0], JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_decref(res[0]);
-    return s;
+    cr_assert(res[0].len > 0);
+    return res[0].s;
 }
 
 static void batch_equals_alone(const char *bundle)
@@ -72,18 +71,16 @@ static void batch_equals_alone(const char *bundle)
         jobs[k] = &o[k].job;
     }
     for (size_t n = 1; n <= N; n++) {
-        json_t *res[N];
+        gr_buf res[N] = { { 0 } };
         gr_status st[N];
         gr_error errs[N];
         cr_assert_eq(gr_api_predict_jobs(jobs, n, res, st, errs), n);
         for (size_t k = 0; k < n; k++) {
             cr_assert_eq(st[k], GR_OK);
-            char *got = json_dumps(res[k], JSON_COMPACT | JSON_REAL_PRECISION(17));
             char *want = alone(jobs[k]);
-            cr_assert_str_eq(got, want, "%s: %zu jobs, job %zu", bundle, n, k);
-            free(got);
+            cr_assert_str_eq(res[k].s, want, "%s: %zu jobs, job %zu", bundle, n, k);
             free(want);
-            json_decref(res[k]);
+            free(res[k].s);
         }
     }
     for (int k = 0; k < N; k++)
@@ -118,20 +115,18 @@ Test(predict_run, a_job_of_another_model_is_refused_alone)
     request(&o[1], b, 2, 10, 1, -1);
     request(&o[2], a, 3, 10, 1, -1);
     const gr_api_job *jobs[3] = { &o[0].job, &o[1].job, &o[2].job };
-    json_t *res[3];
+    gr_buf res[3] = { { 0 } };
     gr_status st[3];
     gr_error errs[3];
     cr_assert_eq(gr_api_predict_jobs(jobs, 3, res, st, errs), 2);
     cr_assert_eq(st[1], GR_EINVAL);
-    cr_assert_null(res[1]);
+    cr_assert_eq(res[1].len, 0);
     cr_assert(strstr(errs[1].text, "one model"), "%s", errs[1].text);
     for (int k = 0; k < 3; k += 2) {
-        char *got = json_dumps(res[k], JSON_COMPACT | JSON_REAL_PRECISION(17));
         char *want = alone(jobs[k]);
-        cr_assert_str_eq(got, want);
-        free(got);
+        cr_assert_str_eq(res[k].s, want);
         free(want);
-        json_decref(res[k]);
+        free(res[k].s);
     }
     for (int k = 0; k < 3; k++)
         gr_api_request_clear(&o[k].req);
