@@ -54,26 +54,45 @@ int gr_json_expect(gr_json_scan *sc, char c, const char *what)
     return 1;
 }
 
-/* At a '"': steps past the closing quote. */
+/* At a '"': steps past the closing quote (a backslash steps over the byte
+ * after it). */
 static int skip_string(gr_json_scan *sc)
 {
-    size_t start = ++sc->at;
-    while (sc->at < sc->n && sc->s[sc->at] != '"')
-        sc->at += sc->s[sc->at] == '\\' ? 2 : 1;
-    if (sc->at >= sc->n) {
+    const char *s = sc->s;
+    size_t start = ++sc->at, at = start, n = sc->n;
+    for (;;) {
+        while (at < n && s[at] != '"' && s[at] != '\\')
+            at++;
+        if (at >= n || s[at] == '"')
+            break;
+        at += 2;
+    }
+    if (at >= n) {
         sc->at = start - 1;
         return at_error(sc, "a string does not end");
     }
+    sc->at = at;
     if (sc->max_string && sc->at - start > sc->max_string)
         return fail(sc, "a string at byte %zu is longer than %zu bytes", start, sc->max_string);
     sc->at++;
     return 1;
 }
 
+/* The bytes that end a number or literal, as the scanner delimits them. */
+static const unsigned char delimiter[256] = {
+    [','] = 1,  [']'] = 1,  ['}'] = 1, [':'] = 1, [' '] = 1, ['\t'] = 1,
+    ['\n'] = 1, ['\r'] = 1, ['"'] = 1, ['['] = 1, ['{'] = 1,
+};
+
+/* The bytes the scanner stops at inside an array or object: the rest
+ * (whitespace, ',', ':', scalars) is only stepped over there. */
+static const unsigned char special[256] = {
+    ['"'] = 1, ['['] = 1, ['{'] = 1, [']'] = 1, ['}'] = 1,
+};
+
 static int is_delimiter(char c)
 {
-    return c == ',' || c == ']' || c == '}' || c == ':' || c == ' ' || c == '\t' || c == '\n' ||
-           c == '\r' || c == '"' || c == '[' || c == '{';
+    return delimiter[(unsigned char)c];
 }
 
 /* Containers as a stack of bits, 1 for an object: max_depth is at most
@@ -89,6 +108,16 @@ int gr_json_skip_value(gr_json_scan *sc, size_t *start, size_t *end)
         return at_error(sc, "a value was expected, the text ends");
     *start = sc->at;
     do {
+        while (depth) { /* inside, only strings and brackets matter here */
+            size_t at = sc->at;
+            while (at < sc->n && !special[(unsigned char)sc->s[at]])
+                at++;
+            sc->at = at;
+            if (at >= sc->n || sc->s[at] != '"')
+                break;
+            if (!skip_string(sc))
+                return 0;
+        }
         c = gr_json_peek(sc);
         if (c < 0) {
             sc->at = *start;

@@ -1,10 +1,12 @@
 /* predict_json.c - see predict_json.h. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_sample.h"
 #include "api/json_scan.h"
 #include "api/predict_json.h"
 #include "core/reference.h"
@@ -70,7 +72,10 @@ void gr_api_request_clear(gr_api_request *r)
     json_decref(r->ids);
     json_decref(r->warnings);
     free(r->cells);
+    free(r->code);
     free(r->first_cell);
+    free(r->wide);
+    free(r->first_wide);
     free(r->match);
     free(r->keyed);
     memset(r, 0, sizeof *r);
@@ -78,7 +83,7 @@ void gr_api_request_clear(gr_api_request *r)
 
 static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t si, int names_only,
                                      double *x, uint32_t *seen, const char **seen_key,
-                                     json_t *warnings, gr_match_counts *mc, gr_error *err)
+                                     json_t **warning, gr_match_counts *mc, gr_error *err)
 {
     char field[GR_API_MAX_ID_LEN + 64];
     size_t nf = gr_model_get_info(m)->n_features;
@@ -185,7 +190,7 @@ static gr_status parse_sample_values(const gr_model *m, json_t *sample, size_t s
         snprintf(w, sizeof w, "samples[%zu]: %zu genotype key%s not in the model, ignored: %s%s",
                  si, unknown, unknown == 1 ? " is" : "s are", names, unknown > 5 ? ", ..." : "");
         gr_utf8_scrub(w); /* each key was cut to 40 bytes, maybe inside a character */
-        if (json_array_append_new(warnings, json_string(w)))
+        if (!(*warning = json_string(w)))
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     }
     return GR_OK;
@@ -199,8 +204,10 @@ void gr_api_request_dosages(const gr_api_request *r, size_t i, double *x)
     }
     for (size_t j = 0; j < r->n_features; j++)
         x[j] = NAN;
+    static const double coded[GR_API_N_CODES] = { NAN, 0, 1, 2, 0.5, 1.5 };
+    const double *wide = r->wide + r->first_wide[i];
     for (size_t c = r->first_cell[i]; c < r->first_cell[i + 1]; c++)
-        x[r->cells[c].feature] = r->cells[c].value;
+        x[r->cells[c].feature] = r->code[c] == GR_API_WIDE ? *wide++ : coded[r->code[c]];
 }
 
 /* ---- the body, walked without building it (json_scan.h) ---- */
@@ -210,6 +217,8 @@ typedef struct {
     int given;
 } span;
 
+struct helper;
+
 typedef struct {
     span samples, explain, top_k, group_by, unknown; /* unknown: the first other key */
     int samples_array;
@@ -217,7 +226,26 @@ typedef struct {
     size_t *elems;  /* start and end of each sample, for the first max + 1 */
     size_t n_elems, cap_elems, max_elems;
     int oom;
+    int threads;            /* the samples array is walked by this many */
+    struct helper *helpers; /* walking it ahead, from guessed sample starts (owned) */
+    size_t n_helpers;
 } body_spans;
+
+/* A walk of the samples array from a guessed sample start, on a thread of
+ * its own: the main walk adopts what it found on reaching that start as a
+ * sample's (the guess was right), else cancels it. It stops before a sample
+ * it cannot delimit, which the main walk then meets itself. */
+typedef struct helper {
+    gr_json_scan sc;
+    body_spans spans; /* the samples it delimited */
+    size_t start;     /* the guessed sample start */
+    size_t stop;      /* the next helper's start, or SIZE_MAX */
+    size_t end;       /* where it stopped: a sample's start, or past the ']' */
+    int closed;       /* it reached the array's ']' */
+    int cancel;       /* set (atomically) when the main walk passed start */
+    int started;
+    pthread_t tid;
+} helper;
 
 /* The key whose quoted text is s[start, end), decoded into buf (at most
  * size bytes, cut short otherwise); 0 when its escapes are not JSON. */
@@ -263,14 +291,129 @@ static int add_elem(body_spans *b, size_t start, size_t end)
     return 1;
 }
 
+static void *walk_ahead(void *arg)
+{
+    helper *h = arg;
+    gr_json_scan *sc = &h->sc;
+    size_t start, end;
+    sc->at = h->end = h->start;
+    sc->depth = 2;
+    for (;;) {
+        gr_json_peek(sc);
+        h->end = sc->at;
+        if (sc->at == h->stop || __atomic_load_n(&h->cancel, __ATOMIC_RELAXED) ||
+            !gr_json_skip_value(sc, &start, &end))
+            return NULL;
+        int c = gr_json_peek(sc);
+        if ((c != ',' && c != ']') || !add_elem(&h->spans, start, end))
+            return NULL;
+        sc->at++;
+        if (c == ']') {
+            h->end = sc->at;
+            h->closed = 1;
+            return NULL;
+        }
+    }
+}
+
+/* A likely sample start at or after byte from: the '{' of "} , {". */
+static size_t guess_start(const char *s, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++) {
+        if (s[i] != '}')
+            continue;
+        size_t j = i + 1;
+        while (j < n && (s[j] == ' ' || s[j] == '\n' || s[j] == '\r' || s[j] == '\t'))
+            j++;
+        if (j >= n || s[j] != ',')
+            continue;
+        j++;
+        while (j < n && (s[j] == ' ' || s[j] == '\n' || s[j] == '\r' || s[j] == '\t'))
+            j++;
+        if (j < n && s[j] == '{')
+            return j;
+    }
+    return SIZE_MAX;
+}
+
+/* Starts b->threads - 1 helpers at guessed sample starts past sc->at. */
+static void start_helpers(const gr_json_scan *sc, body_spans *b)
+{
+    size_t nh = b->threads > 1 ? (size_t)b->threads - 1 : 0, from = sc->at, last = sc->at;
+    b->helpers = nh ? calloc(nh, sizeof *b->helpers) : NULL;
+    for (size_t t = 0; b->helpers && t < nh; t++) {
+        size_t g = guess_start(sc->s, from + (sc->n - from) / (nh + 1) * (t + 1), sc->n);
+        if (g == SIZE_MAX || g <= last)
+            continue;
+        helper *h = &b->helpers[b->n_helpers];
+        *h = (helper){
+            .sc = *sc, .spans = { .max_elems = b->max_elems }, .start = g, .stop = SIZE_MAX
+        };
+        if (b->n_helpers)
+            h[-1].stop = g;
+        b->n_helpers++;
+        last = g;
+    }
+    for (size_t t = 0; t < b->n_helpers; t++)
+        b->helpers[t].started =
+            !pthread_create(&b->helpers[t].tid, NULL, walk_ahead, &b->helpers[t]);
+}
+
+/* Waits for helper h (cancelled first when cancel). */
+static void join_helper(helper *h, int cancel)
+{
+    if (cancel)
+        __atomic_store_n(&h->cancel, 1, __ATOMIC_RELAXED);
+    if (h->started)
+        pthread_join(h->tid, NULL);
+    h->started = 0;
+}
+
+static void stop_helpers(body_spans *b)
+{
+    for (size_t t = 0; t < b->n_helpers; t++) {
+        join_helper(&b->helpers[t], 1);
+        free(b->helpers[t].spans.elems);
+    }
+    free(b->helpers);
+    b->helpers = NULL;
+    b->n_helpers = 0;
+}
+
+/* The samples helper h delimited, as the main walk's; 0 when out of memory. */
+static int adopt(body_spans *b, helper *h)
+{
+    size_t kept = h->spans.n_elems < h->spans.max_elems ? h->spans.n_elems : h->spans.max_elems;
+    for (size_t k = 0; k < kept; k++)
+        if (!add_elem(b, h->spans.elems[2 * k], h->spans.elems[2 * k + 1]))
+            return 0;
+    b->n_elems += h->spans.n_elems - kept; /* counted, not kept: over the limit */
+    return 1;
+}
+
 static int walk_samples(gr_json_scan *sc, body_spans *b)
 {
-    size_t start, end;
+    size_t start, end, next = 0;
     sc->at++; /* '[' */
     sc->depth = 2;
     if (gr_json_peek(sc) == ']')
         return ++sc->at, 1;
+    start_helpers(sc, b);
     for (;;) {
+        gr_json_peek(sc);
+        while (next < b->n_helpers &&
+               (b->helpers[next].start < sc->at || !b->helpers[next].started))
+            join_helper(&b->helpers[next++], 1);
+        if (next < b->n_helpers && b->helpers[next].start == sc->at) {
+            helper *h = &b->helpers[next++];
+            join_helper(h, 0);
+            if (!adopt(b, h))
+                return 0;
+            sc->at = h->end;
+            if (h->closed)
+                return 1;
+            continue;
+        }
         if (!gr_json_skip_value(sc, &start, &end) || !add_elem(b, start, end))
             return 0;
         int c = gr_json_peek(sc);
@@ -414,33 +557,88 @@ fail:
     return st;
 }
 
-/* Keeps the dosages sample i gave (row x; NaN for a missing call under a
- * key it sent, seen[j] == i + 1) as its cells. */
-static int keep_cells(gr_api_request *out, size_t i, const double *x, const uint32_t *seen,
-                      size_t *cap)
+/* One thread's run of samples, [from, to), read in order; what they gave
+ * is kept here until the runs are joined in sample order. */
+typedef struct {
+    const gr_model *m;
+    const char *text;
+    const size_t *elems; /* each sample's span (borrowed) */
+    size_t from, to;
+    int names_only;
+    gr_api_request *out;      /* match, keyed, and as counts first_cell, first_wide: disjoint */
+    json_t **ids, **warnings; /* per sample, new (shared, disjoint) */
+    gr_json_sample fast;
+    double *x; /* the complete way's scratch */
+    uint32_t *seen;
+    const char **seen_key;
+    gr_api_cell *cells; /* the run's, in sample order (owned) */
+    uint8_t *code;      /* (owned) */
+    size_t n_cells, cap_cells;
+    double *wide; /* (owned) */
+    size_t n_wide, cap_wide;
+    size_t failed; /* the sample in error, when st */
+    gr_status st;
+    gr_error err;
+} run;
+
+/* The code of dosage d (predict_json.h). */
+static uint8_t code_of(double d)
 {
-    size_t nf = out->n_features, at = out->first_cell[i];
-    for (size_t j = 0; j < nf; j++) {
-        if (isnan(x[j]) && seen[j] != (uint32_t)i + 1)
-            continue;
-        if (at == *cap) {
-            size_t c = *cap ? 2 * *cap : 256;
-            gr_api_cell *cells = realloc(out->cells, c * sizeof *cells);
-            if (!cells)
-                return 0;
-            out->cells = cells;
-            *cap = c;
-        }
-        out->cells[at++] = (gr_api_cell){ (uint32_t)j, x[j] };
+    if (isnan(d))
+        return 0;
+    if (signbit(d)) /* -0 */
+        return GR_API_WIDE;
+    return d == 0 ? 1 : d == 1 ? 2 : d == 2 ? 3 : d == 0.5 ? 4 : d == 1.5 ? 5 : GR_API_WIDE;
+}
+
+/* Keeps dosage d of feature j, compactly. */
+static int keep_cell(run *r, uint32_t j, double d)
+{
+    uint8_t code = code_of(d);
+    if (r->n_cells == r->cap_cells) {
+        size_t c = r->cap_cells ? 2 * r->cap_cells : 1024;
+        gr_api_cell *cells = realloc(r->cells, c * sizeof *cells);
+        if (cells)
+            r->cells = cells;
+        uint8_t *codes = cells ? realloc(r->code, c) : NULL;
+        if (!codes)
+            return 0;
+        r->code = codes;
+        r->cap_cells = c;
     }
-    out->first_cell[i + 1] = at;
+    if (code == GR_API_WIDE && r->n_wide == r->cap_wide) {
+        size_t c = r->cap_wide ? 2 * r->cap_wide : 64;
+        double *w = realloc(r->wide, c * sizeof *w);
+        if (!w)
+            return 0;
+        r->wide = w;
+        r->cap_wide = c;
+    }
+    if (code == GR_API_WIDE)
+        r->wide[r->n_wide++] = d;
+    r->code[r->n_cells] = code;
+    r->cells[r->n_cells++] = (gr_api_cell){ j };
+    return 1;
+}
+
+/* Keeps the dosages sample i gave (row x; NaN for a missing call under a
+ * key it sent, seen[j] == i + 1). */
+static int keep_row(run *r, size_t i)
+{
+    size_t nf = r->out->n_features;
+    for (size_t j = 0; j < nf; j++) {
+        if (isnan(r->x[j]) && r->seen[j] != (uint32_t)i + 1)
+            continue;
+        if (!keep_cell(r, (uint32_t)j, r->x[j]))
+            return 0;
+    }
     return 1;
 }
 
 /* Sample i, parsed from its own bytes: its id, dosages and match counts. */
 static gr_status read_sample(const gr_model *m, const char *text, span v, size_t i, int names_only,
-                             double *x, uint32_t *seen, const char **seen_key, gr_api_request *out,
-                             gr_error *err)
+                             double *x, uint32_t *seen, const char **seen_key, json_t **id_out,
+                             json_t **warning, gr_match_counts *mc, uint8_t *keyed, gr_error *err)
 {
     gr_status st = GR_OK;
     char field[128];
@@ -470,17 +668,81 @@ static gr_status read_sample(const gr_model *m, const char *text, span v, size_t
                           GR_API_MAX_ID_LEN);
         goto fail;
     }
-    if (json_array_append(out->ids, id ? id : json_null())) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    *id_out = json_incref(id ? id : json_null());
+    if ((st = parse_sample_values(m, s, i, names_only, x, seen, seen_key, warning, mc, err)))
         goto fail;
-    }
-    if ((st = parse_sample_values(m, s, i, names_only, x, seen, seen_key, out->warnings,
-                                  &out->match[i], err)))
-        goto fail;
-    out->keyed[i] = json_object_get(s, "genotypes") != NULL;
+    *keyed = json_object_get(s, "genotypes") != NULL;
 fail:
     json_decref(s);
     return st;
+}
+
+/* Sample i read straight into its dosages (json_sample.h): 1, or 0 when
+ * it is to be read the complete way. */
+static gr_status read_fast(run *r, size_t i, gr_error *err)
+{
+    gr_json_sample *f = &r->fast;
+    if (!gr_json_sample_read(f, r->text, r->elems[2 * i], r->elems[2 * i + 1]))
+        return GR_EINPUT;
+    for (size_t k = 0; k < f->n; k++)
+        if (!keep_cell(r, f->feature[k], f->value[k]))
+            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    r->ids[i] =
+        f->has_id ? json_stringn(r->text + f->id_start, f->id_end - f->id_start) : json_null();
+    if (!r->ids[i])
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    r->out->match[i] = f->mc;
+    r->out->keyed[i] = 1;
+    return GR_OK;
+}
+
+/* Sample i, whichever way it reads. */
+static gr_status read_one(run *r, size_t i, gr_error *err)
+{
+    size_t c0 = r->n_cells, w0 = r->n_wide;
+    gr_status st = read_fast(r, i, err);
+    if (st == GR_EINPUT) {
+        r->n_cells = c0; /* nothing was kept, but to be sure */
+        r->n_wide = w0;
+        span v = { r->elems[2 * i], r->elems[2 * i + 1], 1 };
+        st = read_sample(r->m, r->text, v, i, r->names_only, r->x, r->seen, r->seen_key, &r->ids[i],
+                         &r->warnings[i], &r->out->match[i], &r->out->keyed[i], err);
+        if (!st && !keep_row(r, i))
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
+    r->out->first_cell[i + 1] = r->n_cells - c0;
+    r->out->first_wide[i + 1] = r->n_wide - w0;
+    return st;
+}
+
+static void *read_run(void *arg)
+{
+    run *r = arg;
+    for (size_t i = r->from; i < r->to && !r->st; i++)
+        if ((r->st = read_one(r, i, &r->err)))
+            r->failed = i;
+    return NULL;
+}
+
+static int run_init(run *r, const gr_model *m, size_t nf)
+{
+    if (!gr_json_sample_init(&r->fast, m))
+        return 0;
+    r->x = malloc((nf ? nf : 1) * sizeof *r->x);
+    r->seen = calloc(nf ? nf : 1, sizeof *r->seen);
+    r->seen_key = calloc(nf ? nf : 1, sizeof *r->seen_key);
+    return r->x && r->seen && r->seen_key;
+}
+
+static void run_free(run *r)
+{
+    gr_json_sample_free(&r->fast);
+    free(r->x);
+    free(r->seen);
+    free(r->seen_key);
+    free(r->cells);
+    free(r->code);
+    free(r->wide);
 }
 
 /* The outer object's members, once the text is known to be well-formed. */
@@ -500,35 +762,177 @@ static gr_status check_members(const body_spans *b, size_t max, const char *unkn
     return GR_OK;
 }
 
-static gr_status alloc_request(gr_api_request *out, size_t ns, size_t nf, double **x,
-                               uint32_t **seen, const char ***seen_key, gr_error *err)
+static gr_status alloc_request(gr_api_request *out, size_t ns, size_t nf, json_t ***ids,
+                               json_t ***warnings, gr_error *err)
 {
     out->n_samples = ns;
     out->n_features = nf;
     out->ids = json_array();
     out->warnings = json_array();
     out->first_cell = calloc(ns + 1, sizeof *out->first_cell);
+    out->first_wide = calloc(ns + 1, sizeof *out->first_wide);
     out->match = calloc(ns, sizeof *out->match);
     out->keyed = calloc(ns, 1);
-    *x = malloc((nf ? nf : 1) * sizeof **x);
-    *seen = calloc(nf ? nf : 1, sizeof **seen);
-    *seen_key = calloc(nf ? nf : 1, sizeof **seen_key);
-    if (!out->ids || !out->warnings || !out->first_cell || !out->match || !out->keyed || !*x ||
-        !*seen || !*seen_key)
+    *ids = calloc(ns, sizeof **ids);
+    *warnings = calloc(ns, sizeof **warnings);
+    if (!out->ids || !out->warnings || !out->first_cell || !out->first_wide || !out->match ||
+        !out->keyed || !*ids || !*warnings)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     return GR_OK;
+}
+
+/* Splits the samples into nt runs of about as many bytes each. */
+static void split_runs(run *runs, size_t nt, const size_t *elems, size_t ns)
+{
+    size_t total = elems[2 * ns - 1] - elems[0], i = 0;
+    for (size_t t = 0; t < nt; t++) {
+        runs[t].from = i;
+        size_t goal = t + 1 == nt ? total + 1 : total / nt * (t + 1);
+        while (i < ns && elems[2 * i] - elems[0] < goal)
+            i++;
+        runs[t].to = i;
+    }
+}
+
+/* Reads the runs, on threads past the first; the status of the earliest
+ * sample in error, copied into err. */
+static gr_status read_runs(run *runs, size_t nt, gr_error *err)
+{
+    pthread_t *tid = calloc(nt, sizeof *tid);
+    uint8_t *started = calloc(nt, 1);
+    for (size_t t = 1; tid && started && t < nt; t++)
+        started[t] = !pthread_create(&tid[t], NULL, read_run, &runs[t]);
+    for (size_t t = 0; t < nt; t++)
+        if (!started || !started[t])
+            read_run(&runs[t]);
+    for (size_t t = 1; started && t < nt; t++)
+        if (started[t])
+            pthread_join(tid[t], NULL);
+    free(tid);
+    free(started);
+    for (size_t t = 0; t < nt; t++) /* runs are in sample order */
+        if (runs[t].st) {
+            if (err)
+                *err = runs[t].err;
+            return runs[t].st;
+        }
+    return GR_OK;
+}
+
+/* The runs' cells and wide values joined into out, in sample order. */
+static int join_runs(run *runs, size_t nt, gr_api_request *out)
+{
+    size_t nc = 0, nw = 0;
+    for (size_t t = 0; t < nt; t++)
+        nc += runs[t].n_cells, nw += runs[t].n_wide;
+    out->cells = realloc(runs[0].cells, (nc ? nc : 1) * sizeof *out->cells);
+    if (out->cells)
+        runs[0].cells = NULL;
+    out->code = realloc(runs[0].code, nc ? nc : 1);
+    if (out->code)
+        runs[0].code = NULL;
+    out->wide = realloc(runs[0].wide, (nw ? nw : 1) * sizeof *out->wide);
+    if (out->wide)
+        runs[0].wide = NULL;
+    if (!out->cells || !out->code || !out->wide)
+        return 0;
+    nc = runs[0].n_cells, nw = runs[0].n_wide;
+    for (size_t t = 1; t < nt; t++) {
+        if (runs[t].n_cells) {
+            memcpy(out->cells + nc, runs[t].cells, runs[t].n_cells * sizeof *out->cells);
+            memcpy(out->code + nc, runs[t].code, runs[t].n_cells);
+        }
+        if (runs[t].n_wide)
+            memcpy(out->wide + nw, runs[t].wide, runs[t].n_wide * sizeof *out->wide);
+        nc += runs[t].n_cells, nw += runs[t].n_wide;
+        free(runs[t].cells);
+        free(runs[t].code);
+        free(runs[t].wide);
+        runs[t].cells = NULL;
+        runs[t].code = NULL;
+        runs[t].wide = NULL;
+    }
+    for (size_t i = 0; i < out->n_samples; i++) { /* counts into offsets */
+        out->first_cell[i + 1] += out->first_cell[i];
+        out->first_wide[i + 1] += out->first_wide[i];
+    }
+    return 1;
+}
+
+/* Every sample, on up to `threads` threads, into out. */
+static gr_status read_samples(const gr_model *m, const char *text, const body_spans *b,
+                              int names_only, int threads, gr_api_request *out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    size_t ns = b->n_elems, nf = out->n_features;
+    size_t nt = threads > 1 ? (size_t)threads : 1;
+    nt = nt < ns ? nt : ns;
+    json_t **ids = NULL, **warnings = NULL;
+    run *runs = calloc(nt, sizeof *runs);
+    if ((st = alloc_request(out, ns, nf, &ids, &warnings, err)))
+        goto fail;
+    for (size_t t = 0; runs && t < nt; t++) {
+        runs[t] = (run){ .m = m,
+                         .text = text,
+                         .elems = b->elems,
+                         .names_only = names_only,
+                         .out = out,
+                         .ids = ids,
+                         .warnings = warnings };
+        if (!run_init(&runs[t], m, nf)) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+    }
+    if (!runs) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    split_runs(runs, nt, b->elems, ns);
+    if ((st = read_runs(runs, nt, err)))
+        goto fail;
+    if (!join_runs(runs, nt, out)) {
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        int bad = json_array_append_new(out->ids, ids[i]);
+        ids[i] = NULL;
+        if (!bad && warnings[i])
+            bad = json_array_append_new(out->warnings, warnings[i]);
+        warnings[i] = NULL;
+        if (bad) {
+            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+            goto fail;
+        }
+    }
+fail:
+    for (size_t t = 0; runs && t < nt; t++)
+        run_free(&runs[t]);
+    for (size_t i = 0; i < ns && ids; i++)
+        json_decref(ids[i]);
+    for (size_t i = 0; i < ns && warnings; i++)
+        json_decref(warnings[i]);
+    free(runs);
+    free(ids);
+    free(warnings);
+    return st;
 }
 
 gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
                               const gr_api_limits *limits, gr_api_request *out, gr_error *err)
 {
+    return gr_api_request_read_threads(m, text, len, limits, 1, out, err);
+}
+
+gr_status gr_api_request_read_threads(const gr_model *m, const char *text, size_t len,
+                                      const gr_api_limits *limits, int threads, gr_api_request *out,
+                                      gr_error *err)
+{
     gr_status st = GR_OK;
-    uint32_t *seen = NULL;
-    const char **seen_key = NULL;
-    double *x = NULL;
-    size_t cap = 0, nf = gr_model_get_info(m)->n_features;
+    size_t nf = gr_model_get_info(m)->n_features;
     size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
-    body_spans b = { .max_elems = max + 1 };
+    body_spans b = { .max_elems = max + 1, .threads = threads };
     gr_json_scan sc;
     char unknown[GR_API_MAX_ID_LEN + 1];
 
@@ -540,7 +944,9 @@ gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
     len -= bom;
     gr_json_scan_init(&sc, text, len, limits ? limits->max_depth : 0,
                       limits ? limits->max_string : 0);
-    if (!walk_body(&sc, &b)) {
+    int walked = walk_body(&sc, &b);
+    stop_helpers(&b);
+    if (!walked) {
         st = b.oom  ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
              : !len ? gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "the text is empty")
                     : gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "%s", sc.why);
@@ -552,25 +958,13 @@ gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
     }
     if (b.unknown.given && !key_text(text, b.unknown.start, b.unknown.end, unknown, sizeof unknown))
         unknown[0] = '\0';
+    out->n_features = nf;
     if ((st = check_members(&b, max, unknown, err)) ||
         (st = read_settings(text, &b, nf, out, err)) ||
-        (st = alloc_request(out, b.n_elems, nf, &x, &seen, &seen_key, err)))
+        (st = read_samples(m, text, &b, limits && limits->names_only, threads, out, err)))
         goto fail;
-    for (size_t i = 0; i < b.n_elems; i++) {
-        span v = { b.elems[2 * i], b.elems[2 * i + 1], 1 };
-        if ((st = read_sample(m, text, v, i, limits && limits->names_only, x, seen, seen_key, out,
-                              err)))
-            goto fail;
-        if (!keep_cells(out, i, x, seen, &cap)) {
-            st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            goto fail;
-        }
-    }
 fail:
     free(b.elems);
-    free(x);
-    free(seen);
-    free(seen_key);
     return st;
 }
 

@@ -24,11 +24,16 @@ typedef struct {
                          * reference's projection variants, predict_place.h) */
 } gr_api_limits;
 
-/* One given dosage of a sample. */
+/* The feature of one given dosage of a sample; its value is the cell's
+ * code (5 bytes a cell in all, read with gr_api_request_dosages). */
 typedef struct {
     uint32_t feature;
-    double value;
 } gr_api_cell;
+
+/* A cell's code names its dosage: 0 NaN, 1 for 0, 2 for 1, 3 for 2, 4 for
+ * 0.5, 5 for 1.5; any other dosage (-0 too) is GR_API_WIDE. */
+#define GR_API_N_CODES 6
+#define GR_API_WIDE 255
 
 typedef struct {
     size_t n_samples, n_features;
@@ -37,7 +42,11 @@ typedef struct {
                                 caller has them so (borrowed); else NULL and: */
     gr_api_cell *cells;     /* the dosages given, sample by sample, NaN for a missing
                                 call under a key the sample sent (owned) */
+    uint8_t *code;          /* each cell's dosage as a code, or GR_API_WIDE: the
+                               sample's next wide value (owned) */
     size_t *first_cell;     /* sample i's are cells[first_cell[i] .. first_cell[i + 1]) */
+    double *wide;           /* the dosages no code names, in cell order (owned) */
+    size_t *first_wide;     /* sample i's are wide[first_wide[i] ..) (owned) */
     int explain;            /* default 1 */
     long top_k;             /* default GR_API_DEFAULT_TOP_K; 0 = every feature */
     int group_by;           /* a gr_api_group_by (predict_run.h), default 0: none */
@@ -49,15 +58,25 @@ typedef struct {
 /* Reads a predict request, the JSON text[0..len) (borrowed; a UTF-8
  * byte-order mark first is skipped), for model m into out, which the caller
  * clears with gr_api_request_clear whatever the result. The text is walked
- * in place first (json_scan.h) and each sample then parsed on its own, so
- * that memory is the text, one sample's tree and the dosages given (16
- * bytes each), whatever the text holds; the sample count is checked before
- * any is parsed. Errors: GR_ESYNTAX when the text is not JSON ("line L,
- * column C: why", never quoting it), GR_ELIMIT for a limit (too many
- * samples: err->field "samples"; nesting or a string too long), GR_EINPUT
- * with err->field the JSON path of an unusable value. */
+ * in place first (json_scan.h) and each sample then read on its own,
+ * straight into its dosages (json_sample.h; a sample in a rarer form, or
+ * in error, parsed by jansson), so that memory is the text, at most one
+ * sample's tree a thread and the dosages given (5 bytes each), whatever
+ * the text holds; the sample count is checked before any is read. Errors:
+ * GR_ESYNTAX when the text is not JSON ("line L, column C: why", never
+ * quoting it), GR_ELIMIT for a limit (too many samples: err->field
+ * "samples"; nesting or a string too long), GR_EINPUT with err->field the
+ * JSON path of an unusable value. */
 gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
                               const gr_api_limits *limits, gr_api_request *out, gr_error *err);
+/* The same on up to `threads` threads (1 or less: the caller's only): the
+ * samples array is walked from guessed sample starts at once, then each
+ * thread reads a run of the samples; the answer and any error are
+ * gr_api_request_read's (an error of the text's first, else the first
+ * sample's in error). */
+gr_status gr_api_request_read_threads(const gr_model *m, const char *text, size_t len,
+                                      const gr_api_limits *limits, int threads, gr_api_request *out,
+                                      gr_error *err);
 /* Sample i's dosages in model order into x (n_features values, NaN =
  * missing). */
 void gr_api_request_dosages(const gr_api_request *r, size_t i, double *x);

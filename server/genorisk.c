@@ -434,7 +434,7 @@ static int slurp(FILE *f, char **buf, size_t *len)
  * the body names none of it); returns an exit code.
  * Offline the whole file is read, whatever its size (the daemon bounds
  * bodies by --max-body-bytes). */
-static int load_json(const gr_model **ms, size_t n, size_t total, const char *input,
+static int load_json(const gr_model **ms, size_t n, size_t total, const char *input, int threads,
                      gr_api_request *reqs, uint8_t *usable)
 {
     const char *name = strcmp(input, "-") ? input : "<stdin>";
@@ -457,7 +457,7 @@ static int load_json(const gr_model **ms, size_t n, size_t total, const char *in
      * model parses the text */
     gr_status st = GR_OK;
     for (size_t k = 0; k < n && !st; k++)
-        st = gr_api_request_read(ms[k], text, len, NULL, &reqs[k], &err);
+        st = gr_api_request_read_threads(ms[k], text, len, NULL, threads, &reqs[k], &err);
     for (size_t k = n; k < total && !st; k++)
         st = gr_api_place_read_json(ms[k], text, len, NULL, &reqs[k], &usable[k], &err);
     free(text);
@@ -624,7 +624,7 @@ static int cmd_predict(int argc, char **argv)
     total = gr_api_read_list((const gr_model *const *)ms, n, all);
     if (a.vcf_path && (rc = load_vcf(all, n, total, &a, &vcf)))
         goto done;
-    if (!a.vcf_path && (rc = load_json(all, n, total, a.input, reqs, usable)))
+    if (!a.vcf_path && (rc = load_json(all, n, total, a.input, (int)a.threads, reqs, usable)))
         goto done;
     out = a.output ? fopen(a.output, "w") : stdout;
     if (!out) {

@@ -3,7 +3,10 @@
  * as the HTTP route does it (nesting depth 32, strings of 64 KiB, the daemon's
  * defaults) and, when it is JSON, turned into predictions and a response by
  * each of the four demo models under models/ (linear, PGS, random forest,
- * XGBoost), at most 8 samples a request. */
+ * XGBoost), at most 8 samples a request. Differentially: the reader on
+ * three threads reads as on one, and the fast reader (api/json_sample.c)
+ * reads as the complete one, jansson's (the body with each "id" spelled
+ * "\u0069d", which the fast one leaves to the complete one). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +96,76 @@ static void agree(const uint8_t *data, size_t size)
     json_decref(doc);
 }
 
+/* Two reads of the same request agree, to the bit of each dosage. */
+static void same(gr_status sa, const gr_error *ea, gr_api_request *a, gr_status sb,
+                 const gr_error *eb, gr_api_request *b, const char *what)
+{
+    if (sa != sb || strcmp(ea->text, eb->text) || strcmp(ea->field, eb->field))
+        gr_fuzz_fail(what);
+    if (sa)
+        return;
+    size_t nf = a->n_features;
+    double *xa = malloc((nf + 1) * sizeof *xa), *xb = malloc((nf + 1) * sizeof *xb);
+    if (!xa || !xb || a->n_samples != b->n_samples || !json_equal(a->ids, b->ids) ||
+        !json_equal(a->warnings, b->warnings))
+        gr_fuzz_fail(what);
+    for (size_t i = 0; i < a->n_samples; i++) {
+        gr_api_request_dosages(a, i, xa);
+        gr_api_request_dosages(b, i, xb);
+        if (memcmp(xa, xb, nf * sizeof *xa) ||
+            memcmp(&a->match[i], &b->match[i], sizeof *a->match) || a->keyed[i] != b->keyed[i])
+            gr_fuzz_fail(what);
+    }
+    free(xa);
+    free(xb);
+}
+
+/* data with each "id" spelled "\u0069d" (the same JSON string wherever it
+ * is one), new; NULL when it has none. */
+static char *id_escaped(const uint8_t *data, size_t size, size_t *len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i + 4 <= size; i++)
+        n += !memcmp(data + i, "\"id\"", 4);
+    char *out = n ? malloc(size + 5 * n) : NULL;
+    if (!out)
+        return NULL;
+    *len = 0;
+    for (size_t i = 0; i < size;) {
+        if (i + 4 <= size && !memcmp(data + i, "\"id\"", 4)) {
+            memcpy(out + *len, "\"\\u0069d\"", 9);
+            *len += 9;
+            i += 4;
+        } else {
+            out[(*len)++] = (char)data[i++];
+        }
+    }
+    return out;
+}
+
+static void differ(int i, const uint8_t *data, size_t size)
+{
+    gr_api_limits lim = { .max_samples = 8, .max_depth = 32, .max_string = 65536 };
+    gr_api_request one, three;
+    gr_error e1, e3;
+    gr_error_clear(&e1);
+    gr_error_clear(&e3);
+    gr_status s1 = gr_api_request_read(models[i], (const char *)data, size, &lim, &one, &e1);
+    gr_status s3 =
+        gr_api_request_read_threads(models[i], (const char *)data, size, &lim, 3, &three, &e3);
+    same(s1, &e1, &one, s3, &e3, &three, "three threads read otherwise than one");
+    gr_api_request_clear(&three);
+    size_t len;
+    char *esc = id_escaped(data, size, &len);
+    if (esc && (s1 == GR_OK || s1 == GR_EINPUT)) { /* syntax errors would be elsewhere */
+        gr_status se = gr_api_request_read(models[i], esc, len, &lim, &three, &e3);
+        same(s1, &e1, &one, se, &e3, &three, "the fast reader and jansson's disagree");
+        gr_api_request_clear(&three);
+    }
+    free(esc);
+    gr_api_request_clear(&one);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!models[0])
@@ -100,5 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < N_MODELS; i++)
         predict(i, data, size);
     agree(data, size);
+    differ(0, data, size);
+    differ(1, data, size);
     return 0;
 }

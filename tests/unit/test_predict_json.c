@@ -1030,3 +1030,237 @@ Test(predict_json, vcf_and_json_get_the_same_groups)
     free(body);
     gr_model_free(pm);
 }
+
+/* ---- the fast reader (api/json_sample.c) against the complete one ---- */
+
+/* Reads body on `threads` threads into req (cleared by the caller). */
+static gr_status read_req(const char *body, int threads, gr_api_request *req, gr_error *err)
+{
+    gr_api_limits lim = { .max_samples = 100, .max_depth = 32, .max_string = 65536 };
+    gr_error_clear(err);
+    return gr_api_request_read_threads(m, body, strlen(body), &lim, threads, req, err);
+}
+
+/* Two reads of the same request gave the same answer. */
+static void same_request(gr_api_request *a, gr_api_request *b, const char *what)
+{
+    size_t nf = gr_model_get_info(m)->n_features;
+    double xa[8], xb[8];
+    cr_assert_eq(a->n_samples, b->n_samples, "%s", what);
+    for (size_t i = 0; i < a->n_samples; i++) {
+        gr_api_request_dosages(a, i, xa);
+        gr_api_request_dosages(b, i, xb);
+        cr_assert(!memcmp(xa, xb, nf * sizeof *xa), "%s: sample %zu's dosages differ", what, i);
+        cr_assert(!memcmp(&a->match[i], &b->match[i], sizeof a->match[i]), "%s: sample %zu", what,
+                  i);
+        cr_assert_eq(a->keyed[i], b->keyed[i], "%s", what);
+        cr_assert_eq(a->first_cell[i + 1] - a->first_cell[i],
+                     b->first_cell[i + 1] - b->first_cell[i], "%s: sample %zu", what, i);
+    }
+    cr_assert(json_equal(a->ids, b->ids), "%s: ids differ", what);
+    cr_assert(json_equal(a->warnings, b->warnings), "%s: warnings differ", what);
+}
+
+/* The sample {"genotypes":{members},"id":"s"} read the fast way, and with
+ * its id key escaped ("\u0069d"), which the fast reader leaves to the
+ * complete one: the same answer, or the same error. Returns the status;
+ * *a is sample 0's dosages when GR_OK. */
+static gr_status both_ways(const char *members, double *a, gr_error *err)
+{
+    char fast[512], slow[512];
+    snprintf(fast, sizeof fast, "{\"samples\":[{\"genotypes\":{%s},\"id\":\"s\"}]}", members);
+    snprintf(slow, sizeof slow, "{\"samples\":[{\"genotypes\":{%s},\"\\u0069d\":\"s\"}]}", members);
+    gr_api_request rf, rs;
+    gr_error es;
+    gr_status sf = read_req(fast, 1, &rf, err), ss = read_req(slow, 1, &rs, &es);
+    cr_assert_eq(sf, ss, "%s: %s (%s) vs %s (%s)", members, gr_strerror(sf), err->text,
+                 gr_strerror(ss), es.text);
+    cr_assert_str_eq(err->text, es.text, "%s", members);
+    cr_assert_str_eq(err->field, es.field, "%s", members);
+    if (!sf) {
+        same_request(&rf, &rs, members);
+        gr_api_request_dosages(&rf, 0, a);
+    }
+    gr_api_request_clear(&rf);
+    gr_api_request_clear(&rs);
+    return sf;
+}
+
+Test(predict_json, fast_and_complete_reads_agree)
+{
+    static const struct {
+        const char *members;
+        gr_status st;
+        double a; /* feature a's dosage when GR_OK (NaN: missing) */
+    } cases[] = {
+        { "\"a\":1,\"b\":0,\"c\":2", GR_OK, 1 },
+        { "\"rs\\u0031\":1", GR_OK, 1 },
+        { "\"\\u0061\":2", GR_OK, 2 },
+        { "\"a\":1e0", GR_OK, 1 },
+        { "\"a\":2E-0", GR_OK, 2 },
+        { "\"a\":-0", GR_OK, 0 },
+        { "\"a\":-0.0", GR_OK, 0 },
+        { "\"a\":0.5", GR_OK, 0.5 },
+        { "\"a\":0.1", GR_OK, 0.1 },
+        { "\"a\":1.2345678901234567", GR_OK, 1.2345678901234567 },
+        { "\"a\":2.0", GR_OK, 2 },
+        { "\"a\":1e-400", GR_OK, 0 },
+        { "\"a\":00.5", GR_ESYNTAX, 0 },
+        { "\"a\":2.0000001", GR_EINPUT, 0 },
+        { "\"a\":-1e-9", GR_EINPUT, 0 },
+        { "\"a\":1e400", GR_ESYNTAX, 0 },
+        { "\"a\":-1e400", GR_ESYNTAX, 0 },
+        { "\"a\":123456789012345678901234", GR_ESYNTAX, 0 },
+        { "\"a\":18446744073709551617", GR_ESYNTAX, 0 }, /* 2^64 + 1 */
+        { "\"a\":-18446744073709551616", GR_ESYNTAX, 0 },
+        { "\"a\":1234567890123456789", GR_EINPUT, 0 },
+        { "\"a\":01", GR_ESYNTAX, 0 },
+        { "\"a\":1.", GR_ESYNTAX, 0 },
+        { "\"a\":.5", GR_ESYNTAX, 0 },
+        { "\"a\":+1", GR_ESYNTAX, 0 },
+        { "\"a\":1e", GR_ESYNTAX, 0 },
+        { "\"a\":1x", GR_ESYNTAX, 0 },
+        { "\"a\":null", GR_OK, NAN },
+        { "\"a\":nul", GR_ESYNTAX, 0 },
+        { "\"a\":nullx", GR_ESYNTAX, 0 },
+        { "\"a\":true", GR_EINPUT, 0 },
+        { "\"a\":[1]", GR_EINPUT, 0 },
+        { "\"a\":{\"x\":1}", GR_EINPUT, 0 },
+        { "\"a\":\"0/1\"", GR_OK, 1 },
+        { "\"a\":\"1|1\"", GR_OK, 2 },
+        { "\"a\":\"./.\"", GR_OK, NAN },
+        { "\"a\":\"A/G\"", GR_OK, 1 },
+        { "\"a\":\"T/C\"", GR_OK, 1 },
+        { "\"a\":\"\\u0030/1\"", GR_OK, 1 },
+        { "\"a\":\"0/2\"", GR_EINPUT, 0 },
+        { "\"a\":\"1\"", GR_EINPUT, 0 },
+        { "\"a\":\"0/1\x01\"", GR_ESYNTAX, 0 },
+        { "\"a\":\"\xc3\xa9\"", GR_EINPUT, 0 },
+        { "\"a\":\"\xc3\"", GR_ESYNTAX, 0 },
+        { "\"1:100:A:G\":\"0/1\"", GR_OK, 1 },
+        { "\"1:100:G:A\":0", GR_OK, 2 },
+        { "\"1:100:G:A\":\"0/0\"", GR_OK, 2 },
+        { "\"a\\xff\":1", GR_ESYNTAX, 0 },
+        { "\"a\xff\":1", GR_ESYNTAX, 0 },
+        { "\"\xc3\xa9\":1", GR_OK, NAN },
+        { "\"a\":1,\"a\":1", GR_ESYNTAX, 0 },
+        { "\"a\":1,\"rs1\":2", GR_EINPUT, 0 },
+        { "\"a\":1,\"1:100:A:G\":2", GR_EINPUT, 0 },
+        { "\"zz\":1,\"a\":0", GR_OK, 0 },
+        { "\"zz\":1,\"zz\":2", GR_ESYNTAX, 0 },
+        { "\"a\":1,", GR_ESYNTAX, 0 },
+        { "\"a\" 1", GR_ESYNTAX, 0 },
+        { "\"a\"", GR_ESYNTAX, 0 },
+        { "a:1", GR_ESYNTAX, 0 },
+        { " \"a\" :\t1 \n,\r\"b\" : 2 ", GR_OK, 1 },
+        { "", GR_OK, NAN },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gr_error err;
+        double a[8];
+        gr_status st = both_ways(cases[i].members, a, &err);
+        cr_assert_eq(st, cases[i].st, "%s: %s (%s)", cases[i].members, gr_strerror(st), err.text);
+        if (st)
+            continue;
+        if (isnan(cases[i].a))
+            cr_assert(isnan(a[0]), "%s: %g", cases[i].members, a[0]);
+        else
+            cr_assert(a[0] == cases[i].a, "%s: %.17g", cases[i].members, a[0]);
+    }
+    /* errors name the field, never the value */
+    gr_error err;
+    double a[8];
+    cr_assert_eq(both_ways("\"b\":1,\"a\":2.0000001", a, &err), GR_EINPUT);
+    cr_assert_str_eq(err.field, "samples[0].genotypes.a");
+    cr_assert_null(strstr(err.text, "2.0000001"), "%s", err.text);
+}
+
+/* A body of n samples, sample i's member text from make(i). */
+static char *samples_body(size_t n, void (*make)(size_t, kstring_t *))
+{
+    kstring_t k = { 0, 0, NULL };
+    kputs("{\"samples\":[", &k);
+    for (size_t i = 0; i < n; i++) {
+        ksprintf(&k, "%s{\"id\":\"s%zu\",\"genotypes\":{", i ? ",\n" : "", i);
+        make(i, &k);
+        kputs("}}", &k);
+    }
+    kputs("],\"top_k\":2}", &k);
+    return k.s;
+}
+
+static void varied(size_t i, kstring_t *k)
+{
+    static const char *const v[] = { "0", "1", "2", "null", "\"0/1\"", "0.25", "0.1", "\"G/G\"" };
+    ksprintf(k, "\"a\":%s,\"rs2\":%s", v[i % 8], v[(i / 8) % 8]);
+    if (i % 5 == 0)
+        ksprintf(k, ",\"2:300:G:A\":%s", v[(i / 3) % 8]);
+    if (i % 7 == 3)
+        kputs(",\"unknown\":1", k); /* a warning, read the complete way */
+}
+
+static void bad_at_25_and_33(size_t i, kstring_t *k)
+{
+    varied(i, k);
+    if (i == 25)
+        kputs(",\"c\":3", k);
+    if (i == 33)
+        kputs(",\"c\":tru", k);
+}
+
+static void bad_at_33(size_t i, kstring_t *k)
+{
+    varied(i, k);
+    if (i == 33)
+        kputs(",\"c\":tru", k);
+}
+
+static void unbalanced_at_30(size_t i, kstring_t *k)
+{
+    bad_at_25_and_33(i, k);
+    if (i == 30)
+        kputs(",\"b\":[1}", k); /* the walk of the text stops here */
+}
+
+/* Samples read on several threads read as on one, errors too: the first
+ * sample in error wins, and an error of the text's anywhere wins over any
+ * sample's. The text is walked by several threads too, each from a
+ * guessed sample start. */
+Test(predict_json, threads_read_as_one)
+{
+    void (*const makes[])(size_t, kstring_t *) = { varied, bad_at_25_and_33, bad_at_33,
+                                                   unbalanced_at_30, varied };
+    const char *const fields[] = { "", "samples[25].genotypes.c", "", "", "samples" };
+    const gr_status want[] = { GR_OK, GR_EINPUT, GR_ESYNTAX, GR_ESYNTAX, GR_ELIMIT };
+    for (size_t mk = 0; mk < 5; mk++) {
+        char *body = samples_body(mk == 4 ? 150 : 40, makes[mk]);
+        gr_api_request one, many;
+        gr_error e1, en;
+        gr_status s1 = read_req(body, 1, &one, &e1);
+        cr_assert_eq(s1, want[mk], "%s", e1.text);
+        cr_assert_str_eq(e1.field, fields[mk]);
+        if (mk == 2)
+            cr_assert(strstr(e1.text, "line 34, column "), "%s", e1.text);
+        if (mk == 3)
+            cr_assert(strstr(e1.text, "line 31, column "), "%s", e1.text);
+        if (mk == 4)
+            cr_assert(strstr(e1.text, "150 samples; at most 100"), "%s", e1.text);
+        for (int t = 2; t <= 64; t *= 2) {
+            gr_status sn = read_req(body, t, &many, &en);
+            cr_assert_eq(sn, s1, "%d threads: %s", t, en.text);
+            cr_assert_str_eq(en.text, e1.text, "%d threads", t);
+            cr_assert_str_eq(en.field, e1.field, "%d threads", t);
+            if (!s1)
+                same_request(&one, &many, "threads");
+            gr_api_request_clear(&many);
+        }
+        if (!s1) {
+            cr_assert_eq(json_array_size(one.warnings), 6);
+            double x[8];
+            gr_api_request_dosages(&one, 6, x); /* "0.1" is kept exactly */
+            cr_assert(x[0] == 0.1, "%.17g", x[0]);
+        }
+        gr_api_request_clear(&one);
+        free(body);
+    }
+}
