@@ -130,7 +130,7 @@ static int number(cursor *c, double *d)
 }
 
 /* The memo of the key at position pos, resolved when it is new there. */
-static const gr_json_key_memo *resolve(gr_json_sample *r, size_t pos, const char *key, size_t n)
+static gr_json_key_memo *resolve(gr_json_sample *r, size_t pos, const char *key, size_t n)
 {
     if (pos < r->n_memo && r->memo[pos].n == n && !memcmp(r->memo[pos].s, key, n))
         return &r->memo[pos];
@@ -148,6 +148,7 @@ static const gr_json_key_memo *resolve(gr_json_sample *r, size_t pos, const char
     gr_json_key_memo *e = &r->memo[pos];
     e->s = key;
     e->n = n;
+    e->n_calls = 0;
     gr_model_match_key(r->m, buf, &e->k);
     e->ambiguous =
         e->k.feature >= 0 && gr_feature_ambiguous(gr_model_feature(r->m, (size_t)e->k.feature));
@@ -174,11 +175,36 @@ static int push(gr_json_sample *r, uint32_t f, double d)
     return 1;
 }
 
+/* Genotype string buf (n bytes) under the key of e, read by
+ * gr_genotype_string, which depends on nothing else: short ones are
+ * remembered under the key. */
+static int genotype_string(gr_json_sample *r, gr_json_key_memo *e, const char *buf, size_t n,
+                           double *d, uint8_t *letters)
+{
+    char why[8];
+    int small = n < sizeof e->call[0];
+    for (int i = 0; small && i < e->n_calls; i++)
+        if (!strcmp(e->call[i], buf)) {
+            *d = e->dosage[i];
+            *letters = e->letters[i];
+            return 1;
+        }
+    if (!gr_genotype_string(r->m, &e->k, buf, d, letters, why, sizeof why))
+        return 0;
+    if (small && e->n_calls < GR_JSON_MEMO_CALLS) {
+        memcpy(e->call[e->n_calls], buf, n + 1);
+        e->dosage[e->n_calls] = *d;
+        e->letters[e->n_calls++] = *letters;
+    }
+    return 1;
+}
+
 /* A genotype value under the key of e, into *d with *letters as
  * gr_genotype_string sets them. */
-static int genotype_value(gr_json_sample *r, cursor *c, const gr_key *k, double *d,
+static int genotype_value(gr_json_sample *r, cursor *c, gr_json_key_memo *e, double *d,
                           uint8_t *letters)
 {
+    const gr_key *k = &e->k;
     int b = peek(c);
     *letters = 0;
     if (b == 'n') {
@@ -190,12 +216,12 @@ static int genotype_value(gr_json_sample *r, cursor *c, const gr_key *k, double 
     }
     if (b == '"') {
         size_t from, to;
-        char buf[MAX_TOKEN], why[8];
+        char buf[MAX_TOKEN];
         if (!plain_string(c, &from, &to) || to - from >= sizeof buf)
             return 0;
         memcpy(buf, c->s + from, to - from);
         buf[to - from] = '\0';
-        return gr_genotype_string(r->m, k, buf, d, letters, why, sizeof why);
+        return genotype_string(r, e, buf, to - from, d, letters);
     }
     if (b != '-' && !is_digit(b))
         return 0;
@@ -212,13 +238,13 @@ static int genotype(gr_json_sample *r, cursor *c, size_t pos)
     if (peek(c) != '"' || !plain_string(c, &from, &to) || to - from > MAX_KEY || peek(c) != ':')
         return 0;
     c->at++;
-    const gr_json_key_memo *e = resolve(r, pos, c->s + from, to - from);
+    gr_json_key_memo *e = resolve(r, pos, c->s + from, to - from);
     if (!e || e->k.feature < 0 || r->seen[e->k.feature] == r->mark)
         return 0; /* unknown keys are warned of, and checked for duplicates, the complete way */
     r->seen[e->k.feature] = r->mark;
     double d;
     uint8_t letters;
-    if (!genotype_value(r, c, &e->k, &d, &letters) || !push(r, (uint32_t)e->k.feature, d))
+    if (!genotype_value(r, c, e, &d, &letters) || !push(r, (uint32_t)e->k.feature, d))
         return 0;
     uint8_t flags = (uint8_t)((e->k.spelled ? e->k.flags : 0) | letters);
     r->mc.matched++;

@@ -18,11 +18,18 @@
 
 /* A genotype key resolved once and reused while the samples spell their
  * keys the same, in the same order. */
+#define GR_JSON_MEMO_CALLS 4
+
 typedef struct {
     const char *s; /* the key's bytes in the text (borrowed) */
     size_t n;
     gr_key k;
     int ambiguous;
+    /* the genotype strings read under it, up to 7 bytes, and what they gave */
+    char call[GR_JSON_MEMO_CALLS][8];
+    double dosage[GR_JSON_MEMO_CALLS];
+    uint8_t letters[GR_JSON_MEMO_CALLS];
+    uint8_t n_calls;
 } gr_json_key_memo;
 
 typedef struct {

@@ -14,7 +14,7 @@ AF_CFLAGS := $(BASE_CFLAGS) $(WARN) $(if $(WERROR),-Werror) -O1 -g
 AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
              $(AF_BUILD)/api/predict_run.o $(AF_BUILD)/api/predict_input.o \
              $(AF_BUILD)/api/problem.o $(AF_BUILD)/api/buffer.o \
-             $(AF_BUILD)/api/predict_vcf.o $(AF_BUILD)/api/json_scan.o \
+             $(AF_BUILD)/api/predict_vcf.o $(AF_BUILD)/api/json_scan.o $(AF_BUILD)/api/json_sample.o \
              $(AF_BUILD)/api/predict_panel.o $(AF_BUILD)/api/predict_place.o \
              $(AF_BUILD)/api/report.o $(AF_BUILD)/api/adjust.o \
              $(AF_BUILD)/api/json_out.o

@@ -326,6 +326,15 @@ def predict_json_seeds():
     c.add("errors.json", '{"samples":[{"id":"x","genotypes":{"rs9000012":3}},'
                          '{"genotypes":{},"dosages":[]}],"top_k":-1,"extra":1}\n')
     c.add("many.json", json.dumps({"samples": [{"genotypes": {}} for _ in range(9)]}) + "\n")
+    # the fast reader (api/json_sample.c): keys repeated in order across
+    # samples, values of every kind, forms it leaves to jansson's
+    values = ["0", "1", "2", "null", '"0/1"', '"1|1"', "1e0", "-0", "0.25", "1.5E-1"]
+    rows = []
+    for i in range(6):
+        g = ",".join('"%s":%s' % (f, values[(i + j) % len(values)]) for j, f in enumerate(feats[:8]))
+        rows.append('{"id":"S%d","genotypes":{%s}}' % (i, g))
+    rows.append('{"genotypes":{"%s":1,"rs\\u0030":2},"\\u0069d":"esc"}' % feats[0])
+    c.add("fast.json", '{"samples":[' + ",\n".join(rows) + '],"top_k":2}\n')
     return c.n
 
 
