@@ -211,7 +211,7 @@ static gr_status write_document(const gr_api_panel *p, const gr_api_job *job, js
     if (!more || (job->vcf && (!report || json_object_set(more, "match", report))))
         st = oom(err);
     else
-        st = gr_api_predict_write(job, p->pretty, more, write, arg, err);
+        st = gr_api_predict_write_threads(job, p->pretty, p->threads, more, write, arg, err);
     json_decref(report);
     json_decref(more);
     return st;

@@ -39,8 +39,8 @@ typedef struct {
     int pretty;            /* JSON: indented */
     int variant_rows;      /* JSON: each model's match report lists its variants */
     int listed;            /* JSON: {"models": [...]} even for one model */
-    int threads;           /* sscore, tsv: threads that score the samples (0, 1: the
-                            * caller alone) */
+    int threads;           /* threads that score the samples (0, 1: the caller
+                            * alone; JSON: gr_api_predict_write_threads) */
 } gr_api_panel;
 
 /* The match report of a VCF job, pgsc_calc's summary per score: counts by

@@ -197,6 +197,15 @@ gr_status gr_api_write_end(gr_api_writer *w, json_t *extra, gr_error *err);
 gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
                                gr_api_write_fn write, void *arg, gr_error *err);
 
+/* gr_api_predict_write with the samples shared out among `threads`
+ * threads (predict_threads.c; 1 or less: the caller's alone), 256 at a
+ * time, each lot written when done. The same document, byte for byte. A
+ * sample that fails, or a stop, ends the answer as gr_api_write_samples'
+ * would. */
+gr_status gr_api_predict_write_threads(const gr_api_job *job, int pretty, int threads,
+                                       json_t *extra, gr_api_write_fn write, void *arg,
+                                       gr_error *err);
+
 /* gr_api_predict_write into memory, compact, parsed back into a document,
  * for the tests, the fault sweep and the fuzzers. On success *doc is new,
  * or NULL when stop asked to stop. */

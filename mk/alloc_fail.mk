@@ -17,7 +17,7 @@ AF_OBJ    := $(CORE_SRC:%.c=$(AF_BUILD)/%.o) $(AF_BUILD)/api/predict_json.o \
              $(AF_BUILD)/api/predict_vcf.o $(AF_BUILD)/api/json_scan.o $(AF_BUILD)/api/json_sample.o \
              $(AF_BUILD)/api/predict_panel.o $(AF_BUILD)/api/predict_place.o \
              $(AF_BUILD)/api/report.o $(AF_BUILD)/api/adjust.o \
-             $(AF_BUILD)/api/json_out.o
+             $(AF_BUILD)/api/json_out.o $(AF_BUILD)/api/predict_threads.o
 AF_LIB    := $(AF_BUILD)/libgenorisk_af.a
 AF_BIN    := $(AF_BUILD)/alloc_fail_test
 

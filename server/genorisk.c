@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <htslib/hts.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,63 +133,6 @@ static void print_error(const char *what, const gr_error *err)
 }
 
 /* ---- predict ---- */
-
-/* One thread's share of the samples: first, first + step, ... */
-typedef struct {
-    const gr_api_job *job;
-    gr_buf *results;
-    size_t first, step;
-    gr_status st;
-    gr_error err;
-} share;
-
-static void *run_share(void *arg)
-{
-    share *sh = arg;
-    sh->st = gr_api_predict_range(sh->job, sh->first, sh->step, sh->results, &sh->err);
-    return NULL;
-}
-
-/* Runs the job on `threads` threads into results (n slots); returns the
- * status of the first sample that failed, its error in *err. */
-static gr_status run_threads(const gr_api_job *job, long threads, gr_buf *results, gr_error *err)
-{
-    size_t n = job->hi ? job->hi : gr_api_job_samples(job);
-    share *sh = calloc((size_t)threads, sizeof *sh);
-    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-    char *started = calloc((size_t)threads, 1);
-    gr_status st = GR_OK;
-    if (!sh || !tids || !started) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
-    }
-    for (long t = 0; t < threads; t++) {
-        sh[t] = (share){ job, results, (size_t)t, (size_t)threads, GR_OK, { 0 } };
-        started[t] = t > 0 && !pthread_create(&tids[t], NULL, run_share, &sh[t]);
-    }
-    for (long t = 0; t < threads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            run_share(&sh[t]); /* the first share, or one no thread could take */
-    }
-    /* a thread stops at its first failure and leaves that slot empty: the
-     * first empty slot of the window is the first sample that failed */
-    for (size_t i = job->lo; i < n; i++)
-        if (!results[i].len) {
-            share *f = &sh[(i - job->lo) % (size_t)threads];
-            st = f->st ? f->st : GR_ENOMEM;
-            if (err)
-                *err = f->err;
-            break;
-        }
-
-fail:
-    free(sh);
-    free(tids);
-    free(started);
-    return st;
-}
 
 /* What `genorisk predict` was asked to do. */
 typedef struct {
@@ -477,41 +419,15 @@ static int to_file(void *arg, const char *bytes, size_t n)
     return fwrite(bytes, 1, n, arg) != n;
 }
 
-/* Samples scored between two writes: results are written as chunks finish,
- * so memory holds CHUNK results at a time whatever the sample count. */
-#define CHUNK 256
-
-/* Predicts the job on a.threads threads, a chunk at a time, and writes the
- * response to out as each chunk is done; extra's members (borrowed) close it. */
+/* Predicts the job on a.threads threads (gr_api_predict_write_threads)
+ * and writes the response to out; extra's members (borrowed) close it. */
 static gr_status write_response(const gr_api_job *job, const predict_args *a, json_t *extra,
                                 FILE *out, gr_error *err)
 {
-    gr_api_job chunk = *job;
-    gr_api_writer w;
-    size_t n = gr_api_job_samples(job);
-    gr_buf *results = calloc(n ? n : 1, sizeof *results);
-    /* the imputation values (a pass over every sample under impute=cohort)
-     * made once, for every chunk's threads */
-    gr_api_scorer *like = gr_api_scorer_new(job, NULL);
-    chunk.like = like;
-    chunk.pretty = !a->compact; /* the results' layout: the document's */
-    gr_status st = results && like ? gr_api_write_begin(&w, job, !a->compact, to_file, out, err)
-                                   : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    for (size_t lo = 0; !st && lo < n; lo += CHUNK) {
-        chunk.lo = lo;
-        chunk.hi = lo + CHUNK < n ? lo + CHUNK : n;
-        long threads = a->threads < (long)(chunk.hi - lo) ? a->threads : (long)(chunk.hi - lo);
-        if (!(st = run_threads(&chunk, threads, results, err)))
-            st = gr_api_write_results(&w, results, lo, chunk.hi, err);
-    }
-    if (!st)
-        st = gr_api_write_end(&w, extra, err);
+    gr_status st =
+        gr_api_predict_write_threads(job, !a->compact, (int)a->threads, extra, to_file, out, err);
     if (!st && (fputc('\n', out) == EOF || fflush(out)))
         st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "the response could not be written");
-    for (size_t i = 0; results && i < n; i++)
-        free(results[i].s);
-    free(results);
-    gr_api_scorer_free(like);
     return st;
 }
 

@@ -1,7 +1,9 @@
-/* test_predict_run.c - the pipeline's batching (api/predict_run.c): several
- * requests' samples predicted together (gr_api_predict_jobs, the daemon's
- * dynamic batching) answer exactly what each request answers alone, with
- * its own settings, for forests and linear models alike. */
+/* test_predict_run.c - the pipeline's batching and threads (api/
+ * predict_run.c, predict_threads.c): several requests' samples predicted
+ * together (gr_api_predict_jobs, the daemon's dynamic batching) answer
+ * exactly what each request answers alone, with its own settings, for
+ * forests and linear models alike; a job's samples on several threads
+ * make the document one thread makes, byte for byte. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,20 +21,37 @@ typedef struct {
     gr_api_job job;
 } one;
 
-static void request(one *o, const gr_model *m, unsigned seed, long top_k, int explain, int impute)
+/* A body of `samples` samples whose genotypes are drawn from seed (about
+ * one in seven missing); returns new text, its length in *len. */
+static char *body_of(const gr_model *m, unsigned seed, size_t samples, size_t *len)
 {
     const gr_model_info *in = gr_model_get_info(m);
-    size_t cap = 64 + in->n_features * 48, n = 0;
+    size_t cap = 64 + samples * (40 + in->n_features * 48), n = 0;
     char *body = malloc(cap);
-    n += (size_t)snprintf(body + n, cap - n, "{\"samples\":[{\"id\":\"S%u\",\"genotypes\":{", seed);
-    for (size_t j = 0; j < in->n_features; j++) {
-        unsigned r = (seed * 2654435761u + (unsigned)j * 40503u) >> 7;
-        if (r % 7 == 0)
-            continue; /* missing: imputed or not, by the settings */
-        n += (size_t)snprintf(body + n, cap - n, "%s\"%s\":%u", n && body[n - 1] != '{' ? "," : "",
-                              gr_model_feature(m, j)->id, r % 3);
+    n += (size_t)snprintf(body + n, cap - n, "{\"samples\":[");
+    for (size_t i = 0; i < samples; i++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"id\":\"S%u\",\"genotypes\":{", i ? "," : "",
+                              seed + (unsigned)i);
+        int first = 1;
+        for (size_t j = 0; j < in->n_features; j++) {
+            unsigned r = ((seed + (unsigned)i) * 2654435761u + (unsigned)j * 40503u) >> 7;
+            if (r % 7 == 0)
+                continue; /* missing: imputed or not, by the settings */
+            n += (size_t)snprintf(body + n, cap - n, "%s\"%s\":%u", first ? "" : ",",
+                                  gr_model_feature(m, j)->id, r % 3);
+            first = 0;
+        }
+        n += (size_t)snprintf(body + n, cap - n, "}}");
     }
-    n += (size_t)snprintf(body + n, cap - n, "}}]}");
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    *len = n;
+    return body;
+}
+
+static void request(one *o, const gr_model *m, unsigned seed, long top_k, int explain, int impute)
+{
+    size_t n;
+    char *body = body_of(m, seed, 1, &n);
     gr_api_limits lim = { .max_samples = 1 };
     gr_error err;
     cr_assert_eq(gr_api_request_read(m, body, n, &lim, &o->req, &err), GR_OK, "%s", err.text);
@@ -132,4 +151,84 @@ Test(predict_run, a_job_of_another_model_is_refused_alone)
         gr_api_request_clear(&o[k].req);
     gr_model_free(a);
     gr_model_free(b);
+}
+
+static int to_buf(void *arg, const char *bytes, size_t n)
+{
+    gr_buf *b = arg;
+    char *s = realloc(b->s, b->len + n + 1);
+    if (!s)
+        return 1;
+    memcpy(s + b->len, bytes, n);
+    b->s = s;
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+/* 600 samples (three chunks of 256, the last short) on 1 to 4 threads,
+ * compact and indented: one document, byte for byte. */
+Test(predict_run, threads_write_the_document_one_thread_writes)
+{
+    gr_model *m = NULL;
+    cr_assert_eq(gr_model_load("models/cad-xgb-demo", &m, NULL), GR_OK);
+    size_t n;
+    char *body = body_of(m, 7, 600, &n);
+    gr_api_request req;
+    gr_api_limits lim = { .max_samples = 1000 };
+    gr_error err;
+    cr_assert_eq(gr_api_request_read(m, body, n, &lim, &req, &err), GR_OK, "%s", err.text);
+    for (int pretty = 0; pretty < 2; pretty++) {
+        gr_buf want = { 0 };
+        gr_api_job job;
+        gr_api_job_init(&job, m, &req, NULL, NULL);
+        cr_assert_eq(gr_api_predict_write(&job, pretty, NULL, to_buf, &want, &err), GR_OK, "%s",
+                     err.text);
+        for (int t = 1; t <= 4; t++) {
+            gr_buf got = { 0 };
+            cr_assert_eq(gr_api_predict_write_threads(&job, pretty, t, NULL, to_buf, &got, &err),
+                         GR_OK, "%s", err.text);
+            cr_assert_eq(got.len, want.len, "%d threads, pretty %d", t, pretty);
+            cr_assert(!memcmp(got.s, want.s, want.len), "%d threads, pretty %d", t, pretty);
+            free(got.s);
+        }
+        free(want.s);
+    }
+    gr_api_request_clear(&req);
+    free(body);
+    gr_model_free(m);
+}
+
+static int stop_now(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* A stop asked for while threads work ends the answer with an error, not a
+ * document with samples missing. */
+Test(predict_run, a_stop_ends_a_threaded_answer_with_an_error)
+{
+    gr_model *m = NULL;
+    cr_assert_eq(gr_model_load("models/cad-xgb-demo", &m, NULL), GR_OK);
+    size_t n;
+    char *body = body_of(m, 3, 300, &n);
+    gr_api_request req;
+    gr_api_limits lim = { .max_samples = 1000 };
+    gr_error err;
+    cr_assert_eq(gr_api_request_read(m, body, n, &lim, &req, &err), GR_OK, "%s", err.text);
+    gr_api_job job;
+    gr_api_job_init(&job, m, &req, NULL, NULL);
+    job.stop = stop_now;
+    gr_buf got = { 0 };
+    cr_assert_eq(gr_api_predict_write_threads(&job, 0, 2, NULL, to_buf, &got, &err), GR_EIO);
+    cr_assert(strstr(err.text, "stopped"), "%s", err.text);
+    free(got.s);
+    job.stop = NULL;
+    got = (gr_buf){ 0 };
+    cr_assert_eq(gr_api_predict_write_threads(&job, 0, 3, NULL, to_buf, &got, &err), GR_OK);
+    free(got.s);
+    gr_api_request_clear(&req);
+    free(body);
+    gr_model_free(m);
 }
