@@ -198,11 +198,14 @@ static void write_one(gr_http_batch_item *it)
 }
 
 /* The hook of dynamic batching: one after another until the core offers a
- * batched call (gr_api_predict_jobs) to put here. */
+ * batched call (gr_api_predict_jobs) to put here; then every done follows
+ * the batched call. */
 void gr_http_write_batch(gr_http_batch_item *const *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         write_one(items[i]);
+        items[i]->done(items[i]);
+    }
 }
 
 /* A small 200 or a problem is set on r, and 0 returned; a large 200 was
@@ -259,6 +262,7 @@ static void finish(req *r, int streamed)
 
 /* A JSON predict in a worker's hands: its body read for each model. */
 typedef struct {
+    req *r; /* NULL once answered */
     reads rd;
     gr_api_request *areq;
     work_clock clock;
@@ -313,6 +317,16 @@ static void run_predict(void *arg)
     finish(r, streamed);
 }
 
+/* A batched answer is written: it goes (gr_http_batch_item.done). */
+static void batch_done(gr_http_batch_item *it)
+{
+    json_work *w = it->owner;
+    int streamed = answer_close(&w->a, w->r, &w->clock);
+    json_clear(w);
+    finish(w->r, streamed);
+    w->r = NULL;
+}
+
 /* Dynamic batching (server/pool.h): n JSON predicts of one model, each body
  * read, and those of one sample written together (gr_http_write_batch);
  * the rest are answered one by one, as run_predict would. */
@@ -320,40 +334,32 @@ static void run_predict_batch(void **args, size_t n)
 {
     json_work *w = calloc(n, sizeof *w);
     gr_http_batch_item **items = calloc(n, sizeof *items);
+    if (!w || !items) { /* out of memory: one by one */
+        free(w);
+        free(items);
+        for (size_t i = 0; i < n; i++)
+            run_predict(args[i]);
+        return;
+    }
     size_t k = 0;
-    for (size_t i = 0; w && items && i < n; i++) {
-        req *r = args[i];
+    for (size_t i = 0; i < n; i++) {
+        req *r = w[i].r = args[i];
         if (!json_read(&w[i], r)) {
             json_clear(&w[i]);
             finish(r, 0);
             continue;
         }
         answer_open(&w[i].a, r, w[i].areq, NULL, &w[i].rd, &w[i].clock);
+        w[i].a.item.done = batch_done;
+        w[i].a.item.owner = &w[i];
         if (answer_batchable(&w[i].a)) {
             items[k++] = &w[i].a.item;
             continue;
         }
         write_one(&w[i].a.item);
-        int streamed = answer_close(&w[i].a, r, &w[i].clock);
-        json_clear(&w[i]);
-        finish(r, streamed);
-        args[i] = NULL; /* answered */
-    }
-    if (!w || !items) { /* out of memory: one by one */
-        for (size_t i = 0; i < n; i++)
-            run_predict(args[i]);
-        free(w);
-        free(items);
-        return;
+        batch_done(&w[i].a.item);
     }
     gr_http_write_batch(items, k);
-    for (size_t i = 0; i < n; i++) {
-        if (!args[i] || !w[i].a.item.panel)
-            continue; /* answered above */
-        int streamed = answer_close(&w[i].a, args[i], &w[i].clock);
-        json_clear(&w[i]);
-        finish(args[i], streamed);
-    }
     free(items);
     free(w);
 }
