@@ -24,6 +24,7 @@ struct gr_pool {
     int batch_waiting;                   /* workers waiting for a batch to fill */
     unsigned long long batches, batched; /* runs of two or more, and their tasks */
     int stopping, n_threads;
+    size_t workers; /* asked for; set before any thread starts */
     pthread_t *threads;
 };
 
@@ -54,16 +55,32 @@ static struct timespec deadline_in(long us)
     return ts;
 }
 
-/* t's batch: the tasks like it already queued, up to batch_max in all; when
- * there are none and batch_wait_us is set, those that arrive within that
- * wait. args[0] is t's. Under p->mu (released while waiting). */
+/* How many tasks t's batch may hold: batch_max, or, while other workers
+ * are idle, this worker's share of t and those like it queued (the idle
+ * ones get the rest, rather than wait while one worker holds them all).
+ * Under p->mu. */
+static size_t batch_share(const gr_pool *p, const task *t)
+{
+    size_t alike = 1;
+    for (size_t i = 0; i < p->count; i++) {
+        const task *u = &p->ring[(p->head + i) % p->depth];
+        alike += u->key == t->key && u->batch == t->batch;
+    }
+    size_t idle = p->workers > p->busy ? p->workers - p->busy : 0;
+    size_t share = (alike + idle) / (idle + 1); /* rounded up */
+    return share < p->batch_max ? share : p->batch_max;
+}
+
+/* t's batch: the tasks like it already queued, up to batch_share in all;
+ * when there are none and batch_wait_us is set, those that arrive within
+ * that wait. args[0] is t's. Under p->mu (released while waiting). */
 static size_t gather(gr_pool *p, const task *t, void **args)
 {
     size_t n = 1;
     args[0] = t->arg;
     if (!t->batch || p->batch_max < 2)
         return n;
-    take_alike(p, t, args, &n, p->batch_max);
+    take_alike(p, t, args, &n, batch_share(p, t));
     if (n > 1 || p->batch_wait_us <= 0)
         return n;
     struct timespec until = deadline_in(p->batch_wait_us);
@@ -121,6 +138,7 @@ gr_pool *gr_pool_new_batching(int workers, int depth, size_t batch_max, long bat
     p->ring = calloc((size_t)depth, sizeof *p->ring);
     p->threads = calloc((size_t)workers, sizeof *p->threads);
     p->depth = (size_t)depth;
+    p->workers = (size_t)workers;
     p->batch_max = batch_max < 1 ? 1 : batch_max;
     p->batch_wait_us = batch_wait_us < 0 ? 0 : batch_wait_us;
     if (!p->ring || !p->threads || pthread_mutex_init(&p->mu, NULL) ||
