@@ -23,7 +23,7 @@ const char gr_config_usage[] =
     "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
     "  --batch-max N           one-sample predicts of one model a worker runs\n"
-    "                          together, 1 = no batching (8)     GENORISK_BATCH_MAX\n"
+    "                          together, 1 = no batching (1)     GENORISK_BATCH_MAX\n"
     "  --batch-wait-us N       how long a worker may wait for a batch to fill,\n"
     "                          microseconds (0: it takes what is queued)\n"
     "                                                             GENORISK_BATCH_WAIT_US\n"
@@ -341,7 +341,9 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->workers = cores > 0 ? (int)cores : 1;
     c->queue_depth = 64;
-    c->batch_max = 8;
+    /* off until the core runs a batch's samples together: one after
+     * another, batching gains nothing and may hold an answer back */
+    c->batch_max = 1;
     c->max_body_bytes = 16u << 20;
     c->max_samples = 10000;
     c->max_upload_bytes = (size_t)4 << 30;
