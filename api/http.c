@@ -99,6 +99,7 @@ static void set_request_id(req *r, const char *given)
 void gr_http_set_answer(req *r, unsigned status, const char *ctype, char *body, size_t len)
 {
     free(r->resp);
+    r->resp_static = NULL;
     r->status = status;
     r->ctype = ctype;
     r->resp = body;
@@ -135,6 +136,9 @@ static enum MHD_Result queue_answer(req *r)
     struct MHD_Response *resp;
     if (r->stream)
         resp = gr_http_stream_response(r->stream);
+    else if (r->resp_static)
+        resp = MHD_create_response_from_buffer(r->resp_len, (void *)r->resp_static,
+                                               MHD_RESPMEM_PERSISTENT);
     else if (r->resp)
         resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
     else
@@ -318,9 +322,10 @@ static void answer_get(req *r, const char *name)
 {
     gr_http *h = r->h;
     switch (r->route) {
-    case GR_ROUTE_HEALTHZ: {
+    case GR_ROUTE_HEALTHZ: { /* the cheapest answer there is: probes come often */
         static const char ok[] = "{\"status\":\"ok\"}";
-        gr_http_set_answer(r, 200, "application/json", strdup(ok), sizeof ok - 1);
+        gr_http_set_answer(r, 200, "application/json", NULL, sizeof ok - 1);
+        r->resp_static = ok;
         break;
     }
     case GR_ROUTE_READYZ: {
@@ -382,7 +387,9 @@ static enum MHD_Result serve(gr_http *h, int health, struct MHD_Connection *conn
         r->t0 = gr_http_now();
         r->method = method;
         set_request_id(r, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID"));
-        snprintf(r->instance, sizeof r->instance, "%.250s", url);
+        size_t url_len = strnlen(url, 250); /* as "%.250s" would */
+        memcpy(r->instance, url, url_len);
+        r->instance[url_len] = '\0';
         char name[256] = "";
         r->route = route_of(url, name, sizeof name);
         int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");

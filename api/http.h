@@ -57,6 +57,11 @@ typedef struct {
     /* Queues fn(arg) on a worker; cancel(arg) runs instead if the server
      * drops the task unstarted (shutdown). 0, or -1 when the queue is full. */
     int (*submit)(void *ctx, void (*fn)(void *), void (*cancel)(void *), void *arg);
+    /* Optional (NULL: submit): submit for a task that may run together with
+     * others queued under the same key, as batch(args, n) (dynamic
+     * batching; server/pool.h). */
+    int (*submit_batch)(void *ctx, void (*fn)(void *), void (*batch)(void **args, size_t n),
+                        void (*cancel)(void *), void *arg, const void *key);
     /* 1 when /readyz should say ready. */
     int (*ready)(void *ctx);
     /* Returns a new Prometheus text body. */

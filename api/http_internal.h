@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "api/http.h"
+#include "api/predict_panel.h"
 #include "api/predict_run.h"
 #include "api/problem.h"
 
@@ -83,6 +84,7 @@ typedef struct {
     /* the answer, built by the handler or a worker */
     unsigned status;
     char *resp;
+    const char *resp_static; /* instead of resp: a constant body (not freed) */
     size_t resp_len;
     const char *ctype;
     const char *allow;
@@ -108,6 +110,29 @@ double gr_http_now(void);
 int gr_http_predict_headers(req *r, const char *name);
 /* Hands the request, its body complete, to a worker (or answers 503). */
 void gr_http_start_predict(req *r);
+
+/* One predict's answer to write (http_predict.c): its panel (borrowed),
+ * the members added to its document (borrowed), where the bytes go; st and
+ * err say how it went (GR_OK on entry, or the error already met, which
+ * skips it); done(item) sends it, once written, and item is not touched
+ * again. */
+typedef struct gr_http_batch_item gr_http_batch_item;
+struct gr_http_batch_item {
+    const gr_api_panel *panel;
+    json_t *extra;
+    gr_api_write_fn write;
+    void *arg;
+    gr_status st;
+    gr_error err;
+    void (*done)(gr_http_batch_item *item);
+    void *owner; /* done's */
+};
+
+/* Dynamic batching's hook: writes items[0..n), each one model's answer to
+ * one sample, as gr_api_panel_write would each (the core may run their
+ * samples together), calling each item's done as soon as its answer is
+ * written: one after another, each answer leaves as it is done. */
+void gr_http_write_batch(gr_http_batch_item *const *items, size_t n);
 
 /* http_stream.c: an answer sent as the worker writes it (chunked). new
  * returns the worker's reference (NULL when out of memory); the request

@@ -143,104 +143,225 @@ static void reads_clear(reads *rd)
     free(rd->usable);
 }
 
-/* The pipeline's part of both predict routes. What the request's samples
- * decide before a byte is written (a 422 when none can be scored) is an
- * ordinary answer, and so is a small 200. A large 200 is streamed as the
- * worker computes it (http_stream.c), and 1 is returned: the request then
- * belongs to libmicrohttpd and the worker must not touch it again. */
-static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf,
-                          const reads *rd, work_clock *clock)
+/* A predict's answer while a worker writes it: answer_open builds its
+ * jobs, gr_api_panel_write (alone, or with others in gr_http_write_batch)
+ * writes it through the sink, answer_close sends or sets it. */
+typedef struct {
+    gr_api_job *jobs;
+    size_t samples;
+    answer_sink k;
+    gr_api_panel panel;
+    gr_http_batch_item item; /* what is written, and how it went */
+} answer;
+
+/* The pipeline's part of both predict routes, up to the writing. */
+static void answer_open(answer *a, req *r, const gr_api_request *json, const gr_vcf_result *vcf,
+                        const reads *rd, work_clock *clock)
 {
-    gr_error err;
-    answer_sink k = { .r = r };
-    size_t n = r->n_models, samples = 0;
-    gr_api_job *jobs = calloc(rd->total, sizeof *jobs);
-    for (size_t m = 0; jobs && m < rd->total; m++) {
-        gr_api_job *job = &jobs[m];
+    size_t n = r->n_models;
+    a->k = (answer_sink){ .r = r };
+    a->jobs = calloc(rd->total, sizeof *a->jobs);
+    for (size_t m = 0; a->jobs && m < rd->total; m++) {
+        gr_api_job *job = &a->jobs[m];
         gr_api_job_init(job, rd->all[m], json ? &json[m] : NULL, vcf, m < n ? &r->given : NULL);
         if (vcf)
             gr_api_job_set_vcf_model(job, m);
         job->stop = clock_stop;
         job->stop_arg = clock;
         job->max_bytes = r->h->env.max_response_bytes;
-        samples = gr_api_job_samples(job);
+        a->samples = gr_api_job_samples(job);
     }
-    if (jobs)
-        gr_api_bind_places(jobs, rd->all, n, rd->total, json ? rd->usable : NULL);
-    gr_api_panel panel = {
-        jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL, 1
+    if (a->jobs)
+        gr_api_bind_places(a->jobs, rd->all, n, rd->total, json ? rd->usable : NULL);
+    a->panel = (gr_api_panel){
+        a->jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL,
+        1
     };
-    json_t *extra = json_pack("{s:s}", "request_id", r->request_id);
-    gr_status st = extra && jobs ? gr_api_panel_write(&panel, extra, sink_write, &k, &err)
-                                 : gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    json_decref(extra);
-    free(jobs);
-    if (k.s) { /* streamed: r is not ours any more */
-        gr_http_stream_finish(k.s, st != GR_OK, st ? 0 : samples);
-        gr_http_stream_release(k.s);
-        gr_modelset_release(k.set);
+    a->item = (gr_http_batch_item){ .panel = &a->panel, .write = sink_write, .arg = &a->k };
+    a->item.extra = json_pack("{s:s}", "request_id", r->request_id);
+    if (!a->item.extra || !a->jobs)
+        a->item.st = gr_error_set(&a->item.err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+}
+
+/* 1 when a's answer may be written with others': one model, one sample,
+ * JSON, nothing against it so far. */
+static int answer_batchable(const answer *a)
+{
+    return !a->item.st && a->panel.n == 1 && a->samples == 1 && a->jobs[0].json &&
+           !a->jobs[0].place && a->panel.format == GR_API_FORMAT_JSON;
+}
+
+static void write_one(gr_http_batch_item *it)
+{
+    if (!it->st)
+        it->st = gr_api_panel_write(it->panel, it->extra, it->write, it->arg, &it->err);
+}
+
+/* The hook of dynamic batching: one after another until the core offers a
+ * batched call (gr_api_predict_jobs) to put here; then every done follows
+ * the batched call. */
+void gr_http_write_batch(gr_http_batch_item *const *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        write_one(items[i]);
+        items[i]->done(items[i]);
+    }
+}
+
+/* A small 200 or a problem is set on r, and 0 returned; a large 200 was
+ * streamed as the worker computed it (http_stream.c), and 1 is returned:
+ * the request then belongs to libmicrohttpd and the worker must not touch
+ * it again. */
+static int answer_close(answer *a, req *r, work_clock *clock)
+{
+    gr_status st = a->item.st;
+    gr_error *err = &a->item.err;
+    json_decref(a->item.extra);
+    free(a->jobs);
+    if (a->k.s) { /* streamed: r is not ours any more */
+        gr_http_stream_finish(a->k.s, st != GR_OK, st ? 0 : a->samples);
+        gr_http_stream_release(a->k.s);
+        gr_modelset_release(a->k.set);
         return 1;
     }
     if (aborted(r) || timed_out(r, clock)) { /* stopped, or done just as the deadline passed */
-        free(k.small.s);
+        free(a->k.small.s);
         return 0;
     }
     if (st == GR_EIO) /* the buffer's memory, not the client */
-        st = gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     if (st) {
-        free(k.small.s);
-        gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
+        free(a->k.small.s);
+        gr_http_set_problem(r, gr_problem_for_status(st), err->text, err->field);
         return 0;
     }
-    r->samples_done = samples;
-    gr_http_set_answer(r, 200, gr_api_format_media_type((gr_api_format)r->format), k.small.s,
-                       k.small.len);
+    r->samples_done = a->samples;
+    gr_http_set_answer(r, 200, gr_api_format_media_type((gr_api_format)r->format), a->k.small.s,
+                       a->k.small.len);
     return 0;
 }
 
-static void run_predict(void *arg)
+/* The whole answer, alone: 1 when it was streamed (answer_close). */
+static int answer_predict(req *r, const gr_api_request *json, const gr_vcf_result *vcf,
+                          const reads *rd, work_clock *clock)
 {
-    req *r = arg;
-    gr_error err;
-    size_t n = r->n_models; /* r may be gone once the answer streams */
-    reads rd = { 0 };
-    int have = reads_init(&rd, r);
-    size_t total = rd.total;
-    gr_api_request *areq = have ? calloc(total, sizeof *areq) : NULL;
-    int streamed = 0;
-    work_clock clock = clock_start(r->h);
+    answer a = { 0 };
+    answer_open(&a, r, json, vcf, rd, clock);
+    write_one(&a.item);
+    return answer_close(&a, r, clock);
+}
 
+/* The worker is done with r: its answer is queued on the next call. */
+static void finish(req *r, int streamed)
+{
+    if (streamed)
+        return; /* r may be gone */
+    atomic_store(&r->job, JOB_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+/* A JSON predict in a worker's hands: its body read for each model. */
+typedef struct {
+    req *r; /* NULL once answered */
+    reads rd;
+    gr_api_request *areq;
+    work_clock clock;
+    answer a;
+} json_work;
+
+/* Reads r's body (and frees it): 1, or 0 with the problem set. */
+static int json_read(json_work *w, req *r)
+{
+    gr_error err;
+    size_t n = r->n_models;
+    w->clock = clock_start(r->h);
+    int have = reads_init(&w->rd, r);
+    size_t total = w->rd.total;
+    w->areq = have ? calloc(total, sizeof *w->areq) : NULL;
     gr_api_limits lim = { .max_samples = r->h->env.max_samples,
                           .max_depth = r->h->env.max_json_depth,
                           .max_string = r->h->env.max_json_string };
-    gr_status st = !areq ? gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+    gr_status st = !w->areq ? gr_error_set(&err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
                    : r->body_len
                        ? GR_OK
                        : gr_error_set(&err, GR_ESYNTAX, NULL, 0, NULL,
                                       "the request body is empty; send a predict request as JSON");
     /* genotype keys name variants of each model: the body is read for each */
     for (size_t m = 0; !st && m < n; m++)
-        st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &areq[m], &err);
+        st = gr_api_request_read(r->models[m], r->body, r->body_len, &lim, &w->areq[m], &err);
     for (size_t m = n; !st && m < total; m++)
-        st = gr_api_place_read_json(rd.all[m], r->body, r->body_len, &lim, &areq[m], &rd.usable[m],
-                                    &err);
+        st = gr_api_place_read_json(w->rd.all[m], r->body, r->body_len, &lim, &w->areq[m],
+                                    &w->rd.usable[m], &err);
     free(r->body);
     r->body = NULL;
-    if (st) {
+    if (st)
         gr_http_set_problem(r, gr_problem_for_status(st), err.text, err.field);
-        goto done;
-    }
-    streamed = answer_predict(r, areq, NULL, &rd, &clock);
+    return !st;
+}
 
-done:
-    for (size_t m = 0; areq && m < total; m++)
-        gr_api_request_clear(&areq[m]);
-    free(areq);
-    reads_clear(&rd);
-    if (streamed)
-        return; /* r may be gone */
-    atomic_store(&r->job, JOB_DONE);
-    MHD_resume_connection(r->conn);
+/* Frees what json_read made; r is not touched (it may be gone). */
+static void json_clear(json_work *w)
+{
+    for (size_t m = 0; w->areq && m < w->rd.total; m++)
+        gr_api_request_clear(&w->areq[m]);
+    free(w->areq);
+    reads_clear(&w->rd);
+}
+
+static void run_predict(void *arg)
+{
+    req *r = arg;
+    json_work w = { 0 };
+    int streamed = json_read(&w, r) && answer_predict(r, w.areq, NULL, &w.rd, &w.clock);
+    json_clear(&w);
+    finish(r, streamed);
+}
+
+/* A batched answer is written: it goes (gr_http_batch_item.done). */
+static void batch_done(gr_http_batch_item *it)
+{
+    json_work *w = it->owner;
+    int streamed = answer_close(&w->a, w->r, &w->clock);
+    json_clear(w);
+    finish(w->r, streamed);
+    w->r = NULL;
+}
+
+/* Dynamic batching (server/pool.h): n JSON predicts of one model, each body
+ * read, and those of one sample written together (gr_http_write_batch);
+ * the rest are answered one by one, as run_predict would. */
+static void run_predict_batch(void **args, size_t n)
+{
+    json_work *w = calloc(n, sizeof *w);
+    gr_http_batch_item **items = calloc(n, sizeof *items);
+    if (!w || !items) { /* out of memory: one by one */
+        free(w);
+        free(items);
+        for (size_t i = 0; i < n; i++)
+            run_predict(args[i]);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        req *r = w[i].r = args[i];
+        if (!json_read(&w[i], r)) {
+            json_clear(&w[i]);
+            finish(r, 0);
+            continue;
+        }
+        answer_open(&w[i].a, r, w[i].areq, NULL, &w[i].rd, &w[i].clock);
+        w[i].a.item.done = batch_done;
+        w[i].a.item.owner = &w[i];
+        if (answer_batchable(&w[i].a)) {
+            items[k++] = &w[i].a.item;
+            continue;
+        }
+        write_one(&w[i].a.item);
+        batch_done(&w[i].a.item);
+    }
+    gr_http_write_batch(items, k);
+    free(items);
+    free(w);
 }
 
 static void run_predict_vcf(void *arg)
@@ -595,6 +716,10 @@ int gr_http_predict_headers(req *r, const char *name)
     return gr_http_open_upload(r, multipart);
 }
 
+/* Bodies up to this size go to the pool as batchable: one sample of a few
+ * thousand genotypes is well under it. */
+#define BATCH_BODY_BYTES ((size_t)64 << 10)
+
 /* The whole body is here: suspend first, so the worker's resume always
  * follows it. */
 void gr_http_start_predict(req *r)
@@ -603,7 +728,15 @@ void gr_http_start_predict(req *r)
     struct MHD_Connection *conn = r->conn;
     atomic_store(&r->job, JOB_RUNNING);
     MHD_suspend_connection(conn);
-    if (h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict, cancel_predict, r)) {
+    /* a small JSON body on one model's route is likely one sample: it may
+     * be run with others like it (dynamic batching) */
+    int batch = h->env.submit_batch && !r->vcf && r->route == GR_ROUTE_PREDICT &&
+                r->body_len <= BATCH_BODY_BYTES;
+    int full = batch ? h->env.submit_batch(h->env.ctx, run_predict, run_predict_batch,
+                                           cancel_predict, r, r->model)
+                     : h->env.submit(h->env.ctx, r->vcf ? run_predict_vcf : run_predict,
+                                     cancel_predict, r);
+    if (full) {
         r->retry_after = 1;
         gr_http_set_problem(r, GR_PROBLEM_OVERLOADED, "the work queue is full; retry shortly",
                             NULL);

@@ -22,6 +22,11 @@ const char gr_config_usage[] =
     "                          with connections of their own (none)  GENORISK_HEALTH_LISTEN\n"
     "  --workers N             inference threads (default: cores) GENORISK_WORKERS\n"
     "  --queue-depth N         waiting predicts before 503 (64)   GENORISK_QUEUE_DEPTH\n"
+    "  --batch-max N           one-sample predicts of one model a worker runs\n"
+    "                          together, 1 = no batching (1)     GENORISK_BATCH_MAX\n"
+    "  --batch-wait-us N       how long a worker may wait for a batch to fill,\n"
+    "                          microseconds (0: it takes what is queued)\n"
+    "                                                             GENORISK_BATCH_WAIT_US\n"
     "  --max-body-bytes N      JSON body ceiling (16777216)       GENORISK_MAX_BODY_BYTES\n"
     "  --max-upload-bytes N    VCF/BCF upload ceiling (4294967296) GENORISK_MAX_UPLOAD_BYTES\n"
     "  --max-body-memory-bytes N  JSON bodies in memory, all requests together;\n"
@@ -123,7 +128,9 @@ enum {
     O_KEY,
     O_BODYMEM,
     O_SPOOL,
-    O_HEALTH
+    O_HEALTH,
+    O_BATCH,
+    O_BATCH_WAIT
 };
 
 static const struct {
@@ -155,7 +162,9 @@ static const struct {
                { O_KEY, "GENORISK_TLS_KEY" },
                { O_BODYMEM, "GENORISK_MAX_BODY_MEMORY_BYTES" },
                { O_SPOOL, "GENORISK_MAX_SPOOL_BYTES" },
-               { O_HEALTH, "GENORISK_HEALTH_LISTEN" } };
+               { O_HEALTH, "GENORISK_HEALTH_LISTEN" },
+               { O_BATCH, "GENORISK_BATCH_MAX" },
+               { O_BATCH_WAIT, "GENORISK_BATCH_WAIT_US" } };
 
 /* The numeric limits: option, name, range, where it goes. */
 static const struct {
@@ -178,6 +187,8 @@ static const struct {
     { O_BODYMEM, "max-body-memory-bytes", 4096, (long long)1 << 50,
       offsetof(gr_config, max_body_memory) },
     { O_SPOOL, "max-spool-bytes", 4096, (long long)1 << 50, offsetof(gr_config, max_spool_bytes) },
+    { O_BATCH, "batch-max", 1, 64, offsetof(gr_config, batch_max) },
+    { O_BATCH_WAIT, "batch-wait-us", 0, 100000, offsetof(gr_config, batch_wait_us) },
 };
 
 static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
@@ -258,6 +269,8 @@ static int apply(gr_config *c, int opt, const char *v, char *why, size_t n)
     case O_RTIMEOUT:
     case O_BODYMEM:
     case O_SPOOL:
+    case O_BATCH:
+    case O_BATCH_WAIT:
         for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
             if (limits[i].opt == opt) {
                 if (!parse_num(v, limits[i].lo, limits[i].hi, &x)) {
@@ -316,6 +329,8 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
         { "tls-key", required_argument, NULL, O_KEY },
         { "max-body-memory-bytes", required_argument, NULL, O_BODYMEM },
         { "max-spool-bytes", required_argument, NULL, O_SPOOL },
+        { "batch-max", required_argument, NULL, O_BATCH },
+        { "batch-wait-us", required_argument, NULL, O_BATCH_WAIT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -326,6 +341,9 @@ int gr_config_parse(int argc, char **argv, gr_config *c, char *why, size_t n)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->workers = cores > 0 ? (int)cores : 1;
     c->queue_depth = 64;
+    /* off until the core runs a batch's samples together: one after
+     * another, batching gains nothing and may hold an answer back */
+    c->batch_max = 1;
     c->max_body_bytes = 16u << 20;
     c->max_samples = 10000;
     c->max_upload_bytes = (size_t)4 << 30;

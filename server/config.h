@@ -27,6 +27,9 @@ typedef struct {
     size_t max_response_bytes; /* a predict's answer, 0: none */
     size_t max_dosage_bytes;   /* a VCF upload's dosage matrix, 0: none */
     size_t request_timeout_s;  /* a predict's work, seconds, 0: none */
+    /* dynamic batching: one-sample predicts of one model run together, at
+     * most batch_max (1: none), waiting at most batch_wait_us for them */
+    size_t batch_max, batch_wait_us;
 } gr_config;
 
 /* Fills c. Returns 0 to run, 1 when --help/--version was printed (exit 0),

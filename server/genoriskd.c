@@ -70,6 +70,13 @@ static int submit(void *ctx, void (*fn)(void *), void (*cancel)(void *), void *a
     return gr_pool_submit(s->pool, fn, cancel, arg);
 }
 
+static int submit_batch(void *ctx, void (*fn)(void *), void (*batch)(void **, size_t),
+                        void (*cancel)(void *), void *arg, const void *key)
+{
+    daemon_state *s = ctx;
+    return gr_pool_submit_batch(s->pool, fn, batch, cancel, arg, key);
+}
+
 static int is_ready(void *ctx)
 {
     return ((daemon_state *)ctx)->ready;
@@ -89,6 +96,7 @@ static char *metrics_text(void *ctx, size_t *len)
     daemon_state *s = ctx;
     gr_metrics_gauges g = { .queue_depth = gr_pool_queued(s->pool),
                             .workers_busy = gr_pool_busy(s->pool) };
+    gr_pool_batches(s->pool, &g.batches, &g.batched_tasks);
     pthread_mutex_lock(&s->mu);
     g.models_loaded = gr_modelset_count(s->set);
     g.auth = s->cfg.auth_tokens != NULL;
@@ -110,18 +118,25 @@ static void request_done(void *ctx, const gr_http_done *d)
     gr_log_level level = d->status >= 500 ? GR_LOG_WARN : GR_LOG_INFO;
     if (!gr_log_enabled(&s->log, level))
         return;
-    /* the method is the client's bytes, whatever they are */
-    json_t *f = json_pack("{s:s, s:o?, s:s, s:i, s:f, s:I, s:I}", "request_id", d->request_id,
-                          "method", gr_log_string(d->method), "route", gr_route_names[d->route],
-                          "status", (int)d->status, "duration_ms", d->seconds * 1e3, "bytes_in",
-                          (json_int_t)d->bytes_in, "bytes_out", (json_int_t)d->bytes_out);
-    if (f && d->model[0]) {
-        json_object_set_new(f, "model", json_string(d->model));
-        json_object_set_new(f, "samples", json_integer((json_int_t)d->samples));
+    /* the method is the client's bytes, whatever they are (gr_log_fields
+     * writes what is not printable ASCII as gr_log_string would) */
+    gr_log_field f[10] = {
+        { .key = "request_id", .s = d->request_id },
+        { .key = "method", .s = d->method ? d->method : "" },
+        { .key = "route", .s = gr_route_names[d->route] },
+        { .key = "status", .i = d->status },
+        { .key = "duration_ms", .f = d->seconds * 1e3, .real = 1 },
+        { .key = "bytes_in", .i = (long long)d->bytes_in },
+        { .key = "bytes_out", .i = (long long)d->bytes_out },
+    };
+    size_t n = 7;
+    if (d->model[0]) {
+        f[n++] = (gr_log_field){ .key = "model", .s = d->model };
+        f[n++] = (gr_log_field){ .key = "samples", .i = (long long)d->samples };
     }
-    if (f && d->error[0])
-        json_object_set_new(f, "problem", json_string(d->error));
-    gr_log_write(&s->log, level, "request", f);
+    if (d->error[0])
+        f[n++] = (gr_log_field){ .key = "problem", .s = d->error };
+    gr_log_fields(&s->log, level, "request", f, n);
 }
 
 /* Each line of --auth-tokens that is not a token: its number, never its
@@ -336,7 +351,8 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    s.pool = gr_pool_new(s.cfg.workers, s.cfg.queue_depth);
+    s.pool = gr_pool_new_batching(s.cfg.workers, s.cfg.queue_depth, s.cfg.batch_max,
+                                  (long)s.cfg.batch_wait_us);
     if (!s.pool) {
         fprintf(stderr, "genoriskd: cannot start %d worker threads\n", s.cfg.workers);
         rc = 1;
@@ -346,6 +362,7 @@ int main(int argc, char **argv)
         .ctx = &s,
         .acquire_models = acquire_models,
         .submit = submit,
+        .submit_batch = submit_batch,
         .ready = is_ready,
         .metrics_text = metrics_text,
         .done = request_done,
@@ -390,10 +407,12 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&s.mu);
     pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* pending ones are delivered now */
     s.ready = 1;
-    json_t *listening = json_pack(
-        "{s:s, s:i, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
-        (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set), "workers",
-        s.cfg.workers, "version", GR_VERSION, "tls", tls_cert != NULL, "auth", s.auth != NULL);
+    json_t *listening =
+        json_pack("{s:s, s:i, s:I, s:i, s:I, s:I, s:s, s:b, s:b}", "address", s.cfg.host, "port",
+                  (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set),
+                  "workers", s.cfg.workers, "batch_max", (json_int_t)s.cfg.batch_max,
+                  "batch_wait_us", (json_int_t)s.cfg.batch_wait_us, "version", GR_VERSION, "tls",
+                  tls_cert != NULL, "auth", s.auth != NULL);
     if (listening && s.cfg.health) {
         json_object_set_new(listening, "health_address", json_string(s.cfg.health_host));
         json_object_set_new(listening, "health_port", json_integer(gr_http_health_port(http)));

@@ -2,6 +2,7 @@
  * JSON lines replace what is not UTF-8, text lines escape it and every
  * control character, so a client's bytes can neither erase a line nor
  * drive the terminal that shows it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,16 +203,36 @@ static char *json_line(const char *when, gr_log_level level, const char *msg, js
     return line;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" for now; the part up to the second is kept
+ * per thread, as requests come many to a second. */
+static void timestamp(char when[40])
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char prefix[32];
+    static _Thread_local size_t prefix_len;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != last) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        prefix_len = strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+        last = ts.tv_sec;
+    }
+    memcpy(when, prefix, prefix_len);
+    long ms = ts.tv_nsec / 1000000;
+    char *p = when + prefix_len;
+    *p++ = '.';
+    *p++ = (char)('0' + ms / 100);
+    *p++ = (char)('0' + ms / 10 % 10);
+    *p++ = (char)('0' + ms % 10);
+    *p++ = 'Z';
+    *p = '\0';
+}
+
 static void write_line(const gr_log *log, gr_log_level level, const char *msg, json_t *fields)
 {
-    struct timespec ts;
-    struct tm tm;
     char when[40];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + k, sizeof when - k, ".%03ldZ", ts.tv_nsec / 1000000);
-
+    timestamp(when);
     char *line =
         log->json ? json_line(when, level, msg, fields) : text_line(when, level, msg, fields);
     json_decref(fields);
@@ -227,4 +248,131 @@ static void write_line(const gr_log *log, gr_log_level level, const char *msg, j
     } else {
         free(line);
     }
+}
+
+/* ---- the fast path of gr_log_fields ---- */
+
+/* Printable ASCII with nothing a JSON string or a bare text word escapes
+ * (jansson and text_line write such a string as it is). */
+static int plain(const char *s)
+{
+    for (; *s; s++)
+        if (*s <= ' ' || *s > '~' || *s == '"' || *s == '\\' || *s == '=')
+            return 0;
+    return 1;
+}
+
+/* A line being made in a fixed buffer; over when it did not fit. */
+typedef struct {
+    char s[1024];
+    size_t len;
+    int over;
+} line_buf;
+
+static void lput(line_buf *b, const char *p, size_t n)
+{
+    if (b->over || n > sizeof b->s - b->len) {
+        b->over = 1;
+        return;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+}
+
+static void lputs(line_buf *b, const char *s)
+{
+    lput(b, s, strlen(s));
+}
+
+/* A number as jansson writes it (JSON_REAL_PRECISION(6) for reals: "%.6g",
+ * then ".0" when it would read back as an integer, and no '+' or leading
+ * zero in the exponent). */
+static void put_number(line_buf *b, const gr_log_field *f)
+{
+    char num[48];
+    if (!f->real) {
+        snprintf(num, sizeof num, "%lld", f->i);
+        lputs(b, num);
+        return;
+    }
+    int n = snprintf(num, sizeof num - 2, "%.6g", f->f);
+    if (n < 0 || (size_t)n >= sizeof num - 2 || isnan(f->f) || isinf(f->f)) {
+        b->over = 1; /* jansson refuses these: the slow path decides */
+        return;
+    }
+    if (!strchr(num, '.') && !strchr(num, 'e'))
+        memcpy(num + n, ".0", 3);
+    char *e = strchr(num, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start)
+            memmove(start, end, strlen(end) + 1);
+    }
+    lputs(b, num);
+}
+
+void gr_log_fields(const gr_log *log, gr_log_level level, const char *msg, const gr_log_field *f,
+                   size_t n)
+{
+    if (level < log->min)
+        return;
+    int fast = plain(msg);
+    for (size_t i = 0; fast && i < n; i++)
+        fast = plain(f[i].key) && (!f[i].s || plain(f[i].s));
+    line_buf b = { .len = 0 };
+    char when[40];
+    timestamp(when);
+    if (fast && log->json) {
+        lputs(&b, "{\"time\":\"");
+        lputs(&b, when);
+        lputs(&b, "\",\"level\":\"");
+        lputs(&b, level_names[level]);
+        lputs(&b, "\",\"msg\":\"");
+        lputs(&b, msg);
+        lputs(&b, "\"");
+        for (size_t i = 0; i < n; i++) {
+            lputs(&b, ",\"");
+            lputs(&b, f[i].key);
+            lputs(&b, "\":");
+            if (f[i].s) {
+                lputs(&b, "\"");
+                lputs(&b, f[i].s);
+                lputs(&b, "\"");
+            } else {
+                put_number(&b, &f[i]);
+            }
+        }
+        lputs(&b, "}\n");
+    } else if (fast) {
+        lputs(&b, when);
+        lputs(&b, " ");
+        lputs(&b, level_names[level]);
+        lputs(&b, " ");
+        lputs(&b, msg);
+        for (size_t i = 0; i < n; i++) {
+            lputs(&b, " ");
+            lputs(&b, f[i].key);
+            lputs(&b, "=");
+            if (f[i].s)
+                lputs(&b, *f[i].s ? f[i].s : "\"\"");
+            else
+                put_number(&b, &f[i]);
+        }
+        lputs(&b, "\n");
+    }
+    if (fast && !b.over) {
+        write_all(b.s, b.len);
+        return;
+    }
+    json_t *o = json_object(); /* the general path, for any other bytes */
+    for (size_t i = 0; o && i < n; i++)
+        json_object_set_new(o, f[i].key,
+                            f[i].s      ? gr_log_string(f[i].s)
+                            : f[i].real ? json_real(f[i].f)
+                                        : json_integer((json_int_t)f[i].i));
+    write_line(log, level, msg, o);
 }

@@ -36,6 +36,22 @@ json_t *gr_log_string(const char *s);
  * out in one write(2). */
 void gr_log_write(const gr_log *log, gr_log_level level, const char *msg, json_t *fields);
 
+/* One field of gr_log_fields: a string (s non-NULL), else a whole number
+ * (i), or a real (f, when real). */
+typedef struct {
+    const char *key; /* one printable ASCII word */
+    const char *s;
+    long long i;
+    double f;
+    int real;
+} gr_log_field;
+
+/* gr_log_write of an object holding fields f[0..n) in order: the same
+ * line, byte for byte, made without jansson when every string is printable
+ * ASCII (the request line, once per request). */
+void gr_log_fields(const gr_log *log, gr_log_level level, const char *msg, const gr_log_field *f,
+                   size_t n);
+
 /* The daemon's lifecycle (listening, reloaded, draining, stopped): written at
  * level info whatever the threshold, since orchestrators and scripts wait
  * for them. */

@@ -237,6 +237,13 @@ char *gr_metrics_render(gr_metrics *m, const gr_metrics_gauges *g, size_t *len)
         "# TYPE genorisk_workers_busy gauge\ngenorisk_workers_busy %zu\n",
         g->workers_busy);
     put(&b,
+        "# HELP genorisk_batches_total Runs of two or more one-sample predicts of one model "
+        "together (--batch-max).\n"
+        "# TYPE genorisk_batches_total counter\ngenorisk_batches_total %llu\n"
+        "# HELP genorisk_batched_requests_total Predict requests run in those batches.\n"
+        "# TYPE genorisk_batched_requests_total counter\ngenorisk_batched_requests_total %llu\n",
+        g->batches, g->batched_tasks);
+    put(&b,
         "# HELP genorisk_connections_open HTTP connections open.\n"
         "# TYPE genorisk_connections_open gauge\ngenorisk_connections_open %zu\n",
         g->connections_open);

@@ -26,6 +26,8 @@ typedef struct {
     unsigned long long connections_refused;
     int auth;           /* --auth-tokens given: the token series are shown */
     size_t auth_tokens; /* tokens in force (0: every protected request is refused) */
+    /* dynamic batching: runs of two or more tasks, and the tasks in them */
+    unsigned long long batches, batched_tasks;
 } gr_metrics_gauges;
 
 /* Returns a new exposition text; *len gets its length. */

@@ -207,3 +207,23 @@ Test(config, security_and_limit_flags)
         cr_assert(strstr(why, bad[i].needle), "%s: %s", bad[i].a, why);
     }
 }
+
+Test(config, batching_flags)
+{
+    gr_config c;
+    char why[256];
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.batch_max, 1);
+    cr_assert_eq(c.batch_wait_us, 0);
+    setenv("GENORISK_MODELS", "/env/models", 1); /* Criterion runs each test in its own process */
+    setenv("GENORISK_BATCH_WAIT_US", "100", 1);
+    cr_assert_eq(parse(&c, why, NULL, NULL, NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.batch_wait_us, 100);
+    cr_assert_eq(parse(&c, why, "--batch-max", "8", "--batch-wait-us", "250"), 0, "%s", why);
+    cr_assert_eq(c.batch_max, 8);
+    cr_assert_eq(c.batch_wait_us, 250);
+    cr_assert_eq(parse(&c, why, "--models", "m", "--batch-max", "0"), -1);
+    cr_assert(strstr(why, "--batch-max must be a number from 1 to 64"), "%s", why);
+    cr_assert_eq(parse(&c, why, "--models", "m", "--batch-wait-us", "100001"), -1);
+    cr_assert(strstr(why, "--batch-wait-us"), "%s", why);
+}

@@ -172,3 +172,59 @@ Test(log, control_bytes_never_reach_the_terminal)
         cr_assert(*p >= ' ' && *p <= 0x7f, "JSON byte 0x%02x", *p);
     free(s);
 }
+
+/* The same fields through gr_log_fields and through gr_log_write, in one
+ * format: printable words (the fast path), then bytes it leaves to jansson
+ * (a quote, a space, not UTF-8, nothing at all). */
+static const char *const odd_methods[] = { "GET", "BR\"EW", "a b", "G\xff\xfeT", "", "M\xc3\xa9" };
+static int fields_json;
+
+static void fields_both_ways(void)
+{
+    gr_log l = { fields_json, GR_LOG_INFO };
+    for (size_t i = 0; i < sizeof odd_methods / sizeof *odd_methods; i++) {
+        gr_log_field f[] = {
+            { .key = "request_id", .s = "rid-7" },
+            { .key = "method", .s = odd_methods[i] },
+            { .key = "route", .s = "/v1/models/{name}/predict" },
+            { .key = "status", .i = 200 },
+            { .key = "duration_ms", .f = i == 0 ? 3.0 : 1.2345678e-5 * (double)i, .real = 1 },
+            { .key = "bytes_in", .i = 14074 },
+        };
+        gr_log_fields(&l, GR_LOG_INFO, "request", f, sizeof f / sizeof *f);
+        gr_log_write(&l, GR_LOG_INFO, "request",
+                     json_pack("{s:s, s:o, s:s, s:i, s:f, s:I}", "request_id", "rid-7", "method",
+                               gr_log_string(odd_methods[i]), "route", "/v1/models/{name}/predict",
+                               "status", 200, "duration_ms", f[4].f, "bytes_in",
+                               (json_int_t)14074));
+    }
+    gr_log_fields(&l, GR_LOG_DEBUG, "hidden", NULL, 0);
+}
+
+/* Each pair of lines must match but for the time (24 characters). */
+static void assert_pairs_match(char *s, size_t pairs)
+{
+    size_t n = 0;
+    for (char *line = s; *line; n++) {
+        char *a = line, *a_end = strchr(a, '\n');
+        cr_assert_not_null(a_end);
+        char *b = a_end + 1, *b_end = strchr(b, '\n');
+        cr_assert_not_null(b_end, "an unpaired line: %s", a);
+        size_t skip = fields_json ? strlen("{\"time\":\"") + 24 : 24;
+        *a_end = *b_end = '\0';
+        cr_assert(strlen(a) > skip && !strcmp(a + skip, b + skip), "fast:    %s\njansson: %s", a,
+                  b);
+        line = b_end + 1;
+    }
+    cr_assert_eq(n, pairs);
+    cr_assert_null(strstr(s, "hidden"));
+}
+
+Test(log, fields_lines_match_jansson_lines_byte_for_byte)
+{
+    for (fields_json = 0; fields_json < 2; fields_json++) {
+        char *s = capture(fields_both_ways);
+        assert_pairs_match(s, sizeof odd_methods / sizeof *odd_methods);
+        free(s);
+    }
+}
