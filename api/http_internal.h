@@ -129,9 +129,9 @@ struct gr_http_batch_item {
 };
 
 /* Dynamic batching's hook: writes items[0..n), each one model's answer to
- * one sample, as gr_api_panel_write would each (the core may run their
- * samples together), calling each item's done as soon as its answer is
- * written: one after another, each answer leaves as it is done. */
+ * one sample, as gr_api_panel_write would each, eight at a time with their
+ * samples predicted together (gr_api_predict_write_jobs), and calls each
+ * item's done once its window of eight is written. */
 void gr_http_write_batch(gr_http_batch_item *const *items, size_t n);
 
 /* http_stream.c: an answer sent as the worker writes it (chunked). new

@@ -197,15 +197,50 @@ static void write_one(gr_http_batch_item *it)
         it->st = gr_api_panel_write(it->panel, it->extra, it->write, it->arg, &it->err);
 }
 
-/* The hook of dynamic batching: one after another until the core offers a
- * batched call (gr_api_predict_jobs) to put here; then every done follows
- * the batched call. */
+/* Up to GR_BATCH_MAX items: those whose answer is one model's JSON for one
+ * sample (the first's model and layout) go through one batched pass
+ * (gr_api_predict_write_jobs), the others are written alone; then each
+ * item's done. */
+static void write_window(gr_http_batch_item *const *items, size_t n)
+{
+    const gr_api_job *jobs[GR_BATCH_MAX];
+    json_t *extra[GR_BATCH_MAX];
+    gr_api_write_fn write[GR_BATCH_MAX];
+    void *arg[GR_BATCH_MAX];
+    gr_status st[GR_BATCH_MAX];
+    gr_error errs[GR_BATCH_MAX];
+    gr_http_batch_item *in[GR_BATCH_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        gr_http_batch_item *it = items[i];
+        const gr_api_panel *p = it->panel;
+        if (it->st || p->n != 1 || p->format != GR_API_FORMAT_JSON || p->listed || p->jobs[0].vcf ||
+            (k && (p->jobs[0].m != jobs[0]->m || p->pretty != in[0]->panel->pretty))) {
+            write_one(it);
+            continue;
+        }
+        jobs[k] = &p->jobs[0];
+        extra[k] = it->extra;
+        write[k] = it->write;
+        arg[k] = it->arg;
+        in[k++] = it;
+    }
+    if (k)
+        gr_api_predict_write_jobs(jobs, k, in[0]->panel->pretty, extra, write, arg, st, errs);
+    for (size_t j = 0; j < k; j++) {
+        in[j]->st = st[j];
+        if (st[j])
+            in[j]->err = errs[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        items[i]->done(items[i]);
+}
+
+/* The hook of dynamic batching: GR_BATCH_MAX items at a time. */
 void gr_http_write_batch(gr_http_batch_item *const *items, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        write_one(items[i]);
-        items[i]->done(items[i]);
-    }
+    for (size_t i = 0; i < n; i += GR_BATCH_MAX)
+        write_window(items + i, n - i < GR_BATCH_MAX ? n - i : GR_BATCH_MAX);
 }
 
 /* A small 200 or a problem is set on r, and 0 returned; a large 200 was

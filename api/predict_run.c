@@ -858,6 +858,36 @@ fail:
     return st;
 }
 
+void gr_api_predict_write_jobs(const gr_api_job *const *jobs, size_t n, int pretty,
+                               json_t *const *extra, const gr_api_write_fn *write, void *const *arg,
+                               gr_status *st, gr_error *errs)
+{
+    gr_api_writer w[GR_BATCH_MAX];
+    const gr_api_job *go[GR_BATCH_MAX] = { 0 };
+    size_t at[GR_BATCH_MAX], k_n = 0;
+    gr_buf res[GR_BATCH_MAX] = { { 0 } };
+    gr_status got[GR_BATCH_MAX];
+    gr_error e[GR_BATCH_MAX];
+    n = n < GR_BATCH_MAX ? n : GR_BATCH_MAX;
+    for (size_t k = 0; k < n; k++) { /* the heads, and the refusals made before any sample */
+        st[k] = gr_api_write_begin(&w[k], jobs[k], pretty, write[k], arg[k], &errs[k]);
+        if (!st[k]) {
+            go[k_n] = jobs[k];
+            at[k_n++] = k;
+        }
+    }
+    if (k_n)
+        gr_api_predict_jobs(go, k_n, res, got, e);
+    for (size_t j = 0; j < k_n; j++) {
+        size_t k = at[j];
+        if ((st[k] = got[j]))
+            errs[k] = e[j];
+        else if (!(st[k] = gr_api_write_results(&w[k], &res[j], 0, 1, &errs[k])))
+            st[k] = gr_api_write_end(&w[k], extra[k], &errs[k]);
+        free(res[j].s);
+    }
+}
+
 gr_status gr_api_predict_write(const gr_api_job *job, int pretty, json_t *extra,
                                gr_api_write_fn write, void *arg, gr_error *err)
 {

@@ -206,6 +206,14 @@ gr_status gr_api_predict_write_threads(const gr_api_job *job, int pretty, int th
                                        json_t *extra, gr_api_write_fn write, void *arg,
                                        gr_error *err);
 
+/* One document per job, as gr_api_predict_write(jobs[k], pretty,
+ * extra[k], write[k], arg[k]) writes it, for n one-sample jobs of one
+ * model whose samples are predicted together (gr_api_predict_jobs; n <=
+ * GR_BATCH_MAX). st[k] and errs[k] say how job k's went. */
+void gr_api_predict_write_jobs(const gr_api_job *const *jobs, size_t n, int pretty,
+                               json_t *const *extra, const gr_api_write_fn *write, void *const *arg,
+                               gr_status *st, gr_error *errs);
+
 /* gr_api_predict_write into memory, compact, parsed back into a document,
  * for the tests, the fault sweep and the fuzzers. On success *doc is new,
  * or NULL when stop asked to stop. */
