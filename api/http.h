@@ -89,6 +89,8 @@ typedef struct {
     size_t max_dosage_bytes;    /* a VCF upload's dosage matrix (gr_vcf_options), 0: none */
     size_t max_response_bytes;  /* a predict's answer, 0 = no limit */
     unsigned request_timeout_s; /* a predict's work, 0 = no limit */
+    int request_threads;        /* threads that score one request's samples (JSON, one model;
+                                 * tables): gr_api_panel's threads, 0 and 1: the worker alone */
     const char *tmp_dir;
     const char *openapi; /* the contract served at /openapi.yaml (borrowed) */
     size_t openapi_len;

@@ -173,10 +173,14 @@ static void answer_open(answer *a, req *r, const gr_api_request *json, const gr_
     }
     if (a->jobs)
         gr_api_bind_places(a->jobs, rd->all, n, rd->total, json ? rd->usable : NULL);
-    a->panel = (gr_api_panel){
-        a->jobs, n, (gr_api_format)r->format, NULL, 0, r->variant_rows, r->route == GR_ROUTE_PANEL,
-        1
-    };
+    a->panel = (gr_api_panel){ a->jobs,
+                               n,
+                               (gr_api_format)r->format,
+                               NULL,
+                               0,
+                               r->variant_rows,
+                               r->route == GR_ROUTE_PANEL,
+                               r->h->env.request_threads };
     a->item = (gr_http_batch_item){ .panel = &a->panel, .write = sink_write, .arg = &a->k };
     a->item.extra = json_pack("{s:s}", "request_id", r->request_id);
     if (!a->item.extra || !a->jobs)

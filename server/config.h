@@ -30,6 +30,7 @@ typedef struct {
     /* dynamic batching: one-sample predicts of one model run together, at
      * most batch_max (1: none), waiting at most batch_wait_us for them */
     size_t batch_max, batch_wait_us;
+    size_t request_threads; /* threads that score one request's samples, 0: workers */
 } gr_config;
 
 /* Fills c. Returns 0 to run, 1 when --help/--version was printed (exit 0),

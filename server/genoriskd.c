@@ -385,6 +385,7 @@ int main(int argc, char **argv)
         .max_dosage_bytes = s.cfg.max_dosage_bytes,
         .max_response_bytes = s.cfg.max_response_bytes,
         .request_timeout_s = (unsigned)s.cfg.request_timeout_s,
+        .request_threads = s.cfg.request_threads ? (int)s.cfg.request_threads : s.cfg.workers,
         .openapi = gr_openapi_yaml,
         .openapi_len = gr_openapi_yaml_len,
     };
@@ -407,12 +408,12 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&s.mu);
     pthread_sigmask(SIG_UNBLOCK, &ours, NULL); /* pending ones are delivered now */
     s.ready = 1;
-    json_t *listening =
-        json_pack("{s:s, s:i, s:I, s:i, s:I, s:I, s:s, s:b, s:b}", "address", s.cfg.host, "port",
-                  (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set),
-                  "workers", s.cfg.workers, "batch_max", (json_int_t)s.cfg.batch_max,
-                  "batch_wait_us", (json_int_t)s.cfg.batch_wait_us, "version", GR_VERSION, "tls",
-                  tls_cert != NULL, "auth", s.auth != NULL);
+    json_t *listening = json_pack(
+        "{s:s, s:i, s:I, s:i, s:I, s:I, s:i, s:s, s:b, s:b}", "address", s.cfg.host, "port",
+        (int)gr_http_port(http), "models", (json_int_t)gr_modelset_count(s.set), "workers",
+        s.cfg.workers, "batch_max", (json_int_t)s.cfg.batch_max, "batch_wait_us",
+        (json_int_t)s.cfg.batch_wait_us, "request_threads", env.request_threads, "version",
+        GR_VERSION, "tls", tls_cert != NULL, "auth", s.auth != NULL);
     if (listening && s.cfg.health) {
         json_object_set_new(listening, "health_address", json_string(s.cfg.health_host));
         json_object_set_new(listening, "health_port", json_integer(gr_http_health_port(http)));

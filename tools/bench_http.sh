@@ -20,7 +20,7 @@
 #
 # genoriskd runs as: --models TMP (holding only a symlink to the bundle)
 # --listen 127.0.0.1:0 --workers 2 --log-level warn, plus BENCH_DAEMON_ARGS
-# (e.g. "--batch-max 8" to turn dynamic batching on, "--log-level info"); its
+# (e.g. "--batch-max 1" to turn dynamic batching off, "--log-level info"); its
 # port is read from the "listening" JSON line on its stderr. The last line of
 # output is "bench-http: all targets met" or "bench-http: TARGET MISSED
 # (which)"; the exit status is 0 either way, 1 when something failed to run.

@@ -218,12 +218,19 @@ static const char *cli_bin(void)
 /* ------------------------------------------------------------------ */
 /* the daemon process                                                   */
 
-static const char *const daemon_env_vars[] = { "GENORISK_MODELS",          "GENORISK_LISTEN",
-                                               "GENORISK_WORKERS",         "GENORISK_QUEUE_DEPTH",
-                                               "GENORISK_MAX_BODY_BYTES",  "GENORISK_MAX_SAMPLES",
-                                               "GENORISK_DRAIN_TIMEOUT_S", "GENORISK_LOG_FORMAT",
-                                               "GENORISK_LOG_LEVEL",       "GENORISK_BATCH_MAX",
-                                               "GENORISK_BATCH_WAIT_US",   NULL };
+static const char *const daemon_env_vars[] = { "GENORISK_MODELS",
+                                               "GENORISK_LISTEN",
+                                               "GENORISK_WORKERS",
+                                               "GENORISK_QUEUE_DEPTH",
+                                               "GENORISK_MAX_BODY_BYTES",
+                                               "GENORISK_MAX_SAMPLES",
+                                               "GENORISK_DRAIN_TIMEOUT_S",
+                                               "GENORISK_LOG_FORMAT",
+                                               "GENORISK_LOG_LEVEL",
+                                               "GENORISK_BATCH_MAX",
+                                               "GENORISK_BATCH_WAIT_US",
+                                               "GENORISK_REQUEST_THREADS",
+                                               NULL };
 
 static pid_t spawn_daemon(const char *models_dir, const char *const *args, const char *const *env,
                           bool add_listen, const char *out_path, const char *log_path)

@@ -181,3 +181,31 @@ Test(http_batch, batch_max_1_runs_each_alone)
     double batches = run_clients(args);
     cr_assert_eq(batches, 0, "--batch-max 1 ran %g batches", batches);
 }
+
+/* A 600-sample request (three lots of 256) answered on one thread and on
+ * three: the same document, every number equal. */
+Test(http_batch, request_threads_answer_a_cohort_alike)
+{
+    char *dir = models_dir_with("models/cad-xgb-demo", NULL);
+    char *body = make_dosage_request(600, 200, 11, true, 5, "C");
+    json_t *doc[2];
+    const char *threads[2] = { "1", "3" };
+    for (int k = 0; k < 2; k++) {
+        const char *const args[] = { "--workers", "1", "--request-threads", threads[k], NULL };
+        daemon_t *d = daemon_start_env(dir, args, NULL);
+        http_resp *r = http_post_json(d, "/v1/models/cad-xgb-demo/predict", body);
+        cr_assert_eq(r->status, 200, "%s", r->body);
+        doc[k] = http_json(r);
+        cr_assert(doc[k]);
+        json_object_del(doc[k], "request_id");
+        http_free(r);
+        cr_assert_eq(daemon_stop(d, 10000), 0);
+        daemon_free(d);
+    }
+    cr_assert_eq(json_array_size(json_object_get(doc[0], "results")), 600);
+    cr_assert(json_equal(doc[0], doc[1]), "--request-threads 3 answered otherwise than 1");
+    json_decref(doc[0]);
+    json_decref(doc[1]);
+    free(body);
+    models_dir_free(dir);
+}

@@ -213,7 +213,7 @@ Test(config, batching_flags)
     gr_config c;
     char why[256];
     cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
-    cr_assert_eq(c.batch_max, 1);
+    cr_assert_eq(c.batch_max, 8);
     cr_assert_eq(c.batch_wait_us, 0);
     setenv("GENORISK_MODELS", "/env/models", 1); /* Criterion runs each test in its own process */
     setenv("GENORISK_BATCH_WAIT_US", "100", 1);
@@ -226,4 +226,19 @@ Test(config, batching_flags)
     cr_assert(strstr(why, "--batch-max must be a number from 1 to 64"), "%s", why);
     cr_assert_eq(parse(&c, why, "--models", "m", "--batch-wait-us", "100001"), -1);
     cr_assert(strstr(why, "--batch-wait-us"), "%s", why);
+}
+
+Test(config, request_threads)
+{
+    gr_config c;
+    char why[256];
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.request_threads, 0); /* as many as the workers */
+    cr_assert_eq(parse(&c, why, "--models", "m", "--request-threads", "3"), 0, "%s", why);
+    cr_assert_eq(c.request_threads, 3);
+    setenv("GENORISK_REQUEST_THREADS", "2", 1);
+    cr_assert_eq(parse(&c, why, "--models", "m", NULL, NULL), 0, "%s", why);
+    cr_assert_eq(c.request_threads, 2);
+    cr_assert_eq(parse(&c, why, "--models", "m", "--request-threads", "257"), -1);
+    cr_assert(strstr(why, "--request-threads must be a number from 0 to 256"), "%s", why);
 }
