@@ -65,7 +65,7 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
     c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
     c->pos_first = kh_init(vpos);
-    c->id_first = kh_init(vname);
+    c->id_first = kh_init(vid);
     if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -99,10 +99,11 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     /* rsIDs: features grouped by rsid; the key is the group's first slot */
     for (size_t i = 0; i < n_id; i++) {
         const char *rs = c->feat[c->by_id[i].feature].rsid;
-        uint32_t s = id_slot(rs, strlen(rs));
+        idkey key = { rs, id_hash(rs, strlen(rs)) };
+        uint32_t s = id_slot(key.h);
         c->id_bits[s >> 6] |= (uint64_t)1 << (s & 63);
         int ret;
-        khint_t k = kh_put(vname, c->id_first, rs, &ret);
+        khint_t k = kh_put(vid, c->id_first, key, &ret);
         if (ret < 0)
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
         if (ret > 0)
@@ -113,7 +114,7 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     /* first slots moved by the sort: point each rsid at its group's start */
     for (size_t i = 0; i < n_id; i++) {
         const char *rs = c->feat[c->by_id[i].feature].rsid;
-        khint_t k = kh_get(vname, c->id_first, rs);
+        khint_t k = id_find(c, rs);
         if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
             kh_val(c->id_first, k) = (int32_t)i;
     }
@@ -121,11 +122,40 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     return GR_OK;
 }
 
+/* Whether key is a model position, by a walk along by_pos from *hint (the
+ * first entry not before the previous line's key): a sorted file's lines
+ * move it by a step at most, reading by_pos in order, where a probe of the
+ * bit filter is a cache miss per line. A jump forward finds its place by
+ * bisection; a line behind the walk (an unsorted file) is looked up in
+ * pos_first, behind the bit filter, and leaves *hint alone. */
+static int pos_listed(const ctx *c, uint64_t key, size_t *hint)
+{
+    const keyed *a = c->by_pos;
+    size_t n = c->n_pos, i = *hint;
+    if (i > n || (i > 0 && a[i - 1].key >= key))
+        return maybe_seen(c, key) && kh_get(vpos, c->pos_first, key) != kh_end(c->pos_first);
+    size_t stop = n - i > 8 ? i + 8 : n;
+    while (i < stop && a[i].key < key)
+        i++;
+    if (i == stop && i < n && a[i].key < key) { /* the first entry >= key, past i */
+        size_t hi = n;
+        while (i < hi) {
+            size_t mid = i + (hi - i) / 2;
+            if (a[mid].key < key)
+                i = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    *hint = i;
+    return i < n && a[i].key == key;
+}
+
 /* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
  * the model, 0 when not, -1 when its POS is not a number. This runs for every
  * line of the file, so the short fields are walked byte by byte rather than
  * with a library call each. */
-int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
+int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out, size_t *hint)
 {
     const char *p = s, *e = s + len;
     while (p < e && *p != '\t')
@@ -140,21 +170,24 @@ int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
         pos = pos * 10 + (*p++ - '0');
     if (p == digits || p >= e || *p != '\t')
         return -1;
-    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
-        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+    if (code >= 0 && pos_listed(c, pos_key(code, pos), hint))
         return 1;
     const char *id = ++p;
-    while (p < e && *p != '\t')
-        p++;
+    int nul = 0;
+    for (; p < e && *p != '\t'; p++)
+        nul |= !*p;
     if (p == e)
         return 1;
     size_t n = (size_t)(p - id);
-    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256 && maybe_id(c, id, n)) {
-        char buf[256];
-        memcpy(buf, id, n);
-        buf[n] = '\0';
-        if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
-            return 1;
+    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256) {
+        uint64_t h = id_hash(id, nul ? strnlen(id, n) : n); /* as the C string buf */
+        if (maybe_id(c, h)) {
+            char buf[256];
+            memcpy(buf, id, n);
+            buf[n] = '\0';
+            if (kh_get(vid, c->id_first, ((idkey){ buf, h })) != kh_end(c->id_first))
+                return 1;
+        }
     }
     /* a symbolic ALT may be a gVCF block covering model positions */
     if (code < 0)

@@ -302,7 +302,7 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
     const char *id = rec->d.id;
     if (!id || !strcmp(id, ".") || !kh_size(c->id_first))
         return;
-    khint_t ki = kh_get(vname, c->id_first, id);
+    khint_t ki = id_find(c, id);
     if (ki == kh_end(c->id_first))
         return;
     for (size_t i = (size_t)kh_val(c->id_first, ki);
