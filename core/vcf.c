@@ -398,8 +398,8 @@ static gr_status alloc_result(reader *rd, gr_error *err)
 static int bcf_wanted(ctx *c, bcf1_t *rec, int32_t code)
 {
     int64_t pos = (int64_t)rec->pos + 1;
-    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
-        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+    size_t at;
+    if (code >= 0 && gr_vcf_pos_find(c, pos_key(code, pos), &c->hint, &at))
         return 1;
     if (bcf_unpack(rec, BCF_UN_STR) < 0 || errno == ENOMEM)
         return -1;
@@ -665,7 +665,6 @@ static void reader_close(reader *rd)
                 free((char *)kh_key(c->contigs, k));
         kh_destroy(vname, c->contigs);
     }
-    kh_destroy(vpos, c->pos_first);
     kh_destroy(vid, c->id_first);
     free(c->by_pos);
     free(c->seen_bits);

@@ -64,9 +64,8 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     size_t n = c->n_feat, n_id = 0;
     c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
     c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
-    c->pos_first = kh_init(vpos);
     c->id_first = kh_init(vid);
-    if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
+    if (!c->by_pos || !c->by_id || !c->id_first)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const gr_feature *f = &c->feat[i];
@@ -81,7 +80,11 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
         if (f->rsid[0])
             c->by_id[n_id++] = (keyed){ 0, (uint32_t)i };
     }
-    qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
+    int sorted = 1; /* a scoring file usually is, by position */
+    for (size_t i = 1; sorted && i < c->n_pos; i++)
+        sorted = by_key(&c->by_pos[i - 1], &c->by_pos[i]) < 0;
+    if (!sorted)
+        qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
     c->seen_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->seen_bits);
     c->id_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->id_bits);
     if (!c->seen_bits || !c->id_bits)
@@ -89,12 +92,6 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     for (size_t i = 0; i < c->n_pos; i++) {
         uint32_t s = seen_slot(c->by_pos[i].key);
         c->seen_bits[s >> 6] |= (uint64_t)1 << (s & 63);
-        int ret;
-        khint_t k = kh_put(vpos, c->pos_first, c->by_pos[i].key, &ret);
-        if (ret < 0)
-            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        if (ret > 0)
-            kh_val(c->pos_first, k) = (uint32_t)i;
     }
     /* rsIDs: features grouped by rsid; the key is the group's first slot */
     for (size_t i = 0; i < n_id; i++) {
@@ -122,32 +119,41 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     return GR_OK;
 }
 
-/* Whether key is a model position, by a walk along by_pos from *hint (the
- * first entry not before the previous line's key): a sorted file's lines
- * move it by a step at most, reading by_pos in order, where a probe of the
- * bit filter is a cache miss per line. A jump forward finds its place by
- * bisection; a line behind the walk (an unsorted file) is looked up in
- * pos_first, behind the bit filter, and leaves *hint alone. */
-static int pos_listed(const ctx *c, uint64_t key, size_t *hint)
+/* The first entry of by_pos[lo, hi) not before key. */
+static size_t lower_bound(const keyed *a, size_t lo, size_t hi, uint64_t key)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A sorted file's lines move *hint by a step at most, reading by_pos in
+ * order, where a probe of a hash table is a cache miss per line. A jump
+ * forward finds its place by bisection; a line behind the walk (an unsorted
+ * file) bisects the whole table, behind the bit filter, and leaves *hint
+ * alone. */
+int gr_vcf_pos_find(const ctx *c, uint64_t key, size_t *hint, size_t *at)
 {
     const keyed *a = c->by_pos;
     size_t n = c->n_pos, i = *hint;
-    if (i > n || (i > 0 && a[i - 1].key >= key))
-        return maybe_seen(c, key) && kh_get(vpos, c->pos_first, key) != kh_end(c->pos_first);
-    size_t stop = n - i > 8 ? i + 8 : n;
-    while (i < stop && a[i].key < key)
-        i++;
-    if (i == stop && i < n && a[i].key < key) { /* the first entry >= key, past i */
-        size_t hi = n;
-        while (i < hi) {
-            size_t mid = i + (hi - i) / 2;
-            if (a[mid].key < key)
-                i = mid + 1;
-            else
-                hi = mid;
-        }
+    if (i > n || (i > 0 && a[i - 1].key >= key)) {
+        if (!maybe_seen(c, key))
+            return 0;
+        i = lower_bound(a, 0, n, key);
+    } else {
+        size_t stop = n - i > 8 ? i + 8 : n;
+        while (i < stop && a[i].key < key)
+            i++;
+        if (i == stop && i < n && a[i].key < key)
+            i = lower_bound(a, i, n, key);
+        *hint = i;
     }
-    *hint = i;
+    *at = i;
     return i < n && a[i].key == key;
 }
 
@@ -170,7 +176,8 @@ int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out, siz
         pos = pos * 10 + (*p++ - '0');
     if (p == digits || p >= e || *p != '\t')
         return -1;
-    if (code >= 0 && pos_listed(c, pos_key(code, pos), hint))
+    size_t at;
+    if (code >= 0 && gr_vcf_pos_find(c, pos_key(code, pos), hint, &at))
         return 1;
     const char *id = ++p;
     int nul = 0;

@@ -15,7 +15,6 @@
 #include "internal.h"
 #include "vcf.h"
 
-KHASH_MAP_INIT_INT64(vpos, uint32_t)
 KHASH_MAP_INIT_STR(vname, int32_t)
 
 /* An rsID with its hash (id_hash): the rsID table compares hashes in its
@@ -55,8 +54,8 @@ typedef struct {
     int32_t next_code;
     keyed *by_pos; /* features sorted by (chrom code, pos) */
     size_t n_pos;
-    khash_t(vpos) * pos_first;      /* key -> first index in by_pos */
-    uint64_t *seen_bits;            /* a one-probe filter in front of pos_first */
+    uint64_t *seen_bits;            /* a one-probe filter in front of a bisection of by_pos */
+    size_t hint;                    /* gr_vcf_pos_find's, for the caller's thread */
     keyed *by_id;                   /* features with an rsID; key = index into rsid order */
     size_t n_id;                    /* entries in by_id (features with an rsID) */
     khash_t(vid) * id_first;        /* rsid -> first index in by_id */
@@ -85,7 +84,7 @@ static inline uint64_t pos_key(int32_t code, int64_t pos)
 }
 
 /* Most records of a genome-wide VCF are not in the model, and each probe of
- * a 100,000-entry hash table is a cache miss. A 2^21-bit filter (256 KiB,
+ * a 100,000-entry table is a cache miss. A 2^21-bit filter (256 KiB,
  * cache-resident) answers "certainly not" for most of them first. */
 #define SEEN_BITS 21
 static inline uint32_t seen_slot(uint64_t key)
@@ -156,13 +155,17 @@ static inline int by_key(const void *a, const void *b)
  * memory, which sets c->oom). */
 int32_t gr_vcf_chrom_code(ctx *c, const char *name, size_t len, int add);
 /* Sorts the model's variants by (chromosome, position) and by rsID, and
- * fills the filter and the hash tables. */
+ * fills the filters and the rsID table. */
 gr_status gr_vcf_build_index(ctx *c, gr_error *err);
 /* 1 when a raw text line may concern the model, 0 when not, -1 when its
  * POS is not a number; *code_out gets its chromosome code. Only reads c.
  * *hint is the caller's place in c->by_pos, carried from one line to the
  * next of a run of lines (0 to begin; any value gives the same answers). */
 int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out, size_t *hint);
+/* 1 when key (pos_key) is a model position, *at then its first entry in
+ * c->by_pos; 0 when not. *hint is the caller's place in by_pos along a run
+ * of keys (see gr_vcf_line_wanted). Only reads c. */
+int gr_vcf_pos_find(const ctx *c, uint64_t key, size_t *hint, size_t *at);
 
 /* vcf_match.c */
 
