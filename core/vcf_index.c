@@ -93,7 +93,15 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
         uint32_t s = seen_slot(c->by_pos[i].key);
         c->seen_bits[s >> 6] |= (uint64_t)1 << (s & 63);
     }
-    /* rsIDs: features grouped by rsid; the key is the group's first slot */
+    /* rsIDs: features grouped by rsid; the key is the group's first slot.
+     * Sized once, so that no put moves an entry: group_at keeps each
+     * group's bucket for after the sort. */
+    khint_t *group_at = malloc((n_id ? n_id : 1) * sizeof *group_at);
+    if (!group_at || kh_resize(vid, c->id_first, (khint_t)(n_id + n_id / 3 + 16)) < 0) {
+        free(group_at);
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
+    khint_t buckets = kh_n_buckets(c->id_first);
     for (size_t i = 0; i < n_id; i++) {
         const char *rs = c->feat[c->by_id[i].feature].rsid;
         idkey key = { rs, id_hash(rs, strlen(rs)) };
@@ -101,20 +109,30 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
         c->id_bits[s >> 6] |= (uint64_t)1 << (s & 63);
         int ret;
         khint_t k = kh_put(vid, c->id_first, key, &ret);
-        if (ret < 0)
+        if (ret < 0) {
+            free(group_at);
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        }
         if (ret > 0)
             kh_val(c->id_first, k) = (int32_t)i;
+        group_at[i] = k;
         c->by_id[i].key = (uint64_t)kh_val(c->id_first, k);
     }
-    qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
+    sorted = 1; /* unless an rsID comes back after others */
+    for (size_t i = 1; sorted && i < n_id; i++)
+        sorted = by_key(&c->by_id[i - 1], &c->by_id[i]) < 0;
+    if (!sorted)
+        qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
     /* first slots moved by the sort: point each rsid at its group's start */
+    int moved = kh_n_buckets(c->id_first) != buckets; /* cannot happen: sized above */
     for (size_t i = 0; i < n_id; i++) {
-        const char *rs = c->feat[c->by_id[i].feature].rsid;
-        khint_t k = id_find(c, rs);
-        if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
-            kh_val(c->id_first, k) = (int32_t)i;
+        if (i > 0 && c->by_id[i - 1].key == c->by_id[i].key)
+            continue;
+        khint_t k =
+            moved ? id_find(c, c->feat[c->by_id[i].feature].rsid) : group_at[c->by_id[i].key];
+        kh_val(c->id_first, k) = (int32_t)i;
     }
+    free(group_at);
     c->n_id = n_id;
     return GR_OK;
 }

@@ -1076,3 +1076,44 @@ Test(vcf, records_in_any_order_find_the_same_variants)
         gr_vcf_result_free(r);
     }
 }
+
+/* One rsID on two variants that are not neighbours in the score (a
+ * multi-allelic site listed apart): each record found by that rsID is
+ * matched against the whole group, wherever its rows are. */
+Test(vcf, an_rsid_group_split_in_the_score_is_found_whole)
+{
+    char *b =
+        temp_bundle("manifest.json",
+                    "{\"name\":\"g\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                    "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
+                    "\"min_coverage\":0}",
+                    "s.txt",
+                    "#genome_build=GRCh38\n"
+                    "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                    "rs1\t1\t100\tG\tA\t1\n"
+                    "rs2\t1\t200\tT\tC\t10\n"
+                    "rs1\t1\t300\tT\tG\t100\n",
+                    "g.vcf",
+                    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"
+                    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                    "2\t50\trs1\tA\tG\t.\t.\t.\tGT\t0/1\n"
+                    "2\t60\trs1\tG\tT\t.\t.\t.\tGT\t1/1\n"
+                    "2\t70\trs2\tC\tT\t.\t.\t.\tGT\t0/0\n",
+                    NULL);
+    gr_model *gm = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(b, &gm, &err), GR_OK, "%s", err.text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/g.vcf", b);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = NULL;
+    cr_assert_eq(gr_vcf_read(gm, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->match.matched, 3, "matched %zu", r->match.matched);
+    double x[3];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert(x[0] == 1 && x[1] == 0 && x[2] == 2, "dosages %g %g %g", x[0], x[1], x[2]);
+    gr_vcf_result_free(r);
+    gr_model_free(gm);
+    temp_bundle_free(b);
+}
