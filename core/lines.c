@@ -131,13 +131,13 @@ static int refill(gr_lines *r, gr_error *err)
     return 1;
 }
 
-/* Appends the text up to the next newline (or the end) to r->s. 1 when a
+/* Appends the text up to the next newline (or the end) to r->own. 1 when a
  * line ends there, 0 when the file ended with nothing read, -1 with err. */
 static int gather(gr_lines *r, gr_error *err)
 {
     char limit[32];
     int any = 0;
-    r->s.l = 0;
+    r->own.l = 0;
     for (;;) {
         if (r->pos == r->len) {
             int got = refill(r, err);
@@ -148,19 +148,19 @@ static int gather(gr_lines *r, gr_error *err)
         }
         const char *at = r->buf + r->pos, *nl = memchr(at, '\n', r->len - r->pos);
         size_t take = nl ? (size_t)(nl - at) : r->len - r->pos;
-        if (r->s.l + take > GR_MODEL_MAX_LINE) { /* before a byte more is kept */
+        if (r->own.l + take > GR_MODEL_MAX_LINE) { /* before a byte more is kept */
             gr_error_set(err, GR_ELIMIT, r->path, r->line + 1, NULL,
                          "line longer than %s, the longest a model file may have",
                          gr_size_text(GR_MODEL_MAX_LINE, limit));
             return -1;
         }
-        if (ks_resize(&r->s, r->s.l + take + 1) < 0) {
+        if (ks_resize(&r->own, r->own.l + take + 1) < 0) {
             gr_error_set(err, GR_ENOMEM, r->path, r->line + 1, NULL, "out of memory");
             return -1;
         }
-        memcpy(r->s.s + r->s.l, at, take);
-        r->s.l += take;
-        r->s.s[r->s.l] = '\0';
+        memcpy(r->own.s + r->own.l, at, take);
+        r->own.l += take;
+        r->own.s[r->own.l] = '\0';
         r->pos += take + (nl != NULL);
         any = 1;
         if (nl)
@@ -168,9 +168,28 @@ static int gather(gr_lines *r, gr_error *err)
     }
 }
 
+/* The next line into r->s: where it lies whole in the text read ahead, in
+ * place there (its newline becomes the NUL), else gathered into r->own. */
+static int next_line(gr_lines *r, gr_error *err)
+{
+    char *at = r->buf + r->pos;
+    char *nl = r->pos < r->len ? memchr(at, '\n', r->len - r->pos) : NULL;
+    if (nl) { /* within the buffer, so within GR_MODEL_MAX_LINE */
+        *nl = '\0';
+        r->s.s = at;
+        r->s.l = (size_t)(nl - at);
+        r->pos += r->s.l + 1;
+        return 1;
+    }
+    int got = gather(r, err);
+    r->s.s = r->own.s;
+    r->s.l = r->own.l;
+    return got;
+}
+
 int gr_lines_next(gr_lines *r, gr_error *err)
 {
-    int got = gather(r, err);
+    int got = next_line(r, err);
     if (got <= 0)
         return got;
     r->line++;
@@ -193,6 +212,6 @@ void gr_lines_close(gr_lines *r)
     if (r->fp)
         bgzf_close(r->fp);
     free(r->buf);
-    free(r->s.s);
+    free(r->own.s);
     memset(r, 0, sizeof *r);
 }

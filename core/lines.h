@@ -32,7 +32,11 @@ const char *gr_size_text(uint64_t n, char *buf);
 
 typedef struct {
     BGZF *fp;
-    kstring_t s;      /* the current line, without its newline or trailing \r */
+    kstring_t s;      /* the current line, without its newline or trailing \r: a view
+                       * into buf or own, valid until the next call (s.m is not
+                       * its capacity; the caller may change its bytes, not
+                       * resize it) */
+    kstring_t own;    /* a line that straddles two reads of buf */
     long line;        /* 1-based number of the current line */
     const char *path; /* borrowed */
     char *buf;        /* text read ahead of s */

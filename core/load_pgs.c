@@ -14,7 +14,26 @@
 #include "internal.h"
 #include "lines.h"
 
-KHASH_SET_INIT_STR(grset)
+/* The variant keys of rsID-named features, with their hashes: a probe
+ * reads a key's string only when the hashes agree (see model.c's index). */
+typedef struct {
+    const char *s; /* in pgs_reader.keys */
+    uint32_t h;
+} vkey_t;
+
+static vkey_t vkey_of(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, the high bits mixed down */
+    for (const char *p = s; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (vkey_t){ s, (uint32_t)(h >> 32) };
+}
+
+#define VKEY_HASH(k) ((khint_t)(k).h)
+#define VKEY_EQ(a, b) ((a).h == (b).h && !strcmp((a).s, (b).s))
+KHASH_INIT(grset, vkey_t, char, 0, VKEY_HASH, VKEY_EQ)
 
 enum {
     C_CHR,
@@ -390,8 +409,9 @@ static gr_status add_variant(pgs_reader *rd, const char *chr, int64_t pos, const
         return gr_error_set(err, GR_EMODEL, path, at, NULL,
                             "the variant has neither a position nor an rsID");
     /* seen before: an earlier feature's id, or an rsID-named one's key */
+    vkey_t vk = vkey_of(vkey);
     if (gr_model_index_get(m, vkey) != -1 ||
-        kh_get(grset, rd->variants, vkey) != kh_end(rd->variants))
+        kh_get(grset, rd->variants, vk) != kh_end(rd->variants))
         return gr_error_set(err, GR_EMODEL, path, at, NULL,
                             "variant %.200s is listed twice with the same alleles", vkey);
     int by_rsid = rsid[0] && gr_model_index_get(m, rsid) == -1;
@@ -407,9 +427,9 @@ static gr_status add_variant(pgs_reader *rd, const char *chr, int64_t pos, const
         return st;
     int ret = 1;
     if (by_rsid) {
-        char *vcopy = gr_arena_strdup(&rd->keys, vkey);
-        if (vcopy)
-            kh_put(grset, rd->variants, vcopy, &ret);
+        vk.s = gr_arena_strdup(&rd->keys, vkey);
+        if (vk.s)
+            kh_put(grset, rd->variants, vk, &ret);
         else
             ret = -1;
     }

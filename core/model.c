@@ -9,7 +9,34 @@
 
 #include "internal.h"
 
-KHASH_MAP_INIT_STR(grkey, long)
+/* The index's keys carry their hash: a probe compares hashes in the key
+ * array and reads a key's string only when they are equal. With a string
+ * key each probe read it (a cache miss), and X31's clustered hashes of
+ * "rs..." ids made probes long: building a 100,000-variant score's index
+ * spent most of its time there. */
+typedef struct {
+    const char *s; /* borrowed from the feature records and locus_keys */
+    uint32_t h;
+} hkey;
+
+static uint32_t str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a multiply to mix the high bits down */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(h >> 32);
+}
+
+static hkey hkey_of(const char *s)
+{
+    return (hkey){ s, str_hash(s) };
+}
+
+#define HKEY_HASH(k) ((khint_t)(k).h)
+#define HKEY_EQ(a, b) ((a).h == (b).h && !strcmp((a).s, (b).s))
+KHASH_INIT(grkey, hkey, long, 1, HKEY_HASH, HKEY_EQ)
 
 /* Adds the alias key -> i (an rsid or a locus). A feature_id always keeps
  * naming its own feature, so every id the API prints can be sent back; an
@@ -17,7 +44,7 @@ KHASH_MAP_INIT_STR(grkey, long)
 static int add_key(const gr_model *m, khash_t(grkey) * h, const char *key, long i)
 {
     int ret;
-    khint_t k = kh_put(grkey, h, key, &ret);
+    khint_t k = kh_put(grkey, h, hkey_of(key), &ret);
     if (ret < 0)
         return 0;
     if (ret != 0)
@@ -54,7 +81,7 @@ int gr_model_index_id(gr_model *m, size_t i)
     int ret;
     if (!h)
         return -1;
-    khint_t k = kh_put(grkey, h, m->features[i].id, &ret);
+    khint_t k = kh_put(grkey, h, hkey_of(m->features[i].id), &ret);
     if (ret < 0)
         return -1;
     if (ret == 0)
@@ -68,7 +95,7 @@ long gr_model_index_get(const gr_model *m, const char *key)
     const khash_t(grkey) *h = m->keys;
     if (!h)
         return -1;
-    khint_t k = kh_get(grkey, h, key);
+    khint_t k = kh_get(grkey, h, hkey_of(key));
     return k != kh_end(h) ? kh_val(h, k) : -1;
 }
 
@@ -120,7 +147,9 @@ gr_status gr_model_build_index(gr_model *m, const char *source, gr_error *err)
     }
     for (size_t i = 0; i < m->n_features; i++) {
         const gr_feature *f = &m->features[i];
-        if ((f->rsid[0] && !add_key(m, h, f->rsid, (long)i)) ||
+        /* an rsID that is the feature's own id is in the index already */
+        int rsid_alias = f->rsid[0] && f->rsid != f->id && strcmp(f->rsid, f->id);
+        if ((rsid_alias && !add_key(m, h, f->rsid, (long)i)) ||
             (locus[i] && !add_key(m, h, locus[i], (long)i)))
             goto oom;
     }

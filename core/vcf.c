@@ -146,10 +146,10 @@ static gr_status check_undeclared(sink_state *ss, const char *s, size_t len, siz
 }
 
 /* Worker threads: only reads c (line_wanted with add = 0 never writes). */
-static int body_filter(void *arg, const char *s, size_t len, int32_t *tag)
+static int body_filter(void *arg, const char *s, size_t len, int32_t *tag, size_t *hint)
 {
     const sink_state *ss = arg;
-    return gr_vcf_line_wanted(ss->c, s, len, tag);
+    return gr_vcf_line_wanted(ss->c, s, len, tag, hint);
 }
 
 static gr_status body_sink(void *arg, const char *s, size_t len, size_t record, int wanted,
@@ -220,6 +220,7 @@ typedef struct {
     kstring_t line;
     const char *build; /* what the header says, or "" */
     gr_vcf_result *r;
+    size_t hint; /* gr_vcf_line_wanted's, for the lines read step by step */
 } reader;
 
 static gr_status oom(gr_error *err)
@@ -397,13 +398,12 @@ static gr_status alloc_result(reader *rd, gr_error *err)
 static int bcf_wanted(ctx *c, bcf1_t *rec, int32_t code)
 {
     int64_t pos = (int64_t)rec->pos + 1;
-    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
-        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+    size_t at;
+    if (code >= 0 && gr_vcf_pos_find(c, pos_key(code, pos), &c->hint, &at))
         return 1;
     if (bcf_unpack(rec, BCF_UN_STR) < 0 || errno == ENOMEM)
         return -1;
-    return (kh_size(c->id_first) && rec->d.id &&
-            kh_get(vname, c->id_first, rec->d.id) != kh_end(c->id_first)) ||
+    return (kh_size(c->id_first) && rec->d.id && id_find(c, rec->d.id) != kh_end(c->id_first)) ||
            (code >= 0 && gr_vcf_is_block(rec));
 }
 
@@ -518,7 +518,7 @@ static gr_status text_step(void *arg, const gr_window *w, int *got, gr_error *er
     if (!len || s[0] == '#')
         return GR_OK;
     int32_t code = 0;
-    int wanted = gr_vcf_line_wanted(&rd->c, s, len, &code);
+    int wanted = gr_vcf_line_wanted(&rd->c, s, len, &code, &rd->hint);
     return wanted ? body_sink(t->ss, s, len, record, wanted, code, err) : GR_OK;
 }
 
@@ -665,8 +665,7 @@ static void reader_close(reader *rd)
                 free((char *)kh_key(c->contigs, k));
         kh_destroy(vname, c->contigs);
     }
-    kh_destroy(vpos, c->pos_first);
-    kh_destroy(vname, c->id_first);
+    kh_destroy(vid, c->id_first);
     free(c->by_pos);
     free(c->seen_bits);
     free(c->id_bits);

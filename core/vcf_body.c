@@ -188,6 +188,7 @@ static void scan_batch(batch *b)
     }
     b->head_len = (size_t)(nl - t) + 1;
     const char *s = nl + 1;
+    size_t hint = 0;
     while (s < end && (nl = memchr(s, '\n', (size_t)(end - s)))) {
         size_t len = (size_t)(nl - s);
         b->n_lines++;
@@ -198,7 +199,7 @@ static void scan_batch(batch *b)
         if (len > rd->max_line)
             what = KEEP_TOO_LONG;
         else if (len && s[0] != '#')
-            what = rd->filter(rd->arg, s, len, &tag);
+            what = rd->filter(rd->arg, s, len, &tag, &hint);
         if (what && !push_keep(b, (size_t)(s - t), len, b->n_lines, what, tag)) {
             b->oom = 1;
             return;
@@ -226,6 +227,7 @@ typedef struct {
     int first_done;  /* BGZF: the block the header ended in has been taken */
     int read_failed; /* the batch before the next one ended at bad data */
     kstring_t carry; /* a line begun in an earlier batch */
+    size_t hint;     /* the filter's, for the lines stitched here */
     size_t records;
 } reader;
 
@@ -254,7 +256,7 @@ static gr_status one_line(reader *r, char *s, size_t len, gr_error *err)
     if (!len || s[0] == '#')
         return GR_OK;
     int32_t tag = 0;
-    int what = rd->filter(rd->arg, s, len, &tag);
+    int what = rd->filter(rd->arg, s, len, &tag, &r->hint);
     return what ? rd->sink(rd->arg, s, len, record, what, tag, err) : GR_OK;
 }
 

@@ -13,8 +13,10 @@
 /* Decides whether a line (no newline, no trailing CR, not empty, not a '#'
  * line) is wanted: 0 no, 1 yes, -1 yes but malformed. *tag is handed to the
  * sink with the line. Runs on worker threads at the same time as other calls
- * and as the sink: it may only read what it shares. */
-typedef int (*gr_body_filter)(void *arg, const char *s, size_t len, int32_t *tag);
+ * and as the sink: it may only read what it shares. *hint belongs to the
+ * caller's run of lines (a batch, or the lines stitched on the caller): 0
+ * at its start, then what the filter left there. */
+typedef int (*gr_body_filter)(void *arg, const char *s, size_t len, int32_t *tag, size_t *hint);
 
 /* Takes each wanted line, in file order, on the calling thread. record is
  * the line's 1-based number counted from the first line after the header.

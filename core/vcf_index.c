@@ -64,9 +64,8 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     size_t n = c->n_feat, n_id = 0;
     c->by_pos = malloc((n ? n : 1) * sizeof *c->by_pos);
     c->by_id = malloc((n ? n : 1) * sizeof *c->by_id);
-    c->pos_first = kh_init(vpos);
-    c->id_first = kh_init(vname);
-    if (!c->by_pos || !c->by_id || !c->pos_first || !c->id_first)
+    c->id_first = kh_init(vid);
+    if (!c->by_pos || !c->by_id || !c->id_first)
         return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const gr_feature *f = &c->feat[i];
@@ -81,7 +80,11 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
         if (f->rsid[0])
             c->by_id[n_id++] = (keyed){ 0, (uint32_t)i };
     }
-    qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
+    int sorted = 1; /* a scoring file usually is, by position */
+    for (size_t i = 1; sorted && i < c->n_pos; i++)
+        sorted = by_key(&c->by_pos[i - 1], &c->by_pos[i]) < 0;
+    if (!sorted)
+        qsort(c->by_pos, c->n_pos, sizeof *c->by_pos, by_key);
     c->seen_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->seen_bits);
     c->id_bits = calloc((size_t)1 << (SEEN_BITS - 6), sizeof *c->id_bits);
     if (!c->seen_bits || !c->id_bits)
@@ -89,43 +92,94 @@ gr_status gr_vcf_build_index(ctx *c, gr_error *err)
     for (size_t i = 0; i < c->n_pos; i++) {
         uint32_t s = seen_slot(c->by_pos[i].key);
         c->seen_bits[s >> 6] |= (uint64_t)1 << (s & 63);
-        int ret;
-        khint_t k = kh_put(vpos, c->pos_first, c->by_pos[i].key, &ret);
-        if (ret < 0)
-            return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        if (ret > 0)
-            kh_val(c->pos_first, k) = (uint32_t)i;
     }
-    /* rsIDs: features grouped by rsid; the key is the group's first slot */
+    /* rsIDs: features grouped by rsid; the key is the group's first slot.
+     * Sized once, so that no put moves an entry: group_at keeps each
+     * group's bucket for after the sort. */
+    khint_t *group_at = malloc((n_id ? n_id : 1) * sizeof *group_at);
+    if (!group_at || kh_resize(vid, c->id_first, (khint_t)(n_id + n_id / 3 + 16)) < 0) {
+        free(group_at);
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
+    khint_t buckets = kh_n_buckets(c->id_first);
     for (size_t i = 0; i < n_id; i++) {
         const char *rs = c->feat[c->by_id[i].feature].rsid;
-        uint32_t s = id_slot(rs, strlen(rs));
+        idkey key = { rs, id_hash(rs, strlen(rs)) };
+        uint32_t s = id_slot(key.h);
         c->id_bits[s >> 6] |= (uint64_t)1 << (s & 63);
         int ret;
-        khint_t k = kh_put(vname, c->id_first, rs, &ret);
-        if (ret < 0)
+        khint_t k = kh_put(vid, c->id_first, key, &ret);
+        if (ret < 0) {
+            free(group_at);
             return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+        }
         if (ret > 0)
             kh_val(c->id_first, k) = (int32_t)i;
+        group_at[i] = k;
         c->by_id[i].key = (uint64_t)kh_val(c->id_first, k);
     }
-    qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
+    sorted = 1; /* unless an rsID comes back after others */
+    for (size_t i = 1; sorted && i < n_id; i++)
+        sorted = by_key(&c->by_id[i - 1], &c->by_id[i]) < 0;
+    if (!sorted)
+        qsort(c->by_id, n_id, sizeof *c->by_id, by_key);
     /* first slots moved by the sort: point each rsid at its group's start */
+    int moved = kh_n_buckets(c->id_first) != buckets; /* cannot happen: sized above */
     for (size_t i = 0; i < n_id; i++) {
-        const char *rs = c->feat[c->by_id[i].feature].rsid;
-        khint_t k = kh_get(vname, c->id_first, rs);
-        if (i == 0 || c->by_id[i - 1].key != c->by_id[i].key)
-            kh_val(c->id_first, k) = (int32_t)i;
+        if (i > 0 && c->by_id[i - 1].key == c->by_id[i].key)
+            continue;
+        khint_t k =
+            moved ? id_find(c, c->feat[c->by_id[i].feature].rsid) : group_at[c->by_id[i].key];
+        kh_val(c->id_first, k) = (int32_t)i;
     }
+    free(group_at);
     c->n_id = n_id;
     return GR_OK;
+}
+
+/* The first entry of by_pos[lo, hi) not before key. */
+static size_t lower_bound(const keyed *a, size_t lo, size_t hi, uint64_t key)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A sorted file's lines move *hint by a step at most, reading by_pos in
+ * order, where a probe of a hash table is a cache miss per line. A jump
+ * forward finds its place by bisection; a line behind the walk (an unsorted
+ * file) bisects the whole table, behind the bit filter, and leaves *hint
+ * alone. */
+int gr_vcf_pos_find(const ctx *c, uint64_t key, size_t *hint, size_t *at)
+{
+    const keyed *a = c->by_pos;
+    size_t n = c->n_pos, i = *hint;
+    if (i > n || (i > 0 && a[i - 1].key >= key)) {
+        if (!maybe_seen(c, key))
+            return 0;
+        i = lower_bound(a, 0, n, key);
+    } else {
+        size_t stop = n - i > 8 ? i + 8 : n;
+        while (i < stop && a[i].key < key)
+            i++;
+        if (i == stop && i < n && a[i].key < key)
+            i = lower_bound(a, i, n, key);
+        *hint = i;
+    }
+    *at = i;
+    return i < n && a[i].key == key;
 }
 
 /* Fast CHROM/POS/ID/ALT look at a raw text line: 1 when the line may concern
  * the model, 0 when not, -1 when its POS is not a number. This runs for every
  * line of the file, so the short fields are walked byte by byte rather than
  * with a library call each. */
-int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
+int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out, size_t *hint)
 {
     const char *p = s, *e = s + len;
     while (p < e && *p != '\t')
@@ -140,21 +194,25 @@ int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out)
         pos = pos * 10 + (*p++ - '0');
     if (p == digits || p >= e || *p != '\t')
         return -1;
-    if (code >= 0 && maybe_seen(c, pos_key(code, pos)) &&
-        kh_get(vpos, c->pos_first, pos_key(code, pos)) != kh_end(c->pos_first))
+    size_t at;
+    if (code >= 0 && gr_vcf_pos_find(c, pos_key(code, pos), hint, &at))
         return 1;
     const char *id = ++p;
-    while (p < e && *p != '\t')
-        p++;
+    int nul = 0;
+    for (; p < e && *p != '\t'; p++)
+        nul |= !*p;
     if (p == e)
         return 1;
     size_t n = (size_t)(p - id);
-    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256 && maybe_id(c, id, n)) {
-        char buf[256];
-        memcpy(buf, id, n);
-        buf[n] = '\0';
-        if (kh_get(vname, c->id_first, buf) != kh_end(c->id_first))
-            return 1;
+    if (kh_size(c->id_first) && !(n == 1 && *id == '.') && n < 256) {
+        uint64_t h = id_hash(id, nul ? strnlen(id, n) : n); /* as the C string buf */
+        if (maybe_id(c, h)) {
+            char buf[256];
+            memcpy(buf, id, n);
+            buf[n] = '\0';
+            if (kh_get(vid, c->id_first, ((idkey){ buf, h })) != kh_end(c->id_first))
+                return 1;
+        }
     }
     /* a symbolic ALT may be a gVCF block covering model positions */
     if (code < 0)

@@ -10,12 +10,23 @@
 #include <htslib/khash.h>
 #include <htslib/vcf.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 #include "vcf.h"
 
-KHASH_MAP_INIT_INT64(vpos, uint32_t)
 KHASH_MAP_INIT_STR(vname, int32_t)
+
+/* An rsID with its hash (id_hash): the rsID table compares hashes in its
+ * key array and reads a key's string only when they agree, where a string
+ * key would be read, a cache miss, at every step of a probe. */
+typedef struct {
+    const char *s; /* borrowed from the model's features, or the caller's */
+    uint64_t h;
+} idkey;
+#define IDKEY_HASH(k) ((khint_t)((k).h >> 32))
+#define IDKEY_EQ(a, b) ((a).h == (b).h && !strcmp((a).s, (b).s))
+KHASH_INIT(vid, idkey, int32_t, 1, IDKEY_HASH, IDKEY_EQ)
 
 enum { KIND_NONE, KIND_ID, KIND_BLOCK, KIND_RECORD }; /* rule precedence */
 
@@ -43,11 +54,11 @@ typedef struct {
     int32_t next_code;
     keyed *by_pos; /* features sorted by (chrom code, pos) */
     size_t n_pos;
-    khash_t(vpos) * pos_first;      /* key -> first index in by_pos */
-    uint64_t *seen_bits;            /* a one-probe filter in front of pos_first */
+    uint64_t *seen_bits;            /* a one-probe filter in front of a bisection of by_pos */
+    size_t hint;                    /* gr_vcf_pos_find's, for the caller's thread */
     keyed *by_id;                   /* features with an rsID; key = index into rsid order */
     size_t n_id;                    /* entries in by_id (features with an rsID) */
-    khash_t(vname) * id_first;      /* rsid -> first index in by_id */
+    khash_t(vid) * id_first;        /* rsid -> first index in by_id */
     uint64_t *id_bits;              /* the same kind of filter in front of id_first */
     uint8_t *kind, *flags, *status; /* per variant: KIND_*, GR_MATCH_*, gr_var_status */
     uint64_t *record;               /* per variant: the record used (1-based), 0 none */
@@ -73,7 +84,7 @@ static inline uint64_t pos_key(int32_t code, int64_t pos)
 }
 
 /* Most records of a genome-wide VCF are not in the model, and each probe of
- * a 100,000-entry hash table is a cache miss. A 2^21-bit filter (256 KiB,
+ * a 100,000-entry table is a cache miss. A 2^21-bit filter (256 KiB,
  * cache-resident) answers "certainly not" for most of them first. */
 #define SEEN_BITS 21
 static inline uint32_t seen_slot(uint64_t key)
@@ -90,19 +101,42 @@ static inline int maybe_seen(const ctx *c, uint64_t key)
 /* The ID column of most lines of a called genome is an rsID, and a string
  * probe of id_first is a cache miss per string compared (it was a fifth of
  * a 2,000,000-line read). FNV-1a of the ID's bytes picks its bit in a filter
- * like seen_bits; up to a NUL, as id_first compares C strings. */
-static inline uint32_t id_slot(const char *id, size_t n)
+ * like seen_bits; up to a NUL, as id_first compares C strings (the caller
+ * passes the bytes before the first NUL). */
+static inline uint64_t id_hash(const char *id, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n && id[i]; i++)
-        h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
-    return (uint32_t)((h * 0x9E3779B97F4A7C15ull) >> (64 - SEEN_BITS));
+    /* n bytes without a NUL, eight at a time: an rsID takes two steps */
+    uint64_t h = 0xcbf29ce484222325ull ^ n, w;
+    for (; n >= 8; id += 8, n -= 8) {
+        memcpy(&w, id, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    if (n) {
+        w = 0;
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)(unsigned char)id[i] << (8 * i);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    return h * 0x9E3779B97F4A7C15ull;
 }
 
-static inline int maybe_id(const ctx *c, const char *id, size_t n)
+static inline uint32_t id_slot(uint64_t h)
 {
-    uint32_t s = id_slot(id, n);
+    return (uint32_t)(h >> (64 - SEEN_BITS));
+}
+
+static inline int maybe_id(const ctx *c, uint64_t h)
+{
+    uint32_t s = id_slot(h);
     return (int)(c->id_bits[s >> 6] >> (s & 63) & 1);
+}
+
+/* id_first's entry for the C string id, or kh_end. */
+static inline khint_t id_find(const ctx *c, const char *id)
+{
+    return kh_get(vid, c->id_first, ((idkey){ id, id_hash(id, strlen(id)) }));
 }
 
 /* Orders keyed entries by key, then feature (qsort, and the block search). */
@@ -121,11 +155,17 @@ static inline int by_key(const void *a, const void *b)
  * memory, which sets c->oom). */
 int32_t gr_vcf_chrom_code(ctx *c, const char *name, size_t len, int add);
 /* Sorts the model's variants by (chromosome, position) and by rsID, and
- * fills the filter and the hash tables. */
+ * fills the filters and the rsID table. */
 gr_status gr_vcf_build_index(ctx *c, gr_error *err);
 /* 1 when a raw text line may concern the model, 0 when not, -1 when its
- * POS is not a number; *code_out gets its chromosome code. Only reads c. */
-int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out);
+ * POS is not a number; *code_out gets its chromosome code. Only reads c.
+ * *hint is the caller's place in c->by_pos, carried from one line to the
+ * next of a run of lines (0 to begin; any value gives the same answers). */
+int gr_vcf_line_wanted(ctx *c, const char *s, size_t len, int32_t *code_out, size_t *hint);
+/* 1 when key (pos_key) is a model position, *at then its first entry in
+ * c->by_pos; 0 when not. *hint is the caller's place in by_pos along a run
+ * of keys (see gr_vcf_line_wanted). Only reads c. */
+int gr_vcf_pos_find(const ctx *c, uint64_t key, size_t *hint, size_t *at);
 
 /* vcf_match.c */
 

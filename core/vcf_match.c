@@ -275,10 +275,9 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
         return;
     }
 
-    khint_t k = kh_get(vpos, c->pos_first, pos_key(code, pos));
-    if (k != kh_end(c->pos_first)) {
-        for (size_t i = kh_val(c->pos_first, k);
-             i < c->n_pos && c->by_pos[i].key == pos_key(code, pos); i++) {
+    size_t first;
+    if (gr_vcf_pos_find(c, pos_key(code, pos), &c->hint, &first)) {
+        for (size_t i = first; i < c->n_pos && c->by_pos[i].key == pos_key(code, pos); i++) {
             uint32_t f = c->by_pos[i].feature;
             uint8_t fl = 0;
             int a = match_variant(c, f, hdr, rec, &fl);
@@ -302,7 +301,7 @@ void gr_vcf_use_record(ctx *c, const bcf_hdr_t *hdr, bcf1_t *rec, int32_t code, 
     const char *id = rec->d.id;
     if (!id || !strcmp(id, ".") || !kh_size(c->id_first))
         return;
-    khint_t ki = kh_get(vname, c->id_first, id);
+    khint_t ki = id_find(c, id);
     if (ki == kh_end(c->id_first))
         return;
     for (size_t i = (size_t)kh_val(c->id_first, ki);

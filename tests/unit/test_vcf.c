@@ -1035,3 +1035,85 @@ Test(vcf, left_out_blocks_and_recessive_terms_count_right)
     gr_model_free(pm);
     temp_bundle_free(b);
 }
+
+/* The reader walks the model's sorted positions along a sorted file; a file
+ * in another order (back to an earlier position, a jump past many of the
+ * model's positions) must find the same records: vcf's lines reordered,
+ * the two 2:2000 records kept in their order (the first wins). */
+Test(vcf, records_in_any_order_find_the_same_variants)
+{
+    const double s1[NF] = { 1, 2, 2, 1, 2, 1, 1, 2, M, 0, M, 2, 0.25 };
+    const double s2[NF] = { 2, 1, 0, 0, M, 2, 0, 1, M, M, M, 1, 1.9 };
+    static const int order[] = { 0, 12, 1, 2, 5, 3, 4, 7, 6, 8, 9, 11, 10 };
+    const char *body = strstr(vcf, "#CHROM");
+    const char *lines[13];
+    const char *at = strchr(body, '\n') + 1;
+    for (int i = 0; i < 13; i++, at = strchr(at, '\n') + 1)
+        lines[i] = at;
+    char text[4096];
+    size_t n = (size_t)(lines[0] - vcf);
+    memcpy(text, vcf, n);
+    for (int i = 0; i < 13; i++) {
+        size_t len = (size_t)(strchr(lines[order[i]], '\n') + 1 - lines[order[i]]);
+        memcpy(text + n, lines[order[i]], len);
+        n += len;
+    }
+    text[n] = '\0';
+    cr_assert_eq(n, strlen(vcf));
+    gr_vcf_result *r = read_vcf_text("shuffled.vcf", text);
+    gr_vcf_result_free(r);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "bcftools view -Ob -o %s/shuffled.bcf %s/shuffled.vcf 2>/dev/null",
+             dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    const char *files[] = { "shuffled.vcf", "shuffled.bcf" };
+    for (int i = 0; i < 2; i++) {
+        gr_vcf_options o = { 0 };
+        r = read_file(files[i], &o);
+        expect(r, 0, s1, files[i]);
+        expect(r, 1, s2, files[i]);
+        cr_assert_eq(r->match.matched, 11, "%s matched %zu", files[i], r->match.matched);
+        gr_vcf_result_free(r);
+    }
+}
+
+/* One rsID on two variants that are not neighbours in the score (a
+ * multi-allelic site listed apart): each record found by that rsID is
+ * matched against the whole group, wherever its rows are. */
+Test(vcf, an_rsid_group_split_in_the_score_is_found_whole)
+{
+    char *b =
+        temp_bundle("manifest.json",
+                    "{\"name\":\"g\",\"version\":\"1\",\"task\":\"regression\",\"format\":"
+                    "\"pgs-catalog\",\"artifact\":\"s.txt\",\"genome_build\":\"GRCh38\","
+                    "\"min_coverage\":0}",
+                    "s.txt",
+                    "#genome_build=GRCh38\n"
+                    "rsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+                    "rs1\t1\t100\tG\tA\t1\n"
+                    "rs2\t1\t200\tT\tC\t10\n"
+                    "rs1\t1\t300\tT\tG\t100\n",
+                    "g.vcf",
+                    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"
+                    "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+                    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+                    "2\t50\trs1\tA\tG\t.\t.\t.\tGT\t0/1\n"
+                    "2\t60\trs1\tG\tT\t.\t.\t.\tGT\t1/1\n"
+                    "2\t70\trs2\tC\tT\t.\t.\t.\tGT\t0/0\n",
+                    NULL);
+    gr_model *gm = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(b, &gm, &err), GR_OK, "%s", err.text);
+    char path[600];
+    snprintf(path, sizeof path, "%s/g.vcf", b);
+    gr_vcf_options o = { 0 };
+    gr_vcf_result *r = NULL;
+    cr_assert_eq(gr_vcf_read(gm, path, -1, &o, &r, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(r->match.matched, 3, "matched %zu", r->match.matched);
+    double x[3];
+    gr_vcf_sample_dosages(r, 0, x);
+    cr_assert(x[0] == 1 && x[1] == 0 && x[2] == 2, "dosages %g %g %g", x[0], x[1], x[2]);
+    gr_vcf_result_free(r);
+    gr_model_free(gm);
+    temp_bundle_free(b);
+}

@@ -41,9 +41,10 @@ static uint64_t fnv(const char *s, size_t n)
 
 /* Wanted: POS divisible by 7; malformed: a line starting "bad". The tag is
  * the POS, to check it travels with the line. */
-static int filter(void *arg, const char *s, size_t len, int32_t *tag)
+static int filter(void *arg, const char *s, size_t len, int32_t *tag, size_t *hint)
 {
     (void)arg;
+    (void)hint;
     if (len >= 3 && !memcmp(s, "bad", 3))
         return -1;
     const char *t = memchr(s, '\t', len);
@@ -80,7 +81,7 @@ static void expected(const char *body, sink_log *lg)
         record++;
         size_t l = len && s[len - 1] == '\r' ? len - 1 : len;
         int32_t tag = 0;
-        int w = l && s[0] != '#' ? filter(NULL, s, l, &tag) : 0;
+        int w = l && s[0] != '#' ? filter(NULL, s, l, &tag, NULL) : 0;
         if (w)
             sink(lg, s, l, record, w, tag, NULL);
         s += len + (nl != NULL);
