@@ -1,77 +1,103 @@
 /* predict_threads.c - one job's samples on several threads: the samples
- * are cut into chunks, each chunk's samples are shared out among the
- * threads (every thread explaining its own in batches), and each chunk is
- * written when it is done, so that memory holds one chunk's results
- * whatever the sample count. The CLI and the daemon both answer a
+ * are cut into chunks of CHUNK; the threads claim a chunk's samples GROUP
+ * at a time (each group explained in one batched pass), and while the
+ * helpers start on a chunk the caller writes the one before, then claims
+ * groups too. Memory holds two chunks' results whatever the sample count,
+ * and writing costs no thread time. The CLI and the daemon both answer a
  * one-model JSON request this way. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "api/predict_run.h"
 
-/* Samples scored between two writes. */
+/* Samples scored between two writes, and claimed at a time. */
 #define CHUNK 256
+#define GROUP GR_BATCH_MAX
 
-/* One thread's share of a chunk: first, first + step, ... */
+/* A chunk being scored: [lo, hi) of the job, the next unclaimed sample. */
 typedef struct {
     const gr_api_job *job;
     gr_buf *results;
-    size_t first, step;
+    size_t lo, hi;
+    atomic_size_t next;
+} chunk;
+
+/* One thread's part: the first sample it failed on (SIZE_MAX: none). */
+typedef struct {
+    chunk *c;
+    size_t failed;
     gr_status st;
     gr_error err;
 } share;
 
-static void *run_share(void *arg)
+static void *claim(void *arg)
 {
     share *sh = arg;
-    sh->st = gr_api_predict_range(sh->job, sh->first, sh->step, sh->results, &sh->err);
+    chunk *c = sh->c;
+    size_t b;
+    while ((b = atomic_fetch_add(&c->next, GROUP)) < c->hi) {
+        gr_api_job w = *c->job;
+        w.lo = b;
+        w.hi = b + GROUP < c->hi ? b + GROUP : c->hi;
+        gr_error e;
+        gr_status st = gr_api_predict_range(&w, 0, 1, c->results, &e);
+        for (size_t i = b; st && i < w.hi; i++)
+            if (!c->results[i].len) { /* the range stops at its failing sample */
+                sh->failed = i;
+                sh->st = st;
+                sh->err = e;
+                break;
+            }
+        if (st || (c->job->stop && c->job->stop(c->job->stop_arg)))
+            break;
+    }
     return NULL;
 }
 
-/* Runs the job's window on `threads` threads (the caller's the first)
- * into results; returns the status of the first sample that failed, its
- * error in *err. */
-static gr_status run_threads(const gr_api_job *job, size_t threads, gr_buf *results, gr_error *err)
+/* The chunk's outcome once every thread is done: the status of its first
+ * sample left empty (failed, or left by a stop), its error in *err. */
+static gr_status outcome(const chunk *c, const share *sh, size_t threads, gr_error *err)
 {
-    share *sh = calloc(threads, sizeof *sh);
-    pthread_t *tids = calloc(threads, sizeof *tids);
-    char *started = calloc(threads, 1);
-    gr_status st = GR_OK;
-    if (!sh || !tids || !started) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
+    for (size_t i = c->lo; i < c->hi; i++) {
+        if (c->results[i].len)
+            continue;
+        for (size_t t = 0; t < threads; t++)
+            if (sh[t].failed == i) {
+                if (err)
+                    *err = sh[t].err;
+                return sh[t].st;
+            }
+        if (c->job->stop && c->job->stop(c->job->stop_arg))
+            return gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
     }
+    return GR_OK;
+}
+
+/* Scores chunk c on `threads` threads, the caller among them once it has
+ * written results [wlo, whi) of the chunk before (whi == wlo: none; a
+ * failed write is *wst). */
+static gr_status score_chunk(chunk *c, size_t threads, gr_api_writer *w, size_t wlo, size_t whi,
+                             gr_status *wst, gr_error *err)
+{
+    share sh[64]; /* more threads than this would only wait on each other's claims */
+    pthread_t tids[64];
+    char started[64] = { 0 };
+    threads = threads < 64 ? threads : 64;
     for (size_t t = 0; t < threads; t++) {
-        sh[t] = (share){ job, results, t, threads, GR_OK, { 0 } };
-        started[t] = t > 0 && !pthread_create(&tids[t], NULL, run_share, &sh[t]);
+        sh[t] = (share){ c, SIZE_MAX, GR_OK, { 0 } };
+        started[t] = t > 0 && !pthread_create(&tids[t], NULL, claim, &sh[t]);
     }
-    for (size_t t = 0; t < threads; t++) {
+    if (whi > wlo)
+        *wst = gr_api_write_results(w, c->results, wlo, whi, err);
+    for (size_t t = 0; t < threads; t++)
+        if (!started[t])
+            claim(&sh[t]); /* the caller's part, or one no thread could take */
+    for (size_t t = 1; t < threads; t++)
         if (started[t])
             pthread_join(tids[t], NULL);
-        else
-            run_share(&sh[t]); /* the first share, or one no thread could take */
-    }
-    /* a thread stops at its first failure and leaves that slot empty: the
-     * first empty slot of the window is the first sample that failed (or
-     * the first a stop left undone) */
-    for (size_t i = job->lo; i < job->hi; i++)
-        if (!results[i].len) {
-            share *f = &sh[(i - job->lo) % threads];
-            st = f->st;
-            if (st && err)
-                *err = f->err;
-            if (!st && !(job->stop && job->stop(job->stop_arg)))
-                st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-            else if (!st)
-                st = gr_error_set(err, GR_EIO, NULL, 0, NULL, "stopped");
-            break;
-        }
-
-fail:
-    free(sh);
-    free(tids);
-    free(started);
-    return st;
+    return outcome(c, sh, threads, *wst ? NULL : err);
 }
 
 gr_status gr_api_predict_write_threads(const gr_api_job *job, int pretty, int threads,
@@ -81,23 +107,32 @@ gr_status gr_api_predict_write_threads(const gr_api_job *job, int pretty, int th
     size_t n = gr_api_job_samples(job);
     if (threads <= 1 || n <= 1)
         return gr_api_predict_write(job, pretty, extra, write, arg, err);
-    gr_api_job chunk = *job;
+    gr_api_job base = *job;
     gr_api_writer w;
     gr_buf *results = calloc(n, sizeof *results);
     /* the imputation values (a pass over every sample under impute=cohort)
-     * made once, for every chunk's threads */
+     * made once, for every group */
     gr_api_scorer *like = gr_api_scorer_new(job, NULL);
-    chunk.like = like;
-    chunk.pretty = pretty; /* the results' layout: the document's */
+    base.like = like;
+    base.pretty = pretty; /* the results' layout: the document's */
     gr_status st = results && like ? gr_api_write_begin(&w, job, pretty, write, arg, err)
                                    : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-    for (size_t lo = 0; !st && lo < n; lo += CHUNK) {
-        chunk.lo = lo;
-        chunk.hi = lo + CHUNK < n ? lo + CHUNK : n;
-        size_t t = (size_t)threads < chunk.hi - lo ? (size_t)threads : chunk.hi - lo;
-        if (!(st = run_threads(&chunk, t, results, err)))
-            st = gr_api_write_results(&w, results, lo, chunk.hi, err);
+    gr_status wst = GR_OK;
+    size_t done = 0; /* results [0, done) are written */
+    for (size_t lo = 0; !st && !wst && lo < n; lo += CHUNK) {
+        chunk c;
+        c.job = &base;
+        c.results = results;
+        c.lo = lo;
+        c.hi = lo + CHUNK < n ? lo + CHUNK : n;
+        atomic_init(&c.next, lo);
+        st = score_chunk(&c, (size_t)threads, &w, done, lo, &wst, err);
+        done = lo; /* written (and freed) while this chunk was scored */
+        if (!st && !wst && c.hi == n)
+            wst = gr_api_write_results(&w, results, lo, n, err);
     }
+    if (!st)
+        st = wst;
     if (!st)
         st = gr_api_write_end(&w, extra, err);
     for (size_t i = 0; results && i < n; i++)
