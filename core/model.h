@@ -272,8 +272,11 @@ gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const 
                            double *const *used, size_t *bad, gr_error *err);
 
 /* How many samples gr_predict_batch explains per pass for m: GR_BATCH_MAX
- * for a forest, 1 for a linear model (nothing is gained by more). */
+ * for a forest of at most GR_BATCH_MAX_FEATURES features, else 1 (a
+ * linear model gains nothing by more; a wider forest would hold eight
+ * copies of its feature vector per buffer and thread). */
 #define GR_BATCH_MAX 8
+#define GR_BATCH_MAX_FEATURES 65536
 size_t gr_model_batch_width(const gr_model *m);
 
 #endif

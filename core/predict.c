@@ -10,7 +10,8 @@ struct gr_workspace {
     const gr_model *m;
     gr_impute impute;
     const double *fill; /* borrowed; NULL: the impute rule's values */
-    double *xf;         /* GR_SHAP_LANES rows of dosages as the trees compare
+    size_t lanes;       /* rows predicted together: gr_model_batch_width */
+    double *xf;         /* lanes rows of dosages as the trees compare
                          * them: (double)(float) */
     uint8_t *mask;      /* per forest node: which rows of a batch go left */
 };
@@ -22,7 +23,8 @@ gr_workspace *gr_workspace_new(const gr_model *m)
         return NULL;
     ws->m = m;
     ws->impute = m->impute;
-    ws->xf = malloc((m->n_features ? m->n_features : 1) * GR_SHAP_LANES * sizeof *ws->xf);
+    ws->lanes = gr_model_batch_width(m);
+    ws->xf = malloc((m->n_features ? m->n_features : 1) * ws->lanes * sizeof *ws->xf);
     ws->mask = malloc(m->forest && m->forest->n_nodes ? m->forest->n_nodes : 1);
     if (!ws->xf || !ws->mask) {
         gr_workspace_free(ws);
@@ -177,7 +179,9 @@ static gr_status batch(const gr_model *m, gr_workspace *ws, size_t nb, const dou
 
 size_t gr_model_batch_width(const gr_model *m)
 {
-    return m && m->forest ? GR_SHAP_LANES : 1;
+    /* eight rows of a model's every feature, in each of a thread's
+     * buffers: past GR_BATCH_MAX_FEATURES that memory outweighs the gain */
+    return m && m->forest && m->n_features <= GR_BATCH_MAX_FEATURES ? GR_SHAP_LANES : 1;
 }
 
 gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const double *const *x,
@@ -193,7 +197,7 @@ gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const 
     }
     gr_status st = GR_OK;
     while (done < n) {
-        size_t nb = n - done < GR_SHAP_LANES ? n - done : GR_SHAP_LANES, got;
+        size_t nb = n - done < ws->lanes ? n - done : ws->lanes, got;
         st = batch(m, ws, nb, x + done, fill ? fill + done : NULL, out + done,
                    phi ? phi + done : NULL, used ? used + done : NULL, &got, err);
         done += got;

@@ -308,3 +308,57 @@ Test(treeshap, a_bad_row_stops_the_batch_there)
     temp_bundle_free(dir);
     free(model);
 }
+
+/* A forest over more than GR_BATCH_MAX_FEATURES features explains one row
+ * per pass (eight copies of each buffer would outweigh the gain), with the
+ * same bits. */
+Test(treeshap, a_forest_of_many_features_is_explained_a_row_at_a_time)
+{
+    char *model = random_forest_json(6, 5, 0, "sum");
+    const size_t wide = GR_BATCH_MAX_FEATURES + 1;
+    size_t cap = 64 + wide * 40, n = 0;
+    char *tsv = malloc(cap), *json = malloc(strlen(model) + 64);
+    n += (size_t)snprintf(tsv + n, cap - n, "feature_id\tchrom\tpos\tref\talt\tmean\n");
+    for (size_t i = 0; i < wide; i++)
+        n += (size_t)snprintf(tsv + n, cap - n, "f%zu\t1\t%zu\tA\tG\t\n", i, 1000 + i);
+    /* the same trees, over the wider feature count */
+    char *at = strstr(model, "\"n_features\":");
+    cr_assert(at);
+    size_t head = (size_t)(at - model);
+    char *rest = strchr(at, ',');
+    sprintf(json, "%.*s\"n_features\":%zu%s", (int)head, model, wide, rest);
+    char *dir =
+        temp_bundle("manifest.json", manifest, "features.tsv", tsv, "model.json", json, NULL);
+    gr_model *m = NULL;
+    gr_error err;
+    cr_assert_eq(gr_model_load(dir, &m, &err), GR_OK, "%s", err.text);
+    cr_assert_eq(gr_model_batch_width(m), 1);
+    gr_workspace *ws = gr_workspace_new(m);
+    double *x = calloc(3 * wide, sizeof *x), *phis = calloc(3 * wide, sizeof *phis);
+    double *one = calloc(wide, sizeof *one);
+    const double *xp[3];
+    double *pp[3];
+    gr_prediction out[3], p;
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < nf; i++)
+            x[(size_t)r * wide + (size_t)i] = (double)((r + i) % 3);
+        xp[r] = x + (size_t)r * wide;
+        pp[r] = phis + (size_t)r * wide;
+    }
+    cr_assert_eq(gr_predict_batch(m, ws, 3, xp, NULL, out, pp, NULL, NULL, &err), GR_OK, "%s",
+                 err.text);
+    for (int r = 0; r < 3; r++) {
+        cr_assert_eq(gr_predict(m, ws, xp[r], &p, one, NULL, NULL), GR_OK);
+        cr_assert(!memcmp(one, pp[r], wide * sizeof *one), "row %d", r);
+        cr_assert_eq(p.margin, out[r].margin);
+    }
+    free(x);
+    free(phis);
+    free(one);
+    free(tsv);
+    free(json);
+    gr_workspace_free(ws);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    free(model);
+}
