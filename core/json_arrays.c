@@ -142,9 +142,55 @@ static int push_num(gr_json_side *sd, gr_json_num v)
     return 1;
 }
 
+/* Exact powers of ten: every one up to 1e22 is a double. */
+static const double pow10_exact[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
+/* The digits of a number as scan_number met them: the first 19
+ * significant ones in m (nd counts them all), the decimal exponent that
+ * applies to m. */
+typedef struct {
+    uint64_t m;
+    int nd;
+    long e;
+} digits;
+
+static size_t take_digits(const char *t, size_t p, size_t n, digits *g, int fraction)
+{
+    for (; p < n && t[p] >= '0' && t[p] <= '9'; p++) {
+        if (g->nd || t[p] != '0') { /* leading zeros are not significant */
+            if (g->nd < 19)
+                g->m = g->m * 10 + (uint64_t)(t[p] - '0');
+            else if (!fraction)
+                g->e++; /* a digit past 19 still scales the integer part */
+            g->nd++;
+        }
+        if (fraction && g->nd <= 19)
+            g->e--;
+    }
+    return p;
+}
+
+/* The number from its digits when one correctly rounded operation gives
+ * it, as strtod would (Clinger's fast path: m below 2^53 and 10^|e| exact,
+ * so m * 10^e or m / 10^-e is a single rounding of the exact value): 1,
+ * else 0 and strtod decides. */
+static int fast_real(const digits *g, int neg, double *out)
+{
+    if (g->nd > 15 || g->e < -22 || g->e > 22)
+        return 0;
+    double d = (double)g->m;
+    d = g->e >= 0 ? d * pow10_exact[g->e] : d / pow10_exact[-g->e];
+    *out = neg ? -d : d;
+    return 1;
+}
+
 /* One value of a number array at t[i] (t is NUL-terminated at n) as
  * Jansson's lexer reads it; the index after it, or 0 when it is not such a
- * value or Jansson would refuse it (an integer or a real out of range). */
+ * value or Jansson would refuse it (an integer or a real out of range).
+ * Plain numbers are converted from their digits, exactly as strtoll and
+ * strtod would; the others by those functions. */
 static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
 {
     size_t p = i;
@@ -156,31 +202,43 @@ static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
         *out = (gr_json_num){ .v.i = 0, .kind = GR_JNUM_BOOL };
         return i + 5;
     }
-    if (p < n && t[p] == '-')
-        p++;
+    int neg = p < n && t[p] == '-';
+    digits g = { 0, 0, 0 };
+    p += (size_t)neg;
     if (p < n && t[p] == '0')
         p++;
     else if (p < n && t[p] >= '1' && t[p] <= '9')
-        while (p < n && t[p] >= '0' && t[p] <= '9')
-            p++;
+        p = take_digits(t, p, n, &g, 0);
     else
         return 0;
-    int real = 0;
+    int real = 0, int_digits = g.nd;
     if (p < n && t[p] == '.') {
         real = 1;
         if (++p >= n || t[p] < '0' || t[p] > '9')
             return 0;
-        while (p < n && t[p] >= '0' && t[p] <= '9')
-            p++;
+        p = take_digits(t, p, n, &g, 1);
     }
     if (p < n && (t[p] == 'e' || t[p] == 'E')) {
         real = 1;
+        int eneg = 0;
+        long ev = 0;
         if (++p < n && (t[p] == '+' || t[p] == '-'))
-            p++;
+            eneg = t[p++] == '-';
         if (p >= n || t[p] < '0' || t[p] > '9')
             return 0;
-        while (p < n && t[p] >= '0' && t[p] <= '9')
-            p++;
+        for (; p < n && t[p] >= '0' && t[p] <= '9'; p++)
+            ev = ev < 100000 ? ev * 10 + (t[p] - '0') : ev;
+        g.e += eneg ? -ev : ev;
+    }
+    if (!real && int_digits <= 18) { /* below 10^18: no overflow, as strtoll */
+        int64_t v = (int64_t)g.m;
+        *out = (gr_json_num){ .v.i = neg ? -v : v, .kind = GR_JNUM_INT };
+        return p;
+    }
+    double fast;
+    if (real && fast_real(&g, neg, &fast)) {
+        *out = (gr_json_num){ .v.d = fast, .kind = GR_JNUM_REAL };
+        return p;
     }
     char *end;
     errno = 0;
