@@ -187,12 +187,14 @@ static void answer_open(answer *a, req *r, const gr_api_request *json, const gr_
         a->item.st = gr_error_set(&a->item.err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
 }
 
-/* 1 when a's answer may be written with others': one model, one sample,
- * JSON, nothing against it so far. */
-static int answer_batchable(const answer *a)
+/* 1 when an item's answer may be written with others': one model's JSON
+ * document (not the panel route's list) for one sample, not placed among
+ * a reference, nothing against it so far. The one rule of what batches. */
+static int batchable(const gr_http_batch_item *it)
 {
-    return !a->item.st && a->panel.n == 1 && a->samples == 1 && a->jobs[0].json &&
-           !a->jobs[0].place && a->panel.format == GR_API_FORMAT_JSON;
+    const gr_api_panel *p = it->panel;
+    return !it->st && p->n == 1 && p->format == GR_API_FORMAT_JSON && !p->listed &&
+           p->jobs[0].json && !p->jobs[0].place && gr_api_job_samples(&p->jobs[0]) == 1;
 }
 
 static void write_one(gr_http_batch_item *it)
@@ -218,7 +220,7 @@ static void write_window(gr_http_batch_item *const *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         gr_http_batch_item *it = items[i];
         const gr_api_panel *p = it->panel;
-        if (it->st || p->n != 1 || p->format != GR_API_FORMAT_JSON || p->listed || p->jobs[0].vcf ||
+        if (!batchable(it) ||
             (k && (p->jobs[0].m != jobs[0]->m || p->pretty != in[0]->panel->pretty))) {
             write_one(it);
             continue;
@@ -391,7 +393,7 @@ static void run_predict_batch(void **args, size_t n)
         answer_open(&w[i].a, r, w[i].areq, NULL, &w[i].rd, &w[i].clock);
         w[i].a.item.done = batch_done;
         w[i].a.item.owner = &w[i];
-        if (answer_batchable(&w[i].a)) {
+        if (batchable(&w[i].a.item)) {
             items[k++] = &w[i].a.item;
             continue;
         }

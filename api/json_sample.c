@@ -41,6 +41,16 @@ static int peek(cursor *c)
     return c->at < c->end ? (unsigned char)c->s[c->at] : -1;
 }
 
+/* The literal null at the cursor (after peek): 1 and the cursor after
+ * it, else 0. */
+static int null_literal(cursor *c)
+{
+    if (c->end - c->at < 4 || memcmp(c->s + c->at, "null", 4))
+        return 0;
+    c->at += 4;
+    return 1;
+}
+
 /* The bytes of a plain string: printable ASCII but '"' and '\\'. */
 #define P16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 /* clang-format off */
@@ -208,11 +218,8 @@ static int genotype_value(gr_json_sample *r, cursor *c, gr_json_key_memo *e, dou
     int b = peek(c);
     *letters = 0;
     if (b == 'n') {
-        if (c->end - c->at < 4 || memcmp(c->s + c->at, "null", 4))
-            return 0;
-        c->at += 4;
         *d = NAN;
-        return 1;
+        return null_literal(c);
     }
     if (b == '"') {
         size_t from, to;
@@ -276,12 +283,8 @@ static int genotypes(gr_json_sample *r, cursor *c)
 static int id_value(gr_json_sample *r, cursor *c)
 {
     int b = peek(c);
-    if (b == 'n') {
-        if (c->end - c->at < 4 || memcmp(c->s + c->at, "null", 4))
-            return 0;
-        c->at += 4;
-        return 1;
-    }
+    if (b == 'n')
+        return null_literal(c);
     if (b != '"' || !plain_string(c, &r->id_start, &r->id_end) ||
         r->id_end - r->id_start > GR_API_MAX_ID_LEN)
         return 0;

@@ -479,6 +479,17 @@ static gr_status answer(const gr_api_job *job, scratch *sc, size_t i, const gr_p
     return encode_error(&w, i, err);
 }
 
+/* Names sample i before the feature the core named in err->field (err
+ * may be NULL). */
+static void name_sample(gr_error *err, size_t i)
+{
+    if (!err)
+        return;
+    char feature[sizeof err->field];
+    memcpy(feature, err->field, sizeof feature);
+    snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", i, feature);
+}
+
 /* Samples idx[0..nb) (nb <= sc->lanes) predicted together, one lane each,
  * then answered in order, sample idx[k]'s into out[k]. On a bad sample,
  * the ones before it are answered and the error names it. */
@@ -497,11 +508,8 @@ static gr_status predict_lanes(const gr_api_job *job, scratch *sc, const size_t 
     size_t good = 0;
     gr_status st = gr_predict_batch(job->m, sc->ws, nb, x, fill, p, job->set.explain ? phi : NULL,
                                     used, &good, err);
-    if (st && err) { /* name the sample before the feature the core named */
-        char feature[sizeof err->field];
-        memcpy(feature, err->field, sizeof feature);
-        snprintf(err->field, sizeof err->field, "samples[%zu].%.80s", idx[good], feature);
-    }
+    if (st)
+        name_sample(err, idx[good]);
     gr_status ans = GR_OK;
     for (size_t k = 0; k < good && !ans; k++) {
         gr_api_scratch_lane(sc, job, k);
@@ -564,8 +572,7 @@ static size_t jobs_pass(const gr_api_job *const *lane, scratch *sc, const size_t
     st[k] = bad;
     if (errs) {
         errs[k] = e;
-        snprintf(errs[k].field, sizeof errs[k].field, "samples[%zu].%.80s", lane[from + good]->lo,
-                 e.field);
+        name_sample(&errs[k], lane[from + good]->lo);
     }
     return good + 1;
 }
