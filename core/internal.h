@@ -212,6 +212,7 @@ struct gr_model {
     long ref_score;            /* this model's score in ref, or -1 */
     char *ref_name;            /* manifest "reference" ("" for none) */
     struct gr_risk_decl *risk; /* manifest "risk" (owned), or NULL */
+    int load_threads;          /* threads the loader may use (gr_model_load_threads) */
 };
 
 /* A variant set as a model that scores nothing (every weight 0): the

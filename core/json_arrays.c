@@ -1,13 +1,29 @@
 /* json_arrays.c - see json_arrays.h. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_arrays.h"
+
+/* Asks for huge pages behind the large buffer p of n bytes (about to be
+ * written): a model's text and tables are tens of megabytes, and a page
+ * fault per 4 KiB of them was a quarter of the time of loading one. */
+static void *huge(void *p, size_t n)
+{
+    if (p && n >= ((size_t)2 << 20)) {
+        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)4095;
+        if (b > a)
+            (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+    }
+    return p;
+}
 
 /* What json_load_callback reads through: the file, at most max bytes of it. */
 typedef struct {
@@ -190,10 +206,15 @@ static int fast_real(const digits *g, int neg, double *out)
  * Jansson's lexer reads it; the index after it, or 0 when it is not such a
  * value or Jansson would refuse it (an integer or a real out of range).
  * Plain numbers are converted from their digits, exactly as strtoll and
- * strtod would; the others by those functions. */
+ * strtod would; the others by those functions. out NULL: only checked (a
+ * real that the fast path would take is in range, and costs no division). */
 static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
 {
+    gr_json_num unused;
     size_t p = i;
+    int check_only = !out;
+    if (check_only)
+        out = &unused;
     if (n - i >= 4 && !memcmp(t + i, "true", 4)) {
         *out = (gr_json_num){ .v.i = 1, .kind = GR_JNUM_BOOL };
         return i + 4;
@@ -236,6 +257,8 @@ static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
         return p;
     }
     double fast;
+    if (real && check_only && g.nd <= 15 && g.e >= -22 && g.e <= 22)
+        return p; /* fast_real's case: a finite double */
     if (real && fast_real(&g, neg, &fast)) {
         *out = (gr_json_num){ .v.d = fast, .kind = GR_JNUM_REAL };
         return p;
@@ -257,19 +280,19 @@ static size_t scan_number(const char *t, size_t i, size_t n, gr_json_num *out)
 }
 
 /* The array at t[i] ('[') into sd when it holds only numbers (and
- * booleans): the index after its ']', else 0 with sd as it was; -1 out of
- * memory. */
-static long long scan_array(gr_json_side *sd, const char *t, size_t i, size_t n)
+ * booleans), or only checked as Jansson would read them when !keep: the
+ * index after its ']', else 0 with sd as it was; -1 out of memory. */
+static long long scan_array(gr_json_side *sd, const char *t, size_t i, size_t n, int keep)
 {
     size_t mark = sd->n_num, p = skip_ws(t, i + 1, n);
     if (p < n && t[p] == ']')
         return (long long)p + 1;
     for (;;) {
         gr_json_num v;
-        size_t q = scan_number(t, p, n, &v);
+        size_t q = scan_number(t, p, n, keep ? &v : NULL);
         if (!q)
             break;
-        if (!push_num(sd, v))
+        if (keep && !push_num(sd, v))
             return -1;
         p = skip_ws(t, q, n);
         if (p < n && t[p] == ']')
@@ -283,30 +306,75 @@ static long long scan_array(gr_json_side *sd, const char *t, size_t i, size_t n)
 }
 
 /* 1 when the key t[a..b) is one of keys (the bytes as written: a key spelt
- * with escapes is left to Jansson). */
+ * with escapes is left to Jansson); keys may be NULL. */
 static int wanted_key(const char *const *keys, const char *t, size_t a, size_t b)
 {
-    for (; *keys; keys++)
+    for (; keys && *keys; keys++)
         if (strlen(*keys) == b - a && !memcmp(*keys, t + a, b - a))
             return 1;
     return 0;
 }
 
+/* The arrays a located shrink marked, to be read after it (read_located):
+ * each from its '[' at v to just past its ']' at end. */
+typedef struct {
+    size_t v, end;
+    size_t count; /* its numbers, once read */
+    int keep;
+} located;
+
+typedef struct {
+    located *a;
+    size_t n, cap;
+} located_list;
+
+/* Where the array at t[v] would end were it a number array: just past the
+ * first ']' (numbers hold none), or 0. */
+static long long first_close(const char *t, size_t v, size_t n)
+{
+    const char *c = memchr(t + v, ']', n - v);
+    return c ? (long long)(c - t) + 1 : 0;
+}
+
+static int push_located(located_list *ll, size_t v, size_t end, int keep)
+{
+    if (ll->n == ll->cap) {
+        size_t cap = ll->cap ? 2 * ll->cap : 1024;
+        located *a = realloc(ll->a, cap * sizeof *a);
+        if (!a)
+            return 0;
+        ll->a = a;
+        ll->cap = cap;
+    }
+    ll->a[ll->n++] = (located){ v, end, 0, keep };
+    return 1;
+}
+
 /* The member value at t[v] ('[') replaced by a marker in out when it is a
- * number array no shorter than its marker: the index after it, or 0 to copy
- * on; -1 out of memory. */
-static long long mark_array(gr_json_side *sd, const char *t, size_t v, size_t n, char *out,
-                            size_t *o)
+ * number array no shorter than its marker (a kept one, or the skipped
+ * marker when !keep): the index after it, or 0 to copy on; -1 out of
+ * memory. With ll, the array is not read but listed there, as if it were
+ * one of numbers up to its first ']' (read_located checks it is). */
+static long long mark_array(gr_json_side *sd, located_list *ll, const char *t, size_t v, size_t n,
+                            int keep, char *out, size_t *o)
 {
     size_t first = sd->n_num;
-    long long end = scan_array(sd, t, v, n);
+    long long end = ll ? first_close(t, v, n) : scan_array(sd, t, v, n, keep);
     if (end <= 0)
         return end;
     char m[40];
-    int len = snprintf(m, sizeof m, "\"" MARK_TEXT "%zu\"", sd->n_arr);
+    int len = keep ? snprintf(m, sizeof m, "\"" MARK_TEXT "%zu\"", sd->n_arr)
+                   : snprintf(m, sizeof m, "\"" MARK_TEXT "x\"");
     if ((size_t)len > (size_t)end - v) { /* the copy may only shrink */
         sd->n_num = first;
         return 0;
+    }
+    if (ll && !push_located(ll, v, (size_t)end, keep))
+        return -1;
+    if (!keep) {
+        memcpy(out + *o, m, (size_t)len);
+        *o += (size_t)len;
+        return end;
     }
     if (sd->n_arr + 2 > sd->cap_arr) {
         size_t cap = sd->cap_arr * 2;
@@ -324,9 +392,11 @@ static long long mark_array(gr_json_side *sd, const char *t, size_t v, size_t n,
 }
 
 /* Copies t (n bytes, NUL after them) into out (n + 1 bytes), with the
- * arrays under keys marked (sd); *o the bytes written; 0 out of memory. */
-static int shrink(gr_json_side *sd, const char *const *keys, const char *t, size_t n, char *out,
-                  size_t *o)
+ * arrays under keys marked (sd) and those under skip left out; *o the bytes
+ * written; 0 out of memory. With ll, the arrays are listed there to be
+ * read later (mark_array). */
+static int shrink(gr_json_side *sd, located_list *ll, const char *const *keys,
+                  const char *const *skip, const char *t, size_t n, char *out, size_t *o)
 {
     size_t i = 0, depth = 0;
     *o = 0;
@@ -351,8 +421,9 @@ static int shrink(gr_json_side *sd, const char *const *keys, const char *t, size
         *o += j + 1 - i;
         size_t colon = skip_ws(t, j + 1, n), v;
         i = j + 1;
+        int keep = 0;
         if (colon >= n || t[colon] != ':' || depth >= MAX_MARKED_DEPTH ||
-            !wanted_key(keys, t, q0 + 1, j))
+            (!(keep = wanted_key(keys, t, q0 + 1, j)) && !wanted_key(skip, t, q0 + 1, j)))
             continue;
         v = skip_ws(t, colon + 1, n);
         if (v >= n || t[v] != '[')
@@ -360,7 +431,7 @@ static int shrink(gr_json_side *sd, const char *const *keys, const char *t, size
         size_t o0 = *o;
         memcpy(out + *o, t + i, v - i); /* the colon and the spaces around it */
         *o += v - i;
-        long long end = mark_array(sd, t, v, n, out, o);
+        long long end = mark_array(sd, ll, t, v, n, keep, out, o);
         if (end < 0)
             return 0;
         if (end == 0) {
@@ -371,6 +442,114 @@ static int shrink(gr_json_side *sd, const char *const *keys, const char *t, size
     }
     out[*o] = '\0';
     return 1;
+}
+
+/* A side table for a text of len bytes: room for a number per 4 bytes of
+ * it, more than any model writes (a number and its comma take 2 bytes at
+ * the least, an XGBoost model's average 6), so that the table is not grown
+ * (each growth a copy, and twice the memory while it is made). Only the
+ * pages written count towards memory; a text of many 1-digit numbers grows
+ * it as before. */
+static gr_json_side *side_new(size_t len)
+{
+    gr_json_side *sd = calloc(1, sizeof *sd);
+    if (!sd)
+        return NULL;
+    sd->cap_num = len / 4 > 4096 ? len / 4 : 4096;
+    sd->cap_arr = 64;
+    sd->num = huge(malloc(sd->cap_num * sizeof *sd->num), sd->cap_num * sizeof *sd->num);
+    sd->start = malloc(sd->cap_arr * sizeof *sd->start);
+    if (!sd->num || !sd->start) {
+        gr_json_side_free(sd);
+        return NULL;
+    }
+    return sd;
+}
+
+/* One thread's share of the located arrays: [from, to), read into its own
+ * table; bad when one is not a number array ending where it was cut. */
+typedef struct {
+    const char *t;
+    size_t n;
+    located *a;
+    size_t from, to;
+    gr_json_side *sd;
+    int bad, oom;
+} share;
+
+static void *read_share(void *arg)
+{
+    share *sh = arg;
+    for (size_t k = sh->from; k < sh->to && !sh->bad && !sh->oom; k++) {
+        located *l = &sh->a[k];
+        size_t before = sh->sd->n_num;
+        long long end = scan_array(sh->sd, sh->t, l->v, sh->n, l->keep);
+        sh->oom = end < 0;
+        sh->bad = end >= 0 && (size_t)end != l->end;
+        l->count = sh->sd->n_num - before;
+    }
+    return NULL;
+}
+
+/* Reads the arrays a located shrink listed (ll) on `threads` threads into
+ * sd, whose markers they are: 1, 0 when one is not what it was taken for
+ * (then the document is read again the serial way), -1 out of memory. */
+static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_t n, int threads)
+{
+    share sh[GR_JSON_MAX_THREADS];
+    pthread_t tid[GR_JSON_MAX_THREADS];
+    int started[GR_JSON_MAX_THREADS] = { 0 }, rc = 1;
+    size_t nt = threads < GR_JSON_MAX_THREADS ? (size_t)threads : GR_JSON_MAX_THREADS, bytes = 0;
+    for (size_t k = 0; k < ll->n; k++)
+        bytes += ll->a[k].end - ll->a[k].v;
+    size_t k = 0, sum = 0;
+    for (size_t s = 0; s < nt; s++) { /* about as many bytes each, in order */
+        size_t from = k, before = sum, goal = s + 1 == nt ? bytes : bytes / nt * (s + 1);
+        while (k < ll->n && (sum < goal || s + 1 == nt))
+            sum += ll->a[k].end - ll->a[k].v, k++;
+        sh[s] = (share){ t, n, ll->a, from, k, s ? side_new(sum - before) : sd, 0, 0 };
+        if (!sh[s].sd)
+            sh[s].oom = 1;
+    }
+    for (size_t s = 1; s < nt; s++)
+        started[s] = !sh[s].oom && !pthread_create(&tid[s], NULL, read_share, &sh[s]);
+    for (size_t s = 0; s < nt; s++)
+        if (!started[s] && !sh[s].oom)
+            read_share(&sh[s]);
+    for (size_t s = 1; s < nt; s++)
+        if (started[s])
+            pthread_join(tid[s], NULL);
+    size_t total = 0;
+    for (size_t s = 0; s < nt; s++) {
+        rc = sh[s].oom ? -1 : rc == 1 && sh[s].bad ? 0 : rc;
+        total += sh[s].sd ? sh[s].sd->n_num : 0;
+    }
+    if (rc == 1 && total > sd->cap_num) {
+        gr_json_num *num = realloc(sd->num, total * sizeof *num);
+        if (num) {
+            sd->num = num;
+            sd->cap_num = total;
+        }
+        rc = num ? 1 : -1;
+    }
+    for (size_t s = 1; s < nt; s++) {
+        if (rc == 1 && sh[s].sd->n_num)
+            memcpy(sd->num + sd->n_num, sh[s].sd->num, sh[s].sd->n_num * sizeof *sd->num);
+        if (rc == 1)
+            sd->n_num += sh[s].sd->n_num;
+        gr_json_side_free(sh[s].sd);
+    }
+    /* each kept array's first number, in marker order */
+    size_t at = 0, arr = 0;
+    for (size_t j = 0; rc == 1 && j < ll->n; j++) {
+        if (!ll->a[j].keep)
+            continue;
+        sd->start[arr++] = at;
+        at += ll->a[j].count;
+    }
+    if (rc == 1)
+        sd->start[arr] = at;
+    return rc;
 }
 
 /* The whole of path, at most max_bytes after a byte-order mark (as
@@ -387,12 +566,13 @@ static gr_status read_whole(const char *path, uint64_t max_bytes, char **buf, si
     /* the size was checked, but a file may grow while it is read: room for
      * what it claims, more as it comes, up to one byte past the limit */
     uint64_t most = max_bytes + 3 + 1;
-    size_t cap = !fstat(fd, &sb) && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536, n = 0;
+    /* +2: the NUL, and room to see the end without a regrowth (a copy) */
+    size_t cap = !fstat(fd, &sb) && sb.st_size > 0 ? (size_t)sb.st_size + 2 : 65536, n = 0;
     char *b = NULL;
     for (;;) {
         if (n + 1 >= cap || !b) {
             cap = b ? cap * 2 : cap;
-            char *nb = realloc(b, cap + 1);
+            char *nb = huge(realloc(b, cap + 1), cap + 1);
             if (!nb) {
                 st = gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
                 goto fail;
@@ -430,24 +610,37 @@ fail:
     return st;
 }
 
-static gr_json_side *side_new(void)
+/* shrink, its number arrays read on `threads` threads when more than one:
+ * first listed (the text outside them is walked on the caller), then read
+ * in parallel; a document whose arrays are not what the listing took them
+ * for is shrunk again on the caller, so the outcome is the serial one. 1,
+ * 0 out of memory. */
+static int shrink_threads(gr_json_side **sd, const char *const *keys, const char *const *skip,
+                          const char *t, size_t n, int threads, char *out, size_t *o)
 {
-    gr_json_side *sd = calloc(1, sizeof *sd);
-    if (!sd)
-        return NULL;
-    sd->cap_num = 4096;
-    sd->cap_arr = 64;
-    sd->num = malloc(sd->cap_num * sizeof *sd->num);
-    sd->start = malloc(sd->cap_arr * sizeof *sd->start);
-    if (!sd->num || !sd->start) {
-        gr_json_side_free(sd);
-        return NULL;
+    located_list ll = { 0 };
+    int rc = 0;
+    if (threads > 1) {
+        if (!shrink(*sd, &ll, keys, skip, t, n, out, o))
+            goto done;
+        int got = read_located(*sd, &ll, t, n, threads);
+        if (got)
+            rc = got > 0;
+        if (got)
+            goto done;
+        gr_json_side_free(*sd); /* not number arrays after all: the serial way */
+        if (!(*sd = side_new(n)))
+            goto done;
     }
-    return sd;
+    rc = shrink(*sd, NULL, keys, skip, t, n, out, o);
+done:
+    free(ll.a);
+    return rc;
 }
 
 json_t *gr_json_load_lean(const char *path, size_t flags, uint64_t max_bytes,
-                          const char *const *keys, gr_json_side **side, gr_error *err)
+                          const char *const *keys, const char *const *skip, int threads,
+                          gr_json_side **side, gr_error *err)
 {
     char *text = NULL, *out = NULL;
     size_t len = 0, bom = 0, o = 0;
@@ -459,11 +652,13 @@ json_t *gr_json_load_lean(const char *path, size_t flags, uint64_t max_bytes,
         return NULL;
     /* a document that spells a marker itself is read as it is */
     if (!memmem(text, len, MARK_TEXT, strlen(MARK_TEXT))) {
-        if (!(sd = side_new()) || !(out = malloc(len - bom + 1)) ||
-            !shrink(sd, keys, text + bom, len - bom, out, &o)) {
+        if (!(sd = side_new(len)) || !(out = huge(malloc(len - bom + 1), len - bom + 1)) ||
+            !shrink_threads(&sd, keys, skip, text + bom, len - bom, threads, out, &o)) {
             gr_error_set(err, GR_ENOMEM, path, 0, NULL, "out of memory");
             goto fail;
         }
+        free(text); /* not needed past here: a refused document is read again */
+        text = NULL;
         errno = 0;
         root = json_loadb(out, o, flags, &je);
         if (errno == ENOMEM || (!root && json_error_code(&je) == json_error_out_of_memory)) {

@@ -28,16 +28,23 @@ typedef struct {
 } gr_json_num;
 enum { GR_JNUM_INT, GR_JNUM_REAL, GR_JNUM_BOOL };
 typedef struct gr_json_side gr_json_side;
+#define GR_JSON_MAX_THREADS 16
 
 /* gr_json_load, but the arrays of numbers (and true/false) that are the
  * value of a member named in keys (NULL-terminated) are parsed straight into
  * *side (returns new; NULL when none were) rather than into a json_t per
  * number: in the tree each is a string that gr_json_side_array resolves.
- * The numbers are read as Jansson reads them (strtoll, strtod on the same
- * text); a document Jansson refuses, or one holding the marker's text, is
- * read by gr_json_load, so every error is as it gives it. */
+ * Such arrays under a member named in skip (NULL-terminated, or NULL) are
+ * checked as Jansson would read them and left out: in the tree each is a
+ * string that gr_json_side_array does not resolve. The numbers are read as
+ * Jansson reads them (strtoll, strtod on the same text); a document Jansson
+ * refuses, or one holding the marker's text, is read by gr_json_load, so
+ * every error is as it gives it. With threads > 1 (at most
+ * GR_JSON_MAX_THREADS are used) the arrays are read on that many threads;
+ * the outcome is the same, to the bit. */
 json_t *gr_json_load_lean(const char *path, size_t flags, uint64_t max_bytes,
-                          const char *const *keys, gr_json_side **side, gr_error *err);
+                          const char *const *keys, const char *const *skip, int threads,
+                          gr_json_side **side, gr_error *err);
 void gr_json_side_free(gr_json_side *side);
 /* The numbers v (a member's value) stands for, *n of them (borrowed from
  * side), or NULL when v is not a marker of side (side may be NULL). */

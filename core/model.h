@@ -175,6 +175,10 @@ typedef struct {
 /* Loads the bundle in dir. On success *out is new (free with gr_model_free).
  * On failure *out is NULL and err names the file, line or field, and why. */
 gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err);
+/* gr_model_load on up to `threads` threads where the load splits (an
+ * XGBoost model's number arrays are read in parallel); the same model, to
+ * the bit, and the same errors. gr_model_load is threads = 1. */
+gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr_error *err);
 
 /* Frees a model; NULL is allowed. No workspace of it may be in use. */
 void gr_model_free(gr_model *m);

@@ -223,7 +223,12 @@ fail:
     return st;
 }
 
-gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
+gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err)
+{
+    return gr_model_load_threads(dir, 1, out, err);
+}
+
+gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr_error *user_err)
 {
     gr_error local, *err = user_err ? user_err : &local;
     gr_status st = GR_OK;
@@ -249,6 +254,7 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *user_err)
         st = gr_error_set(err, GR_ENOMEM, dir, 0, NULL, "out of memory");
         goto fail;
     }
+    m->load_threads = threads > 1 ? threads : 1;
     m->name = man.name;
     m->version = man.version;
     m->description = man.description;

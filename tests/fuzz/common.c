@@ -231,8 +231,13 @@ void gr_fuzz_exercise_model(const gr_model *m)
     (void)gr_model_find_feature(m, "chrX:1:a:g");
     /* the response the API answers with for the last dosages, every
      * feature explained, whatever their coverage */
-    gr_api_request one = { .n_samples = 1, .n_features = n, .ids = json_array(), .x = x,
-                           .explain = 1, .top_k = 0, .warnings = json_array() };
+    gr_api_request one = { .n_samples = 1,
+                           .n_features = n,
+                           .ids = json_array(),
+                           .x = x,
+                           .explain = 1,
+                           .top_k = 0,
+                           .warnings = json_array() };
     gr_api_settings given = gr_api_settings_unset();
     given.allow_low_coverage = 1;
     gr_api_job job;
@@ -243,8 +248,10 @@ void gr_fuzz_exercise_model(const gr_model *m)
         gr_fuzz_fail("out of memory");
     if (gr_api_predict_all(&job, &result, &err)) {
         char why[700];
-        snprintf(why, sizeof why, "the API cannot answer with a prediction of a model that "
-                 "loaded: %s", err.text);
+        snprintf(why, sizeof why,
+                 "the API cannot answer with a prediction of a model that "
+                 "loaded: %s",
+                 err.text);
         gr_fuzz_fail(why);
     }
     json_decref(one.ids);
@@ -273,11 +280,11 @@ const char *gr_fuzz_bundle(const char *format, const char *task, const char *bui
     const char *dir = gr_fuzz_tmpdir();
     int features = features_fd >= 0 || features_rel;
     char manifest[600];
-    int n = snprintf(manifest, sizeof manifest,
-                     "{\"name\": \"fuzz\", \"version\": \"1\", \"task\": \"%s\", "
-                     "\"format\": \"%s\", \"artifact\": \"%s\",%s \"genome_build\": \"%s\"}\n",
-                     task, format, artifact, features ? " \"features\": \"features.tsv\"," : "",
-                     build);
+    int n =
+        snprintf(manifest, sizeof manifest,
+                 "{\"name\": \"fuzz\", \"version\": \"1\", \"task\": \"%s\", "
+                 "\"format\": \"%s\", \"artifact\": \"%s\",%s \"genome_build\": \"%s\"}\n",
+                 task, format, artifact, features ? " \"features\": \"features.tsv\"," : "", build);
     gr_fuzz_put(dir, "manifest.json", manifest, (size_t)n);
     gr_fuzz_put_link(dir, artifact, artifact_fd);
     if (features_fd >= 0)
@@ -287,18 +294,53 @@ const char *gr_fuzz_bundle(const char *format, const char *task, const char *bui
     return dir;
 }
 
+/* m and t (the same bundle loaded on several threads) answer alike, to the
+ * bit, for the dosages gr_fuzz_exercise_model tries. */
+static void same_model(const gr_model *m, const gr_model *t)
+{
+    size_t n = gr_model_get_info(m)->n_features;
+    if (gr_model_get_info(t)->n_features != n ||
+        strcmp(gr_model_get_info(m)->sha256, gr_model_get_info(t)->sha256))
+        gr_fuzz_fail("a model loaded on threads differs from the one loaded on one");
+    gr_workspace *wm = gr_workspace_new(m), *wt = gr_workspace_new(t);
+    double *x = malloc((n ? n : 1) * sizeof *x), *pm = malloc((n ? n : 1) * sizeof *pm),
+           *pt = malloc((n ? n : 1) * sizeof *pt);
+    if (!wm || !wt || !x || !pm || !pt)
+        gr_fuzz_fail("out of memory");
+    for (int v = 0; v < 3; v++) {
+        for (size_t j = 0; j < n; j++)
+            x[j] = v == 0 ? NAN : (double)((j * 7 + 3 + (size_t)v) % 6) * 0.4;
+        gr_prediction a, b;
+        if (gr_predict(m, wm, x, &a, pm, NULL, NULL) || gr_predict(t, wt, x, &b, pt, NULL, NULL))
+            gr_fuzz_fail("gr_predict refused valid dosages");
+        if (memcmp(&a.margin, &b.margin, sizeof a.margin) || (n && memcmp(pm, pt, n * sizeof *pm)))
+            gr_fuzz_fail("a model loaded on threads predicts unlike the one loaded on one");
+    }
+    free(x);
+    free(pm);
+    free(pt);
+    gr_workspace_free(wm);
+    gr_workspace_free(wt);
+}
+
 void gr_fuzz_try_load(const char *dir)
 {
-    gr_model *m = NULL;
-    gr_error err;
+    gr_model *m = NULL, *t = NULL;
+    gr_error err, terr;
     gr_status st = gr_model_load(dir, &m, &err);
-    if (st == GR_ENOMEM) /* a small input: memory never runs out */
+    /* on threads: the same outcome, the same words */
+    gr_status tst = gr_model_load_threads(dir, 3, &t, &terr);
+    if (st == GR_ENOMEM || tst == GR_ENOMEM) /* a small input: memory never runs out */
         gr_fuzz_fail("out of memory reported for something else");
+    if (tst != st || (st && strcmp(err.text, terr.text)))
+        gr_fuzz_fail("a load on threads ends unlike the load on one");
     if (st != GR_OK) {
-        if (m || !err.text[0])
+        if (m || t || !err.text[0])
             gr_fuzz_fail("a failed load must leave no model and say why");
         return;
     }
+    same_model(m, t);
+    gr_model_free(t);
     gr_fuzz_exercise_model(m);
     gr_model_free(m);
 }
