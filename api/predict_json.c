@@ -919,6 +919,77 @@ fail:
     return st;
 }
 
+struct gr_api_body {
+    const char *text; /* past a byte-order mark (borrowed) */
+    size_t len;
+    int names_only;
+    body_spans spans;
+};
+
+void gr_api_body_free(gr_api_body *b)
+{
+    if (!b)
+        return;
+    free(b->spans.elems);
+    free(b);
+}
+
+gr_status gr_api_body_walk(const char *text, size_t len, const gr_api_limits *limits, int threads,
+                           gr_api_body **out, gr_error *err)
+{
+    gr_status st = GR_OK;
+    size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
+    gr_json_scan sc;
+    char unknown[GR_API_MAX_ID_LEN + 1];
+    gr_api_body *b = calloc(1, sizeof *b);
+    *out = NULL;
+    if (!b)
+        return gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    b->spans = (body_spans){ .max_elems = max + 1, .threads = threads };
+    b->names_only = limits && limits->names_only;
+    size_t bom = gr_utf8_bom(text, len); /* editors on Windows start text with one */
+    b->text = text + bom;
+    b->len = len - bom;
+    gr_json_scan_init(&sc, b->text, b->len, limits ? limits->max_depth : 0,
+                      limits ? limits->max_string : 0);
+    int walked = walk_body(&sc, &b->spans);
+    stop_helpers(&b->spans);
+    if (!walked) {
+        st = b->spans.oom ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
+             : !b->len    ? gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "the text is empty")
+                          : gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "%s", sc.why);
+        goto fail;
+    }
+    if (b->spans.not_object) {
+        st = gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "the request body must be a JSON object");
+        goto fail;
+    }
+    if (b->spans.unknown.given &&
+        !key_text(b->text, b->spans.unknown.start, b->spans.unknown.end, unknown, sizeof unknown))
+        unknown[0] = '\0';
+    if ((st = check_members(&b->spans, max, unknown, err)))
+        goto fail;
+    *out = b;
+    b = NULL;
+fail:
+    gr_api_body_free(b);
+    return st;
+}
+
+gr_status gr_api_request_read_body(const gr_model *m, const gr_api_body *b, int threads,
+                                   gr_api_request *out, gr_error *err)
+{
+    gr_status st;
+    size_t nf = gr_model_get_info(m)->n_features;
+    memset(out, 0, sizeof *out);
+    out->explain = 1;
+    out->top_k = GR_API_DEFAULT_TOP_K;
+    out->n_features = nf;
+    if ((st = read_settings(b->text, &b->spans, nf, out, err)))
+        return st;
+    return read_samples(m, b->text, &b->spans, b->names_only, threads, out, err);
+}
+
 gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
                               const gr_api_limits *limits, gr_api_request *out, gr_error *err)
 {
@@ -929,42 +1000,15 @@ gr_status gr_api_request_read_threads(const gr_model *m, const char *text, size_
                                       const gr_api_limits *limits, int threads, gr_api_request *out,
                                       gr_error *err)
 {
-    gr_status st = GR_OK;
-    size_t nf = gr_model_get_info(m)->n_features;
-    size_t max = limits && limits->max_samples ? limits->max_samples : GR_API_DEFAULT_MAX_SAMPLES;
-    body_spans b = { .max_elems = max + 1, .threads = threads };
-    gr_json_scan sc;
-    char unknown[GR_API_MAX_ID_LEN + 1];
-
+    gr_api_body *b = NULL;
     memset(out, 0, sizeof *out);
     out->explain = 1;
     out->top_k = GR_API_DEFAULT_TOP_K;
-    size_t bom = gr_utf8_bom(text, len); /* editors on Windows start text with one */
-    text += bom;
-    len -= bom;
-    gr_json_scan_init(&sc, text, len, limits ? limits->max_depth : 0,
-                      limits ? limits->max_string : 0);
-    int walked = walk_body(&sc, &b);
-    stop_helpers(&b);
-    if (!walked) {
-        st = b.oom  ? gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory")
-             : !len ? gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "the text is empty")
-                    : gr_error_set(err, GR_ESYNTAX, NULL, 0, NULL, "%s", sc.why);
-        goto fail;
-    }
-    if (b.not_object) {
-        st = gr_error_set(err, GR_EINPUT, NULL, 0, NULL, "the request body must be a JSON object");
-        goto fail;
-    }
-    if (b.unknown.given && !key_text(text, b.unknown.start, b.unknown.end, unknown, sizeof unknown))
-        unknown[0] = '\0';
-    out->n_features = nf;
-    if ((st = check_members(&b, max, unknown, err)) ||
-        (st = read_settings(text, &b, nf, out, err)) ||
-        (st = read_samples(m, text, &b, limits && limits->names_only, threads, out, err)))
-        goto fail;
-fail:
-    free(b.elems);
+    out->n_features = gr_model_get_info(m)->n_features;
+    gr_status st = gr_api_body_walk(text, len, limits, threads, &b, err);
+    if (!st)
+        st = gr_api_request_read_body(m, b, threads, out, err);
+    gr_api_body_free(b);
     return st;
 }
 

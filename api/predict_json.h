@@ -77,6 +77,21 @@ gr_status gr_api_request_read(const gr_model *m, const char *text, size_t len,
 gr_status gr_api_request_read_threads(const gr_model *m, const char *text, size_t len,
                                       const gr_api_limits *limits, int threads, gr_api_request *out,
                                       gr_error *err);
+/* gr_api_request_read_threads in two steps, so that a body can be walked
+ * before its model is loaded (the CLI does both at once) and once for
+ * several models: gr_api_body_walk delimits the members and samples of
+ * text (borrowed: it must outlive *out) and checks what needs no model (the
+ * text is JSON, an object, with samples, within the limits) into *out (new:
+ * gr_api_body_free; NULL on error); gr_api_request_read_body reads it for
+ * m into out as gr_api_request_read_threads does. Together they answer and
+ * fail exactly as it does. */
+typedef struct gr_api_body gr_api_body;
+gr_status gr_api_body_walk(const char *text, size_t len, const gr_api_limits *limits, int threads,
+                           gr_api_body **out, gr_error *err);
+gr_status gr_api_request_read_body(const gr_model *m, const gr_api_body *b, int threads,
+                                   gr_api_request *out, gr_error *err);
+void gr_api_body_free(gr_api_body *b);
+
 /* Sample i's dosages in model order into x (n_features values, NaN =
  * missing). */
 void gr_api_request_dosages(const gr_api_request *r, size_t i, double *x);
