@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <htslib/hts.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,10 +343,16 @@ static int load_vcf(const gr_model **ms, size_t n, size_t total, predict_args *a
     return exit_for(st, 0);
 }
 
-/* Reads all of f into *buf (new); 0 on success, else errno. */
+/* Reads all of f into *buf (new); 0 on success, else errno. A regular
+ * file is read into a buffer of its size (one copy, no regrowth); a pipe,
+ * or a file that grows while it is read, doubles the buffer as it comes. */
 static int slurp(FILE *f, char **buf, size_t *len)
 {
+    struct stat sb;
     size_t cap = 1 << 16, n = 0;
+    if (!fstat(fileno(f), &sb) && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (uint64_t)sb.st_size < SIZE_MAX / 4)
+        cap = (size_t)sb.st_size + 1; /* +1: end of file is seen without a regrowth */
     char *b = malloc(cap);
     while (b) {
         n += fread(b + n, 1, cap - n, f);
@@ -371,38 +379,91 @@ static int slurp(FILE *f, char **buf, size_t *len)
     return 0;
 }
 
-/* Reads the JSON request once and parses it for each of the n models into
- * reqs[0 .. n), and for each variant set after them (usable[k] 0 when
- * the body names none of it); returns an exit code.
- * Offline the whole file is read, whatever its size (the daemon bounds
- * bodies by --max-body-bytes). */
-static int load_json(const gr_model **ms, size_t n, size_t total, const char *input, int threads,
-                     gr_api_request *reqs, uint8_t *usable)
-{
-    const char *name = strcmp(input, "-") ? input : "<stdin>";
+/* The JSON request, read whole and walked (gr_api_body_walk: its samples
+ * delimited, which needs no model): on a thread of its own while the models
+ * load when more than one thread is asked for, else on the caller when it
+ * is needed. Offline the whole file is read, whatever its size (the daemon
+ * bounds bodies by --max-body-bytes). */
+typedef struct {
+    const char *path; /* "-" for standard input (borrowed) */
+    int threads;      /* the walk's */
+    char *text;       /* new, once read */
+    size_t len;
+    int read_errno;    /* 0, or why it could not be read */
+    gr_api_body *body; /* new, once walked */
+    gr_status st;      /* the walk's */
     gr_error err;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = strcmp(input, "-") ? fopen(input, "rb") : stdin;
-    int e = f ? slurp(f, &text, &len) : errno;
+    int started; /* on its thread, not joined yet */
+    int done;
+    pthread_t tid;
+} json_input;
+
+static void *input_read(void *arg)
+{
+    json_input *in = arg;
+    FILE *f = strcmp(in->path, "-") ? fopen(in->path, "rb") : stdin;
+    in->read_errno = f ? slurp(f, &in->text, &in->len) : errno;
     if (f && f != stdin)
         fclose(f);
-    if (e == ENOMEM) {
+    if (!in->read_errno)
+        in->st = gr_api_body_walk(in->text, in->len, NULL, in->threads, &in->body, &in->err);
+    return NULL;
+}
+
+/* Reads and walks the input on a thread of its own (on the caller, later,
+ * when no thread can start). */
+static void input_start(json_input *in)
+{
+    in->threads = 1; /* the other threads load the models */
+    in->started = !pthread_create(&in->tid, NULL, input_read, in);
+}
+
+/* The input, read and walked: waits for its thread, or does it now, once. */
+static void input_wait(json_input *in)
+{
+    if (in->started)
+        pthread_join(in->tid, NULL);
+    else if (!in->done)
+        input_read(in);
+    in->started = 0;
+    in->done = 1;
+}
+
+static void input_clear(json_input *in)
+{
+    if (in->started)
+        input_wait(in);
+    gr_api_body_free(in->body);
+    free(in->text);
+    in->body = NULL;
+    in->text = NULL;
+}
+
+/* Parses the JSON request (in) for each of the n models into reqs[0 .. n),
+ * and for each variant set after them (usable[k] 0 when the body names none
+ * of it); returns an exit code. */
+static int load_json(const gr_model **ms, size_t n, size_t total, json_input *in, int threads,
+                     gr_api_request *reqs, uint8_t *usable)
+{
+    const char *name = strcmp(in->path, "-") ? in->path : "<stdin>";
+    input_wait(in);
+    gr_error err = in->err;
+    gr_status st = in->st;
+    if (in->read_errno == ENOMEM) {
         fprintf(stderr, "genorisk: out of memory\n");
         return 1;
     }
-    if (e) {
-        fprintf(stderr, "genorisk: cannot read input: %s: %s\n", name, strerror(e));
+    if (in->read_errno) {
+        fprintf(stderr, "genorisk: cannot read input: %s: %s\n", name, strerror(in->read_errno));
         return EXIT_INPUT;
     }
-    /* read once; its genotype keys name each model's variants, so each
-     * model parses the text */
-    gr_status st = GR_OK;
+    /* walked once; its genotype keys name each model's variants, so each
+     * model reads the samples */
     for (size_t k = 0; k < n && !st; k++)
-        st = gr_api_request_read_threads(ms[k], text, len, NULL, threads, &reqs[k], &err);
+        st = gr_api_request_read_body(ms[k], in->body, threads, &reqs[k], &err);
     for (size_t k = n; k < total && !st; k++)
-        st = gr_api_place_read_json(ms[k], text, len, NULL, &reqs[k], &usable[k], &err);
-    free(text);
+        st = gr_api_place_read_json(ms[k], in->text, in->len, NULL, &reqs[k], &usable[k], &err);
+    input_clear(in);
     if (st == GR_ESYNTAX) {
         fprintf(stderr, "genorisk: %s: invalid JSON at %s\n", name, err.text);
         return EXIT_INPUT;
@@ -475,7 +536,7 @@ static int load_models(const predict_args *a, gr_model **ms)
 {
     gr_error err;
     for (size_t k = 0; k < a->n_models; k++) {
-        gr_status st = gr_model_load(a->model_dirs[k], &ms[k], &err);
+        gr_status st = gr_model_load_threads(a->model_dirs[k], (int)a->threads, &ms[k], &err);
         if (st) {
             print_error("cannot load model", &err);
             return exit_for(st, 1);
@@ -522,6 +583,7 @@ static int cmd_predict(int argc, char **argv)
     FILE *out = NULL;
     gr_error err;
     int rc = parse_predict_flags(argc, argv, &a);
+    json_input in = { .path = a.input, .threads = (int)a.threads };
     if (rc >= 0)
         goto done;
     size_t n = a.n_models;
@@ -535,12 +597,17 @@ static int cmd_predict(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    if ((rc = load_models(&a, ms)))
+    if (a.input && a.threads > 1)
+        input_start(&in);
+    rc = load_models(&a, ms);
+    if (in.started) /* the models' errors come first, as when read in turn */
+        input_wait(&in);
+    if (rc)
         goto done;
     total = gr_api_read_list((const gr_model *const *)ms, n, all);
     if (a.vcf_path && (rc = load_vcf(all, n, total, &a, &vcf)))
         goto done;
-    if (!a.vcf_path && (rc = load_json(all, n, total, a.input, (int)a.threads, reqs, usable)))
+    if (!a.vcf_path && (rc = load_json(all, n, total, &in, (int)a.threads, reqs, usable)))
         goto done;
     out = a.output ? fopen(a.output, "w") : stdout;
     if (!out) {
@@ -577,6 +644,7 @@ static int cmd_predict(int argc, char **argv)
         unlink(a.output);
 
 done:
+    input_clear(&in);
     if (out && out != stdout)
         fclose(out);
     for (size_t k = 0; k < total && reqs; k++)
@@ -807,6 +875,11 @@ int main(int argc, char **argv)
 {
     /* Our own messages say what failed; htslib's stderr chatter would repeat it. */
     hts_set_log_level(HTS_LOG_OFF);
+    /* Large buffers from their own mappings, always: glibc otherwise raises
+     * the threshold to the largest one freed (a model's text, its tables),
+     * and the tables grown after it (a forest's, a request's) come from the
+     * heap, copied and faulted in again at each doubling. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     char why[200];
     if (gr_process_no_core_dumps(why, sizeof why)) { /* genotypes are read into memory */
         fprintf(stderr, "genorisk: %s\n", why);
