@@ -179,6 +179,18 @@ gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err);
  * XGBoost model's number arrays are read in parallel); the same model, to
  * the bit, and the same errors. gr_model_load is threads = 1. */
 gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr_error *err);
+/* The part of the bundle in dir that reading input needs, without its
+ * artifact: the manifest and the features file, indexed as gr_model_load
+ * indexes them. *out (new) matches keys, names features and reads genotypes
+ * as the whole model does, but cannot predict (gr_predict refuses it): for
+ * a caller that reads its input while the whole model loads, and then
+ * checks gr_model_same_features. A bundle without a features file (a PGS
+ * scoring file's variants are its artifact) is refused, GR_EUNSUPPORTED;
+ * other errors are gr_model_load's for the same files. */
+gr_status gr_model_load_features(const char *dir, gr_model **out, gr_error *err);
+/* 1 when a and b read input alike: the same features, in order, and the
+ * same matching rules. */
+int gr_model_same_features(const gr_model *a, const gr_model *b);
 
 /* Frees a model; NULL is allowed. No workspace of it may be in use. */
 void gr_model_free(gr_model *m);

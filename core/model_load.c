@@ -223,12 +223,10 @@ fail:
     return st;
 }
 
-gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err)
-{
-    return gr_model_load_threads(dir, 1, out, err);
-}
-
-gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr_error *user_err)
+/* What gr_model_load and gr_model_load_features share: the whole bundle,
+ * or (features_only) its manifest and features file, indexed. */
+static gr_status load(const char *dir, int threads, int features_only, gr_model **out,
+                      gr_error *user_err)
 {
     gr_error local, *err = user_err ? user_err : &local;
     gr_status st = GR_OK;
@@ -288,6 +286,21 @@ gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr
         if ((st = gr_features_load(m, fpath, err)))
             goto fail;
     }
+    if (features_only && !fpath) {
+        st = gr_error_set(err, GR_EUNSUPPORTED, dir, 0, "format",
+                          "a %s bundle's variants are its artifact: it has no features file "
+                          "to load alone",
+                          gr_format_name(m->info.format));
+        goto fail;
+    }
+    if (features_only) {
+        if ((st = gr_model_build_index(m, fpath, err)))
+            goto fail;
+        fill_info(m);
+        *out = m;
+        m = NULL;
+        goto fail;
+    }
     if ((st = loaders[m->info.format](m, apath, err)))
         goto fail;
     if ((st = gr_model_build_index(m, fpath ? fpath : apath, err)) ||
@@ -311,6 +324,47 @@ fail:
     free(apath);
     free(fpath);
     return st;
+}
+
+gr_status gr_model_load(const char *dir, gr_model **out, gr_error *err)
+{
+    return load(dir, 1, 0, out, err);
+}
+
+gr_status gr_model_load_threads(const char *dir, int threads, gr_model **out, gr_error *err)
+{
+    return load(dir, threads, 0, out, err);
+}
+
+gr_status gr_model_load_features(const char *dir, gr_model **out, gr_error *err)
+{
+    return load(dir, 1, 1, out, err);
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+int gr_model_same_features(const gr_model *a, const gr_model *b)
+{
+    if (a->n_features != b->n_features || a->info.format != b->info.format ||
+        a->impute != b->impute || a->policy.name != b->policy.name ||
+        a->policy.drop_ambiguous != b->policy.drop_ambiguous ||
+        a->policy.drop_multiallelic != b->policy.drop_multiallelic ||
+        a->policy.chrx != b->policy.chrx || a->policy.drop_unmatched != b->policy.drop_unmatched ||
+        a->policy.impute != b->policy.impute || a->ids_indexed != b->ids_indexed)
+        return 0;
+    for (size_t i = 0; i < a->n_features; i++) {
+        const gr_feature *f = &a->features[i], *g = &b->features[i];
+        if (f->pos != g->pos || memcmp(&f->mean, &g->mean, sizeof f->mean) ||
+            !same_text(f->id, g->id) || !same_text(f->chrom, g->chrom) ||
+            !same_text(f->ref, g->ref) || !same_text(f->alt, g->alt) ||
+            !same_text(f->rsid, g->rsid) || !same_text(f->locus, g->locus) ||
+            !same_text(f->gene, g->gene))
+            return 0;
+    }
+    return 1;
 }
 
 gr_status gr_model_load_variants(const char *tsv, const char *name, const char *genome_build,

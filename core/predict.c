@@ -195,6 +195,13 @@ gr_status gr_predict_batch(const gr_model *m, gr_workspace *ws, size_t n, const 
         return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
                             "gr_predict needs a model, its own workspace, input and output");
     }
+    if (!m->forest && !m->linear) {
+        if (bad)
+            *bad = 0;
+        return gr_error_set(err, GR_EINVAL, NULL, 0, NULL,
+                            "model %s was loaded for its features only: it cannot predict",
+                            m->name);
+    }
     gr_status st = GR_OK;
     while (done < n) {
         size_t nb = n - done < ws->lanes ? n - done : ws->lanes, got;

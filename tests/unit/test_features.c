@@ -202,3 +202,56 @@ Test(features, row_count_must_match_the_model)
     expect_load_error(dir, GR_EMODEL, "lists 3 features", "weights");
     temp_bundle_free(dir);
 }
+
+/* A bundle's features alone (gr_model_load_features): keys match as in the
+ * whole model, the two read input alike, it cannot predict, and a bundle
+ * whose variants are its artifact is refused. */
+Test(features, a_bundle_loaded_for_its_features_alone)
+{
+    static const char *const dirs[] = { "tests/fixtures/xgb_clf", "tests/fixtures/sk_rf_clf",
+                                        "tests/fixtures/lin_ols" };
+    for (size_t k = 0; k < sizeof dirs / sizeof *dirs; k++) {
+        gr_model *whole, *feats;
+        gr_error err;
+        cr_assert_eq(gr_model_load(dirs[k], &whole, &err), GR_OK, "%s", err.text);
+        cr_assert_eq(gr_model_load_features(dirs[k], &feats, &err), GR_OK, "%s", err.text);
+        cr_assert(gr_model_same_features(whole, feats), "%s", dirs[k]);
+        cr_assert(gr_model_same_features(feats, whole), "%s", dirs[k]);
+        size_t n = gr_model_get_info(whole)->n_features;
+        cr_assert_eq(gr_model_get_info(feats)->n_features, n);
+        for (size_t j = 0; j < n; j++) {
+            const char *id = gr_model_feature(whole, j)->id;
+            cr_assert_eq(gr_model_find_feature(feats, id), (long)j, "%s: %s", dirs[k], id);
+        }
+        gr_workspace *ws = gr_workspace_new(feats);
+        double *x = calloc(n, sizeof *x);
+        gr_prediction p;
+        cr_assert_eq(gr_predict(feats, ws, x, &p, NULL, NULL, &err), GR_EINVAL);
+        cr_assert(strstr(err.text, "features only"), "%s", err.text);
+        free(x);
+        gr_workspace_free(ws);
+        gr_model_free(feats);
+        gr_model_free(whole);
+    }
+    /* other features, other rules: not the same */
+    gr_model *a, *b;
+    gr_error err;
+    cr_assert_eq(gr_model_load_features("tests/fixtures/xgb_clf", &a, &err), GR_OK);
+    cr_assert_eq(gr_model_load_features("tests/fixtures/sk_rf_clf", &b, &err), GR_OK);
+    cr_assert_not(gr_model_same_features(a, b));
+    gr_model_free(b);
+    gr_model *m = load2("feature_id\tchrom\tpos\tref\talt\nf0\t1\t100\tA\tG\nf1\t1\t200\tC\tT\n");
+    char *dir =
+        temp_bundle("manifest.json", MANIFEST, "features.tsv",
+                    "feature_id\tchrom\tpos\tref\talt\nf0\t1\t100\tA\tG\nf1\t1\t201\tC\tT\n",
+                    "model.json", MODEL2, NULL);
+    cr_assert_eq(gr_model_load_features(dir, &b, &err), GR_OK, "%s", err.text);
+    cr_assert_not(gr_model_same_features(m, b), "a position differs");
+    gr_model_free(b);
+    gr_model_free(m);
+    temp_bundle_free(dir);
+    gr_model_free(a);
+    cr_assert_eq(gr_model_load_features("tests/fixtures/pgs000001", &a, &err), GR_EUNSUPPORTED);
+    cr_assert_null(a);
+    cr_assert(strstr(err.text, "artifact"), "%s", err.text);
+}
