@@ -380,23 +380,51 @@ static int slurp(FILE *f, char **buf, size_t *len)
 }
 
 /* The JSON request, read whole and walked (gr_api_body_walk: its samples
- * delimited, which needs no model): on a thread of its own while the models
+ * delimited, which needs no model), on a thread of its own while the models
  * load when more than one thread is asked for, else on the caller when it
- * is needed. Offline the whole file is read, whatever its size (the daemon
- * bounds bodies by --max-body-bytes). */
+ * is needed. On the thread, the samples are read too, for each model that
+ * has a features file, against the model's features alone
+ * (gr_model_load_features: all that reading needs); load_json keeps what
+ * was read for each model whose features prove the same once it has
+ * loaded, and reads the others again. Offline the whole file is read,
+ * whatever its size (the daemon bounds bodies by --max-body-bytes). */
 typedef struct {
-    const char *path; /* "-" for standard input (borrowed) */
-    int threads;      /* the walk's */
-    char *text;       /* new, once read */
+    const char *path;        /* "-" for standard input (borrowed) */
+    const char *const *dirs; /* the models' bundles, n_dirs of them (borrowed) */
+    size_t n_dirs;           /* 0: the samples are read after the models load */
+    int threads;             /* the walk's and the early reads' */
+    char *text;              /* new, once read */
     size_t len;
     int read_errno;    /* 0, or why it could not be read */
     gr_api_body *body; /* new, once walked */
     gr_status st;      /* the walk's */
     gr_error err;
+    struct early_read {
+        gr_model *features; /* the bundle's features alone, or NULL (owned) */
+        int read;           /* req and st hold the samples read against it */
+        gr_api_request req; /* (owned) */
+        gr_status st;
+        gr_error err;
+    } * early;   /* [n_dirs] */
     int started; /* on its thread, not joined yet */
     int done;
     pthread_t tid;
 } json_input;
+
+/* Reads the samples for each model against its features alone, in order,
+ * until one fails: the models loading meanwhile are the ones to say why. */
+static void read_early(json_input *in)
+{
+    for (size_t k = 0; k < in->n_dirs; k++) {
+        struct early_read *e = &in->early[k];
+        if (gr_model_load_features(in->dirs[k], &e->features, &e->err))
+            continue; /* a PGS bundle, or an error the whole load will give */
+        e->read = 1;
+        e->st = gr_api_request_read_body(e->features, in->body, in->threads, &e->req, &e->err);
+        if (e->st)
+            break;
+    }
+}
 
 static void *input_read(void *arg)
 {
@@ -406,16 +434,24 @@ static void *input_read(void *arg)
     if (f && f != stdin)
         fclose(f);
     if (!in->read_errno)
-        in->st = gr_api_body_walk(in->text, in->len, NULL, in->threads, &in->body, &in->err);
+        in->st = gr_api_body_walk(in->text, in->len, NULL, 1, &in->body, &in->err);
+    if (!in->read_errno && !in->st)
+        read_early(in);
     return NULL;
 }
 
-/* Reads and walks the input on a thread of its own (on the caller, later,
- * when no thread can start). */
-static void input_start(json_input *in)
+/* Reads, walks and reads early the input on a thread of its own, for the
+ * n models in dirs (on the caller, later, as when it is not started, when
+ * no thread can start or memory runs out). */
+static void input_start(json_input *in, const char *const *dirs, size_t n)
 {
-    in->threads = 1; /* the other threads load the models */
+    if (!(in->early = calloc(n, sizeof *in->early)))
+        return;
+    in->dirs = dirs;
+    in->n_dirs = n;
     in->started = !pthread_create(&in->tid, NULL, input_read, in);
+    if (!in->started)
+        in->n_dirs = 0;
 }
 
 /* The input, read and walked: waits for its thread, or does it now, once. */
@@ -433,10 +469,30 @@ static void input_clear(json_input *in)
 {
     if (in->started)
         input_wait(in);
+    for (size_t k = 0; in->early && k < in->n_dirs; k++) {
+        gr_api_request_clear(&in->early[k].req);
+        gr_model_free(in->early[k].features);
+    }
+    free(in->early);
     gr_api_body_free(in->body);
     free(in->text);
-    in->body = NULL;
-    in->text = NULL;
+    memset(in, 0, sizeof *in);
+}
+
+/* The request for model k of in (loaded: m): the one read early when m
+ * reads input as its features alone did, else read now. */
+static gr_status read_for(json_input *in, size_t k, const gr_model *m, int threads,
+                          gr_api_request *req, gr_error *err)
+{
+    struct early_read *e = k < in->n_dirs ? &in->early[k] : NULL;
+    if (e && e->read && gr_model_same_features(e->features, m)) {
+        *req = e->req;
+        memset(&e->req, 0, sizeof e->req);
+        if (e->st)
+            *err = e->err;
+        return e->st;
+    }
+    return gr_api_request_read_body(m, in->body, threads, req, err);
 }
 
 /* Parses the JSON request (in) for each of the n models into reqs[0 .. n),
@@ -460,7 +516,7 @@ static int load_json(const gr_model **ms, size_t n, size_t total, json_input *in
     /* walked once; its genotype keys name each model's variants, so each
      * model reads the samples */
     for (size_t k = 0; k < n && !st; k++)
-        st = gr_api_request_read_body(ms[k], in->body, threads, &reqs[k], &err);
+        st = read_for(in, k, ms[k], threads, &reqs[k], &err);
     for (size_t k = n; k < total && !st; k++)
         st = gr_api_place_read_json(ms[k], in->text, in->len, NULL, &reqs[k], &usable[k], &err);
     input_clear(in);
@@ -598,7 +654,7 @@ static int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (a.input && a.threads > 1)
-        input_start(&in);
+        input_start(&in, (const char *const *)a.model_dirs, a.n_models);
     rc = load_models(&a, ms);
     if (in.started) /* the models' errors come first, as when read in turn */
         input_wait(&in);

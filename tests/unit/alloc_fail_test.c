@@ -660,9 +660,9 @@ struct op {
     int threads;
     const char *const *samples;
     size_t n_samples;
-    long top_k; /* -1: the request's */
+    long top_k;   /* -1: the request's */
     int group_by; /* a gr_api_group_by (run_json) */
-    long runs;  /* 0: fail every allocation in turn; else about this many, evenly spread
+    long runs;    /* 0: fail every allocation in turn; else about this many, evenly spread
                  * (bundles too big for a sweep of every one: the small fixtures of the
                  * same kind are swept whole) */
     gr_model *m;
@@ -700,6 +700,8 @@ static void describe_prediction(FILE *f, const gr_model *m, const double *x)
     gr_error err;
     cr_assert(phi && used && ws);
     gr_status st = gr_predict(m, ws, x, &p, phi, used, &err);
+    if (st) /* a model of features only: nothing was predicted */
+        p = (gr_prediction){ 0 };
     fprintf(f, "predict %d %.17g %.17g %.17g %zu %zu %zu %zu\n", st, p.margin, p.score,
             p.base_value, p.n_expected, p.n_observed, p.n_imputed, p.n_missing);
     for (size_t i = 0; !st && i < n; i++)
@@ -776,7 +778,18 @@ static void describe_model_to(FILE *f, const gr_model *m)
 static gr_status run_load(const op *o, void **out, gr_error *err)
 {
     gr_model *m = (gr_model *)0x1; /* must come back NULL on failure */
-    gr_status st = gr_model_load(o->path, &m, err);
+    gr_status st = o->threads > 1 ? gr_model_load_threads(o->path, o->threads, &m, err)
+                                  : gr_model_load(o->path, &m, err);
+    *out = m;
+    return st;
+}
+
+/* gr_model_load_features */
+
+static gr_status run_load_features(const op *o, void **out, gr_error *err)
+{
+    gr_model *m = (gr_model *)0x1; /* must come back NULL on failure */
+    gr_status st = gr_model_load_features(o->path, &m, err);
     *out = m;
     return st;
 }
@@ -1418,6 +1431,29 @@ LOAD_TEST(pgs_gzip, "tests/fixtures/pgs_synth", 0)
  * every allocation of; this one's is 40 kB */
 LOAD_TEST(pgs_reference, "tests/fixtures/pgs_tiny_ref", 0)
 LOAD_TEST(xgboost_demo, "models/cad-xgb-demo", 400)
+
+/* the number arrays read on three threads, and a bundle's features alone */
+Test(alloc_fail, load_xgboost_threads, .timeout = 1800)
+{
+    op o = { .run = run_load,
+             .describe = describe_model,
+             .release = release_model,
+             .path = "tests/fixtures/xgb_logitraw",
+             .threaded = 1,
+             .threads = 3 };
+    snprintf(o.name, sizeof o.name, "load %s on 3 threads", o.path);
+    sweep(&o);
+}
+
+Test(alloc_fail, load_features, .timeout = 1800)
+{
+    op o = { .run = run_load_features,
+             .describe = describe_model,
+             .release = release_model,
+             .path = "tests/fixtures/xgb_logitraw" };
+    snprintf(o.name, sizeof o.name, "load the features of %s", o.path);
+    sweep(&o);
+}
 LOAD_TEST(trees_demo, "models/cad-rf-demo", 400)
 
 Test(alloc_fail, modelset, .timeout = 1800)

@@ -224,14 +224,24 @@ static char *slurp_fd(int fd)
 
 int run_cli(char **out, char **err, const char *in_path, const char *first_arg, ...)
 {
-    const char *cli = getenv("GENORISK_CLI") ? getenv("GENORISK_CLI") : "build/genorisk";
-    const char *argv[32] = { cli };
-    int argc = 1;
+    const char *args[32];
+    int argc = 0;
     va_list ap;
     va_start(ap, first_arg);
     for (const char *a = first_arg; a && argc < 31; a = va_arg(ap, const char *))
-        argv[argc++] = a;
+        args[argc++] = a;
     va_end(ap);
+    args[argc] = NULL;
+    return run_cli_argv(out, err, in_path, args);
+}
+
+int run_cli_argv(char **out, char **err, const char *in_path, const char *const *args)
+{
+    const char *cli = getenv("GENORISK_CLI") ? getenv("GENORISK_CLI") : "build/genorisk";
+    const char *argv[32] = { cli };
+    int argc = 1;
+    for (; args[argc - 1] && argc < 31; argc++)
+        argv[argc] = args[argc - 1];
     argv[argc] = NULL;
     char outp[] = "/tmp/genorisk-cli-out-XXXXXX", errp[] = "/tmp/genorisk-cli-err-XXXXXX";
     int ofd = mkstemp(outp), efd = mkstemp(errp);

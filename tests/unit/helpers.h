@@ -44,6 +44,8 @@ double brute_force_tree_shap(const gr_model *m, const double *x, double *phi);
 /* Runs the CLI with args (NULL-terminated), stdin from in_path (or /dev/null);
  * captures stdout and stderr into new strings. Returns the exit code. */
 int run_cli(char **out, char **err, const char *in_path, const char *first_arg, ...);
+/* run_cli with the arguments in args (NULL-terminated, at most 30). */
+int run_cli_argv(char **out, char **err, const char *in_path, const char *const *args);
 
 /* CPU seconds this process has used so far: the time ratios of the
  * linear-cost tests, steadier than the wall clock on a shared machine. */

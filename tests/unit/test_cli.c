@@ -156,6 +156,78 @@ Test(cli, predict_prints_the_response_and_threads_agree)
     drop(in);
 }
 
+/* With --threads 2 or more the input is read, walked and read for each
+ * model while the models load: whatever the models and the input, the same
+ * exit code, output and messages as on one thread, in the same order (a
+ * model's error before the input's). */
+static void same_on_threads(const char *what, const char *const *args)
+{
+    const char *argv1[24], *argv3[24];
+    size_t n = 0;
+    for (; args[n]; n++)
+        argv1[n] = argv3[n] = args[n];
+    argv1[n] = NULL;
+    argv3[n] = "--threads";
+    argv3[n + 1] = "3";
+    argv3[n + 2] = NULL;
+    char *out1, *err1, *out3, *err3;
+    int rc1 = run_cli_argv(&out1, &err1, NULL, argv1);
+    int rc3 = run_cli_argv(&out3, &err3, NULL, argv3);
+    cr_assert_eq(rc1, rc3, "%s: exit %d on one thread, %d on three (%s)", what, rc1, rc3, err3);
+    cr_assert_str_eq(out1, out3, "%s", what);
+    cr_assert_str_eq(err1, err3, "%s", what);
+    free(out1), free(err1), free(out3), free(err3);
+}
+
+Test(cli, threads_read_the_input_while_the_models_load)
+{
+    char *in = in_file(request);
+    char *bad_json = in_file("{\"samples\": [\n  {\"genotypes\": {\"f0\": 1,}}\n]}");
+    char *bad_sample = in_file("{\"samples\":[{\"dosages\":[1]}]}");
+    char *keyed = in_file("{\"samples\":[{\"id\":\"k\",\"genotypes\":{\"f0\":1,\"f3\":2,"
+                          "\"f7\":\"0/1\",\"nope\":1}},{\"genotypes\":{\"f1\":null}}]}");
+    /* a bundle whose features load but whose model does not */
+    char *broken = temp_bundle("manifest.json",
+                               "{\"name\":\"broken\",\"version\":\"1\",\"task\":"
+                               "\"classification\",\"format\":\"xgboost-json\",\"artifact\":"
+                               "\"model.json\",\"features\":\"features.tsv\",\"genome_build\":"
+                               "\"GRCh38\"}",
+                               "features.tsv", "feature_id\tchrom\tpos\tref\talt\nf0\t1\t1\tA\tG\n",
+                               "model.json", "{\"learner\":", NULL);
+    const char *ok[] = { "predict", "--model", XGB, "--input", in, NULL };
+    const char *keys[] = { "predict", "--model", XGB, "--input", keyed, "--top-k", "0", NULL };
+    const char *panel[] = { "predict",
+                            "--model",
+                            XGB,
+                            "--model",
+                            "tests/fixtures/sk_rf_clf",
+                            "--model",
+                            "tests/fixtures/pgs000001",
+                            "--input",
+                            keyed,
+                            NULL };
+    const char *syntax[] = { "predict", "--model", XGB, "--input", bad_json, NULL };
+    const char *sample[] = { "predict", "--model", XGB, "--input", bad_sample, NULL };
+    const char *model_first[] = { "predict", "--model", "/nonexistent", "--input", bad_json, NULL };
+    const char *broken_model[] = {
+        "predict", "--model", XGB, "--model", broken, "--input", in, NULL
+    };
+    const char *no_input[] = { "predict", "--model", XGB, "--input", "/nonexistent.json", NULL };
+    same_on_threads("a request", ok);
+    same_on_threads("genotype keys, unknown ones among them", keys);
+    same_on_threads("a panel of three formats", panel);
+    same_on_threads("invalid JSON", syntax);
+    same_on_threads("a sample in error", sample);
+    same_on_threads("a missing model and invalid JSON", model_first);
+    same_on_threads("a model whose features load but not its trees", broken_model);
+    same_on_threads("no input file", no_input);
+    temp_bundle_free(broken);
+    drop(in);
+    drop(bad_json);
+    drop(bad_sample);
+    drop(keyed);
+}
+
 Test(cli, no_sample_with_enough_coverage_is_exit_4)
 {
     char *in = in_file("{\"samples\":[{\"genotypes\":{}},{\"genotypes\":{\"rs9000001\":1}}]}");
