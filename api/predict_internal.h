@@ -54,6 +54,11 @@ const double *gr_api_dosages_fill(const gr_api_job *job, scratch *sc, size_t i,
                                   const double **fill);
 /* Points sc's x, phi, used and fill_one at lane k's memory. */
 void gr_api_scratch_lane(scratch *sc, const gr_api_job *job, size_t k);
+/* gr_api_predict_range with sc (initialised for job or a job of the same
+ * model and set, by gr_api_scratch_init) as its working memory: a thread
+ * that predicts several ranges keeps one. */
+gr_status gr_api_predict_range_in(const gr_api_job *job, scratch *sc, size_t first, size_t step,
+                                  gr_buf *results, gr_error *err);
 /* The job's coverage gate (min_overlap given, else min_coverage). */
 int gr_api_coverage_ok(const gr_api_job *job, size_t observed);
 

@@ -519,32 +519,37 @@ static gr_status predict_lanes(const gr_api_job *job, scratch *sc, const size_t 
     return ans ? ans : st;
 }
 
-gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, gr_buf *results,
-                               gr_error *err)
+gr_status gr_api_predict_range_in(const gr_api_job *job, scratch *sc, size_t first, size_t step,
+                                  gr_buf *results, gr_error *err)
 {
-    scratch sc = { 0 };
     gr_status st = GR_OK;
     size_t n = gr_api_job_samples(job);
-    if (job->lo + first < n &&
-        !gr_api_scratch_init(&sc, job, job->like ? job->like->sc : NULL, 1)) {
-        st = gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
-    }
     size_t end = job->hi && job->hi < n ? job->hi : n, idx[GR_BATCH_MAX], nb = 0;
     gr_buf *out[GR_BATCH_MAX];
     for (size_t i = job->lo + first; i < end; i += step ? step : 1) {
         out[nb] = &results[i];
         idx[nb++] = i;
-        if (nb < sc.lanes && i + (step ? step : 1) < end)
+        if (nb < sc->lanes && i + (step ? step : 1) < end)
             continue;
         if (job->stop && job->stop(job->stop_arg))
             break;
-        if ((st = predict_lanes(job, &sc, idx, nb, out, job->pretty, err)))
+        if ((st = predict_lanes(job, sc, idx, nb, out, job->pretty, err)))
             break;
         nb = 0;
     }
+    return st;
+}
 
-fail:
+gr_status gr_api_predict_range(const gr_api_job *job, size_t first, size_t step, gr_buf *results,
+                               gr_error *err)
+{
+    scratch sc = { 0 };
+    gr_status st = GR_OK;
+    if (job->lo + first < gr_api_job_samples(job)) {
+        st = gr_api_scratch_init(&sc, job, job->like ? job->like->sc : NULL, 1)
+                 ? gr_api_predict_range_in(job, &sc, first, step, results, err)
+                 : gr_error_set(err, GR_ENOMEM, NULL, 0, NULL, "out of memory");
+    }
     gr_api_scratch_free(&sc);
     return st;
 }
