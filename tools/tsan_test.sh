@@ -38,6 +38,32 @@ if /usr/bin/python3 tools/make_vcf_data.py parity --out "$tmp" >/dev/null; then
 else
     echo "tsan: could not generate the VCF"; fail=1
 fi
+# a JSON body on threads: the model's arrays read in parallel, the input read
+# and walked, and its samples read against the features, while the model
+# loads; then the samples scored in chunks (600 samples: three of them)
+if /usr/bin/python3 - "$tmp/body.json" <<'PY'; then
+import json, random, sys
+random.seed(7)
+ids = [l.split("\t")[0] for l in open("tests/fixtures/xgb_clf/features.tsv")][1:]
+samples = [{"id": "s%d" % i, "genotypes": {f: random.choice([0, 1, 2, None, "0/1"])
+                                          for f in ids if random.random() < 0.9}}
+           for i in range(600)]
+json.dump({"samples": samples, "top_k": 5}, open(sys.argv[1], "w"))
+PY
+    for th in 3 2; do
+        "$TSAN/genorisk" predict --model tests/fixtures/xgb_clf --input "$tmp/body.json" \
+            --threads "$th" --compact --output "$tmp/tsan.json" || fail=1
+        build/genorisk predict --model tests/fixtures/xgb_clf --input "$tmp/body.json" \
+            --threads 1 --compact --output "$tmp/plain.json" || fail=1
+        if cmp -s "$tmp/tsan.json" "$tmp/plain.json"; then
+            echo "tsan: CLI --threads $th on a 600-sample JSON body: same answer as --threads 1"
+        else
+            echo "tsan: CLI --threads $th answers the JSON body differently from --threads 1"; fail=1
+        fi
+    done
+else
+    echo "tsan: could not generate the JSON body"; fail=1
+fi
 n=$(find "$REPORTS" -type f | wc -l)
 if [ "$n" != 0 ]; then
     echo "tsan: $n ThreadSanitizer report(s):"
