@@ -491,26 +491,30 @@ static void *read_share(void *arg)
     return NULL;
 }
 
-/* Reads the arrays a located shrink listed (ll) on `threads` threads into
- * sd, whose markers they are: 1, 0 when one is not what it was taken for
- * (then the document is read again the serial way), -1 out of memory. */
-static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_t n, int threads)
+/* Cuts ll into nt shares of about as many bytes each, in order; the first
+ * reads into sd, the others into tables of their own (a share's oom set
+ * when its table could not be made). */
+static void split_shares(share *sh, size_t nt, gr_json_side *sd, located_list *ll, const char *t,
+                         size_t n)
 {
-    share sh[GR_JSON_MAX_THREADS];
-    pthread_t tid[GR_JSON_MAX_THREADS];
-    int started[GR_JSON_MAX_THREADS] = { 0 }, rc = 1;
-    size_t nt = threads < GR_JSON_MAX_THREADS ? (size_t)threads : GR_JSON_MAX_THREADS, bytes = 0;
-    for (size_t k = 0; k < ll->n; k++)
-        bytes += ll->a[k].end - ll->a[k].v;
-    size_t k = 0, sum = 0;
-    for (size_t s = 0; s < nt; s++) { /* about as many bytes each, in order */
+    size_t bytes = 0, k = 0, sum = 0;
+    for (size_t j = 0; j < ll->n; j++)
+        bytes += ll->a[j].end - ll->a[j].v;
+    for (size_t s = 0; s < nt; s++) {
         size_t from = k, before = sum, goal = s + 1 == nt ? bytes : bytes / nt * (s + 1);
         while (k < ll->n && (sum < goal || s + 1 == nt))
             sum += ll->a[k].end - ll->a[k].v, k++;
         sh[s] = (share){ t, n, ll->a, from, k, s ? side_new(sum - before) : sd, 0, 0 };
-        if (!sh[s].sd)
-            sh[s].oom = 1;
+        sh[s].oom = !sh[s].sd;
     }
+}
+
+/* Reads every share, the first on the caller, the others on threads of
+ * their own (on the caller too when none can start). */
+static void run_shares(share *sh, size_t nt)
+{
+    pthread_t tid[GR_JSON_MAX_THREADS];
+    int started[GR_JSON_MAX_THREADS] = { 0 };
     for (size_t s = 1; s < nt; s++)
         started[s] = !sh[s].oom && !pthread_create(&tid[s], NULL, read_share, &sh[s]);
     for (size_t s = 0; s < nt; s++)
@@ -519,6 +523,15 @@ static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_
     for (size_t s = 1; s < nt; s++)
         if (started[s])
             pthread_join(tid[s], NULL);
+}
+
+/* The shares' numbers appended to sd's (the first share's) in order, and
+ * each kept array's first number in marker order; frees the other shares'
+ * tables. 1, 0 when a share was not what the listing took it for, -1 out
+ * of memory. */
+static int merge_shares(share *sh, size_t nt, gr_json_side *sd, const located_list *ll)
+{
+    int rc = 1;
     size_t total = 0;
     for (size_t s = 0; s < nt; s++) {
         rc = sh[s].oom ? -1 : rc == 1 && sh[s].bad ? 0 : rc;
@@ -533,13 +546,12 @@ static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_
         rc = num ? 1 : -1;
     }
     for (size_t s = 1; s < nt; s++) {
-        if (rc == 1 && sh[s].sd->n_num)
+        if (rc == 1 && sh[s].sd->n_num) {
             memcpy(sd->num + sd->n_num, sh[s].sd->num, sh[s].sd->n_num * sizeof *sd->num);
-        if (rc == 1)
             sd->n_num += sh[s].sd->n_num;
+        }
         gr_json_side_free(sh[s].sd);
     }
-    /* each kept array's first number, in marker order */
     size_t at = 0, arr = 0;
     for (size_t j = 0; rc == 1 && j < ll->n; j++) {
         if (!ll->a[j].keep)
@@ -550,6 +562,18 @@ static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_
     if (rc == 1)
         sd->start[arr] = at;
     return rc;
+}
+
+/* Reads the arrays a located shrink listed (ll) on `threads` threads into
+ * sd, whose markers they are: 1, 0 when one is not what it was taken for
+ * (then the document is read again the serial way), -1 out of memory. */
+static int read_located(gr_json_side *sd, located_list *ll, const char *t, size_t n, int threads)
+{
+    share sh[GR_JSON_MAX_THREADS];
+    size_t nt = threads < GR_JSON_MAX_THREADS ? (size_t)threads : GR_JSON_MAX_THREADS;
+    split_shares(sh, nt, sd, ll, t, n);
+    run_shares(sh, nt);
+    return merge_shares(sh, nt, sd, ll);
 }
 
 /* The whole of path, at most max_bytes after a byte-order mark (as
@@ -622,18 +646,18 @@ static int shrink_threads(gr_json_side **sd, const char *const *keys, const char
     int rc = 0;
     if (threads > 1) {
         if (!shrink(*sd, &ll, keys, skip, t, n, out, o))
-            goto done;
+            goto fail;
         int got = read_located(*sd, &ll, t, n, threads);
-        if (got)
+        if (got != 0) {
             rc = got > 0;
-        if (got)
-            goto done;
+            goto fail;
+        }
         gr_json_side_free(*sd); /* not number arrays after all: the serial way */
         if (!(*sd = side_new(n)))
-            goto done;
+            goto fail;
     }
     rc = shrink(*sd, NULL, keys, skip, t, n, out, o);
-done:
+fail:
     free(ll.a);
     return rc;
 }

@@ -393,7 +393,7 @@ typedef struct {
     const char *path;        /* "-" for standard input (borrowed) */
     const char *const *dirs; /* the models' bundles, n_dirs of them (borrowed) */
     size_t n_dirs;           /* 0: the samples are read after the models load */
-    int threads;             /* the walk's and the early reads' */
+    int threads;             /* the early reads' */
     char *text;              /* new, once read */
     size_t len;
     int read_errno;    /* 0, or why it could not be read */
