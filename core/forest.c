@@ -39,22 +39,6 @@ void gr_forest_free(gr_forest *f)
     free(f);
 }
 
-/* Grows *p (of elem-sized items, capacity *cap) to hold at least need. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = c;
-    return 1;
-}
-
 gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti, const char *source,
                              gr_error *err)
 {
@@ -71,8 +55,8 @@ gr_status gr_forest_add_tree(gr_forest *f, const gr_raw_tree *t, size_t ti, cons
                             GR_MAX_FOREST_NODES);
 
     size_t cap_nodes = f->cap_nodes, cap_cover = f->cap_nodes;
-    if (!grow((void **)&f->nodes, &cap_nodes, f->n_nodes + t->n, sizeof *f->nodes) ||
-        !grow((void **)&f->cover, &cap_cover, f->n_nodes + t->n, sizeof *f->cover))
+    if (!gr_grow((void **)&f->nodes, &cap_nodes, f->n_nodes + t->n, sizeof *f->nodes) ||
+        !gr_grow((void **)&f->cover, &cap_cover, f->n_nodes + t->n, sizeof *f->cover))
         return gr_error_set(err, GR_ENOMEM, source, 0, field, "out of memory");
     f->cap_nodes = cap_nodes < cap_cover ? cap_nodes : cap_cover;
     uint32_t *roots = realloc(f->roots, (f->n_trees + 1) * sizeof *roots);
@@ -234,13 +218,13 @@ static int emit(path_builder *b, double v_left, int64_t split, int32_t split_fea
                 double z_left, double z_right)
 {
     gr_forest *f = b->f;
-    if (!grow((void **)&f->leaves, &b->cap_leaves, f->n_leaves + 1, sizeof *f->leaves) ||
-        !grow((void **)&f->conds, &b->cap_conds, f->n_conds + (size_t)b->n_cond,
-              sizeof *f->conds) ||
-        !grow((void **)&f->slot_feat, &b->cap_slots, f->n_slots + (size_t)b->d,
-              sizeof *f->slot_feat) ||
-        !grow((void **)&f->slot_zero, &b->cap_slot_zero, f->n_slots + (size_t)b->d,
-              sizeof *f->slot_zero))
+    if (!gr_grow((void **)&f->leaves, &b->cap_leaves, f->n_leaves + 1, sizeof *f->leaves) ||
+        !gr_grow((void **)&f->conds, &b->cap_conds, f->n_conds + (size_t)b->n_cond,
+                 sizeof *f->conds) ||
+        !gr_grow((void **)&f->slot_feat, &b->cap_slots, f->n_slots + (size_t)b->d,
+                 sizeof *f->slot_feat) ||
+        !gr_grow((void **)&f->slot_zero, &b->cap_slot_zero, f->n_slots + (size_t)b->d,
+                 sizeof *f->slot_zero))
         return 0;
     gr_leaf *lf = &f->leaves[f->n_leaves++];
     lf->value = v_left * b->weight;
@@ -328,9 +312,9 @@ gr_status gr_forest_finish(gr_forest *f, const char *source, gr_error *err)
     /* At least one entry each, so that treeshap.c's per-leaf offsets always
      * point into a table: a forest of stumps has no conditions or slots, and
      * an offset applied to NULL is undefined behaviour. */
-    if (!grow((void **)&f->conds, &b->cap_conds, 1, sizeof *f->conds) ||
-        !grow((void **)&f->slot_feat, &b->cap_slots, 1, sizeof *f->slot_feat) ||
-        !grow((void **)&f->slot_zero, &b->cap_slot_zero, 1, sizeof *f->slot_zero)) {
+    if (!gr_grow((void **)&f->conds, &b->cap_conds, 1, sizeof *f->conds) ||
+        !gr_grow((void **)&f->slot_feat, &b->cap_slots, 1, sizeof *f->slot_feat) ||
+        !gr_grow((void **)&f->slot_zero, &b->cap_slot_zero, 1, sizeof *f->slot_zero)) {
         free(b);
         return gr_error_set(err, GR_ENOMEM, source, 0, NULL, "out of memory");
     }

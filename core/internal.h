@@ -286,6 +286,10 @@ gr_status gr_load_pgs(gr_model *m, const char *path, gr_error *err);
 
 /* util.c */
 char *gr_strdup(const char *s);
+/* Grows *p, an array of elem-byte items with room for *cap, to room for at
+ * least need, doubling (from 64): 1, or 0 when out of memory (*p and *cap
+ * as they were). */
+int gr_grow(void **p, size_t *cap, size_t need, size_t elem);
 char *gr_path_join(const char *dir, const char *file);
 /* Strict number parsing: the whole string, finite. */
 int gr_parse_double(const char *s, double *out);

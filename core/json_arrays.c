@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "json_arrays.h"
 
 /* Asks for huge pages behind the large buffer p of n bytes (about to be
@@ -146,14 +147,8 @@ static size_t skip_ws(const char *t, size_t i, size_t n)
 
 static int push_num(gr_json_side *sd, gr_json_num v)
 {
-    if (sd->n_num == sd->cap_num) {
-        size_t cap = sd->cap_num * 2;
-        gr_json_num *num = realloc(sd->num, cap * sizeof *num);
-        if (!num)
-            return 0;
-        sd->num = num;
-        sd->cap_num = cap;
-    }
+    if (!gr_grow((void **)&sd->num, &sd->cap_num, sd->n_num + 1, sizeof *sd->num))
+        return 0;
     sd->num[sd->n_num++] = v;
     return 1;
 }
@@ -338,14 +333,8 @@ static long long first_close(const char *t, size_t v, size_t n)
 
 static int push_located(located_list *ll, size_t v, size_t end, int keep)
 {
-    if (ll->n == ll->cap) {
-        size_t cap = ll->cap ? 2 * ll->cap : 1024;
-        located *a = realloc(ll->a, cap * sizeof *a);
-        if (!a)
-            return 0;
-        ll->a = a;
-        ll->cap = cap;
-    }
+    if (!gr_grow((void **)&ll->a, &ll->cap, ll->n + 1, sizeof *ll->a))
+        return 0;
     ll->a[ll->n++] = (located){ v, end, 0, keep };
     return 1;
 }
@@ -537,14 +526,8 @@ static int merge_shares(share *sh, size_t nt, gr_json_side *sd, const located_li
         rc = sh[s].oom ? -1 : rc == 1 && sh[s].bad ? 0 : rc;
         total += sh[s].sd ? sh[s].sd->n_num : 0;
     }
-    if (rc == 1 && total > sd->cap_num) {
-        gr_json_num *num = realloc(sd->num, total * sizeof *num);
-        if (num) {
-            sd->num = num;
-            sd->cap_num = total;
-        }
-        rc = num ? 1 : -1;
-    }
+    if (rc == 1 && !gr_grow((void **)&sd->num, &sd->cap_num, total, sizeof *sd->num))
+        rc = -1;
     for (size_t s = 1; s < nt; s++) {
         if (rc == 1 && sh[s].sd->n_num) {
             memcpy(sd->num + sd->n_num, sh[s].sd->num, sh[s].sd->n_num * sizeof *sd->num);

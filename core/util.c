@@ -16,6 +16,24 @@ char *gr_strdup(const char *s)
     return d;
 }
 
+int gr_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem)
+            return 0;
+        c *= 2;
+    }
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
 char *gr_path_join(const char *dir, const char *file)
 {
     size_t a = strlen(dir), b = strlen(file);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "vcf_body.h"
 
 #define BATCH_BLOCKS 16              /* BGZF blocks per batch: about 1 MiB of text */
@@ -160,14 +161,8 @@ static int inflate_batch(batch *b)
 
 static int push_keep(batch *b, size_t off, size_t len, size_t line, int what, int32_t tag)
 {
-    if (b->n_keep == b->cap_keep) {
-        size_t cap = b->cap_keep ? 2 * b->cap_keep : 256;
-        kept *k = realloc(b->keep, cap * sizeof *k);
-        if (!k)
-            return 0;
-        b->keep = k;
-        b->cap_keep = cap;
-    }
+    if (!gr_grow((void **)&b->keep, &b->cap_keep, b->n_keep + 1, sizeof *b->keep))
+        return 0;
     b->keep[b->n_keep++] =
         (kept){ (uint32_t)off, (uint32_t)len, (uint32_t)line, tag, (int8_t)what };
     return 1;

@@ -108,3 +108,23 @@ Test(util, split_tabs_and_locus_key)
     cr_assert(gr_parse_int64("-42", &v) && v == -42);
     cr_assert(!gr_parse_int64("42x", &v) && !gr_parse_int64("99999999999999999999", &v));
 }
+
+Test(util, grow_doubles_keeps_the_items_and_refuses_an_overflow)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    cr_assert(gr_grow((void **)&a, &cap, 1, sizeof *a));
+    cr_assert_eq(cap, 64);
+    for (int i = 0; i < 64; i++)
+        a[i] = i;
+    cr_assert(gr_grow((void **)&a, &cap, 64, sizeof *a), "room enough: nothing to do");
+    cr_assert_eq(cap, 64);
+    cr_assert(gr_grow((void **)&a, &cap, 200, sizeof *a));
+    cr_assert_eq(cap, 256);
+    for (int i = 0; i < 64; i++)
+        cr_assert_eq(a[i], i);
+    int *before = a;
+    cr_assert_not(gr_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof *a));
+    cr_assert(a == before && cap == 256, "a refused growth leaves the array as it was");
+    free(a);
+}
