@@ -976,15 +976,22 @@ fail:
     return st;
 }
 
+/* out empty, with the defaults a body may change, for m; returns m's
+ * feature count. */
+static size_t request_init(gr_api_request *out, const gr_model *m)
+{
+    memset(out, 0, sizeof *out);
+    out->explain = 1;
+    out->top_k = GR_API_DEFAULT_TOP_K;
+    out->n_features = gr_model_get_info(m)->n_features;
+    return out->n_features;
+}
+
 gr_status gr_api_request_read_body(const gr_model *m, const gr_api_body *b, int threads,
                                    gr_api_request *out, gr_error *err)
 {
     gr_status st;
-    size_t nf = gr_model_get_info(m)->n_features;
-    memset(out, 0, sizeof *out);
-    out->explain = 1;
-    out->top_k = GR_API_DEFAULT_TOP_K;
-    out->n_features = nf;
+    size_t nf = request_init(out, m);
     if ((st = read_settings(b->text, &b->spans, nf, out, err)))
         return st;
     return read_samples(m, b->text, &b->spans, b->names_only, threads, out, err);
@@ -1001,10 +1008,7 @@ gr_status gr_api_request_read_threads(const gr_model *m, const char *text, size_
                                       gr_error *err)
 {
     gr_api_body *b = NULL;
-    memset(out, 0, sizeof *out);
-    out->explain = 1;
-    out->top_k = GR_API_DEFAULT_TOP_K;
-    out->n_features = gr_model_get_info(m)->n_features;
+    request_init(out, m); /* what a caller clears, should the walk fail */
     gr_status st = gr_api_body_walk(text, len, limits, threads, &b, err);
     if (!st)
         st = gr_api_request_read_body(m, b, threads, out, err);
