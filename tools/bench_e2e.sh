@@ -30,19 +30,9 @@
 # The bodies come from tools/make_bench_bodies.py (written when missing).
 set -u
 
-fail() {
-    echo "bench-e2e: $*" >&2
-    exit 1
-}
-
-invoked_from=$(pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-abspath() {
-    case $1 in
-    /*) printf '%s\n' "$1" ;;
-    *) printf '%s\n' "$invoked_from/$1" ;;
-    esac
-}
+BENCH_NAME=bench-e2e
+# shellcheck source=tools/bench_common.sh
+. "$(dirname "$0")/bench_common.sh"
 BUILD=$(abspath "${1:-build}")
 BUNDLE=$(abspath "${2:-build/bench/xgb500}")
 BODIES=$(abspath "${3:-build/bench/bodies}")

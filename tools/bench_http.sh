@@ -30,19 +30,9 @@
 #      (wrk -c of the predict runs, default 16).
 set -u
 
-fail() {
-    echo "bench-http: $*" >&2
-    exit 1
-}
-
-invoked_from=$(pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-abspath() {
-    case $1 in
-    /*) printf '%s\n' "$1" ;;
-    *) printf '%s\n' "$invoked_from/$1" ;;
-    esac
-}
+BENCH_NAME=bench-http
+# shellcheck source=tools/bench_common.sh
+. "$(dirname "$0")/bench_common.sh"
 BUILD=$(abspath "${1:-build}")
 BUNDLE=$(abspath "${2:-build/bench/xgb500}")
 cd "$root" || fail "cannot cd to $root"
